@@ -1,0 +1,63 @@
+//! The peer-only firewall as an nftables script: the one text that `apply`, the shell
+//! script, and the networkd and netplan outputs all load with `nft -f`.
+//!
+//! The table is vxlan-mesh's own (`inet vxlan_mesh`); loading the script replaces that table
+//! atomically and touches no other table. Its input chain runs before the default filter
+//! priority, accepts the VXLAN port from peers and drops it from everyone else; other
+//! tables' verdicts on everything else are untouched.
+
+use std::fmt::Write as _;
+
+use crate::fleet::Family;
+use crate::plan::Firewall;
+
+/// nftables script that creates or atomically replaces the owned table.
+///
+/// ```
+/// use vxlan_mesh_core::{firewall, Firewall, Family};
+/// let fw = Firewall {
+///     table: "vxlan_mesh".into(),
+///     family: Family::V4,
+///     port: 4789,
+///     peers: vec!["192.0.2.2".parse().unwrap()],
+/// };
+/// let script = firewall::nft_script(&fw);
+/// assert!(script.contains("ip saddr @peers udp dport 4789 accept"));
+/// assert!(script.contains("delete table inet vxlan_mesh"));
+/// ```
+pub fn nft_script(fw: &Firewall) -> String {
+    let (addr_type, match_kw) = match fw.family {
+        Family::V4 => ("ipv4_addr", "ip"),
+        Family::V6 => ("ipv6_addr", "ip6"),
+    };
+    let mut s = String::new();
+    // Declaring the table first makes the delete valid when it does not exist yet, so the
+    // whole file is one idempotent transaction.
+    let _ = writeln!(s, "table inet {} {{}}", fw.table);
+    let _ = writeln!(s, "delete table inet {}", fw.table);
+    let _ = writeln!(s, "table inet {} {{", fw.table);
+    let _ = writeln!(s, "\tset peers {{");
+    let _ = writeln!(s, "\t\ttype {addr_type}");
+    if !fw.peers.is_empty() {
+        let list: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "\t\telements = {{ {} }}", list.join(", "));
+    }
+    let _ = writeln!(s, "\t}}");
+    let _ = writeln!(s, "\tchain input {{");
+    let _ = writeln!(s, "\t\ttype filter hook input priority filter - 10; policy accept;");
+    let _ = writeln!(s, "\t\t{match_kw} saddr @peers udp dport {} accept", fw.port);
+    let _ = writeln!(s, "\t\tudp dport {} counter drop", fw.port);
+    let _ = writeln!(s, "\t}}");
+    let _ = writeln!(s, "}}");
+    s
+}
+
+/// nftables script that removes the owned table if it exists, and nothing else.
+///
+/// ```
+/// let s = vxlan_mesh_core::firewall::nft_remove_script("vxlan_mesh");
+/// assert!(s.ends_with("delete table inet vxlan_mesh\n"));
+/// ```
+pub fn nft_remove_script(table: &str) -> String {
+    format!("table inet {table} {{}}\ndelete table inet {table}\n")
+}

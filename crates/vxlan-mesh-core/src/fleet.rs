@@ -1,0 +1,503 @@
+//! The validated fleet: an [`Inventory`] whose every rule holds, with defaults filled in and
+//! the derived facts (host ids, network MTUs, VNI ranges) computed once.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ValidationError as E, ValidationErrors};
+use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
+use crate::names::{check_bridge_name, check_ifname, check_name, shown};
+use crate::{mtu, vni};
+
+/// Address family of the underlay.
+///
+/// ```
+/// use vxlan_mesh_core::Family;
+/// assert_eq!(Family::of(&"2001:db8::1".parse().unwrap()), Family::V6);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 underlay.
+    V4,
+    /// IPv6 underlay.
+    V6,
+}
+
+impl Family {
+    /// Family of an address.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::Family;
+    /// assert_eq!(Family::of(&"192.0.2.1".parse().unwrap()), Family::V4);
+    /// ```
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// `"IPv4"` or `"IPv6"`.
+    ///
+    /// ```
+    /// assert_eq!(vxlan_mesh_core::Family::V6.name(), "IPv6");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// A validated network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Network {
+    /// Name.
+    pub name: String,
+    /// Base VNI (the only VNI in flood mode).
+    pub vni: u32,
+    /// Last VNI of the network's range (equal to `vni` in flood mode).
+    pub vni_last: u32,
+    /// Bridge name.
+    pub bridge: String,
+    /// MTU containers must use, and that bridge and VXLAN devices get.
+    pub mtu: u32,
+    /// Largest MTU the underlay of the network's hosts allows.
+    pub max_mtu: u32,
+    /// Whether containers use IPv6.
+    pub container_ipv6: bool,
+    /// Indices into [`Fleet::hosts`] of the hosts that join the network, in inventory order.
+    pub members: Vec<usize>,
+}
+
+/// A validated host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Host {
+    /// Name.
+    pub name: String,
+    /// Stable id that per-peer VNIs derive from.
+    pub id: u32,
+    /// Underlay address.
+    pub address: IpAddr,
+    /// Underlay device, if the tunnels are bound to one.
+    pub device: Option<String>,
+    /// Underlay MTU.
+    pub underlay_mtu: u32,
+    /// Indices into [`Fleet::networks`] of the networks it joins.
+    pub networks: Vec<usize>,
+}
+
+/// A fleet whose inventory passed validation; the planner's only input.
+///
+/// ```
+/// use vxlan_mesh_core::Inventory;
+/// let fleet = Inventory::from_toml_str(r#"
+///     [[networks]]
+///     name = "lan"
+///     vni = 100
+///     bridge = "vxbr0"
+///     [[hosts]]
+///     name = "a"
+///     address = "192.0.2.1"
+///     [[hosts]]
+///     name = "b"
+///     address = "192.0.2.2"
+///     underlay-mtu = 9000
+/// "#).unwrap().validate().unwrap();
+/// assert_eq!(fleet.networks[0].mtu, 1450);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    /// UDP destination port.
+    pub port: u16,
+    /// Mode.
+    pub mode: Mode,
+    /// Loop prevention (meaningful in per-peer mode).
+    pub loop_prevention: LoopPrevention,
+    /// Whether the peer-only firewall is on.
+    pub firewall: bool,
+    /// Underlay family of every host.
+    pub family: Family,
+    /// Networks in inventory order.
+    pub networks: Vec<Network>,
+    /// Hosts in inventory order.
+    pub hosts: Vec<Host>,
+}
+
+impl Inventory {
+    /// Checks every rule and returns the validated fleet, or every broken rule.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::Inventory;
+    /// let inv = Inventory::from_toml_str(r#"
+    ///     [[networks]]
+    ///     name = "lan"
+    ///     vni = 0
+    ///     bridge = "vxbr0"
+    ///     [[hosts]]
+    ///     name = "a"
+    ///     address = "192.0.2.1"
+    /// "#).unwrap();
+    /// let errors = inv.validate().unwrap_err();
+    /// assert_eq!(errors.0.len(), 2); // one host only, and VNI 0
+    /// ```
+    pub fn validate(&self) -> Result<Fleet, ValidationErrors> {
+        let mut errors = Vec::new();
+        let fleet = build(self, &mut errors);
+        if errors.is_empty() {
+            Ok(fleet)
+        } else {
+            Err(ValidationErrors(errors))
+        }
+    }
+}
+
+fn bad_name(errors: &mut Vec<E>, field: String, value: &str, check: fn(&str) -> Result<(), crate::NameProblem>) {
+    if let Err(problem) = check(value) {
+        errors.push(E::BadName {
+            field,
+            value: shown(value),
+            problem,
+        });
+    }
+}
+
+fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
+    let port = inv.port.unwrap_or(DEFAULT_PORT);
+    if port == 0 {
+        errors.push(E::PortZero);
+    }
+    let mode = inv.mode.unwrap_or_default();
+    if inv.loop_prevention.is_some() && mode != Mode::PerPeer {
+        errors.push(E::LoopPreventionWithoutPerPeer);
+    }
+    if inv.hosts.len() < 2 {
+        errors.push(E::TooFewHosts { found: inv.hosts.len() });
+    }
+    if inv.networks.is_empty() {
+        errors.push(E::NoNetworks);
+    }
+
+    let family = inv.hosts.first().map_or(Family::V4, |h| Family::of(&h.address));
+    let mut hosts = check_hosts(inv, family, errors);
+    let networks = check_networks(inv, mode, family, &hosts, errors);
+    for (ni, n) in networks.iter().enumerate() {
+        for &hi in &n.members {
+            hosts[hi].networks.push(ni);
+        }
+    }
+
+    Fleet {
+        port,
+        mode,
+        loop_prevention: inv.loop_prevention.unwrap_or_default(),
+        firewall: inv.firewall.unwrap_or(true),
+        family,
+        networks,
+        hosts,
+    }
+}
+
+fn address_problem(addr: &IpAddr) -> Option<&'static str> {
+    if addr.is_unspecified() {
+        return Some("it is the unspecified address");
+    }
+    if addr.is_multicast() {
+        return Some("it is a multicast address; unicast VXLAN needs each host's own address");
+    }
+    if addr.is_loopback() {
+        return Some("it is a loopback address, unreachable from other hosts");
+    }
+    if let IpAddr::V4(v4) = addr {
+        if v4.is_broadcast() {
+            return Some("it is the broadcast address");
+        }
+    }
+    None
+}
+
+fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host> {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut addresses: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    let first_host = inv.hosts.first().map_or("", |h| h.name.as_str());
+    for (i, h) in inv.hosts.iter().enumerate() {
+        bad_name(errors, format!("hosts[{i}].name"), &h.name, check_name);
+        if let Some(&first) = names.get(h.name.as_str()) {
+            errors.push(E::DuplicateHostName {
+                name: shown(&h.name),
+                index: i,
+                first,
+            });
+        } else {
+            names.insert(&h.name, i);
+        }
+        if let Some(dev) = &h.device {
+            bad_name(errors, format!("hosts[{i}].device"), dev, check_ifname);
+        }
+        if let Some(reason) = address_problem(&h.address) {
+            errors.push(E::BadAddress {
+                host: shown(&h.name),
+                address: h.address,
+                reason,
+            });
+        }
+        if Family::of(&h.address) != family {
+            errors.push(E::MixedFamilies {
+                host: shown(&h.name),
+                address: h.address,
+                family: Family::of(&h.address).name(),
+                first_host: shown(first_host),
+                first_family: family.name(),
+            });
+        }
+        if let Some(other) = addresses.insert(h.address, &h.name) {
+            errors.push(E::DuplicateAddress {
+                host: shown(&h.name),
+                other: shown(other),
+                address: h.address,
+            });
+            addresses.insert(h.address, other);
+        }
+        let underlay_mtu = h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU);
+        if underlay_mtu > mtu::MAX_UNDERLAY_MTU {
+            errors.push(E::UnderlayMtuTooLarge {
+                host: shown(&h.name),
+                underlay_mtu,
+            });
+        }
+    }
+    let ids = assign_ids(&inv.hosts, errors);
+    inv.hosts
+        .iter()
+        .zip(ids)
+        .map(|(h, id)| Host {
+            name: h.name.clone(),
+            id,
+            address: h.address,
+            device: h.device.clone(),
+            underlay_mtu: h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU),
+            networks: Vec::new(),
+        })
+        .collect()
+}
+
+/// Explicit ids first; then each host without one takes the smallest free id, in list order.
+fn assign_ids(hosts: &[HostSpec], errors: &mut Vec<E>) -> Vec<u32> {
+    let mut taken: BTreeMap<u32, &str> = BTreeMap::new();
+    for h in hosts {
+        match h.id {
+            Some(0) => errors.push(E::HostIdZero { host: shown(&h.name) }),
+            Some(id) => {
+                if let Some(other) = taken.insert(id, &h.name) {
+                    errors.push(E::DuplicateHostId {
+                        host: shown(&h.name),
+                        other: shown(other),
+                        id,
+                    });
+                    taken.insert(id, other);
+                }
+            }
+            None => {}
+        }
+    }
+    let mut next = 1u32;
+    hosts
+        .iter()
+        .map(|h| match h.id {
+            Some(id) => id,
+            None => {
+                while taken.contains_key(&next) {
+                    next = next.saturating_add(1);
+                }
+                taken.insert(next, &h.name);
+                next
+            }
+        })
+        .collect()
+}
+
+fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], errors: &mut Vec<E>) -> Vec<Network> {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut bridges: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, n) in inv.networks.iter().enumerate() {
+        bad_name(errors, format!("networks[{i}].name"), &n.name, check_name);
+        bad_name(errors, format!("networks[{i}].bridge"), &n.bridge, check_bridge_name);
+        if let Some(&first) = names.get(n.name.as_str()) {
+            errors.push(E::DuplicateNetworkName {
+                name: shown(&n.name),
+                index: i,
+                first,
+            });
+        } else {
+            names.insert(&n.name, i);
+        }
+        if let Some(other) = bridges.get(n.bridge.as_str()) {
+            errors.push(E::DuplicateBridge {
+                network: shown(&n.name),
+                other: shown(other),
+                bridge: shown(&n.bridge),
+            });
+        } else {
+            bridges.insert(&n.bridge, &n.name);
+        }
+        if n.vni == 0 || n.vni > vni::MAX_VNI {
+            errors.push(E::VniOutOfRange {
+                network: shown(&n.name),
+                vni: n.vni,
+            });
+        }
+    }
+
+    // Membership: which networks each host joins.
+    let mut membership: Vec<Vec<usize>> = vec![Vec::new(); hosts.len()];
+    for (hi, h) in inv.hosts.iter().enumerate() {
+        match &h.networks {
+            None => membership[hi] = (0..inv.networks.len()).collect(),
+            Some(list) => {
+                for name in list {
+                    match inv.networks.iter().position(|n| &n.name == name) {
+                        Some(ni) if !membership[hi].contains(&ni) => membership[hi].push(ni),
+                        Some(_) => {}
+                        None => errors.push(E::UnknownNetwork {
+                            host: shown(&h.name),
+                            network: shown(name),
+                        }),
+                    }
+                }
+                membership[hi].sort_unstable();
+            }
+        }
+    }
+
+    let max_id = hosts.iter().map(|h| h.id).max().unwrap_or(1);
+    let mut networks: Vec<Network> = Vec::with_capacity(inv.networks.len());
+    for (ni, n) in inv.networks.iter().enumerate() {
+        let members: Vec<usize> = (0..hosts.len()).filter(|&hi| membership[hi].contains(&ni)).collect();
+        if members.len() < 2 && inv.hosts.len() >= 2 {
+            errors.push(E::NetworkTooSmall {
+                network: shown(&n.name),
+                found: members.len(),
+            });
+        }
+        let vni_last = match mode {
+            Mode::Flood => n.vni,
+            Mode::PerPeer => {
+                let links = vni::range_len(max_id);
+                let last = u64::from(n.vni) + links - 1;
+                match u32::try_from(last) {
+                    Ok(last) if last <= vni::MAX_VNI => last,
+                    _ => {
+                        if n.vni != 0 && n.vni <= vni::MAX_VNI {
+                            errors.push(E::VniRangeOverflow {
+                                network: shown(&n.name),
+                                vni: n.vni,
+                                links,
+                                max_id,
+                                last,
+                            });
+                        }
+                        vni::MAX_VNI
+                    }
+                }
+            }
+        };
+        for other in &networks {
+            if n.vni <= other.vni_last && other.vni <= vni_last {
+                errors.push(E::VniCollision {
+                    network: shown(&n.name),
+                    first: n.vni,
+                    last: vni_last,
+                    other: shown(&other.name),
+                    other_first: other.vni,
+                    other_last: other.vni_last,
+                });
+            }
+        }
+
+        let container_ipv6 = n.container_ipv6.unwrap_or(true);
+        let (min, why) = mtu::min_container_mtu(container_ipv6);
+        let limiting = members
+            .iter()
+            .map(|&hi| &hosts[hi])
+            .min_by_key(|h| mtu::overlay_mtu(h.underlay_mtu, family));
+        let max_mtu = limiting.map_or(0, |h| mtu::overlay_mtu(h.underlay_mtu, family));
+        for &hi in &members {
+            let h = &hosts[hi];
+            let overlay = mtu::overlay_mtu(h.underlay_mtu, family);
+            if overlay < min {
+                errors.push(E::UnderlayMtuTooSmall {
+                    host: shown(&h.name),
+                    underlay_mtu: h.underlay_mtu,
+                    network: shown(&n.name),
+                    overlay,
+                    min,
+                    why,
+                });
+            }
+        }
+        let mtu = match n.mtu {
+            Some(m) => {
+                if m < min {
+                    errors.push(E::MtuTooSmall {
+                        network: shown(&n.name),
+                        mtu: m,
+                        min,
+                        why,
+                    });
+                } else if let Some(h) = limiting.filter(|_| m > max_mtu) {
+                    errors.push(E::MtuTooLarge {
+                        network: shown(&n.name),
+                        mtu: m,
+                        max: max_mtu,
+                        host: shown(&h.name),
+                        underlay_mtu: h.underlay_mtu,
+                        family: family.name(),
+                        overhead: mtu::overhead(family),
+                    });
+                }
+                m
+            }
+            None => max_mtu,
+        };
+        networks.push(Network {
+            name: n.name.clone(),
+            vni: n.vni,
+            vni_last,
+            bridge: n.bridge.clone(),
+            mtu,
+            max_mtu,
+            container_ipv6,
+            members,
+        });
+    }
+    networks
+}
+
+impl Fleet {
+    /// The host called `name`.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// assert_eq!(fleet.host("a").map(|h| h.id), Some(1));
+    /// assert!(fleet.host("zz").is_none());
+    /// ```
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Hosts whose underlay address is among `local` (e.g. the addresses assigned on this
+    /// machine), to find "this host" without being told.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let local = ["192.0.2.2".parse().unwrap()];
+    /// assert_eq!(fleet.hosts_with_addresses(&local)[0].name, "b");
+    /// ```
+    pub fn hosts_with_addresses(&self, local: &[IpAddr]) -> Vec<&Host> {
+        self.hosts.iter().filter(|h| local.contains(&h.address)).collect()
+    }
+}

@@ -1,0 +1,424 @@
+//! The per-host plan: every object that must exist on one host, as plain serde data.
+//!
+//! The JSON form of [`HostPlan`] is a stable contract (see [`PLAN_SCHEMA`]): fields may be
+//! added, never renamed or removed within a schema version.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlanError;
+use crate::fleet::{Family, Fleet, Host};
+use crate::inventory::{LoopPrevention, Mode};
+use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
+use crate::{mtu, vni};
+
+/// Version of the plan's JSON contract.
+pub const PLAN_SCHEMA: u32 = 1;
+
+/// Name of the ebtables chain vxlan-mesh owns in ebtables loop-prevention mode.
+pub const EBTABLES_CHAIN: &str = "VXLAN-MESH";
+
+/// Name of the nftables table (family `inet`) vxlan-mesh owns for the peer-only firewall.
+pub const NFT_TABLE: &str = "vxlan_mesh";
+
+/// A MAC address.
+///
+/// ```
+/// use vxlan_mesh_core::MacAddr;
+/// assert_eq!(MacAddr::ZERO.to_string(), "00:00:00:00:00:00");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// The all-zeros address: in a VXLAN FDB, the default (flooding) destination.
+    pub const ZERO: MacAddr = MacAddr([0; 6]);
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl From<MacAddr> for String {
+    fn from(m: MacAddr) -> String {
+        m.to_string()
+    }
+}
+
+impl TryFrom<String> for MacAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let mut out = [0u8; 6];
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return Err(format!("`{s}` is not a MAC address"));
+        }
+        for (o, p) in out.iter_mut().zip(parts) {
+            *o = u8::from_str_radix(p, 16).map_err(|_| format!("`{s}` is not a MAC address"))?;
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+/// A bridge containers attach to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Bridge {
+    /// Interface name.
+    pub name: String,
+    /// Network it carries.
+    pub network: String,
+    /// MTU, set explicitly so that the bridge does not follow its smallest port.
+    pub mtu: u32,
+    /// Administratively up.
+    pub up: bool,
+    /// Ownership mark (interface alias).
+    pub alias: String,
+}
+
+/// A VXLAN device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Vxlan {
+    /// Interface name.
+    pub name: String,
+    /// Network it carries.
+    pub network: String,
+    /// Peer host at the other end (per-peer mode).
+    pub peer: Option<String>,
+    /// VXLAN network identifier.
+    pub vni: u32,
+    /// Local underlay address.
+    pub local: IpAddr,
+    /// Remote underlay address (per-peer mode); flood mode uses FDB entries instead.
+    pub remote: Option<IpAddr>,
+    /// UDP destination port.
+    pub port: u16,
+    /// Underlay device the device is bound to.
+    pub underlay_device: Option<String>,
+    /// Whether the device learns remote MACs from received frames.
+    pub learning: bool,
+    /// Whether outgoing packets carry a UDP checksum.
+    pub udp_checksum: bool,
+    /// MTU.
+    pub mtu: u32,
+    /// Bridge it is a port of.
+    pub bridge: Option<String>,
+    /// Bridge port isolation flag.
+    pub isolated: bool,
+    /// Administratively up.
+    pub up: bool,
+    /// Ownership mark (interface alias).
+    pub alias: String,
+}
+
+/// A VXLAN FDB entry: frames for `mac` on `device` are sent to `destination`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FdbEntry {
+    /// VXLAN device.
+    pub device: String,
+    /// MAC address; all zeros for the flood (head-end replication) entry.
+    pub mac: MacAddr,
+    /// Underlay address of the peer.
+    pub destination: IpAddr,
+    /// Name of the peer host (for display; not observable in the kernel).
+    pub peer: Option<String>,
+}
+
+/// ebtables rules in a chain vxlan-mesh owns, jumped to from `FORWARD`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LoopRules {
+    /// The owned chain, in table `filter`.
+    pub chain: String,
+    /// Rules of the chain, as ebtables arguments.
+    pub rules: Vec<String>,
+}
+
+/// The peer-only firewall: an nftables table vxlan-mesh owns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Firewall {
+    /// Table name (family `inet`).
+    pub table: String,
+    /// Underlay family.
+    pub family: Family,
+    /// Protected UDP port.
+    pub port: u16,
+    /// Addresses allowed to send to the port, sorted.
+    pub peers: Vec<IpAddr>,
+}
+
+/// A host the plan's host has tunnels to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Peer {
+    /// Host name.
+    pub name: String,
+    /// Stable host id.
+    pub id: u32,
+    /// Underlay address.
+    pub address: IpAddr,
+}
+
+/// How loops are prevented on this host.
+///
+/// ```
+/// use vxlan_mesh_core::LoopPreventionPlan;
+/// assert_eq!(LoopPreventionPlan::ByConstruction.describe(), "none needed: one VXLAN device per network (flood mode)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoopPreventionPlan {
+    /// Flood mode: one VXLAN port per bridge cannot loop.
+    ByConstruction,
+    /// Bridge port isolation on every VXLAN port.
+    Isolation,
+    /// One ebtables rule in an owned chain.
+    Ebtables,
+}
+
+impl LoopPreventionPlan {
+    /// Human-readable description.
+    ///
+    /// ```
+    /// assert!(vxlan_mesh_core::LoopPreventionPlan::Isolation.describe().contains("isolation"));
+    /// ```
+    pub fn describe(self) -> &'static str {
+        match self {
+            LoopPreventionPlan::ByConstruction => "none needed: one VXLAN device per network (flood mode)",
+            LoopPreventionPlan::Isolation => "bridge port isolation on every VXLAN port",
+            LoopPreventionPlan::Ebtables => "one ebtables rule in chain VXLAN-MESH",
+        }
+    }
+}
+
+/// The objects of one network on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlan {
+    /// Network name.
+    pub name: String,
+    /// Base VNI (flood mode: the VNI).
+    pub vni: u32,
+    /// MTU containers on this network must use.
+    pub mtu: u32,
+    /// Largest MTU the underlay allows for this network.
+    pub max_mtu: u32,
+    /// The bridge.
+    pub bridge: Bridge,
+    /// The VXLAN devices (one in flood mode, one per peer in per-peer mode).
+    pub vxlans: Vec<Vxlan>,
+    /// FDB flood entries (flood mode).
+    pub fdb: Vec<FdbEntry>,
+}
+
+/// Everything one host needs, computed from the fleet by [`Fleet::plan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPlan {
+    /// Version of this JSON contract ([`PLAN_SCHEMA`]).
+    pub schema: u32,
+    /// Host name.
+    pub host: String,
+    /// Stable host id.
+    pub host_id: u32,
+    /// Underlay address.
+    pub address: IpAddr,
+    /// Underlay family.
+    pub family: Family,
+    /// Underlay device, if tunnels are bound to one.
+    pub underlay_device: Option<String>,
+    /// Underlay MTU.
+    pub underlay_mtu: u32,
+    /// VXLAN encapsulation overhead in bytes.
+    pub overhead: u32,
+    /// Mode.
+    pub mode: Mode,
+    /// UDP destination port.
+    pub port: u16,
+    /// Loop prevention.
+    pub loop_prevention: LoopPreventionPlan,
+    /// ebtables rules (ebtables loop prevention only).
+    pub loop_rules: Option<LoopRules>,
+    /// Peer-only firewall, when enabled.
+    pub firewall: Option<Firewall>,
+    /// Hosts this host has tunnels to, in inventory order.
+    pub peers: Vec<Peer>,
+    /// Networks the host joins, in inventory order.
+    pub networks: Vec<NetworkPlan>,
+}
+
+impl HostPlan {
+    /// All VXLAN devices of all networks.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let plan = fleet.plan("a").unwrap();
+    /// assert_eq!(plan.vxlans().count(), 1);
+    /// ```
+    pub fn vxlans(&self) -> impl Iterator<Item = &Vxlan> {
+        self.networks.iter().flat_map(|n| n.vxlans.iter())
+    }
+
+    /// All FDB entries of all networks.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let plan = fleet.plan("a").unwrap();
+    /// assert_eq!(plan.fdb().next().map(|e| e.destination.to_string()), Some("192.0.2.2".into()));
+    /// ```
+    pub fn fdb(&self) -> impl Iterator<Item = &FdbEntry> {
+        self.networks.iter().flat_map(|n| n.fdb.iter())
+    }
+}
+
+impl Fleet {
+    /// The plan of the host called `host`.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let plan = fleet.plan("b").unwrap();
+    /// assert_eq!(plan.networks[0].mtu, 1450);
+    /// assert!(fleet.plan("nope").is_err());
+    /// ```
+    pub fn plan(&self, host: &str) -> Result<HostPlan, PlanError> {
+        let me = self.host(host).ok_or_else(|| PlanError::UnknownHost {
+            host: host.to_string(),
+            known: self.hosts.iter().map(|h| h.name.clone()).collect(),
+        })?;
+        Ok(plan_host(self, me))
+    }
+
+    /// The plans of every host, in inventory order.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// assert_eq!(fleet.plans().len(), 2);
+    /// ```
+    pub fn plans(&self) -> Vec<HostPlan> {
+        self.hosts.iter().map(|h| plan_host(self, h)).collect()
+    }
+}
+
+fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
+    let per_peer = fleet.mode == Mode::PerPeer;
+    let loop_prevention = match (fleet.mode, fleet.loop_prevention) {
+        (Mode::Flood, _) => LoopPreventionPlan::ByConstruction,
+        (Mode::PerPeer, LoopPrevention::Isolation) => LoopPreventionPlan::Isolation,
+        (Mode::PerPeer, LoopPrevention::Ebtables) => LoopPreventionPlan::Ebtables,
+    };
+
+    let mut peer_seen = vec![false; fleet.hosts.len()];
+    let mut networks = Vec::with_capacity(me.networks.len());
+    for &ni in &me.networks {
+        let net = &fleet.networks[ni];
+        let others = net
+            .members
+            .iter()
+            .map(|&hi| &fleet.hosts[hi])
+            .filter(|h| h.name != me.name);
+        let device = |vni: u32, remote: Option<IpAddr>, peer: Option<&str>| Vxlan {
+            name: vxlan_device(vni),
+            network: net.name.clone(),
+            peer: peer.map(str::to_string),
+            vni,
+            local: me.address,
+            remote,
+            port: fleet.port,
+            underlay_device: me.device.clone(),
+            learning: false,
+            udp_checksum: true,
+            mtu: net.mtu,
+            bridge: Some(net.bridge.clone()),
+            isolated: loop_prevention == LoopPreventionPlan::Isolation,
+            up: true,
+            alias: owner_alias(&net.name, peer),
+        };
+        let mut vxlans = Vec::new();
+        let mut fdb = Vec::new();
+        if per_peer {
+            for peer in others {
+                // Validation guarantees the range fits; the fallback keeps this total.
+                let vni = vni::link_vni(net.vni, me.id, peer.id).unwrap_or(vni::MAX_VNI);
+                vxlans.push(device(vni, Some(peer.address), Some(&peer.name)));
+            }
+        } else {
+            let vx = device(net.vni, None, None);
+            for peer in others {
+                fdb.push(FdbEntry {
+                    device: vx.name.clone(),
+                    mac: MacAddr::ZERO,
+                    destination: peer.address,
+                    peer: Some(peer.name.clone()),
+                });
+            }
+            vxlans.push(vx);
+        }
+        for &hi in &net.members {
+            peer_seen[hi] = true;
+        }
+        networks.push(NetworkPlan {
+            name: net.name.clone(),
+            vni: net.vni,
+            mtu: net.mtu,
+            max_mtu: net.max_mtu,
+            bridge: Bridge {
+                name: net.bridge.clone(),
+                network: net.name.clone(),
+                mtu: net.mtu,
+                up: true,
+                alias: owner_alias(&net.name, None),
+            },
+            vxlans,
+            fdb,
+        });
+    }
+
+    let peers: Vec<Peer> = fleet
+        .hosts
+        .iter()
+        .zip(&peer_seen)
+        .filter(|(h, seen)| **seen && h.name != me.name)
+        .map(|(h, _)| Peer {
+            name: h.name.clone(),
+            id: h.id,
+            address: h.address,
+        })
+        .collect();
+
+    let firewall = fleet.firewall.then(|| {
+        let mut addrs: Vec<IpAddr> = peers.iter().map(|p| p.address).collect();
+        addrs.sort_unstable();
+        Firewall {
+            table: NFT_TABLE.to_string(),
+            family: fleet.family,
+            port: fleet.port,
+            peers: addrs,
+        }
+    });
+
+    let loop_rules = (loop_prevention == LoopPreventionPlan::Ebtables).then(|| LoopRules {
+        chain: EBTABLES_CHAIN.to_string(),
+        // One wildcard rule, whatever the number of peers: frames never pass from one
+        // vxlan-mesh VXLAN port to another.
+        rules: vec![format!("-i {DEVICE_PREFIX}+ -o {DEVICE_PREFIX}+ -j DROP")],
+    });
+
+    HostPlan {
+        schema: PLAN_SCHEMA,
+        host: me.name.clone(),
+        host_id: me.id,
+        address: me.address,
+        family: fleet.family,
+        underlay_device: me.device.clone(),
+        underlay_mtu: me.underlay_mtu,
+        overhead: mtu::overhead(fleet.family),
+        mode: fleet.mode,
+        port: fleet.port,
+        loop_prevention,
+        loop_rules,
+        firewall,
+        peers,
+        networks,
+    }
+}

@@ -52,6 +52,8 @@ pub mod fleet;
 pub mod inventory;
 pub mod mtu;
 pub mod names;
+#[cfg(all(feature = "netlink", target_os = "linux"))]
+pub mod netlink;
 pub mod plan;
 #[doc(hidden)]
 pub mod testing;

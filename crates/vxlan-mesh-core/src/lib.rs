@@ -45,6 +45,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod diff;
 pub mod error;
 pub mod firewall;

@@ -48,15 +48,11 @@ fn inventory(mode: &str, family: &str, peers: usize, mtu: Option<u32>) -> String
         s.push_str(&format!("mtu = {m}\n"));
     }
     for i in 1..=peers + 1 {
-        let addr = if family == "v6" {
+        // Documentation ranges only: IPv6 when IPv4's /24 is too small.
+        let addr = if family == "v6" || peers > 240 {
             format!("2001:db8::{i:x}")
         } else {
-            format!("192.0.2.{}", i % 250 + 1)
-        };
-        let addr = if family == "v4" && peers > 240 {
-            format!("198.51.{}.{}", i / 250, i % 250 + 1)
-        } else {
-            addr
+            format!("192.0.2.{}", i + 1)
         };
         s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{addr}\"\n"));
     }
@@ -296,4 +292,37 @@ fn teardown_is_the_diff_towards_nothing() {
         let expected = diff(&State::default(), &observed).unwrap();
         assert_eq!(netlink::down().unwrap().changes, expected);
     });
+}
+
+/// The `--dry-run` commands, run by a shell, build exactly what apply would: afterwards
+/// the namespace is converged for the plan.
+#[test]
+fn dry_run_commands_reach_the_state_apply_would() {
+    for p in [
+        plan("flood", "v4", 3, None),
+        plan("isolation", "v4", 3, None),
+        plan("ebtables", "v6", 3, None),
+    ] {
+        in_netns(move || {
+            let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+            for cmd in vxlan_mesh_core::commands::for_changes(&changes) {
+                sh(&cmd);
+            }
+            let drift = netlink::status(&p).unwrap();
+            assert!(drift.is_empty(), "{drift:#?}");
+            // And the teardown commands remove everything.
+            let observed = netlink::observe().unwrap();
+            for cmd in vxlan_mesh_core::commands::for_changes(&diff(&State::default(), &observed).unwrap()) {
+                sh(&cmd);
+            }
+            let left = netlink::observe().unwrap();
+            assert_eq!(
+                left,
+                State {
+                    foreign: vec!["lo".into()],
+                    ..State::default()
+                }
+            );
+        });
+    }
 }

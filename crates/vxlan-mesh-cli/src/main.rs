@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod inventory_file;
+mod locate;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -8,17 +8,36 @@ use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
 
 pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
-    let fleet = inventory_file::load(&cli.inventory)?;
+    let result = inventory_file::check(&cli.inventory);
     match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::json!({
-                "valid": true,
-                "hosts": fleet.hosts.len(),
-                "networks": fleet.networks.iter().map(|n| serde_json::json!({"name": n.name, "mtu": n.mtu})).collect::<Vec<_>>(),
+        // The JSON form always goes to stdout, valid or not, so that a tool reads one object:
+        // {"file", "valid", "errors": [{"line", "column", "message"}], and when valid
+        // "mode", "hosts", "networks": [{"name", "mtu"}]}.
+        OutputFormat::Json => {
+            let value = match &result {
+                Ok(fleet) => serde_json::json!({
+                    "file": cli.inventory,
+                    "valid": true,
+                    "errors": [],
+                    "mode": fleet.mode,
+                    "hosts": fleet.hosts.len(),
+                    "networks": fleet.networks.iter().map(|n| serde_json::json!({"name": n.name, "mtu": n.mtu})).collect::<Vec<_>>(),
+                }),
+                Err(invalid) => serde_json::json!({
+                    "file": invalid.file,
+                    "valid": false,
+                    "errors": invalid.errors,
+                }),
+            };
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(if result.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
-        ),
+        }
         OutputFormat::Text => {
+            let fleet = result?;
             if !cli.quiet {
                 let mtus: Vec<String> = fleet
                     .networks
@@ -33,7 +52,7 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
                     mtus.join(", ")
                 );
             }
+            Ok(ExitCode::SUCCESS)
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,28 @@ use vxlan_mesh_core::HostPlan;
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::progress::Progress;
 
-pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
+    if all {
+        let mut progress = Progress::for_cli(cli, "planning", fleet.hosts.len() as u64);
+        let mut plans = Vec::with_capacity(fleet.hosts.len());
+        for h in &fleet.hosts {
+            plans.push(fleet.plan(&h.name)?);
+            progress.inc(1);
+        }
+        progress.finish();
+        match format {
+            // An array of plans, each the same object `plan --host` prints.
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plans)?),
+            OutputFormat::Text => {
+                let texts: Vec<String> = plans.iter().map(text).collect();
+                print!("{}", texts.join("\n"));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     match format {

@@ -4,15 +4,31 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit codes, documented in `--help` (and in the README's "Exit codes" section).
-pub const EXIT_CODES: &str = "Exit codes:
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  ok
-  1  error (unreadable or invalid inventory, unknown host, failed operation)
-  2  drift: the host differs from its plan, changes are pending (status)";
+  1  error (unreadable or invalid inventory, unknown host, usage error, failed operation)
+  2  drift: the host differs from its plan, changes are pending (status)"
+    };
+}
+
+/// Exit codes, documented in `--help`, the man page and the README's "Exit codes" section.
+#[allow(dead_code)] // For commands that quote them (status).
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// Text after the options in `--help` and the man page.
+const AFTER_HELP: &str = concat!(
+    "Environment:
+  VXLAN_MESH_INVENTORY  the inventory when -i is not given (default ./vxlan-mesh.toml)
+
+",
+    exit_codes!()
+);
 
 /// Joins Linux servers into one overlay LAN with a unicast VXLAN mesh.
 #[derive(Debug, Parser)]
-#[command(name = "vxlan-mesh", version, about, after_help = EXIT_CODES)]
+#[command(name = "vxlan-mesh", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The fleet inventory (TOML).
     #[arg(

@@ -12,7 +12,19 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` exit 0; usage errors exit 1 rather than clap's 2, which
+        // this tool reserves for drift, so that a typo is never mistaken for drift.
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match commands::run(&cli) {
         Ok(code) => code,
         Err(err) => {

@@ -94,13 +94,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: GraphFormat,
     },
-    /// Print a shell completion script (e.g. `vxlan-mesh completions bash > /etc/bash_completion.d/vxlan-mesh`).
+    /// Print a shell completion script.
+    ///
+    /// For example `vxlan-mesh completions bash > /etc/bash_completion.d/vxlan-mesh`.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `vxlan-mesh man > /usr/local/share/man/man1/vxlan-mesh.1`.
+    /// Print the man page (roff).
+    ///
+    /// For example `vxlan-mesh man > /usr/local/share/man/man1/vxlan-mesh.1`, or
+    /// `vxlan-mesh man --out /usr/local/share/man/man1` for one page per command.
     Man {
         /// Write one page per command (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...) into this directory instead.
         #[arg(long, value_name = "DIR")]

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod inventory_file;
 mod locate;
+mod output;
 mod progress;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     };
     match commands::run(&cli) {
         Ok(code) => code,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)

@@ -620,6 +620,35 @@ fn progress_is_silent_when_piped_and_shown_on_a_terminal() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("planning"));
 }
 
+// ---------------------------------------------------------------- output
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    // 60 hosts in per-peer mode: megabytes of JSON, far more than a pipe buffers, so the
+    // writes after `head` exits certainly fail with EPIPE.
+    let dir = tempdir("epipe");
+    let mut inv = String::from("mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+    for i in 1..=60 {
+        inv.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"198.51.100.{i}\"\n"));
+    }
+    std::fs::write(dir.join("big.toml"), inv).unwrap();
+    let bin = cargo_bin!("vxlan-mesh").display().to_string();
+    for cmd in [
+        format!("{bin} -i big.toml plan --all --format json | head -c 10"),
+        format!("{bin} -i big.toml plan --all | head -n 1"),
+        format!("{bin} completions zsh | head -n 1"),
+    ] {
+        let out = StdCommand::new("bash")
+            .args(["-o", "pipefail", "-c", &cmd])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "`{cmd}` failed: {stderr}");
+        assert!(!stderr.contains("panicked"), "`{cmd}`: {stderr}");
+    }
+}
+
 // ---------------------------------------------------------------- helpers
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output;
 
 pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
     let result = inventory_file::check(&cli.inventory);
@@ -29,7 +30,7 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
                     "errors": invalid.errors,
                 }),
             };
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            output::println(&serde_json::to_string_pretty(&value)?)?;
             Ok(if result.is_ok() {
                 ExitCode::SUCCESS
             } else {
@@ -44,13 +45,37 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
                     .iter()
                     .map(|n| format!("{} mtu {}", n.name, n.mtu))
                     .collect();
-                println!(
+                output::println(&format!(
                     "{}: valid ({} hosts, {} mode; {})",
                     cli.inventory.display(),
                     fleet.hosts.len(),
                     fleet.mode.as_str(),
                     mtus.join(", ")
-                );
+                ))?;
+            }
+            if cli.verbose > 0 {
+                for n in &fleet.networks {
+                    output::println(&format!(
+                        "  network {}: bridge {}, VNI {}{}, container MTU {} (max {}), {} hosts",
+                        n.name,
+                        n.bridge,
+                        n.vni,
+                        if n.vni_last != n.vni {
+                            format!("..{}", n.vni_last)
+                        } else {
+                            String::new()
+                        },
+                        n.mtu,
+                        n.max_mtu,
+                        n.members.len()
+                    ))?;
+                }
+                for h in &fleet.hosts {
+                    output::println(&format!(
+                        "  host {} (id {}): {}, underlay MTU {}",
+                        h.name, h.id, h.address, h.underlay_mtu
+                    ))?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

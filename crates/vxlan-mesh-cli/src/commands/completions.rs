@@ -1,7 +1,6 @@
 //! `vxlan-mesh completions SHELL` and `vxlan-mesh man`: generated from the clap definition,
 //! so they never disagree with the parser.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,12 +9,14 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
+use crate::output;
 
 pub fn completions(shell: Shell) -> Result<ExitCode> {
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut cmd, "vxlan-mesh", &mut out);
-    out.flush().context("cannot write the completion script")?;
+    // Into memory first: clap_complete panics when its writer fails (e.g. a closed pipe).
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "vxlan-mesh", &mut buf);
+    output::print(&String::from_utf8_lossy(&buf))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -30,11 +31,11 @@ pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
                 .with_context(|| format!("cannot write man pages into `{}`", dir.display()))?;
         }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut buf = Vec::new();
             clap_mangen::Man::new(cmd)
-                .render(&mut out)
-                .context("cannot write the man page")?;
-            out.flush().context("cannot write the man page")?;
+                .render(&mut buf)
+                .context("cannot render the man page")?;
+            output::print(&String::from_utf8_lossy(&buf))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use vxlan_mesh_core::{Fleet, HostPlan, Mode};
 
 use crate::cli::{Cli, GraphFormat};
 use crate::inventory_file;
+use crate::output;
 use crate::progress::Progress;
 
 pub fn run(cli: &Cli, format: GraphFormat) -> Result<ExitCode> {
@@ -21,7 +22,7 @@ pub fn run(cli: &Cli, format: GraphFormat) -> Result<ExitCode> {
         GraphFormat::Mermaid => mermaid(&mesh),
         GraphFormat::Dot => dot(&mesh),
     };
-    print!("{text}");
+    output::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,7 @@ use vxlan_mesh_core::HostPlan;
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output;
 use crate::progress::Progress;
 
 pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
@@ -22,10 +23,10 @@ pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Re
         progress.finish();
         match format {
             // An array of plans, each the same object `plan --host` prints.
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plans)?),
+            OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plans)?)?,
             OutputFormat::Text => {
                 let texts: Vec<String> = plans.iter().map(text).collect();
-                print!("{}", texts.join("\n"));
+                output::print(&texts.join("\n"))?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -33,8 +34,8 @@ pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Re
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-        OutputFormat::Text => print!("{}", text(&plan)),
+        OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plan)?)?,
+        OutputFormat::Text => output::print(&text(&plan))?,
     }
     Ok(ExitCode::SUCCESS)
 }

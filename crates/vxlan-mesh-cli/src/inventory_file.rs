@@ -27,11 +27,18 @@ pub struct InvalidInventory {
     pub file: PathBuf,
     /// Every problem found, in file order where positions are known.
     pub errors: Vec<Diagnostic>,
+    /// The file could not be read at all (then `errors` holds the one reason).
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 impl fmt::Display for InvalidInventory {
     /// Compiler style: a summary line, then `file:line:column: message` per problem.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unreadable {
+            let why = self.errors.first().map_or("", |d| d.message.as_str());
+            return write!(f, "{}: {why}", self.file.display());
+        }
         let n = self.errors.len();
         write!(
             f,
@@ -57,13 +64,16 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
     let invalid = |errors| InvalidInventory {
         file: path.to_path_buf(),
         errors,
+        unreadable: false,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        invalid(vec![Diagnostic {
+    let text = std::fs::read_to_string(path).map_err(|e| InvalidInventory {
+        file: path.to_path_buf(),
+        errors: vec![Diagnostic {
             line: None,
             column: None,
             message: format!("cannot read inventory: {e}"),
-        }])
+        }],
+        unreadable: true,
     })?;
     let inventory = Inventory::from_toml_str(&text).map_err(|e| {
         invalid(vec![Diagnostic {

@@ -76,8 +76,7 @@ fn default_inventory_is_vxlan_mesh_toml_in_the_current_directory() {
         .assert()
         .code(1)
         .stderr_eq(str![[r#"
-error: vxlan-mesh.toml: invalid inventory (1 problem)
-vxlan-mesh.toml: cannot read inventory: No such file or directory (os error 2)
+error: vxlan-mesh.toml: cannot read inventory: No such file or directory (os error 2)
 
 "#]]);
     std::fs::copy(root().join("examples/classic-geo.toml"), dir.join("vxlan-mesh.toml")).unwrap();
@@ -288,6 +287,42 @@ many.toml:5:10: `networks[0].bridge` = `vxm1`: the prefix `vxm` is reserved for 
 many.toml:11:8: `hosts[1].name`: `a` is already the name of `hosts[0]`
 many.toml:12:11: host `a`: `address` `192.0.2.1` is already the address of host `a`
 many.toml:13:6: host `a`: `id` must be at least 1, found 0
+
+"#]]);
+}
+
+#[test]
+fn plan_verbose_adds_peers_firewall_and_ownership_marks() {
+    let text = stdout_of(&["-v", "-i", "examples/hetzner.toml", "plan", "--host", "lxd1"]);
+    let details = text.split("\npeers:\n").nth(1).expect("no peers section");
+    assert_eq!(
+        details,
+        "  lxd2             id 2      198.51.100.2
+  lxd3             id 3      198.51.100.3
+  lxd4             id 4      198.51.100.4
+firewall allow-list (UDP 4789): 198.51.100.2 198.51.100.3 198.51.100.4
+ownership marks (interface alias):
+  vxbr0        vxlan-mesh:lan
+  vxm1000      vxlan-mesh:lan:lxd2
+  vxm1001      vxlan-mesh:lan:lxd3
+  vxm1003      vxlan-mesh:lan:lxd4
+"
+    );
+}
+
+#[test]
+fn check_verbose_lists_networks_and_hosts() {
+    vxm()
+        .args(["-v", "-i", "examples/hetzner.toml", "check"])
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
+  network lan: bridge vxbr0, VNI 1000..1005, container MTU 1450 (max 1450), 4 hosts
+  host lxd1 (id 1): 198.51.100.1, underlay MTU 1500
+  host lxd2 (id 2): 198.51.100.2, underlay MTU 1500
+  host lxd3 (id 3): 198.51.100.3, underlay MTU 1500
+  host lxd4 (id 4): 198.51.100.4, underlay MTU 1500
 
 "#]]);
 }

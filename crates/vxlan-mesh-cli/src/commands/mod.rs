@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 mod check;
+mod completions;
+mod graph;
 mod plan;
 
 use std::process::ExitCode;
@@ -13,6 +15,9 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Check { format } => check::run(cli, *format),
-        Command::Plan { host, format } => plan::run(cli, host.host.as_deref(), *format),
+        Command::Plan { host, all, format } => plan::run(cli, host.host.as_deref(), *all, *format),
+        Command::Graph { format } => graph::run(cli, *format),
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man { out } => completions::man(out.as_deref()),
     }
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod plan;
+mod render;
 
 use std::process::ExitCode;
 
@@ -14,5 +15,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Check { format } => check::run(cli, *format),
         Command::Plan { host, format } => plan::run(cli, host.host.as_deref(), *format),
+        Command::Render { format, host, all, out } => {
+            render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
+        }
     }
 }

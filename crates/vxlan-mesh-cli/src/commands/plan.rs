@@ -73,9 +73,7 @@ pub fn text(plan: &HostPlan) -> String {
             if vx.isolated {
                 flags.push("isolated");
             }
-            if !vx.learning {
-                flags.push("nolearning");
-            }
+            flags.push(if vx.learning { "learning" } else { "nolearning" });
             let _ = writeln!(
                 s,
                 "  {:<12} {:>8}  {:<24} {:<16} {}",

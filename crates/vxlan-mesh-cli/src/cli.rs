@@ -111,6 +111,24 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Render a host's plan as a shell script, systemd-networkd files or netplan YAML.
+    ///
+    /// Without --out, a single-file form (shell) goes to stdout. With --out DIR the files are
+    /// written in the layout they deploy to (DIR/etc/systemd/network/...); with --all, one
+    /// folder per host (DIR/HOST/...).
+    Render {
+        /// Output form.
+        #[arg(long, value_enum)]
+        format: RenderFormat,
+        #[command(flatten)]
+        host: HostArg,
+        /// Render every host of the inventory (needs --out).
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
+        /// Directory to write the files into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Output format of `graph`.
@@ -121,4 +139,15 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (`dot -Tsvg`).
     Dot,
+}
+
+/// Forms `render` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// A standalone iproute2 script: start|stop|restart|status, DRYRUN=1.
+    Shell,
+    /// systemd-networkd .netdev/.network files plus firewall units.
+    Networkd,
+    /// netplan YAML plus networkd drop-ins and firewall units.
+    Netplan,
 }

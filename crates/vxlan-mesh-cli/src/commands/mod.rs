@@ -4,6 +4,7 @@ mod check;
 mod completions;
 mod graph;
 mod plan;
+mod render;
 
 use std::process::ExitCode;
 
@@ -19,5 +20,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Graph { format } => graph::run(cli, *format),
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man { out } => completions::man(out.as_deref()),
+        Command::Render { format, host, all, out } => {
+            render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
+        }
     }
 }

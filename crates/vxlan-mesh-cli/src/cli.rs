@@ -88,6 +88,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Make this host match its plan through netlink (idempotent; prints the changes made).
+    Apply {
+        #[command(flatten)]
+        host: HostArg,
+        /// Print the equivalent `ip`/`bridge`/`ebtables`/`nft` commands and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
+    Status {
+        #[command(flatten)]
+        host: HostArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
+    /// ebtables chain, nftables table), and nothing else.
+    Down {
+        #[command(flatten)]
+        host: HostArg,
+    },
     /// Draw the mesh: hosts with underlay addresses, links with VNIs, networks with MTU.
     Graph {
         /// Graph language: Graphviz `dot` or a `mermaid` flowchart.

@@ -112,7 +112,7 @@ fn converge_twice(plan: HostPlan) {
             assert!(d.contains("master vxbr0"), "{d}");
             assert!(d.contains(",UP"), "{d}");
             assert_eq!(d.contains("isolated on"), vx.isolated, "{d}");
-            assert!(d.contains("nolearning"), "{d}");
+            assert_eq!(d.contains("nolearning"), !vx.learning, "{d}");
         }
         for e in plan.fdb() {
             let fdb = sh(&format!("bridge fdb show dev {}", e.device));

@@ -1,2 +1,56 @@
-//! Planning benchmarks (filled in by the core issue).
-fn main() {}
+//! Planning benchmarks: every host of a 1,000-host fleet in both modes, and the diff of a
+//! 1,000-peer host against itself.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use vxlan_mesh_core::{diff, Fleet, HostSpec, Inventory, Mode, NetworkSpec};
+
+pub fn fleet(hosts: usize, mode: Mode) -> Fleet {
+    Inventory {
+        port: None,
+        mode: Some(mode),
+        loop_prevention: None,
+        firewall: None,
+        networks: vec![NetworkSpec {
+            name: "lan".into(),
+            vni: 100,
+            bridge: "vxbr0".into(),
+            mtu: None,
+            container_ipv6: None,
+        }],
+        hosts: (0..hosts)
+            .map(|i| HostSpec {
+                name: format!("host{i}"),
+                address: IpAddr::V4(Ipv4Addr::from(0xc633_6400u32 + i as u32 + 1)),
+                device: Some("eth0".into()),
+                underlay_mtu: None,
+                id: None,
+                networks: None,
+            })
+            .collect(),
+    }
+    .validate()
+    .expect("benchmark fleet is valid")
+}
+
+fn plans(c: &mut Criterion) {
+    let mut g = c.benchmark_group("plan all hosts of 1000");
+    g.sample_size(10);
+    for mode in [Mode::Flood, Mode::PerPeer] {
+        let f = fleet(1000, mode);
+        g.bench_function(mode.as_str(), |b| b.iter(|| black_box(f.plans())));
+    }
+    g.finish();
+
+    let f = fleet(1001, Mode::PerPeer);
+    let state = f.plan("host0").expect("host0 exists").state();
+    c.bench_function("diff 1000-peer host against itself", |b| {
+        b.iter(|| black_box(diff(&state, &state).expect("no conflict")))
+    });
+}
+
+criterion_group!(benches, plans);
+criterion_main!(benches);

@@ -100,7 +100,8 @@ pub struct Vxlan {
     pub port: u16,
     /// Underlay device the device is bound to.
     pub underlay_device: Option<String>,
-    /// Whether the device learns remote MACs from received frames.
+    /// Whether the device learns remote MACs from received frames (flood mode: on, so that
+    /// unicast frames go to one peer instead of being replicated to all).
     pub learning: bool,
     /// Whether outgoing packets carry a UDP checksum.
     pub udp_checksum: bool,
@@ -326,7 +327,10 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             remote,
             port: fleet.port,
             underlay_device: me.device.clone(),
-            learning: false,
+            // Flood mode learns which peer owns a MAC from received frames, so unicast goes
+            // to one peer; without learning every frame would be replicated to all peers (the
+            // all-zeros entries are the only match). A per-peer device has one remote anyway.
+            learning: !per_peer,
             udp_checksum: true,
             mtu: net.mtu,
             bridge: Some(net.bridge.clone()),

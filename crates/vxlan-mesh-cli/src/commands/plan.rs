@@ -8,16 +8,72 @@ use vxlan_mesh_core::HostPlan;
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output;
+use crate::progress::Progress;
 
-pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
+    if all {
+        let mut progress = Progress::for_cli(cli, "planning", fleet.hosts.len() as u64);
+        let mut plans = Vec::with_capacity(fleet.hosts.len());
+        for h in &fleet.hosts {
+            plans.push(fleet.plan(&h.name)?);
+            progress.inc(1);
+        }
+        progress.finish();
+        match format {
+            // An array of plans, each the same object `plan --host` prints.
+            OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plans)?)?,
+            OutputFormat::Text => {
+                let texts: Vec<String> = plans.iter().map(|p| text_for(cli, p)).collect();
+                output::print(&texts.join("\n"))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-        OutputFormat::Text => print!("{}", text(&plan)),
+        OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plan)?)?,
+        OutputFormat::Text => output::print(&text_for(cli, &plan))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table, with `-v` followed by the details it leaves out.
+fn text_for(cli: &Cli, plan: &HostPlan) -> String {
+    let mut s = text(plan);
+    if cli.verbose > 0 {
+        s.push_str(&details(plan));
+    }
+    s
+}
+
+/// Peers with ids, the firewall's allow-list, ebtables rules and ownership marks.
+fn details(plan: &HostPlan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s);
+    let _ = writeln!(s, "peers:");
+    for p in &plan.peers {
+        let _ = writeln!(s, "  {:<16} id {:<6} {}", p.name, p.id, p.address);
+    }
+    if let Some(fw) = &plan.firewall {
+        let peers: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "firewall allow-list (UDP {}): {}", fw.port, peers.join(" "));
+    }
+    if let Some(rules) = &plan.loop_rules {
+        for r in &rules.rules {
+            let _ = writeln!(s, "ebtables -t filter -A {} {r}", rules.chain);
+        }
+    }
+    let _ = writeln!(s, "ownership marks (interface alias):");
+    for net in &plan.networks {
+        let _ = writeln!(s, "  {:<12} {}", net.bridge.name, net.bridge.alias);
+        for vx in &net.vxlans {
+            let _ = writeln!(s, "  {:<12} {}", vx.name, vx.alias);
+        }
+    }
+    s
 }
 
 /// The plan as a readable table.
@@ -73,9 +129,7 @@ pub fn text(plan: &HostPlan) -> String {
             if vx.isolated {
                 flags.push("isolated");
             }
-            if !vx.learning {
-                flags.push("nolearning");
-            }
+            flags.push(if vx.learning { "learning" } else { "nolearning" });
             let _ = writeln!(
                 s,
                 "  {:<12} {:>8}  {:<24} {:<16} {}",

@@ -1,0 +1,125 @@
+//! The plan diff on hand-made observed states: minimal changes, in a safe order.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use vxlan_mesh_core::{diff, Change, Inventory, State};
+
+fn plan(text: &str, host: &str) -> State {
+    Inventory::from_toml_str(text)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .plan(host)
+        .unwrap()
+        .state()
+}
+
+const FLEET: &str = r#"
+mode = "per-peer"
+[[networks]]
+name = "lan"
+vni = 100
+bridge = "vxbr0"
+[[hosts]]
+name = "a"
+address = "192.0.2.1"
+[[hosts]]
+name = "b"
+address = "192.0.2.2"
+[[hosts]]
+name = "c"
+address = "192.0.2.3"
+"#;
+
+fn kinds(changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap()["op"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn setup_order_puts_firewall_first_and_bridges_before_ports() {
+    let want = plan(FLEET, "a");
+    let changes = diff(&want, &State::default()).unwrap();
+    assert_eq!(
+        kinds(&changes),
+        ["install-firewall", "create-bridge", "create-vxlan", "create-vxlan"]
+    );
+}
+
+#[test]
+fn an_mtu_change_is_made_in_place() {
+    let have = plan(FLEET, "a");
+    let want = plan(
+        &FLEET.replace("bridge = \"vxbr0\"", "bridge = \"vxbr0\"\nmtu = 1400"),
+        "a",
+    );
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(kinds(&changes), ["update-bridge", "update-vxlan", "update-vxlan"]);
+    assert!(changes[0].to_string().contains("mtu 1450 -> 1400"), "{}", changes[0]);
+}
+
+#[test]
+fn a_port_change_recreates_devices_and_says_why() {
+    let have = plan(FLEET, "a");
+    let want = plan(&format!("port = 8472\n{FLEET}"), "a");
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(
+        kinds(&changes),
+        ["install-firewall", "recreate-vxlan", "recreate-vxlan"]
+    );
+    assert!(changes[1].to_string().contains("port"), "{}", changes[1]);
+}
+
+#[test]
+fn removing_a_host_deletes_only_its_device() {
+    let have = plan(FLEET, "a");
+    let without_c = FLEET.replace("[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n", "");
+    let want = plan(&without_c, "a");
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(kinds(&changes), ["install-firewall", "delete-vxlan"]);
+    match &changes[1] {
+        Change::DeleteVxlan { vxlan } => assert_eq!(vxlan.peer.as_deref(), Some("c")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn flood_mode_adds_and_removes_single_fdb_entries() {
+    let flood = FLEET.replace("mode = \"per-peer\"\n", "");
+    let have = plan(&flood, "a");
+    let grown = format!("{flood}[[hosts]]\nname = \"d\"\naddress = \"192.0.2.4\"\n");
+    let want = plan(&grown, "a");
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(kinds(&changes), ["install-firewall", "add-fdb"]);
+    let back = diff(&have, &want).unwrap();
+    assert_eq!(kinds(&back), ["install-firewall", "delete-fdb"]);
+}
+
+#[test]
+fn a_foreign_interface_with_a_wanted_name_is_an_error() {
+    let want = plan(FLEET, "a");
+    let observed = State {
+        foreign: vec!["eth0".into(), want.vxlans[1].name.clone()],
+        ..State::default()
+    };
+    let err = diff(&want, &observed).unwrap_err();
+    assert_eq!(err.name, want.vxlans[1].name);
+}
+
+#[test]
+fn switching_loop_prevention_installs_rules_before_ports_change() {
+    let have = plan(FLEET, "a");
+    let want = plan(
+        &FLEET.replace(
+            "mode = \"per-peer\"",
+            "mode = \"per-peer\"\nloop-prevention = \"ebtables\"",
+        ),
+        "a",
+    );
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(kinds(&changes), ["install-loop-rules", "update-vxlan", "update-vxlan"]);
+    assert!(changes[1].to_string().contains("isolated off"), "{}", changes[1]);
+    let back = diff(&have, &want).unwrap();
+    assert_eq!(kinds(&back), ["update-vxlan", "update-vxlan", "remove-loop-rules"]);
+}

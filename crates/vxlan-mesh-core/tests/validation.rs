@@ -1,0 +1,403 @@
+//! One test per validation rule: each builds a small inventory that breaks exactly that rule
+//! and checks the typed error and that its message names the field and the reason.
+#![allow(clippy::useless_format)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use vxlan_mesh_core::{Inventory, NameProblem, ValidationError as E};
+
+const NET: &str = r#"
+[[networks]]
+name = "lan"
+vni = 100
+bridge = "vxbr0"
+"#;
+
+fn hosts(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Validates `text`, expecting failure; returns the errors and their joined messages.
+fn errors(text: &str) -> (Vec<E>, String) {
+    let inv = Inventory::from_toml_str(text).unwrap();
+    let errs = inv.validate().expect_err("inventory should be invalid").0;
+    let msg = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    (errs, msg)
+}
+
+fn valid(text: &str) -> vxlan_mesh_core::Fleet {
+    Inventory::from_toml_str(text).unwrap().validate().unwrap()
+}
+
+#[test]
+fn the_base_inventory_is_valid() {
+    let fleet = valid(&format!("{NET}{}", hosts(3)));
+    assert_eq!(fleet.networks[0].mtu, 1450);
+    assert_eq!(fleet.port, 4789);
+}
+
+#[test]
+fn a_mesh_of_one_host_is_rejected() {
+    let (errs, msg) = errors(&format!("{NET}{}", hosts(1)));
+    assert_eq!(errs, vec![E::TooFewHosts { found: 1 }]);
+    assert!(msg.contains("`hosts`") && msg.contains("at least two"), "{msg}");
+}
+
+#[test]
+fn no_networks_is_rejected() {
+    let (errs, msg) = errors(&hosts(2));
+    assert_eq!(errs, vec![E::NoNetworks]);
+    assert!(msg.contains("`networks`"), "{msg}");
+}
+
+#[test]
+fn port_zero_is_rejected() {
+    let (errs, msg) = errors(&format!("port = 0\n{NET}{}", hosts(2)));
+    assert_eq!(errs, vec![E::PortZero]);
+    assert!(msg.contains("`port`"), "{msg}");
+}
+
+#[test]
+fn port_out_of_u16_is_a_parse_error_with_position() {
+    let err = Inventory::from_toml_str(&format!("port = 70000\n{NET}")).unwrap_err();
+    assert_eq!(err.line, Some(1));
+    assert!(
+        err.message.contains("70000") || err.message.contains("invalid value"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_position() {
+    for (text, key) in [
+        (format!("prot = 1\n{NET}"), "prot"),
+        (format!("{NET}vnid = 3\n"), "vnid"),
+        (format!("{NET}{}\nunderlay_mtu = 1500\n", hosts(1)), "underlay_mtu"),
+    ] {
+        let err = Inventory::from_toml_str(&text).unwrap_err();
+        assert!(err.message.contains(key), "{key}: {}", err.message);
+        assert!(err.line.is_some());
+    }
+}
+
+#[test]
+fn loop_prevention_outside_per_peer_is_rejected() {
+    let (errs, msg) = errors(&format!("loop-prevention = \"ebtables\"\n{NET}{}", hosts(2)));
+    assert_eq!(errs, vec![E::LoopPreventionWithoutPerPeer]);
+    assert!(msg.contains("`loop-prevention`"), "{msg}");
+}
+
+#[test]
+fn duplicate_host_names_are_rejected() {
+    let text = format!("{NET}{}[[hosts]]\nname = \"h1\"\naddress = \"192.0.2.9\"\n", hosts(2));
+    let (errs, msg) = errors(&text);
+    assert_eq!(
+        errs,
+        vec![E::DuplicateHostName {
+            name: "h1".into(),
+            index: 2,
+            first: 0
+        }]
+    );
+    assert!(msg.contains("`hosts[2].name`"), "{msg}");
+}
+
+#[test]
+fn duplicate_addresses_are_rejected() {
+    let text = format!("{NET}{}[[hosts]]\nname = \"h9\"\naddress = \"192.0.2.1\"\n", hosts(2));
+    let (errs, msg) = errors(&text);
+    assert!(matches!(&errs[..], [E::DuplicateAddress { host, other, .. }] if host == "h9" && other == "h1"));
+    assert!(msg.contains("`192.0.2.1`"), "{msg}");
+}
+
+#[test]
+fn mixed_underlay_families_are_rejected() {
+    let text = format!("{NET}{}[[hosts]]\nname = \"v6\"\naddress = \"2001:db8::1\"\n", hosts(2));
+    let (errs, msg) = errors(&text);
+    assert!(matches!(&errs[..], [E::MixedFamilies { host, .. }] if host == "v6"));
+    assert!(msg.contains("all IPv4 or all IPv6"), "{msg}");
+}
+
+#[test]
+fn unusable_addresses_are_rejected() {
+    for addr in ["0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255"] {
+        let text = format!("{NET}{}[[hosts]]\nname = \"bad\"\naddress = \"{addr}\"\n", hosts(2));
+        let (errs, msg) = errors(&text);
+        assert!(
+            matches!(&errs[..], [E::BadAddress { host, .. }] if host == "bad"),
+            "{addr}: {errs:?}"
+        );
+        assert!(msg.contains("`address`"), "{msg}");
+    }
+}
+
+#[test]
+fn an_address_with_a_prefix_is_a_parse_error() {
+    let text = format!("{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1/24\"\n");
+    let err = Inventory::from_toml_str(&text).unwrap_err();
+    assert!(err.line.is_some(), "{err:?}");
+}
+
+#[test]
+fn vni_outside_24_bits_is_rejected() {
+    for vni in [0u32, 16_777_216, 4_000_000_000] {
+        let text = format!(
+            "[[networks]]\nname = \"lan\"\nvni = {vni}\nbridge = \"vxbr0\"\n{}",
+            hosts(2)
+        );
+        let (errs, msg) = errors(&text);
+        assert_eq!(
+            errs,
+            vec![E::VniOutOfRange {
+                network: "lan".into(),
+                vni
+            }]
+        );
+        assert!(msg.contains("`vni`") && msg.contains("1..=16777215"), "{msg}");
+    }
+}
+
+#[test]
+fn colliding_vnis_are_rejected_in_flood_mode() {
+    let text = format!(
+        "{NET}[[networks]]\nname = \"dmz\"\nvni = 100\nbridge = \"vxbr1\"\n{}",
+        hosts(2)
+    );
+    let (errs, msg) = errors(&text);
+    assert!(matches!(&errs[..], [E::VniCollision { network, other, .. }] if network == "dmz" && other == "lan"));
+    assert!(msg.contains("collides"), "{msg}");
+}
+
+#[test]
+fn overlapping_per_peer_ranges_are_rejected() {
+    // Four hosts need six link VNIs: 100..=105 overlaps 103.
+    let text = format!(
+        "mode = \"per-peer\"\n{NET}[[networks]]\nname = \"dmz\"\nvni = 103\nbridge = \"vxbr1\"\n{}",
+        hosts(4)
+    );
+    let (errs, msg) = errors(&text);
+    assert!(matches!(
+        &errs[..],
+        [E::VniCollision { network, first: 103, last: 108, other_first: 100, other_last: 105, .. }] if network == "dmz"
+    ));
+    assert!(msg.contains("100..=105"), "{msg}");
+    // Adjacent ranges are fine.
+    valid(&format!(
+        "mode = \"per-peer\"\n{NET}[[networks]]\nname = \"dmz\"\nvni = 106\nbridge = \"vxbr1\"\n{}",
+        hosts(4)
+    ));
+}
+
+#[test]
+fn per_peer_range_overflow_is_rejected() {
+    let text = format!(
+        "mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 16777214\nbridge = \"vxbr0\"\n{}",
+        hosts(3)
+    );
+    let (errs, msg) = errors(&text);
+    assert!(
+        matches!(
+            &errs[..],
+            [E::VniRangeOverflow {
+                links: 3,
+                last: 16_777_216,
+                ..
+            }]
+        ),
+        "{errs:?}"
+    );
+    assert!(msg.contains("16777215"), "{msg}");
+    // A huge explicit id overflows too.
+    let text = format!(
+        "mode = \"per-peer\"\n{NET}{}[[hosts]]\nname = \"big\"\nid = 100000\naddress = \"192.0.2.99\"\n",
+        hosts(2)
+    );
+    let (errs, _) = errors(&text);
+    assert!(
+        matches!(&errs[..], [E::VniRangeOverflow { max_id: 100_000, .. }]),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn bad_interface_names_are_rejected() {
+    let cases = [
+        ("vxbr0-is-much-too-long", NameProblem::TooLong { len: 22, max: 15 }),
+        ("br;rm -rf", NameProblem::BadChar { found: ';' }),
+        ("br0\nx", NameProblem::BadChar { found: '\n' }),
+        ("br/0", NameProblem::BadChar { found: '/' }),
+        ("", NameProblem::Empty),
+        ("..", NameProblem::Dots),
+        ("-br", NameProblem::LeadingDash),
+        ("vxm100", NameProblem::Reserved { prefix: "vxm" }),
+    ];
+    for (bridge, problem) in cases {
+        let text = format!(
+            "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = {}\n{}",
+            toml_string(bridge),
+            hosts(2)
+        );
+        let (errs, msg) = errors(&text);
+        assert!(
+            matches!(&errs[..], [E::BadName { field, problem: p, .. }] if field == "networks[0].bridge" && *p == problem),
+            "{bridge:?}: {errs:?}"
+        );
+        assert!(msg.contains("`networks[0].bridge`"), "{msg}");
+        assert!(
+            !msg.contains('\n'),
+            "a newline in the value must not reach the message: {msg:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_device_host_and_network_names_are_rejected() {
+    let text = format!(
+        "[[networks]]\nname = \"l a n\"\nvni = 100\nbridge = \"vxbr0\"\n[[hosts]]\nname = \"a$(x)\"\naddress = \"192.0.2.1\"\ndevice = \"eth0;reboot\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n"
+    );
+    let (errs, msg) = errors(&text);
+    let fields: Vec<&str> = errs
+        .iter()
+        .filter_map(|e| match e {
+            E::BadName { field, .. } => Some(field.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["hosts[0].name", "hosts[0].device", "networks[0].name"],
+        "{msg}"
+    );
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.escape_default())
+}
+
+#[test]
+fn duplicate_network_names_and_bridges_are_rejected() {
+    let text = format!(
+        "{NET}[[networks]]\nname = \"lan\"\nvni = 200\nbridge = \"vxbr0\"\n{}",
+        hosts(2)
+    );
+    let (errs, msg) = errors(&text);
+    assert!(errs
+        .iter()
+        .any(|e| matches!(e, E::DuplicateNetworkName { index: 1, first: 0, .. })));
+    assert!(errs
+        .iter()
+        .any(|e| matches!(e, E::DuplicateBridge { bridge, .. } if bridge == "vxbr0")));
+    assert!(msg.contains("`networks[1].name`"), "{msg}");
+}
+
+#[test]
+fn mtu_too_small_is_rejected_with_the_applicable_minimum() {
+    let with = |mtu: u32, v6: Option<bool>| {
+        format!(
+            "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = {mtu}\n{}{}",
+            v6.map(|v| format!("container-ipv6 = {v}\n")).unwrap_or_default(),
+            hosts(2)
+        )
+    };
+    let (errs, msg) = errors(&with(1279, None));
+    assert!(matches!(&errs[..], [E::MtuTooSmall { min: 1280, .. }]), "{errs:?}");
+    assert!(msg.contains("`mtu` 1279") && msg.contains("IPv6"), "{msg}");
+    let (errs, _) = errors(&with(575, Some(false)));
+    assert!(matches!(&errs[..], [E::MtuTooSmall { min: 576, .. }]), "{errs:?}");
+    assert_eq!(valid(&with(1000, Some(false))).networks[0].mtu, 1000);
+}
+
+#[test]
+fn mtu_above_the_underlay_maximum_is_rejected_naming_the_limiting_host() {
+    let text = format!(
+        "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1450\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nunderlay-mtu = 9000\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\nunderlay-mtu = 1400\n"
+    );
+    let (errs, msg) = errors(&text);
+    assert!(
+        matches!(&errs[..], [E::MtuTooLarge { max: 1350, host, .. }] if host == "b"),
+        "{errs:?}"
+    );
+    assert!(msg.contains("`mtu` 1450") && msg.contains("host `b`"), "{msg}");
+}
+
+#[test]
+fn the_overlay_mtu_is_the_minimum_over_the_network_hosts() {
+    let text = format!(
+        "{NET}[[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\nunderlay-mtu = 9000\n[[hosts]]\nname = \"b\"\naddress = \"2001:db8::2\"\nunderlay-mtu = 1500\n"
+    );
+    let fleet = valid(&text);
+    assert_eq!(fleet.networks[0].mtu, 1430);
+    assert_eq!(fleet.networks[0].max_mtu, 1430);
+}
+
+#[test]
+fn an_underlay_mtu_too_small_for_the_overlay_is_rejected() {
+    let text = format!(
+        "{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nunderlay-mtu = 1300\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n"
+    );
+    let (errs, msg) = errors(&text);
+    assert!(
+        matches!(&errs[..], [E::UnderlayMtuTooSmall { host, overlay: 1250, .. }] if host == "a"),
+        "{errs:?}"
+    );
+    assert!(msg.contains("`underlay-mtu` 1300"), "{msg}");
+    let text = format!(
+        "{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nunderlay-mtu = 70000\n{}",
+        hosts(1).replace("h1", "b").replace(".1\"", ".2\"")
+    );
+    let (errs, _) = errors(&text);
+    assert!(
+        errs.iter().any(|e| matches!(e, E::UnderlayMtuTooLarge { .. })),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn host_ids_must_be_unique_and_positive() {
+    let text = format!("{NET}[[hosts]]\nname = \"a\"\nid = 2\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\nid = 2\naddress = \"192.0.2.2\"\n[[hosts]]\nname = \"c\"\nid = 0\naddress = \"192.0.2.3\"\n");
+    let (errs, msg) = errors(&text);
+    assert!(
+        errs.iter().any(|e| matches!(e, E::DuplicateHostId { id: 2, .. })),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| matches!(e, E::HostIdZero { host } if host == "c")),
+        "{errs:?}"
+    );
+    assert!(msg.contains("`id`"), "{msg}");
+}
+
+#[test]
+fn implicit_ids_fill_the_gaps_left_by_explicit_ones() {
+    let text = format!("{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\nid = 1\naddress = \"192.0.2.2\"\n[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n");
+    let fleet = valid(&text);
+    let ids: Vec<u32> = fleet.hosts.iter().map(|h| h.id).collect();
+    assert_eq!(ids, vec![2, 1, 3]);
+}
+
+#[test]
+fn host_networks_must_exist_and_networks_need_two_members() {
+    let text = format!("{NET}[[networks]]\nname = \"dmz\"\nvni = 200\nbridge = \"vxbr1\"\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nnetworks = [\"lan\", \"dmz\", \"nope\"]\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\nnetworks = [\"lan\"]\n");
+    let (errs, msg) = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| matches!(e, E::UnknownNetwork { network, .. } if network == "nope")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| matches!(e, E::NetworkTooSmall { network, found: 1 } if network == "dmz")),
+        "{errs:?}"
+    );
+    assert!(msg.contains("`networks`"), "{msg}");
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = "port = 0\n[[networks]]\nname = \"lan\"\nvni = 0\nbridge = \"a very long bridge\"\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n";
+    let (errs, _) = errors(text);
+    assert!(errs.len() >= 4, "{errs:?}");
+}

@@ -88,6 +88,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Make this host match its plan through netlink (idempotent; prints the changes made).
+    Apply {
+        #[command(flatten)]
+        host: HostArg,
+        /// Print the equivalent `ip`/`bridge`/`ebtables`/`nft` commands and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
+    Status {
+        #[command(flatten)]
+        host: HostArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
+    /// ebtables chain, nftables table), and nothing else.
+    Down {
+        #[command(flatten)]
+        host: HostArg,
+    },
     /// Draw the mesh: hosts with underlay addresses, links with VNIs, networks with MTU.
     Graph {
         /// Graph language: Graphviz `dot` or a `mermaid` flowchart.
@@ -111,6 +133,24 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Render a host's plan as a shell script, systemd-networkd files or netplan YAML.
+    ///
+    /// Without --out, a single-file form (shell) goes to stdout. With --out DIR the files are
+    /// written in the layout they deploy to (DIR/etc/systemd/network/...); with --all, one
+    /// folder per host (DIR/HOST/...).
+    Render {
+        /// Output form.
+        #[arg(long, value_enum)]
+        format: RenderFormat,
+        #[command(flatten)]
+        host: HostArg,
+        /// Render every host of the inventory (needs --out).
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
+        /// Directory to write the files into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Output format of `graph`.
@@ -121,4 +161,15 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (`dot -Tsvg`).
     Dot,
+}
+
+/// Forms `render` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// A standalone iproute2 script: start|stop|restart|status, DRYRUN=1.
+    Shell,
+    /// systemd-networkd .netdev/.network files plus firewall units.
+    Networkd,
+    /// netplan YAML plus networkd drop-ins and firewall units.
+    Netplan,
 }

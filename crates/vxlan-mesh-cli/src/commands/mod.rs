@@ -1,9 +1,13 @@
 //! One module per subcommand.
 
+mod apply;
 mod check;
 mod completions;
+mod down;
 mod graph;
 mod plan;
+mod render;
+mod status;
 
 use std::process::ExitCode;
 
@@ -19,5 +23,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Graph { format } => graph::run(cli, *format),
         Command::Completions { shell } => completions::completions(*shell),
         Command::Man { out } => completions::man(out.as_deref()),
+        Command::Render { format, host, all, out } => {
+            render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
+        }
+        Command::Apply { host, dry_run } => apply::run(cli, host.host.as_deref(), *dry_run),
+        Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
+        Command::Down { host } => down::run(cli, host.host.as_deref()),
     }
 }

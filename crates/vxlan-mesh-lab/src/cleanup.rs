@@ -1,0 +1,109 @@
+//! Finding and removing namespaces by prefix: `Lab`'s `Drop`, and the cleanup after a crashed
+//! run (a SIGKILLed process runs no destructor).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::{cmd, LabError};
+
+/// Where `ip netns` keeps its named namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Names of the named network namespaces that start with `prefix`, sorted.
+///
+/// ```no_run
+/// let leftovers = vxlan_mesh_lab::list_namespaces("vxm-")?;
+/// # Ok::<(), vxlan_mesh_lab::LabError>(())
+/// ```
+pub fn list_namespaces(prefix: &str) -> Result<Vec<String>, LabError> {
+    let dir = match std::fs::read_dir(NETNS_DIR) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(LabError::Io {
+                path: NETNS_DIR.into(),
+                source,
+            })
+        }
+    };
+    let mut out: Vec<String> = dir
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Removes every named network namespace whose name starts with `prefix`, after killing the
+/// processes still running in them (left by a crashed lab: daemons, iperf3 servers), and
+/// returns the names removed.
+///
+/// Pass a whole tag prefix such as `"vxm-lab-"` ([`tag_prefix`](crate::names::tag_prefix)) to
+/// remove one lab; `"vxm-"` removes every lab on the machine, including other tests' labs.
+///
+/// ```no_run
+/// let removed = vxlan_mesh_lab::cleanup_prefix(&vxlan_mesh_lab::names::tag_prefix("lab"))?;
+/// println!("removed {} namespaces", removed.len());
+/// # Ok::<(), vxlan_mesh_lab::LabError>(())
+/// ```
+pub fn cleanup_prefix(prefix: &str) -> Result<Vec<String>, LabError> {
+    if prefix.is_empty() {
+        return Err(LabError::Spec(
+            "refusing to remove every namespace: empty prefix".into(),
+        ));
+    }
+    let names = list_namespaces(prefix)?;
+    remove_namespaces(&names)?;
+    Ok(names)
+}
+
+/// Kills the processes in `names` and deletes the namespaces; missing ones are skipped.
+pub(crate) fn remove_namespaces(names: &[String]) -> Result<(), LabError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    kill_processes_in(names);
+    let lines: Vec<String> = names.iter().map(|n| format!("netns del {n}")).collect();
+    cmd::ip_batch_force(None, &lines)?;
+    let left: Vec<&String> = names.iter().filter(|n| Path::new(NETNS_DIR).join(n).exists()).collect();
+    if let Some(first) = left.first() {
+        return Err(LabError::Spec(format!(
+            "{} namespaces could not be removed, e.g. `{first}`",
+            left.len()
+        )));
+    }
+    Ok(())
+}
+
+/// SIGKILLs every process whose network namespace is one of `names`: one pass over /proc
+/// comparing namespace inode numbers, instead of one `ip netns pids` per namespace.
+fn kill_processes_in(names: &[String]) {
+    let inodes: Vec<u64> = names
+        .iter()
+        .filter_map(|n| std::fs::metadata(Path::new(NETNS_DIR).join(n)).ok())
+        .map(|m| m.ino())
+        .collect();
+    if inodes.is_empty() {
+        return;
+    }
+    let me = std::process::id();
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in proc_dir.filter_map(Result::ok) {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if u32::try_from(pid).ok() == Some(me) {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(entry.path().join("ns/net")) else {
+            continue;
+        };
+        if inodes.contains(&meta.ino()) {
+            // Best effort: the process may have exited meanwhile.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The fixture's own tests, in network namespaces (root, iproute2, iputils-ping).
+//!
+//! The overlay here is deployed by hand with `ip link add … type vxlan` and `bridge fdb
+//! append`, only to validate the fixture; the product's deployers are tested elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use vxlan_mesh_core::{Fleet, Inventory};
+use vxlan_mesh_lab::{cleanup_prefix, list_namespaces, names, run_in_netns, Lab, LabSpec, NETNS_DIR};
+
+fn fleet(toml: &str) -> Fleet {
+    Inventory::from_toml_str(toml).unwrap().validate().unwrap()
+}
+
+fn hosts_toml(addresses: &[&str], extra: &str) -> String {
+    let mut s = format!("{extra}\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+    for (i, a) in addresses.iter().enumerate() {
+        s.push_str(&format!("[[hosts]]\nname = \"h{}\"\naddress = \"{a}\"\n", i + 1));
+    }
+    s
+}
+
+fn ip(netns: &str, args: &str) {
+    let out = Command::new("ip")
+        .args(["-n", netns])
+        .args(args.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ip -n {netns} {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn bridge_cmd(netns: &str, args: &str) {
+    let out = Command::new("bridge")
+        .args(["-n", netns])
+        .args(args.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bridge -n {netns} {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Bridges only (what a deployment creates first), no VXLAN: containers on one host reach
+/// each other, nothing crosses hosts.
+fn deploy_bridges(lab: &Lab, fleet: &Fleet) {
+    for host in &lab.spec().hosts {
+        let plan = fleet.plan(&host.name).unwrap();
+        for n in &plan.networks {
+            ip(&host.netns, &format!("link add {} type bridge", n.bridge.name));
+            ip(
+                &host.netns,
+                &format!("link set {} mtu {} up", n.bridge.name, n.bridge.mtu),
+            );
+        }
+    }
+}
+
+/// A flood-mode overlay by hand, from the plan's values.
+fn deploy_flood_by_hand(lab: &Lab, fleet: &Fleet) {
+    deploy_bridges(lab, fleet);
+    for host in &lab.spec().hosts {
+        let plan = fleet.plan(&host.name).unwrap();
+        for n in &plan.networks {
+            for vx in &n.vxlans {
+                ip(
+                    &host.netns,
+                    &format!(
+                        "link add {} type vxlan id {} local {} dstport {} nolearning",
+                        vx.name, vx.vni, vx.local, vx.port
+                    ),
+                );
+                ip(
+                    &host.netns,
+                    &format!("link set {} mtu {} master {} up", vx.name, vx.mtu, n.bridge.name),
+                );
+            }
+            for e in &n.fdb {
+                bridge_cmd(
+                    &host.netns,
+                    &format!("fdb append {} dev {} dst {}", e.mac, e.device, e.destination),
+                );
+            }
+        }
+    }
+}
+
+fn exists(ns: &str) -> bool {
+    Path::new(NETNS_DIR).join(ns).exists()
+}
+
+#[test]
+fn full_matrix_after_hand_deployed_flood_overlay() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &names::unique_tag("t")).unwrap()).unwrap();
+    deploy_flood_by_hand(&lab, &fleet);
+    lab.attach_containers().unwrap();
+    let m = lab.ping_matrix().unwrap();
+    // 6 containers: 30 ordered pairs, each over IPv4 and IPv6.
+    assert_eq!(m.pairs(), 30, "{}", m.render_text());
+    assert!(m.is_full(), "{}", m.render_text());
+    assert_eq!(m.cell("h1", "h3").map(|c| (c.ok, c.failed)), Some((4, 0)));
+
+    let a = &lab.spec().hosts[0].containers[0];
+    let b = &lab.spec().hosts[2].containers[1];
+    assert_eq!(a.mtu, 1450);
+    let probe = lab.max_frame_probe(a, b, a.mtu).unwrap();
+    assert!(probe.ok(), "{probe:?}");
+    // Probing above the path MTU must report that the frame does not fit.
+    let too_big = lab.max_frame_probe(a, b, a.mtu + 10).unwrap();
+    assert!(!too_big.fits, "{too_big:?}");
+
+    let lc = lab.loop_check(Duration::from_secs(1)).unwrap();
+    assert!(!lc.storm, "{lc:?}");
+    assert_eq!(lc.broadcasts, 3);
+}
+
+#[test]
+fn without_overlay_every_cross_host_pair_fails() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"], ""));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &names::unique_tag("t")).unwrap()).unwrap();
+    deploy_bridges(&lab, &fleet);
+    lab.attach_containers().unwrap();
+    let m = lab.ping_matrix().unwrap();
+    // 8 containers, 56 ordered pairs: 4 hosts × 2 same-host pairs reachable, 48 not.
+    assert_eq!(m.pairs(), 56);
+    assert_eq!(m.ok, 8, "{}", m.render_text());
+    assert_eq!(m.failed.len(), 48);
+    assert!(m.failed.iter().all(|f| f.from_host != f.to_host));
+    assert!(!m.is_full());
+}
+
+#[test]
+fn attach_without_bridge_fails_naming_it() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
+    let err = lab.attach_containers().unwrap_err().to_string();
+    assert!(err.contains("vxbr0"), "{err}");
+}
+
+#[test]
+fn cut_loses_exactly_the_host_pairs_and_heal_restores_them() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
+    deploy_flood_by_hand(&lab, &fleet);
+    lab.attach_containers().unwrap();
+    lab.cut("h2").unwrap();
+    let m = lab.ping_matrix().unwrap();
+    let mut lost: Vec<(String, String)> = m
+        .failed
+        .iter()
+        .map(|f| (f.from_host.clone(), f.to_host.clone()))
+        .collect();
+    lost.sort();
+    let expect: Vec<(String, String)> = [("h1", "h2"), ("h2", "h1"), ("h2", "h3"), ("h3", "h2")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(lost, expect, "{}", m.render_text());
+    lab.heal("h2").unwrap();
+    let m = lab.ping_matrix().unwrap();
+    assert!(m.is_full(), "{}", m.render_text());
+}
+
+#[test]
+fn ipv6_underlay_and_named_device() {
+    let toml = "[[networks]]\nname = \"lan\"\nvni = 7\nbridge = \"br-lan\"\n\
+                [[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\ndevice = \"eth9\"\n\
+                [[hosts]]\nname = \"b\"\naddress = \"2001:db8:1::2\"\nunderlay-mtu = 9000\n";
+    let fleet = fleet(toml);
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
+    let a = lab.host_netns("a").unwrap();
+    let links = lab.exec_ok(a, &["ip", "-br", "link"]).unwrap();
+    assert!(links.contains("eth9"), "{links}");
+    let b = lab.host_netns("b").unwrap();
+    let ul = lab.exec_ok(b, &["ip", "link", "show", "ul0"]).unwrap();
+    assert!(ul.contains("mtu 9000"), "{ul}");
+    // Different /64s: the fixture adds on-link routes so the underlay still connects.
+    let ping = lab.exec(a, &["ping", "-c", "1", "-W", "2", "2001:db8:1::2"]).unwrap();
+    assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
+    deploy_flood_by_hand(&lab, &fleet);
+    lab.attach_containers().unwrap();
+    let m = lab.ping_matrix().unwrap();
+    assert_eq!(m.pairs(), 2);
+    assert!(m.is_full(), "{}", m.render_text());
+    let (ca, cb) = (&lab.spec().hosts[0].containers[0], &lab.spec().hosts[1].containers[0]);
+    assert_eq!(ca.mtu, 1430);
+    assert!(lab.max_frame_probe(ca, cb, ca.mtu).unwrap().ok());
+}
+
+#[test]
+fn drop_removes_every_namespace() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let tag = names::unique_tag("t");
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &tag).unwrap()).unwrap();
+    let all = lab.spec().namespaces();
+    assert_eq!(all.len(), 1 + 2 + 4);
+    assert!(all.iter().all(|n| exists(n)));
+    assert_eq!(list_namespaces(&names::tag_prefix(&tag)).unwrap().len(), all.len());
+    // A process left running inside the lab must not keep anything alive.
+    let c = lab.spec().hosts[0].containers[0].netns.clone();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &c, "sleep", "600"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(lab);
+    assert!(all.iter().all(|n| !exists(n)));
+    assert!(list_namespaces(&names::tag_prefix(&tag)).unwrap().is_empty());
+    let status = child.wait_with_output().unwrap().status;
+    assert!(!status.success(), "the process in the lab was killed");
+}
+
+#[test]
+fn second_lab_with_same_tag_is_refused_and_cleanup_prefix_removes_leftovers() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let tag = names::unique_tag("t");
+    // A crashed run: the lab is never dropped.
+    let spec = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap())
+        .unwrap()
+        .persist();
+    let all = spec.namespaces();
+    assert!(all.iter().all(|n| exists(n)));
+    let err = Lab::build(spec.clone()).unwrap_err();
+    assert!(matches!(err, vxlan_mesh_lab::LabError::NamespaceExists { .. }), "{err}");
+    // The refused build removed nothing of the existing lab.
+    assert!(all.iter().all(|n| exists(n)));
+    let removed = cleanup_prefix(&names::tag_prefix(&tag)).unwrap();
+    assert_eq!(removed.len(), all.len());
+    assert!(all.iter().all(|n| !exists(n)));
+    assert!(cleanup_prefix(&names::tag_prefix(&tag)).unwrap().is_empty());
+    assert!(cleanup_prefix("").is_err());
+}
+
+#[test]
+fn run_in_netns_runs_code_inside_the_host_namespace() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
+    let ns = lab.host_netns("h1").unwrap();
+    let inside = run_in_netns(ns, || std::fs::read_to_string("/proc/thread-self/net/dev").unwrap()).unwrap();
+    assert!(inside.contains("ul0:"), "{inside}");
+    assert!(inside.contains("lab0c0:"), "{inside}");
+    // The calling thread stays where it was.
+    let outside = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap();
+    assert!(!outside.contains("lab0c0:"));
+    assert!(run_in_netns("vxm-does-not-exist", || ()).is_err());
+}
+
+#[test]
+fn underlay_rate_shapes_every_switch_port() {
+    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let spec = LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t"))
+        .unwrap()
+        .with_underlay_rate("100mbit");
+    let lab = Lab::build(spec).unwrap();
+    let out = Command::new("tc")
+        .args(["-n", &lab.spec().switch, "qdisc", "show"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("tbf").count(), 2, "{text}");
+    assert!(text.contains("rate 100Mbit"), "{text}");
+}

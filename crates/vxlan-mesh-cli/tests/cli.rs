@@ -684,6 +684,69 @@ fn a_reader_that_goes_away_is_not_a_crash() {
     }
 }
 
+// ---------------------------------------------------------------- the embedding example
+
+#[test]
+fn embed_example_renders_what_the_cli_renders() {
+    // `cargo test` builds examples before running tests.
+    let embed = cargo_bin!("vxlan-mesh").parent().unwrap().join("examples/embed");
+    assert!(
+        embed.exists(),
+        "{} missing: run the whole `cargo test`",
+        embed.display()
+    );
+    let out = StdCommand::new(&embed)
+        .args(["examples/hetzner.toml", "lxd2"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("lxd2: network lan on bridge vxbr0: container MTU 1450, 3 VXLAN device(s)\n"));
+    // The networkd files the library gives the program are those `render --out` writes.
+    let mut from_lib: Vec<(String, usize)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("networkd: "))
+        .map(|l| {
+            let (path, rest) = l.split_once(" (mode ").unwrap();
+            let bytes = rest.split(", ").nth(1).unwrap().trim_end_matches(" bytes)");
+            (path.to_string(), bytes.parse().unwrap())
+        })
+        .collect();
+    let dir = tempdir("embed");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let mut from_cli = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&dir).unwrap().display().to_string();
+                from_cli.push((rel, std::fs::metadata(&p).unwrap().len() as usize));
+            }
+        }
+    }
+    from_lib.sort();
+    from_cli.sort();
+    assert!(!from_lib.is_empty());
+    assert_eq!(from_lib, from_cli);
+}
+
 // ---------------------------------------------------------------- helpers
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -18,12 +18,11 @@ use vxlan_mesh_gen::{render_with, Format, Options, RenderedFile};
 /// The Hetzner example of the classic HOWTO, built into the program.
 const BUNDLED: &str = include_str!("hetzner.toml");
 
+/// Every form's files, in [`Format::ALL`] order.
+type Rendered = Vec<(Format, Vec<RenderedFile>)>;
+
 /// Parse → validate → plan → render. Every step's error names the field or object at fault.
-fn plan_and_render(
-    text: &str,
-    source: &str,
-    host: &str,
-) -> Result<(HostPlan, Vec<(Format, Vec<RenderedFile>)>), Box<dyn std::error::Error>> {
+fn plan_and_render(text: &str, source: &str, host: &str) -> Result<(HostPlan, Rendered), Box<dyn std::error::Error>> {
     let inventory = Inventory::from_toml_str(text)?;
     // Validation reports every broken rule at once, each naming the field and the reason.
     let fleet = inventory.validate()?;

@@ -569,6 +569,162 @@ fn graph_of_an_invalid_inventory_fails() {
         .code(1);
 }
 
+// ---------------------------------------------------------------- render
+
+#[test]
+fn render_shell_goes_to_stdout_and_names_its_source() {
+    let script = stdout_of(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "shell",
+        "--host",
+        "lxd1",
+    ]);
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    assert!(script.contains("Inventory: 'examples/hetzner.toml'"), "{script}");
+    assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
+}
+
+#[test]
+fn render_to_a_directory_for_one_host_and_for_all() {
+    let dir = tempdir("render");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "netplan",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(dir.join("one"))
+        .assert()
+        .success()
+        .stdout_eq("");
+    let yaml = dir.join("one/etc/netplan/60-vxlan-mesh.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&yaml).unwrap().permissions().mode() & 0o777, 0o600);
+    vxm()
+        .args([
+            "-q",
+            "-i",
+            "examples/classic-geo.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--all",
+            "--out",
+        ])
+        .arg(dir.join("all"))
+        .assert()
+        .success()
+        .stderr_eq("");
+    for host in ["lxd1", "lxd2", "lxd3", "lxd4"] {
+        assert!(
+            dir.join("all")
+                .join(host)
+                .join("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")
+                .exists(),
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn render_error_paths() {
+    // A multi-file form needs a directory.
+    let out = vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: the networkd form is 12 files ("), "{stderr}");
+    assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
+        .assert()
+        .code(1)
+        .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");
+    // The format is required; an unknown one is a usage error (exit 1).
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--host", "lxd1"])
+        .assert()
+        .code(1);
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "yaml",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1);
+    // An invalid inventory renders nothing.
+    vxm()
+        .args([
+            "-i",
+            "crates/vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+            "render",
+            "--format",
+            "shell",
+            "--host",
+            "a",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("");
+}
+
+// ---------------------------------------------------------------- apply, status, down
+
+/// Their success paths change a network namespace and are tested end to end in
+/// tests/apply_cli.rs; here, the error paths that stop before any netlink request (so they
+/// are safe to run in the test's own namespace).
+#[test]
+fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
+    for cmd in ["apply", "status", "down"] {
+        vxm()
+            .args(["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
+            .assert()
+            .code(1)
+            .stdout_eq("")
+            .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
+        vxm()
+            .args([
+                "-i",
+                "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+                cmd,
+                "--host",
+                "a",
+            ])
+            .assert()
+            .code(1)
+            .stdout_eq("");
+    }
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"])
+        .assert()
+        .code(1);
+}
+
 // ---------------------------------------------------------------- completions and man
 
 #[test]

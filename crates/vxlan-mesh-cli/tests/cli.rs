@@ -137,7 +137,8 @@ fn check_json_of_a_valid_inventory() {
 
 /// Every validation rule of the core, and the parser's schema errors, each with a small
 /// inventory under `tests/bad/` whose first line says what `check` must print:
-/// `# expect: LINE:COLUMN: MESSAGE` (the position is absent for whole-file rules).
+/// `# expect: LINE:COLUMN: MESSAGE` (the position is absent for whole-file rules), and whose
+/// second line names the `ValidationError` variant it breaks (`# rule: PortZero`) or `parse`.
 const RULES: &[&str] = &[
     "too-few-hosts",
     "no-networks",
@@ -148,6 +149,7 @@ const RULES: &[&str] = &[
     "host-name-dots",
     "host-name-newline",
     "device-too-long",
+    "device-is-bridge",
     "network-name-empty",
     "bridge-with-slash",
     "bridge-reserved-prefix",
@@ -216,6 +218,52 @@ fn every_rule_has_a_bad_inventory_and_nothing_else_is_there() {
     let mut listed: Vec<String> = RULES.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(found, listed);
+}
+
+/// Variant names of `ValidationError`, read from the core's source so that a rule added
+/// there fails this test until it has a bad inventory here.
+fn validation_rules_in_core() -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("crates/vxlan-mesh-core/src/error.rs")).unwrap();
+    let body = src
+        .split("pub enum ValidationError {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
+    body.lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| l.split([' ', ',', '{', '(']).next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_validation_rule_of_the_core_has_a_bad_inventory() {
+    let rules = validation_rules_in_core();
+    assert!(rules.len() >= 20, "parsed only {rules:?} from error.rs");
+    let covered: Vec<String> = RULES
+        .iter()
+        .map(|r| {
+            let text =
+                std::fs::read_to_string(root().join(format!("crates/vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+            let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
+            rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
+                .to_string()
+        })
+        .collect();
+    for rule in &rules {
+        assert!(
+            covered.contains(rule),
+            "ValidationError::{rule} has no inventory under crates/vxlan-mesh-cli/tests/bad/"
+        );
+    }
+    for c in &covered {
+        assert!(
+            c == "parse" || rules.contains(c),
+            "`# rule: {c}` is not a ValidationError variant"
+        );
+    }
 }
 
 #[test]
@@ -464,7 +512,7 @@ fn plan_of_an_invalid_inventory_fails_like_check() {
         .code(1)
         .stderr_eq(str![[r#"
 error: crates/vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
-crates/vxlan-mesh-cli/tests/bad/port-zero.toml:2:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
+crates/vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 
 "#]]);
 }

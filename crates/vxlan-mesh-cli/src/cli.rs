@@ -67,4 +67,6 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
+    Lab(crate::commands::lab::LabArgs),
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod check;
+pub mod lab;
 mod plan;
 
 use std::process::ExitCode;
@@ -14,5 +15,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Check { format } => check::run(cli, *format),
         Command::Plan { host, format } => plan::run(cli, host.host.as_deref(), *format),
+        Command::Lab(args) => lab::run(cli, args),
     }
 }

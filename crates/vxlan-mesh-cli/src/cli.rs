@@ -4,13 +4,38 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit codes, documented in `--help`.
-pub const EXIT_CODES: &str =
-    "Exit codes: 0 ok, 1 error (bad inventory, failed operation), 2 drift or changes pending (status).";
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0  ok
+  1  error (unreadable or invalid inventory, unknown host, usage error, failed operation)
+  2  drift: the host differs from its plan, changes are pending (status)"
+    };
+}
+
+/// Exit codes, documented in `--help`, the man page and the README's "Exit codes" section.
+#[allow(dead_code)] // For commands that quote them (status).
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// `--help` and the man page's DESCRIPTION.
+const LONG_ABOUT: &str = "Joins Linux servers that share no LAN into one overlay L2 segment for their \
+containers and VMs, with a unicast VXLAN mesh. One TOML inventory describes the whole fleet; for a host, \
+vxlan-mesh computes its plan (bridge, VXLAN devices, VNIs, FDB flood entries, loop prevention, MTU, \
+peer-only firewall), applies it through netlink idempotently, or renders it as a shell script, \
+systemd-networkd files or netplan YAML.";
+
+/// Text after the options in `--help` and the man page.
+const AFTER_HELP: &str = concat!(
+    "Environment:
+  VXLAN_MESH_INVENTORY  the inventory when -i is not given (default ./vxlan-mesh.toml)
+
+",
+    exit_codes!()
+);
 
 /// Joins Linux servers into one overlay LAN with a unicast VXLAN mesh.
 #[derive(Debug, Parser)]
-#[command(name = "vxlan-mesh", version, about, after_help = EXIT_CODES)]
+#[command(name = "vxlan-mesh", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The fleet inventory (TOML).
     #[arg(
@@ -24,8 +49,8 @@ pub struct Cli {
     /// More output.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Less output.
-    #[arg(short, long, global = true)]
+    /// Less output: no progress, no summary lines; data and errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// What to do.
     #[command(subcommand)]
@@ -63,10 +88,97 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         host: HostArg,
+        /// Every host of the inventory instead of one (JSON: an array of plans).
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Make this host match its plan through netlink (idempotent; prints the changes made).
+    Apply {
+        #[command(flatten)]
+        host: HostArg,
+        /// Print the equivalent `ip`/`bridge`/`ebtables`/`nft` commands and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
+    Status {
+        #[command(flatten)]
+        host: HostArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
+    /// ebtables chain, nftables table), and nothing else.
+    Down {
+        #[command(flatten)]
+        host: HostArg,
+    },
+    /// Draw the mesh: hosts with underlay addresses, links with VNIs, networks with MTU.
+    Graph {
+        /// Graph language: Graphviz `dot` or a `mermaid` flowchart.
+        #[arg(long, value_enum, default_value_t)]
+        format: GraphFormat,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For example `vxlan-mesh completions bash > /etc/bash_completion.d/vxlan-mesh`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    ///
+    /// For example `vxlan-mesh man > /usr/local/share/man/man1/vxlan-mesh.1`, or
+    /// `vxlan-mesh man --out /usr/local/share/man/man1` for one page per command.
+    Man {
+        /// Write one page per command (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...) into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Render a host's plan as a shell script, systemd-networkd files or netplan YAML.
+    ///
+    /// Without --out, a single-file form (shell) goes to stdout. With --out DIR the files are
+    /// written in the layout they deploy to (DIR/etc/systemd/network/...); with --all, one
+    /// folder per host (DIR/HOST/...).
+    Render {
+        /// Output form.
+        #[arg(long, value_enum)]
+        format: RenderFormat,
+        #[command(flatten)]
+        host: HostArg,
+        /// Render every host of the inventory (needs --out).
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
+        /// Directory to write the files into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
     Lab(crate::commands::lab::LabArgs),
+}
+
+/// Output format of `graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum GraphFormat {
+    /// Mermaid flowchart (renders in GitHub/GitLab markdown).
+    #[default]
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
+}
+
+/// Forms `render` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// A standalone iproute2 script: start|stop|restart|status, DRYRUN=1.
+    Shell,
+    /// systemd-networkd .netdev/.network files plus firewall units.
+    Networkd,
+    /// netplan YAML plus networkd drop-ins and firewall units.
+    Netplan,
 }

@@ -1,23 +1,109 @@
 //! Reading the inventory file, with errors that point at file, line and column.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
 use vxlan_mesh_core::{Fleet, Inventory};
 
-/// Reads and parses the inventory at `path`.
-pub fn read(path: &Path) -> Result<Inventory> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read inventory `{}`", path.display()))?;
-    Inventory::from_toml_str(&text).map_err(|e| match (e.line, e.column) {
-        (Some(line), Some(col)) => anyhow!("{}:{line}:{col}: {}", path.display(), e.message),
-        _ => anyhow!("{}: {}", path.display(), e.message),
+use crate::locate::Locator;
+
+/// One problem of an inventory file, with its position when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column, in characters.
+    pub column: Option<usize>,
+    /// What is wrong: the field and the reason, as the core words it.
+    pub message: String,
+}
+
+/// An inventory file that cannot be used: unreadable, not valid TOML, or breaking rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidInventory {
+    /// The file.
+    pub file: PathBuf,
+    /// Every problem found, in file order where positions are known.
+    pub errors: Vec<Diagnostic>,
+    /// The file could not be read at all (then `errors` holds the one reason).
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+impl fmt::Display for InvalidInventory {
+    /// Compiler style: a summary line, then `file:line:column: message` per problem.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unreadable {
+            let why = self.errors.first().map_or("", |d| d.message.as_str());
+            return write!(f, "{}: {why}", self.file.display());
+        }
+        let n = self.errors.len();
+        write!(
+            f,
+            "{}: invalid inventory ({n} problem{})",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for d in &self.errors {
+            match (d.line, d.column) {
+                (Some(l), Some(c)) => write!(f, "\n{}:{l}:{c}: {}", self.file.display(), d.message)?,
+                _ => write!(f, "\n{}: {}", self.file.display(), d.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidInventory {}
+
+/// Reads, parses and validates the inventory at `path`; on failure, every problem with the
+/// line and column of the value it is about.
+pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
+    let invalid = |errors| InvalidInventory {
+        file: path.to_path_buf(),
+        errors,
+        unreadable: false,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| InvalidInventory {
+        file: path.to_path_buf(),
+        errors: vec![Diagnostic {
+            line: None,
+            column: None,
+            message: format!("cannot read inventory: {e}"),
+        }],
+        unreadable: true,
+    })?;
+    let inventory = Inventory::from_toml_str(&text).map_err(|e| {
+        invalid(vec![Diagnostic {
+            line: e.line,
+            column: e.column,
+            message: e.message.clone(),
+        }])
+    })?;
+    inventory.validate().map_err(|errors| {
+        let locator = Locator::new(&text);
+        let mut out: Vec<Diagnostic> = errors
+            .iter()
+            .map(|e| {
+                let pos = locator.locate(e);
+                Diagnostic {
+                    line: pos.map(|p| p.line),
+                    column: pos.map(|p| p.column),
+                    message: e.to_string(),
+                }
+            })
+            .collect();
+        // File order reads best; problems without a position (whole-file rules) come first.
+        out.sort_by_key(|d| (d.line, d.column));
+        invalid(out)
     })
 }
 
 /// Reads, parses and validates the inventory at `path`.
 pub fn load(path: &Path) -> Result<Fleet> {
-    let inv = read(path)?;
-    inv.validate().map_err(|e| anyhow!("{}: {e}", path.display()))
+    Ok(check(path)?)
 }
 
 /// Picks the host: the one named, or the one whose underlay address is assigned locally.

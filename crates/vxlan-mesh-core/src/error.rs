@@ -34,7 +34,8 @@ impl ParseError {
             None => (None, None),
         };
         ParseError {
-            message: err.message().trim_end().to_string(),
+            // The reader quotes keys and values as written: escape what could forge lines.
+            message: crate::names::shown_message(err.message().trim_end()),
             line,
             column,
         }
@@ -293,6 +294,16 @@ pub enum ValidationError {
         min: u32,
         /// Why this minimum applies.
         why: &'static str,
+    },
+    /// An underlay device that is one of the overlay's own bridges.
+    #[error("host `{host}`: `device` `{device}` is the bridge of network `{network}`; tunnels cannot run over the overlay they carry (name the underlay device, e.g. `eth0`)")]
+    DeviceIsBridge {
+        /// The host.
+        host: String,
+        /// The device it names.
+        device: String,
+        /// The network whose bridge that is.
+        network: String,
     },
     /// An underlay MTU above the Linux maximum.
     #[error("host `{host}`: `underlay-mtu` {underlay_mtu} is above the maximum 65535")]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
-use crate::names::{check_bridge_name, check_ifname, check_name, shown};
+use crate::names::{check_bridge_name, check_name, shown};
 use crate::{mtu, vni};
 
 /// Address family of the underlay.
@@ -212,10 +212,16 @@ fn address_problem(addr: &IpAddr) -> Option<&'static str> {
     if addr.is_loopback() {
         return Some("it is a loopback address, unreachable from other hosts");
     }
-    if let IpAddr::V4(v4) = addr {
-        if v4.is_broadcast() {
-            return Some("it is the broadcast address");
+    match addr {
+        IpAddr::V4(v4) if v4.is_broadcast() => return Some("it is the broadcast address"),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
+            return Some("it is an IPv4-mapped IPv6 address; write the IPv4 address itself")
         }
+        // fe80::/10: only meaningful with an interface scope, which the inventory cannot carry.
+        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+            return Some("it is an IPv6 link-local address, usable only with an interface scope; use a global or unique-local address")
+        }
+        _ => {}
     }
     None
 }
@@ -236,7 +242,15 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
             names.insert(&h.name, i);
         }
         if let Some(dev) = &h.device {
-            bad_name(errors, format!("hosts[{i}].device"), dev, check_ifname);
+            // Our own VXLAN devices can never be the underlay: reserve their prefix here too.
+            bad_name(errors, format!("hosts[{i}].device"), dev, check_bridge_name);
+            if let Some(n) = inv.networks.iter().find(|n| &n.bridge == dev) {
+                errors.push(E::DeviceIsBridge {
+                    host: shown(&h.name),
+                    device: shown(dev),
+                    network: shown(&n.name),
+                });
+            }
         }
         if let Some(reason) = address_problem(&h.address) {
             errors.push(E::BadAddress {

@@ -45,6 +45,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod diff;
 pub mod error;
 pub mod firewall;
@@ -52,6 +53,8 @@ pub mod fleet;
 pub mod inventory;
 pub mod mtu;
 pub mod names;
+#[cfg(all(feature = "netlink", target_os = "linux"))]
+pub mod netlink;
 pub mod plan;
 #[doc(hidden)]
 pub mod testing;

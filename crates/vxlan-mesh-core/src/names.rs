@@ -120,6 +120,21 @@ pub(crate) fn shown(value: &str) -> String {
     value.escape_debug().to_string()
 }
 
+/// Renders a message that quotes inventory text (e.g. the TOML reader's): only characters
+/// that could forge lines or steer a terminal (control, bidi and other invisible ones) are
+/// escaped; quotes and backslashes stay as written so the message reads naturally.
+pub(crate) fn shown_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\'' | '"' | '\\') {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +152,16 @@ mod tests {
             Err(NameProblem::TooLong { len: 16, max: 15 })
         );
         assert!(check_ifname("abcdefghijklmno").is_ok());
+    }
+
+    #[test]
+    fn messages_keep_quotes_but_escape_what_forges_lines() {
+        assert_eq!(
+            shown_message("field `a\nb`, \"x\" 'y' \\"),
+            "field `a\\nb`, \"x\" 'y' \\"
+        );
+        assert_eq!(shown_message("a\u{202e}b\u{1b}[31m"), "a\\u{202e}b\\u{1b}[31m");
+        assert_eq!(shown_message("é ü"), "é ü");
     }
 
     #[test]

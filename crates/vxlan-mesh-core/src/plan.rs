@@ -284,7 +284,7 @@ impl Fleet {
     /// ```
     pub fn plan(&self, host: &str) -> Result<HostPlan, PlanError> {
         let me = self.host(host).ok_or_else(|| PlanError::UnknownHost {
-            host: host.to_string(),
+            host: crate::names::shown(host),
             known: self.hosts.iter().map(|h| h.name.clone()).collect(),
         })?;
         Ok(plan_host(self, me))

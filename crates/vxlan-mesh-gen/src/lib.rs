@@ -1,4 +1,235 @@
 //! # vxlan-mesh-gen
 //!
-//! Renders a [`vxlan_mesh_core::HostPlan`] into deployable files (work in progress).
+//! Renders a [`HostPlan`] into the files that deploy it without vxlan-mesh on the host:
+//!
+//! - [`Format::Shell`]: one standalone iproute2 script (`start|stop|restart|status`,
+//!   `DRYRUN=1`), idempotent, removing only what it created;
+//! - [`Format::Networkd`]: `.netdev`/`.network` files for `/etc/systemd/network`, plus the
+//!   firewall (and ebtables loop prevention) as units that run before systemd-networkd;
+//! - [`Format::Netplan`]: netplan YAML plus networkd drop-ins for what netplan has no key for
+//!   (FDB flood entries, bridge port isolation), and the same firewall units.
+//!
+//! Every file comes from an askama template under `templates/`; `askama.toml` declares the
+//! escaper of each template type (shell words are single-quoted, unit-file values refuse line
+//! breaks, YAML values are double-quoted), see [`escape`].
+//!
+//! ```
+//! use vxlan_mesh_gen::{render, Format};
+//! let fleet = vxlan_mesh_core::testing::two_hosts();
+//! let plan = fleet.plan("a")?;
+//! let files = render(&plan, Format::Networkd)?;
+//! assert!(files.iter().any(|f| f.path.ends_with("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")));
+//! let script = &render(&plan, Format::Shell)?[0];
+//! assert_eq!(script.mode, 0o755);
+//! assert!(script.contents.contains("bridge fdb append '00:00:00:00:00:00' dev 'vxm100' dst '192.0.2.2'"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod escape;
+mod netplan;
+mod networkd;
+mod output;
+mod shell;
+mod units;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use vxlan_mesh_core::HostPlan;
+
+pub use output::{check_relative, write_files};
+
+/// Output format of [`render`].
+///
+/// ```
+/// use vxlan_mesh_gen::Format;
+/// assert_eq!("netplan".parse::<Format>(), Ok(Format::Netplan));
+/// assert_eq!(Format::Shell.to_string(), "shell");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A standalone iproute2 shell script.
+    Shell,
+    /// systemd-networkd `.netdev`/`.network` files.
+    Networkd,
+    /// netplan YAML plus networkd drop-ins.
+    Netplan,
+}
+
+impl Format {
+    /// Every format, in a fixed order.
+    pub const ALL: [Format; 3] = [Format::Shell, Format::Networkd, Format::Netplan];
+
+    /// The format's name on the command line.
+    ///
+    /// ```
+    /// assert_eq!(vxlan_mesh_gen::Format::Networkd.as_str(), "networkd");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Shell => "shell",
+            Format::Networkd => "networkd",
+            Format::Netplan => "netplan",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd or netplan)"))
+    }
+}
+
+/// One generated file.
+///
+/// ```
+/// let fleet = vxlan_mesh_core::testing::two_hosts();
+/// let files = vxlan_mesh_gen::render(&fleet.plan("a")?, vxlan_mesh_gen::Format::Netplan)?;
+/// let yaml = files.iter().find(|f| f.path.extension().is_some_and(|e| e == "yaml")).unwrap();
+/// assert_eq!(yaml.mode, 0o600); // netplan refuses world-readable YAML
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Path relative to the root of the host's filesystem (e.g. `etc/systemd/network/x.netdev`);
+    /// never absolute, never with `..`.
+    pub path: PathBuf,
+    /// Unix permission bits the file must be installed with.
+    pub mode: u32,
+    /// File contents.
+    pub contents: String,
+}
+
+/// Rendering options.
+///
+/// ```
+/// let opts = vxlan_mesh_gen::Options { inventory: "fleet.toml".into() };
+/// assert_eq!(opts.inventory, "fleet.toml");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The inventory the plan came from, named in every file's header (free text; shown in
+    /// comments with unsafe characters replaced).
+    pub inventory: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            inventory: "(unnamed inventory)".to_string(),
+        }
+    }
+}
+
+/// Why a plan could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template failed, which happens when a value holds a character the format cannot
+    /// carry (the core's validation should have refused it).
+    #[error("cannot render `{file}`: a value holds a character this format cannot carry ({source})")]
+    Template {
+        /// The file being rendered.
+        file: String,
+        /// askama's error.
+        source: askama::Error,
+    },
+    /// A generated path is absolute, has `..` or an unexpected character.
+    #[error("generated path `{path}` could leave the output directory; refusing it")]
+    UnsafePath {
+        /// The offending path, with control characters escaped.
+        path: String,
+    },
+    /// A generated networkd file would match the host's own underlay device, which networkd
+    /// would then reconfigure (dropping addresses the file does not list).
+    #[error("`{file}` would match the host's underlay device `{device}`; refusing to take it over")]
+    MatchesUnderlay {
+        /// The generated file.
+        file: String,
+        /// The underlay device.
+        device: String,
+    },
+}
+
+/// Renders `plan` in `format`, with default [`Options`].
+///
+/// ```
+/// use vxlan_mesh_gen::{render, Format};
+/// let plan = vxlan_mesh_core::testing::two_hosts().plan("b")?;
+/// for format in Format::ALL {
+///     assert!(!render(&plan, format)?.is_empty());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn render(plan: &HostPlan, format: Format) -> Result<Vec<RenderedFile>, RenderError> {
+    render_with(plan, format, &Options::default())
+}
+
+/// Renders `plan` in `format`; every returned path has passed [`check_relative`].
+///
+/// ```
+/// use vxlan_mesh_gen::{render_with, Format, Options};
+/// let plan = vxlan_mesh_core::testing::two_hosts().plan("a")?;
+/// let opts = Options { inventory: "examples/x.toml".into() };
+/// let files = render_with(&plan, Format::Shell, &opts)?;
+/// assert!(files[0].contents.contains("examples/x.toml"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Vec<RenderedFile>, RenderError> {
+    let header = Header::new(plan, format, opts);
+    let files = match format {
+        Format::Shell => shell::render(plan, &header)?,
+        Format::Networkd => networkd::render(plan, &header)?,
+        Format::Netplan => netplan::render(plan, &header)?,
+    };
+    for f in &files {
+        check_relative(&f.path)?;
+    }
+    Ok(files)
+}
+
+/// Facts every file's header states.
+pub(crate) struct Header {
+    pub version: &'static str,
+    pub host: String,
+    pub inventory: String,
+    pub command: String,
+}
+
+impl Header {
+    fn new(plan: &HostPlan, format: Format, opts: &Options) -> Self {
+        let inventory = escape::comment_text(&opts.inventory);
+        Header {
+            version: env!("CARGO_PKG_VERSION"),
+            host: escape::comment_text(&plan.host),
+            command: format!(
+                "vxlan-mesh -i {inventory} render --format {format} --host {}",
+                escape::comment_text(&plan.host)
+            ),
+            inventory,
+        }
+    }
+}
+
+/// Renders one askama template, naming the file in the error.
+pub(crate) fn fill<T: askama::Template>(file: &str, template: &T) -> Result<String, RenderError> {
+    let mut text = template.render().map_err(|source| RenderError::Template {
+        file: file.to_string(),
+        source,
+    })?;
+    // Template files end with a newline that askama does not keep; text files need one.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}

@@ -1,8 +1,14 @@
 //! One module per subcommand.
 
+mod apply;
 mod check;
+mod completions;
+mod down;
+mod graph;
 pub mod lab;
 mod plan;
+mod render;
+mod status;
 
 use std::process::ExitCode;
 
@@ -14,7 +20,16 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Check { format } => check::run(cli, *format),
-        Command::Plan { host, format } => plan::run(cli, host.host.as_deref(), *format),
+        Command::Plan { host, all, format } => plan::run(cli, host.host.as_deref(), *all, *format),
+        Command::Graph { format } => graph::run(cli, *format),
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man { out } => completions::man(out.as_deref()),
+        Command::Render { format, host, all, out } => {
+            render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
+        }
+        Command::Apply { host, dry_run } => apply::run(cli, host.host.as_deref(), *dry_run),
+        Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
+        Command::Down { host } => down::run(cli, host.host.as_deref()),
         Command::Lab(args) => lab::run(cli, args),
     }
 }

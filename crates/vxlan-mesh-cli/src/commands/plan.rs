@@ -1,23 +1,104 @@
 //! `vxlan-mesh plan`.
 
 use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use anyhow::Result;
-use vxlan_mesh_core::HostPlan;
+use vxlan_mesh_core::{Fleet, HostPlan};
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output;
+use crate::progress::Progress;
 
-pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
+    if all {
+        all_hosts(cli, &fleet, format)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-        OutputFormat::Text => print!("{}", text(&plan)),
+        OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plan)?)?,
+        OutputFormat::Text => output::print(&text_for(cli, &plan))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every host's plan, streamed: one plan in memory at a time, whatever the fleet's size (the
+/// JSON of 1,000 per-peer plans is about 600 MB).
+fn all_hosts(cli: &Cli, fleet: &Fleet, format: OutputFormat) -> Result<()> {
+    // When stdout is the terminal the output itself shows progress; a counter on the same
+    // screen would only garble it.
+    let quiet = cli.quiet || std::io::stdout().is_terminal();
+    let mut progress = Progress::new("planning", fleet.hosts.len() as u64, quiet);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if format == OutputFormat::Json {
+        out.write_all(b"[\n")?;
+    }
+    for (i, h) in fleet.hosts.iter().enumerate() {
+        let plan = fleet.plan(&h.name)?;
+        match format {
+            // An array of plans, each the same object `plan --host` prints.
+            OutputFormat::Json => {
+                if i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                serde_json::to_writer_pretty(&mut out, &plan).map_err(std::io::Error::from)?;
+            }
+            OutputFormat::Text => {
+                if i > 0 {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(text_for(cli, &plan).as_bytes())?;
+            }
+        }
+        progress.inc(1);
+    }
+    if format == OutputFormat::Json {
+        out.write_all(b"\n]\n")?;
+    }
+    out.flush()?;
+    progress.finish();
+    Ok(())
+}
+
+/// The table, with `-v` followed by the details it leaves out.
+fn text_for(cli: &Cli, plan: &HostPlan) -> String {
+    let mut s = text(plan);
+    if cli.verbose > 0 {
+        s.push_str(&details(plan));
+    }
+    s
+}
+
+/// Peers with ids, the firewall's allow-list, ebtables rules and ownership marks.
+fn details(plan: &HostPlan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s);
+    let _ = writeln!(s, "peers:");
+    for p in &plan.peers {
+        let _ = writeln!(s, "  {:<16} id {:<6} {}", p.name, p.id, p.address);
+    }
+    if let Some(fw) = &plan.firewall {
+        let peers: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "firewall allow-list (UDP {}): {}", fw.port, peers.join(" "));
+    }
+    if let Some(rules) = &plan.loop_rules {
+        for r in &rules.rules {
+            let _ = writeln!(s, "ebtables -t filter -A {} {r}", rules.chain);
+        }
+    }
+    let _ = writeln!(s, "ownership marks (interface alias):");
+    for net in &plan.networks {
+        let _ = writeln!(s, "  {:<12} {}", net.bridge.name, net.bridge.alias);
+        for vx in &net.vxlans {
+            let _ = writeln!(s, "  {:<12} {}", vx.name, vx.alias);
+        }
+    }
+    s
 }
 
 /// The plan as a readable table.

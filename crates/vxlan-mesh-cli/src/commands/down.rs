@@ -1,0 +1,33 @@
+//! `vxlan-mesh down`: remove everything vxlan-mesh owns on this host.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use vxlan_mesh_core::netlink;
+
+use crate::cli::Cli;
+use crate::inventory_file;
+
+pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
+    // Ownership marks, not the inventory, decide what goes; the inventory only names the
+    // host in messages (and an explicit --host must exist in it).
+    let name = match host {
+        Some(h) => Some(
+            inventory_file::select_host(&inventory_file::load(&cli.inventory)?, Some(h))?
+                .name
+                .clone(),
+        ),
+        None => None,
+    };
+    let report = netlink::down().context("teardown stopped")?;
+    if !cli.quiet {
+        let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
+        if report.changes.is_empty() {
+            println!("{who}nothing owned by vxlan-mesh here");
+        }
+        for change in &report.changes {
+            println!("{who}{change}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,207 @@
+//! `vxlan-mesh graph`: the mesh as a picture, drawn from the hosts' plans.
+//!
+//! Links and their VNIs come from the planner (the VXLAN devices of per-peer mode, the FDB
+//! flood entries of flood mode), never recomputed here, so the picture shows what `apply`
+//! and `render` build.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use vxlan_mesh_core::{Fleet, HostPlan, Mode};
+
+use crate::cli::{Cli, GraphFormat};
+use crate::inventory_file;
+use crate::output;
+use crate::progress::Progress;
+
+pub fn run(cli: &Cli, format: GraphFormat) -> Result<ExitCode> {
+    let fleet = inventory_file::load(&cli.inventory)?;
+    let mesh = Mesh::from_fleet(&fleet, Progress::for_cli(cli, "planning", fleet.hosts.len() as u64));
+    let text = match format {
+        GraphFormat::Mermaid => mermaid(&mesh),
+        GraphFormat::Dot => dot(&mesh),
+    };
+    output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the picture shows, independent of the graph language.
+pub struct Mesh {
+    mode: Mode,
+    port: u16,
+    hosts: Vec<(String, String)>,
+    networks: Vec<NetBox>,
+    /// (host index, host index, network index, VNI); each link once, lower index first.
+    links: Vec<(usize, usize, usize, u32)>,
+}
+
+struct NetBox {
+    name: String,
+    bridge: String,
+    vni: u32,
+    vni_last: u32,
+    mtu: u32,
+}
+
+impl Mesh {
+    /// Plans every host and collects hosts, networks and links.
+    pub fn from_fleet(fleet: &Fleet, mut progress: Progress) -> Mesh {
+        let index = |name: &str| fleet.hosts.iter().position(|h| h.name == name);
+        let net_index = |name: &str| fleet.networks.iter().position(|n| n.name == name);
+        let mut links = Vec::new();
+        for (me, host) in fleet.hosts.iter().enumerate() {
+            let Ok(plan) = fleet.plan(&host.name) else { continue };
+            links.extend(links_of(&plan).filter_map(|(peer, net, vni)| {
+                let (peer, net) = (index(peer)?, net_index(net)?);
+                (me < peer).then_some((me, peer, net, vni))
+            }));
+            progress.inc(1);
+        }
+        progress.finish();
+        links.sort_unstable();
+        Mesh {
+            mode: fleet.mode,
+            port: fleet.port,
+            hosts: fleet
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.address.to_string()))
+                .collect(),
+            networks: fleet
+                .networks
+                .iter()
+                .map(|n| NetBox {
+                    name: n.name.clone(),
+                    bridge: n.bridge.clone(),
+                    vni: n.vni,
+                    vni_last: n.vni_last,
+                    mtu: n.mtu,
+                })
+                .collect(),
+            links,
+        }
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "vxlan-mesh · {} hosts · {} mode · UDP port {}",
+            self.hosts.len(),
+            self.mode.as_str(),
+            self.port
+        )
+    }
+
+    fn link_label(&self, net: usize, vni: u32) -> String {
+        let name = self.networks.get(net).map_or("", |n| n.name.as_str());
+        if self.networks.len() == 1 {
+            format!("VNI {vni}")
+        } else {
+            format!("{name} VNI {vni}")
+        }
+    }
+
+    fn net_label(&self, n: &NetBox, newline: &str) -> String {
+        let vnis = match self.mode {
+            Mode::Flood => format!("VNI {} (flood: one device, one FDB entry per peer)", n.vni),
+            Mode::PerPeer => format!("VNIs {}..{} (one per link)", n.vni, n.vni_last),
+        };
+        format!(
+            "network {}{newline}bridge {}{newline}{vnis}{newline}container MTU {}",
+            n.name, n.bridge, n.mtu
+        )
+    }
+}
+
+/// (peer name, network name, VNI) of every link in a host's plan.
+fn links_of(plan: &HostPlan) -> impl Iterator<Item = (&str, &str, u32)> {
+    plan.networks.iter().flat_map(|net| {
+        let per_peer = net
+            .vxlans
+            .iter()
+            .filter_map(|vx| Some((vx.peer.as_deref()?, net.name.as_str(), vx.vni)));
+        let flood = net.fdb.iter().filter_map(move |e| {
+            let vni = net.vxlans.iter().find(|v| v.name == e.device)?.vni;
+            Some((e.peer.as_deref()?, net.name.as_str(), vni))
+        });
+        per_peer.chain(flood)
+    })
+}
+
+/// A Mermaid flowchart. Node ids are generated (`h0`, `n0`) because host names may hold
+/// `-` and `.`, which Mermaid reads as syntax; names only appear inside quoted labels,
+/// and the inventory's name rules keep quotes out of them.
+pub fn mermaid(mesh: &Mesh) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "---\ntitle: {}\n---", mesh.title());
+    let _ = writeln!(s, "flowchart LR");
+    for (i, (name, addr)) in mesh.hosts.iter().enumerate() {
+        let _ = writeln!(s, "    h{i}[\"{name}<br/>{addr}\"]");
+    }
+    for (a, b, net, vni) in &mesh.links {
+        let _ = writeln!(s, "    h{a} <-->|\"{}\"| h{b}", mesh.link_label(*net, *vni));
+    }
+    for (i, n) in mesh.networks.iter().enumerate() {
+        let _ = writeln!(s, "    n{i}[/\"{}\"/]", mesh.net_label(n, "<br/>"));
+    }
+    s
+}
+
+/// A Graphviz graph (`dot -Tsvg`). Every string is quoted; names cannot hold quotes or
+/// backslashes (the inventory's name rules), so no escaping is needed.
+pub fn dot(mesh: &Mesh) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "graph \"vxlan-mesh\" {{");
+    let _ = writeln!(s, "    label=\"{}\";", mesh.title());
+    let _ = writeln!(s, "    labelloc=t;");
+    let _ = writeln!(s, "    layout=circo;");
+    let _ = writeln!(s, "    node [shape=box, fontname=\"Helvetica\"];");
+    let _ = writeln!(s, "    edge [fontname=\"Helvetica\", fontsize=10];");
+    for (i, (name, addr)) in mesh.hosts.iter().enumerate() {
+        let _ = writeln!(s, "    h{i} [label=\"{name}\\n{addr}\"];");
+    }
+    for (a, b, net, vni) in &mesh.links {
+        let _ = writeln!(s, "    h{a} -- h{b} [label=\"{}\"];", mesh.link_label(*net, *vni));
+    }
+    for (i, n) in mesh.networks.iter().enumerate() {
+        let _ = writeln!(s, "    n{i} [shape=note, label=\"{}\"];", mesh.net_label(n, "\\n"));
+    }
+    let _ = writeln!(s, "}}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use vxlan_mesh_core::Inventory;
+
+    fn mesh(text: &str) -> Mesh {
+        Mesh::from_fleet(
+            &Inventory::from_toml_str(text).unwrap().validate().unwrap(),
+            Progress::hidden(),
+        )
+    }
+
+    const THREE: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n[[networks]]\nname = \"dmz\"\nvni = 200\nbridge = \"vxbr1\"\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\nnetworks = [\"lan\"]\n[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n";
+
+    #[test]
+    fn flood_links_follow_network_membership() {
+        let m = mesh(THREE);
+        // lan: a-b, a-c, b-c; dmz: a-c only (b does not join it).
+        assert_eq!(
+            m.links,
+            vec![(0, 1, 0, 100), (0, 2, 0, 100), (0, 2, 1, 200), (1, 2, 0, 100)]
+        );
+        assert!(mermaid(&m).contains("h0 <-->|\"dmz VNI 200\"| h2"));
+    }
+
+    #[test]
+    fn per_peer_links_carry_the_planned_vni_once() {
+        let m = mesh(&format!("mode = \"per-peer\"\n{THREE}"));
+        let lan: Vec<u32> = m.links.iter().filter(|l| l.2 == 0).map(|l| l.3).collect();
+        // Pair indices {1,2}→0, {1,3}→1, {2,3}→2 on base 100.
+        assert_eq!(lan, vec![100, 101, 102]);
+        assert!(dot(&m).contains("h1 -- h2 [label=\"lan VNI 102\"];"));
+    }
+}

@@ -1,0 +1,1036 @@
+//! The `vxlan-mesh` binary as an operator runs it: every command's success and error paths.
+//!
+//! Outputs are compared with snapshot files under `tests/snapshots/` (snapbox; regenerate
+//! with `SNAPSHOTS=overwrite cargo test -p vxlan-mesh-cli` and review the diff).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use snapbox::cmd::{cargo_bin, Command};
+use snapbox::{file, str};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The binary, run from the workspace root (so `examples/...` paths work and show as
+/// written), with no inventory from the environment.
+fn vxm() -> Command {
+    Command::new(cargo_bin!("vxlan-mesh"))
+        .current_dir(root())
+        .env_remove("VXLAN_MESH_INVENTORY")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = vxm().args(args).assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+// ---------------------------------------------------------------- global options
+
+#[test]
+fn help_documents_exit_codes_and_every_command() {
+    let help = stdout_of(&["--help"]);
+    for needle in [
+        "0  ok",
+        "1  error",
+        "2  drift",
+        "check",
+        "plan",
+        "graph",
+        "completions",
+        "man",
+        "--inventory",
+        "VXLAN_MESH_INVENTORY",
+    ] {
+        assert!(help.contains(needle), "`--help` lacks {needle:?}:\n{help}");
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    vxm()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout_eq(format!("vxlan-mesh {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_command_and_option_are_usage_errors() {
+    // Exit 1, not clap's usual 2: 2 means drift, and a typo must never look like drift.
+    vxm().arg("frobnicate").assert().code(1);
+    vxm().args(["plan", "--hots", "a"]).assert().code(1);
+}
+
+#[test]
+fn default_inventory_is_vxlan_mesh_toml_in_the_current_directory() {
+    let dir = tempdir("default-inv");
+    vxm()
+        .current_dir(&dir)
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: vxlan-mesh.toml: cannot read inventory: No such file or directory (os error 2)
+
+"#]]);
+    std::fs::copy(root().join("examples/classic-geo.toml"), dir.join("vxlan-mesh.toml")).unwrap();
+    vxm()
+        .current_dir(&dir)
+        .arg("check")
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+vxlan-mesh.toml: valid (4 hosts, flood mode; lan mtu 1450)
+
+"#]]);
+}
+
+#[test]
+fn inventory_comes_from_the_environment_and_the_option_wins() {
+    vxm()
+        .env("VXLAN_MESH_INVENTORY", "examples/hetzner.toml")
+        .arg("check")
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
+
+"#]]);
+    vxm()
+        .env("VXLAN_MESH_INVENTORY", "examples/hetzner.toml")
+        .args(["-i", "examples/classic-geo.toml", "check"])
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+examples/classic-geo.toml: valid (4 hosts, flood mode; lan mtu 1450)
+
+"#]]);
+}
+
+#[test]
+fn quiet_check_prints_nothing_on_success_and_conflicts_with_verbose() {
+    vxm()
+        .args(["-q", "-i", "examples/hetzner.toml", "check"])
+        .assert()
+        .success()
+        .stdout_eq("")
+        .stderr_eq("");
+    vxm().args(["-q", "-v", "check"]).assert().code(1);
+}
+
+// ---------------------------------------------------------------- check
+
+#[test]
+fn check_json_of_a_valid_inventory() {
+    vxm()
+        .args(["-i", "examples/classic-geo.toml", "check", "--format", "json"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/check-geo.json"]);
+}
+
+/// Every validation rule of the core, and the parser's schema errors, each with a small
+/// inventory under `tests/bad/` whose first line says what `check` must print:
+/// `# expect: LINE:COLUMN: MESSAGE` (the position is absent for whole-file rules), and whose
+/// second line names the `ValidationError` variant it breaks (`# rule: PortZero`) or `parse`.
+const RULES: &[&str] = &[
+    "too-few-hosts",
+    "no-networks",
+    "port-zero",
+    "loop-prevention-in-flood-mode",
+    "host-name-shell-chars",
+    "host-name-leading-dash",
+    "host-name-dots",
+    "host-name-newline",
+    "device-too-long",
+    "device-is-bridge",
+    "network-name-empty",
+    "bridge-with-slash",
+    "bridge-reserved-prefix",
+    "duplicate-host-name",
+    "duplicate-address",
+    "address-loopback",
+    "address-multicast",
+    "address-unspecified",
+    "address-broadcast",
+    "mixed-families",
+    "duplicate-host-id",
+    "host-id-zero",
+    "unknown-network",
+    "network-too-small",
+    "duplicate-network-name",
+    "duplicate-bridge",
+    "vni-zero",
+    "vni-too-large",
+    "vni-range-overflow",
+    "vni-collision",
+    "mtu-too-small",
+    "mtu-too-small-ipv4-containers",
+    "mtu-too-large",
+    "underlay-mtu-too-small",
+    "underlay-mtu-too-large",
+    "parse-unknown-key",
+    "parse-unknown-host-key",
+    "parse-bad-mode",
+    "parse-bad-address",
+    "parse-port-type",
+    "parse-port-range",
+    "parse-syntax",
+];
+
+fn bad_cases() -> Vec<(String, String)> {
+    RULES
+        .iter()
+        .map(|rule| {
+            let rel = format!("crates/vxlan-mesh-cli/tests/bad/{rule}.toml");
+            let text = std::fs::read_to_string(root().join(&rel)).unwrap();
+            let expect = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_else(|| panic!("{rel}: first line must be `# expect: ...`"))
+                .to_string();
+            (rel, expect)
+        })
+        .collect()
+}
+
+#[test]
+fn every_rule_has_a_bad_inventory_and_nothing_else_is_there() {
+    let dir = root().join("crates/vxlan-mesh-cli/tests/bad");
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".toml")
+                .to_string()
+        })
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = RULES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(found, listed);
+}
+
+/// Variant names of `ValidationError`, read from the core's source so that a rule added
+/// there fails this test until it has a bad inventory here.
+fn validation_rules_in_core() -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("crates/vxlan-mesh-core/src/error.rs")).unwrap();
+    let body = src
+        .split("pub enum ValidationError {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
+    body.lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| l.split([' ', ',', '{', '(']).next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_validation_rule_of_the_core_has_a_bad_inventory() {
+    let rules = validation_rules_in_core();
+    assert!(rules.len() >= 20, "parsed only {rules:?} from error.rs");
+    let covered: Vec<String> = RULES
+        .iter()
+        .map(|r| {
+            let text =
+                std::fs::read_to_string(root().join(format!("crates/vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+            let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
+            rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
+                .to_string()
+        })
+        .collect();
+    for rule in &rules {
+        assert!(
+            covered.contains(rule),
+            "ValidationError::{rule} has no inventory under crates/vxlan-mesh-cli/tests/bad/"
+        );
+    }
+    for c in &covered {
+        assert!(
+            c == "parse" || rules.contains(c),
+            "`# rule: {c}` is not a ValidationError variant"
+        );
+    }
+}
+
+#[test]
+fn check_prints_file_line_column_field_and_reason_for_each_rule() {
+    for (rel, expect) in bad_cases() {
+        let out = vxm().args(["-i", &rel, "check"]).assert().code(1).get_output().clone();
+        assert!(out.stdout.is_empty(), "{rel}: stdout not empty");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let want = format!("{rel}:{expect}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&want)),
+            "{rel}: expected a line starting with\n  {want}\ngot:\n{stderr}"
+        );
+        assert!(
+            stderr.starts_with(&format!("error: {rel}: invalid inventory (")),
+            "{rel}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_json_lists_the_same_errors_with_positions() {
+    for (rel, expect) in bad_cases() {
+        let out = vxm()
+            .args(["-i", &rel, "check", "--format", "json"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["valid"], false, "{rel}");
+        assert_eq!(v["file"], rel.as_str());
+        let (pos, message) = match expect.split_once(": ") {
+            Some((pos, msg)) if pos.contains(':') && pos.chars().all(|c| c.is_ascii_digit() || c == ':') => {
+                (Some(pos.to_string()), msg.to_string())
+            }
+            _ => (None, expect.trim_start().to_string()),
+        };
+        let hit = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["message"].as_str().unwrap().starts_with(&message))
+            .unwrap_or_else(|| panic!("{rel}: no error starting with {message:?} in {v}"));
+        let got = hit["line"].as_u64().map(|l| format!("{l}:{}", hit["column"]));
+        assert_eq!(got, pos, "{rel}");
+    }
+}
+
+#[test]
+fn check_reports_every_broken_rule_at_once_in_file_order() {
+    let dir = tempdir("many");
+    let path = dir.join("many.toml");
+    std::fs::write(
+        &path,
+        "port = 0\n[[networks]]\nname = \"lan\"\nvni = 0\nbridge = \"vxm1\"\n\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nid = 0\n",
+    )
+    .unwrap();
+    vxm()
+        .current_dir(&dir)
+        .args(["-i", "many.toml", "check"])
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: many.toml: invalid inventory (6 problems)
+many.toml:1:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
+many.toml:4:7: network `lan`: `vni` 0 is outside the valid range 1..=16777215
+many.toml:5:10: `networks[0].bridge` = `vxm1`: the prefix `vxm` is reserved for the VXLAN devices vxlan-mesh creates
+many.toml:11:8: `hosts[1].name`: `a` is already the name of `hosts[0]`
+many.toml:12:11: host `a`: `address` `192.0.2.1` is already the address of host `a`
+many.toml:13:6: host `a`: `id` must be at least 1, found 0
+
+"#]]);
+}
+
+#[test]
+fn plan_verbose_adds_peers_firewall_and_ownership_marks() {
+    let text = stdout_of(&["-v", "-i", "examples/hetzner.toml", "plan", "--host", "lxd1"]);
+    let details = text.split("\npeers:\n").nth(1).expect("no peers section");
+    assert_eq!(
+        details,
+        "  lxd2             id 2      198.51.100.2
+  lxd3             id 3      198.51.100.3
+  lxd4             id 4      198.51.100.4
+firewall allow-list (UDP 4789): 198.51.100.2 198.51.100.3 198.51.100.4
+ownership marks (interface alias):
+  vxbr0        vxlan-mesh:lan
+  vxm1000      vxlan-mesh:lan:lxd2
+  vxm1001      vxlan-mesh:lan:lxd3
+  vxm1003      vxlan-mesh:lan:lxd4
+"
+    );
+}
+
+#[test]
+fn check_verbose_lists_networks_and_hosts() {
+    vxm()
+        .args(["-v", "-i", "examples/hetzner.toml", "check"])
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
+  network lan: bridge vxbr0, VNI 1000..1005, container MTU 1450 (max 1450), 4 hosts
+  host lxd1 (id 1): 198.51.100.1, underlay MTU 1500
+  host lxd2 (id 2): 198.51.100.2, underlay MTU 1500
+  host lxd3 (id 3): 198.51.100.3, underlay MTU 1500
+  host lxd4 (id 4): 198.51.100.4, underlay MTU 1500
+
+"#]]);
+}
+
+// ---------------------------------------------------------------- plan
+
+#[test]
+fn plan_text_of_both_examples() {
+    vxm()
+        .args(["-i", "examples/classic-geo.toml", "plan", "--host", "lxd1"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/plan-geo-lxd1.txt"]);
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd3"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/plan-hetzner-lxd3.txt"]);
+}
+
+#[test]
+fn plan_json_is_the_documented_contract() {
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "plan",
+            "--host",
+            "lxd1",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/plan-hetzner-lxd1.json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "-i",
+        "examples/classic-geo.toml",
+        "plan",
+        "--host",
+        "lxd2",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["host"], "lxd2");
+    assert_eq!(v["networks"][0]["mtu"], 1450);
+    // Every field docs/plan-json.md documents is there (the doc test checks the reverse).
+    for key in documented_plan_fields() {
+        assert!(v.get(&key).is_some(), "plan JSON lacks documented field `{key}`");
+    }
+}
+
+/// Top-level field names from the table in docs/plan-json.md (`| \`name\` | ...`).
+fn documented_plan_fields() -> Vec<String> {
+    let doc = std::fs::read_to_string(root().join("docs/plan-json.md")).unwrap();
+    let section = doc.split("## Top level").nth(1).unwrap().split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn plan_json_has_exactly_the_documented_top_level_fields() {
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "-i",
+        "examples/hetzner.toml",
+        "plan",
+        "--host",
+        "lxd1",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let mut have: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    have.sort();
+    let mut documented = documented_plan_fields();
+    documented.sort();
+    assert_eq!(have, documented, "docs/plan-json.md and the plan's JSON disagree");
+}
+
+#[test]
+fn plan_all_prints_every_host() {
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "-i",
+        "examples/hetzner.toml",
+        "plan",
+        "--all",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let hosts: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["lxd1", "lxd2", "lxd3", "lxd4"]);
+    let text = stdout_of(&["-i", "examples/hetzner.toml", "plan", "--all"]);
+    assert_eq!(
+        text.matches("\nhost ").count() + usize::from(text.starts_with("host ")),
+        4
+    );
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "plan", "--all", "--host", "lxd1"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn plan_of_an_unknown_host_names_the_known_ones() {
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd9"])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
+
+"#]]);
+}
+
+#[test]
+fn plan_of_an_invalid_inventory_fails_like_check() {
+    vxm()
+        .args([
+            "-i",
+            "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+            "plan",
+            "--host",
+            "a",
+        ])
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: crates/vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
+crates/vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
+
+"#]]);
+}
+
+#[test]
+fn plan_without_host_uses_the_locally_assigned_address() {
+    // A namespace of our own holds the underlay addresses; nothing in the root namespace
+    // is touched. Needs root (CI is root): fail loudly otherwise.
+    let ns = Netns::new("vxmcli");
+    // No address of the inventory here: a clear error.
+    let out = ns.run_vxm(&["-i", "examples/hetzner.toml", "plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no host of the inventory has an underlay address assigned on this machine; pass --host NAME\n"
+    );
+    ns.ip(&["addr", "add", "198.51.100.3/24", "dev", "lo"]);
+    let out = ns.run_vxm(&["-i", "examples/hetzner.toml", "plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["host"], "lxd3");
+    // Two hosts' addresses on one machine: ambiguous, named in the error.
+    ns.ip(&["addr", "add", "198.51.100.1/32", "dev", "lo"]);
+    let out = ns.run_vxm(&["-i", "examples/hetzner.toml", "plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: several hosts of the inventory have addresses on this machine (lxd1, lxd3); pass --host NAME\n"
+    );
+    // IPv6 addresses are found too.
+    let ns6 = Netns::new("vxmcli6");
+    let dir = tempdir("v6");
+    std::fs::write(
+        dir.join("v6.toml"),
+        "[[networks]]\nname = \"lan\"\nvni = 7\nbridge = \"vxbr0\"\n[[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\n[[hosts]]\nname = \"b\"\naddress = \"2001:db8::2\"\n",
+    )
+    .unwrap();
+    ns6.ip(&["link", "set", "lo", "up"]);
+    ns6.ip(&["addr", "add", "2001:db8::2/64", "dev", "lo", "nodad"]);
+    let out = ns6.run_vxm(&["-i", dir.join("v6.toml").to_str().unwrap(), "plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["host"], "b");
+}
+
+// ---------------------------------------------------------------- graph
+
+#[test]
+fn graph_mermaid_and_dot_of_both_examples() {
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "graph"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/graph-hetzner.mmd"]);
+    vxm()
+        .args(["-i", "examples/classic-geo.toml", "graph", "--format", "mermaid"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/graph-geo.mmd"]);
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "graph", "--format", "dot"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/graph-hetzner.dot"]);
+}
+
+#[test]
+fn graph_dot_is_accepted_by_graphviz() {
+    for inv in ["examples/hetzner.toml", "examples/classic-geo.toml"] {
+        let text = stdout_of(&["-i", inv, "graph", "--format", "dot"]);
+        let mut child = StdCommand::new("dot")
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("graphviz `dot` is needed (apt-get install graphviz; .ci/run installs it)");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{inv}: {}", String::from_utf8_lossy(&out.stderr));
+        let svg = String::from_utf8(out.stdout).unwrap();
+        // Every host and its address made it into the picture.
+        for (host, addr) in [("lxd1", ".1"), ("lxd4", ".4")] {
+            assert!(
+                svg.contains(host) && svg.contains(addr),
+                "{inv}: {host} missing from the SVG"
+            );
+        }
+    }
+}
+
+#[test]
+fn graph_of_an_invalid_inventory_fails() {
+    vxm()
+        .args(["-i", "crates/vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"])
+        .assert()
+        .code(1)
+        .stdout_eq("");
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "graph", "--format", "png"])
+        .assert()
+        .code(1);
+}
+
+// ---------------------------------------------------------------- render
+
+#[test]
+fn render_shell_goes_to_stdout_and_names_its_source() {
+    let script = stdout_of(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "shell",
+        "--host",
+        "lxd1",
+    ]);
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    assert!(script.contains("Inventory: 'examples/hetzner.toml'"), "{script}");
+    assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
+}
+
+#[test]
+fn render_to_a_directory_for_one_host_and_for_all() {
+    let dir = tempdir("render");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "netplan",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(dir.join("one"))
+        .assert()
+        .success()
+        .stdout_eq("");
+    let yaml = dir.join("one/etc/netplan/60-vxlan-mesh.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&yaml).unwrap().permissions().mode() & 0o777, 0o600);
+    vxm()
+        .args([
+            "-q",
+            "-i",
+            "examples/classic-geo.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--all",
+            "--out",
+        ])
+        .arg(dir.join("all"))
+        .assert()
+        .success()
+        .stderr_eq("");
+    for host in ["lxd1", "lxd2", "lxd3", "lxd4"] {
+        assert!(
+            dir.join("all")
+                .join(host)
+                .join("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")
+                .exists(),
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn render_error_paths() {
+    // A multi-file form needs a directory.
+    let out = vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: the networkd form is 12 files ("), "{stderr}");
+    assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
+        .assert()
+        .code(1)
+        .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");
+    // The format is required; an unknown one is a usage error (exit 1).
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--host", "lxd1"])
+        .assert()
+        .code(1);
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "yaml",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1);
+    // An invalid inventory renders nothing.
+    vxm()
+        .args([
+            "-i",
+            "crates/vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+            "render",
+            "--format",
+            "shell",
+            "--host",
+            "a",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("");
+}
+
+// ---------------------------------------------------------------- apply, status, down
+
+/// Their success paths change a network namespace and are tested end to end in
+/// tests/apply_cli.rs; here, the error paths that stop before any netlink request (so they
+/// are safe to run in the test's own namespace).
+#[test]
+fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
+    for cmd in ["apply", "status", "down"] {
+        vxm()
+            .args(["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
+            .assert()
+            .code(1)
+            .stdout_eq("")
+            .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
+        vxm()
+            .args([
+                "-i",
+                "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+                cmd,
+                "--host",
+                "a",
+            ])
+            .assert()
+            .code(1)
+            .stdout_eq("");
+    }
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"])
+        .assert()
+        .code(1);
+}
+
+// ---------------------------------------------------------------- completions and man
+
+#[test]
+fn bash_completion_is_valid_bash_and_knows_the_commands() {
+    let script = stdout_of(&["completions", "bash"]);
+    for word in ["check", "plan", "graph", "--inventory", "--format"] {
+        assert!(script.contains(word), "completion lacks {word}");
+    }
+    let dir = tempdir("compl");
+    let path = dir.join("vxlan-mesh.bash");
+    std::fs::write(&path, &script).unwrap();
+    let out = StdCommand::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn completions_for_other_shells_and_a_bad_shell() {
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(stdout_of(&["completions", shell]).contains("graph"), "{shell}");
+    }
+    vxm().args(["completions", "tcsh"]).assert().code(1);
+}
+
+#[test]
+fn man_page_on_stdout_and_one_page_per_command() {
+    let page = stdout_of(&["man"]);
+    assert!(page.contains("\n.TH vxlan-mesh 1 "), "{page}");
+    for word in [
+        "vxlan\\-mesh\\-check(1)",
+        "vxlan\\-mesh\\-graph(1)",
+        "VXLAN_MESH_INVENTORY",
+        "Exit codes",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let dir = tempdir("man");
+    vxm().args(["man", "--out", dir.to_str().unwrap()]).assert().success();
+    for page in [
+        "vxlan-mesh.1",
+        "vxlan-mesh-check.1",
+        "vxlan-mesh-plan.1",
+        "vxlan-mesh-graph.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+}
+
+// ---------------------------------------------------------------- progress
+
+#[test]
+fn progress_is_silent_when_piped_and_shown_on_a_terminal() {
+    // Piped (as here): stderr stays empty.
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "plan", "--all", "--format", "json"])
+        .assert()
+        .success()
+        .stderr_eq("");
+    // On a terminal: `script` gives the command a pseudo-terminal.
+    let bin = cargo_bin!("vxlan-mesh");
+    let cmd = format!(
+        "{} -i examples/hetzner.toml plan --all --format json >/dev/null",
+        bin.display()
+    );
+    let out = StdCommand::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(root())
+        .output()
+        .expect("`script` (util-linux) is needed");
+    assert!(out.status.success());
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("planning: 4/4 done in "), "{tty:?}");
+    // And `-q` silences it on a terminal too.
+    let cmd = format!(
+        "{} -q -i examples/hetzner.toml plan --all --format json >/dev/null",
+        bin.display()
+    );
+    let out = StdCommand::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("planning"));
+}
+
+// ---------------------------------------------------------------- output
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    // 60 hosts in per-peer mode: megabytes of JSON, far more than a pipe buffers, so the
+    // writes after `head` exits certainly fail with EPIPE.
+    let dir = tempdir("epipe");
+    let mut inv = String::from("mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+    for i in 1..=60 {
+        inv.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"198.51.100.{i}\"\n"));
+    }
+    std::fs::write(dir.join("big.toml"), inv).unwrap();
+    let bin = cargo_bin!("vxlan-mesh").display().to_string();
+    for cmd in [
+        format!("{bin} -i big.toml plan --all --format json | head -c 10"),
+        format!("{bin} -i big.toml plan --all | head -n 1"),
+        format!("{bin} completions zsh | head -n 1"),
+    ] {
+        let out = StdCommand::new("bash")
+            .args(["-o", "pipefail", "-c", &cmd])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "`{cmd}` failed: {stderr}");
+        assert!(!stderr.contains("panicked"), "`{cmd}`: {stderr}");
+    }
+}
+
+// ---------------------------------------------------------------- the embedding example
+
+#[test]
+fn embed_example_renders_what_the_cli_renders() {
+    // `cargo test` builds examples before running tests.
+    let embed = cargo_bin!("vxlan-mesh").parent().unwrap().join("examples/embed");
+    assert!(
+        embed.exists(),
+        "{} missing: run the whole `cargo test`",
+        embed.display()
+    );
+    let out = StdCommand::new(&embed)
+        .args(["examples/hetzner.toml", "lxd2"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("lxd2: network lan on bridge vxbr0: container MTU 1450, 3 VXLAN device(s)\n"));
+    // The networkd files the library gives the program are those `render --out` writes.
+    let mut from_lib: Vec<(String, usize)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("networkd: "))
+        .map(|l| {
+            let (path, rest) = l.split_once(" (mode ").unwrap();
+            let bytes = rest.split(", ").nth(1).unwrap().trim_end_matches(" bytes)");
+            (path.to_string(), bytes.parse().unwrap())
+        })
+        .collect();
+    let dir = tempdir("embed");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let mut from_cli = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&dir).unwrap().display().to_string();
+                from_cli.push((rel, std::fs::metadata(&p).unwrap().len() as usize));
+            }
+        }
+    }
+    from_lib.sort();
+    from_cli.sort();
+    assert!(!from_lib.is_empty());
+    assert_eq!(from_lib, from_cli);
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A scratch directory of this test, removed when dropped (also when the test fails).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("vxm-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+/// A network namespace of this test, deleted on drop (also when the test fails).
+struct Netns(String);
+
+impl Netns {
+    fn new(prefix: &str) -> Netns {
+        let name = format!("{prefix}{}", std::process::id());
+        let out = StdCommand::new("ip").args(["netns", "add", &name]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "`ip netns add` failed (this test needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns(name)
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let out = StdCommand::new("ip")
+            .arg("-n")
+            .arg(&self.0)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn run_vxm(&self, args: &[&str]) -> std::process::Output {
+        StdCommand::new("ip")
+            .args(["netns", "exec", &self.0])
+            .arg(cargo_bin!("vxlan-mesh"))
+            .args(args)
+            .current_dir(root())
+            .env_remove("VXLAN_MESH_INVENTORY")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}

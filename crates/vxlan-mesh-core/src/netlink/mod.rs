@@ -1,0 +1,252 @@
+//! Applying, observing and tearing down a host's plan in the current network namespace
+//! through rtnetlink (feature `netlink`, Linux only).
+//!
+//! Links, bridge ports and FDB entries go through netlink; the owned ebtables chain and
+//! nftables table through the `ebtables` and `nft` commands. Only objects vxlan-mesh owns
+//! (interface alias `vxlan-mesh:...`, chain [`crate::plan::EBTABLES_CHAIN`], table
+//! [`crate::plan::NFT_TABLE`]) are ever modified or deleted.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fleet = vxlan_mesh_core::testing::two_hosts();
+//! let plan = fleet.plan("a")?;
+//! let report = vxlan_mesh_core::netlink::apply(&plan)?;
+//! for change in &report.changes {
+//!     println!("{change}");
+//! }
+//! assert!(vxlan_mesh_core::netlink::status(&plan)?.is_empty());
+//! # Ok(()) }
+//! ```
+
+mod execute;
+mod external;
+mod observe;
+mod requests;
+mod socket;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use external::MISSING_JUMP;
+
+use crate::diff::{diff, Change, ForeignConflict, State};
+use crate::plan::HostPlan;
+
+/// Why observing or applying failed. Every variant names the object and the operation.
+///
+/// ```
+/// use vxlan_mesh_core::netlink::ApplyError;
+/// let e = ApplyError::Netlink {
+///     operation: "create vxlan",
+///     object: "vxm100".into(),
+///     source: std::io::Error::from_raw_os_error(17),
+/// };
+/// assert!(e.to_string().contains("create vxlan `vxm100`"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The kernel refused a request.
+    #[error("netlink: {operation} `{object}` failed: {source}")]
+    Netlink {
+        /// What was attempted, e.g. `create vxlan`.
+        operation: &'static str,
+        /// The object, e.g. `vxm100`.
+        object: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The netlink socket itself failed.
+    #[error("netlink socket: cannot {what} the kernel: {source}")]
+    Socket {
+        /// What failed (open, bind, send to, receive from).
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A reply could not be decoded.
+    #[error("cannot decode {what}: {message}")]
+    Decode {
+        /// What was being read.
+        what: &'static str,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A wanted name is held by an interface vxlan-mesh does not own.
+    #[error(transparent)]
+    Foreign(#[from] ForeignConflict),
+    /// A device the plan refers to does not exist.
+    #[error("{role} `{name}` needed by `{by}` does not exist")]
+    Missing {
+        /// What kind of device (`bridge`, `underlay device`, `vxlan device`).
+        role: &'static str,
+        /// Its name.
+        name: String,
+        /// The object that needs it.
+        by: String,
+    },
+    /// `ebtables` or `nft` could not be run.
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// `ebtables` or `nft` failed.
+    #[error("`{command}` failed: {stderr}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What it printed on standard error.
+        stderr: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("lock file `{path}`: {source}", path = path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What an [`apply`] or [`down`] did.
+///
+/// ```
+/// let report = vxlan_mesh_core::netlink::Report::default();
+/// assert!(report.changes.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The changes executed, in order.
+    pub changes: Vec<Change>,
+}
+
+/// Reads the owned objects of the current network namespace (and the names of all
+/// foreign interfaces).
+///
+/// ```no_run
+/// let state = vxlan_mesh_core::netlink::observe()?;
+/// println!("{} owned bridge(s)", state.bridges.len());
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn observe() -> Result<State, ApplyError> {
+    let mut socket = socket::Socket::new()?;
+    observe_with(&mut socket).map(|(state, _)| state)
+}
+
+fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u32>), ApplyError> {
+    // ebtables and nft are separate processes: read them while netlink dumps run. Threads
+    // start in the calling thread's network namespace.
+    std::thread::scope(|scope| {
+        let loop_rules = scope.spawn(external::observe_loop_rules);
+        let firewall = scope.spawn(external::observe_firewall);
+        let links = observe::links(&socket.dump_links()?);
+        let fdb = observe::fdb(&socket.dump_fdb()?, &links);
+        let mut state = links.state;
+        state.fdb = fdb;
+        state.loop_rules = joined(loop_rules.join())?;
+        state.firewall = joined(firewall.join())?;
+        Ok((state, links.index))
+    })
+}
+
+fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyError> {
+    r.unwrap_or_else(|_| {
+        Err(ApplyError::Decode {
+            what: "ebtables or nft output",
+            message: "the reading thread panicked".into(),
+        })
+    })
+}
+
+/// The differences between the plan and the current namespace, as data; empty when
+/// converged.
+///
+/// ```no_run
+/// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let drift = vxlan_mesh_core::netlink::status(&plan)?;
+/// println!("{}", if drift.is_empty() { "converged" } else { "drift" });
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
+    Ok(diff(&plan.state(), &observe()?)?)
+}
+
+/// Makes the current namespace match the plan: observe, diff, execute each change in
+/// order. Serialized with other applies in the same namespace by a lock file.
+///
+/// ```no_run
+/// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let report = vxlan_mesh_core::netlink::apply(&plan)?;
+/// println!("{} change(s)", report.changes.len());
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn apply(plan: &HostPlan) -> Result<Report, ApplyError> {
+    converge(&plan.state())
+}
+
+/// Removes every object vxlan-mesh owns in the current namespace, and nothing else.
+///
+/// ```no_run
+/// let report = vxlan_mesh_core::netlink::down()?;
+/// println!("removed {} object(s)", report.changes.len());
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn down() -> Result<Report, ApplyError> {
+    converge(&State::default())
+}
+
+fn converge(desired: &State) -> Result<Report, ApplyError> {
+    let _lock = lock()?;
+    let mut socket = socket::Socket::new()?;
+    let (observed, index) = observe_with(&mut socket)?;
+    let changes = diff(desired, &observed)?;
+    execute::run(&mut socket, &changes, index)?;
+    Ok(Report { changes })
+}
+
+/// The lock file that serializes applies in the calling thread's network namespace:
+/// one per namespace, named after the namespace's inode.
+///
+/// ```no_run
+/// let path = vxlan_mesh_core::netlink::lock_path()?;
+/// assert!(path.starts_with("/run/lock"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn lock_path() -> io::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt as _;
+    let inode = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    Ok(Path::new("/run/lock").join(format!("vxlan-mesh-net{inode}.lock")))
+}
+
+/// Takes the namespace's lock, waiting for another apply to finish; released on drop.
+fn lock() -> Result<File, ApplyError> {
+    let path = lock_path().map_err(|source| ApplyError::Lock {
+        path: PathBuf::from("/proc/thread-self/ns/net"),
+        source,
+    })?;
+    let err = |source| ApplyError::Lock {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
+    file.lock().map_err(err)?;
+    Ok(file)
+}

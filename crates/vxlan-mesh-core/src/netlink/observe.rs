@@ -1,0 +1,213 @@
+//! Reading the kernel's links and FDB into the [`State`] the diff compares with a plan.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+
+use crate::diff::State;
+use crate::names::{is_owned_alias, OWNER_MARK};
+use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
+
+/// What one link dump tells about the namespace.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    /// Interface name → index, for every interface.
+    pub(crate) index: HashMap<String, u32>,
+    /// Owned bridges and VXLAN devices, and foreign names.
+    pub(crate) state: State,
+}
+
+/// `vxlan-mesh:<network>[:<peer>]` → (network, peer). Names cannot contain `:`.
+fn parse_alias(alias: &str) -> (String, Option<String>) {
+    let rest = alias.strip_prefix(OWNER_MARK).unwrap_or(alias);
+    match rest.split_once(':') {
+        Some((net, peer)) => (net.to_string(), Some(peer.to_string())),
+        None => (rest.to_string(), None),
+    }
+}
+
+struct Raw<'a> {
+    name: Option<&'a str>,
+    alias: Option<&'a str>,
+    mtu: u32,
+    controller: Option<u32>,
+    kind: Option<&'a InfoKind>,
+    vxlan: Option<&'a [InfoVxlan]>,
+    isolated: bool,
+}
+
+fn raw(link: &LinkMessage) -> Raw<'_> {
+    let mut r = Raw {
+        name: None,
+        alias: None,
+        mtu: 0,
+        controller: None,
+        kind: None,
+        vxlan: None,
+        isolated: false,
+    };
+    for attr in &link.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => r.name = Some(n),
+            LinkAttribute::IfAlias(a) => r.alias = Some(a),
+            LinkAttribute::Mtu(m) => r.mtu = *m,
+            LinkAttribute::Controller(c) => r.controller = Some(*c),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    match info {
+                        LinkInfo::Kind(k) => r.kind = Some(k),
+                        LinkInfo::Data(InfoData::Vxlan(d)) => r.vxlan = Some(d),
+                        LinkInfo::PortData(InfoPortData::BridgePort(p)) => {
+                            r.isolated = p.iter().any(|x| matches!(x, InfoBridgePort::Isolated(true)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// Sorts a dump into owned objects and foreign names.
+pub(crate) fn links(dump: &[LinkMessage]) -> Links {
+    let names: HashMap<u32, String> = dump
+        .iter()
+        .filter_map(|l| raw(l).name.map(|n| (l.header.index, n.to_string())))
+        .collect();
+    let mut out = Links {
+        index: names.iter().map(|(i, n)| (n.clone(), *i)).collect(),
+        state: State::default(),
+    };
+    for link in dump {
+        let r = raw(link);
+        let Some(name) = r.name else { continue };
+        let up = link.header.flags.contains(LinkFlags::Up);
+        let bridge = r.controller.and_then(|c| names.get(&c).cloned());
+        match (r.alias, r.kind) {
+            (Some(alias), Some(InfoKind::Bridge)) if is_owned_alias(Some(alias)) => {
+                let (network, _) = parse_alias(alias);
+                out.state.bridges.push(Bridge {
+                    name: name.to_string(),
+                    network,
+                    mtu: r.mtu,
+                    up,
+                    alias: alias.to_string(),
+                });
+            }
+            (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {
+                let (network, peer) = parse_alias(alias);
+                let mut vx = Vxlan {
+                    name: name.to_string(),
+                    network,
+                    peer,
+                    vni: 0,
+                    local: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    remote: None,
+                    port: 0,
+                    underlay_device: None,
+                    learning: true,
+                    udp_checksum: false,
+                    mtu: r.mtu,
+                    bridge,
+                    isolated: r.isolated,
+                    up,
+                    alias: alias.to_string(),
+                };
+                let mut v4_csum = None;
+                let mut v6_zero_csum = false;
+                for d in r.vxlan.unwrap_or_default() {
+                    match d {
+                        InfoVxlan::Id(v) => vx.vni = *v,
+                        InfoVxlan::Local(a) => vx.local = IpAddr::V4(*a),
+                        InfoVxlan::Local6(a) => vx.local = IpAddr::V6(*a),
+                        InfoVxlan::Group(a) if !a.is_unspecified() => vx.remote = Some(IpAddr::V4(*a)),
+                        InfoVxlan::Group6(a) if !a.is_unspecified() => vx.remote = Some(IpAddr::V6(*a)),
+                        InfoVxlan::Port(p) => vx.port = *p,
+                        InfoVxlan::Link(i) => vx.underlay_device = names.get(i).cloned(),
+                        InfoVxlan::Learning(l) => vx.learning = *l,
+                        InfoVxlan::UDPCsum(c) => v4_csum = Some(*c),
+                        InfoVxlan::UDPZeroCsumTX(z) => v6_zero_csum = *z,
+                        _ => {}
+                    }
+                }
+                vx.udp_checksum = match vx.local {
+                    IpAddr::V4(_) => v4_csum.unwrap_or(false),
+                    IpAddr::V6(_) => !v6_zero_csum,
+                };
+                out.state.vxlans.push(vx);
+            }
+            // Everything else, including an owned-looking alias on another kind of device,
+            // is foreign: never modified, never deleted.
+            _ => out.state.foreign.push(name.to_string()),
+        }
+    }
+    out.state.bridges.sort();
+    out.state.vxlans.sort();
+    out.state.foreign.sort();
+    out
+}
+
+/// The all-zeros FDB entries (with a destination) of the owned VXLAN devices.
+pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
+    let owned: HashMap<u32, &str> = links
+        .state
+        .vxlans
+        .iter()
+        .filter_map(|v| links.index.get(&v.name).map(|i| (*i, v.name.as_str())))
+        .collect();
+    let mut out = Vec::new();
+    for n in dump {
+        let Some(device) = owned.get(&n.header.ifindex) else {
+            continue;
+        };
+        let mut zero = false;
+        let mut destination = None;
+        for attr in &n.attributes {
+            match attr {
+                NeighbourAttribute::LinkLayerAddress(mac) => zero = mac.iter().all(|b| *b == 0) && mac.len() == 6,
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => destination = Some(IpAddr::V4(*a)),
+                NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => destination = Some(IpAddr::V6(*a)),
+                // In the bridge family the address comes undecoded: its length tells.
+                NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
+                    destination = match bytes.len() {
+                        4 => <[u8; 4]>::try_from(bytes.as_slice()).ok().map(IpAddr::from),
+                        16 => <[u8; 16]>::try_from(bytes.as_slice()).ok().map(IpAddr::from),
+                        _ => None,
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (true, Some(destination)) = (zero, destination) {
+            out.push(FdbEntry {
+                device: (*device).to_string(),
+                mac: MacAddr::ZERO,
+                destination,
+                peer: None,
+            });
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_parts() {
+        assert_eq!(parse_alias("vxlan-mesh:lan"), ("lan".to_string(), None));
+        assert_eq!(
+            parse_alias("vxlan-mesh:lan:lxd2"),
+            ("lan".to_string(), Some("lxd2".to_string()))
+        );
+    }
+}

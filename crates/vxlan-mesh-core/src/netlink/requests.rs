@@ -1,0 +1,177 @@
+//! One function per kernel operation, each building the rtnetlink request for it.
+//!
+//! Devices are addressed by name where the kernel allows it (`RTM_SETLINK` and
+//! `RTM_NEWLINK` look a device up by `IFLA_IFNAME` when the index is 0), so requests for a
+//! device created earlier in the same batch need no index.
+
+use std::net::IpAddr;
+
+use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
+};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use super::socket::Request;
+use crate::plan::{MacAddr, Vxlan};
+
+fn named(name: &str) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    m
+}
+
+/// `ip link add NAME type bridge` (down).
+pub(crate) fn create_bridge(name: &str) -> Request {
+    let mut m = named(name);
+    m.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+    Request::new(
+        RouteNetlinkMessage::NewLink(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+        "create bridge",
+        name,
+    )
+}
+
+/// The attributes of a VXLAN device that cannot change after creation.
+fn vxlan_data(vx: &Vxlan, underlay_index: Option<u32>) -> Vec<InfoVxlan> {
+    let mut data = vec![
+        InfoVxlan::Id(vx.vni),
+        InfoVxlan::Port(vx.port),
+        InfoVxlan::Learning(vx.learning),
+    ];
+    match vx.local {
+        IpAddr::V4(a) => {
+            data.push(InfoVxlan::Local(a));
+            data.push(InfoVxlan::UDPCsum(vx.udp_checksum));
+        }
+        IpAddr::V6(a) => {
+            data.push(InfoVxlan::Local6(a));
+            data.push(InfoVxlan::UDPZeroCsumTX(!vx.udp_checksum));
+            data.push(InfoVxlan::UDPZeroCsumRX(!vx.udp_checksum));
+        }
+    }
+    // A unicast remote travels in the group attribute, as with `ip link ... remote`.
+    match vx.remote {
+        Some(IpAddr::V4(a)) => data.push(InfoVxlan::Group(a)),
+        Some(IpAddr::V6(a)) => data.push(InfoVxlan::Group6(a)),
+        None => {}
+    }
+    if let Some(index) = underlay_index {
+        data.push(InfoVxlan::Link(index));
+    }
+    data
+}
+
+/// `ip link add NAME type vxlan ... mtu M master BRIDGE` (down: a port joins the bridge
+/// disabled, and forwards nothing until it is up).
+pub(crate) fn create_vxlan(vx: &Vxlan, underlay_index: Option<u32>, bridge_index: Option<u32>) -> Request {
+    let mut m = named(&vx.name);
+    m.attributes.push(LinkAttribute::Mtu(vx.mtu));
+    if let Some(index) = bridge_index {
+        m.attributes.push(LinkAttribute::Controller(index));
+    }
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Vxlan),
+        LinkInfo::Data(InfoData::Vxlan(vxlan_data(vx, underlay_index))),
+    ]));
+    Request::new(
+        RouteNetlinkMessage::NewLink(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+        "create vxlan",
+        &vx.name,
+    )
+}
+
+/// `ip link set dev NAME alias ALIAS`: the ownership mark.
+pub(crate) fn set_alias(name: &str, alias: &str) -> Request {
+    let mut m = named(name);
+    m.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    Request::new(RouteNetlinkMessage::SetLink(m), 0, "set alias of", name)
+}
+
+/// `ip link set dev NAME mtu MTU` (on a bridge this also pins the MTU: the bridge no
+/// longer follows its smallest port).
+pub(crate) fn set_mtu(name: &str, mtu: u32) -> Request {
+    let mut m = named(name);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    Request::new(RouteNetlinkMessage::SetLink(m), 0, "set mtu of", name)
+}
+
+/// `ip link set dev NAME master BRIDGE` (or `nomaster` with index 0).
+pub(crate) fn set_master(name: &str, bridge_index: u32) -> Request {
+    let mut m = named(name);
+    m.attributes.push(LinkAttribute::Controller(bridge_index));
+    Request::new(RouteNetlinkMessage::SetLink(m), 0, "set bridge of", name)
+}
+
+/// `ip link set dev NAME up|down`.
+pub(crate) fn set_up(name: &str, up: bool) -> Request {
+    let mut m = named(name);
+    m.header.change_mask = LinkFlags::Up;
+    if up {
+        m.header.flags = LinkFlags::Up;
+    }
+    Request::new(
+        RouteNetlinkMessage::SetLink(m),
+        0,
+        if up { "set up" } else { "set down" },
+        name,
+    )
+}
+
+/// `bridge link set dev NAME isolated on|off`: port data travels in RTM_NEWLINK.
+pub(crate) fn set_isolated(name: &str, isolated: bool) -> Request {
+    let mut m = named(name);
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::Isolated(isolated)])),
+    ]));
+    Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port isolation of", name)
+}
+
+/// `ip link del dev NAME`.
+pub(crate) fn delete_link(name: &str, index: u32, what: &'static str) -> Request {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    Request::new(RouteNetlinkMessage::DelLink(m), 0, what, name)
+}
+
+fn fdb_message(device_index: u32, mac: MacAddr, destination: IpAddr) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header.family = AddressFamily::Bridge;
+    m.header.ifindex = device_index;
+    m.header.state = NeighbourState::Permanent;
+    m.header.flags = NeighbourFlags::Own;
+    m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+    m.attributes.push(NeighbourAttribute::Destination(match destination {
+        IpAddr::V4(a) => NeighbourAddress::Inet(a),
+        IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+    }));
+    m
+}
+
+/// `bridge fdb append MAC dev DEVICE dst DESTINATION` (self, permanent).
+pub(crate) fn add_fdb(device: &str, device_index: u32, mac: MacAddr, destination: IpAddr) -> Request {
+    Request::new(
+        RouteNetlinkMessage::NewNeighbour(fdb_message(device_index, mac, destination)),
+        NLM_F_CREATE | NLM_F_APPEND,
+        "add fdb entry to",
+        &format!("{device} dst {destination}"),
+    )
+}
+
+/// `bridge fdb del MAC dev DEVICE dst DESTINATION`.
+pub(crate) fn delete_fdb(device: &str, device_index: u32, mac: MacAddr, destination: IpAddr) -> Request {
+    Request::new(
+        RouteNetlinkMessage::DelNeighbour(fdb_message(device_index, mac, destination)),
+        0,
+        "delete fdb entry of",
+        &format!("{device} dst {destination}"),
+    )
+}

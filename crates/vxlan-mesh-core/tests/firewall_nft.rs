@@ -1,0 +1,215 @@
+//! The peer-only firewall script loaded by the real `nft` in fresh network namespaces: it
+//! parses, loading it twice changes nothing, its remove script deletes our table and
+//! nothing else, and foreign tables and rules survive both.
+//!
+//! Needs root and nftables; without them these tests fail (CI is root and installs nft).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use vxlan_mesh_core::firewall::{nft_remove_script, nft_script};
+use vxlan_mesh_core::{Family, Firewall};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace of its own, deleted on drop (also when the test fails).
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("vxmfw{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let out = Command::new("ip").args(["netns", "add", &name]).output();
+        let out = out.expect("`ip` must be installed (iproute2)");
+        assert!(
+            out.status.success(),
+            "`ip netns add {name}` failed (these tests need root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns(name)
+    }
+
+    /// Runs `nft ARGS` in the namespace with `stdin`; returns stdout or the error text.
+    fn nft(&self, args: &[&str], stdin: &str) -> Result<String, String> {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`ip netns exec` must start");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "nft {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        }
+    }
+
+    fn load(&self, script: &str) {
+        self.nft(&["-f", "-"], script)
+            .unwrap_or_else(|e| panic!("{e}\nscript:\n{script}"));
+    }
+
+    fn ruleset(&self) -> String {
+        self.nft(&["list", "ruleset"], "").unwrap()
+    }
+
+    fn table(&self, family: &str, name: &str) -> Result<String, String> {
+        self.nft(&["list", "table", family, name], "")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn v4(peers: &[&str]) -> Firewall {
+    Firewall {
+        table: "vxlan_mesh".into(),
+        family: Family::V4,
+        port: 4789,
+        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+    }
+}
+
+fn v6(peers: &[&str]) -> Firewall {
+    Firewall {
+        family: Family::V6,
+        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+        ..v4(&[])
+    }
+}
+
+/// Foreign tables as an operator or another tool would have them, one of them also
+/// filtering the VXLAN port, and one with a name that shares our prefix.
+const FOREIGN: &str = "\
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tudp dport 4789 counter accept
+\t\ttcp dport 22 accept
+\t}
+}
+table ip nat {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip saddr 198.51.100.0/24 masquerade
+\t}
+}
+table inet vxlan_mesh_other {
+\tset peers {
+\t\ttype ipv4_addr
+\t\telements = { 203.0.113.9 }
+\t}
+}
+";
+
+#[test]
+fn the_script_is_what_nft_lists_back() {
+    let ns = Netns::new();
+    let fw = v4(&["192.0.2.2", "192.0.2.3"]);
+    ns.load(&nft_script(&fw));
+    let table = ns.table("inet", "vxlan_mesh").unwrap();
+    assert!(table.contains("elements = { 192.0.2.2, 192.0.2.3 }"), "{table}");
+    assert!(
+        table.contains("type filter hook input priority filter - 10; policy accept;"),
+        "{table}"
+    );
+    assert!(table.contains("ip saddr @peers udp dport 4789 accept"), "{table}");
+    assert!(
+        table.contains("udp dport 4789 counter packets 0 bytes 0 drop"),
+        "{table}"
+    );
+}
+
+#[test]
+fn ipv6_and_peerless_scripts_load_too() {
+    let ns = Netns::new();
+    ns.load(&nft_script(&v6(&["2001:db8::2", "2001:db8::3"])));
+    let table = ns.table("inet", "vxlan_mesh").unwrap();
+    assert!(table.contains("type ipv6_addr"), "{table}");
+    assert!(table.contains("ip6 saddr @peers udp dport 4789 accept"), "{table}");
+    // A host whose networks have no other member yet: an empty set, everyone dropped.
+    ns.load(&nft_script(&v4(&[])));
+    let table = ns.table("inet", "vxlan_mesh").unwrap();
+    assert!(!table.contains("elements"), "{table}");
+    assert!(
+        table.contains("udp dport 4789 counter packets 0 bytes 0 drop"),
+        "{table}"
+    );
+}
+
+#[test]
+fn loading_twice_changes_nothing_and_a_new_peer_list_replaces_the_old() {
+    let ns = Netns::new();
+    let fw = v4(&["192.0.2.2"]);
+    ns.load(&nft_script(&fw));
+    let once = ns.ruleset();
+    ns.load(&nft_script(&fw));
+    assert_eq!(ns.ruleset(), once, "second load");
+    assert_eq!(
+        once.matches("dport 4789").count(),
+        2,
+        "one accept and one drop rule:\n{once}"
+    );
+
+    // Replacing is atomic and complete: the old peer is gone, not appended to.
+    ns.load(&nft_script(&v4(&["192.0.2.7"])));
+    let table = ns.table("inet", "vxlan_mesh").unwrap();
+    assert!(table.contains("elements = { 192.0.2.7 }"), "{table}");
+    assert!(!table.contains("192.0.2.2"), "{table}");
+    assert_eq!(table.matches("dport 4789").count(), 2, "{table}");
+}
+
+#[test]
+fn foreign_tables_survive_load_replace_and_remove() {
+    let ns = Netns::new();
+    ns.load(FOREIGN);
+    let before = ns.ruleset();
+
+    ns.load(&nft_script(&v4(&["192.0.2.2"])));
+    ns.load(&nft_script(&v4(&["192.0.2.2", "192.0.2.3"])));
+    for (family, name) in [("inet", "filter"), ("ip", "nat"), ("inet", "vxlan_mesh_other")] {
+        let table = ns.table(family, name).unwrap();
+        assert!(
+            before.contains(&table),
+            "{family} {name} changed while ours is loaded:\n{table}"
+        );
+    }
+
+    ns.load(&nft_remove_script("vxlan_mesh"));
+    assert_eq!(ns.ruleset(), before, "the ruleset after removing ours");
+    assert!(ns.table("inet", "vxlan_mesh").is_err());
+}
+
+#[test]
+fn the_remove_script_succeeds_when_there_is_nothing_to_remove() {
+    let ns = Netns::new();
+    ns.load(FOREIGN);
+    let before = ns.ruleset();
+    ns.load(&nft_remove_script("vxlan_mesh"));
+    ns.load(&nft_remove_script("vxlan_mesh"));
+    assert_eq!(ns.ruleset(), before);
+}
+
+#[test]
+fn a_script_that_fails_changes_nothing() {
+    // nft applies a file as one transaction: a broken line after our table leaves the
+    // previous table in place, so a host is never left without its firewall.
+    let ns = Netns::new();
+    ns.load(&nft_script(&v4(&["192.0.2.2"])));
+    let before = ns.ruleset();
+    let broken = format!("{}this is not nft\n", nft_script(&v4(&["192.0.2.9"])));
+    assert!(ns.nft(&["-f", "-"], &broken).is_err());
+    assert_eq!(ns.ruleset(), before);
+}

@@ -1,0 +1,328 @@
+//! The netlink apply, observe, status and down against a real kernel: each test runs in a
+//! thread that has unshared its own network namespace (root needed; fails loudly without),
+//! so tests run in parallel and leave nothing behind.
+#![cfg(all(feature = "netlink", target_os = "linux"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use nix::sched::{unshare, CloneFlags};
+use vxlan_mesh_core::netlink::{self, ApplyError};
+use vxlan_mesh_core::{diff, plan_host_from_toml, Change, HostPlan, State};
+
+/// Runs `f` in a fresh, anonymous network namespace (gone when the thread ends).
+fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Runs a command in the calling thread's namespace; panics with its stderr on failure.
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ip_ifindex(name: &str) -> u32 {
+    let out = sh(&format!("ip -o link show dev {name}"));
+    out.split(':').next().unwrap().trim().parse().unwrap()
+}
+
+fn inventory(mode: &str, family: &str, peers: usize, mtu: Option<u32>) -> String {
+    let mut s = String::new();
+    if mode != "flood" {
+        s.push_str("mode = \"per-peer\"\n");
+        s.push_str(&format!("loop-prevention = \"{mode}\"\n"));
+    }
+    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    if let Some(m) = mtu {
+        s.push_str(&format!("mtu = {m}\n"));
+    }
+    for i in 1..=peers + 1 {
+        // Documentation ranges only: IPv6 when IPv4's /24 is too small.
+        let addr = if family == "v6" || peers > 240 {
+            format!("2001:db8::{i:x}")
+        } else {
+            format!("192.0.2.{}", i + 1)
+        };
+        s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{addr}\"\n"));
+    }
+    s
+}
+
+fn plan(mode: &str, family: &str, peers: usize, mtu: Option<u32>) -> HostPlan {
+    plan_host_from_toml(&inventory(mode, family, peers, mtu), "h1").unwrap()
+}
+
+/// Observed state equals the plan's: same objects, same attributes (FDB entries compared
+/// by what the kernel can hold: device, MAC, destination; entries a device's `remote`
+/// implies are the kernel's own).
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+fn assert_observed_equals(plan: &HostPlan, observed: &State) {
+    let want = plan.state();
+    assert_eq!(sorted(want.bridges.clone()), observed.bridges);
+    assert_eq!(sorted(want.vxlans.clone()), observed.vxlans);
+    let key = |e: &vxlan_mesh_core::FdbEntry| (e.device.clone(), e.mac, e.destination);
+    let implied: BTreeSet<_> = want
+        .vxlans
+        .iter()
+        .filter_map(|v| v.remote.map(|r| (v.name.clone(), vxlan_mesh_core::MacAddr::ZERO, r)))
+        .collect();
+    let want_fdb: BTreeSet<_> = want.fdb.iter().map(key).chain(implied).collect();
+    let have_fdb: BTreeSet<_> = observed.fdb.iter().map(key).collect();
+    assert_eq!(want_fdb, have_fdb);
+    assert_eq!(want.loop_rules, observed.loop_rules);
+    assert_eq!(want.firewall, observed.firewall);
+}
+
+fn converge_twice(plan: HostPlan) {
+    in_netns(move || {
+        let report = netlink::apply(&plan).unwrap();
+        assert!(!report.changes.is_empty());
+        let observed = netlink::observe().unwrap();
+        assert_observed_equals(&plan, &observed);
+        let before: Vec<u32> = plan.vxlans().map(|v| ip_ifindex(&v.name)).collect();
+        let bridge_before = ip_ifindex(&plan.networks[0].bridge.name);
+        let again = netlink::apply(&plan).unwrap();
+        assert_eq!(again.changes, Vec::<Change>::new(), "second apply must change nothing");
+        assert!(netlink::status(&plan).unwrap().is_empty());
+        let after: Vec<u32> = plan.vxlans().map(|v| ip_ifindex(&v.name)).collect();
+        assert_eq!(before, after, "no device was recreated");
+        assert_eq!(bridge_before, ip_ifindex(&plan.networks[0].bridge.name));
+        // Kernel-side facts, read with iproute2 rather than our own observer.
+        let details = sh("ip -d link show dev vxbr0");
+        assert!(details.contains(&format!("mtu {}", plan.networks[0].mtu)), "{details}");
+        assert!(details.contains("alias vxlan-mesh:lan"), "{details}");
+        for vx in plan.vxlans() {
+            let d = sh(&format!("ip -d link show dev {}", vx.name));
+            assert!(d.contains(&format!("vxlan id {} ", vx.vni)), "{d}");
+            assert!(d.contains("master vxbr0"), "{d}");
+            assert!(d.contains(",UP"), "{d}");
+            assert_eq!(d.contains("isolated on"), vx.isolated, "{d}");
+            assert_eq!(d.contains("nolearning"), !vx.learning, "{d}");
+        }
+        for e in plan.fdb() {
+            let fdb = sh(&format!("bridge fdb show dev {}", e.device));
+            assert!(
+                fdb.contains(&format!("00:00:00:00:00:00 dst {} self permanent", e.destination)),
+                "{fdb}"
+            );
+        }
+        let down = netlink::down().unwrap();
+        assert!(!down.changes.is_empty());
+        let left = netlink::observe().unwrap();
+        assert!(left.bridges.is_empty() && left.vxlans.is_empty() && left.fdb.is_empty());
+        assert!(left.loop_rules.is_none() && left.firewall.is_none());
+        assert!(sh("ip -o link show").lines().count() == 1, "only lo is left");
+    });
+}
+
+#[test]
+fn flood_v4_converges_and_second_apply_changes_nothing() {
+    converge_twice(plan("flood", "v4", 3, None));
+}
+
+#[test]
+fn flood_v6_converges_and_second_apply_changes_nothing() {
+    converge_twice(plan("flood", "v6", 3, None));
+}
+
+#[test]
+fn per_peer_isolation_converges_and_second_apply_changes_nothing() {
+    converge_twice(plan("isolation", "v4", 3, None));
+}
+
+#[test]
+fn per_peer_ebtables_v6_converges_and_second_apply_changes_nothing() {
+    let p = plan("ebtables", "v6", 3, None);
+    assert!(p.loop_rules.is_some());
+    converge_twice(p);
+}
+
+#[test]
+fn foreign_interface_with_a_wanted_name_is_an_error_and_untouched() {
+    in_netns(|| {
+        sh("ip link add vxbr0 type bridge && ip link set vxbr0 mtu 1400");
+        let before = ip_ifindex("vxbr0");
+        let p = plan("flood", "v4", 2, None);
+        let err = netlink::apply(&p).unwrap_err();
+        assert!(matches!(err, ApplyError::Foreign(_)), "{err}");
+        assert!(err.to_string().contains("`vxbr0`"), "{err}");
+        assert_eq!(ip_ifindex("vxbr0"), before);
+        assert!(sh("ip link show vxbr0").contains("mtu 1400"));
+        assert!(!sh("ip -o link show").contains("vxm"), "nothing was created");
+        netlink::down().unwrap();
+        assert_eq!(ip_ifindex("vxbr0"), before, "down leaves foreign objects alone");
+    });
+}
+
+#[test]
+fn foreign_bridge_ebtables_rule_and_nft_table_survive_apply_and_down() {
+    in_netns(|| {
+        sh("ip link add br-foreign type bridge");
+        sh("ip link add vxm7 type bridge"); // a foreign device in our prefix, not wanted by the plan
+        sh("ebtables -t filter -A FORWARD -i br-foreign -j ACCEPT");
+        sh("nft add table inet foreign && nft add chain inet foreign c '{ type filter hook input priority 0; }'");
+        sh("nft add rule inet foreign c udp dport 4789 accept");
+        let p = plan("ebtables", "v4", 3, None);
+        netlink::apply(&p).unwrap();
+        netlink::apply(&p).unwrap();
+        netlink::down().unwrap();
+        sh("ip link show br-foreign");
+        sh("ip link show vxm7");
+        assert!(sh("ebtables -t filter -L FORWARD").contains("-i br-foreign -j ACCEPT"));
+        assert!(!sh("ebtables -t filter -L").contains("VXLAN-MESH"));
+        assert!(sh("nft list table inet foreign").contains("udp dport 4789 accept"));
+        assert!(!sh("nft list tables").contains("vxlan_mesh"));
+    });
+}
+
+#[test]
+fn in_place_changes_and_recreation_are_minimal() {
+    in_netns(|| {
+        let p = plan("flood", "v4", 3, None);
+        netlink::apply(&p).unwrap();
+        let vx = ip_ifindex("vxm1000");
+        // Smaller MTU: updated in place.
+        let smaller = plan("flood", "v4", 3, Some(1400));
+        let r = netlink::apply(&smaller).unwrap();
+        assert!(r
+            .changes
+            .iter()
+            .all(|c| matches!(c, Change::UpdateBridge { .. } | Change::UpdateVxlan { .. })));
+        assert_eq!(r.changes.len(), 2, "{:?}", r.changes);
+        assert_eq!(ip_ifindex("vxm1000"), vx);
+        assert!(sh("ip link show vxm1000").contains("mtu 1400"));
+        // One peer fewer: one FDB entry and the firewall change, nothing else.
+        let fewer = plan("flood", "v4", 2, Some(1400));
+        let r = netlink::apply(&fewer).unwrap();
+        let kinds: Vec<&str> = r
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::DeleteFdb { .. } => "delete-fdb",
+                Change::InstallFirewall { .. } => "firewall",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["firewall", "delete-fdb"], "{:?}", r.changes);
+        let fdb = sh("bridge fdb show dev vxm1000");
+        assert!(!fdb.contains("192.0.2.5") && fdb.contains("192.0.2.4"), "{fdb}");
+        // Hand-made drift is repaired in place.
+        sh("ip link set vxm1000 down && ip link set vxm1000 nomaster");
+        assert_eq!(netlink::status(&fewer).unwrap().len(), 1);
+        netlink::apply(&fewer).unwrap();
+        assert!(netlink::status(&fewer).unwrap().is_empty());
+        assert_eq!(ip_ifindex("vxm1000"), vx);
+        // Switching to per-peer: the flood device goes, per-peer devices come.
+        let pp = plan("isolation", "v4", 2, Some(1400));
+        netlink::apply(&pp).unwrap();
+        assert!(netlink::status(&pp).unwrap().is_empty());
+        assert_observed_equals(&pp, &netlink::observe().unwrap());
+    });
+}
+
+#[test]
+fn a_recreated_device_is_reported_and_converges() {
+    in_netns(|| {
+        let p = plan("flood", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        // Someone changed the port by recreating the device by hand, keeping our alias.
+        sh("ip link del vxm1000 && ip link add vxm1000 type vxlan id 1000 local 192.0.2.2 dstport 8472 nolearning");
+        sh("ip link set vxm1000 alias vxlan-mesh:lan master vxbr0 mtu 1450 up");
+        let drift = netlink::status(&p).unwrap();
+        assert!(
+            drift
+                .iter()
+                .any(|c| matches!(c, Change::RecreateVxlan { reason, .. } if reason.contains(&"port".to_string()))),
+            "{drift:?}"
+        );
+        netlink::apply(&p).unwrap();
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn lock_serializes_applies_in_one_namespace() {
+    in_netns(|| {
+        let path = netlink::lock_path().unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let held = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        held.lock().unwrap();
+        let ns = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+        let p = plan("flood", "v4", 2, None);
+        let worker = std::thread::spawn(move || {
+            nix::sched::setns(ns, CloneFlags::CLONE_NEWNET).unwrap();
+            netlink::apply(&p).map(|r| r.changes.len())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(!worker.is_finished(), "apply must wait for the lock");
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing applied while locked");
+        held.unlock().unwrap();
+        let n = worker.join().unwrap().unwrap();
+        assert!(n > 0);
+        sh("ip link show vxbr0");
+    });
+}
+
+#[test]
+fn teardown_is_the_diff_towards_nothing() {
+    in_netns(|| {
+        let p = plan("isolation", "v4", 3, None);
+        netlink::apply(&p).unwrap();
+        let observed = netlink::observe().unwrap();
+        let expected = diff(&State::default(), &observed).unwrap();
+        assert_eq!(netlink::down().unwrap().changes, expected);
+    });
+}
+
+/// The `--dry-run` commands, run by a shell, build exactly what apply would: afterwards
+/// the namespace is converged for the plan.
+#[test]
+fn dry_run_commands_reach_the_state_apply_would() {
+    for p in [
+        plan("flood", "v4", 3, None),
+        plan("isolation", "v4", 3, None),
+        plan("ebtables", "v6", 3, None),
+    ] {
+        in_netns(move || {
+            let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+            for cmd in vxlan_mesh_core::commands::for_changes(&changes) {
+                sh(&cmd);
+            }
+            let drift = netlink::status(&p).unwrap();
+            assert!(drift.is_empty(), "{drift:#?}");
+            // And the teardown commands remove everything.
+            let observed = netlink::observe().unwrap();
+            for cmd in vxlan_mesh_core::commands::for_changes(&diff(&State::default(), &observed).unwrap()) {
+                sh(&cmd);
+            }
+            let left = netlink::observe().unwrap();
+            assert_eq!(
+                left,
+                State {
+                    foreign: vec!["lo".into()],
+                    ..State::default()
+                }
+            );
+        });
+    }
+}

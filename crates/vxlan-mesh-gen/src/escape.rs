@@ -1,0 +1,173 @@
+//! The escapers `askama.toml` declares for our templates' file extensions, and the one
+//! custom filter (`int`) the YAML template uses.
+//!
+//! Escaping is the templates' only defence against a value that would change the structure
+//! of the output (a quote, a newline, a `$`). The core validates every name, so none of this
+//! should ever trigger on a valid plan; it is the second wall, not the first.
+
+use std::fmt::{self, Write};
+
+/// Shell escaper: writes every interpolated value as a single-quoted shell word.
+///
+/// Inside single quotes the shell interprets nothing, so the only character that needs
+/// care is `'` itself, written as `'\''` (close, escaped quote, reopen). askama may hand a
+/// value over in several pieces; each piece becomes its own quoted word and adjacent quoted
+/// words concatenate, so the result is the same single word.
+///
+/// ```
+/// use askama::filters::Escaper;
+/// use vxlan_mesh_gen::escape::ShellQuote;
+/// let mut out = String::new();
+/// ShellQuote.write_escaped_str(&mut out, "it's $HOME").unwrap();
+/// assert_eq!(out, r#"'it'\''s $HOME'"#);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShellQuote;
+
+impl askama::filters::Escaper for ShellQuote {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
+        dest.write_char('\'')?;
+        let mut parts = string.split('\'');
+        if let Some(first) = parts.next() {
+            dest.write_str(first)?;
+        }
+        for part in parts {
+            dest.write_str("'\\''")?;
+            dest.write_str(part)?;
+        }
+        dest.write_char('\'')
+    }
+}
+
+/// Quotes one value as a shell word, exactly as the shell template's escaper does.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_gen::escape::shell_quote("a b"), "'a b'");
+/// ```
+pub fn shell_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    // Writing into a String cannot fail.
+    let _ = askama::filters::Escaper::write_escaped_str(&ShellQuote, &mut out, value);
+    out
+}
+
+/// Escaper for systemd unit-style files (`.netdev`, `.network`, `.service`, drop-ins).
+///
+/// These formats have no quoting for values: a value runs to the end of its line. A value
+/// holding a control character (a newline would start a new key), a backslash (line
+/// continuation) or `%` (a unit specifier in `.service` files) is refused: rendering fails
+/// with a formatting error that [`render`](crate::render) reports, rather than writing a
+/// file that means something else.
+///
+/// ```
+/// use askama::filters::Escaper;
+/// use vxlan_mesh_gen::escape::UnitValue;
+/// let mut out = String::new();
+/// assert!(UnitValue.write_escaped_str(&mut out, "vxbr0").is_ok());
+/// assert!(UnitValue.write_escaped_str(&mut out, "x\nBridge=evil").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitValue;
+
+impl askama::filters::Escaper for UnitValue {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
+        if string.chars().any(|c| c.is_control() || c == '\\' || c == '%') {
+            return Err(fmt::Error);
+        }
+        dest.write_str(string)
+    }
+}
+
+/// Escaper for netplan YAML: every interpolated value becomes a double-quoted YAML string.
+///
+/// Integers must stay plain YAML integers; the template passes them through the `int`
+/// filter, which only accepts integer types (so no string can slip through unquoted).
+///
+/// ```
+/// use askama::filters::Escaper;
+/// use vxlan_mesh_gen::escape::YamlQuote;
+/// let mut out = String::new();
+/// YamlQuote.write_escaped_str(&mut out, "a\"b\n").unwrap();
+/// assert_eq!(out, r#""a\"b\n""#);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct YamlQuote;
+
+impl askama::filters::Escaper for YamlQuote {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
+        dest.write_char('"')?;
+        for c in string.chars() {
+            match c {
+                '"' => dest.write_str("\\\"")?,
+                '\\' => dest.write_str("\\\\")?,
+                '\n' => dest.write_str("\\n")?,
+                '\t' => dest.write_str("\\t")?,
+                c if c.is_control() => write!(dest, "\\u{:04x}", u32::from(c))?,
+                c => dest.write_char(c)?,
+            }
+        }
+        dest.write_char('"')
+    }
+}
+
+/// Makes free text (an inventory path given by the user) safe to show in a comment of any
+/// output format: characters other than printable ASCII, and `\`, `'`, `"`, `%`, become `_`.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_gen::escape::comment_text("a\nb'c.toml"), "a_b_c.toml");
+/// ```
+pub fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '\\' | '\'' | '"' | '%') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Integer types the YAML template may write unquoted.
+pub trait Integer: Copy + fmt::Display {}
+impl Integer for u16 {}
+impl Integer for u32 {}
+
+/// Custom template filters, found by askama as `filters::NAME`.
+pub(crate) mod filters {
+    use askama::filters::Safe;
+
+    /// Writes an integer without the escaper's quotes; only integer types are accepted, so
+    /// this cannot pass a string through unescaped.
+    #[askama::filter_fn]
+    pub fn int<T: super::Integer>(value: &T, _: &dyn askama::Values) -> askama::Result<Safe<T>> {
+        Ok(Safe(*value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_survives_a_real_shell() -> Result<(), Box<dyn std::error::Error>> {
+        let nasty = "a'b\"c $(touch /x) `id` \\ \n;|&*?~ ";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' {}", shell_quote(nasty)))
+            .output()?;
+        assert_eq!(String::from_utf8(out.stdout)?, nasty);
+        Ok(())
+    }
+
+    #[test]
+    fn unit_value_refuses_what_would_change_the_file() {
+        for bad in ["a\nb", "a\\", "%H", "a\rb"] {
+            let mut s = String::new();
+            assert!(
+                askama::filters::Escaper::write_escaped_str(&UnitValue, &mut s, bad).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}

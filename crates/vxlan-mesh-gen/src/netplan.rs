@@ -1,0 +1,130 @@
+//! netplan: one YAML file (`tunnels:` of mode vxlan, `bridges:`), networkd drop-ins for the
+//! `.network` files netplan generates where netplan has no key (FDB flood entries, bridge
+//! port isolation), and the shared firewall and loop-prevention units.
+
+use askama::Template;
+use vxlan_mesh_core::{Family, HostPlan};
+
+// askama looks custom filters up as `filters::NAME` where the template struct is defined.
+use crate::escape::filters;
+use crate::networkd::{describe, fdb_of, not_underlay, Fdb, DIR};
+use crate::{fill, units, Header, RenderError, RenderedFile};
+
+/// The YAML file; netplan reads `etc/netplan/*.yaml` and wants them readable by root only.
+pub(crate) const YAML: &str = "etc/netplan/60-vxlan-mesh.yaml";
+
+#[derive(Template)]
+#[template(path = "netplan.yaml")]
+struct Yaml<'a> {
+    h: &'a Header,
+    flood: bool,
+    isolation: bool,
+    ebtables: bool,
+    underlay_device: Option<&'a str>,
+    vxlans: Vec<Tunnel>,
+    bridges: Vec<Bridge>,
+}
+
+struct Tunnel {
+    description: String,
+    name: String,
+    vni: u32,
+    local: String,
+    remote: Option<String>,
+    port: u16,
+    mtu: u32,
+    learning: bool,
+    v6: bool,
+    udp_checksum: bool,
+}
+
+struct Bridge {
+    net: String,
+    name: String,
+    mtu: u32,
+    interfaces: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "netplan-dropin.conf")]
+struct DropIn<'a> {
+    h: &'a Header,
+    network_file: String,
+    name: &'a str,
+    isolated: bool,
+    fdb: Vec<Fdb>,
+}
+
+/// Name of the `.network` file netplan generates for interface `id`.
+fn generated_network(id: &str) -> String {
+    format!("10-netplan-{id}.network")
+}
+
+pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
+    let mut tunnels = Vec::new();
+    let mut bridges = Vec::new();
+    let mut dropins = Vec::new();
+    for net in &plan.networks {
+        not_underlay(plan, &net.bridge.name, YAML)?;
+        bridges.push(Bridge {
+            net: net.name.clone(),
+            name: net.bridge.name.clone(),
+            mtu: net.bridge.mtu,
+            interfaces: net
+                .vxlans
+                .iter()
+                .filter(|v| v.bridge.as_deref() == Some(net.bridge.name.as_str()))
+                .map(|v| v.name.clone())
+                .collect(),
+        });
+        for v in &net.vxlans {
+            not_underlay(plan, &v.name, YAML)?;
+            tunnels.push(Tunnel {
+                description: describe(net, v),
+                name: v.name.clone(),
+                vni: v.vni,
+                local: v.local.to_string(),
+                remote: v.remote.map(|r| r.to_string()),
+                port: v.port,
+                mtu: v.mtu,
+                learning: v.learning,
+                v6: Family::of(&v.local) == Family::V6,
+                udp_checksum: v.udp_checksum,
+            });
+            let fdb = fdb_of(net, v);
+            if v.isolated || !fdb.is_empty() {
+                let network_file = generated_network(&v.name);
+                let path = format!("{DIR}/{network_file}.d/50-vxlan-mesh.conf");
+                let dropin = DropIn {
+                    h,
+                    network_file,
+                    name: &v.name,
+                    isolated: v.isolated,
+                    fdb,
+                };
+                dropins.push(RenderedFile {
+                    contents: fill(&path, &dropin)?,
+                    path: path.into(),
+                    mode: 0o644,
+                });
+            }
+        }
+    }
+    let yaml = Yaml {
+        h,
+        flood: plan.fdb().next().is_some(),
+        isolation: plan.vxlans().any(|v| v.isolated),
+        ebtables: plan.loop_rules.is_some(),
+        underlay_device: plan.underlay_device.as_deref(),
+        vxlans: tunnels,
+        bridges,
+    };
+    let mut files = vec![RenderedFile {
+        contents: fill(YAML, &yaml)?,
+        path: YAML.into(),
+        mode: 0o600,
+    }];
+    files.extend(dropins);
+    files.extend(units::render(plan, h)?);
+    Ok(files)
+}

@@ -1,0 +1,181 @@
+//! systemd-networkd files: a `.netdev` and a `.network` per bridge and per VXLAN device,
+//! in `etc/systemd/network`, plus the shared firewall and loop-prevention units.
+
+use askama::Template;
+use vxlan_mesh_core::{Family, HostPlan, NetworkPlan, Vxlan};
+
+use crate::{fill, units, Header, RenderError, RenderedFile};
+
+/// Where networkd reads administrator configuration.
+pub(crate) const DIR: &str = "etc/systemd/network";
+
+#[derive(Template)]
+#[template(path = "bridge.netdev")]
+struct BridgeNetdev<'a> {
+    h: &'a Header,
+    net: &'a str,
+    name: &'a str,
+    mtu: u32,
+    alias: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "bridge.network")]
+struct BridgeNetwork<'a> {
+    h: &'a Header,
+    net: &'a str,
+    name: &'a str,
+    mtu: u32,
+}
+
+#[derive(Template)]
+#[template(path = "vxlan.netdev")]
+struct VxlanNetdev<'a> {
+    h: &'a Header,
+    description: String,
+    underlay_device: Option<&'a str>,
+    name: &'a str,
+    mtu: u32,
+    alias: &'a str,
+    vni: u32,
+    local: String,
+    remote: Option<String>,
+    port: u16,
+    learning: bool,
+    v6: bool,
+    udp_checksum: bool,
+}
+
+#[derive(Template)]
+#[template(path = "vxlan.network")]
+struct VxlanNetwork<'a> {
+    h: &'a Header,
+    description: String,
+    name: &'a str,
+    mtu: u32,
+    bridge: Option<&'a str>,
+    isolated: bool,
+    fdb: Vec<Fdb>,
+}
+
+/// A flood entry as the templates show it.
+pub(crate) struct Fdb {
+    pub peer: String,
+    pub mac: String,
+    pub destination: String,
+}
+
+/// The flood entries of VXLAN device `v`.
+pub(crate) fn fdb_of(net: &NetworkPlan, v: &Vxlan) -> Vec<Fdb> {
+    net.fdb
+        .iter()
+        .filter(|e| e.device == v.name)
+        .map(|e| Fdb {
+            peer: e.peer.clone().unwrap_or_else(|| e.destination.to_string()),
+            mac: e.mac.to_string(),
+            destination: e.destination.to_string(),
+        })
+        .collect()
+}
+
+/// One line saying what a VXLAN device is for.
+pub(crate) fn describe(net: &NetworkPlan, v: &Vxlan) -> String {
+    match &v.peer {
+        Some(peer) => format!("Network {}: VXLAN device towards {peer}, VNI {}", net.name, v.vni),
+        None => format!(
+            "Network {}: VXLAN device, VNI {}, flooding to {} peer(s)",
+            net.name,
+            v.vni,
+            net.fdb.len()
+        ),
+    }
+}
+
+/// Refuses to write a file whose `[Match] Name=` is the host's underlay device: networkd
+/// would take the device over and drop the addresses the file does not list.
+pub(crate) fn not_underlay(plan: &HostPlan, name: &str, file: &str) -> Result<(), RenderError> {
+    match &plan.underlay_device {
+        Some(dev) if dev == name => Err(RenderError::MatchesUnderlay {
+            file: file.to_string(),
+            device: dev.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn file(path: String, contents: String) -> RenderedFile {
+    RenderedFile {
+        path: path.into(),
+        mode: 0o644,
+        contents,
+    }
+}
+
+pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
+    let mut files = Vec::new();
+    for net in &plan.networks {
+        let br = &net.bridge;
+        let base = format!("{DIR}/50-vxlan-mesh-{}", br.name);
+        not_underlay(plan, &br.name, &format!("{base}.network"))?;
+        let netdev = BridgeNetdev {
+            h,
+            net: &net.name,
+            name: &br.name,
+            mtu: br.mtu,
+            alias: &br.alias,
+        };
+        files.push(file(
+            format!("{base}.netdev"),
+            fill(&format!("{base}.netdev"), &netdev)?,
+        ));
+        let network = BridgeNetwork {
+            h,
+            net: &net.name,
+            name: &br.name,
+            mtu: br.mtu,
+        };
+        files.push(file(
+            format!("{base}.network"),
+            fill(&format!("{base}.network"), &network)?,
+        ));
+
+        for v in &net.vxlans {
+            let base = format!("{DIR}/50-vxlan-mesh-{}", v.name);
+            not_underlay(plan, &v.name, &format!("{base}.network"))?;
+            let netdev = VxlanNetdev {
+                h,
+                description: describe(net, v),
+                underlay_device: v.underlay_device.as_deref(),
+                name: &v.name,
+                mtu: v.mtu,
+                alias: &v.alias,
+                vni: v.vni,
+                local: v.local.to_string(),
+                remote: v.remote.map(|r| r.to_string()),
+                port: v.port,
+                learning: v.learning,
+                v6: Family::of(&v.local) == Family::V6,
+                udp_checksum: v.udp_checksum,
+            };
+            files.push(file(
+                format!("{base}.netdev"),
+                fill(&format!("{base}.netdev"), &netdev)?,
+            ));
+            let network = VxlanNetwork {
+                h,
+                description: describe(net, v),
+                name: &v.name,
+                mtu: v.mtu,
+                bridge: v.bridge.as_deref(),
+                isolated: v.isolated,
+                fdb: fdb_of(net, v),
+            };
+            files.push(file(
+                format!("{base}.network"),
+                fill(&format!("{base}.network"), &network)?,
+            ));
+        }
+    }
+    files.extend(units::render(plan, h)?);
+    Ok(files)
+}

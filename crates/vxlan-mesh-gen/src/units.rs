@@ -1,0 +1,99 @@
+//! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
+//! that loads it, ebtables loop prevention as a unit, and the systemd-networkd.service
+//! drop-in that orders both before networkd.
+
+use askama::Template;
+use vxlan_mesh_core::{firewall, HostPlan};
+
+use crate::{fill, Header, RenderError, RenderedFile};
+
+const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
+const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
+const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
+const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
+const UNIT_DIR: &str = "etc/systemd/system";
+
+#[derive(Template)]
+#[template(path = "firewall.service")]
+struct FirewallUnit<'a> {
+    h: &'a Header,
+    table: &'a str,
+    apply_path: String,
+    remove_path: String,
+}
+
+#[derive(Template)]
+#[template(path = "ebtables.service")]
+struct EbtablesUnit<'a> {
+    h: &'a Header,
+    chain: &'a str,
+    rules: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "networkd-wants.conf")]
+struct NetworkdWants<'a> {
+    h: &'a Header,
+    ebtables: bool,
+    units: Vec<&'static str>,
+}
+
+/// The firewall and loop-prevention files of `plan` (none when both are off).
+pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
+    let mut files = Vec::new();
+    let mut units = Vec::new();
+    if let Some(fw) = &plan.firewall {
+        files.push(RenderedFile {
+            path: FIREWALL_NFT.into(),
+            mode: 0o644,
+            // The one nft text the core writes; never re-derived here.
+            contents: firewall::nft_script(fw),
+        });
+        files.push(RenderedFile {
+            path: FIREWALL_REMOVE_NFT.into(),
+            mode: 0o644,
+            contents: firewall::nft_remove_script(&fw.table),
+        });
+        let path = format!("{UNIT_DIR}/{FIREWALL_UNIT}");
+        let unit = FirewallUnit {
+            h,
+            table: &fw.table,
+            apply_path: format!("/{FIREWALL_NFT}"),
+            remove_path: format!("/{FIREWALL_REMOVE_NFT}"),
+        };
+        files.push(RenderedFile {
+            contents: fill(&path, &unit)?,
+            path: path.into(),
+            mode: 0o644,
+        });
+        units.push(FIREWALL_UNIT);
+    }
+    if let Some(rules) = &plan.loop_rules {
+        let path = format!("{UNIT_DIR}/{EBTABLES_UNIT}");
+        let unit = EbtablesUnit {
+            h,
+            chain: &rules.chain,
+            rules: &rules.rules,
+        };
+        files.push(RenderedFile {
+            contents: fill(&path, &unit)?,
+            path: path.into(),
+            mode: 0o644,
+        });
+        units.push(EBTABLES_UNIT);
+    }
+    if !units.is_empty() {
+        let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
+        let wants = NetworkdWants {
+            h,
+            ebtables: plan.loop_rules.is_some(),
+            units,
+        };
+        files.push(RenderedFile {
+            contents: fill(&path, &wants)?,
+            path: path.into(),
+            mode: 0o644,
+        });
+    }
+    Ok(files)
+}

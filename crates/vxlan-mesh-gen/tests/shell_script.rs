@@ -1,0 +1,206 @@
+//! The shell form: every rendered script passes `shellcheck`, and no value of the plan ever
+//! appears outside single quotes (checked for the inventories and for random valid fleets).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use proptest::prelude::*;
+use vxlan_mesh_core::{HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+use vxlan_mesh_gen::{render, render_with, Format, Options};
+
+/// Runs shellcheck on `script`; fails the test if shellcheck is missing (CI installs it).
+fn shellcheck(tag: &str, script: &str) {
+    let dir = common::TempDir::new("sc");
+    let path = dir.0.join("vxlan-mesh.sh");
+    std::fs::write(&path, script).unwrap();
+    let out = Command::new("shellcheck")
+        .arg("--norc")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run shellcheck (apt-get install shellcheck): {e}"));
+    assert!(
+        out.status.success(),
+        "{tag}: shellcheck found problems:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The text of `script` the shell reads unquoted: everything outside single quotes and
+/// comments (double-quoted text counts as unquoted, since the shell expands it).
+fn unquoted_text(script: &str) -> String {
+    let mut out = String::new();
+    let mut chars = script.chars().peekable();
+    let mut in_single = false;
+    let mut word_start = true;
+    while let Some(c) = chars.next() {
+        if in_single {
+            if c == '\'' {
+                in_single = false;
+                out.push(' ');
+            }
+            continue;
+        }
+        match c {
+            '\'' => in_single = true,
+            '\\' => {
+                // An escaped character is literal text of the script itself.
+                chars.next();
+                out.push(' ');
+            }
+            '#' if word_start => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+                word_start = true;
+                continue;
+            }
+            c => out.push(c),
+        }
+        word_start = c.is_whitespace() || c == ';' || c == '(';
+    }
+    assert!(!in_single, "unterminated single quote");
+    out
+}
+
+/// Values of the plan that reach the script.
+fn plan_values(plan: &HostPlan) -> Vec<String> {
+    let mut v = vec![plan.host.clone(), plan.address.to_string()];
+    for net in &plan.networks {
+        v.extend([net.bridge.name.clone(), net.bridge.alias.clone(), net.mtu.to_string()]);
+        for x in &net.vxlans {
+            v.extend([x.name.clone(), x.alias.clone(), x.vni.to_string(), x.port.to_string()]);
+            v.extend(x.remote.map(|r| r.to_string()));
+            v.extend(x.underlay_device.clone());
+        }
+        for e in &net.fdb {
+            v.push(e.destination.to_string());
+        }
+    }
+    v.extend(plan.peers.iter().map(|p| p.address.to_string()));
+    v
+}
+
+/// Fails if a plan value occurs as a whole word in the unquoted text.
+fn assert_all_values_quoted(tag: &str, plan: &HostPlan, script: &str) {
+    let bare = unquoted_text(script);
+    let is_word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+    for value in plan_values(plan) {
+        for (i, _) in bare.match_indices(value.as_str()) {
+            let before = bare[..i].chars().next_back();
+            let after = bare[i + value.len()..].chars().next();
+            assert!(
+                before.is_some_and(is_word) || after.is_some_and(is_word),
+                "{tag}: `{value}` appears unquoted in the script:\n{}",
+                bare.lines().find(|l| l.contains(value.as_str())).unwrap_or_default()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_checker_finds_an_unquoted_value() {
+    let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+    let bad = "#!/bin/sh\nip link add vxbr0 type bridge # 'ok'\n";
+    let caught = std::panic::catch_unwind(|| assert_all_values_quoted("t", &plan, bad));
+    assert!(caught.is_err(), "an unquoted bridge name must be reported");
+    assert_all_values_quoted("t", &plan, "#!/bin/sh\nip link add 'vxbr0' type bridge # vxbr0\n");
+}
+
+#[test]
+fn every_script_passes_shellcheck_and_quotes_every_value() {
+    for (name, path) in common::inventories() {
+        let fleet = common::fleet(&path);
+        for plan in fleet.plans() {
+            let tag = format!("{name}/{}", plan.host);
+            let files = render(&plan, Format::Shell).unwrap();
+            assert_eq!(files.len(), 1);
+            shellcheck(&tag, &files[0].contents);
+            assert_all_values_quoted(&tag, &plan, &files[0].contents);
+        }
+    }
+}
+
+#[test]
+fn the_shell_template_never_bypasses_the_escaper() {
+    let template = include_str!("../templates/vxlan-mesh.sh");
+    assert!(
+        !template.contains("|safe"),
+        "the shell template must not mark values safe"
+    );
+    assert!(
+        !template.contains("escape("),
+        "the shell template must not pick another escaper"
+    );
+}
+
+#[test]
+fn a_hostile_inventory_label_cannot_leave_its_comment() {
+    let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+    let opts = Options {
+        inventory: "x.toml\nrm -rf / #'$(id)".into(),
+    };
+    let script = &render_with(&plan, Format::Shell, &opts).unwrap()[0].contents;
+    shellcheck("hostile label", script);
+    assert!(!script.contains("\nrm -rf"), "{script}");
+}
+
+// Names carry a prefix no word of the script template starts with, so that the quoting
+// checker cannot mistake a random name such as `ip` or `m` for the template's own words.
+fn name() -> impl Strategy<Value = String> {
+    "zh[a-z0-9_.-]{0,8}"
+}
+
+prop_compose! {
+    fn inventory()(
+        per_peer in any::<bool>(),
+        ebtables in any::<bool>(),
+        firewall in any::<bool>(),
+        v6 in any::<bool>(),
+        port in prop_oneof![Just(4789u16), 1024u16..65535],
+        names in proptest::collection::btree_set(name(), 2..5),
+        device in proptest::option::of("zd[a-z0-9]{0,6}"),
+        bridge in "zb[a-z0-9_-]{0,8}",
+        // At least 4 digits, so that a VNI cannot be mistaken for a digit of the script itself.
+        vni in 1000u32..100_000,
+    ) -> Inventory {
+        let hosts = names.into_iter().enumerate().map(|(i, name)| HostSpec {
+            name,
+            address: if v6 {
+                format!("2001:db8::{}", i + 1).parse().unwrap()
+            } else {
+                format!("192.0.2.{}", i + 1).parse().unwrap()
+            },
+            device: device.clone(),
+            underlay_mtu: None,
+            id: None,
+            networks: None,
+        }).collect();
+        Inventory {
+            port: Some(port),
+            mode: Some(if per_peer { Mode::PerPeer } else { Mode::Flood }),
+            loop_prevention: Some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
+            firewall: Some(firewall),
+            networks: vec![NetworkSpec { name: "net-1".into(), vni, bridge, mtu: None, container_ipv6: None }],
+            hosts,
+        }
+    }
+}
+
+proptest! {
+    // shellcheck takes a fraction of a second per script: a few dozen fleets suffice.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn random_valid_fleets_render_clean_scripts(inv in inventory()) {
+        // Skip the rare random fleet validation refuses (e.g. a device named like the bridge).
+        let Ok(fleet) = inv.validate() else { return Ok(()) };
+        let plan = fleet.plan(&fleet.hosts[0].name).unwrap();
+        let script = &render(&plan, Format::Shell).unwrap()[0].contents;
+        shellcheck("random fleet", script);
+        assert_all_values_quoted("random fleet", &plan, script);
+    }
+}

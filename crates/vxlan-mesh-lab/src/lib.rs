@@ -52,4 +52,4 @@ pub use probe::{
     Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT, PINGS_IN_FLIGHT,
     STORM_PPS,
 };
-pub use spec::{Container, LabHost, LabSpec, CONTAINER_V4_NET, MAX_CONTAINERS_PER_NETWORK, UNKNOWN_V4};
+pub use spec::{Container, LabHost, LabSpec, CONTAINER_V4_NETS, CONTAINER_V6_BASES, MAX_CONTAINERS_PER_NETWORK};

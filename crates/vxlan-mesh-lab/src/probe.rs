@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Container, UNKNOWN_V4};
+use crate::spec::Container;
 use crate::{cmd, Lab, LabError};
 
 /// How many pings [`Lab::ping_matrix`] has in flight at once.
@@ -361,8 +361,8 @@ impl Lab {
             .containers()
             .filter(|c| seen.insert((c.host.clone(), c.network.clone())))
             .collect();
-        let broadcast = "198.51.100.255".to_string();
-        let unknown = UNKNOWN_V4.to_string();
+        let broadcast = self.spec().container_broadcast().to_string();
+        let unknown = self.spec().unknown_v4().to_string();
         let results: Vec<Result<(), LabError>> = std::thread::scope(|s| {
             let handles: Vec<_> = senders
                 .iter()

@@ -158,6 +158,8 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
+    Lab(crate::commands::lab::LabArgs),
 }
 
 /// Output format of `graph`.

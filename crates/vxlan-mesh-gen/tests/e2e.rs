@@ -85,6 +85,7 @@ fn exec_expect(lab: &Lab, ns: &str, argv: &[&str], want: i32) -> String {
 /// Pings, full-size frames, and (per-peer) no storm.
 fn assert_overlay_works(lab: &Lab, what: &str) {
     lab.attach_containers().unwrap();
+    let fulls_before = neighbour_table_fulls();
     // The machine may be loaded by other tests (ping waits 1 s per probe): a failed matrix
     // is probed again, twice at most, and the last one must be full.
     let mut matrix = lab.ping_matrix().unwrap();
@@ -108,6 +109,19 @@ fn assert_overlay_works(lab: &Lab, what: &str) {
             out.status,
             t.elapsed(),
             String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let fulls = neighbour_table_fulls().saturating_sub(fulls_before);
+    if fulls > 0 {
+        eprintln!(
+            "{what}: the kernel's neighbour tables (shared by all namespaces, gc_thresh3 {}) \
+             overflowed {fulls} times during the probes: ARP/ND failed for reasons outside \
+             this lab (all namespaces of the machine hold {} IPv4 / {} IPv6 entries)",
+            std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+                .unwrap_or_default()
+                .trim(),
+            neighbour_entries("arp_cache"),
+            neighbour_entries("ndisc_cache"),
         );
     }
     assert!(
@@ -138,6 +152,36 @@ fn assert_overlay_works(lab: &Lab, what: &str) {
     }
     let check = lab.loop_check(Duration::from_secs(1)).unwrap();
     assert!(!check.storm, "{what}: broadcast storm: {check:?}");
+}
+
+/// `table_fulls` of the IPv4 and IPv6 neighbour tables, summed over CPUs: how often a new
+/// neighbour entry could not be allocated because the (machine-wide) table was full.
+fn neighbour_table_fulls() -> u64 {
+    ["arp_cache", "ndisc_cache"]
+        .iter()
+        .map(|t| stat_column(t, "table_fulls").iter().sum::<u64>())
+        .sum()
+}
+
+fn neighbour_entries(table: &str) -> u64 {
+    // `entries` is a table-wide count repeated on every CPU's line.
+    stat_column(table, "entries").first().copied().unwrap_or(0)
+}
+
+/// One column of /proc/net/stat/<table> (hex numbers, one line per CPU).
+fn stat_column(table: &str, column: &str) -> Vec<u64> {
+    let text = std::fs::read_to_string(format!("/proc/net/stat/{table}")).unwrap_or_default();
+    let mut lines = text.lines();
+    let Some(i) = lines
+        .next()
+        .and_then(|h| h.split_whitespace().position(|c| c == column))
+    else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| l.split_whitespace().nth(i))
+        .filter_map(|v| u64::from_str_radix(v, 16).ok())
+        .collect()
 }
 
 /// Links, nft tables and ebtables chains of a host namespace, to compare before and after.

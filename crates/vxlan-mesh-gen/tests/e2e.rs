@@ -225,8 +225,30 @@ fn shell_form(inventory: &str, base: &str) {
         exec_expect(&lab, ns, &["sh", script, "status"], 3);
         exec_expect(&lab, ns, &["sh", script, "start"], 0);
         let once = footprint(&lab, ns);
+        let indexes = exec_expect(&lab, ns, &["ip", "-o", "link"], 0);
+        // Once converged, a dry run plans no device to create or delete...
+        let dry = exec_expect(&lab, ns, &["env", "DRYRUN=1", "sh", script, "start"], 0);
+        assert!(
+            !dry.contains("link add") && !dry.contains("link del"),
+            "{ns}: not converged:\n{dry}"
+        );
+        // ... and a second start keeps every device (same ifindex) and adds nothing.
         exec_expect(&lab, ns, &["sh", script, "start"], 0);
         assert_eq!(footprint(&lab, ns), once, "{ns}: a second start changed something");
+        let index_of = |text: &str| -> Vec<String> {
+            // "7: vxm100: <...>" → "7: vxm100"
+            let mut v: Vec<String> = text
+                .lines()
+                .map(|l| l.split(':').take(2).collect::<Vec<_>>().join(":"))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            index_of(&exec_expect(&lab, ns, &["ip", "-o", "link"], 0)),
+            index_of(&indexes),
+            "{ns}: a second start re-created a device"
+        );
         let status = exec_expect(&lab, ns, &["sh", script, "status"], 0);
         assert!(!status.contains("missing"), "{status}");
     }
@@ -452,6 +474,18 @@ fn networkd_flood() {
 #[test]
 fn networkd_per_peer_isolation() {
     networkd_form("hetzner", "gnp", false);
+}
+
+/// ebtables loop prevention through the shipped unit's commands, then networkd.
+#[test]
+fn networkd_per_peer_ebtables() {
+    networkd_form("per-peer-ebtables", "gne", false);
+}
+
+/// IPv6 underlay (UDP6 checksum keys), custom port, two networks.
+#[test]
+fn networkd_ipv6_flood() {
+    networkd_form("ipv6-flood", "gn6", false);
 }
 
 #[test]

@@ -195,7 +195,10 @@ fn footprint(lab: &Lab, ns: &str) -> String {
     names.sort_unstable();
     // Loading the firewall replaces its table, which moves it in the listing: sort.
     let tables = exec_expect(lab, ns, &["nft", "list", "tables"], 0);
-    let mut tables: Vec<&str> = tables.lines().collect();
+    // `table bridge filter` is ebtables' standard table (ebtables-nft creates it on first
+    // use); it may be shared with other ebtables users, so `stop` removes only our chain and
+    // jump from it. Its contents are compared through the ebtables listing below.
+    let mut tables: Vec<&str> = tables.lines().filter(|t| *t != "table bridge filter").collect();
     tables.sort_unstable();
     let ebt = exec_expect(lab, ns, &["ebtables", "-t", "filter", "-L"], 0);
     format!("links: {names:?}\nnft: {tables:?}\nebtables: {ebt}")

@@ -240,8 +240,11 @@ fn shell_form(inventory: &str, base: &str) {
         assert_eq!(footprint(&lab, ns), once, "{ns}: a second start changed something");
         let index_of = |text: &str| -> Vec<String> {
             // "7: vxm100: <...>" → "7: vxm100"
+            // Only link lines: iproute2 may add a stray "Error: Peer netns reference is
+            // invalid." while another test deletes its namespaces.
             let mut v: Vec<String> = text
                 .lines()
+                .filter(|l| l.split(':').next().is_some_and(|n| n.trim().parse::<u32>().is_ok()))
                 .map(|l| l.split(':').take(2).collect::<Vec<_>>().join(":"))
                 .collect();
             v.sort();

@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Container, UNKNOWN_V4};
+use crate::spec::Container;
 use crate::{cmd, Lab, LabError};
 
-/// How many source containers ping at once in [`Lab::ping_matrix`]; each pings all its
-/// targets in parallel.
-pub const PING_SOURCES_AT_ONCE: usize = 8;
+/// How many pings [`Lab::ping_matrix`] has in flight at once.
+///
+/// Every first ping to a container costs an ARP (or neighbour solicitation) broadcast that
+/// each host replicates to every peer and every container, each copy a trip through a veth
+/// into the per-CPU backlog (`net.core.netdev_max_backlog`, 1000). With all 63 targets of
+/// 4 to 16 sources pinged at once, a 16-host lab overflowed that backlog (tens of
+/// thousands of drops in `/proc/net/softnet_stat`) and lost most pairs.
+pub const PINGS_IN_FLIGHT: usize = 12;
 
 /// Underlay packets per second above which [`Lab::loop_check`] reports a storm. A loop
 /// shows hundreds of thousands; a quiet lab shows a handful.
@@ -180,60 +185,43 @@ pub struct LoopCheck {
 
 impl Lab {
     /// Every container pings every other container of its network (each family both have),
-    /// [`PING_SOURCES_AT_ONCE`] sources at a time, each pinging all its targets in parallel;
-    /// a probe that fails is retried once before the pair counts as failed.
+    /// one `ping` per probe, [`PINGS_IN_FLIGHT`] at a time; a probe unanswered within 1 s is
+    /// asked once more (2 s) before the pair counts as failed.
     pub fn ping_matrix(&self) -> Result<Reachability, LabError> {
         let containers: Vec<&Container> = self.containers().collect();
         let by_addr: HashMap<IpAddr, &Container> = containers
             .iter()
             .flat_map(|c| c.addresses().into_iter().map(move |a| (a, *c)))
             .collect();
-        let next = Mutex::new(0usize);
-        let results: Mutex<Vec<(String, String, IpAddr, bool)>> = Mutex::new(Vec::new());
-        let first_error: Mutex<Option<LabError>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..PING_SOURCES_AT_ONCE.min(containers.len()) {
-                s.spawn(|| loop {
-                    let i = {
-                        let Ok(mut n) = next.lock() else { return };
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some(src) = containers.get(i) else { return };
-                    let targets: Vec<IpAddr> = containers
-                        .iter()
-                        .filter(|t| t.network == src.network && t.netns != src.netns)
-                        .flat_map(|t| {
-                            t.addresses()
-                                .into_iter()
-                                .filter(|a| (a.is_ipv4() && src.ipv4.is_some()) || (a.is_ipv6() && src.ipv6.is_some()))
-                        })
-                        .collect();
-                    match ping_all(&src.netns, &targets) {
-                        Ok(res) => {
-                            if let Ok(mut r) = results.lock() {
-                                for (addr, ok) in res {
-                                    if let Some(dst) = by_addr.get(&addr) {
-                                        r.push((src.netns.clone(), dst.netns.clone(), addr, ok));
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut fe) = first_error.lock() {
-                                fe.get_or_insert(e);
-                            }
-                            return;
-                        }
+        // Every (source, target address) probe, interleaved by target so that consecutive
+        // probes come from different sources and hosts.
+        let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
+        for dst in &containers {
+            for addr in dst.addresses() {
+                for src in &containers {
+                    let same_family = (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
+                    if src.network == dst.network && src.netns != dst.netns && same_family {
+                        probes.push((src, addr));
                     }
-                });
+                }
             }
-        });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(e);
         }
-        let results = results.into_inner().unwrap_or_default();
+        let first = run_probes(&probes, 1)?;
+        let retry: Vec<(&Container, IpAddr)> = probes
+            .iter()
+            .zip(&first)
+            .filter(|(_, ok)| !**ok)
+            .map(|(p, _)| *p)
+            .collect();
+        let second = run_probes(&retry, 2)?;
+        let mut results = Vec::with_capacity(probes.len());
+        let mut retried = retry.iter().zip(second);
+        for ((src, addr), ok) in probes.iter().zip(first) {
+            let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
+            if let Some(dst) = by_addr.get(addr) {
+                results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
+            }
+        }
         Ok(self.tabulate(&results))
     }
 
@@ -304,8 +292,8 @@ impl Lab {
         };
         let dst = dst.to_string();
         let size = |extra: u32| mtu.saturating_sub(28).saturating_add(extra).to_string();
-        let probe = |payload: String| -> Result<bool, LabError> {
-            for _ in 0..2 {
+        let probe = |payload: String, tries: usize| -> Result<bool, LabError> {
+            for _ in 0..tries {
                 let out = self.exec(
                     &a.netns,
                     &[
@@ -320,8 +308,9 @@ impl Lab {
         };
         Ok(FrameProbe {
             mtu,
-            fits: probe(size(0))?,
-            larger_fails: !probe(size(1))?,
+            // A lost packet must not fail the probe: one retry.
+            fits: probe(size(0), 2)?,
+            larger_fails: !probe(size(1), 1)?,
         })
     }
 
@@ -372,25 +361,21 @@ impl Lab {
             .containers()
             .filter(|c| seen.insert((c.host.clone(), c.network.clone())))
             .collect();
-        let broadcast = "198.51.100.255".to_string();
-        let unknown = UNKNOWN_V4.to_string();
+        let broadcast = self.spec().container_broadcast().to_string();
+        let unknown = self.spec().unknown_v4().to_string();
         let results: Vec<Result<(), LabError>> = std::thread::scope(|s| {
             let handles: Vec<_> = senders
                 .iter()
                 .map(|c| {
                     let (b, u) = (&broadcast, &unknown);
                     s.spawn(move || -> Result<(), LabError> {
-                        if c.ipv4.is_some() {
-                            // Exit status is irrelevant: nobody answers, we only want the frames sent.
-                            cmd::netns_exec(
-                                &c.netns,
-                                &["ping", "-n", "-q", "-b", "-c", "2", "-i", "0.2", "-w", "1", b],
-                            )?;
-                            cmd::netns_exec(&c.netns, &["ping", "-n", "-q", "-c", "1", "-w", "1", u])?;
+                        // Exit status is irrelevant: nobody answers, we only want the frames sent.
+                        let script = if c.ipv4.is_some() {
+                            format!("ping -n -q -b -c 2 -i 0.2 -w 1 {b} & ping -n -q -c 1 -w 1 {u} & wait")
                         } else {
-                            let all = format!("ff02::1%{}", c.ifname);
-                            cmd::netns_exec(&c.netns, &["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-w", "1", &all])?;
-                        }
+                            format!("ping -n -q -c 2 -i 0.2 -w 1 ff02::1%{}", c.ifname)
+                        };
+                        cmd::netns_exec(&c.netns, &["sh", "-c", &script])?;
                         Ok(())
                     })
                 })
@@ -426,43 +411,145 @@ impl Lab {
     }
 }
 
-/// Pings every target from `netns` at once (one shell, one `ping` per target), retrying a
-/// failed target once; returns (target, answered).
-fn ping_all(netns: &str, targets: &[IpAddr]) -> Result<Vec<(IpAddr, bool)>, LabError> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
-    // Addresses are formatted by Rust (digits, dots, colons): nothing to quote.
-    let script = format!(
-        "for t in {}; do ( if ping -n -q -c 1 -W 1 \"$t\" >/dev/null 2>&1 || ping -n -q -c 1 -W 2 \"$t\" >/dev/null 2>&1; \
-         then echo \"ok $t\"; else echo \"fail $t\"; fi ) & done; wait",
-        list.join(" ")
-    );
-    let out = cmd::netns_exec(netns, &["sh", "-c", &script])?;
-    if !out.status.success() {
-        return Err(LabError::Command {
-            command: format!("ip netns exec {netns} sh -c <ping loop>"),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut res = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.split_whitespace();
-        let (Some(word), Some(addr)) = (parts.next(), parts.next()) else {
-            continue;
+/// Result of [`Lab::iperf3`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Goodput {
+    /// TCP goodput received, bits per second.
+    pub bits_per_second: f64,
+    /// Seconds measured.
+    pub seconds: u32,
+}
+
+/// TCP port the lab's iperf3 servers listen on.
+pub const IPERF3_PORT: u16 = 5201;
+
+impl Lab {
+    /// TCP goodput from namespace `client_ns` to `server_addr`, served by an iperf3 server
+    /// started in `server_ns` for this one run (and killed afterwards whatever happens).
+    pub fn iperf3(
+        &self,
+        client_ns: &str,
+        server_ns: &str,
+        server_addr: IpAddr,
+        seconds: u32,
+    ) -> Result<Goodput, LabError> {
+        self.check_netns(client_ns)?;
+        self.check_netns(server_ns)?;
+        let port = IPERF3_PORT.to_string();
+        let spawn_err = |source| LabError::Spawn {
+            program: "iperf3".into(),
+            source,
         };
-        if let Ok(addr) = addr.parse::<IpAddr>() {
-            res.push((addr, word == "ok"));
+        let server = std::process::Command::new("ip")
+            .args(["netns", "exec", server_ns, "iperf3", "-s", "-1", "-p", &port])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(spawn_err)?;
+        // Killed on every return path, also when the client fails.
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
         }
-    }
-    // A target the shell never reported (killed ping) counts as failed.
-    for t in targets {
-        if !res.iter().any(|(a, _)| a == t) {
-            res.push((*t, false));
+        let _server = Reap(server);
+        let addr = server_addr.to_string();
+        let secs = seconds.max(1).to_string();
+        let mut last = None;
+        // The server needs a moment to listen: retry a refused connection.
+        for _ in 0..50 {
+            let out = cmd::netns_exec(client_ns, &["iperf3", "-c", &addr, "-p", &port, "-t", &secs, "-J"])?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            // iperf3 -J reports a refused connection in the JSON, with exit status 0 at times.
+            let v: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let error = v
+                .as_ref()
+                .and_then(|v| v.get("error"))
+                .and_then(serde_json::Value::as_str);
+            if out.status.success() && error.is_none() {
+                let bps = v
+                    .as_ref()
+                    .and_then(|v| v.pointer("/end/sum_received/bits_per_second"))
+                    .and_then(serde_json::Value::as_f64)
+                    .ok_or_else(|| LabError::Parse {
+                        command: "iperf3 -J".into(),
+                        message: "no end.sum_received.bits_per_second".into(),
+                    })?;
+                return Ok(Goodput {
+                    bits_per_second: bps,
+                    seconds: seconds.max(1),
+                });
+            }
+            last = Some(error.map_or(text.clone(), str::to_string));
+            std::thread::sleep(Duration::from_millis(100));
         }
+        let out = last.unwrap_or_default();
+        Err(LabError::Command {
+            command: format!("ip netns exec {client_ns} iperf3 -c {addr} -p {port} -t {secs} -J"),
+            status: "failed 50 times".into(),
+            stderr: out.chars().take(400).collect(),
+        })
     }
-    Ok(res)
+}
+
+/// Runs one `ping` per probe, [`PINGS_IN_FLIGHT`] at a time, each started from a thread
+/// that joined the source's namespace (the child inherits it: no `ip netns exec` per probe).
+/// Returns whether each probe was answered within `wait_s` seconds.
+fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>, LabError> {
+    let next = Mutex::new(0usize);
+    let answers: Mutex<Vec<bool>> = Mutex::new(vec![false; probes.len()]);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+    let wait = wait_s.to_string();
+    std::thread::scope(|s| {
+        for _ in 0..PINGS_IN_FLIGHT.min(probes.len()) {
+            s.spawn(|| loop {
+                let i = match next.lock() {
+                    Ok(mut n) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => return,
+                };
+                let Some((src, addr)) = probes.get(i) else { return };
+                let addr = addr.to_string();
+                let ran = crate::run_in_netns(&src.netns, || {
+                    std::process::Command::new("ping")
+                        .args(["-n", "-q", "-c", "1", "-W", &wait, &addr])
+                        .stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .status()
+                });
+                match ran {
+                    Ok(Ok(status)) => {
+                        if let Ok(mut a) = answers.lock() {
+                            a[i] = status.success();
+                        }
+                    }
+                    Ok(Err(source)) => {
+                        if let Ok(mut fe) = first_error.lock() {
+                            fe.get_or_insert(LabError::Spawn {
+                                program: "ping".into(),
+                                source,
+                            });
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        if let Ok(mut fe) = first_error.lock() {
+                            fe.get_or_insert(e);
+                        }
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(answers.into_inner().unwrap_or_default())
 }

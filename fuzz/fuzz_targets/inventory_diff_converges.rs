@@ -1,0 +1,129 @@
+//! The diff converges: for two inventories A and B (one input, split at a `%%` line), a
+//! host's state as B plans it is "observed", as A plans it is "desired"; executing the
+//! changes `diff(desired, observed)` returns, one by one, on a model of the host must give
+//! exactly the desired state, after which the diff is empty. This is what `apply` relies
+//! on to converge a host from whatever an older inventory left behind.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use vxlan_mesh_core::{diff, Change, FdbEntry, Fleet, Inventory, MacAddr, State, Vxlan};
+
+const MAX_HOSTS: usize = 6;
+
+fn fleet(text: &str) -> Option<Fleet> {
+    Inventory::from_toml_str(text).ok()?.validate().ok()
+}
+
+/// What the kernel would hold after each change, as the netlink executor performs it.
+fn execute(state: &mut State, change: &Change) {
+    let drop_fdb_of = |state: &mut State, dev: &str| state.fdb.retain(|e| e.device != dev);
+    match change {
+        Change::InstallFirewall { firewall } => state.firewall = Some(firewall.clone()),
+        Change::RemoveFirewall { .. } => state.firewall = None,
+        Change::InstallLoopRules { rules } => state.loop_rules = Some(rules.clone()),
+        Change::RemoveLoopRules { .. } => state.loop_rules = None,
+        Change::DeleteFdb { entry } => state.fdb.retain(|e| e != entry),
+        Change::AddFdb { entry } => state.fdb.push(entry.clone()),
+        Change::DeleteVxlan { vxlan } => {
+            state.vxlans.retain(|v| v.name != vxlan.name);
+            drop_fdb_of(state, &vxlan.name);
+        }
+        Change::CreateVxlan { vxlan } => {
+            assert!(
+                !state.vxlans.iter().any(|v| v.name == vxlan.name),
+                "create of existing {}",
+                vxlan.name
+            );
+            state.vxlans.push(vxlan.clone());
+        }
+        Change::RecreateVxlan { from, to, .. } => {
+            state.vxlans.retain(|v| v.name != from.name);
+            drop_fdb_of(state, &from.name);
+            state.vxlans.push(to.clone());
+        }
+        Change::UpdateVxlan { from, to } => {
+            let v = state.vxlans.iter_mut().find(|v| v.name == from.name);
+            *v.unwrap_or_else(|| panic!("update of missing vxlan {}", from.name)) = to.clone();
+        }
+        Change::DeleteBridge { bridge } => {
+            state.bridges.retain(|b| b.name != bridge.name);
+            // The kernel detaches the ports of a deleted bridge.
+            for v in &mut state.vxlans {
+                if v.bridge.as_deref() == Some(bridge.name.as_str()) {
+                    v.bridge = None;
+                }
+            }
+        }
+        Change::CreateBridge { bridge } => {
+            assert!(
+                !state.bridges.iter().any(|b| b.name == bridge.name),
+                "create of existing bridge {}",
+                bridge.name
+            );
+            state.bridges.push(bridge.clone());
+        }
+        Change::UpdateBridge { from, to } => {
+            let b = state.bridges.iter_mut().find(|b| b.name == from.name);
+            *b.unwrap_or_else(|| panic!("update of missing bridge {}", from.name)) = to.clone();
+        }
+    }
+}
+
+/// A state as the kernel shows it: order-free, without the flood entries a device's
+/// `remote` implies.
+fn normal(state: &State) -> State {
+    let devices: BTreeMap<&str, &Vxlan> = state.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();
+    let implied = |e: &FdbEntry| {
+        e.mac == MacAddr::ZERO
+            && devices
+                .get(e.device.as_str())
+                .is_some_and(|v| v.remote == Some(e.destination))
+    };
+    let mut s = state.clone();
+    s.bridges.sort();
+    s.vxlans.sort();
+    s.fdb.retain(|e| !implied(e));
+    for e in &mut s.fdb {
+        e.peer = None; // not observable in the kernel
+    }
+    s.fdb.sort();
+    s.fdb.dedup();
+    s
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (a, b) = text.split_once("\n%%\n").unwrap_or((text, ""));
+    let Some(want) = fleet(a) else {
+        return;
+    };
+    let had = fleet(b);
+    for host in want.hosts.iter().take(MAX_HOSTS) {
+        let desired = want.plan(&host.name).map(|p| p.state()).unwrap_or_default();
+        let observed = match &had {
+            Some(f) => f
+                .plan(&host.name)
+                .or_else(|_| f.plan(&f.hosts[0].name))
+                .map(|p| p.state())
+                .unwrap_or_default(),
+            None => State::default(),
+        };
+        let changes = diff(&desired, &observed).unwrap_or_else(|e| panic!("no foreign objects, yet: {e}"));
+        let mut host_state = observed.clone();
+        for c in &changes {
+            execute(&mut host_state, c);
+        }
+        assert_eq!(
+            normal(&host_state),
+            normal(&desired),
+            "host {} does not converge; changes: {changes:#?}",
+            host.name
+        );
+        let again = diff(&desired, &host_state).unwrap_or_else(|e| panic!("{e}"));
+        assert!(again.is_empty(), "second diff of host {}: {again:#?}", host.name);
+    }
+});

@@ -78,7 +78,13 @@ impl Reachability {
     /// Whether every pair is reachable (and there was at least one pair).
     ///
     /// ```
-    /// let r = vxlan_mesh_lab::Reachability { hosts: vec![], cells: vec![], ok: 0, failed: vec![] };
+    /// let r = vxlan_mesh_lab::Reachability {
+    ///     hosts: vec![],
+    ///     cells: vec![],
+    ///     ok: 0,
+    ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
+    /// };
     /// assert!(!r.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
@@ -104,6 +110,7 @@ impl Reachability {
     ///     cells: vec![Cell { from: "a".into(), to: "a".into(), ok: 2, failed: 0 }],
     ///     ok: 2,
     ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
     /// };
     /// assert!(r.render_text().contains("2/2"));
     /// ```

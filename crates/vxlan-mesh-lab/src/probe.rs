@@ -37,6 +37,11 @@ pub struct Reachability {
     pub ok: usize,
     /// The unreachable pairs.
     pub failed: Vec<FailedPair>,
+    /// How often the kernel's neighbour tables (ARP and ND, shared by every namespace of the
+    /// machine, `gc_thresh3` entries) were full during the probes: lost pairs are then the
+    /// machine's limit, not the overlay's (see [`neighbour_table_limit`]).
+    #[serde(default)]
+    pub neighbour_table_overflows: u64,
 }
 
 /// Pairs from containers on host `from` to containers on host `to`.
@@ -73,7 +78,13 @@ impl Reachability {
     /// Whether every pair is reachable (and there was at least one pair).
     ///
     /// ```
-    /// let r = vxlan_mesh_lab::Reachability { hosts: vec![], cells: vec![], ok: 0, failed: vec![] };
+    /// let r = vxlan_mesh_lab::Reachability {
+    ///     hosts: vec![],
+    ///     cells: vec![],
+    ///     ok: 0,
+    ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
+    /// };
     /// assert!(!r.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
@@ -99,6 +110,7 @@ impl Reachability {
     ///     cells: vec![Cell { from: "a".into(), to: "a".into(), ok: 2, failed: 0 }],
     ///     ok: 2,
     ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
     /// };
     /// assert!(r.render_text().contains("2/2"));
     /// ```
@@ -121,6 +133,15 @@ impl Reachability {
             s.push('\n');
         }
         s.push_str(&format!("{} of {} pairs reachable\n", self.ok, self.pairs()));
+        if self.neighbour_table_overflows > 0 {
+            s.push_str(&format!(
+                "  warning: the kernel's neighbour tables overflowed {} times during the probes \
+                 (gc_thresh3 {}, shared by all namespaces): raise net.ipv4.neigh.default.gc_thresh3 \
+                 and net.ipv6.neigh.default.gc_thresh3 for labs this large\n",
+                self.neighbour_table_overflows,
+                neighbour_table_limit()
+            ));
+        }
         for f in &self.failed {
             let addrs: Vec<String> = f.addresses.iter().map(ToString::to_string).collect();
             s.push_str(&format!(
@@ -206,6 +227,7 @@ impl Lab {
                 }
             }
         }
+        let fulls_before = neighbour_table_fulls();
         let first = run_probes(&probes, 1)?;
         let retry: Vec<(&Container, IpAddr)> = probes
             .iter()
@@ -222,7 +244,9 @@ impl Lab {
                 results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
             }
         }
-        Ok(self.tabulate(&results))
+        let mut r = self.tabulate(&results);
+        r.neighbour_table_overflows = neighbour_table_fulls().saturating_sub(fulls_before);
+        Ok(r)
     }
 
     fn tabulate(&self, results: &[(String, String, IpAddr, bool)]) -> Reachability {
@@ -278,6 +302,7 @@ impl Lab {
             cells,
             ok,
             failed,
+            neighbour_table_overflows: 0,
         }
     }
 
@@ -552,4 +577,39 @@ fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>,
         return Err(e);
     }
     Ok(answers.into_inner().unwrap_or_default())
+}
+
+/// The kernel's neighbour table limit (`net.ipv4.neigh.default.gc_thresh3`): entries of all
+/// namespaces together. Entries younger than 5 s are not garbage-collected, so a ping matrix
+/// needing more entries than this loses pairs.
+///
+/// ```
+/// assert!(vxlan_mesh_lab::neighbour_table_limit() > 0);
+/// ```
+pub fn neighbour_table_limit() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// `table_fulls` of the ARP and ND tables, summed over CPUs.
+fn neighbour_table_fulls() -> u64 {
+    ["arp_cache", "ndisc_cache"]
+        .iter()
+        .map(|t| {
+            let text = std::fs::read_to_string(format!("/proc/net/stat/{t}")).unwrap_or_default();
+            let mut lines = text.lines();
+            let Some(col) = lines
+                .next()
+                .and_then(|h| h.split_whitespace().position(|c| c == "table_fulls"))
+            else {
+                return 0;
+            };
+            lines
+                .filter_map(|l| l.split_whitespace().nth(col))
+                .filter_map(|v| u64::from_str_radix(v, 16).ok())
+                .sum::<u64>()
+        })
+        .sum()
 }

@@ -57,7 +57,10 @@ fn flood_mode_sends_unicast_to_one_peer_only() {
     let target = b.ipv4.unwrap().to_string();
     let before = rx_of(&lab, "c");
     let out = lab
-        .exec(&a.netns, &["ping", "-n", "-q", "-c", "200", "-i", "0.005", "-W", "1", &target])
+        .exec(
+            &a.netns,
+            &["ping", "-n", "-q", "-c", "200", "-i", "0.005", "-W", "1", &target],
+        )
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let to_bystander = rx_of(&lab, "c") - before;

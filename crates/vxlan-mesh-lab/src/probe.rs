@@ -210,10 +210,6 @@ impl Lab {
     /// asked once more (2 s) before the pair counts as failed.
     pub fn ping_matrix(&self) -> Result<Reachability, LabError> {
         let containers: Vec<&Container> = self.containers().collect();
-        let by_addr: HashMap<IpAddr, &Container> = containers
-            .iter()
-            .flat_map(|c| c.addresses().into_iter().map(move |a| (a, *c)))
-            .collect();
         // The kernel's neighbour tables are shared by every namespace of the machine and
         // refuse new entries past `gc_thresh3`: a full matrix of C containers would need
         // C·(C−1) entries per family at once (4,032 for 16 hosts × 4 containers). So the
@@ -226,7 +222,9 @@ impl Lab {
         for (i, targets) in rounds.iter().enumerate() {
             // Every (source, target address) probe, interleaved by target so that
             // consecutive probes come from different sources and hosts.
+            // Targets are kept with their probes: container addresses repeat across networks.
             let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
+            let mut probed: Vec<&Container> = Vec::new();
             for dst in *targets {
                 for addr in dst.addresses() {
                     for src in &containers {
@@ -234,6 +232,7 @@ impl Lab {
                             (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
                         if src.network == dst.network && src.netns != dst.netns && same_family {
                             probes.push((src, addr));
+                            probed.push(dst);
                         }
                     }
                 }
@@ -247,11 +246,10 @@ impl Lab {
                 .collect();
             let second = run_probes(&retry, 2)?;
             let mut retried = retry.iter().zip(second);
-            for ((src, addr), ok) in probes.iter().zip(first) {
+            for (((src, addr), dst), ok) in probes.iter().zip(&probed).zip(first) {
+                // `retry` holds the failed probes in order, so it advances on failures only.
                 let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
-                if let Some(dst) = by_addr.get(addr) {
-                    results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
-                }
+                results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
             }
             if i + 1 < rounds.len() {
                 flush_neighbours(&containers)?;

@@ -82,6 +82,18 @@ fn exec_expect(lab: &Lab, ns: &str, argv: &[&str], want: i32) -> String {
     text
 }
 
+/// Stdout of `argv` in `ns`, which must succeed. Stderr is left out: iproute2 may print a
+/// stray error about another test's namespace being deleted meanwhile.
+fn stdout_ok(lab: &Lab, ns: &str, argv: &[&str]) -> String {
+    let out = lab.exec(ns, argv).unwrap();
+    assert!(
+        out.status.success(),
+        "{ns}: {argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Pings, full-size frames, and (per-peer) no storm.
 fn assert_overlay_works(lab: &Lab, what: &str) {
     lab.attach_containers().unwrap();
@@ -186,7 +198,7 @@ fn stat_column(table: &str, column: &str) -> Vec<u64> {
 
 /// Links, nft tables and ebtables chains of a host namespace, to compare before and after.
 fn footprint(lab: &Lab, ns: &str) -> String {
-    let links = exec_expect(lab, ns, &["ip", "-br", "link"], 0);
+    let links = stdout_ok(lab, ns, &["ip", "-br", "link"]);
     let mut names: Vec<&str> = links
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -194,13 +206,13 @@ fn footprint(lab: &Lab, ns: &str) -> String {
         .collect();
     names.sort_unstable();
     // Loading the firewall replaces its table, which moves it in the listing: sort.
-    let tables = exec_expect(lab, ns, &["nft", "list", "tables"], 0);
+    let tables = stdout_ok(lab, ns, &["nft", "list", "tables"]);
     // `table bridge filter` is ebtables' standard table (ebtables-nft creates it on first
     // use); it may be shared with other ebtables users, so `stop` removes only our chain and
     // jump from it. Its contents are compared through the ebtables listing below.
     let mut tables: Vec<&str> = tables.lines().filter(|t| *t != "table bridge filter").collect();
     tables.sort_unstable();
-    let ebt = exec_expect(lab, ns, &["ebtables", "-t", "filter", "-L"], 0);
+    let ebt = stdout_ok(lab, ns, &["ebtables", "-t", "filter", "-L"]);
     format!("links: {names:?}\nnft: {tables:?}\nebtables: {ebt}")
 }
 
@@ -228,7 +240,7 @@ fn shell_form(inventory: &str, base: &str) {
         exec_expect(&lab, ns, &["sh", script, "status"], 3);
         exec_expect(&lab, ns, &["sh", script, "start"], 0);
         let once = footprint(&lab, ns);
-        let indexes = exec_expect(&lab, ns, &["ip", "-o", "link"], 0);
+        let indexes = stdout_ok(&lab, ns, &["ip", "-o", "link"]);
         // Once converged, a dry run plans no device to create or delete...
         let dry = exec_expect(&lab, ns, &["env", "DRYRUN=1", "sh", script, "start"], 0);
         assert!(
@@ -251,7 +263,7 @@ fn shell_form(inventory: &str, base: &str) {
             v
         };
         assert_eq!(
-            index_of(&exec_expect(&lab, ns, &["ip", "-o", "link"], 0)),
+            index_of(&stdout_ok(&lab, ns, &["ip", "-o", "link"])),
             index_of(&indexes),
             "{ns}: a second start re-created a device"
         );

@@ -49,7 +49,7 @@ pub use error::LabError;
 pub use lab::{Lab, Progress};
 pub use netns::run_in_netns;
 pub use probe::{
-    Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT, PINGS_IN_FLIGHT,
-    STORM_PPS,
+    neighbour_table_limit, Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT,
+    PINGS_IN_FLIGHT, STORM_PPS,
 };
 pub use spec::{Container, LabHost, LabSpec, CONTAINER_V4_NETS, CONTAINER_V6_BASES, MAX_CONTAINERS_PER_NETWORK};

@@ -37,6 +37,11 @@ pub struct Reachability {
     pub ok: usize,
     /// The unreachable pairs.
     pub failed: Vec<FailedPair>,
+    /// How often the kernel's neighbour tables (ARP and ND, shared by every namespace of the
+    /// machine, `gc_thresh3` entries) were full during the probes: lost pairs are then the
+    /// machine's limit, not the overlay's (see [`neighbour_table_limit`]).
+    #[serde(default)]
+    pub neighbour_table_overflows: u64,
 }
 
 /// Pairs from containers on host `from` to containers on host `to`.
@@ -73,7 +78,13 @@ impl Reachability {
     /// Whether every pair is reachable (and there was at least one pair).
     ///
     /// ```
-    /// let r = vxlan_mesh_lab::Reachability { hosts: vec![], cells: vec![], ok: 0, failed: vec![] };
+    /// let r = vxlan_mesh_lab::Reachability {
+    ///     hosts: vec![],
+    ///     cells: vec![],
+    ///     ok: 0,
+    ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
+    /// };
     /// assert!(!r.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
@@ -99,6 +110,7 @@ impl Reachability {
     ///     cells: vec![Cell { from: "a".into(), to: "a".into(), ok: 2, failed: 0 }],
     ///     ok: 2,
     ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
     /// };
     /// assert!(r.render_text().contains("2/2"));
     /// ```
@@ -121,6 +133,15 @@ impl Reachability {
             s.push('\n');
         }
         s.push_str(&format!("{} of {} pairs reachable\n", self.ok, self.pairs()));
+        if self.neighbour_table_overflows > 0 {
+            s.push_str(&format!(
+                "  warning: the kernel's neighbour tables overflowed {} times during the probes \
+                 (gc_thresh3 {}, shared by all namespaces): raise net.ipv4.neigh.default.gc_thresh3 \
+                 and net.ipv6.neigh.default.gc_thresh3 for labs this large\n",
+                self.neighbour_table_overflows,
+                neighbour_table_limit()
+            ));
+        }
         for f in &self.failed {
             let addrs: Vec<String> = f.addresses.iter().map(ToString::to_string).collect();
             s.push_str(&format!(
@@ -189,40 +210,54 @@ impl Lab {
     /// asked once more (2 s) before the pair counts as failed.
     pub fn ping_matrix(&self) -> Result<Reachability, LabError> {
         let containers: Vec<&Container> = self.containers().collect();
-        let by_addr: HashMap<IpAddr, &Container> = containers
-            .iter()
-            .flat_map(|c| c.addresses().into_iter().map(move |a| (a, *c)))
-            .collect();
-        // Every (source, target address) probe, interleaved by target so that consecutive
-        // probes come from different sources and hosts.
-        let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
-        for dst in &containers {
-            for addr in dst.addresses() {
-                for src in &containers {
-                    let same_family = (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
-                    if src.network == dst.network && src.netns != dst.netns && same_family {
-                        probes.push((src, addr));
+        // The kernel's neighbour tables are shared by every namespace of the machine and
+        // refuse new entries past `gc_thresh3`: a full matrix of C containers would need
+        // C·(C−1) entries per family at once (4,032 for 16 hosts × 4 containers). So the
+        // targets are probed a few at a time, and the containers' neighbour entries are
+        // flushed between rounds; a round needs about 2·C entries per target.
+        let per_round = targets_per_round(neighbour_table_limit(), containers.len());
+        let fulls_before = neighbour_table_fulls();
+        let mut results = Vec::new();
+        let rounds: Vec<&[&Container]> = containers.chunks(per_round).collect();
+        for (i, targets) in rounds.iter().enumerate() {
+            // Every (source, target address) probe, interleaved by target so that
+            // consecutive probes come from different sources and hosts.
+            // Targets are kept with their probes: container addresses repeat across networks.
+            let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
+            let mut probed: Vec<&Container> = Vec::new();
+            for dst in *targets {
+                for addr in dst.addresses() {
+                    for src in &containers {
+                        let same_family =
+                            (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
+                        if src.network == dst.network && src.netns != dst.netns && same_family {
+                            probes.push((src, addr));
+                            probed.push(dst);
+                        }
                     }
                 }
             }
-        }
-        let first = run_probes(&probes, 1)?;
-        let retry: Vec<(&Container, IpAddr)> = probes
-            .iter()
-            .zip(&first)
-            .filter(|(_, ok)| !**ok)
-            .map(|(p, _)| *p)
-            .collect();
-        let second = run_probes(&retry, 2)?;
-        let mut results = Vec::with_capacity(probes.len());
-        let mut retried = retry.iter().zip(second);
-        for ((src, addr), ok) in probes.iter().zip(first) {
-            let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
-            if let Some(dst) = by_addr.get(addr) {
+            let first = run_probes(&probes, 1)?;
+            let retry: Vec<(&Container, IpAddr)> = probes
+                .iter()
+                .zip(&first)
+                .filter(|(_, ok)| !**ok)
+                .map(|(p, _)| *p)
+                .collect();
+            let second = run_probes(&retry, 2)?;
+            let mut retried = retry.iter().zip(second);
+            for (((src, addr), dst), ok) in probes.iter().zip(&probed).zip(first) {
+                // `retry` holds the failed probes in order, so it advances on failures only.
+                let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
                 results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
             }
+            if i + 1 < rounds.len() {
+                flush_neighbours(&containers)?;
+            }
         }
-        Ok(self.tabulate(&results))
+        let mut r = self.tabulate(&results);
+        r.neighbour_table_overflows = neighbour_table_fulls().saturating_sub(fulls_before);
+        Ok(r)
     }
 
     fn tabulate(&self, results: &[(String, String, IpAddr, bool)]) -> Reachability {
@@ -278,6 +313,7 @@ impl Lab {
             cells,
             ok,
             failed,
+            neighbour_table_overflows: 0,
         }
     }
 
@@ -552,4 +588,92 @@ fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>,
         return Err(e);
     }
     Ok(answers.into_inner().unwrap_or_default())
+}
+
+/// The kernel's neighbour table limit (`net.ipv4.neigh.default.gc_thresh3`): entries of all
+/// namespaces together. Entries younger than 5 s are not garbage-collected, so a ping matrix
+/// needing more entries than this loses pairs.
+///
+/// ```
+/// assert!(vxlan_mesh_lab::neighbour_table_limit() > 0);
+/// ```
+pub fn neighbour_table_limit() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// How many target containers one round of the ping matrix may probe: a quarter of the
+/// machine-wide neighbour limit (other labs and tests share it), at about 2·C entries per
+/// target (the sources' entries for it and its entries for the sources).
+fn targets_per_round(limit: u64, containers: usize) -> usize {
+    let per_target = 2 * containers.max(1) as u64;
+    usize::try_from((limit / 4) / per_target).unwrap_or(usize::MAX).max(1)
+}
+
+/// Empties the neighbour tables of the containers' namespaces, in parallel.
+fn flush_neighbours(containers: &[&Container]) -> Result<(), LabError> {
+    let next = Mutex::new(0usize);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..PINGS_IN_FLIGHT.min(containers.len()) {
+            s.spawn(|| loop {
+                let i = match next.lock() {
+                    Ok(mut n) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => return,
+                };
+                let Some(c) = containers.get(i) else { return };
+                if let Err(e) = cmd::run("ip", &["-n", &c.netns, "neigh", "flush", "all"], None) {
+                    if let Ok(mut fe) = first_error.lock() {
+                        fe.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `table_fulls` of the ARP and ND tables, summed over CPUs.
+fn neighbour_table_fulls() -> u64 {
+    ["arp_cache", "ndisc_cache"]
+        .iter()
+        .map(|t| {
+            let text = std::fs::read_to_string(format!("/proc/net/stat/{t}")).unwrap_or_default();
+            let mut lines = text.lines();
+            let Some(col) = lines
+                .next()
+                .and_then(|h| h.split_whitespace().position(|c| c == "table_fulls"))
+            else {
+                return 0;
+            };
+            lines
+                .filter_map(|l| l.split_whitespace().nth(col))
+                .filter_map(|v| u64::from_str_radix(v, 16).ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::targets_per_round;
+
+    #[test]
+    fn rounds_keep_a_large_lab_within_the_neighbour_limit() {
+        // 16 hosts × 4 containers with the default limit of 1024: 2 targets per round,
+        // about 256 entries per family at a time instead of 4,032.
+        assert_eq!(targets_per_round(1024, 64), 2);
+        assert_eq!(targets_per_round(1024, 12), 10);
+        assert_eq!(targets_per_round(16, 64), 1);
+        assert_eq!(targets_per_round(1 << 20, 64), 2048);
+    }
 }

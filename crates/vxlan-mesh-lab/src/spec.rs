@@ -278,6 +278,29 @@ impl LabSpec {
         Ipv4Addr::new(a, b, c, 254)
     }
 
+    /// Neighbour (ARP/ND) entries a full ping matrix creates at its peak: every container
+    /// caches every other container of its network, per address family. Compare with
+    /// [`neighbour_table_limit`](crate::neighbour_table_limit).
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let spec = vxlan_mesh_lab::LabSpec::from_fleet(&fleet, 3, "doc")?;
+    /// assert_eq!(spec.neighbour_entries_needed(), 6 * 5 * 2); // IPv4 and IPv6
+    /// # Ok::<(), vxlan_mesh_lab::LabError>(())
+    /// ```
+    pub fn neighbour_entries_needed(&self) -> u64 {
+        let mut per_net: std::collections::BTreeMap<&str, (u64, u64)> = std::collections::BTreeMap::new();
+        for c in self.containers() {
+            let e = per_net.entry(c.network.as_str()).or_default();
+            e.0 += u64::from(c.ipv4.is_some());
+            e.1 += u64::from(c.ipv6.is_some());
+        }
+        per_net
+            .values()
+            .map(|(v4, v6)| v4 * v4.saturating_sub(1) + v6 * v6.saturating_sub(1))
+            .sum()
+    }
+
     /// Every container of every host.
     ///
     /// ```

@@ -1,48 +1,66 @@
 //! Embedding vxlan-mesh in a Rust program: parse an inventory, validate it, plan one host,
-//! and use the plan as typed data (here: print the container MTU per network and the plan's
-//! JSON, the same contract `vxlan-mesh plan --format json` prints).
+//! use the plan as typed data, and render it in every deployable form.
 //!
 //! ```sh
 //! cargo run -p vxlan-mesh-cli --example embed -- examples/hetzner.toml lxd2
 //! ```
 //!
-//! Without arguments it plans host `lxd1` of the bundled Hetzner example.
+//! Without arguments it uses host `lxd1` of the bundled Hetzner example. It prints the
+//! container MTU per network, then every file each form would install (path, mode, size);
+//! `vxlan-mesh render --out DIR` writes the same files.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use vxlan_mesh_core::{Error, HostPlan, Inventory};
+use vxlan_mesh_core::{HostPlan, Inventory};
+use vxlan_mesh_gen::{render_with, Format, Options, RenderedFile};
 
 /// The Hetzner example of the classic HOWTO, built into the program.
 const BUNDLED: &str = include_str!("hetzner.toml");
 
-fn plan(text: &str, host: &str) -> Result<HostPlan, Error> {
+/// Every form's files, in [`Format::ALL`] order.
+type Rendered = Vec<(Format, Vec<RenderedFile>)>;
+
+/// Parse → validate → plan → render. Every step's error names the field or object at fault.
+fn plan_and_render(text: &str, source: &str, host: &str) -> Result<(HostPlan, Rendered), Box<dyn std::error::Error>> {
     let inventory = Inventory::from_toml_str(text)?;
     // Validation reports every broken rule at once, each naming the field and the reason.
     let fleet = inventory.validate()?;
-    Ok(fleet.plan(host)?)
+    let plan = fleet.plan(host)?;
+    let opts = Options {
+        inventory: source.to_string(),
+    };
+    let mut rendered = Vec::new();
+    for format in Format::ALL {
+        rendered.push((format, render_with(&plan, format, &opts)?));
+    }
+    Ok((plan, rendered))
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (text, host) = match (args.next(), args.next()) {
+    let (text, source, host) = match (args.next(), args.next()) {
         (Some(path), host) => match std::fs::read_to_string(&path) {
-            Ok(text) => (text, host.unwrap_or_else(|| "lxd1".to_string())),
+            Ok(text) => (text, path, host.unwrap_or_else(|| "lxd1".to_string())),
             Err(e) => {
                 eprintln!("error: cannot read `{path}`: {e}");
                 return ExitCode::from(1);
             }
         },
-        (None, _) => (BUNDLED.to_string(), "lxd1".to_string()),
+        (None, _) => (
+            BUNDLED.to_string(),
+            "examples/hetzner.toml".to_string(),
+            "lxd1".to_string(),
+        ),
     };
-    let plan = match plan(&text, &host) {
-        Ok(plan) => plan,
+    let (plan, rendered) = match plan_and_render(&text, &source, &host) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    match print(&plan) {
+    match print(&plan, &rendered) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`| head`): nothing left to tell anyone.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -53,7 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn print(plan: &HostPlan) -> std::io::Result<()> {
+fn print(plan: &HostPlan, rendered: &[(Format, Vec<RenderedFile>)]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for net in &plan.networks {
         // What an orchestrator needs most: the MTU to give every container NIC.
@@ -67,6 +85,16 @@ fn print(plan: &HostPlan) -> std::io::Result<()> {
             net.vxlans.len()
         )?;
     }
-    writeln!(out, "{}", serde_json::to_string_pretty(plan)?)?;
+    for (format, files) in rendered {
+        for f in files {
+            writeln!(
+                out,
+                "{format}: {} (mode {:o}, {} bytes)",
+                f.path.display(),
+                f.mode,
+                f.contents.len()
+            )?;
+        }
+    }
     out.flush()
 }

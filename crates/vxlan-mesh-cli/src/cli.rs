@@ -17,6 +17,13 @@ macro_rules! exit_codes {
 #[allow(dead_code)] // For commands that quote them (status).
 pub const EXIT_CODES: &str = exit_codes!();
 
+/// `--help` and the man page's DESCRIPTION.
+const LONG_ABOUT: &str = "Joins Linux servers that share no LAN into one overlay L2 segment for their \
+containers and VMs, with a unicast VXLAN mesh. One TOML inventory describes the whole fleet; for a host, \
+vxlan-mesh computes its plan (bridge, VXLAN devices, VNIs, FDB flood entries, loop prevention, MTU, \
+peer-only firewall), applies it through netlink idempotently, or renders it as a shell script, \
+systemd-networkd files or netplan YAML.";
+
 /// Text after the options in `--help` and the man page.
 const AFTER_HELP: &str = concat!(
     "Environment:
@@ -28,7 +35,7 @@ const AFTER_HELP: &str = concat!(
 
 /// Joins Linux servers into one overlay LAN with a unicast VXLAN mesh.
 #[derive(Debug, Parser)]
-#[command(name = "vxlan-mesh", version, about, after_help = AFTER_HELP)]
+#[command(name = "vxlan-mesh", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The fleet inventory (TOML).
     #[arg(
@@ -151,6 +158,8 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
+    Lab(crate::commands::lab::LabArgs),
 }
 
 /// Output format of `graph`.

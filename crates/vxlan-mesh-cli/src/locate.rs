@@ -95,6 +95,9 @@ impl<'t> Locator<'t> {
                     None => Some(list.span()),
                 }
             }
+            E::DeviceIsBridge { host, device, .. } => {
+                last_with(&d.hosts, host, |t| value_is(t, "device", device)).map(|t| key_or_table(t, "device"))
+            }
             E::UnderlayMtuTooSmall { host, .. } | E::UnderlayMtuTooLarge { host, .. } => {
                 last_with(&d.hosts, host, |_| true).map(|t| key_or_table(t, "underlay-mtu"))
             }

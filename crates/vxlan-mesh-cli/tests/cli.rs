@@ -137,7 +137,8 @@ fn check_json_of_a_valid_inventory() {
 
 /// Every validation rule of the core, and the parser's schema errors, each with a small
 /// inventory under `tests/bad/` whose first line says what `check` must print:
-/// `# expect: LINE:COLUMN: MESSAGE` (the position is absent for whole-file rules).
+/// `# expect: LINE:COLUMN: MESSAGE` (the position is absent for whole-file rules), and whose
+/// second line names the `ValidationError` variant it breaks (`# rule: PortZero`) or `parse`.
 const RULES: &[&str] = &[
     "too-few-hosts",
     "no-networks",
@@ -148,6 +149,7 @@ const RULES: &[&str] = &[
     "host-name-dots",
     "host-name-newline",
     "device-too-long",
+    "device-is-bridge",
     "network-name-empty",
     "bridge-with-slash",
     "bridge-reserved-prefix",
@@ -216,6 +218,52 @@ fn every_rule_has_a_bad_inventory_and_nothing_else_is_there() {
     let mut listed: Vec<String> = RULES.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(found, listed);
+}
+
+/// Variant names of `ValidationError`, read from the core's source so that a rule added
+/// there fails this test until it has a bad inventory here.
+fn validation_rules_in_core() -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("crates/vxlan-mesh-core/src/error.rs")).unwrap();
+    let body = src
+        .split("pub enum ValidationError {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
+    body.lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| l.split([' ', ',', '{', '(']).next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_validation_rule_of_the_core_has_a_bad_inventory() {
+    let rules = validation_rules_in_core();
+    assert!(rules.len() >= 20, "parsed only {rules:?} from error.rs");
+    let covered: Vec<String> = RULES
+        .iter()
+        .map(|r| {
+            let text =
+                std::fs::read_to_string(root().join(format!("crates/vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+            let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
+            rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
+                .to_string()
+        })
+        .collect();
+    for rule in &rules {
+        assert!(
+            covered.contains(rule),
+            "ValidationError::{rule} has no inventory under crates/vxlan-mesh-cli/tests/bad/"
+        );
+    }
+    for c in &covered {
+        assert!(
+            c == "parse" || rules.contains(c),
+            "`# rule: {c}` is not a ValidationError variant"
+        );
+    }
 }
 
 #[test]
@@ -464,7 +512,7 @@ fn plan_of_an_invalid_inventory_fails_like_check() {
         .code(1)
         .stderr_eq(str![[r#"
 error: crates/vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
-crates/vxlan-mesh-cli/tests/bad/port-zero.toml:2:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
+crates/vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 
 "#]]);
 }
@@ -565,6 +613,162 @@ fn graph_of_an_invalid_inventory_fails() {
         .stdout_eq("");
     vxm()
         .args(["-i", "examples/hetzner.toml", "graph", "--format", "png"])
+        .assert()
+        .code(1);
+}
+
+// ---------------------------------------------------------------- render
+
+#[test]
+fn render_shell_goes_to_stdout_and_names_its_source() {
+    let script = stdout_of(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "shell",
+        "--host",
+        "lxd1",
+    ]);
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    assert!(script.contains("Inventory: 'examples/hetzner.toml'"), "{script}");
+    assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
+}
+
+#[test]
+fn render_to_a_directory_for_one_host_and_for_all() {
+    let dir = tempdir("render");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "netplan",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(dir.join("one"))
+        .assert()
+        .success()
+        .stdout_eq("");
+    let yaml = dir.join("one/etc/netplan/60-vxlan-mesh.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&yaml).unwrap().permissions().mode() & 0o777, 0o600);
+    vxm()
+        .args([
+            "-q",
+            "-i",
+            "examples/classic-geo.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--all",
+            "--out",
+        ])
+        .arg(dir.join("all"))
+        .assert()
+        .success()
+        .stderr_eq("");
+    for host in ["lxd1", "lxd2", "lxd3", "lxd4"] {
+        assert!(
+            dir.join("all")
+                .join(host)
+                .join("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")
+                .exists(),
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn render_error_paths() {
+    // A multi-file form needs a directory.
+    let out = vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: the networkd form is 12 files ("), "{stderr}");
+    assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
+        .assert()
+        .code(1)
+        .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");
+    // The format is required; an unknown one is a usage error (exit 1).
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "render", "--host", "lxd1"])
+        .assert()
+        .code(1);
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "yaml",
+            "--host",
+            "lxd1",
+        ])
+        .assert()
+        .code(1);
+    // An invalid inventory renders nothing.
+    vxm()
+        .args([
+            "-i",
+            "crates/vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+            "render",
+            "--format",
+            "shell",
+            "--host",
+            "a",
+        ])
+        .assert()
+        .code(1)
+        .stdout_eq("");
+}
+
+// ---------------------------------------------------------------- apply, status, down
+
+/// Their success paths change a network namespace and are tested end to end in
+/// tests/apply_cli.rs; here, the error paths that stop before any netlink request (so they
+/// are safe to run in the test's own namespace).
+#[test]
+fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
+    for cmd in ["apply", "status", "down"] {
+        vxm()
+            .args(["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
+            .assert()
+            .code(1)
+            .stdout_eq("")
+            .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
+        vxm()
+            .args([
+                "-i",
+                "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+                cmd,
+                "--host",
+                "a",
+            ])
+            .assert()
+            .code(1)
+            .stdout_eq("");
+    }
+    vxm()
+        .args(["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"])
         .assert()
         .code(1);
 }
@@ -684,13 +888,104 @@ fn a_reader_that_goes_away_is_not_a_crash() {
     }
 }
 
+// ---------------------------------------------------------------- the embedding example
+
+#[test]
+fn embed_example_renders_what_the_cli_renders() {
+    // `cargo test` builds examples before running tests.
+    let embed = cargo_bin!("vxlan-mesh").parent().unwrap().join("examples/embed");
+    assert!(
+        embed.exists(),
+        "{} missing: run the whole `cargo test`",
+        embed.display()
+    );
+    let out = StdCommand::new(&embed)
+        .args(["examples/hetzner.toml", "lxd2"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("lxd2: network lan on bridge vxbr0: container MTU 1450, 3 VXLAN device(s)\n"));
+    // The networkd files the library gives the program are those `render --out` writes.
+    let mut from_lib: Vec<(String, usize)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("networkd: "))
+        .map(|l| {
+            let (path, rest) = l.split_once(" (mode ").unwrap();
+            let bytes = rest.split(", ").nth(1).unwrap().trim_end_matches(" bytes)");
+            (path.to_string(), bytes.parse().unwrap())
+        })
+        .collect();
+    let dir = tempdir("embed");
+    vxm()
+        .args([
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "networkd",
+            "--host",
+            "lxd2",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let mut from_cli = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&dir).unwrap().display().to_string();
+                from_cli.push((rel, std::fs::metadata(&p).unwrap().len() as usize));
+            }
+        }
+    }
+    from_lib.sort();
+    from_cli.sort();
+    assert!(!from_lib.is_empty());
+    assert_eq!(from_lib, from_cli);
+}
+
 // ---------------------------------------------------------------- helpers
 
-fn tempdir(tag: &str) -> PathBuf {
+/// A scratch directory of this test, removed when dropped (also when the test fails).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("vxm-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// A network namespace of this test, deleted on drop (also when the test fails).

@@ -23,7 +23,7 @@ const RUN: &[&str] = &["check", "plan", "graph", "render", "completions", "man",
 /// Subcommands that change or inspect the machine's network: parsed, not run.
 const PARSE_ONLY: &[&str] = &["apply", "status", "down", "lab"];
 /// Other programs a console transcript may start with.
-const OTHER_PROGRAMS: &[&str] = &["mkdir"];
+const OTHER_PROGRAMS: &[&str] = &["mkdir", "find"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -94,10 +94,19 @@ fn examples(readme: &str) -> Vec<Example> {
     out
 }
 
-/// `cmd   # exit 1` → (`cmd`, 1).
+/// `cmd   # exit 1` → (`cmd`, 1); any other trailing ` # comment` is dropped (so that nothing
+/// appended to the command can end up inside a comment).
 fn split_exit(cmd: &str) -> (String, i32) {
-    match cmd.rsplit_once("# exit ") {
-        Some((c, code)) => (c.trim_end().to_string(), code.trim().parse().unwrap()),
+    match cmd.split_once(" #") {
+        Some((c, comment)) => {
+            // Only a comment that is exactly `exit N` states the exit code.
+            let code = comment
+                .trim()
+                .strip_prefix("exit ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            (c.trim_end().to_string(), code)
+        }
         None => (cmd.trim_end().to_string(), 0),
     }
 }
@@ -182,8 +191,25 @@ fn every_readme_example_runs_and_prints_what_the_readme_shows() {
             match subcommand(&command) {
                 Some(s) if RUN.contains(&s) => (command.clone(), true),
                 Some(s) if PARSE_ONLY.contains(&s) => {
-                    let cmd = command.split('|').next().unwrap().split('>').next().unwrap().trim();
-                    (format!("{cmd} --help >/dev/null"), false)
+                    // Straight to the parser, no shell: the words of the command, then `--help`.
+                    assert!(
+                        !command.contains(['|', '>', '<', ';', '&', '$', '`']),
+                        "README.md:{}: keep `{command}` a plain command line",
+                        ex.line
+                    );
+                    let out = Command::new(bin())
+                        .args(command.split_whitespace().skip(1))
+                        .arg("--help")
+                        .output()
+                        .unwrap();
+                    if !out.status.success() {
+                        failures.push(format!(
+                            "README.md:{}: `{command}` does not parse:\n{}",
+                            ex.line,
+                            String::from_utf8_lossy(&out.stderr)
+                        ));
+                    }
+                    continue;
                 }
                 other => panic!("README.md:{}: unknown subcommand {other:?} in `{command}`", ex.line),
             }

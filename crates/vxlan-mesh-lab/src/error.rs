@@ -77,6 +77,14 @@ pub enum LabError {
         /// The OS error.
         source: nix::Error,
     },
+    /// A raw ICMP socket could not be opened in a namespace (needs CAP_NET_RAW).
+    #[error("cannot open a raw ICMP socket in network namespace `{name}`: {source}")]
+    Socket {
+        /// The namespace name.
+        name: String,
+        /// The OS error.
+        source: nix::Error,
+    },
     /// The closure given to [`run_in_netns`](crate::run_in_netns) panicked.
     #[error("the thread running in network namespace `{name}` panicked")]
     ThreadPanicked {

@@ -96,6 +96,19 @@ impl Lab {
         Lab { spec, owned: true }
     }
 
+    /// Operates on a lab built (and [persisted](Lab::persist)) by another process without
+    /// taking it over: dropping the returned value leaves the namespaces in place.
+    ///
+    /// ```no_run
+    /// # let spec: vxlan_mesh_lab::LabSpec = todo!();
+    /// let lab = vxlan_mesh_lab::Lab::open(spec);
+    /// let matrix = lab.ping_matrix()?;
+    /// # Ok::<(), vxlan_mesh_lab::LabError>(())
+    /// ```
+    pub fn open(spec: LabSpec) -> Lab {
+        Lab { spec, owned: false }
+    }
+
     /// Keeps the namespaces after this value is dropped, and returns the spec to
     /// [adopt](Lab::adopt) them later.
     pub fn persist(mut self) -> LabSpec {
@@ -159,7 +172,7 @@ impl Lab {
         cmd::run("ip", &args, None)
     }
 
-    fn check_netns(&self, netns: &str) -> Result<(), LabError> {
+    pub(crate) fn check_netns(&self, netns: &str) -> Result<(), LabError> {
         if self.spec.namespaces().iter().any(|n| n == netns) {
             Ok(())
         } else {
@@ -231,6 +244,12 @@ impl Lab {
         }
         cmd::ip_batch(Some(sw), &lines)?;
         if let Some(rate) = &self.spec.underlay_rate {
+            // The rate goes into a tc batch line: only a number and a unit.
+            if rate.is_empty() || !rate.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+                return Err(LabError::Spec(format!(
+                    "underlay rate `{rate}` is not a tc rate such as `1gbit`"
+                )));
+            }
             // tbf needs a burst of at least one (GSO-sized) packet; 256 KiB also covers the
             // 1 ms timer granularity at 1 Gbit/s.
             let lines: Vec<String> = self

@@ -48,5 +48,8 @@ pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
 pub use error::LabError;
 pub use lab::{Lab, Progress};
 pub use netns::run_in_netns;
-pub use probe::{Cell, FailedPair, FrameProbe, LoopCheck, PortCounters, Reachability, PING_SOURCES_AT_ONCE, STORM_PPS};
-pub use spec::{Container, LabHost, LabSpec, CONTAINER_V4_NET, MAX_CONTAINERS_PER_NETWORK, UNKNOWN_V4};
+pub use probe::{
+    neighbour_table_limit, Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT,
+    PINGS_IN_FLIGHT, STORM_PPS,
+};
+pub use spec::{Container, LabHost, LabSpec, CONTAINER_V4_NETS, CONTAINER_V6_BASES, MAX_CONTAINERS_PER_NETWORK};

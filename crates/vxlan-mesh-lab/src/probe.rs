@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Container, UNKNOWN_V4};
+use crate::spec::Container;
 use crate::{cmd, Lab, LabError};
 
-/// How many source containers ping at once in [`Lab::ping_matrix`]; each pings all its
-/// targets in parallel.
-pub const PING_SOURCES_AT_ONCE: usize = 8;
+/// How many pings [`Lab::ping_matrix`] has in flight at once.
+///
+/// Every first ping to a container costs an ARP (or neighbour solicitation) broadcast that
+/// each host replicates to every peer and every container, each copy a trip through a veth
+/// into the per-CPU backlog (`net.core.netdev_max_backlog`, 1000). With all 63 targets of
+/// 4 to 16 sources pinged at once, a 16-host lab overflowed that backlog (tens of
+/// thousands of drops in `/proc/net/softnet_stat`) and lost most pairs.
+pub const PINGS_IN_FLIGHT: usize = 12;
 
 /// Underlay packets per second above which [`Lab::loop_check`] reports a storm. A loop
 /// shows hundreds of thousands; a quiet lab shows a handful.
@@ -32,6 +37,11 @@ pub struct Reachability {
     pub ok: usize,
     /// The unreachable pairs.
     pub failed: Vec<FailedPair>,
+    /// How often the kernel's neighbour tables (ARP and ND, shared by every namespace of the
+    /// machine, `gc_thresh3` entries) were full during the probes: lost pairs are then the
+    /// machine's limit, not the overlay's (see [`neighbour_table_limit`]).
+    #[serde(default)]
+    pub neighbour_table_overflows: u64,
 }
 
 /// Pairs from containers on host `from` to containers on host `to`.
@@ -68,7 +78,13 @@ impl Reachability {
     /// Whether every pair is reachable (and there was at least one pair).
     ///
     /// ```
-    /// let r = vxlan_mesh_lab::Reachability { hosts: vec![], cells: vec![], ok: 0, failed: vec![] };
+    /// let r = vxlan_mesh_lab::Reachability {
+    ///     hosts: vec![],
+    ///     cells: vec![],
+    ///     ok: 0,
+    ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
+    /// };
     /// assert!(!r.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
@@ -94,6 +110,7 @@ impl Reachability {
     ///     cells: vec![Cell { from: "a".into(), to: "a".into(), ok: 2, failed: 0 }],
     ///     ok: 2,
     ///     failed: vec![],
+    ///     neighbour_table_overflows: 0,
     /// };
     /// assert!(r.render_text().contains("2/2"));
     /// ```
@@ -116,6 +133,15 @@ impl Reachability {
             s.push('\n');
         }
         s.push_str(&format!("{} of {} pairs reachable\n", self.ok, self.pairs()));
+        if self.neighbour_table_overflows > 0 {
+            s.push_str(&format!(
+                "  warning: the kernel's neighbour tables overflowed {} times during the probes \
+                 (gc_thresh3 {}, shared by all namespaces): raise net.ipv4.neigh.default.gc_thresh3 \
+                 and net.ipv6.neigh.default.gc_thresh3 for labs this large\n",
+                self.neighbour_table_overflows,
+                neighbour_table_limit()
+            ));
+        }
         for f in &self.failed {
             let addrs: Vec<String> = f.addresses.iter().map(ToString::to_string).collect();
             s.push_str(&format!(
@@ -180,61 +206,58 @@ pub struct LoopCheck {
 
 impl Lab {
     /// Every container pings every other container of its network (each family both have),
-    /// [`PING_SOURCES_AT_ONCE`] sources at a time, each pinging all its targets in parallel;
-    /// a probe that fails is retried once before the pair counts as failed.
+    /// one `ping` per probe, [`PINGS_IN_FLIGHT`] at a time; a probe unanswered within 1 s is
+    /// asked once more (2 s) before the pair counts as failed.
     pub fn ping_matrix(&self) -> Result<Reachability, LabError> {
         let containers: Vec<&Container> = self.containers().collect();
-        let by_addr: HashMap<IpAddr, &Container> = containers
-            .iter()
-            .flat_map(|c| c.addresses().into_iter().map(move |a| (a, *c)))
-            .collect();
-        let next = Mutex::new(0usize);
-        let results: Mutex<Vec<(String, String, IpAddr, bool)>> = Mutex::new(Vec::new());
-        let first_error: Mutex<Option<LabError>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..PING_SOURCES_AT_ONCE.min(containers.len()) {
-                s.spawn(|| loop {
-                    let i = {
-                        let Ok(mut n) = next.lock() else { return };
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some(src) = containers.get(i) else { return };
-                    let targets: Vec<IpAddr> = containers
-                        .iter()
-                        .filter(|t| t.network == src.network && t.netns != src.netns)
-                        .flat_map(|t| {
-                            t.addresses()
-                                .into_iter()
-                                .filter(|a| (a.is_ipv4() && src.ipv4.is_some()) || (a.is_ipv6() && src.ipv6.is_some()))
-                        })
-                        .collect();
-                    match ping_all(&src.netns, &targets) {
-                        Ok(res) => {
-                            if let Ok(mut r) = results.lock() {
-                                for (addr, ok) in res {
-                                    if let Some(dst) = by_addr.get(&addr) {
-                                        r.push((src.netns.clone(), dst.netns.clone(), addr, ok));
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut fe) = first_error.lock() {
-                                fe.get_or_insert(e);
-                            }
-                            return;
+        // The kernel's neighbour tables are shared by every namespace of the machine and
+        // refuse new entries past `gc_thresh3`: a full matrix of C containers would need
+        // C·(C−1) entries per family at once (4,032 for 16 hosts × 4 containers). So the
+        // targets are probed a few at a time, and the containers' neighbour entries are
+        // flushed between rounds; a round needs about 2·C entries per target.
+        let per_round = targets_per_round(neighbour_table_limit(), containers.len());
+        let fulls_before = neighbour_table_fulls();
+        let mut results = Vec::new();
+        let rounds: Vec<&[&Container]> = containers.chunks(per_round).collect();
+        for (i, targets) in rounds.iter().enumerate() {
+            // Every (source, target address) probe, interleaved by target so that
+            // consecutive probes come from different sources and hosts.
+            // Targets are kept with their probes: container addresses repeat across networks.
+            let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
+            let mut probed: Vec<&Container> = Vec::new();
+            for dst in *targets {
+                for addr in dst.addresses() {
+                    for src in &containers {
+                        let same_family =
+                            (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
+                        if src.network == dst.network && src.netns != dst.netns && same_family {
+                            probes.push((src, addr));
+                            probed.push(dst);
                         }
                     }
-                });
+                }
             }
-        });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(e);
+            let first = run_probes(&probes, 1)?;
+            let retry: Vec<(&Container, IpAddr)> = probes
+                .iter()
+                .zip(&first)
+                .filter(|(_, ok)| !**ok)
+                .map(|(p, _)| *p)
+                .collect();
+            let second = run_probes(&retry, 2)?;
+            let mut retried = retry.iter().zip(second);
+            for (((src, addr), dst), ok) in probes.iter().zip(&probed).zip(first) {
+                // `retry` holds the failed probes in order, so it advances on failures only.
+                let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
+                results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
+            }
+            if i + 1 < rounds.len() {
+                flush_neighbours(&containers)?;
+            }
         }
-        let results = results.into_inner().unwrap_or_default();
-        Ok(self.tabulate(&results))
+        let mut r = self.tabulate(&results);
+        r.neighbour_table_overflows = neighbour_table_fulls().saturating_sub(fulls_before);
+        Ok(r)
     }
 
     fn tabulate(&self, results: &[(String, String, IpAddr, bool)]) -> Reachability {
@@ -290,6 +313,7 @@ impl Lab {
             cells,
             ok,
             failed,
+            neighbour_table_overflows: 0,
         }
     }
 
@@ -304,8 +328,8 @@ impl Lab {
         };
         let dst = dst.to_string();
         let size = |extra: u32| mtu.saturating_sub(28).saturating_add(extra).to_string();
-        let probe = |payload: String| -> Result<bool, LabError> {
-            for _ in 0..2 {
+        let probe = |payload: String, tries: usize| -> Result<bool, LabError> {
+            for _ in 0..tries {
                 let out = self.exec(
                     &a.netns,
                     &[
@@ -320,8 +344,9 @@ impl Lab {
         };
         Ok(FrameProbe {
             mtu,
-            fits: probe(size(0))?,
-            larger_fails: !probe(size(1))?,
+            // A lost packet must not fail the probe: one retry.
+            fits: probe(size(0), 2)?,
+            larger_fails: !probe(size(1), 1)?,
         })
     }
 
@@ -372,25 +397,21 @@ impl Lab {
             .containers()
             .filter(|c| seen.insert((c.host.clone(), c.network.clone())))
             .collect();
-        let broadcast = "198.51.100.255".to_string();
-        let unknown = UNKNOWN_V4.to_string();
+        let broadcast = self.spec().container_broadcast().to_string();
+        let unknown = self.spec().unknown_v4().to_string();
         let results: Vec<Result<(), LabError>> = std::thread::scope(|s| {
             let handles: Vec<_> = senders
                 .iter()
                 .map(|c| {
                     let (b, u) = (&broadcast, &unknown);
                     s.spawn(move || -> Result<(), LabError> {
-                        if c.ipv4.is_some() {
-                            // Exit status is irrelevant: nobody answers, we only want the frames sent.
-                            cmd::netns_exec(
-                                &c.netns,
-                                &["ping", "-n", "-q", "-b", "-c", "2", "-i", "0.2", "-w", "1", b],
-                            )?;
-                            cmd::netns_exec(&c.netns, &["ping", "-n", "-q", "-c", "1", "-w", "1", u])?;
+                        // Exit status is irrelevant: nobody answers, we only want the frames sent.
+                        let script = if c.ipv4.is_some() {
+                            format!("ping -n -q -b -c 2 -i 0.2 -w 1 {b} & ping -n -q -c 1 -w 1 {u} & wait")
                         } else {
-                            let all = format!("ff02::1%{}", c.ifname);
-                            cmd::netns_exec(&c.netns, &["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-w", "1", &all])?;
-                        }
+                            format!("ping -n -q -c 2 -i 0.2 -w 1 ff02::1%{}", c.ifname)
+                        };
+                        cmd::netns_exec(&c.netns, &["sh", "-c", &script])?;
                         Ok(())
                     })
                 })
@@ -426,43 +447,233 @@ impl Lab {
     }
 }
 
-/// Pings every target from `netns` at once (one shell, one `ping` per target), retrying a
-/// failed target once; returns (target, answered).
-fn ping_all(netns: &str, targets: &[IpAddr]) -> Result<Vec<(IpAddr, bool)>, LabError> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
-    // Addresses are formatted by Rust (digits, dots, colons): nothing to quote.
-    let script = format!(
-        "for t in {}; do ( if ping -n -q -c 1 -W 1 \"$t\" >/dev/null 2>&1 || ping -n -q -c 1 -W 2 \"$t\" >/dev/null 2>&1; \
-         then echo \"ok $t\"; else echo \"fail $t\"; fi ) & done; wait",
-        list.join(" ")
-    );
-    let out = cmd::netns_exec(netns, &["sh", "-c", &script])?;
-    if !out.status.success() {
-        return Err(LabError::Command {
-            command: format!("ip netns exec {netns} sh -c <ping loop>"),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut res = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.split_whitespace();
-        let (Some(word), Some(addr)) = (parts.next(), parts.next()) else {
-            continue;
+/// Result of [`Lab::iperf3`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Goodput {
+    /// TCP goodput received, bits per second.
+    pub bits_per_second: f64,
+    /// Seconds measured.
+    pub seconds: u32,
+}
+
+/// TCP port the lab's iperf3 servers listen on.
+pub const IPERF3_PORT: u16 = 5201;
+
+impl Lab {
+    /// TCP goodput from namespace `client_ns` to `server_addr`, served by an iperf3 server
+    /// started in `server_ns` for this one run (and killed afterwards whatever happens).
+    pub fn iperf3(
+        &self,
+        client_ns: &str,
+        server_ns: &str,
+        server_addr: IpAddr,
+        seconds: u32,
+    ) -> Result<Goodput, LabError> {
+        self.check_netns(client_ns)?;
+        self.check_netns(server_ns)?;
+        let port = IPERF3_PORT.to_string();
+        let spawn_err = |source| LabError::Spawn {
+            program: "iperf3".into(),
+            source,
         };
-        if let Ok(addr) = addr.parse::<IpAddr>() {
-            res.push((addr, word == "ok"));
+        let server = std::process::Command::new("ip")
+            .args(["netns", "exec", server_ns, "iperf3", "-s", "-1", "-p", &port])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(spawn_err)?;
+        // Killed on every return path, also when the client fails.
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
         }
-    }
-    // A target the shell never reported (killed ping) counts as failed.
-    for t in targets {
-        if !res.iter().any(|(a, _)| a == t) {
-            res.push((*t, false));
+        let _server = Reap(server);
+        let addr = server_addr.to_string();
+        let secs = seconds.max(1).to_string();
+        let mut last = None;
+        // The server needs a moment to listen: retry a refused connection.
+        for _ in 0..50 {
+            let out = cmd::netns_exec(client_ns, &["iperf3", "-c", &addr, "-p", &port, "-t", &secs, "-J"])?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            // iperf3 -J reports a refused connection in the JSON, with exit status 0 at times.
+            let v: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let error = v
+                .as_ref()
+                .and_then(|v| v.get("error"))
+                .and_then(serde_json::Value::as_str);
+            if out.status.success() && error.is_none() {
+                let bps = v
+                    .as_ref()
+                    .and_then(|v| v.pointer("/end/sum_received/bits_per_second"))
+                    .and_then(serde_json::Value::as_f64)
+                    .ok_or_else(|| LabError::Parse {
+                        command: "iperf3 -J".into(),
+                        message: "no end.sum_received.bits_per_second".into(),
+                    })?;
+                return Ok(Goodput {
+                    bits_per_second: bps,
+                    seconds: seconds.max(1),
+                });
+            }
+            last = Some(error.map_or(text.clone(), str::to_string));
+            std::thread::sleep(Duration::from_millis(100));
         }
+        let out = last.unwrap_or_default();
+        Err(LabError::Command {
+            command: format!("ip netns exec {client_ns} iperf3 -c {addr} -p {port} -t {secs} -J"),
+            status: "failed 50 times".into(),
+            stderr: out.chars().take(400).collect(),
+        })
     }
-    Ok(res)
+}
+
+/// Runs one `ping` per probe, [`PINGS_IN_FLIGHT`] at a time, each started from a thread
+/// that joined the source's namespace (the child inherits it: no `ip netns exec` per probe).
+/// Returns whether each probe was answered within `wait_s` seconds.
+fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>, LabError> {
+    let next = Mutex::new(0usize);
+    let answers: Mutex<Vec<bool>> = Mutex::new(vec![false; probes.len()]);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+    let wait = wait_s.to_string();
+    std::thread::scope(|s| {
+        for _ in 0..PINGS_IN_FLIGHT.min(probes.len()) {
+            s.spawn(|| loop {
+                let i = match next.lock() {
+                    Ok(mut n) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => return,
+                };
+                let Some((src, addr)) = probes.get(i) else { return };
+                let addr = addr.to_string();
+                let ran = crate::run_in_netns(&src.netns, || {
+                    std::process::Command::new("ping")
+                        .args(["-n", "-q", "-c", "1", "-W", &wait, &addr])
+                        .stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .status()
+                });
+                match ran {
+                    Ok(Ok(status)) => {
+                        if let Ok(mut a) = answers.lock() {
+                            a[i] = status.success();
+                        }
+                    }
+                    Ok(Err(source)) => {
+                        if let Ok(mut fe) = first_error.lock() {
+                            fe.get_or_insert(LabError::Spawn {
+                                program: "ping".into(),
+                                source,
+                            });
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        if let Ok(mut fe) = first_error.lock() {
+                            fe.get_or_insert(e);
+                        }
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(answers.into_inner().unwrap_or_default())
+}
+
+/// The kernel's neighbour table limit (`net.ipv4.neigh.default.gc_thresh3`): entries of all
+/// namespaces together. Entries younger than 5 s are not garbage-collected, so a ping matrix
+/// needing more entries than this loses pairs.
+///
+/// ```
+/// assert!(vxlan_mesh_lab::neighbour_table_limit() > 0);
+/// ```
+pub fn neighbour_table_limit() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// How many target containers one round of the ping matrix may probe: a quarter of the
+/// machine-wide neighbour limit (other labs and tests share it), at about 2·C entries per
+/// target (the sources' entries for it and its entries for the sources).
+fn targets_per_round(limit: u64, containers: usize) -> usize {
+    let per_target = 2 * containers.max(1) as u64;
+    usize::try_from((limit / 4) / per_target).unwrap_or(usize::MAX).max(1)
+}
+
+/// Empties the neighbour tables of the containers' namespaces, in parallel.
+fn flush_neighbours(containers: &[&Container]) -> Result<(), LabError> {
+    let next = Mutex::new(0usize);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..PINGS_IN_FLIGHT.min(containers.len()) {
+            s.spawn(|| loop {
+                let i = match next.lock() {
+                    Ok(mut n) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => return,
+                };
+                let Some(c) = containers.get(i) else { return };
+                if let Err(e) = cmd::run("ip", &["-n", &c.netns, "neigh", "flush", "all"], None) {
+                    if let Ok(mut fe) = first_error.lock() {
+                        fe.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `table_fulls` of the ARP and ND tables, summed over CPUs.
+fn neighbour_table_fulls() -> u64 {
+    ["arp_cache", "ndisc_cache"]
+        .iter()
+        .map(|t| {
+            let text = std::fs::read_to_string(format!("/proc/net/stat/{t}")).unwrap_or_default();
+            let mut lines = text.lines();
+            let Some(col) = lines
+                .next()
+                .and_then(|h| h.split_whitespace().position(|c| c == "table_fulls"))
+            else {
+                return 0;
+            };
+            lines
+                .filter_map(|l| l.split_whitespace().nth(col))
+                .filter_map(|v| u64::from_str_radix(v, 16).ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::targets_per_round;
+
+    #[test]
+    fn rounds_keep_a_large_lab_within_the_neighbour_limit() {
+        // 16 hosts × 4 containers with the default limit of 1024: 2 targets per round,
+        // about 256 entries per family at a time instead of 4,032.
+        assert_eq!(targets_per_round(1024, 64), 2);
+        assert_eq!(targets_per_round(1024, 12), 10);
+        assert_eq!(targets_per_round(16, 64), 1);
+        assert_eq!(targets_per_round(1 << 20, 64), 2048);
+    }
 }

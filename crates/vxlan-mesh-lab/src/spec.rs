@@ -9,15 +9,22 @@ use vxlan_mesh_core::Fleet;
 use crate::names;
 use crate::LabError;
 
-/// IPv4 subnet of every overlay network's containers (each network is its own L2 segment, so
-/// networks can share it). `.254` stays free as the unknown address the loop check asks for.
-pub const CONTAINER_V4_NET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 0);
+/// Candidate IPv4 /24s for containers (documentation ranges), in order of preference; a lab
+/// takes the first that holds no underlay address of the fleet. An overlap would make a
+/// host answer ARP for its own underlay address on its bridge (Linux answers ARP for any
+/// local address on any interface), stealing that container address: seen with the Hetzner
+/// example, whose underlay is 198.51.100.0/24.
+pub const CONTAINER_V4_NETS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(198, 51, 100, 0),
+    Ipv4Addr::new(203, 0, 113, 0),
+    Ipv4Addr::new(192, 0, 2, 0),
+];
+
+/// Candidate third groups of the containers' IPv6 /64s `2001:db8:<base+network>::/64`.
+pub const CONTAINER_V6_BASES: [u16; 3] = [0x100, 0x200, 0xa00];
 
 /// Most containers one network can hold (addresses `.1` to `.253`).
 pub const MAX_CONTAINERS_PER_NETWORK: usize = 253;
-
-/// An address in [`CONTAINER_V4_NET`] no container has: the loop check ARPs for it.
-pub const UNKNOWN_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
 
 /// The whole lab: an underlay switch namespace, a namespace per host, containers per host.
 ///
@@ -46,6 +53,9 @@ pub struct LabSpec {
     pub hosts: Vec<LabHost>,
     /// `tc tbf` rate of every switch port (e.g. `1gbit`), or unshaped.
     pub underlay_rate: Option<String>,
+    /// The containers' IPv4 /24 (one of [`CONTAINER_V4_NETS`]; every network uses it, each
+    /// being its own L2 segment).
+    pub container_v4_net: Ipv4Addr,
 }
 
 /// One host of the lab: a namespace holding the host's underlay address.
@@ -119,9 +129,10 @@ impl LabSpec {
     /// The lab for `fleet`: `containers_per_host` containers per host and network, namespaces
     /// tagged `tag` (see [`names::check_tag`]).
     ///
-    /// Container MTUs come from each host's plan. Container addresses: `198.51.100.<n>/24`
-    /// (numbered across the hosts of a network) and, when the network's containers use IPv6,
-    /// `2001:db8:<100+network>::<host+1>:<index+1>/64`.
+    /// Container MTUs come from each host's plan. Container addresses: `<net>.<n>/24`
+    /// (numbered across the hosts of a network; `<net>` the first of [`CONTAINER_V4_NETS`]
+    /// without underlay addresses) and, when the network's containers use IPv6,
+    /// `2001:db8:<base+network>::<host+1>:<index+1>/64` (likewise from [`CONTAINER_V6_BASES`]).
     ///
     /// ```
     /// # let fleet = vxlan_mesh_core::testing::two_hosts();
@@ -135,6 +146,29 @@ impl LabSpec {
                 fleet.hosts.len()
             )));
         }
+        let addrs: Vec<IpAddr> = fleet.hosts.iter().map(|h| h.address).collect();
+        let v4_net = CONTAINER_V4_NETS
+            .into_iter()
+            .find(|net| {
+                !addrs
+                    .iter()
+                    .any(|a| matches!(a, IpAddr::V4(a) if a.octets()[..3] == net.octets()[..3]))
+            })
+            .ok_or_else(|| LabError::Spec("underlay addresses occupy every candidate container subnet".into()))?;
+        let n_nets = u16::try_from(fleet.networks.len()).unwrap_or(u16::MAX);
+        let v6_base = CONTAINER_V6_BASES
+            .into_iter()
+            .find(|base| {
+                !addrs.iter().any(|a| match a {
+                    IpAddr::V6(a) => {
+                        let s = a.segments();
+                        s[0] == 0x2001 && s[1] == 0xdb8 && s[2] >= *base && s[2] < base.saturating_add(n_nets)
+                    }
+                    IpAddr::V4(_) => false,
+                })
+            })
+            .ok_or_else(|| LabError::Spec("underlay addresses occupy every candidate container IPv6 prefix".into()))?;
+        let [a, b, c, _] = v4_net.octets();
         let mut hosts = Vec::with_capacity(fleet.hosts.len());
         for (hi, host) in fleet.hosts.iter().enumerate() {
             let plan = fleet.plan(&host.name)?;
@@ -149,12 +183,12 @@ impl LabSpec {
                 let ipv6_on = fleet.networks[ni].container_ipv6;
                 for k in 0..containers_per_host {
                     let n = hi * containers_per_host + k + 1;
-                    let ipv4 = u8::try_from(n).ok().map(|last| Ipv4Addr::new(198, 51, 100, last));
+                    let ipv4 = u8::try_from(n).ok().map(|last| Ipv4Addr::new(a, b, c, last));
                     let ipv6 = ipv6_on.then(|| {
                         Ipv6Addr::new(
                             0x2001,
                             0xdb8,
-                            0x100u16.saturating_add(u16::try_from(ni).unwrap_or(u16::MAX)),
+                            v6_base.saturating_add(u16::try_from(ni).unwrap_or(u16::MAX)),
                             0,
                             0,
                             0,
@@ -195,6 +229,7 @@ impl LabSpec {
             switch: names::switch_netns(tag),
             hosts,
             underlay_rate: None,
+            container_v4_net: v4_net,
         })
     }
 
@@ -209,6 +244,61 @@ impl LabSpec {
     pub fn with_underlay_rate(mut self, rate: &str) -> LabSpec {
         self.underlay_rate = Some(rate.to_string());
         self
+    }
+
+    /// The containers' IPv4 broadcast address.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// # let spec = vxlan_mesh_lab::LabSpec::from_fleet(&fleet, 1, "doc").unwrap();
+    /// assert_eq!(spec.container_broadcast().to_string(), "198.51.100.255");
+    /// ```
+    pub fn container_broadcast(&self) -> Ipv4Addr {
+        let [a, b, c, _] = self.container_v4_net.octets();
+        Ipv4Addr::new(a, b, c, 255)
+    }
+
+    /// An address in the containers' subnet that no container has (`.254`, as at most
+    /// [`MAX_CONTAINERS_PER_NETWORK`] containers take `.1`–`.253`): the loop check ARPs for it.
+    ///
+    /// ```
+    /// // The Hetzner example's underlay is 198.51.100.0/24: containers move to 203.0.113.0/24.
+    /// let fleet = vxlan_mesh_core::Inventory::from_toml_str(
+    ///     "[[networks]]\nname = \"lan\"\nvni = 1\nbridge = \"br0\"\n\
+    ///      [[hosts]]\nname = \"a\"\naddress = \"198.51.100.1\"\n\
+    ///      [[hosts]]\nname = \"b\"\naddress = \"198.51.100.2\"\n",
+    /// )?.validate()?;
+    /// let spec = vxlan_mesh_lab::LabSpec::from_fleet(&fleet, 1, "doc")?;
+    /// assert_eq!(spec.unknown_v4().to_string(), "203.0.113.254");
+    /// assert_eq!(spec.hosts[0].containers[0].ipv4.map(|a| a.to_string()), Some("203.0.113.1".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unknown_v4(&self) -> Ipv4Addr {
+        let [a, b, c, _] = self.container_v4_net.octets();
+        Ipv4Addr::new(a, b, c, 254)
+    }
+
+    /// Neighbour (ARP/ND) entries a full ping matrix creates at its peak: every container
+    /// caches every other container of its network, per address family. Compare with
+    /// [`neighbour_table_limit`](crate::neighbour_table_limit).
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let spec = vxlan_mesh_lab::LabSpec::from_fleet(&fleet, 3, "doc")?;
+    /// assert_eq!(spec.neighbour_entries_needed(), 6 * 5 * 2); // IPv4 and IPv6
+    /// # Ok::<(), vxlan_mesh_lab::LabError>(())
+    /// ```
+    pub fn neighbour_entries_needed(&self) -> u64 {
+        let mut per_net: std::collections::BTreeMap<&str, (u64, u64)> = std::collections::BTreeMap::new();
+        for c in self.containers() {
+            let e = per_net.entry(c.network.as_str()).or_default();
+            e.0 += u64::from(c.ipv4.is_some());
+            e.1 += u64::from(c.ipv6.is_some());
+        }
+        per_net
+            .values()
+            .map(|(v4, v6)| v4 * v4.saturating_sub(1) + v6 * v6.saturating_sub(1))
+            .sum()
     }
 
     /// Every container of every host.

@@ -5,6 +5,7 @@ mod check;
 mod completions;
 mod down;
 mod graph;
+pub mod lab;
 mod plan;
 mod render;
 mod status;
@@ -29,5 +30,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Apply { host, dry_run } => apply::run(cli, host.host.as_deref(), *dry_run),
         Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
         Command::Down { host } => down::run(cli, host.host.as_deref()),
+        Command::Lab(args) => lab::run(cli, args),
     }
 }

@@ -1,10 +1,11 @@
 //! `vxlan-mesh plan`.
 
 use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use anyhow::Result;
-use vxlan_mesh_core::HostPlan;
+use vxlan_mesh_core::{Fleet, HostPlan};
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
@@ -14,21 +15,7 @@ use crate::progress::Progress;
 pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     if all {
-        let mut progress = Progress::for_cli(cli, "planning", fleet.hosts.len() as u64);
-        let mut plans = Vec::with_capacity(fleet.hosts.len());
-        for h in &fleet.hosts {
-            plans.push(fleet.plan(&h.name)?);
-            progress.inc(1);
-        }
-        progress.finish();
-        match format {
-            // An array of plans, each the same object `plan --host` prints.
-            OutputFormat::Json => output::println(&serde_json::to_string_pretty(&plans)?)?,
-            OutputFormat::Text => {
-                let texts: Vec<String> = plans.iter().map(|p| text_for(cli, p)).collect();
-                output::print(&texts.join("\n"))?;
-            }
-        }
+        all_hosts(cli, &fleet, format)?;
         return Ok(ExitCode::SUCCESS);
     }
     let host = inventory_file::select_host(&fleet, host)?;
@@ -38,6 +25,44 @@ pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Re
         OutputFormat::Text => output::print(&text_for(cli, &plan))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every host's plan, streamed: one plan in memory at a time, whatever the fleet's size (the
+/// JSON of 1,000 per-peer plans is about 600 MB).
+fn all_hosts(cli: &Cli, fleet: &Fleet, format: OutputFormat) -> Result<()> {
+    // When stdout is the terminal the output itself shows progress; a counter on the same
+    // screen would only garble it.
+    let quiet = cli.quiet || std::io::stdout().is_terminal();
+    let mut progress = Progress::new("planning", fleet.hosts.len() as u64, quiet);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if format == OutputFormat::Json {
+        out.write_all(b"[\n")?;
+    }
+    for (i, h) in fleet.hosts.iter().enumerate() {
+        let plan = fleet.plan(&h.name)?;
+        match format {
+            // An array of plans, each the same object `plan --host` prints.
+            OutputFormat::Json => {
+                if i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                serde_json::to_writer_pretty(&mut out, &plan).map_err(std::io::Error::from)?;
+            }
+            OutputFormat::Text => {
+                if i > 0 {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(text_for(cli, &plan).as_bytes())?;
+            }
+        }
+        progress.inc(1);
+    }
+    if format == OutputFormat::Json {
+        out.write_all(b"\n]\n")?;
+    }
+    out.flush()?;
+    progress.finish();
+    Ok(())
 }
 
 /// The table, with `-v` followed by the details it leaves out.

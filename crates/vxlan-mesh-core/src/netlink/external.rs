@@ -17,6 +17,10 @@ use crate::plan::{Firewall, LoopRules, EBTABLES_CHAIN, NFT_TABLE};
 
 /// Marker rule in an observed chain whose jump from `FORWARD` is missing, so that the
 /// observed rules differ from the plan's and the chain is reinstalled.
+///
+/// ```
+/// assert!(vxlan_mesh_core::netlink::MISSING_JUMP.starts_with('#'));
+/// ```
 pub const MISSING_JUMP: &str = "# missing: -A FORWARD -j VXLAN-MESH";
 
 struct Output {

@@ -169,13 +169,28 @@ pub fn observe() -> Result<State, ApplyError> {
 }
 
 fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u32>), ApplyError> {
-    let links = observe::links(&socket.dump_links()?);
-    let fdb = observe::fdb(&socket.dump_fdb()?, &links);
-    let mut state = links.state;
-    state.fdb = fdb;
-    state.loop_rules = external::observe_loop_rules()?;
-    state.firewall = external::observe_firewall()?;
-    Ok((state, links.index))
+    // ebtables and nft are separate processes: read them while netlink dumps run. Threads
+    // start in the calling thread's network namespace.
+    std::thread::scope(|scope| {
+        let loop_rules = scope.spawn(external::observe_loop_rules);
+        let firewall = scope.spawn(external::observe_firewall);
+        let links = observe::links(&socket.dump_links()?);
+        let fdb = observe::fdb(&socket.dump_fdb()?, &links);
+        let mut state = links.state;
+        state.fdb = fdb;
+        state.loop_rules = joined(loop_rules.join())?;
+        state.firewall = joined(firewall.join())?;
+        Ok((state, links.index))
+    })
+}
+
+fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyError> {
+    r.unwrap_or_else(|_| {
+        Err(ApplyError::Decode {
+            what: "ebtables or nft output",
+            message: "the reading thread panicked".into(),
+        })
+    })
 }
 
 /// The differences between the plan and the current namespace, as data; empty when

@@ -1,0 +1,285 @@
+//! One `Deployer` per `--via`: how a host's plan gets into its lab namespace, the way an
+//! operator would deploy it on the real host.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use vxlan_mesh_core::Fleet;
+use vxlan_mesh_gen::Format;
+use vxlan_mesh_lab::{Lab, LabHost};
+
+use super::Via;
+
+/// What a deployer works with.
+pub struct Ctx<'a> {
+    pub lab: &'a Lab,
+    pub fleet: &'a Fleet,
+    pub inventory: &'a Path,
+    pub workdir: &'a Path,
+}
+
+/// Deploys plans into lab host namespaces.
+pub trait Deployer {
+    /// Fails at once, with the reason, when this build cannot deploy this way.
+    fn available(&self) -> Result<()>;
+    /// Deploys `host`'s plan inside its namespace.
+    fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()>;
+    /// Waits until every host's bridges exist (daemons configure asynchronously).
+    fn wait_ready(&self, _ctx: &Ctx<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub fn for_via(via: Via) -> Box<dyn Deployer> {
+    match via {
+        Via::Netlink => Box::new(Netlink),
+        Via::Shell => Box::new(Shell),
+        Via::Networkd => Box::new(Networkd { netplan: false }),
+        Via::Netplan => Box::new(Networkd { netplan: true }),
+        Via::None => Box::new(Manual),
+    }
+}
+
+/// `--via none`: the operator deploys by hand.
+struct Manual;
+
+impl Deployer for Manual {
+    fn available(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn deploy(&self, _ctx: &Ctx<'_>, _host: &LabHost) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `ip netns exec <host-ns> <this exe> -i INVENTORY apply --host H`.
+struct Netlink;
+
+fn current_exe() -> Result<std::path::PathBuf> {
+    std::env::current_exe().context("cannot find the path of the running vxlan-mesh")
+}
+
+impl Deployer for Netlink {
+    fn available(&self) -> Result<()> {
+        let exe = current_exe()?;
+        let out = std::process::Command::new(&exe)
+            .args(["apply", "--help"])
+            .output()
+            .with_context(|| format!("cannot run `{}`", exe.display()))?;
+        if !out.status.success() {
+            bail!(
+                "`--via netlink` is not available yet: this build of vxlan-mesh has no `apply` command \
+                 (it lands with the netlink issue)"
+            );
+        }
+        Ok(())
+    }
+
+    fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
+        let exe = current_exe()?;
+        let exe = exe.to_string_lossy();
+        let inventory = ctx.inventory.to_string_lossy();
+        let out = ctx.lab.exec(
+            &host.netns,
+            &[&exe, "-q", "-i", &inventory, "apply", "--host", &host.name],
+        )?;
+        if !out.status.success() {
+            return Err(anyhow!(
+                "`vxlan-mesh apply --host {}` failed in `{}`: {}",
+                host.name,
+                host.netns,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Renders `host`'s plan in `format` into `<workdir>/<host>/root/` (laid out as on the host)
+/// and returns that root.
+fn render_into(ctx: &Ctx<'_>, host: &LabHost, format: Format) -> Result<PathBuf> {
+    let plan = ctx.fleet.plan(&host.name)?;
+    let files = vxlan_mesh_gen::render(&plan, format)?;
+    let root = ctx.workdir.join(&host.name).join("root");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear `{}`", root.display()))?;
+    }
+    vxlan_mesh_gen::write_files(&root, &files).with_context(|| format!("cannot write `{}`", root.display()))?;
+    Ok(root)
+}
+
+fn need(program: &str) -> Result<()> {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if found || Path::new(program).is_file() {
+        Ok(())
+    } else {
+        bail!("`{program}` is not installed on this machine")
+    }
+}
+
+fn run_ok(ctx: &Ctx<'_>, host: &LabHost, argv: &[&str]) -> Result<()> {
+    let out = ctx.lab.exec(&host.netns, argv)?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed in `{}`: {}{}",
+            argv.join(" "),
+            host.netns,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The rendered shell script, run with `start` inside the host namespace.
+struct Shell;
+
+impl Deployer for Shell {
+    fn available(&self) -> Result<()> {
+        need("sh")
+    }
+
+    fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
+        let root = render_into(ctx, host, Format::Shell)?;
+        let plan = ctx.fleet.plan(&host.name)?;
+        let files = vxlan_mesh_gen::render(&plan, Format::Shell)?;
+        let script = files
+            .iter()
+            .find(|f| f.mode & 0o111 != 0)
+            .ok_or_else(|| anyhow!("the shell rendering of `{}` has no executable script", host.name))?;
+        let path = root.join(&script.path);
+        run_ok(ctx, host, &["sh", &path.to_string_lossy(), "start"])
+    }
+}
+
+/// systemd-networkd inside each host namespace, on the rendered files (`--via networkd`) or
+/// on what `netplan generate` makes of the rendered YAML plus our drop-ins (`--via netplan`).
+///
+/// networkd runs in a private mount namespace with a read-only sysfs (so it does not wait
+/// for udev) and a tmpfs on /run/systemd, as the daemon of that host; `lab down` kills it
+/// with everything else running in the lab's namespaces. The firewall unit's `nft -f` is
+/// run directly, as systemd would before networkd.
+struct Networkd {
+    netplan: bool,
+}
+
+const NETWORKD: &str = "/lib/systemd/systemd-networkd";
+
+impl Deployer for Networkd {
+    fn available(&self) -> Result<()> {
+        need(NETWORKD)?;
+        need("unshare")?;
+        if self.netplan {
+            need("netplan")?;
+        }
+        Ok(())
+    }
+
+    fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
+        let format = if self.netplan {
+            Format::Netplan
+        } else {
+            Format::Networkd
+        };
+        let root = render_into(ctx, host, format)?;
+        let firewall = root.join("etc/vxlan-mesh/firewall.nft");
+        if firewall.is_file() {
+            run_ok(ctx, host, &["nft", "-f", &firewall.to_string_lossy()])?;
+        }
+        let mut sources = vec![root.join("etc/systemd/network")];
+        if self.netplan {
+            let out = std::process::Command::new("netplan")
+                .args(["generate", "--root-dir"])
+                .arg(&root)
+                .output()
+                .context("cannot run `netplan generate`")?;
+            if !out.status.success() {
+                bail!(
+                    "`netplan generate --root-dir {}` failed: {}",
+                    root.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            sources.insert(0, root.join("run/systemd/network"));
+        }
+        let mut copy = String::new();
+        for dir in sources.iter().filter(|d| d.is_dir()) {
+            copy.push_str(&format!(
+                "cp -r {}/. /run/systemd/network/; ",
+                shell_quote(&dir.to_string_lossy())
+            ));
+        }
+        let script = format!(
+            "umount /sys && mount -t sysfs -o ro sysfs /sys && mount -t tmpfs tmpfs /run/systemd && \
+             mkdir -p /run/systemd/network /run/systemd/netif && {copy}\
+             chown -R systemd-network:systemd-network /run/systemd/netif && exec {NETWORKD}"
+        );
+        let log_path = ctx.workdir.join(&host.name).join("networkd.log");
+        let log =
+            std::fs::File::create(&log_path).with_context(|| format!("cannot create `{}`", log_path.display()))?;
+        let err = log.try_clone()?;
+        // Left running after `lab up` returns: the host's network daemon.
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &host.netns, "unshare", "-m", "sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .context("cannot start systemd-networkd")?;
+        Ok(())
+    }
+
+    fn wait_ready(&self, ctx: &Ctx<'_>) -> Result<()> {
+        wait_for_devices(ctx, std::time::Duration::from_secs(30))
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Waits until every bridge and VXLAN device of every host's plan exists and is up.
+fn wait_for_devices(ctx: &Ctx<'_>, timeout: std::time::Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    for host in &ctx.lab.spec().hosts {
+        let plan = ctx.fleet.plan(&host.name)?;
+        let mut want: Vec<String> = plan.networks.iter().map(|n| n.bridge.name.clone()).collect();
+        want.extend(plan.vxlans().map(|v| v.name.clone()));
+        loop {
+            let out = ctx.lab.exec(&host.netns, &["ip", "-br", "link", "show", "up"])?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let up: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(|n| n.split('@').next().unwrap_or(n))
+                .collect();
+            let missing: Vec<&String> = want.iter().filter(|w| !up.contains(&w.as_str())).collect();
+            if missing.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let log =
+                    std::fs::read_to_string(ctx.workdir.join(&host.name).join("networkd.log")).unwrap_or_default();
+                bail!(
+                    "host `{}`: devices not up after {}s: {}\nnetworkd log:\n{}",
+                    host.name,
+                    timeout.as_secs(),
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                    log.lines()
+                        .rev()
+                        .take(20)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmark: apply a 500-peer plan on one host (in a throwaway network namespace) with
+#   1. `vxlan-mesh apply` (netlink, pipelined), and its no-change re-apply;
+#   2. the same objects with `ip -batch` + `bridge -batch` (commands from `apply --dry-run`);
+#   3. one process per command, as the classic script does (sampled, then extrapolated),
+#      plus the classic script's N(N-1) ebtables rules (sampled on an empty chain: a lower
+#      bound, since each ebtables call gets slower as the chain grows).
+# Usage (root): scripts/bench-apply.sh [PEERS=500] [RUNS=5]
+# Prints a Markdown table for BENCHMARKS.md. Needs iproute2 and ebtables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PEERS=${1:-500}
+RUNS=${2:-5}
+SAMPLE=100
+cargo build --release -q -p vxlan-mesh-cli
+BIN=$PWD/target/release/vxlan-mesh
+WORK=$(mktemp -d)
+NS=vxm-bench-$$
+cleanup() {
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s%N; }
+ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# One namespace for the whole run, emptied between runs: deleting a namespace with 500
+# devices frees them in the background under the rtnl lock, which would slow the next run.
+fresh_ns() {
+    ip netns add "$NS" 2>/dev/null || true
+    ip netns exec "$NS" "$BIN" -q down
+    # Leftovers of the one-process-per-command sample (a device cut off before its alias).
+    for dev in $(ip -n "$NS" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -e '^vxm' -e '^vxbr'); do
+        ip -n "$NS" link del "$dev"
+    done
+    ip netns exec "$NS" ebtables -t filter -F FORWARD
+    sleep 0.5
+}
+in_ns() { ip netns exec "$NS" "$@"; }
+
+inventory() { # MODE FILE
+    {
+        if [ "$1" != flood ]; then
+            printf 'mode = "per-peer"\nloop-prevention = "%s"\n' "$1"
+        fi
+        # The firewall is not part of the comparison (the classic script has none).
+        printf 'firewall = false\n[[networks]]\nname = "lan"\nvni = 1000\nbridge = "vxbr0"\n'
+        for i in $(seq 1 $((PEERS + 1))); do
+            printf '[[hosts]]\nname = "h%d"\nid = %d\naddress = "2001:db8::%x"\n' "$i" "$i" "$i"
+        done
+    } >"$2"
+}
+
+echo "| mode ($PEERS peers) | vxlan-mesh apply | re-apply (no change) | ip -batch + bridge -batch | one process per command (extrapolated) |"
+echo "|---|---|---|---|---|"
+for mode in isolation ebtables flood; do
+    inv=$WORK/$mode.toml
+    inventory "$mode" "$inv"
+
+    apply=() reapply=() batch=()
+    for _ in $(seq "$RUNS"); do
+        fresh_ns
+        t0=$(now); in_ns "$BIN" -q -i "$inv" apply --host h1; t1=$(now)
+        in_ns "$BIN" -q -i "$inv" apply --host h1; t2=$(now)
+        apply+=("$(ms "$t0" "$t1")") reapply+=("$(ms "$t1" "$t2")")
+
+        fresh_ns
+        in_ns "$BIN" -i "$inv" apply --host h1 --dry-run >"$WORK/cmds"
+        grep '^ip ' "$WORK/cmds" | sed 's/^ip //' >"$WORK/ip.batch"
+        { grep '^bridge ' "$WORK/cmds" || true; } | sed 's/^bridge //' >"$WORK/bridge.batch"
+        grep -v -e '^ip ' -e '^bridge ' -e '^#' "$WORK/cmds" >"$WORK/other.sh" || true
+        t0=$(now)
+        in_ns sh "$WORK/other.sh" # ebtables chain (ebtables mode), installed first like apply
+        in_ns ip -batch "$WORK/ip.batch"
+        in_ns bridge -batch "$WORK/bridge.batch"
+        t1=$(now)
+        batch+=("$(ms "$t0" "$t1")")
+        in_ns "$BIN" -q -i "$inv" status --host h1 >/dev/null || {
+            echo "batch run did not converge" >&2
+            exit 1
+        }
+    done
+
+    # One process per command: time the first $SAMPLE ip/bridge commands, extrapolate.
+    fresh_ns
+    in_ns "$BIN" -i "$inv" apply --host h1 --dry-run | grep -e '^ip ' -e '^bridge ' >"$WORK/all"
+    total=$(wc -l <"$WORK/all")
+    head -n "$SAMPLE" "$WORK/all" >"$WORK/sample"
+    t0=$(now)
+    in_ns sh -c 'while read -r cmd; do $cmd; done' <"$WORK/sample"
+    t1=$(now)
+    n=$(wc -l <"$WORK/sample")
+    per=$(echo "scale=3; ($t1 - $t0) / 1000000 / $n" | bc)
+    classic=$(echo "scale=0; $per * $total / 1" | bc)
+    note="$total commands × $per ms = ${classic} ms"
+    if [ "$mode" != flood ]; then
+        # The classic script's loop prevention: one ebtables rule per ordered pair of peers.
+        rules=$((PEERS * (PEERS - 1)))
+        t0=$(now)
+        in_ns sh -c 'for i in $(seq 1 '"$SAMPLE"'); do ebtables -A FORWARD -i vxm$i -o vxm$((i+1)) -j DROP; done'
+        t1=$(now)
+        eper=$(echo "scale=3; ($t1 - $t0) / 1000000 / $SAMPLE" | bc)
+        hours=$(echo "scale=2; $eper * $rules / 1000 / 3600" | bc)
+        note="$note; + $rules ebtables rules × ≥ $eper ms ≥ $hours h"
+    fi
+    printf '| %s | %s ms | %s ms | %s ms | %s |\n' "$mode" \
+        "$(printf '%s\n' "${apply[@]}" | median)" \
+        "$(printf '%s\n' "${reapply[@]}" | median)" \
+        "$(printf '%s\n' "${batch[@]}" | median)" \
+        "$note"
+done

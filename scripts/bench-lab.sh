@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Overlay/underlay TCP goodput ratio from `vxlan-mesh lab check --throughput` on the 4-host
+# example (flood mode), median of 3 runs, in several settings:
+#
+#   shaped      underlay switch ports shaped with tc tbf (`lab up --underlay-rate 1gbit`)
+#   unshaped    plain veth underlay, deployed by `lab up --via netlink` (plan defaults)
+#   noudpcsum   unshaped, VXLAN devices without UDP checksums (deployed by hand from the plan)
+#   vxlan-nogro unshaped, GRO off on the VXLAN devices (ethtool)
+#   ul-gro      unshaped, GRO on on the hosts' underlay veths (like a real NIC; ethtool)
+#   mtu1400     unshaped, overlay MTU 1400 instead of the plan's 1450 (inventory `mtu`)
+#
+# Usage: scripts/bench-lab.sh [SECONDS_PER_RUN] [SETTING...]   (root; iperf3, jq, ethtool)
+# Not a test: prints one line per setting, for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${1:-5}
+shift || true
+SETTINGS=("$@")
+[ ${#SETTINGS[@]} -gt 0 ] || SETTINGS=(shaped unshaped noudpcsum vxlan-nogro ul-gro mtu1400)
+
+BIN=${VXLAN_MESH:-target/release/vxlan-mesh}
+[ -x "$BIN" ] || cargo build --release -q -p vxlan-mesh-cli
+INV=examples/classic-geo.toml
+TAG=bench$$
+LAB=("$BIN" lab --tag "$TAG")
+trap '"${LAB[@]}" down >/dev/null 2>&1 || true; rm -f "$TMPINV"' EXIT
+TMPINV=$(mktemp --suffix=.toml)
+
+median() { sort -g | sed -n 2p; }
+
+# Three runs; prints "overlay underlay ratio" medians (Gbit/s, Gbit/s, ratio).
+measure() {
+    local runs=()
+    for _ in 1 2 3; do
+        runs+=("$("${LAB[@]}" check --throughput --seconds "$SECS" --format json |
+            jq -r '.throughput | "\(.overlay_bits_per_second/1e9) \(.underlay_bits_per_second/1e9) \(.ratio)"')")
+    done
+    local o u r
+    o=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
+    u=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
+    r=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
+    printf 'overlay %.2f Gbit/s  underlay %.2f Gbit/s  ratio %.3f  (runs: %s)\n' "$o" "$u" "$r" \
+        "$(printf '%s\n' "${runs[@]}" | awk '{printf "%.3f ", $3}')"
+}
+
+state() { cat "/run/vxlan-mesh-lab/$TAG.json"; }
+
+# Deploys flood mode by hand from each host's plan, with extra `ip link add` VXLAN options.
+deploy_by_hand() {
+    local extra=$1
+    local n ns plan
+    n=$(state | jq '.spec.hosts | length')
+    for ((i = 0; i < n; i++)); do
+        ns=$(state | jq -r ".spec.hosts[$i].netns")
+        plan=$("$BIN" -i "$INV" plan --host "$(state | jq -r ".spec.hosts[$i].name")" --format json)
+        jq -r --arg extra "$extra" '.networks[] as $n |
+            "link add \($n.bridge.name) type bridge",
+            "link set \($n.bridge.name) mtu \($n.bridge.mtu) up",
+            ($n.vxlans[] | "link add \(.name) type vxlan id \(.vni) local \(.local) dstport \(.port) \(if .learning then "learning" else "nolearning" end) \($extra)",
+                "link set \(.name) mtu \(.mtu) master \($n.bridge.name) up")' <<<"$plan" | ip -n "$ns" -batch -
+        jq -r '.networks[].fdb[] | "fdb append \(.mac) dev \(.device) dst \(.destination)"' <<<"$plan" |
+            bridge -n "$ns" -batch -
+    done
+    "${LAB[@]}" attach >/dev/null
+}
+
+each_host() { # runs "$@" with {} replaced by each host namespace
+    for ns in $(state | jq -r '.spec.hosts[].netns'); do "${@//\{\}/$ns}"; done
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed "s/.*load/load/"), ${SECS}s per run, median of 3"
+for s in "${SETTINGS[@]}"; do
+    "${LAB[@]}" down >/dev/null 2>&1 || true
+    inv=$INV
+    case $s in
+    shaped) "$BIN" -q -i "$inv" lab --tag "$TAG" up --underlay-rate 1gbit ;;
+    unshaped) "$BIN" -q -i "$inv" lab --tag "$TAG" up ;;
+    noudpcsum)
+        "$BIN" -q -i "$inv" lab --tag "$TAG" up --via none
+        deploy_by_hand noudpcsum
+        ;;
+    vxlan-nogro)
+        "$BIN" -q -i "$inv" lab --tag "$TAG" up
+        each_host ip netns exec {} ethtool -K vxm100 gro off
+        ;;
+    ul-gro)
+        "$BIN" -q -i "$inv" lab --tag "$TAG" up
+        each_host ip netns exec {} ethtool -K ul0 gro on
+        ;;
+    mtu1400)
+        sed 's/^bridge = "vxbr0"/&\nmtu = 1400/' "$INV" >"$TMPINV"
+        "$BIN" -q -i "$TMPINV" lab --tag "$TAG" up
+        ;;
+    *) echo "unknown setting $s" >&2; exit 2 ;;
+    esac
+    printf '%-12s %s\n' "$s" "$(measure)"
+done

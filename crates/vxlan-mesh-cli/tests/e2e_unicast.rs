@@ -65,9 +65,11 @@ fn flood_mode_sends_unicast_to_one_peer_only() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let to_bystander = rx_of(&lab, "c") - before;
     // 400 unicast frames (200 requests, 200 replies) crossed the overlay; replicated to every
-    // peer, host c would have received about 200 of them (the requests), plus ND/ARP noise.
+    // peer, host c receives all of them (measured: 408 with learning off). What it may see
+    // besides is background broadcast and multicast (ARP, IPv6 neighbour discovery, MLD):
+    // measured 0 to 27 on a busy machine.
     assert!(
-        to_bystander < 20,
+        to_bystander < 100,
         "host c received {to_bystander} underlay packets during unicast traffic between a and b"
     );
 }

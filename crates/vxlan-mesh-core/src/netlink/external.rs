@@ -101,6 +101,19 @@ fn jump_rule() -> String {
     format!("-j {EBTABLES_CHAIN}")
 }
 
+/// Whether `ebtables` (first in `PATH`) is the nf_tables variant, whose chains nfnetlink
+/// sees: then a chain nfnetlink does not list does not exist. Legacy ebtables keeps its
+/// rules elsewhere, so its chain must always be read with the program.
+pub(crate) fn ebtables_is_nft() -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ebtables"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().contains("nft")))
+        .unwrap_or(false)
+}
+
 /// The owned chain as it is, or `None` when it does not exist (or ebtables is missing).
 pub(crate) fn observe_loop_rules() -> Result<Option<LoopRules>, ApplyError> {
     let chains = ebtables_chains()?;

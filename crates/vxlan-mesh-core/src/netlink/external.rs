@@ -202,7 +202,7 @@ pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-fn parse_firewall(json: &Value) -> Firewall {
+pub(crate) fn parse_firewall(json: &Value) -> Firewall {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,

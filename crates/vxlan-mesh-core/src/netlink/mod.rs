@@ -34,6 +34,31 @@ use serde::{Deserialize, Serialize};
 
 pub use external::MISSING_JUMP;
 
+/// The parsers of what the kernel and `nft` return, reachable by the fuzz targets in
+/// `fuzz/`. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use netlink_packet_route::link::LinkMessage;
+    use netlink_packet_route::neighbour::NeighbourMessage;
+
+    use crate::diff::State;
+    use crate::plan::Firewall;
+
+    /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
+    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> State {
+        let links = super::observe::links(links);
+        let fdb = super::observe::fdb(neighbours, &links);
+        let mut state = links.state;
+        state.fdb = fdb;
+        state
+    }
+
+    /// The owned table as read from `nft -j list table inet vxlan_mesh`.
+    pub fn firewall_from_nft_json(json: &serde_json::Value) -> Firewall {
+        super::external::parse_firewall(json)
+    }
+}
+
 use crate::diff::{diff, Change, ForeignConflict, State};
 use crate::plan::HostPlan;
 

@@ -24,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s%N; }
-ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # One namespace for the whole run, emptied between runs: deleting a namespace with 500
 # devices frees them in the background under the rtnl lock, which would slow the next run.
@@ -92,8 +93,8 @@ for mode in isolation ebtables flood; do
     in_ns sh -c 'while read -r cmd; do $cmd; done' <"$WORK/sample"
     t1=$(now)
     n=$(wc -l <"$WORK/sample")
-    per=$(echo "scale=3; ($t1 - $t0) / 1000000 / $n" | bc)
-    classic=$(echo "scale=0; $per * $total / 1" | bc)
+    per=$(calc "($t1 - $t0) / 1e6 / $n")
+    classic=$(awk "BEGIN { printf \"%d\", $per * $total }")
     note="$total commands × $per ms = ${classic} ms"
     if [ "$mode" != flood ]; then
         # The classic script's loop prevention: one ebtables rule per ordered pair of peers.
@@ -101,8 +102,8 @@ for mode in isolation ebtables flood; do
         t0=$(now)
         in_ns sh -c 'for i in $(seq 1 '"$SAMPLE"'); do ebtables -A FORWARD -i vxm$i -o vxm$((i+1)) -j DROP; done'
         t1=$(now)
-        eper=$(echo "scale=3; ($t1 - $t0) / 1000000 / $SAMPLE" | bc)
-        hours=$(echo "scale=2; $eper * $rules / 1000 / 3600" | bc)
+        eper=$(calc "($t1 - $t0) / 1e6 / $SAMPLE")
+        hours=$(calc "$eper * $rules / 1000 / 3600")
         note="$note; + $rules ebtables rules × ≥ $eper ms ≥ $hours h"
     fi
     printf '| %s | %s ms | %s ms | %s ms | %s |\n' "$mode" \

@@ -1,5 +1,6 @@
 //! Inventory text → parse → validate → plan → diff (against nothing and against itself) →
-//! nft script, checking on the way the promises the rest of the tool relies on:
+//! nft script → render (shell, networkd, netplan), checking on the way the promises the rest
+//! of the tool relies on:
 //!
 //! - nothing panics, whatever the bytes;
 //! - no error message carries a control character (a hostile inventory cannot forge
@@ -10,12 +11,15 @@
 //!   agree on its VNI;
 //! - a plan's state diffed against itself is empty, against nothing is non-empty, and a
 //!   plan survives a JSON round trip;
-//! - the nft script names no table but the owned one.
+//! - the nft script names no table but the owned one;
+//! - every format renders every valid plan, into relative paths that stay inside the output
+//!   directory, with no control character but newline and tab in any file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use vxlan_mesh_core::names::{check_ifname, check_name};
 use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, State};
+use vxlan_mesh_gen::{check_relative, render, Format};
 
 /// Plans of at most this many hosts are made per input, to keep executions fast; the
 /// per-peer cross-check still covers every pair among them.
@@ -94,6 +98,21 @@ fn check_plan(plan: &HostPlan) {
         assert_eq!(tables, 3, "{script}");
         assert_eq!(ours, 3, "{script}");
         assert_eq!(fw.peers.len(), plan.peers.len());
+    }
+
+    for format in Format::ALL {
+        let files = render(plan, format).unwrap_or_else(|e| panic!("{format} of host {}: {e}", plan.host));
+        assert!(!files.is_empty(), "{format}: no file");
+        for f in &files {
+            assert!(
+                f.path.is_relative() && check_relative(&f.path).is_ok(),
+                "{format}: path {:?}",
+                f.path
+            );
+            if let Some(c) = f.contents.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+                panic!("{format}: {:?} holds control character {c:?}", f.path);
+            }
+        }
     }
 }
 

@@ -111,7 +111,11 @@ pub fn select_host<'a>(fleet: &'a Fleet, name: Option<&str>) -> Result<&'a vxlan
     if let Some(name) = name {
         return fleet.host(name).ok_or_else(|| {
             let known: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
-            anyhow!("no host named `{name}` in the inventory (hosts: {})", known.join(", "))
+            anyhow!(
+                "no host named `{}` in the inventory (hosts: {})",
+                name.escape_debug(),
+                known.join(", ")
+            )
         });
     }
     let local =

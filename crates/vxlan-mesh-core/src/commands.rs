@@ -22,8 +22,8 @@ pub fn for_change(change: &Change) -> Vec<String> {
         Change::RemoveFirewall { firewall } => vec![heredoc("nft -f -", &nft_remove_script(&firewall.table))],
         Change::DeleteFdb { entry } => vec![fdb("del", entry)],
         Change::AddFdb { entry } => vec![fdb("append", entry)],
-        Change::DeleteVxlan { vxlan } => vec![format!("ip link del dev {}", vxlan.name)],
-        Change::DeleteBridge { bridge } => vec![format!("ip link del dev {}", bridge.name)],
+        Change::DeleteVxlan { vxlan } => vec![format!("ip link del dev {}", w(&vxlan.name))],
+        Change::DeleteBridge { bridge } => vec![format!("ip link del dev {}", w(&bridge.name))],
         Change::CreateBridge { bridge } => create_bridge(bridge),
         Change::UpdateBridge { from, to } => update_bridge(from, to),
         Change::InstallLoopRules { rules } => install_loop_rules(rules),
@@ -34,7 +34,7 @@ pub fn for_change(change: &Change) -> Vec<String> {
         ],
         Change::CreateVxlan { vxlan } => create_vxlan(vxlan),
         Change::RecreateVxlan { from, to, .. } => {
-            let mut v = vec![format!("ip link del dev {}", from.name)];
+            let mut v = vec![format!("ip link del dev {}", w(&from.name))];
             v.extend(create_vxlan(to));
             v
         }
@@ -54,6 +54,23 @@ pub fn for_changes(changes: &[Change]) -> Vec<String> {
     changes.iter().flat_map(for_change).collect()
 }
 
+/// One shell word for a name or alias. Names from a validated plan are plain words and stay
+/// as they are; names read back from the host (any byte but `/`, `:` and whitespace in an
+/// interface name, anything in an alias) are single-quoted, with control characters shown
+/// escaped, so that a hostile name in `--dry-run` output can neither run a command when
+/// pasted into a shell nor steer the terminal.
+fn w(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '@' | '+' | '=' | ','));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", crate::names::shown_message(value).replace('\'', "'\\''"))
+    }
+}
+
 fn heredoc(command: &str, text: &str) -> String {
     format!("{command} <<'EOF'\n{text}EOF")
 }
@@ -62,17 +79,19 @@ fn fdb(verb: &str, e: &FdbEntry) -> String {
     let tail = if verb == "append" { " self permanent" } else { " self" };
     format!(
         "bridge fdb {verb} {} dev {} dst {}{tail}",
-        e.mac, e.device, e.destination
+        e.mac,
+        w(&e.device),
+        e.destination
     )
 }
 
 fn create_bridge(b: &Bridge) -> Vec<String> {
     let mut v = vec![
-        format!("ip link add name {} type bridge", b.name),
-        format!("ip link set dev {} alias {} mtu {}", b.name, b.alias, b.mtu),
+        format!("ip link add name {} type bridge", w(&b.name)),
+        format!("ip link set dev {} alias {} mtu {}", w(&b.name), w(&b.alias), b.mtu),
     ];
     if b.up {
-        v.push(format!("ip link set dev {} up", b.name));
+        v.push(format!("ip link set dev {} up", w(&b.name)));
     }
     v
 }
@@ -80,7 +99,7 @@ fn create_bridge(b: &Bridge) -> Vec<String> {
 fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<String> {
     let mut set = Vec::new();
     if from.alias != to.alias {
-        set.push(format!("alias {}", to.alias));
+        set.push(format!("alias {}", w(&to.alias)));
     }
     if from.mtu != to.mtu {
         set.push(format!("mtu {}", to.mtu));
@@ -88,7 +107,7 @@ fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<String> {
     if from.up != to.up {
         set.push(if to.up { "up" } else { "down" }.to_string());
     }
-    vec![format!("ip link set dev {} {}", to.name, set.join(" "))]
+    vec![format!("ip link set dev {} {}", w(&to.name), set.join(" "))]
 }
 
 fn install_loop_rules(rules: &LoopRules) -> Vec<String> {
@@ -108,14 +127,16 @@ fn install_loop_rules(rules: &LoopRules) -> Vec<String> {
 fn create_vxlan(vx: &Vxlan) -> Vec<String> {
     let mut add = format!(
         "ip link add name {} type vxlan id {} local {}",
-        vx.name, vx.vni, vx.local
+        w(&vx.name),
+        vx.vni,
+        vx.local
     );
     if let Some(r) = vx.remote {
         add.push_str(&format!(" remote {r}"));
     }
     add.push_str(&format!(" dstport {}", vx.port));
     if let Some(d) = &vx.underlay_device {
-        add.push_str(&format!(" dev {d}"));
+        add.push_str(&format!(" dev {}", w(d)));
     }
     add.push_str(if vx.learning { " learning" } else { " nolearning" });
     add.push_str(match (vx.local.is_ipv4(), vx.udp_checksum) {
@@ -124,16 +145,16 @@ fn create_vxlan(vx: &Vxlan) -> Vec<String> {
         (false, true) => " noudp6zerocsumtx noudp6zerocsumrx",
         (false, false) => " udp6zerocsumtx udp6zerocsumrx",
     });
-    let mut set = format!("ip link set dev {} alias {} mtu {}", vx.name, vx.alias, vx.mtu);
+    let mut set = format!("ip link set dev {} alias {} mtu {}", w(&vx.name), w(&vx.alias), vx.mtu);
     if let Some(b) = &vx.bridge {
-        set.push_str(&format!(" master {b}"));
+        set.push_str(&format!(" master {}", w(b)));
     }
     let mut v = vec![add, set];
     if vx.isolated && vx.bridge.is_some() {
-        v.push(format!("bridge link set dev {} isolated on", vx.name));
+        v.push(format!("bridge link set dev {} isolated on", w(&vx.name)));
     }
     if vx.up {
-        v.push(format!("ip link set dev {} up", vx.name));
+        v.push(format!("ip link set dev {} up", w(&vx.name)));
     }
     v
 }
@@ -143,7 +164,7 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<String> {
     let moved = from.bridge != to.bridge;
     let mut set = Vec::new();
     if from.alias != to.alias {
-        set.push(format!("alias {}", to.alias));
+        set.push(format!("alias {}", w(&to.alias)));
     }
     if moved || (from.up && !to.up) {
         set.push("down".to_string());
@@ -153,22 +174,22 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<String> {
     }
     if moved {
         set.push(match &to.bridge {
-            Some(b) => format!("master {b}"),
+            Some(b) => format!("master {}", w(b)),
             None => "nomaster".to_string(),
         });
     }
     if !set.is_empty() {
-        v.push(format!("ip link set dev {} {}", to.name, set.join(" ")));
+        v.push(format!("ip link set dev {} {}", w(&to.name), set.join(" ")));
     }
     if to.bridge.is_some() && (from.isolated != to.isolated || (moved && to.isolated)) {
         v.push(format!(
             "bridge link set dev {} isolated {}",
-            to.name,
+            w(&to.name),
             if to.isolated { "on" } else { "off" }
         ));
     }
     if to.up && (!from.up || moved) {
-        v.push(format!("ip link set dev {} up", to.name));
+        v.push(format!("ip link set dev {} up", w(&to.name)));
     }
     v
 }
@@ -177,6 +198,27 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::diff::{diff, State};
+
+    #[test]
+    fn hostile_observed_names_stay_quoted() {
+        assert_eq!(w("vxm100"), "vxm100");
+        assert_eq!(w("vxlan-mesh:lan:b"), "vxlan-mesh:lan:b");
+        assert_eq!(w("x;reboot"), "'x;reboot'");
+        assert_eq!(w("a'b$(id)"), "'a'\\''b$(id)'");
+        assert_eq!(w("\u{1b}]0;x\u{7}"), "'\\u{1b}]0;x\\u{7}'");
+        assert_eq!(w(""), "''");
+        let bridge = Bridge {
+            name: "br`id`".into(),
+            network: "lan".into(),
+            mtu: 1450,
+            up: true,
+            alias: "vxlan-mesh:lan".into(),
+        };
+        assert_eq!(
+            for_change(&Change::DeleteBridge { bridge }),
+            ["ip link del dev 'br`id`'"]
+        );
+    }
 
     #[test]
     fn create_order_is_down_then_isolated_then_up() {

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::shown;
 use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRules, Vxlan};
 
 /// The objects vxlan-mesh manages on a host: desired (see [`HostPlan::state`]) or observed.
@@ -134,56 +135,74 @@ impl fmt::Display for Change {
             Change::InstallFirewall { firewall } => write!(
                 f,
                 "install nftables table inet {} (UDP {} from {} peer(s) only)",
-                firewall.table,
+                shown(&firewall.table),
                 firewall.port,
                 firewall.peers.len()
             ),
             Change::DeleteFdb { entry } => write!(
                 f,
                 "delete fdb {} dst {} on {}",
-                entry.mac, entry.destination, entry.device
+                entry.mac,
+                entry.destination,
+                shown(&entry.device)
             ),
-            Change::DeleteVxlan { vxlan } => write!(f, "delete vxlan {} (vni {})", vxlan.name, vxlan.vni),
-            Change::DeleteBridge { bridge } => write!(f, "delete bridge {}", bridge.name),
-            Change::CreateBridge { bridge } => write!(f, "create bridge {} mtu {}", bridge.name, bridge.mtu),
+            Change::DeleteVxlan { vxlan } => write!(f, "delete vxlan {} (vni {})", shown(&vxlan.name), vxlan.vni),
+            Change::DeleteBridge { bridge } => write!(f, "delete bridge {}", shown(&bridge.name)),
+            Change::CreateBridge { bridge } => write!(f, "create bridge {} mtu {}", shown(&bridge.name), bridge.mtu),
             Change::UpdateBridge { from, to } => {
-                write!(f, "update bridge {}: {}", to.name, bridge_delta(from, to).join(", "))
+                write!(
+                    f,
+                    "update bridge {}: {}",
+                    shown(&to.name),
+                    bridge_delta(from, to).join(", ")
+                )
             }
             Change::InstallLoopRules { rules } => write!(
                 f,
                 "install ebtables chain {} ({} rule(s))",
-                rules.chain,
+                shown(&rules.chain),
                 rules.rules.len()
             ),
             Change::CreateVxlan { vxlan } => write!(
                 f,
                 "create vxlan {} vni {}{} mtu {}{}",
-                vxlan.name,
+                shown(&vxlan.name),
                 vxlan.vni,
                 vxlan.remote.map(|r| format!(" remote {r}")).unwrap_or_default(),
                 vxlan.mtu,
                 vxlan
                     .bridge
                     .as_ref()
-                    .map(|b| format!(" on bridge {b}"))
+                    .map(|b| format!(" on bridge {}", shown(b)))
                     .unwrap_or_default()
             ),
             Change::RecreateVxlan { to, reason, .. } => {
                 write!(
                     f,
                     "recreate vxlan {} ({} cannot change in place)",
-                    to.name,
+                    shown(&to.name),
                     reason.join(", ")
                 )
             }
             Change::UpdateVxlan { from, to } => {
-                write!(f, "update vxlan {}: {}", to.name, vxlan_delta(from, to).join(", "))
+                write!(
+                    f,
+                    "update vxlan {}: {}",
+                    shown(&to.name),
+                    vxlan_delta(from, to).join(", ")
+                )
             }
             Change::AddFdb { entry } => {
-                write!(f, "add fdb {} dst {} on {}", entry.mac, entry.destination, entry.device)
+                write!(
+                    f,
+                    "add fdb {} dst {} on {}",
+                    entry.mac,
+                    entry.destination,
+                    shown(&entry.device)
+                )
             }
-            Change::RemoveLoopRules { rules } => write!(f, "remove ebtables chain {}", rules.chain),
-            Change::RemoveFirewall { firewall } => write!(f, "remove nftables table inet {}", firewall.table),
+            Change::RemoveLoopRules { rules } => write!(f, "remove ebtables chain {}", shown(&rules.chain)),
+            Change::RemoveFirewall { firewall } => write!(f, "remove nftables table inet {}", shown(&firewall.table)),
         }
     }
 }
@@ -214,7 +233,7 @@ fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }
     if from.alias != to.alias {
-        d.push(format!("alias {} -> {}", from.alias, to.alias));
+        d.push(format!("alias {} -> {}", shown(&from.alias), shown(&to.alias)));
     }
     d
 }
@@ -254,8 +273,8 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
     if from.bridge != to.bridge {
         d.push(format!(
             "bridge {} -> {}",
-            from.bridge.as_deref().unwrap_or("none"),
-            to.bridge.as_deref().unwrap_or("none")
+            shown(from.bridge.as_deref().unwrap_or("none")),
+            shown(to.bridge.as_deref().unwrap_or("none"))
         ));
     }
     if from.isolated != to.isolated {
@@ -265,7 +284,7 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }
     if from.alias != to.alias {
-        d.push(format!("alias {} -> {}", from.alias, to.alias));
+        d.push(format!("alias {} -> {}", shown(&from.alias), shown(&to.alias)));
     }
     d
 }

@@ -326,3 +326,33 @@ fn dry_run_commands_reach_the_state_apply_would() {
         });
     }
 }
+
+/// A kernel refusal mid-apply is a typed error naming the object and operation; the rest
+/// of the plan is still applied, and once the cause is gone the next apply converges.
+#[test]
+fn netlink_error_names_the_object_and_rerun_converges() {
+    in_netns(|| {
+        // A foreign device already carries VNI 1001 on the same port: the kernel refuses a
+        // second one.
+        sh("ip link add fx type vxlan id 1001 local 192.0.2.2 dstport 4789");
+        let p = plan("isolation", "v4", 3, None);
+        let err = netlink::apply(&p).unwrap_err();
+        match &err {
+            ApplyError::Netlink { operation, object, .. } => {
+                assert_eq!((*operation, object.as_str()), ("create vxlan", "vxm1001"), "{err}");
+            }
+            other => panic!("expected a netlink error, got {other}"),
+        }
+        assert!(err.to_string().contains("create vxlan `vxm1001`"), "{err}");
+        // The other devices were made, isolated and brought up; only the refused one is
+        // pending.
+        let pending = netlink::status(&p).unwrap();
+        assert!(
+            matches!(pending.as_slice(), [Change::CreateVxlan { vxlan }] if vxlan.name == "vxm1001"),
+            "{pending:?}"
+        );
+        sh("ip link del fx");
+        netlink::apply(&p).unwrap();
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}

@@ -149,10 +149,10 @@ fn a_hostile_inventory_label_cannot_leave_its_comment() {
     assert!(!script.contains("\nrm -rf"), "{script}");
 }
 
-// Names carry a prefix no word of the script template starts with, so that the quoting
-// checker cannot mistake a random name such as `ip` or `m` for the template's own words.
+/// Host names as validation allows them (letters of both cases, digits first, `_ . -`
+/// inside), long enough that a random one does not spell a word of the script itself.
 fn name() -> impl Strategy<Value = String> {
-    "zh[a-z0-9_.-]{0,8}"
+    "[A-Za-z0-9][A-Za-z0-9_.-]{3,14}"
 }
 
 prop_compose! {
@@ -163,10 +163,13 @@ prop_compose! {
         v6 in any::<bool>(),
         port in prop_oneof![Just(4789u16), 1024u16..65535],
         names in proptest::collection::btree_set(name(), 2..5),
-        device in proptest::option::of("zd[a-z0-9]{0,6}"),
-        bridge in "zb[a-z0-9_-]{0,8}",
+        device in proptest::option::of("[a-z][a-z0-9]{3,6}"),
+        // Up to the 15 bytes of IFNAMSIZ; never the reserved `vxm` prefix, never the device.
+        bridges in proptest::collection::btree_set("[a-uw-zA-Z0-9][A-Za-z0-9_.-]{3,14}", 2),
+        two_networks in any::<bool>(),
         // At least 4 digits, so that a VNI cannot be mistaken for a digit of the script itself.
         vni in 1000u32..100_000,
+        explicit_ids in any::<bool>(),
     ) -> Inventory {
         let hosts = names.into_iter().enumerate().map(|(i, name)| HostSpec {
             name,
@@ -175,17 +178,35 @@ prop_compose! {
             } else {
                 format!("192.0.2.{}", i + 1).parse().unwrap()
             },
-            device: device.clone(),
+            device: device.clone().filter(|d| !bridges.contains(d)),
             underlay_mtu: None,
-            id: None,
+            id: explicit_ids.then(|| u32::try_from(10 * i + 3).unwrap()),
             networks: None,
         }).collect();
+        let mut bridges = bridges.into_iter();
+        let mut networks = vec![NetworkSpec {
+            name: "net-1".into(),
+            vni,
+            bridge: bridges.next().unwrap(),
+            mtu: None,
+            container_ipv6: None,
+        }];
+        if two_networks {
+            networks.push(NetworkSpec {
+                name: "Net_2.b".into(),
+                vni: vni + 200_000,
+                bridge: bridges.next().unwrap(),
+                mtu: Some(1300),
+                container_ipv6: Some(false),
+            });
+        }
         Inventory {
             port: Some(port),
             mode: Some(if per_peer { Mode::PerPeer } else { Mode::Flood }),
-            loop_prevention: Some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
+            // Only per-peer mode takes the key: in flood mode validation refuses it.
+            loop_prevention: per_peer.then_some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
             firewall: Some(firewall),
-            networks: vec![NetworkSpec { name: "net-1".into(), vni, bridge, mtu: None, container_ipv6: None }],
+            networks,
             hosts,
         }
     }
@@ -196,11 +217,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn random_valid_fleets_render_clean_scripts(inv in inventory()) {
-        // Skip the rare random fleet validation refuses (e.g. a device named like the bridge).
-        let Ok(fleet) = inv.validate() else { return Ok(()) };
-        let plan = fleet.plan(&fleet.hosts[0].name).unwrap();
-        let script = &render(&plan, Format::Shell).unwrap()[0].contents;
-        shellcheck("random fleet", script);
-        assert_all_values_quoted("random fleet", &plan, script);
+        // Every generated fleet is valid: a refused one would silently test nothing.
+        let fleet = inv.validate().map_err(|e| TestCaseError::fail(format!("{e}\n{inv:#?}")))?;
+        for host in [&fleet.hosts[0], &fleet.hosts[fleet.hosts.len() - 1]] {
+            let plan = fleet.plan(&host.name).unwrap();
+            let script = &render(&plan, Format::Shell).unwrap()[0].contents;
+            shellcheck("random fleet", script);
+            assert_all_values_quoted("random fleet", &plan, script);
+        }
     }
 }

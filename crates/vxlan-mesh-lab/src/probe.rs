@@ -211,38 +211,49 @@ impl Lab {
     /// asked once more (2 s) before the pair counts as failed.
     pub fn ping_matrix(&self) -> Result<Reachability, LabError> {
         let containers: Vec<&Container> = self.containers().collect();
-        let by_addr: HashMap<IpAddr, &Container> = containers
-            .iter()
-            .flat_map(|c| c.addresses().into_iter().map(move |a| (a, *c)))
-            .collect();
-        // Every (source, target address) probe, interleaved by target so that consecutive
-        // probes come from different sources and hosts.
-        let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
-        for dst in &containers {
-            for addr in dst.addresses() {
-                for src in &containers {
-                    let same_family = (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
-                    if src.network == dst.network && src.netns != dst.netns && same_family {
-                        probes.push((src, addr));
+        // The kernel's neighbour tables are shared by every namespace of the machine and
+        // refuse new entries past `gc_thresh3`: a full matrix of C containers would need
+        // C·(C−1) entries per family at once (4,032 for 16 hosts × 4 containers). So the
+        // targets are probed a few at a time, and the containers' neighbour entries are
+        // flushed between rounds; a round needs about 2·C entries per target.
+        let per_round = targets_per_round(neighbour_table_limit(), containers.len());
+        let fulls_before = neighbour_table_fulls();
+        let mut results = Vec::new();
+        let rounds: Vec<&[&Container]> = containers.chunks(per_round).collect();
+        for (i, targets) in rounds.iter().enumerate() {
+            // Every (source, target address) probe, interleaved by target so that
+            // consecutive probes come from different sources and hosts.
+            // Targets are kept with their probes: container addresses repeat across networks.
+            let mut probes: Vec<(&Container, IpAddr)> = Vec::new();
+            let mut probed: Vec<&Container> = Vec::new();
+            for dst in *targets {
+                for addr in dst.addresses() {
+                    for src in &containers {
+                        let same_family =
+                            (addr.is_ipv4() && src.ipv4.is_some()) || (addr.is_ipv6() && src.ipv6.is_some());
+                        if src.network == dst.network && src.netns != dst.netns && same_family {
+                            probes.push((src, addr));
+                            probed.push(dst);
+                        }
                     }
                 }
             }
-        }
-        let fulls_before = neighbour_table_fulls();
-        let first = run_probes(&probes, 1)?;
-        let retry: Vec<(&Container, IpAddr)> = probes
-            .iter()
-            .zip(&first)
-            .filter(|(_, ok)| !**ok)
-            .map(|(p, _)| *p)
-            .collect();
-        let second = run_probes(&retry, 2)?;
-        let mut results = Vec::with_capacity(probes.len());
-        let mut retried = retry.iter().zip(second);
-        for ((src, addr), ok) in probes.iter().zip(first) {
-            let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
-            if let Some(dst) = by_addr.get(addr) {
+            let first = run_probes(&probes, 1)?;
+            let retry: Vec<(&Container, IpAddr)> = probes
+                .iter()
+                .zip(&first)
+                .filter(|(_, ok)| !**ok)
+                .map(|(p, _)| *p)
+                .collect();
+            let second = run_probes(&retry, 2)?;
+            let mut retried = retry.iter().zip(second);
+            for (((src, addr), dst), ok) in probes.iter().zip(&probed).zip(first) {
+                // `retry` holds the failed probes in order, so it advances on failures only.
+                let ok = ok || retried.next().is_some_and(|(_, ok)| ok);
                 results.push((src.netns.clone(), dst.netns.clone(), *addr, ok));
+            }
+            if i + 1 < rounds.len() {
+                flush_neighbours(&containers)?;
             }
         }
         let mut r = self.tabulate(&results);
@@ -594,6 +605,44 @@ pub fn neighbour_table_limit() -> u64 {
         .unwrap_or(1024)
 }
 
+/// How many target containers one round of the ping matrix may probe: a quarter of the
+/// machine-wide neighbour limit (other labs and tests share it), at about 2·C entries per
+/// target (the sources' entries for it and its entries for the sources).
+fn targets_per_round(limit: u64, containers: usize) -> usize {
+    let per_target = 2 * containers.max(1) as u64;
+    usize::try_from((limit / 4) / per_target).unwrap_or(usize::MAX).max(1)
+}
+
+/// Empties the neighbour tables of the containers' namespaces, in parallel.
+fn flush_neighbours(containers: &[&Container]) -> Result<(), LabError> {
+    let next = Mutex::new(0usize);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..PINGS_IN_FLIGHT.min(containers.len()) {
+            s.spawn(|| loop {
+                let i = match next.lock() {
+                    Ok(mut n) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    Err(_) => return,
+                };
+                let Some(c) = containers.get(i) else { return };
+                if let Err(e) = cmd::run("ip", &["-n", &c.netns, "neigh", "flush", "all"], None) {
+                    if let Ok(mut fe) = first_error.lock() {
+                        fe.get_or_insert(e);
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// `table_fulls` of the ARP and ND tables, summed over CPUs.
 fn neighbour_table_fulls() -> u64 {
     ["arp_cache", "ndisc_cache"]
@@ -613,4 +662,19 @@ fn neighbour_table_fulls() -> u64 {
                 .sum::<u64>()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::targets_per_round;
+
+    #[test]
+    fn rounds_keep_a_large_lab_within_the_neighbour_limit() {
+        // 16 hosts × 4 containers with the default limit of 1024: 2 targets per round,
+        // about 256 entries per family at a time instead of 4,032.
+        assert_eq!(targets_per_round(1024, 64), 2);
+        assert_eq!(targets_per_round(1024, 12), 10);
+        assert_eq!(targets_per_round(16, 64), 1);
+        assert_eq!(targets_per_round(1 << 20, 64), 2048);
+    }
 }

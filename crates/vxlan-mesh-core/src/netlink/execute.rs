@@ -31,14 +31,24 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// Runs the stages in order. A device refused in one stage is left out of the later
+    /// ones (never brought up unless isolated); the others go on, and the first refusal is
+    /// returned.
     fn flush(&mut self) -> Result<(), ApplyError> {
         let stages = std::mem::take(&mut self.stages);
+        let mut failed: Vec<String> = Vec::new();
+        let mut first_error = None;
         for batch in [stages.setup, stages.ports, stages.up] {
             if !batch.is_empty() {
-                self.socket.execute(batch)?;
+                let outcome = self.socket.execute(batch, &failed)?;
+                failed.extend(outcome.failed);
+                first_error = first_error.or(outcome.first_error);
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The index of `name`, flushing pending work and re-reading links if it was created
@@ -65,12 +75,14 @@ impl Executor<'_> {
         let bridge = self.optional_index(vx.bridge.as_deref(), "bridge", &vx.name)?;
         setup.push(rq::create_vxlan(vx, underlay, bridge));
         setup.push(rq::set_alias(&vx.name, &vx.alias));
-        self.stages.setup.group(setup);
+        self.stages.setup.group(&vx.name, setup);
         if vx.isolated && bridge.is_some() {
-            self.stages.ports.group(vec![rq::set_isolated(&vx.name, true)]);
+            self.stages
+                .ports
+                .group(&vx.name, vec![rq::set_isolated(&vx.name, true)]);
         }
         if vx.up {
-            self.stages.up.group(vec![rq::set_up(&vx.name, true)]);
+            self.stages.up.group(&vx.name, vec![rq::set_up(&vx.name, true)]);
         }
         // The new device's index is learnt on demand (see `index_of`).
         self.index.remove(&vx.name);
@@ -93,13 +105,15 @@ impl Executor<'_> {
             let bridge = self.optional_index(to.bridge.as_deref(), "bridge", &to.name)?;
             setup.push(rq::set_master(&to.name, bridge.unwrap_or(0)));
         }
-        self.stages.setup.group(setup);
+        self.stages.setup.group(&to.name, setup);
         // A port that joins a bridge starts not isolated.
         if to.bridge.is_some() && (from.isolated != to.isolated || (moved && to.isolated)) {
-            self.stages.ports.group(vec![rq::set_isolated(&to.name, to.isolated)]);
+            self.stages
+                .ports
+                .group(&to.name, vec![rq::set_isolated(&to.name, to.isolated)]);
         }
         if to.up && (!from.up || moved) {
-            self.stages.up.group(vec![rq::set_up(&to.name, true)]);
+            self.stages.up.group(&to.name, vec![rq::set_up(&to.name, true)]);
         }
         Ok(())
     }
@@ -124,39 +138,44 @@ impl Executor<'_> {
             }
             Change::DeleteFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages
-                    .setup
-                    .group(vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)]);
+                self.stages.setup.group(
+                    &entry.device,
+                    vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
+                );
             }
             Change::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages
-                    .setup
-                    .group(vec![rq::add_fdb(&entry.device, i, entry.mac, entry.destination)]);
+                self.stages.setup.group(
+                    &entry.device,
+                    vec![rq::add_fdb(&entry.device, i, entry.mac, entry.destination)],
+                );
             }
             Change::DeleteVxlan { vxlan } => {
                 let i = self.index_of(&vxlan.name, "vxlan device", &vxlan.name)?;
                 self.stages
                     .setup
-                    .group(vec![rq::delete_link(&vxlan.name, i, "delete vxlan")]);
+                    .group(&vxlan.name, vec![rq::delete_link(&vxlan.name, i, "delete vxlan")]);
                 self.index.remove(&vxlan.name);
             }
             Change::DeleteBridge { bridge } => {
                 let i = self.index_of(&bridge.name, "bridge", &bridge.name)?;
                 self.stages
                     .setup
-                    .group(vec![rq::delete_link(&bridge.name, i, "delete bridge")]);
+                    .group(&bridge.name, vec![rq::delete_link(&bridge.name, i, "delete bridge")]);
                 self.index.remove(&bridge.name);
             }
             Change::CreateBridge { bridge } => {
                 // An explicit MTU after creation pins it (see `rq::set_mtu`).
-                self.stages.setup.group(vec![
-                    rq::create_bridge(&bridge.name),
-                    rq::set_alias(&bridge.name, &bridge.alias),
-                    rq::set_mtu(&bridge.name, bridge.mtu),
-                ]);
+                self.stages.setup.group(
+                    &bridge.name,
+                    vec![
+                        rq::create_bridge(&bridge.name),
+                        rq::set_alias(&bridge.name, &bridge.alias),
+                        rq::set_mtu(&bridge.name, bridge.mtu),
+                    ],
+                );
                 if bridge.up {
-                    self.stages.up.group(vec![rq::set_up(&bridge.name, true)]);
+                    self.stages.up.group(&bridge.name, vec![rq::set_up(&bridge.name, true)]);
                 }
                 self.index.remove(&bridge.name);
             }
@@ -171,7 +190,7 @@ impl Executor<'_> {
                 if from.up != to.up {
                     setup.push(rq::set_up(&to.name, to.up));
                 }
-                self.stages.setup.group(setup);
+                self.stages.setup.group(&to.name, setup);
             }
             Change::CreateVxlan { vxlan } => self.create_vxlan(vxlan, Vec::new())?,
             Change::RecreateVxlan { from, to, .. } => {

@@ -17,6 +17,10 @@ use crate::plan::{Firewall, LoopRules, EBTABLES_CHAIN, NFT_TABLE};
 
 /// Marker rule in an observed chain whose jump from `FORWARD` is missing, so that the
 /// observed rules differ from the plan's and the chain is reinstalled.
+///
+/// ```
+/// assert!(vxlan_mesh_core::netlink::MISSING_JUMP.starts_with('#'));
+/// ```
 pub const MISSING_JUMP: &str = "# missing: -A FORWARD -j VXLAN-MESH";
 
 struct Output {
@@ -95,6 +99,19 @@ fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
 
 fn jump_rule() -> String {
     format!("-j {EBTABLES_CHAIN}")
+}
+
+/// Whether `ebtables` (first in `PATH`) is the nf_tables variant, whose chains nfnetlink
+/// sees: then a chain nfnetlink does not list does not exist. Legacy ebtables keeps its
+/// rules elsewhere, so its chain must always be read with the program.
+pub(crate) fn ebtables_is_nft() -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ebtables"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().contains("nft")))
+        .unwrap_or(false)
 }
 
 /// The owned chain as it is, or `None` when it does not exist (or ebtables is missing).
@@ -185,7 +202,7 @@ pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-fn parse_firewall(json: &Value) -> Firewall {
+pub(crate) fn parse_firewall(json: &Value) -> Firewall {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
@@ -219,6 +236,7 @@ fn parse_firewall(json: &Value) -> Firewall {
         } else if let Some(chain) = item.get("chain") {
             chains += 1;
             well_formed &= chain.get("name").and_then(Value::as_str) == Some("input")
+                && chain.get("type").and_then(Value::as_str) == Some("filter")
                 && chain.get("hook").and_then(Value::as_str) == Some("input")
                 && chain.get("prio").and_then(Value::as_i64) == Some(-10)
                 && chain.get("policy").and_then(Value::as_str) == Some("accept");
@@ -227,36 +245,58 @@ fn parse_firewall(json: &Value) -> Firewall {
         }
     }
     fw.peers.sort_unstable();
-    let dport = |rule: &Value| {
-        rule.get("expr")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.get("match"))
-            .find(|m| m.pointer("/left/payload/field").and_then(Value::as_str) == Some("dport"))
-            .and_then(|m| m.get("right").and_then(Value::as_u64))
+    // Both rules must be exactly what `nft_script` writes: a chain with the right outline
+    // but an accept rule that no longer matches `saddr @peers` (say `udp dport 4789 accept`)
+    // would otherwise pass for converged while the port is open to everyone.
+    let saddr_protocol = match fw.family {
+        Family::V4 => "ip",
+        Family::V6 => "ip6",
     };
-    let verdict = |rule: &Value, v: &str| {
-        rule.get("expr")
-            .and_then(Value::as_array)
-            .is_some_and(|e| e.iter().any(|x| x.get(v).is_some()))
-    };
-    let ports: Vec<Option<u64>> = rules.iter().map(dport).collect();
-    well_formed &= sets == 1
-        && chains == 1
-        && rules.len() == 2
-        && rules.first().is_some_and(|r| verdict(r, "accept"))
-        && rules.get(1).is_some_and(|r| verdict(r, "drop"))
-        && ports.first() == ports.get(1);
+    let accept = rules.first().and_then(|r| accept_rule_port(r, saddr_protocol));
+    let drop = rules.get(1).and_then(drop_rule_port);
+    well_formed &= sets == 1 && chains == 1 && rules.len() == 2 && accept.is_some() && accept == drop;
     if well_formed {
-        fw.port = ports
-            .first()
-            .copied()
-            .flatten()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(0);
+        fw.port = accept.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
     }
     fw
+}
+
+/// The right-hand side of a `match` expression `PROTOCOL FIELD == RIGHT`, the only form
+/// our rules use (no `!=`, no prefixes or ranges on the left).
+fn payload_match<'a>(expr: &'a Value, protocol: &str, field: &str) -> Option<&'a Value> {
+    let m = expr.get("match")?;
+    let payload = m.pointer("/left/payload")?;
+    let exact = m.get("op").and_then(Value::as_str) == Some("==")
+        && payload.get("protocol").and_then(Value::as_str) == Some(protocol)
+        && payload.get("field").and_then(Value::as_str) == Some(field);
+    if exact {
+        m.get("right")
+    } else {
+        None
+    }
+}
+
+/// The port of an accept rule that is exactly `ip|ip6 saddr @peers udp dport PORT accept`.
+fn accept_rule_port(rule: &Value, saddr_protocol: &str) -> Option<u64> {
+    match rule.get("expr")?.as_array()?.as_slice() {
+        [saddr, dport, verdict]
+            if payload_match(saddr, saddr_protocol, "saddr").and_then(Value::as_str) == Some("@peers")
+                && verdict.get("accept").is_some() =>
+        {
+            payload_match(dport, "udp", "dport")?.as_u64()
+        }
+        _ => None,
+    }
+}
+
+/// The port of a drop rule that is exactly `udp dport PORT counter drop`.
+fn drop_rule_port(rule: &Value) -> Option<u64> {
+    match rule.get("expr")?.as_array()?.as_slice() {
+        [dport, counter, verdict] if counter.get("counter").is_some() && verdict.get("drop").is_some() => {
+            payload_match(dport, "udp", "dport")?.as_u64()
+        }
+        _ => None,
+    }
 }
 
 /// Loads (atomically replaces) the owned table.
@@ -267,4 +307,61 @@ pub(crate) fn install_firewall(fw: &Firewall) -> Result<(), ApplyError> {
 /// Deletes the owned table.
 pub(crate) fn remove_firewall(fw: &Firewall) -> Result<(), ApplyError> {
     must("nft", &["-f", "-"], Some(&nft_remove_script(&fw.table))).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// `nft -j list table inet vxlan_mesh` of the table `nft_script` writes (nft 1.0.6), with
+    /// the accept rule's expressions given.
+    fn listing(accept: &str) -> Value {
+        let text = format!(
+            r#"{{"nftables": [
+  {{"metainfo": {{"version": "1.0.6", "json_schema_version": 1}}}},
+  {{"table": {{"family": "inet", "name": "vxlan_mesh", "handle": 1}}}},
+  {{"set": {{"family": "inet", "name": "peers", "table": "vxlan_mesh", "type": "ipv4_addr", "handle": 2, "elem": ["192.0.2.2", "192.0.2.3"]}}}},
+  {{"chain": {{"family": "inet", "table": "vxlan_mesh", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}}},
+  {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": 3, "expr": {accept}}}}},
+  {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": 4, "expr": [{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "udp", "field": "dport"}}}}, "right": 4789}}}}, {{"counter": {{"packets": 0, "bytes": 0}}}}, {{"drop": null}}]}}}}
+]}}"#
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    const DPORT: &str =
+        r#"{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 4789}}"#;
+
+    #[test]
+    fn the_table_nft_script_writes_is_read_back_as_the_plan_s() {
+        let accept = format!(
+            r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+        );
+        let fw = parse_firewall(&listing(&accept));
+        assert_eq!(fw.port, 4789);
+        assert_eq!(fw.family, Family::V4);
+        assert_eq!(fw.peers.len(), 2);
+    }
+
+    #[test]
+    fn an_accept_rule_open_to_everyone_is_not_ours() {
+        // Each keeps the outline (a set, a chain, accept then drop on 4789) but accepts
+        // strangers; each must read as a table to replace (port 0), never as converged.
+        let tampered = [
+            format!(r#"[{DPORT}, {{"accept": null}}]"#),
+            format!(
+                r#"[{{"match": {{"op": "!=", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+            ),
+            format!(
+                r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": {{"prefix": {{"addr": "0.0.0.0", "len": 0}}}}}}}}, {DPORT}, {{"accept": null}}]"#
+            ),
+            format!(
+                r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip6", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+            ),
+        ];
+        for accept in tampered {
+            assert_eq!(parse_firewall(&listing(&accept)).port, 0, "{accept}");
+        }
+    }
 }

@@ -20,6 +20,7 @@
 
 mod execute;
 mod external;
+mod nf_probe;
 mod observe;
 mod requests;
 mod socket;
@@ -32,6 +33,31 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use external::MISSING_JUMP;
+
+/// The parsers of what the kernel and `nft` return, reachable by the fuzz targets in
+/// `fuzz/`. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use netlink_packet_route::link::LinkMessage;
+    use netlink_packet_route::neighbour::NeighbourMessage;
+
+    use crate::diff::State;
+    use crate::plan::Firewall;
+
+    /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
+    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> State {
+        let links = super::observe::links(links);
+        let fdb = super::observe::fdb(neighbours, &links);
+        let mut state = links.state;
+        state.fdb = fdb;
+        state
+    }
+
+    /// The owned table as read from `nft -j list table inet vxlan_mesh`.
+    pub fn firewall_from_nft_json(json: &serde_json::Value) -> Firewall {
+        super::external::parse_firewall(json)
+    }
+}
 
 use crate::diff::{diff, Change, ForeignConflict, State};
 use crate::plan::HostPlan;
@@ -144,17 +170,21 @@ pub fn observe() -> Result<State, ApplyError> {
 }
 
 fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u32>), ApplyError> {
-    // ebtables and nft are separate processes: read them while netlink dumps run. Threads
-    // start in the calling thread's network namespace.
+    // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
+    // tell), and let them run while the netlink dumps do. Threads start in the calling
+    // thread's network namespace.
+    let present = nf_probe::probe();
+    let read_firewall = present.is_none_or(|p| p.firewall);
+    let read_loop_rules = present.is_none_or(|p| p.loop_rules) || !external::ebtables_is_nft();
     std::thread::scope(|scope| {
-        let loop_rules = scope.spawn(external::observe_loop_rules);
-        let firewall = scope.spawn(external::observe_firewall);
+        let loop_rules = read_loop_rules.then(|| scope.spawn(external::observe_loop_rules));
+        let firewall = read_firewall.then(|| scope.spawn(external::observe_firewall));
         let links = observe::links(&socket.dump_links()?);
         let fdb = observe::fdb(&socket.dump_fdb()?, &links);
         let mut state = links.state;
         state.fdb = fdb;
-        state.loop_rules = joined(loop_rules.join())?;
-        state.firewall = joined(firewall.join())?;
+        state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
+        state.firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
         Ok((state, links.index))
     })
 }

@@ -47,17 +47,24 @@ impl Request {
     }
 }
 
-/// Requests grouped by object: a group never spans two datagrams.
+/// Requests grouped by device: a group never spans two datagrams.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    groups: Vec<Vec<Request>>,
+    groups: Vec<(String, Vec<Request>)>,
+}
+
+/// What a batch did: the first refusal, and the devices whose requests were refused.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) first_error: Option<ApplyError>,
+    pub(crate) failed: Vec<String>,
 }
 
 impl Batch {
-    /// Adds the requests of one object; they are sent in one datagram.
-    pub(crate) fn group(&mut self, requests: Vec<Request>) {
+    /// Adds the requests for `device`; they are sent in one datagram.
+    pub(crate) fn group(&mut self, device: &str, requests: Vec<Request>) {
         if !requests.is_empty() {
-            self.groups.push(requests);
+            self.groups.push((device.to_string(), requests));
         }
     }
 
@@ -215,18 +222,23 @@ impl Socket {
 
     /// Sends every request of `batch`, pipelined, and waits for every acknowledgement.
     ///
-    /// All requests are sent even when one fails (the kernel goes on with the next message
-    /// of a datagram anyway); the first failure is returned, naming its object.
-    pub(crate) fn execute(&mut self, batch: Batch) -> Result<(), ApplyError> {
-        let mut first_error = None;
+    /// Groups of a device in `skip` (refused in an earlier stage) are not sent. All other
+    /// requests are sent even when one fails (the kernel goes on with the next message of a
+    /// datagram anyway); the first failure is reported, naming its object.
+    pub(crate) fn execute(&mut self, batch: Batch, skip: &[String]) -> Result<Outcome, ApplyError> {
+        let mut outcome = Outcome::default();
         let mut out = Vec::with_capacity(MAX_DATAGRAM);
-        let mut pending: Vec<(u32, &'static str, String)> = Vec::new();
-        let mut groups = batch.groups.into_iter().peekable();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut groups = batch
+            .groups
+            .into_iter()
+            .filter(|(device, _)| !skip.contains(device))
+            .peekable();
         while groups.peek().is_some() {
             out.clear();
             pending.clear();
             // Fill one datagram with whole groups.
-            while let Some(group) = groups.peek() {
+            while let Some((_, group)) = groups.peek() {
                 let size: usize = group
                     .iter()
                     .map(|r| NetlinkSerializable::buffer_len(&r.message) + 16)
@@ -234,33 +246,28 @@ impl Socket {
                 if !out.is_empty() && out.len() + size > MAX_DATAGRAM {
                     break;
                 }
-                let Some(group) = groups.next() else { break };
+                let Some((device, group)) = groups.next() else { break };
                 for request in group {
                     let sequence = self.encode(request.message, NLM_F_ACK | request.flags, &mut out);
-                    pending.push((sequence, request.operation, request.object));
+                    pending.push(Pending {
+                        sequence,
+                        operation: request.operation,
+                        object: request.object,
+                        device: device.clone(),
+                    });
                 }
             }
             self.socket.send(&out, 0).map_err(socket_error("send to"))?;
-            let error = self.collect_acks(&mut pending)?;
-            if first_error.is_none() {
-                first_error = error;
-            }
+            self.collect_acks(&pending, &mut outcome)?;
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(outcome)
     }
 
     /// Reads acknowledgements until every pending sequence number has one.
-    fn collect_acks(
-        &mut self,
-        pending: &mut Vec<(u32, &'static str, String)>,
-    ) -> Result<Option<ApplyError>, ApplyError> {
-        let mut first_error = None;
+    fn collect_acks(&mut self, pending: &[Pending], outcome: &mut Outcome) -> Result<(), ApplyError> {
         let mut outstanding = pending.len();
-        let (Some(low), Some(high)) = (pending.first().map(|p| p.0), pending.last().map(|p| p.0)) else {
-            return Ok(None);
+        let (Some(low), Some(high)) = (pending.first().map(|p| p.sequence), pending.last().map(|p| p.sequence)) else {
+            return Ok(());
         };
         while outstanding > 0 {
             self.receive()?;
@@ -277,11 +284,14 @@ impl Socket {
                 if let NetlinkPayload::Error(e) = &packet.payload {
                     if (low..=high).contains(&sequence) {
                         outstanding = outstanding.saturating_sub(1);
-                        if e.code.is_some() && first_error.is_none() {
-                            if let Some((_, operation, object)) = pending.iter().find(|p| p.0 == sequence) {
-                                first_error = Some(ApplyError::Netlink {
-                                    operation,
-                                    object: object.clone(),
+                        if let (Some(_), Some(p)) = (e.code, pending.iter().find(|p| p.sequence == sequence)) {
+                            if !outcome.failed.contains(&p.device) {
+                                outcome.failed.push(p.device.clone());
+                            }
+                            if outcome.first_error.is_none() {
+                                outcome.first_error = Some(ApplyError::Netlink {
+                                    operation: p.operation,
+                                    object: p.object.clone(),
                                     source: e.to_io(),
                                 });
                             }
@@ -294,6 +304,14 @@ impl Socket {
                 offset += length;
             }
         }
-        Ok(first_error)
+        Ok(())
     }
+}
+
+/// A request sent and not yet acknowledged.
+struct Pending {
+    sequence: u32,
+    operation: &'static str,
+    object: String,
+    device: String,
 }

@@ -1,0 +1,290 @@
+//! End to end: the classic topology (4 hosts behind an underlay switch, 3 containers per
+//! host) built with the `vxlan-mesh-lab` fixture, every host deployed with
+//! `vxlan-mesh apply` run inside its namespace (the host found by its local underlay
+//! address). Root, iproute2, iputils-ping, nftables and ebtables needed; fails loudly
+//! without.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use vxlan_mesh_core::Inventory;
+use vxlan_mesh_lab::{names, Lab, LabSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+
+/// An inventory file, removed on drop.
+struct InventoryFile(PathBuf);
+
+impl InventoryFile {
+    fn new(tag: &str, text: &str) -> InventoryFile {
+        let path = std::env::temp_dir().join(format!("{tag}.toml"));
+        std::fs::write(&path, text).unwrap();
+        InventoryFile(path)
+    }
+
+    fn rewrite(&self, text: &str) {
+        std::fs::write(&self.0, text).unwrap();
+    }
+}
+
+impl Drop for InventoryFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay.
+fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
+    let mut s = String::new();
+    if mode != "flood" {
+        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
+    }
+    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    if let Some(m) = mtu {
+        s.push_str(&format!("mtu = {m}\n"));
+    }
+    for i in 1..=hosts {
+        let address = if v6 {
+            format!("2001:db8::{i}")
+        } else {
+            format!("192.0.2.{i}")
+        };
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"lxd{i}\"\nid = {i}\naddress = \"{address}\"\n"
+        ));
+    }
+    s
+}
+
+fn lab_for(text: &str, tag: &str) -> Lab {
+    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
+    Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(tag)).unwrap()).unwrap()
+}
+
+fn cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Output {
+    let inv = inventory.to_str().unwrap();
+    let mut argv = vec![BIN, "-i", inv];
+    argv.extend_from_slice(args);
+    lab.exec(netns, &argv).unwrap()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Applies on every host of the lab whose name is in `hosts` (all when empty); returns the
+/// printed changes per host.
+fn apply_all(lab: &Lab, inventory: &Path, hosts: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in &lab.spec().hosts {
+        if !hosts.is_empty() && !hosts.contains(&h.name.as_str()) {
+            continue;
+        }
+        let o = cli(lab, &h.netns, inventory, &["apply"]);
+        assert_eq!(o.status.code(), Some(0), "apply on {}: {}", h.name, show(&o));
+        out.push(String::from_utf8_lossy(&o.stdout).into_owned());
+    }
+    out
+}
+
+/// The ops `status --format json` reports for a host, sorted.
+fn pending_ops(lab: &Lab, netns: &str, inventory: &Path) -> Vec<String> {
+    let o = cli(lab, netns, inventory, &["status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", show(&o)));
+    let mut ops: Vec<String> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["op"].as_str().unwrap().to_string())
+        .collect();
+    ops.sort();
+    ops
+}
+
+fn links(lab: &Lab, netns: &str) -> String {
+    lab.exec_ok(netns, &["ip", "-o", "link", "show"]).unwrap()
+}
+
+/// (index, name) of the bridge and VXLAN devices of a host.
+fn owned_indexes(lab: &Lab, netns: &str) -> std::collections::BTreeSet<(u32, String)> {
+    links(lab, netns)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(": ");
+            let index = parts.next()?.trim().parse().ok()?;
+            let name = parts.next()?.split('@').next()?.to_string();
+            (name.starts_with("vxm") || name == "vxbr0").then_some((index, name))
+        })
+        .collect()
+}
+
+fn classic_topology(mode: &str, v6: bool) {
+    let tag = format!("e{}{}", &mode[..2], if v6 { 6 } else { 4 });
+    let text = inventory_text(mode, v6, 4, None);
+    let lab = lab_for(&text, &tag);
+    let inv = InventoryFile::new(&lab.spec().tag, &text);
+
+    apply_all(&lab, &inv.0, &[]);
+    lab.attach_containers().unwrap();
+
+    let matrix = lab.ping_matrix().unwrap();
+    assert_eq!(matrix.pairs(), 132, "{}", matrix.render_text());
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+
+    // Full-size frames cross between hosts; one byte more does not.
+    let (a, b) = (&lab.spec().hosts[0].containers[0], &lab.spec().hosts[3].containers[2]);
+    let probe = lab.max_frame_probe(a, b, a.mtu).unwrap();
+    assert!(probe.ok(), "{probe:?}");
+
+    // No loop: after broadcasts the underlay is quiet.
+    let check = lab.loop_check(Duration::from_secs(2)).unwrap();
+    assert!(!check.storm, "{check:?}");
+
+    // Idempotence: nothing to do, nothing recreated.
+    let before: Vec<_> = lab.spec().hosts.iter().map(|h| owned_indexes(&lab, &h.netns)).collect();
+    for printed in apply_all(&lab, &inv.0, &[]) {
+        assert!(printed.trim().ends_with(": no changes"), "{printed}");
+    }
+    for (h, was) in lab.spec().hosts.iter().zip(&before) {
+        assert!(!was.is_empty());
+        assert_eq!(
+            &owned_indexes(&lab, &h.netns),
+            was,
+            "{}: same devices, same indexes",
+            h.name
+        );
+        let o = cli(&lab, &h.netns, &inv.0, &["status"]);
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    }
+
+    // Teardown leaves the lab's own devices (underlay, container veths) alone.
+    for h in &lab.spec().hosts {
+        let o = cli(&lab, &h.netns, &inv.0, &["down"]);
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        assert!(owned_indexes(&lab, &h.netns).is_empty(), "{}", links(&lab, &h.netns));
+        let l = links(&lab, &h.netns);
+        assert!(l.contains(&format!(": {}@", h.device)), "{l}");
+        assert_eq!(l.matches(": lab").count(), 3, "container veths stay: {l}");
+    }
+}
+
+#[test]
+fn flood_ipv4_every_container_reaches_every_other() {
+    classic_topology("flood", false);
+}
+
+#[test]
+fn flood_ipv6_underlay_every_container_reaches_every_other() {
+    classic_topology("flood", true);
+}
+
+#[test]
+fn per_peer_isolation_ipv4_every_container_reaches_every_other() {
+    classic_topology("isolation", false);
+}
+
+#[test]
+fn per_peer_isolation_ipv6_underlay_every_container_reaches_every_other() {
+    classic_topology("isolation", true);
+}
+
+#[test]
+fn per_peer_ebtables_ipv4_every_container_reaches_every_other() {
+    classic_topology("ebtables", false);
+}
+
+#[test]
+fn per_peer_ebtables_ipv6_underlay_every_container_reaches_every_other() {
+    classic_topology("ebtables", true);
+}
+
+/// Add a host, change the MTU, remove a host: each re-apply makes only the changes the
+/// edit implies, and the mesh works after each.
+fn inventory_edits(mode: &str) {
+    let four = inventory_text(mode, false, 4, None);
+    let lab = lab_for(&four, &format!("ed{}", &mode[..2]));
+    let inv = InventoryFile::new(&lab.spec().tag, &inventory_text(mode, false, 3, None));
+    let first3 = ["lxd1", "lxd2", "lxd3"];
+    let (add_op, del_op) = if mode == "flood" {
+        ("add-fdb", "delete-fdb")
+    } else {
+        ("create-vxlan", "delete-vxlan")
+    };
+    apply_all(&lab, &inv.0, &first3);
+
+    // Add lxd4: old hosts gain one tunnel (or flood entry) and one firewall peer.
+    inv.rewrite(&four);
+    for h in &lab.spec().hosts[..3] {
+        assert_eq!(
+            pending_ops(&lab, &h.netns, &inv.0),
+            [add_op, "install-firewall"],
+            "{}",
+            h.name
+        );
+    }
+    let before: Vec<_> = lab.spec().hosts[..3]
+        .iter()
+        .map(|h| owned_indexes(&lab, &h.netns))
+        .collect();
+    apply_all(&lab, &inv.0, &[]);
+    for (h, was) in lab.spec().hosts[..3].iter().zip(&before) {
+        let now = owned_indexes(&lab, &h.netns);
+        assert!(was.is_subset(&now), "{}: nothing recreated: {was:?} vs {now:?}", h.name);
+    }
+    lab.attach_containers().unwrap();
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+
+    // Smaller MTU: changed in place on the bridge and every device.
+    inv.rewrite(&inventory_text(mode, false, 4, Some(1400)));
+    let devices = if mode == "flood" { 1 } else { 3 };
+    let mut want = vec!["update-bridge".to_string()];
+    want.extend(std::iter::repeat_n("update-vxlan".to_string(), devices));
+    for h in &lab.spec().hosts {
+        assert_eq!(pending_ops(&lab, &h.netns, &inv.0), want, "{}", h.name);
+    }
+    apply_all(&lab, &inv.0, &[]);
+    let (a, b) = (&lab.spec().hosts[0].containers[0], &lab.spec().hosts[2].containers[1]);
+    let probe = lab.max_frame_probe(a, b, 1400).unwrap();
+    assert!(probe.fits, "{probe:?}");
+
+    // Remove lxd4: the others drop its tunnel and firewall entry; lxd4 tears down.
+    inv.rewrite(&inventory_text(mode, false, 3, Some(1400)));
+    for h in &lab.spec().hosts[..3] {
+        assert_eq!(
+            pending_ops(&lab, &h.netns, &inv.0),
+            [del_op, "install-firewall"],
+            "{}",
+            h.name
+        );
+    }
+    apply_all(&lab, &inv.0, &first3);
+    let o = cli(&lab, &lab.spec().hosts[3].netns, &inv.0, &["down"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let matrix = lab.ping_matrix().unwrap();
+    for cell in &matrix.cells {
+        if cell.from != "lxd4" && cell.to != "lxd4" {
+            assert_eq!(cell.failed, 0, "{}", matrix.render_text());
+        }
+    }
+    for h in &lab.spec().hosts[..3] {
+        assert!(pending_ops(&lab, &h.netns, &inv.0).is_empty());
+    }
+}
+
+#[test]
+fn flood_inventory_edits_converge_with_minimal_changes() {
+    inventory_edits("flood");
+}
+
+#[test]
+fn per_peer_inventory_edits_converge_with_minimal_changes() {
+    inventory_edits("isolation");
+}

@@ -1,0 +1,406 @@
+//! The peer-only firewall end to end, with `vxlan-mesh apply` and `down` in the namespace lab
+//! (vxlan-mesh-lab): a stranger on the underlay switch — not in the inventory — sends VXLAN
+//! frames with the right VNI to host `a`'s address, addressed to a container of `a`.
+//!
+//! - With `firewall = false` the container receives them: the attack works, so the test can
+//!   fail.
+//! - After `apply` of the same fleet with the firewall (the default), it receives none, while
+//!   `a`'s drop counter shows they arrived; every container still reaches every other.
+//! - Foreign nftables tables (one of them accepting the VXLAN port itself) are byte for byte
+//!   the same after `apply`, a second `apply` and `down`; `down` removes our table.
+//!
+//! Root, iproute2, iputils-ping and nftables are required; the tests fail without them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use vxlan_mesh_core::Inventory;
+use vxlan_mesh_lab::{names, Lab, LabSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+
+/// The stranger's MAC, which the container's ingress counter matches.
+const STRANGER_MAC: &str = "02:00:00:00:66:66";
+/// The stranger's overlay address (outside the lab's container numbering).
+const STRANGER_OVERLAY: &str = "198.51.100.200";
+/// Frames sent per phase. Other tests on the machine share its per-CPU packet backlog, so a
+/// few may be lost to their bursts: half must arrive (and, with the firewall, be dropped).
+const SENT: u64 = 20;
+
+/// Foreign tables as an operator or another tool would have them: one also accepts the
+/// VXLAN port (our chain runs first and its drop is final), one shares our name's prefix.
+const FOREIGN: &str = "\
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tudp dport 4789 counter accept
+\t\ttcp dport 22 accept
+\t}
+}
+table ip nat {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip saddr 203.0.113.0/24 masquerade
+\t}
+}
+table inet vxlan_mesh_other {
+\tset peers {
+\t\ttype ipv4_addr
+\t\telements = { 203.0.113.9 }
+\t}
+}
+";
+
+/// Runs `sh -euc script` in namespace `ns` with `stdin`; panics with the output on failure.
+fn sh_in(ns: &str, script: &str, stdin: &str) -> String {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "sh", "-euc", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`ip` (iproute2) must be installed");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "in {ns}: `{script}` failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sh(ns: &str, script: &str) -> String {
+    sh_in(ns, script, "")
+}
+
+/// `vxlan-mesh -i INVENTORY ARGS…` in namespace `ns`; returns stdout, panics on failure.
+fn cli(ns: &str, inventory: &Path, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, BIN, "-i"])
+        .arg(inventory)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vxlan-mesh {args:?} in {ns}: status {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A namespace of the test's own (the stranger), deleted on drop.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Inventory files in a temporary directory, removed on drop.
+struct Files(PathBuf);
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn inventory_text(mode: &str, v6: bool, firewall: bool) -> String {
+    let addr = |n: u8| {
+        if v6 {
+            format!("2001:db8::{n}")
+        } else {
+            format!("192.0.2.{n}")
+        }
+    };
+    let mut s = format!(
+        "mode = \"{mode}\"\nfirewall = {firewall}\n\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
+    );
+    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let n = u8::try_from(i + 1).unwrap();
+        s += &format!("\n[[hosts]]\nname = \"{name}\"\naddress = \"{}\"\n", addr(n));
+    }
+    s
+}
+
+/// Frames from the stranger's MAC counted at the container interface's ingress hook, before
+/// anything inside the container could drop them.
+fn received(container: &str, ifname: &str) -> u64 {
+    let out = sh(container, "nft list chain netdev probe in");
+    counter(&out, "ether saddr").unwrap_or_else(|| panic!("no probe counter on {ifname}:\n{out}"))
+}
+
+fn reset_probe(container: &str, ifname: &str) {
+    sh_in(
+        container,
+        "nft -f -",
+        &format!(
+            "table netdev probe {{}}\ndelete table netdev probe\n\
+             table netdev probe {{\n chain in {{\n  type filter hook ingress device {ifname} priority -500;\n  ether saddr {STRANGER_MAC} counter\n }}\n}}\n"
+        ),
+    );
+}
+
+/// The packet count of the first rule of `listing` containing `marker`.
+fn counter(listing: &str, marker: &str) -> Option<u64> {
+    let line = listing.lines().find(|l| l.contains(marker) && l.contains("counter"))?;
+    line.split("packets ").nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+/// Packets host `a`'s firewall dropped.
+fn dropped(host: &str) -> u64 {
+    let out = sh(host, "nft list chain inet vxlan_mesh input");
+    counter(&out, "drop").unwrap_or_else(|| panic!("no drop counter:\n{out}"))
+}
+
+fn attack(stranger: &str, target: IpAddr) {
+    // Unanswered when the firewall works: the pings' exit status is not the test.
+    sh(
+        stranger,
+        &format!("ping -c {SENT} -i 0.2 -W 1 {target} >/dev/null 2>&1 || true"),
+    );
+}
+
+fn foreign_tables(ns: &str) -> String {
+    let mut s = String::new();
+    for (family, name) in [("inet", "filter"), ("ip", "nat"), ("inet", "vxlan_mesh_other")] {
+        s += &sh(ns, &format!("nft -s list table {family} {name}"));
+    }
+    s
+}
+
+/// The lab's ping matrix, taken again (up to three times) while some pair fails: on a
+/// loaded machine a single probe with a short timeout can miss. A pair the firewall blocks
+/// fails every time.
+fn full_matrix(lab: &Lab) -> vxlan_mesh_lab::Reachability {
+    let mut matrix = lab.ping_matrix().unwrap();
+    for _ in 0..2 {
+        if matrix.is_full() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        matrix = lab.ping_matrix().unwrap();
+    }
+    matrix
+}
+
+fn peer_only_firewall(mode: &str, v6: bool) {
+    let tag = names::unique_tag("fw");
+    let dir = Files(std::env::temp_dir().join(format!("vxm-{tag}")));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let open_inv = dir.0.join("open.toml");
+    let closed_inv = dir.0.join("closed.toml");
+    std::fs::write(&open_inv, inventory_text(mode, v6, false)).unwrap();
+    std::fs::write(&closed_inv, inventory_text(mode, v6, true)).unwrap();
+    let fleet = Inventory::from_toml_str(&inventory_text(mode, v6, true))
+        .unwrap()
+        .validate()
+        .unwrap();
+
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap()).unwrap();
+    let spec = lab.spec().clone();
+    let a = &spec.hosts[0];
+    let target = &a.containers[0];
+    let target_v4 = IpAddr::V4(target.ipv4.unwrap());
+
+    // The stranger: on the underlay switch like any host, but not in the inventory.
+    let stranger = Netns(format!("{}x", names::tag_prefix(&tag)));
+    let stranger_addr = if v6 { "2001:db8::66" } else { "192.0.2.66" };
+    let plen = if v6 { 64 } else { 24 };
+    assert!(Command::new("ip")
+        .args(["netns", "add", &stranger.0])
+        .status()
+        .unwrap()
+        .success());
+    sh(
+        &spec.switch,
+        &format!(
+            "ip link add px type veth peer name ul0 netns {}\nip link set px master {} up",
+            stranger.0,
+            names::SWITCH_BRIDGE
+        ),
+    );
+    sh(
+        &stranger.0,
+        &format!("ip link set lo up\nip addr add {stranger_addr}/{plen} dev ul0 nodad\nip link set ul0 up"),
+    );
+    // Underlay reachability first (this also resolves the underlay neighbours, whose first
+    // packets a fresh vxlan device would otherwise lose).
+    sh(
+        &stranger.0,
+        &format!(
+            "for i in $(seq 20); do ping -c 1 -W 1 {} >/dev/null && exit 0; sleep 0.5; done; exit 1",
+            a.address
+        ),
+    );
+
+    // Foreign tables on host a before vxlan-mesh ever runs.
+    sh_in(&a.netns, "nft -f -", FOREIGN);
+    let foreign_before = foreign_tables(&a.netns);
+
+    // Without the firewall.
+    for h in &spec.hosts {
+        cli(&h.netns, &open_inv, &["apply", "--host", &h.name]);
+    }
+    lab.attach_containers().unwrap();
+    assert!(!sh(&a.netns, "nft list tables").contains("vxlan_mesh\n"));
+    let matrix = full_matrix(&lab);
+    assert!(matrix.is_full(), "without the firewall:\n{}", matrix.render_text());
+
+    // The stranger's vxlan device: the VNI host a uses towards b (the only VNI in flood mode).
+    let vni = fleet.plan("a").unwrap().networks[0].vxlans[0].vni;
+    let target_mac = sh(&target.netns, &format!("cat /sys/class/net/{}/address", target.ifname));
+    sh(
+        &stranger.0,
+        &format!(
+            "ip link add vxatk address {STRANGER_MAC} type vxlan id {vni} local {stranger_addr} remote {} dstport 4789\n\
+             sysctl -qw net.ipv6.conf.vxatk.disable_ipv6=1\n\
+             ip link set vxatk mtu {} up\nip addr add {STRANGER_OVERLAY}/24 dev vxatk\n\
+             ip neigh replace {target_v4} lladdr {} dev vxatk nud permanent",
+            a.address,
+            target.mtu,
+            target_mac.trim()
+        ),
+    );
+
+    reset_probe(&target.netns, &target.ifname);
+    attack(&stranger.0, target_v4);
+    let got = received(&target.netns, &target.ifname);
+    assert!(
+        got >= SENT / 2,
+        "{mode} v6={v6}: without the firewall the container got {got} of {SENT} injected frames"
+    );
+
+    // Apply with the firewall: the output says so, and the host is converged.
+    let out = cli(&a.netns, &closed_inv, &["apply", "--host", "a"]);
+    assert!(out.contains("install nftables table inet vxlan_mesh"), "{out}");
+    for h in &spec.hosts[1..] {
+        cli(&h.netns, &closed_inv, &["apply", "--host", &h.name]);
+    }
+    cli(&a.netns, &closed_inv, &["status", "--host", "a"]);
+
+    reset_probe(&target.netns, &target.ifname);
+    attack(&stranger.0, target_v4);
+    assert_eq!(
+        received(&target.netns, &target.ifname),
+        0,
+        "{mode} v6={v6}: injected frames passed the firewall"
+    );
+    let drops = dropped(&a.netns);
+    assert!(
+        drops >= SENT / 2,
+        "{mode} v6={v6}: the firewall dropped only {drops} of {SENT} frames"
+    );
+
+    // Peers' traffic still flows: every container reaches every other.
+    let matrix = full_matrix(&lab);
+    assert!(
+        matrix.is_full(),
+        "with the firewall:\n{}\n{}",
+        matrix.render_text(),
+        sh(&a.netns, "nft list ruleset; ip -d link show; bridge fdb show")
+    );
+
+    // Foreign tables: untouched by apply, a second apply, and down.
+    assert_eq!(foreign_tables(&a.netns), foreign_before, "after apply");
+    let again = cli(&a.netns, &closed_inv, &["apply", "--host", "a"]);
+    assert!(again.contains("no changes"), "{again}");
+    assert_eq!(foreign_tables(&a.netns), foreign_before, "after the second apply");
+    cli(&a.netns, &closed_inv, &["down", "--host", "a"]);
+    assert_eq!(foreign_tables(&a.netns), foreign_before, "after down");
+    let tables = sh(&a.netns, "nft list tables");
+    assert!(!tables.contains("inet vxlan_mesh\n"), "{tables}");
+    assert!(tables.contains("inet vxlan_mesh_other"), "{tables}");
+}
+
+#[test]
+fn flood_mode_ipv4_underlay() {
+    peer_only_firewall("flood", false);
+}
+
+#[test]
+fn flood_mode_ipv6_underlay() {
+    peer_only_firewall("flood", true);
+}
+
+#[test]
+fn per_peer_mode_ipv4_underlay() {
+    peer_only_firewall("per-peer", false);
+}
+
+#[test]
+fn per_peer_mode_ipv6_underlay() {
+    peer_only_firewall("per-peer", true);
+}
+
+/// Rules an intruder or a careless operator could put in our chain in place of the
+/// accept-from-peers rule: each opens the VXLAN port to everyone while keeping the table's
+/// outline (one set, one chain, an accept then a drop on the port).
+const TAMPERED_ACCEPT_RULES: [&str; 3] = [
+    "udp dport 4789 accept",
+    "ip saddr != @peers udp dport 4789 accept",
+    "ip saddr 0.0.0.0/0 udp dport 4789 accept",
+];
+
+#[test]
+fn status_sees_a_tampered_firewall_and_apply_restores_it() {
+    let tag = names::unique_tag("fwt");
+    let dir = Files(std::env::temp_dir().join(format!("vxm-{tag}")));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let inv = dir.0.join("inventory.toml");
+    std::fs::write(&inv, inventory_text("flood", false, true)).unwrap();
+    let ns = Netns(format!("{}t", names::tag_prefix(&tag)));
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .unwrap()
+        .success());
+    sh(&ns.0, "ip link set lo up\nip addr add 192.0.2.1/24 dev lo");
+
+    cli(&ns.0, &inv, &["apply", "--host", "a"]);
+    let good = sh(&ns.0, "nft list chain inet vxlan_mesh input");
+    assert!(good.contains("ip saddr @peers udp dport 4789 accept"), "{good}");
+
+    for rule in TAMPERED_ACCEPT_RULES {
+        sh(
+            &ns.0,
+            &format!(
+                "nft flush chain inet vxlan_mesh input\n\
+                 nft add rule inet vxlan_mesh input {rule}\n\
+                 nft add rule inet vxlan_mesh input udp dport 4789 counter drop"
+            ),
+        );
+        let status = Command::new("ip")
+            .args(["netns", "exec", &ns.0, BIN, "-i"])
+            .arg(&inv)
+            .args(["status", "--host", "a"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            status.status.code(),
+            Some(2),
+            "status must report drift after `{rule}`:\n{}",
+            String::from_utf8_lossy(&status.stdout)
+        );
+        let out = cli(&ns.0, &inv, &["apply", "--host", "a"]);
+        assert!(
+            out.contains("install nftables table inet vxlan_mesh"),
+            "`{rule}`: {out}"
+        );
+        let restored = sh(&ns.0, "nft list chain inet vxlan_mesh input");
+        assert!(
+            !restored.lines().any(|l| l.trim() == rule),
+            "`{rule}` survived apply:\n{restored}"
+        );
+        assert!(restored.contains("ip saddr @peers udp dport 4789 accept"), "{restored}");
+    }
+}

@@ -269,3 +269,41 @@ fn underlay_rate_shapes_every_switch_port() {
     assert_eq!(text.matches("tbf").count(), 2, "{text}");
     assert!(text.contains("rate 100Mbit"), "{text}");
 }
+
+/// Per-peer mode without loop prevention (one VXLAN port per peer on each bridge, nothing
+/// isolated): a broadcast circulates forever. The loop check must call that a storm.
+#[test]
+fn loop_check_reports_a_storm_without_loop_prevention() {
+    let fleet = fleet(&hosts_toml(
+        &["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+        "mode = \"per-peer\"",
+    ));
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
+    deploy_bridges(&lab, &fleet);
+    for host in &lab.spec().hosts {
+        let plan = fleet.plan(&host.name).unwrap();
+        for n in &plan.networks {
+            for vx in &n.vxlans {
+                let remote = vx.remote.unwrap();
+                ip(
+                    &host.netns,
+                    &format!(
+                        "link add {} type vxlan id {} local {} remote {remote} dstport {} nolearning",
+                        vx.name, vx.vni, vx.local, vx.port
+                    ),
+                );
+                // Deliberately NOT isolated.
+                ip(
+                    &host.netns,
+                    &format!("link set {} mtu {} master {} up", vx.name, vx.mtu, n.bridge.name),
+                );
+            }
+        }
+    }
+    lab.attach_containers().unwrap();
+    let lc = lab.loop_check(Duration::from_secs(1)).unwrap();
+    eprintln!("{lc:?}");
+    // Tear the storm down at once: it eats the machine's CPU.
+    drop(lab);
+    assert!(lc.storm, "{lc:?}");
+}

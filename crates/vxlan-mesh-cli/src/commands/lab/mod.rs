@@ -173,16 +173,6 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     if let Some(rate) = rate {
         spec = spec.with_underlay_rate(rate);
     }
-    let (needed, limit) = (spec.neighbour_entries_needed(), vxlan_mesh_lab::neighbour_table_limit());
-    if needed > limit && !cli.quiet {
-        eprintln!(
-            "warning: a full `lab check` needs about {needed} neighbour entries, more than the kernel's \
-             table holds for all namespaces together (gc_thresh3 {limit}); pairs will fail for that reason \
-             alone unless you raise it: sysctl -w net.ipv4.neigh.default.gc_thresh3={n} \
-             net.ipv6.neigh.default.gc_thresh3={n}",
-            n = needed.next_power_of_two().max(2048) * 2
-        );
-    }
     let hosts = spec.hosts.len();
     let n_containers = spec.containers().count();
     let mut progress = progress::Progress::new(cli.quiet);

@@ -7,12 +7,15 @@ use vxlan_mesh_lab::Progress as Step;
 
 pub struct Progress {
     visible: bool,
+    /// A line is drawn and not yet erased.
+    drawn: bool,
 }
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
         Progress {
             visible: !quiet && std::io::stderr().is_terminal(),
+            drawn: false,
         }
     }
 
@@ -21,6 +24,7 @@ impl Progress {
             let mut err = std::io::stderr();
             let _ = write!(err, "\r\x1b[2K{text}");
             let _ = err.flush();
+            self.drawn = !text.is_empty();
         }
     }
 
@@ -36,7 +40,9 @@ impl Progress {
 
     /// Erases the line.
     pub fn done(&mut self) {
-        self.show("");
+        if self.drawn {
+            self.show("");
+        }
     }
 }
 

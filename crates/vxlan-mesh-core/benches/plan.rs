@@ -3,37 +3,12 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vxlan_mesh_core::{diff, Fleet, HostSpec, Inventory, Mode, NetworkSpec};
+use vxlan_mesh_core::{diff, Fleet, Mode};
 
-pub fn fleet(hosts: usize, mode: Mode) -> Fleet {
-    Inventory {
-        port: None,
-        mode: Some(mode),
-        loop_prevention: None,
-        firewall: None,
-        networks: vec![NetworkSpec {
-            name: "lan".into(),
-            vni: 100,
-            bridge: "vxbr0".into(),
-            mtu: None,
-            container_ipv6: None,
-        }],
-        hosts: (0..hosts)
-            .map(|i| HostSpec {
-                name: format!("host{i}"),
-                address: IpAddr::V4(Ipv4Addr::from(0xc633_6400u32 + i as u32 + 1)),
-                device: Some("eth0".into()),
-                underlay_mtu: None,
-                id: None,
-                networks: None,
-            })
-            .collect(),
-    }
-    .validate()
-    .expect("benchmark fleet is valid")
+fn fleet(hosts: u32, mode: Mode) -> Fleet {
+    vxlan_mesh_core::testing::large_fleet(hosts, mode)
 }
 
 fn plans(c: &mut Criterion) {

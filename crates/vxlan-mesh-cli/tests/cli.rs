@@ -146,6 +146,7 @@ const RULES: &[&str] = &[
     "loop-prevention-in-flood-mode",
     "host-name-shell-chars",
     "host-name-leading-dash",
+    "host-name-leading-dot",
     "host-name-dots",
     "host-name-newline",
     "device-too-long",

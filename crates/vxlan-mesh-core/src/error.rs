@@ -70,6 +70,9 @@ pub enum NameProblem {
     /// `.` or `..`, which are path components rather than names.
     #[error("`.` and `..` are not names")]
     Dots,
+    /// Starts with `.`: a hidden file name where names become folders (`render --all --out`).
+    #[error("it starts with `.`, which would make a hidden file or folder")]
+    LeadingDot,
     /// Starts with `-`, which tools would read as an option.
     #[error("it starts with `-`, which commands would read as an option")]
     LeadingDash,

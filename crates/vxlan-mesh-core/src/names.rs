@@ -17,7 +17,7 @@ pub const DEVICE_PREFIX: &str = "vxm";
 pub const OWNER_MARK: &str = "vxlan-mesh:";
 
 /// Checks a host or network name: 1..=63 bytes of `[A-Za-z0-9_.-]`, not `.`/`..`, no
-/// leading `-`.
+/// leading `.` or `-`.
 ///
 /// ```
 /// use vxlan_mesh_core::names::check_name;
@@ -70,6 +70,9 @@ fn check_chars(name: &str, max: usize) -> Result<(), NameProblem> {
     }
     if name == "." || name == ".." {
         return Err(NameProblem::Dots);
+    }
+    if name.starts_with('.') {
+        return Err(NameProblem::LeadingDot);
     }
     if name.starts_with('-') {
         return Err(NameProblem::LeadingDash);
@@ -147,6 +150,8 @@ mod tests {
         assert_eq!(check_name(""), Err(NameProblem::Empty));
         assert_eq!(check_name(".."), Err(NameProblem::Dots));
         assert_eq!(check_name("-x"), Err(NameProblem::LeadingDash));
+        assert_eq!(check_name(".hidden"), Err(NameProblem::LeadingDot));
+        assert_eq!(check_ifname(".br"), Err(NameProblem::LeadingDot));
         assert_eq!(
             check_ifname("abcdefghijklmnop"),
             Err(NameProblem::TooLong { len: 16, max: 15 })

@@ -232,6 +232,7 @@ fn bad_interface_names_are_rejected() {
         ("", NameProblem::Empty),
         ("..", NameProblem::Dots),
         ("-br", NameProblem::LeadingDash),
+        (".br", NameProblem::LeadingDot),
         ("vxm100", NameProblem::Reserved { prefix: "vxm" }),
     ];
     for (bridge, problem) in cases {

@@ -61,23 +61,26 @@ pub(crate) fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<S
 /// Runs `ip [-n NETNS] -batch -` with `lines` (one `ip` command per line, without `ip`).
 /// Stops at the first failing line.
 pub(crate) fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), LabError> {
-    if lines.is_empty() {
-        return Ok(());
+    match batch_input(netns, &[], lines) {
+        Some((args, text)) => run("ip", &args, Some(&text)).map(|_| ()),
+        None => Ok(()),
     }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    let mut args = Vec::new();
-    if let Some(ns) = netns {
-        args.extend(["-n", ns]);
-    }
-    args.extend(["-batch", "-"]);
-    run("ip", &args, Some(&text)).map(|_| ())
 }
 
 /// Like [`ip_batch`] but with `-force`: every line runs even when some fail.
 pub(crate) fn ip_batch_force(netns: Option<&str>, lines: &[String]) -> Result<(), LabError> {
+    match batch_input(netns, &["-force"], lines) {
+        // Failures of single lines are expected here (objects already gone).
+        Some((args, text)) => output("ip", &args, Some(&text)).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Arguments and standard input of `ip|tc [-n NETNS] [extra…] -batch -`; `None` when there is
+/// nothing to run.
+fn batch_input<'a>(netns: Option<&'a str>, extra: &[&'a str], lines: &[String]) -> Option<(Vec<&'a str>, String)> {
     if lines.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut text = lines.join("\n");
     text.push('\n');
@@ -85,19 +88,17 @@ pub(crate) fn ip_batch_force(netns: Option<&str>, lines: &[String]) -> Result<()
     if let Some(ns) = netns {
         args.extend(["-n", ns]);
     }
-    args.extend(["-force", "-batch", "-"]);
-    // Failures of single lines are expected here (objects already gone).
-    output("ip", &args, Some(&text)).map(|_| ())
+    args.extend_from_slice(extra);
+    args.extend(["-batch", "-"]);
+    Some((args, text))
 }
 
 /// Runs `tc -n NETNS -batch -` with `lines`.
 pub(crate) fn tc_batch(netns: &str, lines: &[String]) -> Result<(), LabError> {
-    if lines.is_empty() {
-        return Ok(());
+    match batch_input(Some(netns), &[], lines) {
+        Some((args, text)) => run("tc", &args, Some(&text)).map(|_| ()),
+        None => Ok(()),
     }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    run("tc", &["-n", netns, "-batch", "-"], Some(&text)).map(|_| ())
 }
 
 /// `ip netns exec NETNS argv...`, output whatever its status.

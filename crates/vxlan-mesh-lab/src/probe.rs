@@ -536,12 +536,38 @@ impl Lab {
 /// that joined the source's namespace (the child inherits it: no `ip netns exec` per probe).
 /// Returns whether each probe was answered within `wait_s` seconds.
 fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>, LabError> {
-    let next = Mutex::new(0usize);
-    let answers: Mutex<Vec<bool>> = Mutex::new(vec![false; probes.len()]);
-    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
     let wait = wait_s.to_string();
+    parallel_map(probes, |(src, addr)| {
+        let addr = addr.to_string();
+        let status = crate::run_in_netns(&src.netns, || {
+            std::process::Command::new("ping")
+                .args(["-n", "-q", "-c", "1", "-W", &wait, &addr])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+        })?
+        .map_err(|source| LabError::Spawn {
+            program: "ping".into(),
+            source,
+        })?;
+        Ok(status.success())
+    })
+}
+
+/// Runs `f` on every item, [`PINGS_IN_FLIGHT`] items at a time, and returns the results in
+/// item order; after the first error no new item is started and that error is returned.
+fn parallel_map<T, R, F>(items: &[T], f: F) -> Result<Vec<R>, LabError>
+where
+    T: Sync,
+    R: Send + Default + Clone,
+    F: Fn(&T) -> Result<R, LabError> + Sync,
+{
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<R>> = Mutex::new(vec![R::default(); items.len()]);
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
     std::thread::scope(|s| {
-        for _ in 0..PINGS_IN_FLIGHT.min(probes.len()) {
+        for _ in 0..PINGS_IN_FLIGHT.min(items.len()) {
             s.spawn(|| loop {
                 let i = match next.lock() {
                     Ok(mut n) => {
@@ -550,34 +576,20 @@ fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>,
                     }
                     Err(_) => return,
                 };
-                let Some((src, addr)) = probes.get(i) else { return };
-                let addr = addr.to_string();
-                let ran = crate::run_in_netns(&src.netns, || {
-                    std::process::Command::new("ping")
-                        .args(["-n", "-q", "-c", "1", "-W", &wait, &addr])
-                        .stdin(std::process::Stdio::null())
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .status()
-                });
-                match ran {
-                    Ok(Ok(status)) => {
-                        if let Ok(mut a) = answers.lock() {
-                            a[i] = status.success();
+                let Some(item) = items.get(i) else { return };
+                match f(item) {
+                    Ok(r) => {
+                        if let Ok(mut all) = results.lock() {
+                            all[i] = r;
                         }
-                    }
-                    Ok(Err(source)) => {
-                        if let Ok(mut fe) = first_error.lock() {
-                            fe.get_or_insert(LabError::Spawn {
-                                program: "ping".into(),
-                                source,
-                            });
-                        }
-                        return;
                     }
                     Err(e) => {
                         if let Ok(mut fe) = first_error.lock() {
                             fe.get_or_insert(e);
+                        }
+                        // Stop the other workers too: no new item after an error.
+                        if let Ok(mut n) = next.lock() {
+                            *n = items.len();
                         }
                         return;
                     }
@@ -588,7 +600,7 @@ fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>,
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    Ok(answers.into_inner().unwrap_or_default())
+    Ok(results.into_inner().unwrap_or_default())
 }
 
 /// The kernel's neighbour table limit (`net.ipv4.neigh.default.gc_thresh3`): entries of all
@@ -615,32 +627,10 @@ fn targets_per_round(limit: u64, containers: usize) -> usize {
 
 /// Empties the neighbour tables of the containers' namespaces, in parallel.
 fn flush_neighbours(containers: &[&Container]) -> Result<(), LabError> {
-    let next = Mutex::new(0usize);
-    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..PINGS_IN_FLIGHT.min(containers.len()) {
-            s.spawn(|| loop {
-                let i = match next.lock() {
-                    Ok(mut n) => {
-                        *n += 1;
-                        *n - 1
-                    }
-                    Err(_) => return,
-                };
-                let Some(c) = containers.get(i) else { return };
-                if let Err(e) = cmd::run("ip", &["-n", &c.netns, "neigh", "flush", "all"], None) {
-                    if let Ok(mut fe) = first_error.lock() {
-                        fe.get_or_insert(e);
-                    }
-                    return;
-                }
-            });
-        }
-    });
-    match first_error.into_inner().ok().flatten() {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    parallel_map(containers, |c| {
+        cmd::run("ip", &["-n", &c.netns, "neigh", "flush", "all"], None).map(|_| ())
+    })
+    .map(|_| ())
 }
 
 /// `table_fulls` of the ARP and ND tables, summed over CPUs.

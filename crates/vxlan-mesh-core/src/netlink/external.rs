@@ -147,29 +147,28 @@ pub(crate) fn install_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
         args.extend(rule.split_whitespace());
         must("ebtables", &args, None)?;
     }
-    let jumps = chains
-        .iter()
-        .filter(|(name, _)| name == "FORWARD")
-        .flat_map(|(_, r)| r.iter())
-        .filter(|r| **r == format!("-j {chain}"))
-        .count();
-    if jumps == 0 {
+    if forward_jumps(&chains, chain) == 0 {
         must("ebtables", &["-t", "filter", "-A", "FORWARD", "-j", chain], None)?;
     }
     Ok(())
+}
+
+/// How many rules of `FORWARD` jump to `chain`.
+fn forward_jumps(chains: &[(String, Vec<String>)], chain: &str) -> usize {
+    let jump = format!("-j {chain}");
+    chains
+        .iter()
+        .filter(|(name, _)| name == "FORWARD")
+        .flat_map(|(_, r)| r.iter())
+        .filter(|r| **r == jump)
+        .count()
 }
 
 /// Removes every jump to the owned chain, then the chain.
 pub(crate) fn remove_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
     let chain = rules.chain.as_str();
     let chains = ebtables_chains()?;
-    let jumps = chains
-        .iter()
-        .filter(|(name, _)| name == "FORWARD")
-        .flat_map(|(_, r)| r.iter())
-        .filter(|r| **r == format!("-j {chain}"))
-        .count();
-    for _ in 0..jumps {
+    for _ in 0..forward_jumps(&chains, chain) {
         must("ebtables", &["-t", "filter", "-D", "FORWARD", "-j", chain], None)?;
     }
     if chains.iter().any(|(name, _)| name == chain) {

@@ -222,11 +222,15 @@ fn killed_mid_apply_then_apply_converges() {
         u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).max(10)
     };
     let mut partial = 0;
-    let delays: Vec<u64> = [2u64, 10, 25]
+    // Fixed delays, then (None) kills as soon as the first device shows up: devices are
+    // made late in a run and in few datagrams, so a timed kill can miss that window.
+    let delays: Vec<Option<u64>> = [2u64, 10, 25]
         .into_iter()
         .chain((1..=8).map(|i| full_ms * i / 10))
+        .map(Some)
+        .chain(std::iter::repeat_n(None, 5))
         .collect();
-    for delay_ms in delays {
+    for delay in delays {
         let ns = Netns::new("kill");
         let mut child = Command::new("ip")
             .args(["netns", "exec", &ns.0, BIN, "-q", "-i"])
@@ -236,7 +240,23 @@ fn killed_mid_apply_then_apply_converges() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        match delay {
+            Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
+            None => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while child.try_wait().unwrap().is_none()
+                    && std::time::Instant::now() < deadline
+                    && !String::from_utf8_lossy(
+                        &Command::new("ip")
+                            .args(["-n", &ns.0, "-o", "link", "show", "type", "vxlan"])
+                            .output()
+                            .unwrap()
+                            .stdout,
+                    )
+                    .contains("vxm")
+                {}
+            }
+        }
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.code().is_none() {
@@ -258,7 +278,7 @@ fn killed_mid_apply_then_apply_converges() {
         assert_eq!(
             out.status.code(),
             Some(0),
-            "after kill at {delay_ms} ms: {}",
+            "after kill at {delay:?} ms (None: at the first device): {}",
             text(&out)
         );
         let n = ns.sh("ip -o link show type vxlan").lines().count();

@@ -2,7 +2,7 @@
 //! use the plan as typed data, and render it in every deployable form.
 //!
 //! ```sh
-//! cargo run -p vxlan-mesh-cli --example embed -- examples/hetzner.toml lxd2
+//! cargo run -p vxlan-mesh-gen --example embed -- examples/hetzner.toml lxd2
 //! ```
 //!
 //! Without arguments it uses host `lxd1` of the bundled Hetzner example. It prints the

@@ -7,14 +7,14 @@ use std::path::Path;
 use vxlan_mesh_core::{Inventory, LoopPreventionPlan, Mode};
 
 fn load(name: &str) -> vxlan_mesh_core::Fleet {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     Inventory::from_toml_str(&text).unwrap().validate().unwrap()
 }
 
 #[test]
 fn every_example_inventory_is_valid() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

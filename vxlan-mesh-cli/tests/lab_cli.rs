@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
+        .join("../examples")
         .join(name)
 }
 

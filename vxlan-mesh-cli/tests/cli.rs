@@ -189,7 +189,7 @@ fn bad_cases() -> Vec<(String, String)> {
     RULES
         .iter()
         .map(|rule| {
-            let rel = format!("crates/vxlan-mesh-cli/tests/bad/{rule}.toml");
+            let rel = format!("vxlan-mesh-cli/tests/bad/{rule}.toml");
             let text = std::fs::read_to_string(root().join(&rel)).unwrap();
             let expect = text
                 .lines()
@@ -204,7 +204,7 @@ fn bad_cases() -> Vec<(String, String)> {
 
 #[test]
 fn every_rule_has_a_bad_inventory_and_nothing_else_is_there() {
-    let dir = root().join("crates/vxlan-mesh-cli/tests/bad");
+    let dir = root().join("vxlan-mesh-cli/tests/bad");
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
@@ -224,7 +224,7 @@ fn every_rule_has_a_bad_inventory_and_nothing_else_is_there() {
 /// Variant names of `ValidationError`, read from the core's source so that a rule added
 /// there fails this test until it has a bad inventory here.
 fn validation_rules_in_core() -> Vec<String> {
-    let src = std::fs::read_to_string(root().join("crates/vxlan-mesh-core/src/error.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("vxlan-mesh-core/src/error.rs")).unwrap();
     let body = src
         .split("pub enum ValidationError {")
         .nth(1)
@@ -247,7 +247,7 @@ fn every_validation_rule_of_the_core_has_a_bad_inventory() {
         .iter()
         .map(|r| {
             let text =
-                std::fs::read_to_string(root().join(format!("crates/vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+                std::fs::read_to_string(root().join(format!("vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
             let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
             rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
                 .to_string()
@@ -256,7 +256,7 @@ fn every_validation_rule_of_the_core_has_a_bad_inventory() {
     for rule in &rules {
         assert!(
             covered.contains(rule),
-            "ValidationError::{rule} has no inventory under crates/vxlan-mesh-cli/tests/bad/"
+            "ValidationError::{rule} has no inventory under vxlan-mesh-cli/tests/bad/"
         );
     }
     for c in &covered {
@@ -504,7 +504,7 @@ fn plan_of_an_invalid_inventory_fails_like_check() {
     vxm()
         .args([
             "-i",
-            "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+            "vxlan-mesh-cli/tests/bad/port-zero.toml",
             "plan",
             "--host",
             "a",
@@ -512,8 +512,8 @@ fn plan_of_an_invalid_inventory_fails_like_check() {
         .assert()
         .code(1)
         .stderr_eq(str![[r#"
-error: crates/vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
-crates/vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
+error: vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
+vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 
 "#]]);
 }
@@ -608,7 +608,7 @@ fn graph_dot_is_accepted_by_graphviz() {
 #[test]
 fn graph_of_an_invalid_inventory_fails() {
     vxm()
-        .args(["-i", "crates/vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"])
+        .args(["-i", "vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"])
         .assert()
         .code(1)
         .stdout_eq("");
@@ -730,7 +730,7 @@ fn render_error_paths() {
     vxm()
         .args([
             "-i",
-            "crates/vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+            "vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
             "render",
             "--format",
             "shell",
@@ -759,7 +759,7 @@ fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
         vxm()
             .args([
                 "-i",
-                "crates/vxlan-mesh-cli/tests/bad/port-zero.toml",
+                "vxlan-mesh-cli/tests/bad/port-zero.toml",
                 cmd,
                 "--host",
                 "a",

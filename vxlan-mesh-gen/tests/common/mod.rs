@@ -10,7 +10,7 @@ use vxlan_mesh_core::{Fleet, Inventory};
 pub fn inventories() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for dir in [root.join("../../examples"), root.join("tests/inventories")] {
+    for dir in [root.join("../examples"), root.join("tests/inventories")] {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
             .map(|e| e.unwrap().path())

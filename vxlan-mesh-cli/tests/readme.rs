@@ -113,7 +113,7 @@ fn split_exit(cmd: &str) -> (String, i32) {
 
 /// Rewrites `cargo run` forms to the binaries `cargo test` built.
 fn resolve(command: &str) -> String {
-    if let Some(rest) = command.strip_prefix("cargo run -p vxlan-mesh-cli --example embed --") {
+    if let Some(rest) = command.strip_prefix("cargo run -p vxlan-mesh-gen --example embed --") {
         let embed = bin().parent().unwrap().join("examples/embed");
         assert!(
             embed.exists(),

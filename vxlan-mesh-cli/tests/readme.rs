@@ -27,7 +27,7 @@ const OTHER_PROGRAMS: &[&str] = &["mkdir", "find"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
+        .join("..")
         .canonicalize()
         .unwrap()
 }

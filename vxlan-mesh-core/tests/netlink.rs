@@ -305,14 +305,14 @@ fn dry_run_commands_reach_the_state_apply_would() {
     ] {
         in_netns(move || {
             let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
-            for cmd in vxlan_mesh_core::commands::for_changes(&changes) {
+            for cmd in vxlan_mesh_core::argv::for_changes(&changes) {
                 sh(&cmd);
             }
             let drift = netlink::status(&p).unwrap();
             assert!(drift.is_empty(), "{drift:#?}");
             // And the teardown commands remove everything.
             let observed = netlink::observe().unwrap();
-            for cmd in vxlan_mesh_core::commands::for_changes(&diff(&State::default(), &observed).unwrap()) {
+            for cmd in vxlan_mesh_core::argv::for_changes(&diff(&State::default(), &observed).unwrap()) {
                 sh(&cmd);
             }
             let left = netlink::observe().unwrap();

@@ -11,17 +11,11 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::ApplyError;
-use crate::firewall::{nft_remove_script, nft_script};
+use crate::argv;
+use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
-use crate::plan::{Firewall, LoopRules, EBTABLES_CHAIN, NFT_TABLE};
-
-/// Marker rule in an observed chain whose jump from `FORWARD` is missing, so that the
-/// observed rules differ from the plan's and the chain is reinstalled.
-///
-/// ```
-/// assert!(vxlan_mesh_core::netlink::MISSING_JUMP.starts_with('#'));
-/// ```
-pub const MISSING_JUMP: &str = "# missing: -A FORWARD -j VXLAN-MESH";
+use crate::ops::FORWARD;
+use crate::plan::{Firewall, LoopRule, EBTABLES_CHAIN, NFT_TABLE};
 
 struct Output {
     ok: bool,
@@ -97,10 +91,6 @@ fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
     Ok(chains)
 }
 
-fn jump_rule() -> String {
-    format!("-j {EBTABLES_CHAIN}")
-}
-
 /// Whether `ebtables` (first in `PATH`) is the nf_tables variant, whose chains nfnetlink
 /// sees: then a chain nfnetlink does not list does not exist. Legacy ebtables keeps its
 /// rules elsewhere, so its chain must always be read with the program.
@@ -114,74 +104,41 @@ pub(crate) fn ebtables_is_nft() -> bool {
         .unwrap_or(false)
 }
 
-/// The owned chain as it is, or `None` when it does not exist (or ebtables is missing).
-pub(crate) fn observe_loop_rules() -> Result<Option<LoopRules>, ApplyError> {
-    let chains = ebtables_chains()?;
-    let Some((_, rules)) = chains.iter().find(|(name, _)| name == EBTABLES_CHAIN) else {
-        return Ok(None);
-    };
-    let mut rules = rules.clone();
-    let jumped = chains
+/// The chain named [`EBTABLES_CHAIN`] as it is (its rules, ours or not, and the positions of
+/// the jumps to it in `FORWARD`), or `None` when it does not exist (or ebtables is missing).
+pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
+    Ok(loop_chain(&ebtables_chains()?))
+}
+
+fn loop_chain(chains: &[(String, Vec<String>)]) -> Option<LoopChain> {
+    let (_, rules) = chains.iter().find(|(name, _)| name == EBTABLES_CHAIN)?;
+    let jump = format!("-j {EBTABLES_CHAIN}");
+    let jumps = chains
         .iter()
-        .any(|(name, r)| name == "FORWARD" && r.iter().any(|r| *r == jump_rule()));
-    if !jumped {
-        rules.push(MISSING_JUMP.to_string());
-    }
-    Ok(Some(LoopRules {
+        .filter(|(name, _)| name == FORWARD)
+        .flat_map(|(_, r)| r.iter().enumerate())
+        .filter(|(_, r)| **r == jump)
+        .map(|(i, _)| i + 1)
+        .collect();
+    Some(LoopChain {
         chain: EBTABLES_CHAIN.to_string(),
-        rules,
-    }))
+        rules: rules
+            .iter()
+            .map(|r| LoopRule::from_listing(r).map_or_else(|| ChainRule::Foreign(r.clone()), ChainRule::Ours))
+            .collect(),
+        jumps,
+    })
 }
 
-/// Creates or refills the owned chain and makes sure `FORWARD` jumps to it exactly once.
-pub(crate) fn install_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
-    let chains = ebtables_chains()?;
-    let chain = rules.chain.as_str();
-    if chains.iter().any(|(name, _)| name == chain) {
-        must("ebtables", &["-t", "filter", "-F", chain], None)?;
-    } else {
-        must("ebtables", &["-t", "filter", "-N", chain], None)?;
-    }
-    for rule in &rules.rules {
-        let mut args = vec!["-t", "filter", "-A", chain];
-        args.extend(rule.split_whitespace());
-        must("ebtables", &args, None)?;
-    }
-    if forward_jumps(&chains, chain) == 0 {
-        must("ebtables", &["-t", "filter", "-A", "FORWARD", "-j", chain], None)?;
-    }
-    Ok(())
+/// Runs an `ebtables` or `nft` command as [`crate::argv::of`] wrote it.
+pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
+    let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
+    must(command.program.name(), &args, command.stdin.as_deref()).map(drop)
 }
 
-/// How many rules of `FORWARD` jump to `chain`.
-fn forward_jumps(chains: &[(String, Vec<String>)], chain: &str) -> usize {
-    let jump = format!("-j {chain}");
-    chains
-        .iter()
-        .filter(|(name, _)| name == "FORWARD")
-        .flat_map(|(_, r)| r.iter())
-        .filter(|r| **r == jump)
-        .count()
-}
-
-/// Removes every jump to the owned chain, then the chain.
-pub(crate) fn remove_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
-    let chain = rules.chain.as_str();
-    let chains = ebtables_chains()?;
-    for _ in 0..forward_jumps(&chains, chain) {
-        must("ebtables", &["-t", "filter", "-D", "FORWARD", "-j", chain], None)?;
-    }
-    if chains.iter().any(|(name, _)| name == chain) {
-        must("ebtables", &["-t", "filter", "-F", chain], None)?;
-        must("ebtables", &["-t", "filter", "-X", chain], None)?;
-    }
-    Ok(())
-}
-
-/// The owned nftables table as it is, or `None` when it does not exist (or nft is
-/// missing). A table whose shape is not the one [`nft_script`] writes is reported with
-/// port 0, which no plan has, so that it is replaced.
-pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
+/// The table `inet` [`NFT_TABLE`] as it is, or `None` when it does not exist (or nft is
+/// missing).
+pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
     let Some(out) = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)? else {
         return Ok(None);
     };
@@ -201,7 +158,22 @@ pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-pub(crate) fn parse_firewall(json: &Value) -> Firewall {
+/// The table an `nft -j list table` listing shows: ours when it has exactly the shape
+/// [`crate::firewall::nft_script`] writes (a set `peers` of addresses, a chain `input` hooked
+/// at priority filter - 10, and the accept and drop rules of one port), whatever its port and
+/// peers; anything else is foreign, never replaced (someone else's table, or ours altered by
+/// hand: either way a person must decide).
+pub(crate) fn parse_firewall(json: &Value) -> Table {
+    match firewall_shape(json) {
+        Ok(fw) => Table::Ours(fw),
+        Err(reason) => Table::Foreign {
+            table: NFT_TABLE.to_string(),
+            reason: reason.to_string(),
+        },
+    }
+}
+
+fn firewall_shape(json: &Value) -> Result<Firewall, &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
@@ -216,32 +188,44 @@ pub(crate) fn parse_firewall(json: &Value) -> Firewall {
     let mut sets = 0;
     let mut chains = 0;
     let mut rules = Vec::new();
-    let mut well_formed = true;
+    const SET: &str = "its set is not one set `peers` of addresses";
+    const CHAIN: &str = "its chain is not one chain `input` hooked at input, priority -10, policy accept";
     for item in &items {
         if let Some(set) = item.get("set") {
             sets += 1;
-            well_formed &= set.get("name").and_then(Value::as_str) == Some("peers");
+            if set.get("name").and_then(Value::as_str) != Some("peers") {
+                return Err(SET);
+            }
             match set.get("type").and_then(Value::as_str) {
                 Some("ipv4_addr") => fw.family = Family::V4,
                 Some("ipv6_addr") => fw.family = Family::V6,
-                _ => well_formed = false,
+                _ => return Err(SET),
             }
             for elem in set.get("elem").and_then(Value::as_array).into_iter().flatten() {
-                match elem.as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
-                    Some(a) => fw.peers.push(a),
-                    None => well_formed = false,
-                }
+                fw.peers
+                    .push(elem.as_str().and_then(|s| s.parse::<IpAddr>().ok()).ok_or(SET)?);
             }
         } else if let Some(chain) = item.get("chain") {
             chains += 1;
-            well_formed &= chain.get("name").and_then(Value::as_str) == Some("input")
+            let shaped = chain.get("name").and_then(Value::as_str) == Some("input")
                 && chain.get("type").and_then(Value::as_str) == Some("filter")
                 && chain.get("hook").and_then(Value::as_str) == Some("input")
                 && chain.get("prio").and_then(Value::as_i64) == Some(-10)
                 && chain.get("policy").and_then(Value::as_str) == Some("accept");
+            if !shaped {
+                return Err(CHAIN);
+            }
         } else if let Some(rule) = item.get("rule") {
             rules.push(rule.clone());
+        } else if item.get("table").is_none() && item.get("metainfo").is_none() {
+            return Err("it holds objects other than a set, a chain and rules");
         }
+    }
+    if sets != 1 {
+        return Err(SET);
+    }
+    if chains != 1 {
+        return Err(CHAIN);
     }
     fw.peers.sort_unstable();
     // Both rules must be exactly what `nft_script` writes: a chain with the right outline
@@ -253,11 +237,13 @@ pub(crate) fn parse_firewall(json: &Value) -> Firewall {
     };
     let accept = rules.first().and_then(|r| accept_rule_port(r, saddr_protocol));
     let drop = rules.get(1).and_then(drop_rule_port);
-    well_formed &= sets == 1 && chains == 1 && rules.len() == 2 && accept.is_some() && accept == drop;
-    if well_formed {
-        fw.port = accept.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+    match (rules.len(), accept, drop) {
+        (2, Some(a), Some(d)) if a == d => {
+            fw.port = u16::try_from(a).map_err(|_| "its rules name a port beyond 65535")?;
+            Ok(fw)
+        }
+        _ => Err("its rules are not `saddr @peers udp dport PORT accept` then `udp dport PORT counter drop`"),
     }
-    fw
 }
 
 /// The right-hand side of a `match` expression `PROTOCOL FIELD == RIGHT`, the only form
@@ -298,16 +284,6 @@ fn drop_rule_port(rule: &Value) -> Option<u64> {
     }
 }
 
-/// Loads (atomically replaces) the owned table.
-pub(crate) fn install_firewall(fw: &Firewall) -> Result<(), ApplyError> {
-    must("nft", &["-f", "-"], Some(&nft_script(fw))).map(drop)
-}
-
-/// Deletes the owned table.
-pub(crate) fn remove_firewall(fw: &Firewall) -> Result<(), ApplyError> {
-    must("nft", &["-f", "-"], Some(&nft_remove_script(&fw.table))).map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -337,16 +313,20 @@ mod tests {
         let accept = format!(
             r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
         );
-        let fw = parse_firewall(&listing(&accept));
-        assert_eq!(fw.port, 4789);
-        assert_eq!(fw.family, Family::V4);
-        assert_eq!(fw.peers.len(), 2);
+        let table = parse_firewall(&listing(&accept));
+        let expected = Firewall {
+            table: NFT_TABLE.into(),
+            family: Family::V4,
+            port: 4789,
+            peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+        };
+        assert_eq!(table, Table::Ours(expected));
     }
 
     #[test]
     fn an_accept_rule_open_to_everyone_is_not_ours() {
         // Each keeps the outline (a set, a chain, accept then drop on 4789) but accepts
-        // strangers; each must read as a table to replace (port 0), never as converged.
+        // strangers; each must read as not ours, never as converged.
         let tampered = [
             format!(r#"[{DPORT}, {{"accept": null}}]"#),
             format!(
@@ -360,7 +340,10 @@ mod tests {
             ),
         ];
         for accept in tampered {
-            assert_eq!(parse_firewall(&listing(&accept)).port, 0, "{accept}");
+            assert!(
+                matches!(parse_firewall(&listing(&accept)), Table::Foreign { .. }),
+                "{accept}"
+            );
         }
     }
 }

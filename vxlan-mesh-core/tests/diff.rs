@@ -131,3 +131,78 @@ fn switching_loop_prevention_installs_rules_before_ports_change() {
     let back = diff(&have, &want).unwrap();
     assert_eq!(kinds(&back), ["update-vxlan", "update-vxlan", "remove-loop-rules"]);
 }
+
+fn ebtables_fleet() -> State {
+    plan(
+        &FLEET.replace(
+            "mode = \"per-peer\"",
+            "mode = \"per-peer\"\nloop-prevention = \"ebtables\"",
+        ),
+        "a",
+    )
+}
+
+#[test]
+fn a_jump_that_is_not_first_or_not_alone_is_drift() {
+    let want = ebtables_fleet();
+    let with_jumps = |jumps: Vec<usize>| {
+        let mut have = want.clone();
+        if let Some(chain) = &mut have.loop_rules {
+            chain.jumps = jumps;
+        }
+        have
+    };
+    assert!(diff(&want, &with_jumps(vec![1])).unwrap().is_empty());
+    for jumps in [vec![], vec![2], vec![1, 4], vec![3, 5]] {
+        let changes = diff(&want, &with_jumps(jumps.clone())).unwrap();
+        assert_eq!(
+            changes,
+            [Change::PlaceLoopJump {
+                chain: "VXLAN-MESH".into(),
+                jumps
+            }]
+        );
+    }
+    // Teardown deletes every jump it found.
+    let down = diff(&State::default(), &with_jumps(vec![2, 3])).unwrap();
+    assert!(
+        down.contains(&Change::RemoveLoopRules {
+            chain: "VXLAN-MESH".into(),
+            jumps: vec![2, 3]
+        }),
+        "{down:?}"
+    );
+}
+
+#[test]
+fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_otherwise() {
+    use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
+    let want = ebtables_fleet();
+    let chain = State {
+        loop_rules: Some(LoopChain {
+            chain: "VXLAN-MESH".into(),
+            rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
+            jumps: vec![1],
+        }),
+        ..State::default()
+    };
+    assert_eq!(
+        diff(&want, &chain).unwrap_err(),
+        ForeignConflict::Chain {
+            chain: "VXLAN-MESH".into(),
+            rule: "-j ACCEPT".into()
+        }
+    );
+    assert!(diff(&State::default(), &chain).unwrap().is_empty());
+
+    let table = State {
+        firewall: Some(Table::Foreign {
+            table: "vxlan_mesh".into(),
+            reason: "it is someone else's".into(),
+        }),
+        ..State::default()
+    };
+    let err = diff(&want, &table).unwrap_err();
+    assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
+    assert!(diff(&State::default(), &table).unwrap().is_empty());
+}

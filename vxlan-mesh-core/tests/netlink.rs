@@ -356,3 +356,106 @@ fn netlink_error_names_the_object_and_rerun_converges() {
         assert!(netlink::status(&p).unwrap().is_empty());
     });
 }
+
+/// The rules of `FORWARD` as ebtables lists them.
+fn forward_rules() -> Vec<String> {
+    sh("ebtables -t filter -L FORWARD")
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 11 item 1: our jump is the first rule of `FORWARD`; a foreign rule put above it
+/// is drift, and apply moves the jump back first without removing the foreign rule.
+#[test]
+fn a_rule_above_our_jump_is_drift_and_apply_puts_the_jump_first() {
+    in_netns(|| {
+        sh("ebtables -t filter -A FORWARD -i br-foreign -j ACCEPT");
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-i br-foreign -j ACCEPT"]);
+        sh("ebtables -t filter -I FORWARD 1 -j ACCEPT");
+        let drift = netlink::status(&p).unwrap();
+        assert!(
+            matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [2]),
+            "{drift:?}"
+        );
+        netlink::apply(&p).unwrap();
+        assert_eq!(
+            forward_rules(),
+            ["-j VXLAN-MESH", "-j ACCEPT", "-i br-foreign -j ACCEPT"]
+        );
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}
+
+/// Issue 11 item 9: a second jump to our chain is drift and is removed.
+#[test]
+fn a_duplicate_jump_is_drift_and_removed() {
+    in_netns(|| {
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        sh("ebtables -t filter -A FORWARD -j ACCEPT && ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        let drift = netlink::status(&p).unwrap();
+        assert!(
+            matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [1, 3]),
+            "{drift:?}"
+        );
+        netlink::apply(&p).unwrap();
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT"]);
+        assert!(netlink::status(&p).unwrap().is_empty());
+        // Teardown removes every jump, however many.
+        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        netlink::down().unwrap();
+        assert_eq!(forward_rules(), ["-j ACCEPT"]);
+    });
+}
+
+/// Issue 11 item 9: a chain `VXLAN-MESH` holding a rule we do not write is someone else's:
+/// apply refuses it naming it and changes nothing; down leaves it.
+#[test]
+fn a_foreign_chain_named_like_ours_is_refused_and_left_alone() {
+    in_netns(|| {
+        sh("ebtables -t filter -N VXLAN-MESH && ebtables -t filter -A VXLAN-MESH -p IPv4 -j ACCEPT");
+        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        let before = sh("ebtables -t filter -L");
+        let p = plan("ebtables", "v4", 2, None);
+        let err = netlink::apply(&p).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::Foreign(vxlan_mesh_core::ForeignConflict::Chain { chain, .. }) if chain == "VXLAN-MESH"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`VXLAN-MESH`"), "{err}");
+        assert!(
+            netlink::status(&p).is_err(),
+            "status must not call it converged or drift"
+        );
+        assert_eq!(sh("ebtables -t filter -L"), before);
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
+        netlink::down().unwrap();
+        assert_eq!(sh("ebtables -t filter -L"), before, "down leaves a foreign chain alone");
+    });
+}
+
+/// Issue 11 item 9: a table `inet vxlan_mesh` not in the shape we write is someone else's.
+#[test]
+fn a_foreign_nft_table_named_like_ours_is_refused_and_left_alone() {
+    in_netns(|| {
+        sh("nft add table inet vxlan_mesh && nft add chain inet vxlan_mesh input '{ type filter hook input priority 0; }'");
+        sh("nft add rule inet vxlan_mesh input tcp dport 22 accept");
+        let before = sh("nft list ruleset");
+        let p = plan("flood", "v4", 2, None);
+        assert!(p.firewall.is_some());
+        let err = netlink::apply(&p).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::Foreign(vxlan_mesh_core::ForeignConflict::Table { table, .. }) if table == "vxlan_mesh"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
+        assert_eq!(sh("nft list ruleset"), before);
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
+        netlink::down().unwrap();
+        assert_eq!(sh("nft list ruleset"), before, "down leaves a foreign table alone");
+    });
+}

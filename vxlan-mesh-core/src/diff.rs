@@ -418,8 +418,11 @@ fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
 /// The ordered changes that turn `observed` into `desired`.
 ///
 /// Order: firewall first (so no tunnel is ever open to the world), then removals of stale
-/// entries, devices and bridges, then bridges, loop rules (before any per-peer port joins a
-/// bridge), devices and FDB entries; removing loop rules and the firewall comes last.
+/// entries, devices and bridges, then bridges, loop rules and the jump to them as the first
+/// rule of `FORWARD` (before any per-peer port joins a bridge), devices and FDB entries;
+/// removing loop rules and the firewall comes last. A chain or table named like ours but
+/// not ours ([`LoopChain::owned`], [`Table::Foreign`]) is an error when the plan wants it and
+/// left alone otherwise.
 /// FDB entries the kernel implies from a device's `remote` are not reported.
 ///
 /// ```

@@ -9,21 +9,13 @@
 #![cfg(all(feature = "netlink", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use std::process::Command;
 
-use nix::sched::{unshare, CloneFlags};
+use common::in_netns;
 use proptest::prelude::*;
 use vxlan_mesh_core::{argv, diff, netlink, plan_host_from_toml, HostPlan, State};
-
-/// Runs `f` in a fresh, anonymous network namespace (gone when the thread ends).
-fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
 
 /// A small inventory: the knobs that change what the kernel holds.
 #[derive(Debug, Clone)]

@@ -4,22 +4,15 @@
 #![cfg(all(feature = "netlink", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use nix::sched::{unshare, CloneFlags};
+use common::in_netns;
+use nix::sched::CloneFlags;
 use vxlan_mesh_core::netlink::{self, ApplyError};
 use vxlan_mesh_core::{diff, plan_host_from_toml, Change, HostPlan, State};
-
-/// Runs `f` in a fresh, anonymous network namespace (gone when the thread ends).
-fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
 
 /// Runs a command in the calling thread's namespace; panics with its stderr on failure.
 fn sh(cmd: &str) -> String {

@@ -7,7 +7,7 @@
 //! renders.
 //!
 //! Data flows one way: TOML text → [`Inventory`] → [`Inventory::validate`] → [`Fleet`] →
-//! [`Fleet::plan`] → [`HostPlan`] → [`HostPlan::state`] → [`diff`] against an observed
+//! [`Fleet::plan`] → [`HostPlan`] → [`HostPlan::state`] → [`diff()`] against an observed
 //! [`State`] → ordered [`Change`]s → lowered once into [`ops::Op`]s, which the netlink apply
 //! executes and [`argv`] writes as commands. Everything here is deterministic and does no I/O.
 //!

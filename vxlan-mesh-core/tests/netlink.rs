@@ -452,3 +452,30 @@ fn a_foreign_nft_table_named_like_ours_is_refused_and_left_alone() {
         assert_eq!(sh("nft list ruleset"), before, "down leaves a foreign table alone");
     });
 }
+
+/// The `--dry-run` commands for a misplaced and duplicated jump (positions observed, deleted
+/// highest first after ours is inserted on top) converge like apply does.
+#[test]
+fn dry_run_commands_put_the_jump_first_and_remove_duplicates() {
+    in_netns(|| {
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        sh("ebtables -t filter -I FORWARD 1 -j ACCEPT && ebtables -t filter -A FORWARD -p ARP -j ACCEPT");
+        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+        let commands = vxlan_mesh_core::argv::for_changes(&changes);
+        assert_eq!(
+            commands,
+            [
+                "ebtables -t filter -I FORWARD 1 -j VXLAN-MESH",
+                "ebtables -t filter -D FORWARD 5",
+                "ebtables -t filter -D FORWARD 3",
+            ]
+        );
+        for cmd in commands {
+            sh(&cmd);
+        }
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT", "-p ARP -j ACCEPT"]);
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}

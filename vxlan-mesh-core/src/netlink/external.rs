@@ -1,8 +1,12 @@
 //! The two objects that live outside rtnetlink: the owned ebtables chain and the owned
 //! nftables table, read and written through the `ebtables` and `nft` commands.
 //!
-//! Only the chain [`crate::plan::EBTABLES_CHAIN`] (plus the one jump to it from `FORWARD`)
-//! and the table `inet` [`crate::plan::NFT_TABLE`] are ever read or changed.
+//! Only the chain [`crate::plan::EBTABLES_CHAIN`] (plus the jumps to it from `FORWARD`) and
+//! the table `inet` [`crate::plan::NFT_TABLE`] are ever read or changed, and only when they
+//! are ours: a chain all of whose rules are rules vxlan-mesh writes, a table in exactly the
+//! shape its script writes. What is observed is reported as it is (rules ours or not, jump
+//! positions, table ours or foreign); the diff decides. Changes run the commands
+//! [`crate::argv::of`] writes, the ones `--dry-run` prints.
 
 use std::io::Write as _;
 use std::net::IpAddr;

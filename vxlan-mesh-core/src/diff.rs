@@ -121,7 +121,16 @@ pub enum ChainRule {
 pub enum Table {
     /// In the shape [`crate::firewall::nft_script`] writes, with these parameters.
     Ours(Firewall),
-    /// In any other shape: never replaced or deleted.
+    /// In the outline that script writes (its set and chain) but with other rules: ours,
+    /// altered by hand, and replaced (an accept rule that lost its source match would open
+    /// the port to everyone).
+    Altered {
+        /// Table name.
+        table: String,
+        /// What differs from the rules vxlan-mesh writes.
+        reason: String,
+    },
+    /// In any other outline: someone else's, never replaced or deleted.
     Foreign {
         /// Table name.
         table: String,
@@ -422,7 +431,7 @@ fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
 /// rule of `FORWARD` (before any per-peer port joins a bridge), devices and FDB entries;
 /// removing loop rules and the firewall comes last. A chain or table named like ours but
 /// not ours ([`LoopChain::owned`], [`Table::Foreign`]) is an error when the plan wants it and
-/// left alone otherwise.
+/// left alone otherwise; ours altered ([`Table::Altered`]) is replaced or removed.
 /// FDB entries the kernel implies from a device's `remote` are not reported.
 ///
 /// ```
@@ -455,7 +464,8 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
                 reason: reason.clone(),
             })
         }
-        Some(Table::Ours(have)) => Some(have),
+        Some(Table::Ours(have)) => Some(Ok(have)),
+        Some(Table::Altered { table, .. }) => Some(Err(table)),
         _ => None,
     };
     let have_chain = match observed.loop_rules.as_ref().map(|c| (c, c.owned())) {
@@ -472,7 +482,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
     let mut changes = Vec::new();
 
     if let Some(Table::Ours(want)) = &desired.firewall {
-        if have_table != Some(want) {
+        if have_table != Some(Ok(want)) {
             changes.push(Change::InstallFirewall { firewall: want.clone() });
         }
     }
@@ -596,7 +606,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
     }
     if let (None, Some(have)) = (&desired.firewall, have_table) {
         changes.push(Change::RemoveFirewall {
-            table: have.table.clone(),
+            table: have.map_or_else(Clone::clone, |fw| fw.table.clone()),
         });
     }
     Ok(changes)

@@ -205,4 +205,25 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
     let err = diff(&want, &table).unwrap_err();
     assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
     assert!(diff(&State::default(), &table).unwrap().is_empty());
+
+    // Ours, with its rules altered by hand: replaced when wanted, removed otherwise.
+    let altered = State {
+        firewall: Some(Table::Altered {
+            table: "vxlan_mesh".into(),
+            reason: "other rules".into(),
+        }),
+        ..State::default()
+    };
+    let Some(Table::Ours(firewall)) = want.firewall.clone() else {
+        panic!("the fleet has a firewall")
+    };
+    assert!(diff(&want, &altered)
+        .unwrap()
+        .contains(&Change::InstallFirewall { firewall }));
+    assert_eq!(
+        diff(&State::default(), &altered).unwrap(),
+        [Change::RemoveFirewall {
+            table: "vxlan_mesh".into()
+        }]
+    );
 }

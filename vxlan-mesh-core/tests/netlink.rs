@@ -12,7 +12,7 @@ use std::process::Command;
 use common::in_netns;
 use nix::sched::CloneFlags;
 use vxlan_mesh_core::netlink::{self, ApplyError};
-use vxlan_mesh_core::{diff, plan_host_from_toml, Change, HostPlan, State};
+use vxlan_mesh_core::{diff, plan_host_from_toml, Change, ForeignConflict, HostPlan, State};
 
 /// Runs a command in the calling thread's namespace; panics with its stderr on failure.
 fn sh(cmd: &str) -> String {
@@ -405,52 +405,59 @@ fn a_duplicate_jump_is_drift_and_removed() {
     });
 }
 
-/// Issue 11 item 9: a chain `VXLAN-MESH` holding a rule we do not write is someone else's:
-/// apply refuses it naming it and changes nothing; down leaves it.
-#[test]
-fn a_foreign_chain_named_like_ours_is_refused_and_left_alone() {
-    in_netns(|| {
-        sh("ebtables -t filter -N VXLAN-MESH && ebtables -t filter -A VXLAN-MESH -p IPv4 -j ACCEPT");
-        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
-        let before = sh("ebtables -t filter -L");
-        let p = plan("ebtables", "v4", 2, None);
+/// Issue 11 item 9: an object named like ours that is not ours (made by `setup`) is refused
+/// by apply with the conflict `is_conflict` accepts, naming it (`named`); nothing changes
+/// (`listing` prints the same, no device is created, status is an error), and down leaves it.
+fn foreign_object_is_refused_and_left_alone(
+    setup: &'static str,
+    listing: &'static str,
+    mode: &'static str,
+    is_conflict: fn(&ForeignConflict) -> bool,
+    named: &'static str,
+) {
+    in_netns(move || {
+        sh(setup);
+        let before = sh(listing);
+        let p = plan(mode, "v4", 2, None);
         let err = netlink::apply(&p).unwrap_err();
-        assert!(
-            matches!(&err, ApplyError::Foreign(vxlan_mesh_core::ForeignConflict::Chain { chain, .. }) if chain == "VXLAN-MESH"),
-            "{err}"
-        );
-        assert!(err.to_string().contains("`VXLAN-MESH`"), "{err}");
+        assert!(matches!(&err, ApplyError::Foreign(c) if is_conflict(c)), "{err}");
+        assert!(err.to_string().contains(named), "{err}");
         assert!(
             netlink::status(&p).is_err(),
             "status must not call it converged or drift"
         );
-        assert_eq!(sh("ebtables -t filter -L"), before);
+        assert_eq!(sh(listing), before);
         assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
         netlink::down().unwrap();
-        assert_eq!(sh("ebtables -t filter -L"), before, "down leaves a foreign chain alone");
+        assert_eq!(sh(listing), before, "down leaves it alone");
     });
 }
 
-/// Issue 11 item 9: a table `inet vxlan_mesh` not in the shape we write is someone else's.
+/// A chain `VXLAN-MESH` holding a rule we do not write (jumped to) is someone else's.
+#[test]
+fn a_foreign_chain_named_like_ours_is_refused_and_left_alone() {
+    foreign_object_is_refused_and_left_alone(
+        "ebtables -t filter -N VXLAN-MESH && ebtables -t filter -A VXLAN-MESH -p IPv4 -j ACCEPT \
+         && ebtables -t filter -A FORWARD -j VXLAN-MESH",
+        "ebtables -t filter -L",
+        "ebtables",
+        |c| matches!(c, ForeignConflict::Chain { chain, .. } if chain == "VXLAN-MESH"),
+        "`VXLAN-MESH`",
+    );
+}
+
+/// A table `inet vxlan_mesh` not in the shape we write is someone else's.
 #[test]
 fn a_foreign_nft_table_named_like_ours_is_refused_and_left_alone() {
-    in_netns(|| {
-        sh("nft add table inet vxlan_mesh && nft add chain inet vxlan_mesh input '{ type filter hook input priority 0; }'");
-        sh("nft add rule inet vxlan_mesh input tcp dport 22 accept");
-        let before = sh("nft list ruleset");
-        let p = plan("flood", "v4", 2, None);
-        assert!(p.firewall.is_some());
-        let err = netlink::apply(&p).unwrap_err();
-        assert!(
-            matches!(&err, ApplyError::Foreign(vxlan_mesh_core::ForeignConflict::Table { table, .. }) if table == "vxlan_mesh"),
-            "{err}"
-        );
-        assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
-        assert_eq!(sh("nft list ruleset"), before);
-        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
-        netlink::down().unwrap();
-        assert_eq!(sh("nft list ruleset"), before, "down leaves a foreign table alone");
-    });
+    foreign_object_is_refused_and_left_alone(
+        "nft add table inet vxlan_mesh \
+         && nft add chain inet vxlan_mesh input '{ type filter hook input priority 0; }' \
+         && nft add rule inet vxlan_mesh input tcp dport 22 accept",
+        "nft list ruleset",
+        "flood",
+        |c| matches!(c, ForeignConflict::Table { table, .. } if table == "vxlan_mesh"),
+        "`inet vxlan_mesh`",
+    );
 }
 
 /// The `--dry-run` commands for a misplaced and duplicated jump (positions observed, deleted

@@ -162,22 +162,32 @@ pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-/// The table an `nft -j list table` listing shows: ours when it has exactly the shape
-/// [`crate::firewall::nft_script`] writes (a set `peers` of addresses, a chain `input` hooked
-/// at priority filter - 10, and the accept and drop rules of one port), whatever its port and
-/// peers; anything else is foreign, never replaced (someone else's table, or ours altered by
-/// hand: either way a person must decide).
+/// The table an `nft -j list table` listing shows. Ours is recognised by the outline
+/// [`crate::firewall::nft_script`] writes: one set `peers` of addresses and one chain
+/// `input` hooked at input, priority filter - 10, policy accept, and nothing else. With
+/// exactly our two rules it is [`Table::Ours`] with its parameters; with other rules it is
+/// ours altered ([`Table::Altered`], replaced by apply: an accept rule that lost its
+/// `saddr @peers` would open the port to everyone); any other outline is someone else's
+/// ([`Table::Foreign`], never replaced or deleted).
 pub(crate) fn parse_firewall(json: &Value) -> Table {
-    match firewall_shape(json) {
-        Ok(fw) => Table::Ours(fw),
+    let table = NFT_TABLE.to_string();
+    match outline(json) {
         Err(reason) => Table::Foreign {
-            table: NFT_TABLE.to_string(),
+            table,
             reason: reason.to_string(),
+        },
+        Ok((fw, rules)) => match with_rules(fw, &rules) {
+            Ok(fw) => Table::Ours(fw),
+            Err(reason) => Table::Altered {
+                table,
+                reason: reason.to_string(),
+            },
         },
     }
 }
 
-fn firewall_shape(json: &Value) -> Result<Firewall, &'static str> {
+/// The table's set and chain, when they are the ones our script writes, and its rules.
+fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
@@ -232,9 +242,11 @@ fn firewall_shape(json: &Value) -> Result<Firewall, &'static str> {
         return Err(CHAIN);
     }
     fw.peers.sort_unstable();
-    // Both rules must be exactly what `nft_script` writes: a chain with the right outline
-    // but an accept rule that no longer matches `saddr @peers` (say `udp dport 4789 accept`)
-    // would otherwise pass for converged while the port is open to everyone.
+    Ok((fw, rules))
+}
+
+/// The firewall with its port, when the rules are exactly the two our script writes.
+fn with_rules(mut fw: Firewall, rules: &[Value]) -> Result<Firewall, &'static str> {
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
@@ -330,7 +342,7 @@ mod tests {
     #[test]
     fn an_accept_rule_open_to_everyone_is_not_ours() {
         // Each keeps the outline (a set, a chain, accept then drop on 4789) but accepts
-        // strangers; each must read as not ours, never as converged.
+        // strangers; each must read as ours altered (to replace), never as converged.
         let tampered = [
             format!(r#"[{DPORT}, {{"accept": null}}]"#),
             format!(
@@ -345,7 +357,7 @@ mod tests {
         ];
         for accept in tampered {
             assert!(
-                matches!(parse_firewall(&listing(&accept)), Table::Foreign { .. }),
+                matches!(parse_firewall(&listing(&accept)), Table::Altered { .. }),
                 "{accept}"
             );
         }

@@ -457,6 +457,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
         }
     }
     // Objects named like ours that are not ours: refused when wanted, else left alone.
+    // `have_table`: `Ok` ours as observed, `Err` ours altered by hand (its name).
     let have_table = match &observed.firewall {
         Some(Table::Foreign { table, reason }) if desired.firewall.is_some() => {
             return Err(ForeignConflict::Table {

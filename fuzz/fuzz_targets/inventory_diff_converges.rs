@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use vxlan_mesh_core::{diff, Change, FdbEntry, Fleet, Inventory, MacAddr, State, Vxlan};
+use vxlan_mesh_core::{diff, Change, FdbEntry, Fleet, Inventory, LoopChain, MacAddr, State, Table, Vxlan};
 
 const MAX_HOSTS: usize = 6;
 
@@ -20,9 +20,20 @@ fn fleet(text: &str) -> Option<Fleet> {
 fn execute(state: &mut State, change: &Change) {
     let drop_fdb_of = |state: &mut State, dev: &str| state.fdb.retain(|e| e.device != dev);
     match change {
-        Change::InstallFirewall { firewall } => state.firewall = Some(firewall.clone()),
+        Change::InstallFirewall { firewall } => state.firewall = Some(Table::Ours(firewall.clone())),
         Change::RemoveFirewall { .. } => state.firewall = None,
-        Change::InstallLoopRules { rules } => state.loop_rules = Some(rules.clone()),
+        Change::InstallLoopRules { rules, .. } => {
+            let jumps = state.loop_rules.take().map(|c| c.jumps).unwrap_or_default();
+            state.loop_rules = Some(LoopChain {
+                jumps,
+                ..LoopChain::wanted(rules.clone())
+            });
+        }
+        Change::PlaceLoopJump { .. } => {
+            if let Some(chain) = &mut state.loop_rules {
+                chain.jumps = vec![1];
+            }
+        }
         Change::RemoveLoopRules { .. } => state.loop_rules = None,
         Change::DeleteFdb { entry } => state.fdb.retain(|e| e != entry),
         Change::AddFdb { entry } => state.fdb.push(entry.clone()),

@@ -288,3 +288,44 @@ fn flood_inventory_edits_converge_with_minimal_changes() {
 fn per_peer_inventory_edits_converge_with_minimal_changes() {
     inventory_edits("isolation");
 }
+
+/// Issue 11 item 1: a foreign `ACCEPT` put at the top of `FORWARD` (as other tools do) must
+/// not bypass ebtables loop prevention: `status` calls it drift, `apply` puts our jump first
+/// again (leaving the foreign rule below it), and a broadcast then does not storm.
+#[test]
+fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
+    let text = inventory_text("ebtables", false, 3, None);
+    let lab = lab_for(&text, "ejmp");
+    let inv = InventoryFile::new(&lab.spec().tag, &text);
+    apply_all(&lab, &inv.0, &[]);
+    lab.attach_containers().unwrap();
+    let host = lab.spec().hosts[0].clone();
+    let forward = || -> Vec<String> {
+        let listing = lab
+            .exec_ok(&host.netns, &["ebtables", "-t", "filter", "-L", "FORWARD"])
+            .unwrap();
+        listing
+            .lines()
+            .filter(|l| l.starts_with('-'))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(forward(), ["-j VXLAN-MESH"]);
+
+    lab.exec_ok(
+        &host.netns,
+        &["ebtables", "-t", "filter", "-I", "FORWARD", "1", "-j", "ACCEPT"],
+    )
+    .unwrap();
+    let status = cli(&lab, &host.netns, &inv.0, &["status"]);
+    assert_eq!(status.status.code(), Some(2), "{}", show(&status));
+    assert_eq!(pending_ops(&lab, &host.netns, &inv.0), ["place-loop-jump"]);
+
+    apply_all(&lab, &inv.0, &[host.name.as_str()]);
+    assert_eq!(forward(), ["-j VXLAN-MESH", "-j ACCEPT"]);
+    assert!(pending_ops(&lab, &host.netns, &inv.0).is_empty());
+    let check = lab.loop_check(Duration::from_secs(2)).unwrap();
+    assert!(!check.storm, "{check:?}");
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::names::shown;
-use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRules, Vxlan};
+use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan};
 
 /// The objects vxlan-mesh manages on a host: desired (see [`HostPlan::state`]) or observed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,10 +21,11 @@ pub struct State {
     pub vxlans: Vec<Vxlan>,
     /// FDB entries on owned VXLAN devices (all-zeros MAC entries only).
     pub fdb: Vec<FdbEntry>,
-    /// The owned ebtables chain, when present.
-    pub loop_rules: Option<LoopRules>,
-    /// The owned nftables table, when present.
-    pub firewall: Option<Firewall>,
+    /// The ebtables chain named [`crate::plan::EBTABLES_CHAIN`], when present, with the jumps
+    /// to it from `FORWARD` (desired: the plan's rules, jumped to by the first rule).
+    pub loop_rules: Option<LoopChain>,
+    /// The nftables table named [`crate::plan::NFT_TABLE`], when present.
+    pub firewall: Option<Table>,
     /// Names of interfaces present on the host that vxlan-mesh does not own (observed only).
     pub foreign: Vec<String>,
 }
@@ -43,11 +44,99 @@ impl HostPlan {
             bridges: self.networks.iter().map(|n| n.bridge.clone()).collect(),
             vxlans: self.vxlans().cloned().collect(),
             fdb: self.fdb().cloned().collect(),
-            loop_rules: self.loop_rules.clone(),
-            firewall: self.firewall.clone(),
+            loop_rules: self.loop_rules.clone().map(LoopChain::wanted),
+            firewall: self.firewall.clone().map(Table::Ours),
             foreign: Vec::new(),
         }
     }
+}
+
+/// An ebtables chain in table `filter` and the rules of `FORWARD` that jump to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoopChain {
+    /// Chain name.
+    pub chain: String,
+    /// Its rules, in order.
+    pub rules: Vec<ChainRule>,
+    /// Positions (1 = first) of the rules of `FORWARD` that are exactly `-j CHAIN`.
+    pub jumps: Vec<usize>,
+}
+
+impl LoopChain {
+    /// The chain a plan wants: its rules, and one jump, evaluated before any other rule of
+    /// `FORWARD` (an `ACCEPT` above it would bypass loop prevention).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{diff::LoopChain, LoopRule, LoopRules};
+    /// let chain = LoopChain::wanted(LoopRules { chain: "VXLAN-MESH".into(), rules: vec![LoopRule::DropBetweenMeshPorts] });
+    /// assert_eq!(chain.jumps, [1]);
+    /// ```
+    pub fn wanted(rules: LoopRules) -> LoopChain {
+        LoopChain {
+            chain: rules.chain,
+            rules: rules.rules.into_iter().map(ChainRule::Ours).collect(),
+            jumps: vec![1],
+        }
+    }
+
+    /// The chain's rules when all of them are rules vxlan-mesh writes (then the chain is
+    /// ours); otherwise the first rule that is not.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::diff::{ChainRule, LoopChain};
+    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![] };
+    /// assert_eq!(foreign.owned().unwrap_err(), "-j ACCEPT");
+    /// ```
+    pub fn owned(&self) -> Result<LoopRules, &str> {
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| match r {
+                ChainRule::Ours(rule) => Ok(rule.clone()),
+                ChainRule::Foreign(text) => Err(text.as_str()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LoopRules {
+            chain: self.chain.clone(),
+            rules,
+        })
+    }
+}
+
+/// One rule of an observed ebtables chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ChainRule {
+    /// A rule vxlan-mesh writes.
+    Ours(LoopRule),
+    /// Any other rule, as `ebtables -L` lists it: the chain is then not ours.
+    Foreign(String),
+}
+
+/// The nftables table (family `inet`) named like vxlan-mesh's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Table {
+    /// In the shape [`crate::firewall::nft_script`] writes, with these parameters.
+    Ours(Firewall),
+    /// In the outline that script writes (its set and chain) but with other rules: ours,
+    /// altered by hand, and replaced (an accept rule that lost its source match would open
+    /// the port to everyone).
+    Altered {
+        /// Table name.
+        table: String,
+        /// What differs from the rules vxlan-mesh writes.
+        reason: String,
+    },
+    /// In any other outline: someone else's, never replaced or deleted.
+    Foreign {
+        /// Table name.
+        table: String,
+        /// What differs from the shape vxlan-mesh writes.
+        reason: String,
+    },
 }
 
 /// One step towards the desired state.
@@ -86,10 +175,20 @@ pub enum Change {
         /// As wanted.
         to: Bridge,
     },
-    /// Install the owned ebtables chain (before per-peer ports join a bridge).
+    /// Create the owned ebtables chain, or refill it, with the plan's rules (before
+    /// per-peer ports join a bridge).
     InstallLoopRules {
         /// The rules.
         rules: LoopRules,
+        /// The chain exists (with other rules): flush it instead of creating it.
+        exists: bool,
+    },
+    /// Make the jump to the owned chain the first rule of `FORWARD`, and the only one.
+    PlaceLoopJump {
+        /// The owned chain.
+        chain: String,
+        /// Positions of the jumps as observed (empty: none yet).
+        jumps: Vec<usize>,
     },
     /// Create a VXLAN device, attach it to its bridge and set its port flags.
     CreateVxlan {
@@ -117,15 +216,17 @@ pub enum Change {
         /// The entry.
         entry: FdbEntry,
     },
-    /// Remove the owned ebtables chain and the jump to it.
+    /// Remove the jumps to the owned ebtables chain, then the chain.
     RemoveLoopRules {
-        /// The rules as observed.
-        rules: LoopRules,
+        /// The chain.
+        chain: String,
+        /// Positions of the jumps in `FORWARD` as observed.
+        jumps: Vec<usize>,
     },
     /// Delete the owned nftables table.
     RemoveFirewall {
-        /// The table as observed.
-        firewall: Firewall,
+        /// Table name (family `inet`).
+        table: String,
     },
 }
 
@@ -157,12 +258,22 @@ impl fmt::Display for Change {
                     bridge_delta(from, to).join(", ")
                 )
             }
-            Change::InstallLoopRules { rules } => write!(
+            Change::InstallLoopRules { rules, exists } => write!(
                 f,
-                "install ebtables chain {} ({} rule(s))",
+                "{} ebtables chain {} ({} rule(s))",
+                if *exists { "refill" } else { "install" },
                 shown(&rules.chain),
                 rules.rules.len()
             ),
+            Change::PlaceLoopJump { chain, jumps } => match jumps.as_slice() {
+                [] => write!(f, "jump to ebtables chain {} first in FORWARD", shown(chain)),
+                _ => write!(
+                    f,
+                    "jump to ebtables chain {} first in FORWARD, once (found at {})",
+                    shown(chain),
+                    jumps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            },
             Change::CreateVxlan { vxlan } => write!(
                 f,
                 "create vxlan {} vni {}{} mtu {}{}",
@@ -201,13 +312,13 @@ impl fmt::Display for Change {
                     shown(&entry.device)
                 )
             }
-            Change::RemoveLoopRules { rules } => write!(f, "remove ebtables chain {}", shown(&rules.chain)),
-            Change::RemoveFirewall { firewall } => write!(f, "remove nftables table inet {}", shown(&firewall.table)),
+            Change::RemoveLoopRules { chain, .. } => write!(f, "remove ebtables chain {}", shown(chain)),
+            Change::RemoveFirewall { table } => write!(f, "remove nftables table inet {}", shown(table)),
         }
     }
 }
 
-/// A desired interface name is held by an interface vxlan-mesh does not own.
+/// An object the plan wants is held by one vxlan-mesh does not own: never taken over.
 ///
 /// ```
 /// use vxlan_mesh_core::{diff, State};
@@ -218,10 +329,30 @@ impl fmt::Display for Change {
 /// assert!(err.to_string().contains("`vxbr0`"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("interface `{name}` exists but was not created by vxlan-mesh (no `vxlan-mesh:` alias); refusing to take it over: rename or remove it, or change the inventory")]
-pub struct ForeignConflict {
-    /// The interface name.
-    pub name: String,
+#[non_exhaustive]
+pub enum ForeignConflict {
+    /// A wanted interface name.
+    #[error("interface `{name}` exists but was not created by vxlan-mesh (no `vxlan-mesh:` alias); refusing to take it over: rename or remove it, or change the inventory")]
+    Interface {
+        /// The interface name.
+        name: String,
+    },
+    /// The ebtables chain holds a rule vxlan-mesh does not write.
+    #[error("ebtables chain `{chain}` exists but was not created by vxlan-mesh (it holds the rule `{rule}`); refusing to take it over: rename or remove it")]
+    Chain {
+        /// The chain.
+        chain: String,
+        /// The first rule that is not ours, as `ebtables -L` lists it.
+        rule: String,
+    },
+    /// The nftables table is not in the shape vxlan-mesh writes.
+    #[error("nftables table `inet {table}` exists but was not created by vxlan-mesh ({reason}); refusing to replace it: rename or remove it")]
+    Table {
+        /// The table (family `inet`).
+        table: String,
+        /// What differs from the shape vxlan-mesh writes.
+        reason: String,
+    },
 }
 
 fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
@@ -296,8 +427,11 @@ fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
 /// The ordered changes that turn `observed` into `desired`.
 ///
 /// Order: firewall first (so no tunnel is ever open to the world), then removals of stale
-/// entries, devices and bridges, then bridges, loop rules (before any per-peer port joins a
-/// bridge), devices and FDB entries; removing loop rules and the firewall comes last.
+/// entries, devices and bridges, then bridges, loop rules and the jump to them as the first
+/// rule of `FORWARD` (before any per-peer port joins a bridge), devices and FDB entries;
+/// removing loop rules and the firewall comes last. A chain or table named like ours but
+/// not ours ([`LoopChain::owned`], [`Table::Foreign`]) is an error when the plan wants it and
+/// left alone otherwise; ours altered ([`Table::Altered`]) is replaced or removed.
 /// FDB entries the kernel implies from a device's `remote` are not reported.
 ///
 /// ```
@@ -319,16 +453,39 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
         .chain(desired.vxlans.iter().map(|v| &v.name))
     {
         if observed.foreign.iter().any(|f| f == name) {
-            return Err(ForeignConflict { name: name.clone() });
+            return Err(ForeignConflict::Interface { name: name.clone() });
         }
     }
+    // Objects named like ours that are not ours: refused when wanted, else left alone.
+    // `have_table`: `Ok` ours as observed, `Err` ours altered by hand (its name).
+    let have_table = match &observed.firewall {
+        Some(Table::Foreign { table, reason }) if desired.firewall.is_some() => {
+            return Err(ForeignConflict::Table {
+                table: table.clone(),
+                reason: reason.clone(),
+            })
+        }
+        Some(Table::Ours(have)) => Some(Ok(have)),
+        Some(Table::Altered { table, .. }) => Some(Err(table)),
+        _ => None,
+    };
+    let have_chain = match observed.loop_rules.as_ref().map(|c| (c, c.owned())) {
+        Some((c, Err(rule))) if desired.loop_rules.is_some() => {
+            return Err(ForeignConflict::Chain {
+                chain: c.chain.clone(),
+                rule: rule.to_string(),
+            })
+        }
+        Some((c, Ok(rules))) => Some((c, rules)),
+        _ => None,
+    };
 
     let mut changes = Vec::new();
 
-    match (&desired.firewall, &observed.firewall) {
-        (Some(want), Some(have)) if want == have => {}
-        (Some(want), _) => changes.push(Change::InstallFirewall { firewall: want.clone() }),
-        _ => {}
+    if let Some(Table::Ours(want)) = &desired.firewall {
+        if have_table != Some(Ok(want)) {
+            changes.push(Change::InstallFirewall { firewall: want.clone() });
+        }
     }
 
     let want_vx: BTreeMap<&str, &Vxlan> = desired.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();
@@ -396,10 +553,24 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             Some(_) => {}
         }
     }
-    match (&desired.loop_rules, &observed.loop_rules) {
-        (Some(want), Some(have)) if want == have => {}
-        (Some(want), _) => changes.push(Change::InstallLoopRules { rules: want.clone() }),
-        _ => {}
+    if let Some(want) = &desired.loop_rules {
+        let want_rules = want.owned().map_err(|rule| ForeignConflict::Chain {
+            chain: want.chain.clone(),
+            rule: rule.to_string(),
+        })?;
+        if have_chain.as_ref().is_none_or(|(_, have)| *have != want_rules) {
+            changes.push(Change::InstallLoopRules {
+                rules: want_rules,
+                exists: have_chain.is_some(),
+            });
+        }
+        let jumps = have_chain.as_ref().map(|(c, _)| c.jumps.clone()).unwrap_or_default();
+        if jumps != want.jumps {
+            changes.push(Change::PlaceLoopJump {
+                chain: want.chain.clone(),
+                jumps,
+            });
+        }
     }
     for want in &desired.vxlans {
         match have_vx.get(want.name.as_str()) {
@@ -428,11 +599,16 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             });
         }
     }
-    if let (None, Some(have)) = (&desired.loop_rules, &observed.loop_rules) {
-        changes.push(Change::RemoveLoopRules { rules: have.clone() });
+    if let (None, Some((have, _))) = (&desired.loop_rules, &have_chain) {
+        changes.push(Change::RemoveLoopRules {
+            chain: have.chain.clone(),
+            jumps: have.jumps.clone(),
+        });
     }
-    if let (None, Some(have)) = (&desired.firewall, &observed.firewall) {
-        changes.push(Change::RemoveFirewall { firewall: have.clone() });
+    if let (None, Some(have)) = (&desired.firewall, have_table) {
+        changes.push(Change::RemoveFirewall {
+            table: have.map_or_else(Clone::clone, |fw| fw.table.clone()),
+        });
     }
     Ok(changes)
 }

@@ -7,8 +7,9 @@
 //! renders.
 //!
 //! Data flows one way: TOML text → [`Inventory`] → [`Inventory::validate`] → [`Fleet`] →
-//! [`Fleet::plan`] → [`HostPlan`] → [`HostPlan::state`] → [`diff`] against an observed
-//! [`State`] → ordered [`Change`]s. Everything here is deterministic and does no I/O.
+//! [`Fleet::plan`] → [`HostPlan`] → [`HostPlan::state`] → [`diff()`] against an observed
+//! [`State`] → ordered [`Change`]s → lowered once into [`ops::Op`]s, which the netlink apply
+//! executes and [`argv`] writes as commands. Everything here is deterministic and does no I/O.
 //!
 //! ```
 //! use vxlan_mesh_core::{Inventory, Mode};
@@ -45,7 +46,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod commands;
+pub mod argv;
 pub mod diff;
 pub mod error;
 pub mod firewall;
@@ -55,17 +56,19 @@ pub mod mtu;
 pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
+pub mod ops;
 pub mod plan;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;
 
-pub use diff::{diff, Change, ForeignConflict, State};
+pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
 pub use error::{Error, NameProblem, ParseError, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{Family, Fleet, Host, Network};
 pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
 pub use plan::{
-    Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRules, MacAddr, NetworkPlan, Peer, Vxlan,
+    Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules, MacAddr, NetworkPlan, Peer,
+    UdpChecksum, Vxlan,
 };
 
 /// Parses, validates and plans in one call.

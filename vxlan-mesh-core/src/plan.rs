@@ -14,8 +14,9 @@ use crate::inventory::{LoopPrevention, Mode};
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
 use crate::{mtu, vni};
 
-/// Version of the plan's JSON contract.
-pub const PLAN_SCHEMA: u32 = 1;
+/// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
+/// ebtables argument strings).
+pub const PLAN_SCHEMA: u32 = 2;
 
 /// Name of the ebtables chain vxlan-mesh owns in ebtables loop-prevention mode.
 pub const EBTABLES_CHAIN: &str = "VXLAN-MESH";
@@ -117,6 +118,106 @@ pub struct Vxlan {
     pub alias: String,
 }
 
+impl Vxlan {
+    /// The kernel's UDP checksum settings for this device (they depend on its family).
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let plan = fleet.plan("a").unwrap();
+    /// let vx = plan.vxlans().next().unwrap();
+    /// assert_eq!(vx.udp_checksum_mode().iproute2_words(), ["udpcsum"]);
+    /// ```
+    pub fn udp_checksum_mode(&self) -> UdpChecksum {
+        match self.local {
+            IpAddr::V4(_) => UdpChecksum::V4 {
+                checksum: self.udp_checksum,
+            },
+            IpAddr::V6(_) => UdpChecksum::V6 {
+                zero_tx: !self.udp_checksum,
+                zero_rx: !self.udp_checksum,
+            },
+        }
+    }
+}
+
+/// The UDP checksum attributes of a VXLAN device, as the kernel holds them: one flag over
+/// IPv4 (`IFLA_VXLAN_UDP_CSUM`), two over IPv6 (zero checksum sent, zero checksum accepted).
+/// Each form's words for them are derived here, once.
+///
+/// ```
+/// use vxlan_mesh_core::UdpChecksum;
+/// let v6 = UdpChecksum::V6 { zero_tx: false, zero_rx: false };
+/// assert_eq!(v6.iproute2_words(), ["noudp6zerocsumtx", "noudp6zerocsumrx"]);
+/// assert_eq!(v6.networkd_settings(), [("UDP6ZeroChecksumTx", "no"), ("UDP6ZeroChecksumRx", "no")]);
+/// assert!(v6.netplan_checksums().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UdpChecksum {
+    /// IPv4 underlay.
+    V4 {
+        /// Outgoing packets carry a UDP checksum.
+        checksum: bool,
+    },
+    /// IPv6 underlay.
+    V6 {
+        /// Outgoing packets carry a zero UDP checksum.
+        zero_tx: bool,
+        /// Incoming packets with a zero UDP checksum are accepted.
+        zero_rx: bool,
+    },
+}
+
+impl UdpChecksum {
+    /// The `ip link add ... type vxlan` words.
+    pub fn iproute2_words(self) -> Vec<&'static str> {
+        match self {
+            UdpChecksum::V4 { checksum } => vec![if checksum { "udpcsum" } else { "noudpcsum" }],
+            UdpChecksum::V6 { zero_tx, zero_rx } => vec![
+                if zero_tx { "udp6zerocsumtx" } else { "noudp6zerocsumtx" },
+                if zero_rx { "udp6zerocsumrx" } else { "noudp6zerocsumrx" },
+            ],
+        }
+    }
+
+    /// The systemd-networkd `[VXLAN]` settings (networkd's defaults differ from the
+    /// kernel's, so every one is written).
+    pub fn networkd_settings(self) -> Vec<(&'static str, &'static str)> {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        match self {
+            UdpChecksum::V4 { checksum } => vec![("UDPChecksum", yes(checksum))],
+            UdpChecksum::V6 { zero_tx, zero_rx } => vec![
+                ("UDP6ZeroChecksumTx", yes(zero_tx)),
+                ("UDP6ZeroChecksumRx", yes(zero_rx)),
+            ],
+        }
+    }
+
+    /// The netplan `checksums:` list (empty: leave the key out, netplan's default is no
+    /// checksum over IPv4 and a real one over IPv6).
+    pub fn netplan_checksums(self) -> Vec<&'static str> {
+        match self {
+            UdpChecksum::V4 { checksum } => {
+                if checksum {
+                    vec!["udp"]
+                } else {
+                    Vec::new()
+                }
+            }
+            UdpChecksum::V6 { zero_tx, zero_rx } => {
+                let mut v = Vec::new();
+                if zero_tx {
+                    v.push("zero-udp6-tx");
+                }
+                if zero_rx {
+                    v.push("zero-udp6-rx");
+                }
+                v
+            }
+        }
+    }
+}
+
 /// A VXLAN FDB entry: frames for `mac` on `device` are sent to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FdbEntry {
@@ -130,13 +231,61 @@ pub struct FdbEntry {
     pub peer: Option<String>,
 }
 
-/// ebtables rules in a chain vxlan-mesh owns, jumped to from `FORWARD`.
+/// ebtables rules in a chain vxlan-mesh owns, jumped to from the first rule of `FORWARD`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LoopRules {
     /// The owned chain, in table `filter`.
     pub chain: String,
-    /// Rules of the chain, as ebtables arguments.
-    pub rules: Vec<String>,
+    /// Rules of the chain, in order.
+    pub rules: Vec<LoopRule>,
+}
+
+/// One rule of the owned ebtables chain, as data; [`LoopRule::ebtables_args`] gives its
+/// ebtables arguments (the one place they are written).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LoopRule {
+    /// Drop every frame that enters from a vxlan-mesh VXLAN port and leaves by another: one
+    /// wildcard rule on the device prefix, whatever the number of peers.
+    DropBetweenMeshPorts,
+}
+
+impl LoopRule {
+    /// The rule's ebtables match and target arguments (after `-A CHAIN`), as `ebtables -L`
+    /// also lists them.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::LoopRule;
+    /// assert_eq!(LoopRule::DropBetweenMeshPorts.ebtables_args().join(" "), "-i vxm+ -o vxm+ -j DROP");
+    /// ```
+    pub fn ebtables_args(&self) -> Vec<String> {
+        let ports = format!("{DEVICE_PREFIX}+");
+        match self {
+            LoopRule::DropBetweenMeshPorts => vec![
+                "-i".into(),
+                ports.clone(),
+                "-o".into(),
+                ports,
+                "-j".into(),
+                "DROP".into(),
+            ],
+        }
+    }
+
+    /// The rule a line of `ebtables -L` shows, if it is one vxlan-mesh writes.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::LoopRule;
+    /// assert_eq!(LoopRule::from_listing("-i vxm+ -o vxm+ -j DROP"), Some(LoopRule::DropBetweenMeshPorts));
+    /// assert_eq!(LoopRule::from_listing("-j ACCEPT"), None);
+    /// ```
+    pub fn from_listing(line: &str) -> Option<LoopRule> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        [LoopRule::DropBetweenMeshPorts]
+            .into_iter()
+            .find(|rule| rule.ebtables_args() == words)
+    }
 }
 
 /// The peer-only firewall: an nftables table vxlan-mesh owns.
@@ -403,9 +552,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
 
     let loop_rules = (loop_prevention == LoopPreventionPlan::Ebtables).then(|| LoopRules {
         chain: EBTABLES_CHAIN.to_string(),
-        // One wildcard rule, whatever the number of peers: frames never pass from one
-        // vxlan-mesh VXLAN port to another.
-        rules: vec![format!("-i {DEVICE_PREFIX}+ -o {DEVICE_PREFIX}+ -j DROP")],
+        rules: vec![LoopRule::DropBetweenMeshPorts],
     });
 
     HostPlan {

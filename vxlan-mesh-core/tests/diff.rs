@@ -104,7 +104,12 @@ fn a_foreign_interface_with_a_wanted_name_is_an_error() {
         ..State::default()
     };
     let err = diff(&want, &observed).unwrap_err();
-    assert_eq!(err.name, want.vxlans[1].name);
+    assert_eq!(
+        err,
+        vxlan_mesh_core::ForeignConflict::Interface {
+            name: want.vxlans[1].name.clone()
+        }
+    );
 }
 
 #[test]
@@ -118,8 +123,107 @@ fn switching_loop_prevention_installs_rules_before_ports_change() {
         "a",
     );
     let changes = diff(&want, &have).unwrap();
-    assert_eq!(kinds(&changes), ["install-loop-rules", "update-vxlan", "update-vxlan"]);
-    assert!(changes[1].to_string().contains("isolated off"), "{}", changes[1]);
+    assert_eq!(
+        kinds(&changes),
+        ["install-loop-rules", "place-loop-jump", "update-vxlan", "update-vxlan"]
+    );
+    assert!(changes[2].to_string().contains("isolated off"), "{}", changes[2]);
     let back = diff(&have, &want).unwrap();
     assert_eq!(kinds(&back), ["update-vxlan", "update-vxlan", "remove-loop-rules"]);
+}
+
+fn ebtables_fleet() -> State {
+    plan(
+        &FLEET.replace(
+            "mode = \"per-peer\"",
+            "mode = \"per-peer\"\nloop-prevention = \"ebtables\"",
+        ),
+        "a",
+    )
+}
+
+#[test]
+fn a_jump_that_is_not_first_or_not_alone_is_drift() {
+    let want = ebtables_fleet();
+    let with_jumps = |jumps: Vec<usize>| {
+        let mut have = want.clone();
+        if let Some(chain) = &mut have.loop_rules {
+            chain.jumps = jumps;
+        }
+        have
+    };
+    assert!(diff(&want, &with_jumps(vec![1])).unwrap().is_empty());
+    for jumps in [vec![], vec![2], vec![1, 4], vec![3, 5]] {
+        let changes = diff(&want, &with_jumps(jumps.clone())).unwrap();
+        assert_eq!(
+            changes,
+            [Change::PlaceLoopJump {
+                chain: "VXLAN-MESH".into(),
+                jumps
+            }]
+        );
+    }
+    // Teardown deletes every jump it found.
+    let down = diff(&State::default(), &with_jumps(vec![2, 3])).unwrap();
+    assert!(
+        down.contains(&Change::RemoveLoopRules {
+            chain: "VXLAN-MESH".into(),
+            jumps: vec![2, 3]
+        }),
+        "{down:?}"
+    );
+}
+
+#[test]
+fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_otherwise() {
+    use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
+    let want = ebtables_fleet();
+    let chain = State {
+        loop_rules: Some(LoopChain {
+            chain: "VXLAN-MESH".into(),
+            rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
+            jumps: vec![1],
+        }),
+        ..State::default()
+    };
+    assert_eq!(
+        diff(&want, &chain).unwrap_err(),
+        ForeignConflict::Chain {
+            chain: "VXLAN-MESH".into(),
+            rule: "-j ACCEPT".into()
+        }
+    );
+    assert!(diff(&State::default(), &chain).unwrap().is_empty());
+
+    let table = State {
+        firewall: Some(Table::Foreign {
+            table: "vxlan_mesh".into(),
+            reason: "it is someone else's".into(),
+        }),
+        ..State::default()
+    };
+    let err = diff(&want, &table).unwrap_err();
+    assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
+    assert!(diff(&State::default(), &table).unwrap().is_empty());
+
+    // Ours, with its rules altered by hand: replaced when wanted, removed otherwise.
+    let altered = State {
+        firewall: Some(Table::Altered {
+            table: "vxlan_mesh".into(),
+            reason: "other rules".into(),
+        }),
+        ..State::default()
+    };
+    let Some(Table::Ours(firewall)) = want.firewall.clone() else {
+        panic!("the fleet has a firewall")
+    };
+    assert!(diff(&want, &altered)
+        .unwrap()
+        .contains(&Change::InstallFirewall { firewall }));
+    assert_eq!(
+        diff(&State::default(), &altered).unwrap(),
+        [Change::RemoveFirewall {
+            table: "vxlan_mesh".into()
+        }]
+    );
 }

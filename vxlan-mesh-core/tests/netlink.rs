@@ -4,22 +4,15 @@
 #![cfg(all(feature = "netlink", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use nix::sched::{unshare, CloneFlags};
+use common::in_netns;
+use nix::sched::CloneFlags;
 use vxlan_mesh_core::netlink::{self, ApplyError};
-use vxlan_mesh_core::{diff, plan_host_from_toml, Change, HostPlan, State};
-
-/// Runs `f` in a fresh, anonymous network namespace (gone when the thread ends).
-fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
+use vxlan_mesh_core::{diff, plan_host_from_toml, Change, ForeignConflict, HostPlan, State};
 
 /// Runs a command in the calling thread's namespace; panics with its stderr on failure.
 fn sh(cmd: &str) -> String {
@@ -305,14 +298,14 @@ fn dry_run_commands_reach_the_state_apply_would() {
     ] {
         in_netns(move || {
             let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
-            for cmd in vxlan_mesh_core::commands::for_changes(&changes) {
+            for cmd in vxlan_mesh_core::argv::for_changes(&changes) {
                 sh(&cmd);
             }
             let drift = netlink::status(&p).unwrap();
             assert!(drift.is_empty(), "{drift:#?}");
             // And the teardown commands remove everything.
             let observed = netlink::observe().unwrap();
-            for cmd in vxlan_mesh_core::commands::for_changes(&diff(&State::default(), &observed).unwrap()) {
+            for cmd in vxlan_mesh_core::argv::for_changes(&diff(&State::default(), &observed).unwrap()) {
                 sh(&cmd);
             }
             let left = netlink::observe().unwrap();
@@ -353,6 +346,143 @@ fn netlink_error_names_the_object_and_rerun_converges() {
         );
         sh("ip link del fx");
         netlink::apply(&p).unwrap();
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}
+
+/// The rules of `FORWARD` as ebtables lists them.
+fn forward_rules() -> Vec<String> {
+    sh("ebtables -t filter -L FORWARD")
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 11 item 1: our jump is the first rule of `FORWARD`; a foreign rule put above it
+/// is drift, and apply moves the jump back first without removing the foreign rule.
+#[test]
+fn a_rule_above_our_jump_is_drift_and_apply_puts_the_jump_first() {
+    in_netns(|| {
+        sh("ebtables -t filter -A FORWARD -i br-foreign -j ACCEPT");
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-i br-foreign -j ACCEPT"]);
+        sh("ebtables -t filter -I FORWARD 1 -j ACCEPT");
+        let drift = netlink::status(&p).unwrap();
+        assert!(
+            matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [2]),
+            "{drift:?}"
+        );
+        netlink::apply(&p).unwrap();
+        assert_eq!(
+            forward_rules(),
+            ["-j VXLAN-MESH", "-j ACCEPT", "-i br-foreign -j ACCEPT"]
+        );
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}
+
+/// Issue 11 item 9: a second jump to our chain is drift and is removed.
+#[test]
+fn a_duplicate_jump_is_drift_and_removed() {
+    in_netns(|| {
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        sh("ebtables -t filter -A FORWARD -j ACCEPT && ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        let drift = netlink::status(&p).unwrap();
+        assert!(
+            matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [1, 3]),
+            "{drift:?}"
+        );
+        netlink::apply(&p).unwrap();
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT"]);
+        assert!(netlink::status(&p).unwrap().is_empty());
+        // Teardown removes every jump, however many.
+        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        netlink::down().unwrap();
+        assert_eq!(forward_rules(), ["-j ACCEPT"]);
+    });
+}
+
+/// Issue 11 item 9: an object named like ours that is not ours (made by `setup`) is refused
+/// by apply with the conflict `is_conflict` accepts, naming it (`named`); nothing changes
+/// (`listing` prints the same, no device is created, status is an error), and down leaves it.
+fn foreign_object_is_refused_and_left_alone(
+    setup: &'static str,
+    listing: &'static str,
+    mode: &'static str,
+    is_conflict: fn(&ForeignConflict) -> bool,
+    named: &'static str,
+) {
+    in_netns(move || {
+        sh(setup);
+        let before = sh(listing);
+        let p = plan(mode, "v4", 2, None);
+        let err = netlink::apply(&p).unwrap_err();
+        assert!(matches!(&err, ApplyError::Foreign(c) if is_conflict(c)), "{err}");
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(
+            netlink::status(&p).is_err(),
+            "status must not call it converged or drift"
+        );
+        assert_eq!(sh(listing), before);
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
+        netlink::down().unwrap();
+        assert_eq!(sh(listing), before, "down leaves it alone");
+    });
+}
+
+/// A chain `VXLAN-MESH` holding a rule we do not write (jumped to) is someone else's.
+#[test]
+fn a_foreign_chain_named_like_ours_is_refused_and_left_alone() {
+    foreign_object_is_refused_and_left_alone(
+        "ebtables -t filter -N VXLAN-MESH && ebtables -t filter -A VXLAN-MESH -p IPv4 -j ACCEPT \
+         && ebtables -t filter -A FORWARD -j VXLAN-MESH",
+        "ebtables -t filter -L",
+        "ebtables",
+        |c| matches!(c, ForeignConflict::Chain { chain, .. } if chain == "VXLAN-MESH"),
+        "`VXLAN-MESH`",
+    );
+}
+
+/// A table `inet vxlan_mesh` not in the shape we write is someone else's.
+#[test]
+fn a_foreign_nft_table_named_like_ours_is_refused_and_left_alone() {
+    foreign_object_is_refused_and_left_alone(
+        "nft add table inet vxlan_mesh \
+         && nft add chain inet vxlan_mesh input '{ type filter hook input priority 0; }' \
+         && nft add rule inet vxlan_mesh input tcp dport 22 accept",
+        "nft list ruleset",
+        "flood",
+        |c| matches!(c, ForeignConflict::Table { table, .. } if table == "vxlan_mesh"),
+        "`inet vxlan_mesh`",
+    );
+}
+
+/// The `--dry-run` commands for a misplaced and duplicated jump (positions observed, deleted
+/// highest first after ours is inserted on top) converge like apply does.
+#[test]
+fn dry_run_commands_put_the_jump_first_and_remove_duplicates() {
+    in_netns(|| {
+        let p = plan("ebtables", "v4", 2, None);
+        netlink::apply(&p).unwrap();
+        sh("ebtables -t filter -I FORWARD 1 -j ACCEPT && ebtables -t filter -A FORWARD -p ARP -j ACCEPT");
+        sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
+        let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+        let commands = vxlan_mesh_core::argv::for_changes(&changes);
+        assert_eq!(
+            commands,
+            [
+                "ebtables -t filter -I FORWARD 1 -j VXLAN-MESH",
+                "ebtables -t filter -D FORWARD 5",
+                "ebtables -t filter -D FORWARD 3",
+            ]
+        );
+        for cmd in commands {
+            sh(&cmd);
+        }
+        assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT", "-p ARP -j ACCEPT"]);
         assert!(netlink::status(&p).unwrap().is_empty());
     });
 }

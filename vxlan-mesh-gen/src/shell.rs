@@ -91,7 +91,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
             .loop_rules
             .iter()
             .flat_map(|r| &r.rules)
-            .map(|rule| rule.split_whitespace().map(str::to_string).collect())
+            .map(vxlan_mesh_core::LoopRule::ebtables_args)
             .collect(),
         networks: plan
             .networks

@@ -27,7 +27,7 @@ struct FirewallUnit<'a> {
 struct EbtablesUnit<'a> {
     h: &'a Header,
     chain: &'a str,
-    rules: &'a [String],
+    rules: Vec<String>,
 }
 
 #[derive(Template)]
@@ -73,7 +73,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         let unit = EbtablesUnit {
             h,
             chain: &rules.chain,
-            rules: &rules.rules,
+            rules: rules.rules.iter().map(|r| r.ebtables_args().join(" ")).collect(),
         };
         files.push(RenderedFile {
             contents: fill(&path, &unit)?,

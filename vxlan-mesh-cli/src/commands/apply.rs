@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vxlan_mesh_core::{commands, diff, netlink};
+use vxlan_mesh_core::{argv, diff, netlink};
 
 use crate::cli::Cli;
 use crate::inventory_file;
@@ -20,7 +20,7 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
         }
         for change in &changes {
             println!("# {change}");
-            for command in commands::for_change(change) {
+            for command in argv::for_change(change) {
                 println!("{command}");
             }
         }

@@ -87,8 +87,12 @@ fn details(plan: &HostPlan) -> String {
         let _ = writeln!(s, "firewall allow-list (UDP {}): {}", fw.port, peers.join(" "));
     }
     if let Some(rules) = &plan.loop_rules {
-        for r in &rules.rules {
-            let _ = writeln!(s, "ebtables -t filter -A {} {r}", rules.chain);
+        for rule in &rules.rules {
+            let op = vxlan_mesh_core::ops::Op::AppendRule {
+                chain: rules.chain.clone(),
+                rule: rule.clone(),
+            };
+            let _ = writeln!(s, "{}", vxlan_mesh_core::argv::of(&op));
         }
     }
     let _ = writeln!(s, "ownership marks (interface alias):");

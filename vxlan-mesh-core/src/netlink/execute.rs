@@ -1,27 +1,58 @@
-//! Executing the diff's changes, in order, with netlink requests pipelined in stages.
+//! Executing the lowered [`Op`]s, in order, with netlink requests pipelined in stages.
 //!
-//! Netlink changes accumulate in three stages that run in order when flushed: `setup`
+//! Netlink requests accumulate in three stages that run in order when flushed: `setup`
 //! (deletions, creations down with their ownership alias, MTU and bridge), `ports` (bridge
 //! port isolation) and `up`. So a new port joins its bridge down, is isolated, and only
 //! then comes up: an isolated port never forwards before isolation is set, even if the
-//! process dies between stages. The requests creating a device and marking it ours are in
-//! one datagram, which a SIGKILL cannot split. Stages are flushed before every change that
-//! is not netlink (ebtables, nftables) and before a request needs the index of a device
-//! created in this run.
+//! process dies between stages. Consecutive requests for one device form one group, sent in
+//! one datagram: creating a device and marking it ours cannot be split by a SIGKILL. Stages
+//! are flushed before every operation that is not netlink (ebtables, nftables: run as
+//! [`argv::of`] writes them) and before a request needs the index of a device created in
+//! this run.
 
 use std::collections::HashMap;
 
 use super::requests as rq;
 use super::socket::{Batch, Request, Socket};
 use super::{external, observe, ApplyError};
-use crate::diff::Change;
-use crate::plan::Vxlan;
+use crate::argv;
+use crate::ops::{LinkSettings, Master, Op};
+
+/// One stage: whole groups, plus the group still open for the last device named.
+#[derive(Default)]
+struct Stage {
+    batch: Batch,
+    open: Option<(String, Vec<Request>)>,
+}
+
+impl Stage {
+    fn add(&mut self, device: &str, requests: Vec<Request>) {
+        match &mut self.open {
+            Some((open, pending)) if open == device => pending.extend(requests),
+            _ => {
+                self.close();
+                self.open = Some((device.to_string(), requests));
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((device, requests)) = self.open.take() {
+            self.batch.group(&device, requests);
+        }
+    }
+
+    fn into_batch(mut self) -> Batch {
+        self.close();
+        self.batch
+    }
+}
 
 #[derive(Default)]
 struct Stages {
-    setup: Batch,
-    ports: Batch,
-    up: Batch,
+    setup: Stage,
+    ports: Stage,
+    up: Stage,
 }
 
 struct Executor<'a> {
@@ -38,7 +69,8 @@ impl Executor<'_> {
         let stages = std::mem::take(&mut self.stages);
         let mut failed: Vec<String> = Vec::new();
         let mut first_error = None;
-        for batch in [stages.setup, stages.ports, stages.up] {
+        for stage in [stages.setup, stages.ports, stages.up] {
+            let batch = stage.into_batch();
             if !batch.is_empty() {
                 let outcome = self.socket.execute(batch, &failed)?;
                 failed.extend(outcome.failed);
@@ -70,148 +102,102 @@ impl Executor<'_> {
         name.map(|n| self.index_of(n, role, by)).transpose()
     }
 
-    fn create_vxlan(&mut self, vx: &Vxlan, mut setup: Vec<Request>) -> Result<(), ApplyError> {
-        let underlay = self.optional_index(vx.underlay_device.as_deref(), "underlay device", &vx.name)?;
-        let bridge = self.optional_index(vx.bridge.as_deref(), "bridge", &vx.name)?;
-        setup.push(rq::create_vxlan(vx, underlay, bridge));
-        setup.push(rq::set_alias(&vx.name, &vx.alias));
-        self.stages.setup.group(&vx.name, setup);
-        if vx.isolated && bridge.is_some() {
-            self.stages
-                .ports
-                .group(&vx.name, vec![rq::set_isolated(&vx.name, true)]);
-        }
-        if vx.up {
-            self.stages.up.group(&vx.name, vec![rq::set_up(&vx.name, true)]);
-        }
-        // The new device's index is learnt on demand (see `index_of`).
-        self.index.remove(&vx.name);
-        Ok(())
-    }
-
-    fn update_vxlan(&mut self, from: &Vxlan, to: &Vxlan) -> Result<(), ApplyError> {
+    fn set_link(&mut self, name: &str, s: &LinkSettings) -> Result<(), ApplyError> {
+        // Resolved before any request is queued: a lookup may flush, and must not split a
+        // device's group.
+        let master = match &s.master {
+            Some(Master::Bridge(b)) => Some(self.index_of(b, "bridge", name)?),
+            Some(Master::None) => Some(0),
+            None => None,
+        };
         let mut setup = Vec::new();
-        if from.alias != to.alias {
-            setup.push(rq::set_alias(&to.name, &to.alias));
+        if let Some(alias) = &s.alias {
+            setup.push(rq::set_alias(name, alias));
         }
-        let moved = from.bridge != to.bridge;
-        if moved || (!to.up && from.up) {
-            setup.push(rq::set_up(&to.name, false));
+        if s.up == Some(false) {
+            setup.push(rq::set_up(name, false));
         }
-        if from.mtu != to.mtu {
-            setup.push(rq::set_mtu(&to.name, to.mtu));
+        if let Some(mtu) = s.mtu {
+            setup.push(rq::set_mtu(name, mtu));
         }
-        if moved {
-            let bridge = self.optional_index(to.bridge.as_deref(), "bridge", &to.name)?;
-            setup.push(rq::set_master(&to.name, bridge.unwrap_or(0)));
+        if let Some(index) = master {
+            setup.push(rq::set_master(name, index));
         }
-        self.stages.setup.group(&to.name, setup);
-        // A port that joins a bridge starts not isolated.
-        if to.bridge.is_some() && (from.isolated != to.isolated || (moved && to.isolated)) {
-            self.stages
-                .ports
-                .group(&to.name, vec![rq::set_isolated(&to.name, to.isolated)]);
-        }
-        if to.up && (!from.up || moved) {
-            self.stages.up.group(&to.name, vec![rq::set_up(&to.name, true)]);
+        self.stages.setup.add(name, setup);
+        if s.up == Some(true) {
+            self.stages.up.add(name, vec![rq::set_up(name, true)]);
         }
         Ok(())
     }
 
-    fn change(&mut self, change: &Change) -> Result<(), ApplyError> {
-        match change {
-            Change::InstallFirewall { firewall } => {
-                self.flush()?;
-                external::install_firewall(firewall)?;
+    fn op(&mut self, op: &Op) -> Result<(), ApplyError> {
+        match op {
+            Op::CreateBridge { name } => {
+                self.stages.setup.add(name, vec![rq::create_bridge(name)]);
+                self.index.remove(name);
             }
-            Change::RemoveFirewall { firewall } => {
-                self.flush()?;
-                external::remove_firewall(firewall)?;
+            Op::CreateVxlan { vxlan } => {
+                let underlay = self.optional_index(vxlan.underlay_device.as_deref(), "underlay device", &vxlan.name)?;
+                // Learnt now, so that the `SetLink` that follows (alias, MTU, bridge: one
+                // group with the creation) needs no lookup.
+                self.optional_index(vxlan.bridge.as_deref(), "bridge", &vxlan.name)?;
+                self.stages
+                    .setup
+                    .add(&vxlan.name, vec![rq::create_vxlan(vxlan, underlay)]);
+                self.index.remove(&vxlan.name);
             }
-            Change::InstallLoopRules { rules } => {
-                self.flush()?;
-                external::install_loop_rules(rules)?;
+            Op::SetLink { name, settings } => self.set_link(name, settings)?,
+            Op::DeleteLink { name } => {
+                let i = self.index_of(name, "interface", name)?;
+                self.stages
+                    .setup
+                    .add(name, vec![rq::delete_link(name, i, "delete interface")]);
+                self.index.remove(name);
             }
-            Change::RemoveLoopRules { rules } => {
-                self.flush()?;
-                external::remove_loop_rules(rules)?;
+            Op::SetIsolated { name, isolated } => {
+                self.stages.ports.add(name, vec![rq::set_isolated(name, *isolated)]);
             }
-            Change::DeleteFdb { entry } => {
+            Op::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.group(
-                    &entry.device,
-                    vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
-                );
-            }
-            Change::AddFdb { entry } => {
-                let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.group(
+                self.stages.setup.add(
                     &entry.device,
                     vec![rq::add_fdb(&entry.device, i, entry.mac, entry.destination)],
                 );
             }
-            Change::DeleteVxlan { vxlan } => {
-                let i = self.index_of(&vxlan.name, "vxlan device", &vxlan.name)?;
-                self.stages
-                    .setup
-                    .group(&vxlan.name, vec![rq::delete_link(&vxlan.name, i, "delete vxlan")]);
-                self.index.remove(&vxlan.name);
-            }
-            Change::DeleteBridge { bridge } => {
-                let i = self.index_of(&bridge.name, "bridge", &bridge.name)?;
-                self.stages
-                    .setup
-                    .group(&bridge.name, vec![rq::delete_link(&bridge.name, i, "delete bridge")]);
-                self.index.remove(&bridge.name);
-            }
-            Change::CreateBridge { bridge } => {
-                // An explicit MTU after creation pins it (see `rq::set_mtu`).
-                self.stages.setup.group(
-                    &bridge.name,
-                    vec![
-                        rq::create_bridge(&bridge.name),
-                        rq::set_alias(&bridge.name, &bridge.alias),
-                        rq::set_mtu(&bridge.name, bridge.mtu),
-                    ],
+            Op::DeleteFdb { entry } => {
+                let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
+                self.stages.setup.add(
+                    &entry.device,
+                    vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
                 );
-                if bridge.up {
-                    self.stages.up.group(&bridge.name, vec![rq::set_up(&bridge.name, true)]);
-                }
-                self.index.remove(&bridge.name);
             }
-            Change::UpdateBridge { from, to } => {
-                let mut setup = Vec::new();
-                if from.alias != to.alias {
-                    setup.push(rq::set_alias(&to.name, &to.alias));
-                }
-                if from.mtu != to.mtu {
-                    setup.push(rq::set_mtu(&to.name, to.mtu));
-                }
-                if from.up != to.up {
-                    setup.push(rq::set_up(&to.name, to.up));
-                }
-                self.stages.setup.group(&to.name, setup);
+            // ebtables and nftables: run the command `--dry-run` prints, after everything
+            // queued before it.
+            Op::LoadFirewall { .. }
+            | Op::RemoveFirewall { .. }
+            | Op::CreateChain { .. }
+            | Op::FlushChain { .. }
+            | Op::AppendRule { .. }
+            | Op::InsertJump { .. }
+            | Op::DeleteRuleAt { .. }
+            | Op::DeleteChain { .. } => {
+                self.flush()?;
+                external::run_command(&argv::of(op))?;
             }
-            Change::CreateVxlan { vxlan } => self.create_vxlan(vxlan, Vec::new())?,
-            Change::RecreateVxlan { from, to, .. } => {
-                let i = self.index_of(&from.name, "vxlan device", &from.name)?;
-                self.create_vxlan(to, vec![rq::delete_link(&from.name, i, "delete (to recreate) vxlan")])?;
-            }
-            Change::UpdateVxlan { from, to } => self.update_vxlan(from, to)?,
         }
         Ok(())
     }
 }
 
-/// Executes `changes` in order; `index` maps interface names to indexes as observed.
-pub(crate) fn run(socket: &mut Socket, changes: &[Change], index: HashMap<String, u32>) -> Result<(), ApplyError> {
+/// Executes `ops` in order; `index` maps interface names to indexes as observed.
+pub(crate) fn run(socket: &mut Socket, ops: &[Op], index: HashMap<String, u32>) -> Result<(), ApplyError> {
     let mut ex = Executor {
         socket,
         index,
         stages: Stages::default(),
     };
-    for change in changes {
-        ex.change(change)?;
+    for op in ops {
+        ex.op(op)?;
     }
     ex.flush()
 }

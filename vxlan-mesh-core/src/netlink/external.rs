@@ -1,8 +1,12 @@
 //! The two objects that live outside rtnetlink: the owned ebtables chain and the owned
 //! nftables table, read and written through the `ebtables` and `nft` commands.
 //!
-//! Only the chain [`crate::plan::EBTABLES_CHAIN`] (plus the one jump to it from `FORWARD`)
-//! and the table `inet` [`crate::plan::NFT_TABLE`] are ever read or changed.
+//! Only the chain [`crate::plan::EBTABLES_CHAIN`] (plus the jumps to it from `FORWARD`) and
+//! the table `inet` [`crate::plan::NFT_TABLE`] are ever read or changed, and only when they
+//! are ours: a chain all of whose rules are rules vxlan-mesh writes, a table in exactly the
+//! shape its script writes. What is observed is reported as it is (rules ours or not, jump
+//! positions, table ours or foreign); the diff decides. Changes run the commands
+//! [`crate::argv::of`] writes, the ones `--dry-run` prints.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -11,17 +15,11 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::ApplyError;
-use crate::firewall::{nft_remove_script, nft_script};
+use crate::argv;
+use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
-use crate::plan::{Firewall, LoopRules, EBTABLES_CHAIN, NFT_TABLE};
-
-/// Marker rule in an observed chain whose jump from `FORWARD` is missing, so that the
-/// observed rules differ from the plan's and the chain is reinstalled.
-///
-/// ```
-/// assert!(vxlan_mesh_core::netlink::MISSING_JUMP.starts_with('#'));
-/// ```
-pub const MISSING_JUMP: &str = "# missing: -A FORWARD -j VXLAN-MESH";
+use crate::ops::FORWARD;
+use crate::plan::{Firewall, LoopRule, EBTABLES_CHAIN, NFT_TABLE};
 
 struct Output {
     ok: bool,
@@ -97,10 +95,6 @@ fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
     Ok(chains)
 }
 
-fn jump_rule() -> String {
-    format!("-j {EBTABLES_CHAIN}")
-}
-
 /// Whether `ebtables` (first in `PATH`) is the nf_tables variant, whose chains nfnetlink
 /// sees: then a chain nfnetlink does not list does not exist. Legacy ebtables keeps its
 /// rules elsewhere, so its chain must always be read with the program.
@@ -114,74 +108,41 @@ pub(crate) fn ebtables_is_nft() -> bool {
         .unwrap_or(false)
 }
 
-/// The owned chain as it is, or `None` when it does not exist (or ebtables is missing).
-pub(crate) fn observe_loop_rules() -> Result<Option<LoopRules>, ApplyError> {
-    let chains = ebtables_chains()?;
-    let Some((_, rules)) = chains.iter().find(|(name, _)| name == EBTABLES_CHAIN) else {
-        return Ok(None);
-    };
-    let mut rules = rules.clone();
-    let jumped = chains
+/// The chain named [`EBTABLES_CHAIN`] as it is (its rules, ours or not, and the positions of
+/// the jumps to it in `FORWARD`), or `None` when it does not exist (or ebtables is missing).
+pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
+    Ok(loop_chain(&ebtables_chains()?))
+}
+
+fn loop_chain(chains: &[(String, Vec<String>)]) -> Option<LoopChain> {
+    let (_, rules) = chains.iter().find(|(name, _)| name == EBTABLES_CHAIN)?;
+    let jump = format!("-j {EBTABLES_CHAIN}");
+    let jumps = chains
         .iter()
-        .any(|(name, r)| name == "FORWARD" && r.iter().any(|r| *r == jump_rule()));
-    if !jumped {
-        rules.push(MISSING_JUMP.to_string());
-    }
-    Ok(Some(LoopRules {
+        .filter(|(name, _)| name == FORWARD)
+        .flat_map(|(_, r)| r.iter().enumerate())
+        .filter(|(_, r)| **r == jump)
+        .map(|(i, _)| i + 1)
+        .collect();
+    Some(LoopChain {
         chain: EBTABLES_CHAIN.to_string(),
-        rules,
-    }))
+        rules: rules
+            .iter()
+            .map(|r| LoopRule::from_listing(r).map_or_else(|| ChainRule::Foreign(r.clone()), ChainRule::Ours))
+            .collect(),
+        jumps,
+    })
 }
 
-/// Creates or refills the owned chain and makes sure `FORWARD` jumps to it exactly once.
-pub(crate) fn install_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
-    let chains = ebtables_chains()?;
-    let chain = rules.chain.as_str();
-    if chains.iter().any(|(name, _)| name == chain) {
-        must("ebtables", &["-t", "filter", "-F", chain], None)?;
-    } else {
-        must("ebtables", &["-t", "filter", "-N", chain], None)?;
-    }
-    for rule in &rules.rules {
-        let mut args = vec!["-t", "filter", "-A", chain];
-        args.extend(rule.split_whitespace());
-        must("ebtables", &args, None)?;
-    }
-    if forward_jumps(&chains, chain) == 0 {
-        must("ebtables", &["-t", "filter", "-A", "FORWARD", "-j", chain], None)?;
-    }
-    Ok(())
+/// Runs an `ebtables` or `nft` command as [`crate::argv::of`] wrote it.
+pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
+    let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
+    must(command.program.name(), &args, command.stdin.as_deref()).map(drop)
 }
 
-/// How many rules of `FORWARD` jump to `chain`.
-fn forward_jumps(chains: &[(String, Vec<String>)], chain: &str) -> usize {
-    let jump = format!("-j {chain}");
-    chains
-        .iter()
-        .filter(|(name, _)| name == "FORWARD")
-        .flat_map(|(_, r)| r.iter())
-        .filter(|r| **r == jump)
-        .count()
-}
-
-/// Removes every jump to the owned chain, then the chain.
-pub(crate) fn remove_loop_rules(rules: &LoopRules) -> Result<(), ApplyError> {
-    let chain = rules.chain.as_str();
-    let chains = ebtables_chains()?;
-    for _ in 0..forward_jumps(&chains, chain) {
-        must("ebtables", &["-t", "filter", "-D", "FORWARD", "-j", chain], None)?;
-    }
-    if chains.iter().any(|(name, _)| name == chain) {
-        must("ebtables", &["-t", "filter", "-F", chain], None)?;
-        must("ebtables", &["-t", "filter", "-X", chain], None)?;
-    }
-    Ok(())
-}
-
-/// The owned nftables table as it is, or `None` when it does not exist (or nft is
-/// missing). A table whose shape is not the one [`nft_script`] writes is reported with
-/// port 0, which no plan has, so that it is replaced.
-pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
+/// The table `inet` [`NFT_TABLE`] as it is, or `None` when it does not exist (or nft is
+/// missing).
+pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
     let Some(out) = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)? else {
         return Ok(None);
     };
@@ -201,7 +162,32 @@ pub(crate) fn observe_firewall() -> Result<Option<Firewall>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-pub(crate) fn parse_firewall(json: &Value) -> Firewall {
+/// The table an `nft -j list table` listing shows. Ours is recognised by the outline
+/// [`crate::firewall::nft_script`] writes: one set `peers` of addresses and one chain
+/// `input` hooked at input, priority filter - 10, policy accept, and nothing else. With
+/// exactly our two rules it is [`Table::Ours`] with its parameters; with other rules it is
+/// ours altered ([`Table::Altered`], replaced by apply: an accept rule that lost its
+/// `saddr @peers` would open the port to everyone); any other outline is someone else's
+/// ([`Table::Foreign`], never replaced or deleted).
+pub(crate) fn parse_firewall(json: &Value) -> Table {
+    let table = NFT_TABLE.to_string();
+    match outline(json) {
+        Err(reason) => Table::Foreign {
+            table,
+            reason: reason.to_string(),
+        },
+        Ok((fw, rules)) => match with_rules(fw, &rules) {
+            Ok(fw) => Table::Ours(fw),
+            Err(reason) => Table::Altered {
+                table,
+                reason: reason.to_string(),
+            },
+        },
+    }
+}
+
+/// The table's set and chain, when they are the ones our script writes, and its rules.
+fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
@@ -216,48 +202,64 @@ pub(crate) fn parse_firewall(json: &Value) -> Firewall {
     let mut sets = 0;
     let mut chains = 0;
     let mut rules = Vec::new();
-    let mut well_formed = true;
+    const SET: &str = "its set is not one set `peers` of addresses";
+    const CHAIN: &str = "its chain is not one chain `input` hooked at input, priority -10, policy accept";
     for item in &items {
         if let Some(set) = item.get("set") {
             sets += 1;
-            well_formed &= set.get("name").and_then(Value::as_str) == Some("peers");
+            if set.get("name").and_then(Value::as_str) != Some("peers") {
+                return Err(SET);
+            }
             match set.get("type").and_then(Value::as_str) {
                 Some("ipv4_addr") => fw.family = Family::V4,
                 Some("ipv6_addr") => fw.family = Family::V6,
-                _ => well_formed = false,
+                _ => return Err(SET),
             }
             for elem in set.get("elem").and_then(Value::as_array).into_iter().flatten() {
-                match elem.as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
-                    Some(a) => fw.peers.push(a),
-                    None => well_formed = false,
-                }
+                fw.peers
+                    .push(elem.as_str().and_then(|s| s.parse::<IpAddr>().ok()).ok_or(SET)?);
             }
         } else if let Some(chain) = item.get("chain") {
             chains += 1;
-            well_formed &= chain.get("name").and_then(Value::as_str) == Some("input")
+            let shaped = chain.get("name").and_then(Value::as_str) == Some("input")
                 && chain.get("type").and_then(Value::as_str) == Some("filter")
                 && chain.get("hook").and_then(Value::as_str) == Some("input")
                 && chain.get("prio").and_then(Value::as_i64) == Some(-10)
                 && chain.get("policy").and_then(Value::as_str) == Some("accept");
+            if !shaped {
+                return Err(CHAIN);
+            }
         } else if let Some(rule) = item.get("rule") {
             rules.push(rule.clone());
+        } else if item.get("table").is_none() && item.get("metainfo").is_none() {
+            return Err("it holds objects other than a set, a chain and rules");
         }
     }
+    if sets != 1 {
+        return Err(SET);
+    }
+    if chains != 1 {
+        return Err(CHAIN);
+    }
     fw.peers.sort_unstable();
-    // Both rules must be exactly what `nft_script` writes: a chain with the right outline
-    // but an accept rule that no longer matches `saddr @peers` (say `udp dport 4789 accept`)
-    // would otherwise pass for converged while the port is open to everyone.
+    Ok((fw, rules))
+}
+
+/// The firewall with its port, when the rules are exactly the two our script writes.
+fn with_rules(mut fw: Firewall, rules: &[Value]) -> Result<Firewall, &'static str> {
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
     };
     let accept = rules.first().and_then(|r| accept_rule_port(r, saddr_protocol));
     let drop = rules.get(1).and_then(drop_rule_port);
-    well_formed &= sets == 1 && chains == 1 && rules.len() == 2 && accept.is_some() && accept == drop;
-    if well_formed {
-        fw.port = accept.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+    match (rules.len(), accept, drop) {
+        (2, Some(a), Some(d)) if a == d => {
+            fw.port = u16::try_from(a).map_err(|_| "its rules name a port beyond 65535")?;
+            Ok(fw)
+        }
+        _ => Err("its rules are not `saddr @peers udp dport PORT accept` then `udp dport PORT counter drop`"),
     }
-    fw
 }
 
 /// The right-hand side of a `match` expression `PROTOCOL FIELD == RIGHT`, the only form
@@ -298,16 +300,6 @@ fn drop_rule_port(rule: &Value) -> Option<u64> {
     }
 }
 
-/// Loads (atomically replaces) the owned table.
-pub(crate) fn install_firewall(fw: &Firewall) -> Result<(), ApplyError> {
-    must("nft", &["-f", "-"], Some(&nft_script(fw))).map(drop)
-}
-
-/// Deletes the owned table.
-pub(crate) fn remove_firewall(fw: &Firewall) -> Result<(), ApplyError> {
-    must("nft", &["-f", "-"], Some(&nft_remove_script(&fw.table))).map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -337,16 +329,20 @@ mod tests {
         let accept = format!(
             r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
         );
-        let fw = parse_firewall(&listing(&accept));
-        assert_eq!(fw.port, 4789);
-        assert_eq!(fw.family, Family::V4);
-        assert_eq!(fw.peers.len(), 2);
+        let table = parse_firewall(&listing(&accept));
+        let expected = Firewall {
+            table: NFT_TABLE.into(),
+            family: Family::V4,
+            port: 4789,
+            peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+        };
+        assert_eq!(table, Table::Ours(expected));
     }
 
     #[test]
     fn an_accept_rule_open_to_everyone_is_not_ours() {
         // Each keeps the outline (a set, a chain, accept then drop on 4789) but accepts
-        // strangers; each must read as a table to replace (port 0), never as converged.
+        // strangers; each must read as ours altered (to replace), never as converged.
         let tampered = [
             format!(r#"[{DPORT}, {{"accept": null}}]"#),
             format!(
@@ -360,7 +356,10 @@ mod tests {
             ),
         ];
         for accept in tampered {
-            assert_eq!(parse_firewall(&listing(&accept)).port, 0, "{accept}");
+            assert!(
+                matches!(parse_firewall(&listing(&accept)), Table::Altered { .. }),
+                "{accept}"
+            );
         }
     }
 }

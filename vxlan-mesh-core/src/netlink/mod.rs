@@ -32,8 +32,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use external::MISSING_JUMP;
-
 /// The parsers of what the kernel and `nft` return, reachable by the fuzz targets in
 /// `fuzz/`. Not a stable API.
 #[doc(hidden)]
@@ -41,8 +39,7 @@ pub mod fuzzing {
     use netlink_packet_route::link::LinkMessage;
     use netlink_packet_route::neighbour::NeighbourMessage;
 
-    use crate::diff::State;
-    use crate::plan::Firewall;
+    use crate::diff::{State, Table};
 
     /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
     pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> State {
@@ -54,7 +51,7 @@ pub mod fuzzing {
     }
 
     /// The owned table as read from `nft -j list table inet vxlan_mesh`.
-    pub fn firewall_from_nft_json(json: &serde_json::Value) -> Firewall {
+    pub fn firewall_from_nft_json(json: &serde_json::Value) -> Table {
         super::external::parse_firewall(json)
     }
 }
@@ -240,7 +237,7 @@ fn converge(desired: &State) -> Result<Report, ApplyError> {
     let mut socket = socket::Socket::new()?;
     let (observed, index) = observe_with(&mut socket)?;
     let changes = diff(desired, &observed)?;
-    execute::run(&mut socket, &changes, index)?;
+    execute::run(&mut socket, &crate::ops::lower(&changes), index)?;
     Ok(Report { changes })
 }
 

@@ -17,7 +17,7 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::socket::Request;
-use crate::plan::{MacAddr, Vxlan};
+use crate::plan::{MacAddr, UdpChecksum, Vxlan};
 
 fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
@@ -46,14 +46,14 @@ fn vxlan_data(vx: &Vxlan, underlay_index: Option<u32>) -> Vec<InfoVxlan> {
         InfoVxlan::Learning(vx.learning),
     ];
     match vx.local {
-        IpAddr::V4(a) => {
-            data.push(InfoVxlan::Local(a));
-            data.push(InfoVxlan::UDPCsum(vx.udp_checksum));
-        }
-        IpAddr::V6(a) => {
-            data.push(InfoVxlan::Local6(a));
-            data.push(InfoVxlan::UDPZeroCsumTX(!vx.udp_checksum));
-            data.push(InfoVxlan::UDPZeroCsumRX(!vx.udp_checksum));
+        IpAddr::V4(a) => data.push(InfoVxlan::Local(a)),
+        IpAddr::V6(a) => data.push(InfoVxlan::Local6(a)),
+    }
+    match vx.udp_checksum_mode() {
+        UdpChecksum::V4 { checksum } => data.push(InfoVxlan::UDPCsum(checksum)),
+        UdpChecksum::V6 { zero_tx, zero_rx } => {
+            data.push(InfoVxlan::UDPZeroCsumTX(zero_tx));
+            data.push(InfoVxlan::UDPZeroCsumRX(zero_rx));
         }
     }
     // A unicast remote travels in the group attribute, as with `ip link ... remote`.
@@ -68,14 +68,10 @@ fn vxlan_data(vx: &Vxlan, underlay_index: Option<u32>) -> Vec<InfoVxlan> {
     data
 }
 
-/// `ip link add NAME type vxlan ... mtu M master BRIDGE` (down: a port joins the bridge
-/// disabled, and forwards nothing until it is up).
-pub(crate) fn create_vxlan(vx: &Vxlan, underlay_index: Option<u32>, bridge_index: Option<u32>) -> Request {
+/// `ip link add NAME type vxlan ...` (down; alias, MTU and bridge are set next, in the same
+/// datagram).
+pub(crate) fn create_vxlan(vx: &Vxlan, underlay_index: Option<u32>) -> Request {
     let mut m = named(&vx.name);
-    m.attributes.push(LinkAttribute::Mtu(vx.mtu));
-    if let Some(index) = bridge_index {
-        m.attributes.push(LinkAttribute::Controller(index));
-    }
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Vxlan),
         LinkInfo::Data(InfoData::Vxlan(vxlan_data(vx, underlay_index))),

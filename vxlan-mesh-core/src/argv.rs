@@ -1,0 +1,321 @@
+//! The argument vectors of the [`Op`]s: the `ip`, `bridge`, `ebtables` and `nft` command
+//! that performs each operation. One function ([`of`]) writes them; `apply --dry-run` prints
+//! them as shell text ([`Command::shell`], quoting through [`shell_word`]), the netlink
+//! apply runs the `ebtables` and `nft` ones as they are.
+
+use std::fmt;
+
+use crate::diff::Change;
+use crate::firewall::{nft_remove_script, nft_script};
+use crate::ops::{self, LinkSettings, Master, Op, FORWARD};
+use crate::plan::{FdbEntry, Vxlan};
+
+/// The ebtables table vxlan-mesh's chain lives in.
+const EBTABLES_TABLE: &str = "filter";
+
+/// A program an [`Op`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Program {
+    /// iproute2's `ip`.
+    Ip,
+    /// iproute2's `bridge`.
+    Bridge,
+    /// `ebtables`.
+    Ebtables,
+    /// nftables' `nft`.
+    Nft,
+}
+
+impl Program {
+    /// The program's name, as found on `PATH`.
+    ///
+    /// ```
+    /// assert_eq!(vxlan_mesh_core::argv::Program::Nft.name(), "nft");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Ip => "ip",
+            Program::Bridge => "bridge",
+            Program::Ebtables => "ebtables",
+            Program::Nft => "nft",
+        }
+    }
+}
+
+/// One command: a program, its arguments, and what it reads on standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The program.
+    pub program: Program,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Standard input (an nftables script), if any.
+    pub stdin: Option<String>,
+}
+
+impl Command {
+    fn new(program: Program, args: impl IntoIterator<Item = impl Into<String>>) -> Command {
+        Command {
+            program,
+            args: args.into_iter().map(Into::into).collect(),
+            stdin: None,
+        }
+    }
+
+    /// The command as one line of shell (standard input as a quoted here-document).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::argv::{Command, Program};
+    /// let c = Command { program: Program::Ip, args: vec!["link".into(), "del".into(), "dev".into(), "x;y".into()], stdin: None };
+    /// assert_eq!(c.shell(), "ip link del dev 'x;y'");
+    /// ```
+    pub fn shell(&self) -> String {
+        let mut s = self.program.name().to_string();
+        for arg in &self.args {
+            s.push(' ');
+            s.push_str(&shell_word(arg));
+        }
+        if let Some(text) = &self.stdin {
+            // A quoted delimiter: the shell expands nothing in the script.
+            s.push_str(" <<'EOF'\n");
+            s.push_str(text);
+            s.push_str("EOF");
+        }
+        s
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shell())
+    }
+}
+
+/// One shell word for a value: the one shell-quoting function of the workspace.
+///
+/// Plain words (names from a validated plan, numbers, addresses) stay as they are; anything
+/// else is single-quoted (a `'` inside written `'\''`). Values read back from the host (any
+/// byte but `/`, `:` and whitespace in an interface name, anything in an alias) may hold
+/// control characters: those are shown escaped, so that a hostile name in `--dry-run`
+/// output can neither run a command when pasted into a shell nor steer the terminal.
+///
+/// ```
+/// use vxlan_mesh_core::argv::shell_word;
+/// assert_eq!(shell_word("vxm100"), "vxm100");
+/// assert_eq!(shell_word("it's $HOME"), r#"'it'\''s $HOME'"#);
+/// ```
+pub fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '@' | '+' | '=' | ',' | '/'));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", crate::names::shown_message(value).replace('\'', "'\\''"))
+    }
+}
+
+/// The command that performs `op`: the one place each command's arguments are written.
+///
+/// ```
+/// use vxlan_mesh_core::{argv, ops::Op};
+/// let c = argv::of(&Op::InsertJump { chain: "VXLAN-MESH".into() });
+/// assert_eq!(c.shell(), "ebtables -t filter -I FORWARD 1 -j VXLAN-MESH");
+/// ```
+pub fn of(op: &Op) -> Command {
+    match op {
+        Op::LoadFirewall { firewall } => nft_stdin(nft_script(firewall)),
+        Op::RemoveFirewall { table } => nft_stdin(nft_remove_script(table)),
+        Op::CreateBridge { name } => Command::new(Program::Ip, ["link", "add", "name", name, "type", "bridge"]),
+        Op::CreateVxlan { vxlan } => Command::new(Program::Ip, create_vxlan(vxlan)),
+        Op::SetLink { name, settings } => Command::new(Program::Ip, set_link(name, settings)),
+        Op::DeleteLink { name } => Command::new(Program::Ip, ["link", "del", "dev", name]),
+        Op::SetIsolated { name, isolated } => Command::new(
+            Program::Bridge,
+            [
+                "link",
+                "set",
+                "dev",
+                name,
+                "isolated",
+                if *isolated { "on" } else { "off" },
+            ],
+        ),
+        Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
+        Op::DeleteFdb { entry } => Command::new(Program::Bridge, fdb("del", entry, &["self"])),
+        Op::CreateChain { chain } => ebtables(["-N", chain]),
+        Op::FlushChain { chain } => ebtables(["-F", chain]),
+        Op::AppendRule { chain, rule } => {
+            let mut args = vec!["-t".to_string(), EBTABLES_TABLE.into(), "-A".into(), chain.clone()];
+            args.extend(rule.ebtables_args());
+            Command::new(Program::Ebtables, args)
+        }
+        Op::InsertJump { chain } => ebtables(["-I", FORWARD, "1", "-j", chain]),
+        Op::DeleteRuleAt { chain, position } => ebtables(["-D", chain, &position.to_string()]),
+        Op::DeleteChain { chain } => ebtables(["-X", chain]),
+    }
+}
+
+/// The shell lines that perform one change (what `apply --dry-run` prints under it).
+///
+/// ```
+/// use vxlan_mesh_core::{argv, diff, State};
+/// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let changes = diff(&plan.state(), &State::default()).unwrap();
+/// let all: Vec<String> = changes.iter().flat_map(argv::for_change).collect();
+/// assert!(all.contains(&"ip link add name vxbr0 type bridge".to_string()));
+/// assert!(all.contains(&"bridge fdb append 00:00:00:00:00:00 dev vxm100 dst 192.0.2.2 self permanent".to_string()));
+/// ```
+pub fn for_change(change: &Change) -> Vec<String> {
+    ops::for_change(change).iter().map(|op| of(op).shell()).collect()
+}
+
+/// The shell lines that perform a list of changes, in order.
+///
+/// ```
+/// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let changes = vxlan_mesh_core::diff(&plan.state(), &Default::default()).unwrap();
+/// let script = vxlan_mesh_core::argv::for_changes(&changes);
+/// assert!(script.first().unwrap().starts_with("nft -f -"));
+/// ```
+pub fn for_changes(changes: &[Change]) -> Vec<String> {
+    changes.iter().flat_map(for_change).collect()
+}
+
+fn nft_stdin(script: String) -> Command {
+    Command {
+        program: Program::Nft,
+        args: vec!["-f".into(), "-".into()],
+        stdin: Some(script),
+    }
+}
+
+fn ebtables<'a>(args: impl IntoIterator<Item = &'a str>) -> Command {
+    Command::new(Program::Ebtables, ["-t", EBTABLES_TABLE].into_iter().chain(args))
+}
+
+fn fdb(verb: &str, e: &FdbEntry, tail: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "fdb".into(),
+        verb.into(),
+        e.mac.to_string(),
+        "dev".into(),
+        e.device.clone(),
+        "dst".into(),
+        e.destination.to_string(),
+    ];
+    v.extend(tail.iter().map(|s| s.to_string()));
+    v
+}
+
+fn create_vxlan(vx: &Vxlan) -> Vec<String> {
+    let mut v: Vec<String> = ["link", "add", "name", &vx.name, "type", "vxlan", "id"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.push(vx.vni.to_string());
+    v.push("local".into());
+    v.push(vx.local.to_string());
+    if let Some(r) = vx.remote {
+        v.push("remote".into());
+        v.push(r.to_string());
+    }
+    v.push("dstport".into());
+    v.push(vx.port.to_string());
+    if let Some(d) = &vx.underlay_device {
+        v.push("dev".into());
+        v.push(d.clone());
+    }
+    v.push(if vx.learning { "learning" } else { "nolearning" }.into());
+    v.extend(vx.udp_checksum_mode().iproute2_words().into_iter().map(str::to_string));
+    v
+}
+
+fn set_link(name: &str, s: &LinkSettings) -> Vec<String> {
+    let mut v: Vec<String> = vec!["link".into(), "set".into(), "dev".into(), name.into()];
+    if let Some(alias) = &s.alias {
+        v.push("alias".into());
+        v.push(alias.clone());
+    }
+    if s.up == Some(false) {
+        v.push("down".into());
+    }
+    if let Some(mtu) = s.mtu {
+        v.push("mtu".into());
+        v.push(mtu.to_string());
+    }
+    match &s.master {
+        Some(Master::Bridge(b)) => {
+            v.push("master".into());
+            v.push(b.clone());
+        }
+        Some(Master::None) => v.push("nomaster".into()),
+        None => {}
+    }
+    if s.up == Some(true) {
+        v.push("up".into());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{diff, State};
+    use crate::plan::Bridge;
+
+    #[test]
+    fn hostile_observed_names_stay_quoted() {
+        assert_eq!(shell_word("vxm100"), "vxm100");
+        assert_eq!(shell_word("vxlan-mesh:lan:b"), "vxlan-mesh:lan:b");
+        assert_eq!(shell_word("x;reboot"), "'x;reboot'");
+        assert_eq!(shell_word("a'b$(id)"), "'a'\\''b$(id)'");
+        assert_eq!(shell_word("\u{1b}]0;x\u{7}"), "'\\u{1b}]0;x\\u{7}'");
+        assert_eq!(shell_word(""), "''");
+        let bridge = Bridge {
+            name: "br`id`".into(),
+            network: "lan".into(),
+            mtu: 1450,
+            up: true,
+            alias: "vxlan-mesh:lan".into(),
+        };
+        assert_eq!(
+            for_change(&Change::DeleteBridge { bridge }),
+            ["ip link del dev 'br`id`'"]
+        );
+    }
+
+    #[test]
+    fn create_order_is_down_then_isolated_then_up() {
+        let fleet = crate::Inventory::from_toml_str(
+            "mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 10\nbridge = \"br0\"\n\
+             [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n",
+        )
+        .and_then(|i| {
+            i.validate().map_err(|e| crate::ParseError {
+                message: e.to_string(),
+                line: None,
+                column: None,
+            })
+        });
+        let plan = fleet.ok().and_then(|f| f.plan("a").ok());
+        let Some(plan) = plan else {
+            unreachable!("valid example")
+        };
+        let changes = diff(&plan.state(), &State::default()).unwrap_or_default();
+        let cmds = for_changes(&changes);
+        let pos = |needle: &str| cmds.iter().position(|c| c.contains(needle));
+        let add = pos("type vxlan id").unwrap_or(usize::MAX);
+        let iso = pos("isolated on").unwrap_or(usize::MAX);
+        let up = cmds
+            .iter()
+            .position(|c| c.starts_with("ip link set dev vxm") && c.ends_with(" up"))
+            .unwrap_or(usize::MAX);
+        assert!(add < iso && iso < up, "{cmds:#?}");
+        assert!(cmds
+            .iter()
+            .any(|c| c.contains("remote 192.0.2.2 dstport 4789 nolearning udpcsum")));
+    }
+}

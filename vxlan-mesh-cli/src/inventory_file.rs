@@ -66,12 +66,12 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         errors,
         unreadable: false,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| InvalidInventory {
+    let text = read_limited(path).map_err(|why| InvalidInventory {
         file: path.to_path_buf(),
         errors: vec![Diagnostic {
             line: None,
             column: None,
-            message: format!("cannot read inventory: {e}"),
+            message: format!("cannot read inventory: {why}"),
         }],
         unreadable: true,
     })?;
@@ -98,6 +98,35 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         // File order reads best; problems without a position (whole-file rules) come first.
         out.sort_by_key(|d| (d.line, d.column));
         invalid(out)
+    })
+}
+
+/// Largest inventory file read, in bytes (4 MiB: some 50,000 hosts). Reading stops there, so
+/// an endless input (`/dev/zero`, a FIFO that is never closed) is refused instead of filling
+/// memory.
+pub const MAX_INVENTORY_BYTES: u64 = 4 << 20;
+
+/// The text of the file at `path`, read up to [`MAX_INVENTORY_BYTES`]; why not, otherwise.
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells "exactly at the limit" from "beyond it".
+    file.take(MAX_INVENTORY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(format!(
+            "it is larger than {} MiB, the limit for an inventory file",
+            MAX_INVENTORY_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 

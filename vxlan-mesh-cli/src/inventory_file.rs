@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
-use vxlan_mesh_core::{Fleet, Inventory};
-
-use crate::locate::Locator;
+use vxlan_mesh_core::{FieldPath, Fleet, Inventory};
 
 /// One problem of an inventory file, with its position when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,6 +14,10 @@ pub struct Diagnostic {
     pub line: Option<usize>,
     /// 1-based column, in characters.
     pub column: Option<usize>,
+    /// Stable code of the problem (`duplicate-address`, `wrong-type`, ...), as the core names it.
+    pub code: &'static str,
+    /// The field it is about (`hosts[1].address`), when it is about one.
+    pub path: Option<FieldPath>,
     /// What is wrong: the field and the reason, as the core words it.
     pub message: String,
 }
@@ -71,26 +73,32 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         errors: vec![Diagnostic {
             line: None,
             column: None,
+            code: UNREADABLE,
+            path: None,
             message: format!("cannot read inventory: {why}"),
         }],
         unreadable: true,
     })?;
-    let inventory = Inventory::from_toml_str(&text).map_err(|e| {
+    let (inventory, positions) = Inventory::from_toml_str_with_positions(&text).map_err(|e| {
         invalid(vec![Diagnostic {
             line: e.line,
             column: e.column,
+            code: e.code(),
+            path: e.path,
             message: e.message.clone(),
         }])
     })?;
     inventory.validate().map_err(|errors| {
-        let locator = Locator::new(&text);
         let mut out: Vec<Diagnostic> = errors
             .iter()
             .map(|e| {
-                let pos = locator.locate(e);
+                let path = e.path();
+                let pos = positions.find(&path);
                 Diagnostic {
                     line: pos.map(|p| p.line),
                     column: pos.map(|p| p.column),
+                    code: e.code(),
+                    path: Some(path),
                     message: e.to_string(),
                 }
             })
@@ -100,6 +108,9 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         invalid(out)
     })
 }
+
+/// Code of the one problem of a file that cannot be read (missing, too large, not UTF-8).
+pub const UNREADABLE: &str = "unreadable";
 
 /// Largest inventory file read, in bytes (4 MiB: some 50,000 hosts). Reading stops there, so
 /// an endless input (`/dev/zero`, a FIFO that is never closed) is refused instead of filling

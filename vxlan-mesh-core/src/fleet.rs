@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::names::{check_bridge_name, check_name, shown};
+use crate::path::{FieldPath, Key, Section};
 use crate::{mtu, vni};
 
 /// Address family of the underlay.
@@ -156,7 +157,7 @@ impl Inventory {
     }
 }
 
-fn bad_name(errors: &mut Vec<E>, field: String, value: &str, check: fn(&str) -> Result<(), crate::NameProblem>) {
+fn bad_name(errors: &mut Vec<E>, field: FieldPath, value: &str, check: fn(&str) -> Result<(), crate::NameProblem>) {
     if let Err(problem) = check(value) {
         errors.push(E::BadName {
             field,
@@ -231,7 +232,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
     let mut addresses: BTreeMap<IpAddr, &str> = BTreeMap::new();
     let first_host = inv.hosts.first().map_or("", |h| h.name.as_str());
     for (i, h) in inv.hosts.iter().enumerate() {
-        bad_name(errors, format!("hosts[{i}].name"), &h.name, check_name);
+        bad_name(errors, FieldPath::of(Section::Host(i), Key::Name), &h.name, check_name);
         if let Some(&first) = names.get(h.name.as_str()) {
             errors.push(E::DuplicateHostName {
                 name: shown(&h.name),
@@ -243,10 +244,16 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         }
         if let Some(dev) = &h.device {
             // Our own VXLAN devices can never be the underlay: reserve their prefix here too.
-            bad_name(errors, format!("hosts[{i}].device"), dev, check_bridge_name);
+            bad_name(
+                errors,
+                FieldPath::of(Section::Host(i), Key::Device),
+                dev,
+                check_bridge_name,
+            );
             if let Some(n) = inv.networks.iter().find(|n| &n.bridge == dev) {
                 errors.push(E::DeviceIsBridge {
                     host: shown(&h.name),
+                    index: i,
                     device: shown(dev),
                     network: shown(&n.name),
                 });
@@ -255,6 +262,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if let Some(reason) = address_problem(&h.address) {
             errors.push(E::BadAddress {
                 host: shown(&h.name),
+                index: i,
                 address: h.address,
                 reason,
             });
@@ -262,6 +270,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if Family::of(&h.address) != family {
             errors.push(E::MixedFamilies {
                 host: shown(&h.name),
+                index: i,
                 address: h.address,
                 family: Family::of(&h.address).name(),
                 first_host: shown(first_host),
@@ -271,6 +280,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if let Some(other) = addresses.insert(h.address, &h.name) {
             errors.push(E::DuplicateAddress {
                 host: shown(&h.name),
+                index: i,
                 other: shown(other),
                 address: h.address,
             });
@@ -280,6 +290,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if underlay_mtu > mtu::MAX_UNDERLAY_MTU {
             errors.push(E::UnderlayMtuTooLarge {
                 host: shown(&h.name),
+                index: i,
                 underlay_mtu,
             });
         }
@@ -302,13 +313,17 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
 /// Explicit ids first; then each host without one takes the smallest free id, in list order.
 fn assign_ids(hosts: &[HostSpec], errors: &mut Vec<E>) -> Vec<u32> {
     let mut taken: BTreeMap<u32, &str> = BTreeMap::new();
-    for h in hosts {
+    for (index, h) in hosts.iter().enumerate() {
         match h.id {
-            Some(0) => errors.push(E::HostIdZero { host: shown(&h.name) }),
+            Some(0) => errors.push(E::HostIdZero {
+                host: shown(&h.name),
+                index,
+            }),
             Some(id) => {
                 if let Some(other) = taken.insert(id, &h.name) {
                     errors.push(E::DuplicateHostId {
                         host: shown(&h.name),
+                        index,
                         other: shown(other),
                         id,
                     });
@@ -338,8 +353,18 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut bridges: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, n) in inv.networks.iter().enumerate() {
-        bad_name(errors, format!("networks[{i}].name"), &n.name, check_name);
-        bad_name(errors, format!("networks[{i}].bridge"), &n.bridge, check_bridge_name);
+        bad_name(
+            errors,
+            FieldPath::of(Section::Network(i), Key::Name),
+            &n.name,
+            check_name,
+        );
+        bad_name(
+            errors,
+            FieldPath::of(Section::Network(i), Key::Bridge),
+            &n.bridge,
+            check_bridge_name,
+        );
         if let Some(&first) = names.get(n.name.as_str()) {
             errors.push(E::DuplicateNetworkName {
                 name: shown(&n.name),
@@ -352,6 +377,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if let Some(other) = bridges.get(n.bridge.as_str()) {
             errors.push(E::DuplicateBridge {
                 network: shown(&n.name),
+                index: i,
                 other: shown(other),
                 bridge: shown(&n.bridge),
             });
@@ -361,6 +387,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if n.vni == 0 || n.vni > vni::MAX_VNI {
             errors.push(E::VniOutOfRange {
                 network: shown(&n.name),
+                index: i,
                 vni: n.vni,
             });
         }
@@ -372,13 +399,15 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         match &h.networks {
             None => membership[hi] = (0..inv.networks.len()).collect(),
             Some(list) => {
-                for name in list {
+                for (item, name) in list.iter().enumerate() {
                     match inv.networks.iter().position(|n| &n.name == name) {
                         Some(ni) if !membership[hi].contains(&ni) => membership[hi].push(ni),
                         Some(_) => {}
                         None => errors.push(E::UnknownNetwork {
                             host: shown(&h.name),
+                            index: hi,
                             network: shown(name),
+                            item,
                         }),
                     }
                 }
@@ -394,6 +423,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if members.len() < 2 && inv.hosts.len() >= 2 {
             errors.push(E::NetworkTooSmall {
                 network: shown(&n.name),
+                index: ni,
                 found: members.len(),
             });
         }
@@ -408,6 +438,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
                         if n.vni != 0 && n.vni <= vni::MAX_VNI {
                             errors.push(E::VniRangeOverflow {
                                 network: shown(&n.name),
+                                index: ni,
                                 vni: n.vni,
                                 links,
                                 max_id,
@@ -423,6 +454,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
             if n.vni <= other.vni_last && other.vni <= vni_last {
                 errors.push(E::VniCollision {
                     network: shown(&n.name),
+                    index: ni,
                     first: n.vni,
                     last: vni_last,
                     other: shown(&other.name),
@@ -445,6 +477,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
             if overlay < min {
                 errors.push(E::UnderlayMtuTooSmall {
                     host: shown(&h.name),
+                    index: hi,
                     underlay_mtu: h.underlay_mtu,
                     network: shown(&n.name),
                     overlay,
@@ -458,6 +491,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
                 if m < min {
                     errors.push(E::MtuTooSmall {
                         network: shown(&n.name),
+                        index: ni,
                         mtu: m,
                         min,
                         why,
@@ -465,6 +499,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
                 } else if let Some(h) = limiting.filter(|_| m > max_mtu) {
                     errors.push(E::MtuTooLarge {
                         network: shown(&n.name),
+                        index: ni,
                         mtu: m,
                         max: max_mtu,
                         host: shown(&h.name),

@@ -55,15 +55,17 @@ pub mod mtu;
 pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
+pub mod path;
 pub mod plan;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;
 
 pub use diff::{diff, Change, ForeignConflict, State};
-pub use error::{Error, NameProblem, ParseError, PlanError, ValidationError, ValidationErrors};
+pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{Family, Fleet, Host, Network};
 pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRules, MacAddr, NetworkPlan, Peer, Vxlan,
 };

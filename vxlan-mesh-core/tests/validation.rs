@@ -610,3 +610,47 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     assert_eq!(keys(value["networks"][0].as_table().unwrap()), names(Key::NETWORK));
     assert_eq!(keys(value["hosts"][0].as_table().unwrap()), names(Key::HOST));
 }
+
+// ---- error chains ----
+
+/// The messages of `err` and its chain of sources, outermost first.
+fn chain(err: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push(e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+#[test]
+fn error_chains_print_each_cause_once() {
+    let two = format!("{NET}{}", hosts(2));
+    let errors = [
+        vxlan_mesh_core::plan_host_from_toml("port = ", "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml("port = \"x\"", "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml(&format!("port = 0\n{two}"), "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml(&two, "zz").unwrap_err(),
+    ];
+    for err in &errors {
+        let messages = chain(err);
+        // What `{:#}` (anyhow) or a `caused by:` list prints: no message repeats its cause.
+        for pair in messages.windows(2) {
+            assert!(
+                !pair[0].contains(&pair[1]),
+                "{err:?} prints its cause twice: {messages:?}"
+            );
+        }
+        let shown = messages.join(": ");
+        for m in &messages {
+            assert_eq!(shown.matches(m.as_str()).count(), 1, "{shown}");
+        }
+    }
+    // The message itself says what is wrong, with the position for parse errors.
+    assert_eq!(
+        errors[1].to_string(),
+        "line 1, column 8: `port` must be an integer, got the string \"x\""
+    );
+    assert!(errors[2].to_string().contains("`port`: 0 is not a usable UDP port"));
+}

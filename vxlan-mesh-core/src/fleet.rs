@@ -4,55 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::names::{check_bridge_name, check_name, shown};
 use crate::path::{FieldPath, Key, Section};
-use crate::{mtu, vni};
-
-/// Address family of the underlay.
-///
-/// ```
-/// use vxlan_mesh_core::Family;
-/// assert_eq!(Family::of(&"2001:db8::1".parse().unwrap()), Family::V6);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 underlay.
-    V4,
-    /// IPv6 underlay.
-    V6,
-}
-
-impl Family {
-    /// Family of an address.
-    ///
-    /// ```
-    /// use vxlan_mesh_core::Family;
-    /// assert_eq!(Family::of(&"192.0.2.1".parse().unwrap()), Family::V4);
-    /// ```
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    /// `"IPv4"` or `"IPv6"`.
-    ///
-    /// ```
-    /// assert_eq!(vxlan_mesh_core::Family::V6.name(), "IPv6");
-    /// ```
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        }
-    }
-}
+use crate::{address, mtu, vni};
 
 /// A validated network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,30 +162,6 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
     }
 }
 
-fn address_problem(addr: &IpAddr) -> Option<&'static str> {
-    if addr.is_unspecified() {
-        return Some("it is the unspecified address");
-    }
-    if addr.is_multicast() {
-        return Some("it is a multicast address; unicast VXLAN needs each host's own address");
-    }
-    if addr.is_loopback() {
-        return Some("it is a loopback address, unreachable from other hosts");
-    }
-    match addr {
-        IpAddr::V4(v4) if v4.is_broadcast() => return Some("it is the broadcast address"),
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
-            return Some("it is an IPv4-mapped IPv6 address; write the IPv4 address itself")
-        }
-        // fe80::/10: only meaningful with an interface scope, which the inventory cannot carry.
-        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
-            return Some("it is an IPv6 link-local address, usable only with an interface scope; use a global or unique-local address")
-        }
-        _ => {}
-    }
-    None
-}
-
 fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host> {
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut addresses: BTreeMap<IpAddr, &str> = BTreeMap::new();
@@ -259,7 +194,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
                 });
             }
         }
-        if let Some(reason) = address_problem(&h.address) {
+        if let Some(reason) = address::endpoint_problem(&h.address) {
             errors.push(E::BadAddress {
                 host: shown(&h.name),
                 index: i,
@@ -287,13 +222,12 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
             addresses.insert(h.address, other);
         }
         let underlay_mtu = h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU);
-        if underlay_mtu > mtu::MAX_UNDERLAY_MTU {
-            errors.push(E::UnderlayMtuTooLarge {
-                host: shown(&h.name),
-                index: i,
-                underlay_mtu,
-            });
-        }
+        let member = mtu::Member {
+            index: i,
+            name: &h.name,
+            underlay_mtu,
+        };
+        mtu::check_underlay(&member, errors);
     }
     let ids = assign_ids(&inv.hosts, errors);
     inv.hosts
@@ -465,53 +399,21 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         }
 
         let container_ipv6 = n.container_ipv6.unwrap_or(true);
-        let (min, why) = mtu::min_container_mtu(container_ipv6);
-        let limiting = members
+        let member_mtus: Vec<mtu::Member<'_>> = members
             .iter()
-            .map(|&hi| &hosts[hi])
-            .min_by_key(|h| mtu::overlay_mtu(h.underlay_mtu, family));
-        let max_mtu = limiting.map_or(0, |h| mtu::overlay_mtu(h.underlay_mtu, family));
-        for &hi in &members {
-            let h = &hosts[hi];
-            let overlay = mtu::overlay_mtu(h.underlay_mtu, family);
-            if overlay < min {
-                errors.push(E::UnderlayMtuTooSmall {
-                    host: shown(&h.name),
-                    index: hi,
-                    underlay_mtu: h.underlay_mtu,
-                    network: shown(&n.name),
-                    overlay,
-                    min,
-                    why,
-                });
-            }
-        }
-        let mtu = match n.mtu {
-            Some(m) => {
-                if m < min {
-                    errors.push(E::MtuTooSmall {
-                        network: shown(&n.name),
-                        index: ni,
-                        mtu: m,
-                        min,
-                        why,
-                    });
-                } else if let Some(h) = limiting.filter(|_| m > max_mtu) {
-                    errors.push(E::MtuTooLarge {
-                        network: shown(&n.name),
-                        index: ni,
-                        mtu: m,
-                        max: max_mtu,
-                        host: shown(&h.name),
-                        underlay_mtu: h.underlay_mtu,
-                        family: family.name(),
-                        overhead: mtu::overhead(family),
-                    });
-                }
-                m
-            }
-            None => max_mtu,
+            .map(|&hi| mtu::Member {
+                index: hi,
+                name: &hosts[hi].name,
+                underlay_mtu: hosts[hi].underlay_mtu,
+            })
+            .collect();
+        let spec = mtu::NetworkMtuSpec {
+            index: ni,
+            name: &n.name,
+            requested: n.mtu,
+            container_ipv6,
         };
+        let mtu::NetworkMtu { mtu, max: max_mtu } = mtu::check_network(&spec, &member_mtus, family, errors);
         networks.push(Network {
             name: n.name.clone(),
             vni: n.vni,

@@ -45,6 +45,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod address;
 pub mod commands;
 pub mod diff;
 pub mod error;
@@ -61,9 +62,10 @@ pub mod plan;
 pub mod testing;
 pub mod vni;
 
+pub use address::Family;
 pub use diff::{diff, Change, ForeignConflict, State};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
-pub use fleet::{Family, Fleet, Host, Network};
+pub use fleet::{Fleet, Host, Network};
 pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{

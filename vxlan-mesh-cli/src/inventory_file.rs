@@ -150,7 +150,7 @@ pub fn load(path: &Path) -> Result<Fleet> {
 pub fn select_host<'a>(fleet: &'a Fleet, name: Option<&str>) -> Result<&'a vxlan_mesh_core::Host> {
     if let Some(name) = name {
         return fleet.host(name).ok_or_else(|| {
-            let known: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
+            let known: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
             anyhow!(
                 "no host named `{}` in the inventory (hosts: {})",
                 name.escape_debug(),

@@ -30,7 +30,7 @@ pub enum ParseProblem {
 }
 
 impl ParseProblem {
-    /// Every problem, in the order of [`ParseProblem::CODES`].
+    /// Every problem; their [`code`](Self::code)s are the parser's part of the codes `check --format json` reports.
     pub const ALL: &'static [ParseProblem] = &[
         ParseProblem::Syntax,
         ParseProblem::WrongType,

@@ -13,8 +13,9 @@ use crate::names::{check_bridge_name, check_name, shown};
 use crate::path::{FieldPath, Key, Section};
 use crate::{address, mtu, vni};
 
-/// A validated network.
+/// A validated network (read-only: only validation makes one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Network {
     /// Name.
     pub name: String,
@@ -34,8 +35,9 @@ pub struct Network {
     pub members: Vec<usize>,
 }
 
-/// A validated host.
+/// A validated host (read-only: only validation makes one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Host {
     /// Name.
     pub name: String,
@@ -68,24 +70,29 @@ pub struct Host {
 ///     address = "192.0.2.2"
 ///     underlay-mtu = 9000
 /// "#).unwrap().validate().unwrap();
-/// assert_eq!(fleet.networks[0].mtu, 1450);
+/// assert_eq!(fleet.networks()[0].mtu, 1450);
+/// assert_eq!(fleet.port(), 4789);
+/// ```
+///
+/// Its fields are private, so a validated fleet cannot be changed into one that breaks a rule:
+///
+/// ```compile_fail
+/// # let text = "";
+/// let mut fleet = vxlan_mesh_core::Inventory::from_toml_str(text)?.validate()?;
+/// fleet.port = 0;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fleet {
-    /// UDP destination port.
-    pub port: u16,
-    /// Mode.
-    pub mode: Mode,
-    /// Loop prevention (meaningful in per-peer mode).
-    pub loop_prevention: LoopPrevention,
-    /// Whether the peer-only firewall is on.
-    pub firewall: bool,
-    /// Underlay family of every host.
-    pub family: Family,
-    /// Networks in inventory order.
-    pub networks: Vec<Network>,
-    /// Hosts in inventory order.
-    pub hosts: Vec<Host>,
+    // Private to other crates: a `Fleet` exists only as the result of validation, so every
+    // invariant the planner relies on holds. Read through the accessors below.
+    pub(crate) port: u16,
+    pub(crate) mode: Mode,
+    pub(crate) loop_prevention: LoopPrevention,
+    pub(crate) firewall: bool,
+    pub(crate) family: Family,
+    pub(crate) networks: Vec<Network>,
+    pub(crate) hosts: Vec<Host>,
 }
 
 impl Inventory {
@@ -429,6 +436,41 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
 }
 
 impl Fleet {
+    /// UDP destination port of every tunnel.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How the hosts are joined.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Loop prevention (meaningful in per-peer mode only).
+    pub fn loop_prevention(&self) -> LoopPrevention {
+        self.loop_prevention
+    }
+
+    /// Whether the peer-only firewall is on.
+    pub fn firewall(&self) -> bool {
+        self.firewall
+    }
+
+    /// Underlay address family of every host.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The networks, in inventory order.
+    pub fn networks(&self) -> &[Network] {
+        &self.networks
+    }
+
+    /// The hosts, in inventory order.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
     /// The host called `name`.
     ///
     /// ```

@@ -74,6 +74,7 @@ pub struct Inventory {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Mode {
     /// One VXLAN device per network with one all-zeros FDB entry per peer (head-end
     /// replication). Loop-free by construction.
@@ -108,6 +109,7 @@ impl Mode {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LoopPrevention {
     /// Bridge port isolation: isolated ports never forward to each other.
     #[default]

@@ -34,8 +34,8 @@ fn valid(text: &str) -> vxlan_mesh_core::Fleet {
 #[test]
 fn the_base_inventory_is_valid() {
     let fleet = valid(&format!("{NET}{}", hosts(3)));
-    assert_eq!(fleet.networks[0].mtu, 1450);
-    assert_eq!(fleet.port, 4789);
+    assert_eq!(fleet.networks()[0].mtu, 1450);
+    assert_eq!(fleet.port(), 4789);
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn mtu_too_small_is_rejected_with_the_applicable_minimum() {
     assert!(msg.contains("`mtu` 1279") && msg.contains("IPv6"), "{msg}");
     let (errs, _) = errors(&with(575, Some(false)));
     assert!(matches!(&errs[..], [E::MtuTooSmall { min: 576, .. }]), "{errs:?}");
-    assert_eq!(valid(&with(1000, Some(false))).networks[0].mtu, 1000);
+    assert_eq!(valid(&with(1000, Some(false))).networks()[0].mtu, 1000);
 }
 
 #[test]
@@ -331,8 +331,8 @@ fn the_overlay_mtu_is_the_minimum_over_the_network_hosts() {
         "{NET}[[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\nunderlay-mtu = 9000\n[[hosts]]\nname = \"b\"\naddress = \"2001:db8::2\"\nunderlay-mtu = 1500\n"
     );
     let fleet = valid(&text);
-    assert_eq!(fleet.networks[0].mtu, 1430);
-    assert_eq!(fleet.networks[0].max_mtu, 1430);
+    assert_eq!(fleet.networks()[0].mtu, 1430);
+    assert_eq!(fleet.networks()[0].max_mtu, 1430);
 }
 
 #[test]
@@ -377,7 +377,7 @@ fn host_ids_must_be_unique_and_positive() {
 fn implicit_ids_fill_the_gaps_left_by_explicit_ones() {
     let text = format!("{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\nid = 1\naddress = \"192.0.2.2\"\n[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n");
     let fleet = valid(&text);
-    let ids: Vec<u32> = fleet.hosts.iter().map(|h| h.id).collect();
+    let ids: Vec<u32> = fleet.hosts().iter().map(|h| h.id).collect();
     assert_eq!(ids, vec![2, 1, 3]);
 }
 

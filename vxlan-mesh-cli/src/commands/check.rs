@@ -12,7 +12,7 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
     let result = inventory_file::check(&cli.inventory);
     match format {
         // The JSON form always goes to stdout, valid or not, so that a tool reads one object:
-        // {"file", "valid", "errors": [{"line", "column", "message"}], and when valid
+        // {"file", "valid", "errors": [{"line", "column", "code", "path", "message"}], and when valid
         // "mode", "hosts", "networks": [{"name", "mtu"}]}.
         OutputFormat::Json => {
             let value = match &result {

@@ -382,9 +382,12 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
         }
-        let name = self.required(section, Key::Name, name, table, unknown);
-        let vni = self.required(section, Key::Vni, vni, table, unknown);
-        let bridge = self.required(section, Key::Bridge, bridge, table, unknown);
+        let read = [
+            (Key::Name, name.is_some()),
+            (Key::Vni, vni.is_some()),
+            (Key::Bridge, bridge.is_some()),
+        ];
+        self.required(section, table, &read, unknown);
         Some(NetworkSpec {
             name: name?,
             vni: vni?,
@@ -413,8 +416,12 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
         }
-        let name = self.required(section, Key::Name, name, table, unknown);
-        let address = self.required(section, Key::Address, address, table, unknown);
+        self.required(
+            section,
+            table,
+            &[(Key::Name, name.is_some()), (Key::Address, address.is_some())],
+            unknown,
+        );
         Some(HostSpec {
             name: name?,
             address: address?,
@@ -425,31 +432,41 @@ impl<'t> Reader<'t> {
         })
     }
 
-    /// `value` when the key was read; an error when it is absent from `table` (a key that was
-    /// present but wrong has its own error already, and so has an unknown key of the table,
-    /// which is most likely the required one misspelt).
-    fn required<T>(
-        &mut self,
-        section: Section,
-        key: Key,
-        value: Option<T>,
-        table: &Value<'_>,
-        unknown_keys: bool,
-    ) -> Option<T> {
-        let present = table
-            .get_ref()
-            .as_table()
-            .is_some_and(|t| t.get(key.as_str()).is_some());
-        if value.is_none() && !present && !unknown_keys {
-            let message = format!("`{section}` has no `{key}`, which is required");
-            self.fail(
-                ParseProblem::MissingKey,
-                Some(FieldPath::of(section, key)),
-                message,
-                &table.span(),
-            );
+    /// One error naming every required key absent from `table`. `read` says for each
+    /// required key whether it was read; a key that is present but wrong has its own error
+    /// already, and so has an unknown key of the table (`unknown_keys`), most likely the
+    /// required one misspelt.
+    fn required(&mut self, section: Section, table: &Value<'_>, read: &[(Key, bool)], unknown_keys: bool) {
+        let present = |key: Key| {
+            table
+                .get_ref()
+                .as_table()
+                .is_some_and(|t| t.get(key.as_str()).is_some())
+        };
+        let missing: Vec<Key> = read
+            .iter()
+            .filter(|(key, was_read)| !was_read && !present(*key))
+            .map(|(key, _)| *key)
+            .collect();
+        let Some(&first) = missing.first() else {
+            return;
+        };
+        if unknown_keys {
+            return;
         }
-        value
+        let names: Vec<String> = missing.iter().map(|k| format!("`{k}`")).collect();
+        let message = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("`{section}` has no {} or {last}, which are required", rest.join(", "))
+            }
+            _ => format!("`{section}` has no {}, which is required", names.join("")),
+        };
+        self.fail(
+            ParseProblem::MissingKey,
+            Some(FieldPath::of(section, first)),
+            message,
+            &table.span(),
+        );
     }
 
     /// The tables of an array of tables (`[[hosts]]`), each checked to be a table.

@@ -461,6 +461,12 @@ fn type_errors_name_the_field_and_the_expected_kind_in_words() {
         ),
         (net("vni = 1\nvlan = 3"), "5:1: unknown key `vlan` in `networks[0]`; the allowed keys are `name`, `vni`, `bridge`, `mtu`, `container-ipv6`", "unknown-key", "networks[0]"),
         (net(""), "1:1: `networks[0]` has no `vni`, which is required", "missing-key", "networks[0].vni"),
+        (
+            "networks = [{}]\n".to_string(),
+            "1:13: `networks[0]` has no `name`, `vni` or `bridge`, which are required",
+            "missing-key",
+            "networks[0].name",
+        ),
         // Host keys.
         (host("address = 3221225985"), "8:11: `hosts[0].address` must be an IPv4 or IPv6 address in quotes, such as \"192.0.2.1\" or \"2001:db8::1\" (no prefix length or zone), got the integer 3221225985", "wrong-type", "hosts[0].address"),
         (host("address = \"192.0.2.1\"\nid = true"), "9:6: `hosts[0].id` must be an integer, got the boolean true", "wrong-type", "hosts[0].id"),

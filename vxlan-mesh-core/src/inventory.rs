@@ -212,16 +212,11 @@ impl Inventory {
             ParseError::new(ParseProblem::Syntax, None, shown_message(e.message().trim_end()), at)
         })?;
         let mut reader = Reader::new(text);
+        // Tables with errors are left out of the inventory; it is only used without errors.
         let inventory = reader.root(doc.get_ref());
-        match (inventory, reader.errors.into_iter().min_by_key(|e| (e.line, e.column))) {
-            (Some(inventory), None) => Ok((inventory, reader.positions)),
-            (_, Some(first)) => Err(first),
-            (None, None) => Err(ParseError::new(
-                ParseProblem::Syntax,
-                None,
-                "the inventory could not be read".into(),
-                None,
-            )),
+        match reader.errors.into_iter().min_by_key(|e| (e.line, e.column)) {
+            None => Ok((inventory, reader.positions)),
+            Some(first) => Err(first),
         }
     }
 
@@ -324,7 +319,7 @@ impl<'t> Reader<'t> {
         (out, unknown)
     }
 
-    fn root(&mut self, doc: &DeTable<'_>) -> Option<Inventory> {
+    fn root(&mut self, doc: &DeTable<'_>) -> Inventory {
         let mut inv = Inventory {
             port: None,
             mode: None,
@@ -333,7 +328,6 @@ impl<'t> Reader<'t> {
             networks: Vec::new(),
             hosts: Vec::new(),
         };
-        let mut complete = true;
         for (key, value) in self.fields(Section::Root, doc, Key::ROOT).0 {
             let path = FieldPath::root(key);
             match key {
@@ -345,24 +339,18 @@ impl<'t> Reader<'t> {
                 Key::Firewall => inv.firewall = self.boolean(path, value),
                 Key::Networks => {
                     for (i, t) in self.tables(path, value).into_iter().enumerate() {
-                        match self.network(Section::Network(i), t) {
-                            Some(n) => inv.networks.push(n),
-                            None => complete = false,
-                        }
+                        inv.networks.extend(self.network(Section::Network(i), t));
                     }
                 }
                 Key::Hosts => {
                     for (i, t) in self.tables(path, value).into_iter().enumerate() {
-                        match self.host(Section::Host(i), t) {
-                            Some(h) => inv.hosts.push(h),
-                            None => complete = false,
-                        }
+                        inv.hosts.extend(self.host(Section::Host(i), t));
                     }
                 }
                 _ => {}
             }
         }
-        complete.then_some(inv)
+        inv
     }
 
     fn network(&mut self, section: Section, table: &Value<'_>) -> Option<NetworkSpec> {

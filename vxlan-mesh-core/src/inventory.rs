@@ -338,13 +338,13 @@ impl<'t> Reader<'t> {
                 }
                 Key::Firewall => inv.firewall = self.boolean(path, value),
                 Key::Networks => {
-                    for (i, t) in self.tables(path, value).into_iter().enumerate() {
-                        inv.networks.extend(self.network(Section::Network(i), t));
+                    for (section, t) in self.tables(key, value, Section::Network, "network") {
+                        inv.networks.extend(self.network(section, t));
                     }
                 }
                 Key::Hosts => {
-                    for (i, t) in self.tables(path, value).into_iter().enumerate() {
-                        inv.hosts.extend(self.host(Section::Host(i), t));
+                    for (section, t) in self.tables(key, value, Section::Host, "host") {
+                        inv.hosts.extend(self.host(section, t));
                     }
                 }
                 _ => {}
@@ -457,34 +457,28 @@ impl<'t> Reader<'t> {
         );
     }
 
-    /// The tables of an array of tables (`[[hosts]]`), each checked to be a table.
-    fn tables<'a, 'i>(&mut self, path: FieldPath, value: &'a Value<'i>) -> Vec<&'a Value<'i>> {
+    /// The tables of an array of tables (`[[hosts]]`), each with its section (`hosts[i]`, by
+    /// its index in the array) and checked to be a table.
+    fn tables<'a, 'i>(
+        &mut self,
+        key: Key,
+        value: &'a Value<'i>,
+        section: fn(usize) -> Section,
+        one: &str,
+    ) -> Vec<(Section, &'a Value<'i>)> {
         let Some(array) = value.get_ref().as_array() else {
-            let what = path
-                .key()
-                .map_or("entry", Key::as_str)
-                .trim_end_matches('s')
-                .to_string();
-            self.wrong(path, &format!("an array of tables, one `[[{path}]]` per {what}"), value);
+            let expected = format!("an array of tables, one `[[{key}]]` per {one}");
+            self.wrong(FieldPath::root(key), &expected, value);
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in array.iter().enumerate() {
             if item.get_ref().as_table().is_some() {
-                out.push(item);
-            } else if let Some(key) = path.key() {
-                let section = if key == Key::Hosts {
-                    Section::Host(i)
-                } else {
-                    Section::Network(i)
-                };
-                let message = format!("`{section}` must be a table, got {}", got(item.get_ref()));
-                self.fail(
-                    ParseProblem::WrongType,
-                    Some(FieldPath::whole(section)),
-                    message,
-                    &item.span(),
-                );
+                out.push((section(i), item));
+            } else {
+                let message = format!("`{}` must be a table, got {}", section(i), got(item.get_ref()));
+                let path = Some(FieldPath::whole(section(i)));
+                self.fail(ParseProblem::WrongType, path, message, &item.span());
             }
         }
         out

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Address family of the underlay.
 ///
+/// Exhaustive on purpose, unlike the crate's other public enums: IP has these two families,
+/// and code that matches on them should not need a wildcard arm.
+///
 /// ```
 /// use vxlan_mesh_core::Family;
 /// assert_eq!(Family::of(&"2001:db8::1".parse().unwrap()), Family::V6);

@@ -110,12 +110,12 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
 }
 
 /// Code of the one problem of a file that cannot be read (missing, too large, not UTF-8).
-pub const UNREADABLE: &str = "unreadable";
+const UNREADABLE: &str = "unreadable";
 
 /// Largest inventory file read, in bytes (4 MiB: some 50,000 hosts). Reading stops there, so
 /// an endless input (`/dev/zero`, a FIFO that is never closed) is refused instead of filling
 /// memory.
-pub const MAX_INVENTORY_BYTES: u64 = 4 << 20;
+const MAX_INVENTORY_BYTES: u64 = 4 << 20;
 
 /// The text of the file at `path`, read up to [`MAX_INVENTORY_BYTES`]; why not, otherwise.
 fn read_limited(path: &Path) -> Result<String, String> {

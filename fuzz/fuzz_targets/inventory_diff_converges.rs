@@ -113,12 +113,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let had = fleet(b);
-    for host in want.hosts.iter().take(MAX_HOSTS) {
+    for host in want.hosts().iter().take(MAX_HOSTS) {
         let desired = want.plan(&host.name).map(|p| p.state()).unwrap_or_default();
         let observed = match &had {
             Some(f) => f
                 .plan(&host.name)
-                .or_else(|_| f.plan(&f.hosts[0].name))
+                .or_else(|_| f.plan(&f.hosts()[0].name))
                 .map(|p| p.state())
                 .unwrap_or_default(),
             None => State::default(),

@@ -18,7 +18,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vxlan_mesh_core::names::{check_ifname, check_name};
-use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, State};
+use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, Section, State};
 use vxlan_mesh_gen::{check_relative, render, Format};
 
 /// Plans of at most this many hosts are made per input, to keep executions fast; the
@@ -120,8 +120,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let inv = match Inventory::from_toml_str(text) {
-        Ok(inv) => inv,
+    let (inv, positions) = match Inventory::from_toml_str_with_positions(text) {
+        Ok(read) => read,
         Err(e) => {
             no_control("parse error", &e.to_string());
             return;
@@ -138,12 +138,16 @@ fuzz_target!(|data: &[u8]| {
         Err(errors) => {
             for e in errors.iter() {
                 no_control("validation error", &e.to_string());
+                // Every error about a host or network points into the text.
+                if e.path().section() != Section::Root {
+                    assert!(positions.find(&e.path()).is_some(), "no position for {}", e.path());
+                }
             }
             return;
         }
     };
     let plans: Vec<HostPlan> = fleet
-        .hosts
+        .hosts()
         .iter()
         .take(MAX_PLANNED_HOSTS)
         .map(|h| {
@@ -155,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
     for plan in &plans {
         check_plan(plan);
     }
-    if fleet.mode == Mode::PerPeer {
+    if fleet.mode() == Mode::PerPeer {
         // Both ends of every link agree on its VNI and port.
         for a in &plans {
             for v in a.vxlans() {

@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
-use vxlan_mesh_core::{Fleet, Inventory};
-
-use crate::locate::Locator;
+use vxlan_mesh_core::{FieldPath, Fleet, Inventory};
 
 /// One problem of an inventory file, with its position when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,6 +14,10 @@ pub struct Diagnostic {
     pub line: Option<usize>,
     /// 1-based column, in characters.
     pub column: Option<usize>,
+    /// Stable code of the problem (`duplicate-address`, `wrong-type`, ...), as the core names it.
+    pub code: &'static str,
+    /// The field it is about (`hosts[1].address`), when it is about one.
+    pub path: Option<FieldPath>,
     /// What is wrong: the field and the reason, as the core words it.
     pub message: String,
 }
@@ -66,31 +68,37 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         errors,
         unreadable: false,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| InvalidInventory {
+    let text = read_limited(path).map_err(|why| InvalidInventory {
         file: path.to_path_buf(),
         errors: vec![Diagnostic {
             line: None,
             column: None,
-            message: format!("cannot read inventory: {e}"),
+            code: UNREADABLE,
+            path: None,
+            message: format!("cannot read inventory: {why}"),
         }],
         unreadable: true,
     })?;
-    let inventory = Inventory::from_toml_str(&text).map_err(|e| {
+    let (inventory, positions) = Inventory::from_toml_str_with_positions(&text).map_err(|e| {
         invalid(vec![Diagnostic {
             line: e.line,
             column: e.column,
+            code: e.code(),
+            path: e.path,
             message: e.message.clone(),
         }])
     })?;
     inventory.validate().map_err(|errors| {
-        let locator = Locator::new(&text);
         let mut out: Vec<Diagnostic> = errors
             .iter()
             .map(|e| {
-                let pos = locator.locate(e);
+                let path = e.path();
+                let pos = positions.find(&path);
                 Diagnostic {
                     line: pos.map(|p| p.line),
                     column: pos.map(|p| p.column),
+                    code: e.code(),
+                    path: Some(path),
                     message: e.to_string(),
                 }
             })
@@ -98,6 +106,38 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
         // File order reads best; problems without a position (whole-file rules) come first.
         out.sort_by_key(|d| (d.line, d.column));
         invalid(out)
+    })
+}
+
+/// Code of the one problem of a file that cannot be read (missing, too large, not UTF-8).
+const UNREADABLE: &str = "unreadable";
+
+/// Largest inventory file read, in bytes (4 MiB: some 50,000 hosts). Reading stops there, so
+/// an endless input (`/dev/zero`, a FIFO that is never closed) is refused instead of filling
+/// memory.
+const MAX_INVENTORY_BYTES: u64 = 4 << 20;
+
+/// The text of the file at `path`, read up to [`MAX_INVENTORY_BYTES`]; why not, otherwise.
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells "exactly at the limit" from "beyond it".
+    file.take(MAX_INVENTORY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(format!(
+            "it is larger than {} MiB, the limit for an inventory file",
+            MAX_INVENTORY_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 
@@ -110,7 +150,7 @@ pub fn load(path: &Path) -> Result<Fleet> {
 pub fn select_host<'a>(fleet: &'a Fleet, name: Option<&str>) -> Result<&'a vxlan_mesh_core::Host> {
     if let Some(name) = name {
         return fleet.host(name).ok_or_else(|| {
-            let known: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
+            let known: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
             anyhow!(
                 "no host named `{}` in the inventory (hosts: {})",
                 name.escape_debug(),

@@ -4,7 +4,6 @@
 mod cli;
 mod commands;
 mod inventory_file;
-mod locate;
 mod output;
 mod progress;
 

@@ -45,7 +45,7 @@ fn hostile_inventory_text_is_shown_escaped_by_check() {
     let (code, text) = run(&hostile, &["check"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");
-    assert!(text.contains("unknown field `k\\u{1b}\\ny`"), "{text}");
+    assert!(text.contains("unknown key `k\\u{1b}\\ny`"), "{text}");
     let (code, text) = run(&FLEET.replace("name = \"a\"", "name = \"a\\u001b[31m\""), &["check"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");

@@ -293,13 +293,8 @@ mod tests {
             "mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 10\nbridge = \"br0\"\n\
              [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n",
         )
-        .and_then(|i| {
-            i.validate().map_err(|e| crate::ParseError {
-                message: e.to_string(),
-                line: None,
-                column: None,
-            })
-        });
+        .map_err(crate::Error::from)
+        .and_then(|i| i.validate().map_err(crate::Error::from));
         let plan = fleet.ok().and_then(|f| f.plan("a").ok());
         let Some(plan) = plan else {
             unreachable!("valid example")

@@ -4,17 +4,77 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// The inventory text is not valid TOML or does not match the schema.
+use crate::path::{FieldPath, Key, Position, Section};
+
+/// What kind of problem a [`ParseError`] is; each has a stable [`code`](Self::code).
 ///
 /// ```
-/// use vxlan_mesh_core::Inventory;
+/// use vxlan_mesh_core::ParseProblem;
+/// assert_eq!(ParseProblem::WrongType.code(), "wrong-type");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseProblem {
+    /// The text is not TOML (a missing quote, a duplicate key, ...).
+    Syntax,
+    /// A value of the wrong kind (a string where an integer belongs, ...).
+    WrongType,
+    /// An integer beyond what its key can hold.
+    OutOfRange,
+    /// A string that is not one of its key's values (`mode`), or not an IP address.
+    BadValue,
+    /// A key the inventory does not have.
+    UnknownKey,
+    /// A required key is absent.
+    MissingKey,
+}
+
+impl ParseProblem {
+    /// Every problem; their [`code`](Self::code)s are the parser's part of the codes `check --format json` reports.
+    pub const ALL: &'static [ParseProblem] = &[
+        ParseProblem::Syntax,
+        ParseProblem::WrongType,
+        ParseProblem::OutOfRange,
+        ParseProblem::BadValue,
+        ParseProblem::UnknownKey,
+        ParseProblem::MissingKey,
+    ];
+
+    /// The stable, kebab-case code of the problem, for tools that read errors (`check
+    /// --format json`). Codes are never renamed or reused; new problems get new codes.
+    pub fn code(self) -> &'static str {
+        match self {
+            ParseProblem::Syntax => "toml-syntax",
+            ParseProblem::WrongType => "wrong-type",
+            ParseProblem::OutOfRange => "out-of-range",
+            ParseProblem::BadValue => "bad-value",
+            ParseProblem::UnknownKey => "unknown-key",
+            ParseProblem::MissingKey => "missing-key",
+        }
+    }
+}
+
+/// The inventory text is not valid TOML or does not match the schema.
+///
+/// The message names the field and the expected kind of value in words; `line` and `column`
+/// point at the offending key or value, `path` names it when it is a field of the inventory.
+///
+/// ```
+/// use vxlan_mesh_core::{FieldPath, Inventory, Key};
 /// let err = Inventory::from_toml_str("port = \"x\"").unwrap_err();
 /// assert_eq!(err.line, Some(1));
+/// assert_eq!(err.code(), "wrong-type");
+/// assert_eq!(err.path, Some(FieldPath::root(Key::Port)));
+/// assert_eq!(err.message, "`port` must be an integer, got the string \"x\"");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParseError {
-    /// What is wrong, as reported by the TOML reader.
+    /// What kind of problem it is.
+    pub problem: ParseProblem,
+    /// The field it is about, when it is about one.
+    pub path: Option<FieldPath>,
+    /// What is wrong, naming the field and what it must be.
     pub message: String,
     /// 1-based line of the problem, when known.
     pub line: Option<usize>,
@@ -23,21 +83,29 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn from_toml(text: &str, err: &toml::de::Error) -> Self {
-        let (line, column) = match err.span() {
-            Some(span) => {
-                let before = text.get(..span.start).unwrap_or(text);
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                (Some(line), Some(column))
-            }
-            None => (None, None),
-        };
+    pub(crate) fn new(problem: ParseProblem, path: Option<FieldPath>, message: String, at: Option<Position>) -> Self {
         ParseError {
-            // The reader quotes keys and values as written: escape what could forge lines.
-            message: crate::names::shown_message(err.message().trim_end()),
-            line,
-            column,
+            problem,
+            path,
+            message,
+            line: at.map(|p| p.line),
+            column: at.map(|p| p.column),
+        }
+    }
+
+    /// The stable code of the problem ([`ParseProblem::code`]).
+    pub fn code(&self) -> &'static str {
+        self.problem.code()
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.message),
+            _ => f.write_str(&self.message),
         }
     }
 }
@@ -49,6 +117,7 @@ impl ParseError {
 /// assert!(NameProblem::TooLong { len: 16, max: 15 }.to_string().contains("16 bytes"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameProblem {
     /// Empty string.
     #[error("it is empty")]
@@ -84,238 +153,359 @@ pub enum NameProblem {
     },
 }
 
-/// One broken rule of the inventory, naming the host or network, the field and the reason.
-///
-/// ```
-/// use vxlan_mesh_core::ValidationError;
-/// let e = ValidationError::PortZero;
-/// assert!(e.to_string().contains("`port`"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValidationError {
-    /// Fewer than two hosts.
-    #[error("`hosts`: a mesh needs at least two hosts, found {found}")]
-    TooFewHosts {
-        /// Number of hosts in the inventory.
-        found: usize,
-    },
-    /// No `[[networks]]`.
-    #[error("`networks`: at least one network is required")]
-    NoNetworks,
-    /// `port = 0`.
-    #[error("`port`: 0 is not a usable UDP port (use 1..65535, usually 4789)")]
-    PortZero,
-    /// `loop-prevention` given while `mode` is not per-peer.
-    #[error("`loop-prevention`: only applies to `mode = \"per-peer\"`; flood mode is loop-free by construction (remove the key or change `mode`)")]
-    LoopPreventionWithoutPerPeer,
-    /// A name that cannot be used.
-    #[error("`{field}` = `{value}`: {problem}")]
-    BadName {
-        /// The field path, e.g. `hosts[2].device` or `networks[0].bridge`.
-        field: String,
-        /// The value as written (control characters escaped).
-        value: String,
-        /// Why it is rejected.
-        problem: NameProblem,
-    },
-    /// Two hosts with one name.
-    #[error("`hosts[{index}].name`: `{name}` is already the name of `hosts[{first}]`")]
-    DuplicateHostName {
-        /// The repeated name.
-        name: String,
-        /// Index of the second occurrence.
-        index: usize,
-        /// Index of the first occurrence.
-        first: usize,
-    },
-    /// Two hosts with one underlay address.
-    #[error("host `{host}`: `address` `{address}` is already the address of host `{other}`")]
-    DuplicateAddress {
-        /// The host with the repeated address.
-        host: String,
-        /// The host that has it first.
-        other: String,
-        /// The repeated address.
-        address: IpAddr,
-    },
-    /// An underlay address that cannot terminate a tunnel.
-    #[error("host `{host}`: `address` `{address}` cannot be a tunnel endpoint: {reason}")]
-    BadAddress {
-        /// The host.
-        host: String,
-        /// The address.
-        address: IpAddr,
-        /// Why it is rejected.
-        reason: &'static str,
-    },
-    /// IPv4 and IPv6 underlay addresses in one fleet.
-    #[error("host `{host}`: `address` `{address}` is {family}, but host `{first_host}` has an {first_family} address; a mesh's underlay must be all IPv4 or all IPv6")]
-    MixedFamilies {
-        /// The host that differs.
-        host: String,
-        /// Its address.
-        address: IpAddr,
-        /// Its family.
-        family: &'static str,
-        /// The first host of the fleet.
-        first_host: String,
-        /// The first host's family.
-        first_family: &'static str,
-    },
-    /// Two hosts with one explicit or implicit id.
-    #[error("host `{host}`: `id` {id} is already the id of host `{other}`")]
-    DuplicateHostId {
-        /// The host.
-        host: String,
-        /// The other host with the id.
-        other: String,
-        /// The id.
-        id: u32,
-    },
-    /// Host id 0.
-    #[error("host `{host}`: `id` must be at least 1, found 0")]
-    HostIdZero {
-        /// The host.
-        host: String,
-    },
-    /// A host names a network that does not exist.
-    #[error("host `{host}`: `networks` names `{network}`, which is not a network of the inventory")]
-    UnknownNetwork {
-        /// The host.
-        host: String,
-        /// The unknown network name.
-        network: String,
-    },
-    /// A network joined by fewer than two hosts.
-    #[error("network `{network}`: joined by {found} host(s); a mesh needs at least two")]
-    NetworkTooSmall {
-        /// The network.
-        network: String,
-        /// How many hosts join it.
-        found: usize,
-    },
-    /// Two networks with one name.
-    #[error("`networks[{index}].name`: `{name}` is already the name of `networks[{first}]`")]
-    DuplicateNetworkName {
-        /// The repeated name.
-        name: String,
-        /// Index of the second occurrence.
-        index: usize,
-        /// Index of the first occurrence.
-        first: usize,
-    },
-    /// Two networks with one bridge.
-    #[error("network `{network}`: `bridge` `{bridge}` is already the bridge of network `{other}`")]
-    DuplicateBridge {
-        /// The network.
-        network: String,
-        /// The other network.
-        other: String,
-        /// The bridge name.
-        bridge: String,
-    },
-    /// VNI outside 1..=16777215.
-    #[error("network `{network}`: `vni` {vni} is outside the valid range 1..=16777215")]
-    VniOutOfRange {
-        /// The network.
-        network: String,
-        /// The VNI.
-        vni: u32,
-    },
-    /// Per-peer VNI range beyond 16777215.
-    #[error("network `{network}`: `vni` {vni} leaves no room for the per-peer VNI range: {links} links (host ids up to {max_id}) need VNIs {vni}..={last}, beyond the maximum 16777215")]
-    VniRangeOverflow {
-        /// The network.
-        network: String,
-        /// The base VNI.
-        vni: u32,
-        /// Number of VNIs the range needs.
-        links: u64,
-        /// Largest host id.
-        max_id: u32,
-        /// Last VNI the range would need.
-        last: u64,
-    },
-    /// Two networks' VNIs (ranges, in per-peer mode) overlap.
-    #[error("network `{network}`: `vni` range {first}..={last} collides with network `{other}` ({other_first}..={other_last})")]
-    VniCollision {
-        /// The network.
-        network: String,
-        /// First VNI of its range.
-        first: u32,
-        /// Last VNI of its range.
-        last: u32,
-        /// The other network.
-        other: String,
-        /// First VNI of the other range.
-        other_first: u32,
-        /// Last VNI of the other range.
-        other_last: u32,
-    },
-    /// A network MTU below what containers need.
-    #[error("network `{network}`: `mtu` {mtu} is below the minimum {min} ({why})")]
-    MtuTooSmall {
-        /// The network.
-        network: String,
-        /// The MTU given.
-        mtu: u32,
-        /// The minimum.
-        min: u32,
-        /// Why this minimum applies.
-        why: &'static str,
-    },
-    /// A network MTU above what the underlay allows.
-    #[error("network `{network}`: `mtu` {mtu} is above the maximum {max}: host `{host}` has `underlay-mtu` {underlay_mtu} and VXLAN over {family} adds {overhead} bytes")]
-    MtuTooLarge {
-        /// The network.
-        network: String,
-        /// The MTU given.
-        mtu: u32,
-        /// The computed maximum.
-        max: u32,
-        /// The host that limits it.
-        host: String,
-        /// That host's underlay MTU.
-        underlay_mtu: u32,
-        /// Underlay family.
-        family: &'static str,
-        /// Encapsulation overhead.
-        overhead: u32,
-    },
-    /// A host whose underlay MTU leaves too little room for the overlay.
-    #[error("host `{host}`: `underlay-mtu` {underlay_mtu} leaves an overlay MTU of {overlay} for network `{network}`, below the minimum {min} ({why})")]
-    UnderlayMtuTooSmall {
-        /// The host.
-        host: String,
-        /// Its underlay MTU.
-        underlay_mtu: u32,
-        /// The network.
-        network: String,
-        /// Resulting overlay MTU (may be 0).
-        overlay: u32,
-        /// The minimum.
-        min: u32,
-        /// Why this minimum applies.
-        why: &'static str,
-    },
-    /// An underlay device that is one of the overlay's own bridges.
-    #[error("host `{host}`: `device` `{device}` is the bridge of network `{network}`; tunnels cannot run over the overlay they carry (name the underlay device, e.g. `eth0`)")]
-    DeviceIsBridge {
-        /// The host.
-        host: String,
-        /// The device it names.
-        device: String,
-        /// The network whose bridge that is.
-        network: String,
-    },
-    /// An underlay MTU above the Linux maximum.
-    #[error("host `{host}`: `underlay-mtu` {underlay_mtu} is above the maximum 65535")]
-    UnderlayMtuTooLarge {
-        /// The host.
-        host: String,
-        /// Its underlay MTU.
-        underlay_mtu: u32,
-    },
+/// Defines [`ValidationError`] with one stable code per variant, written beside it, so that
+/// the list of codes ([`ValidationError::CODES`]) cannot miss a rule.
+macro_rules! validation_errors {
+    (
+        $(#[$meta:meta])*
+        pub enum ValidationError {
+            $( $(#[$vmeta:meta])* $variant:ident $({ $($fields:tt)* })? = $code:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum ValidationError {
+            $( $(#[$vmeta])* $variant $({ $($fields)* })?, )*
+        }
+
+        impl ValidationError {
+            /// The code of every rule, in declaration order: each is kebab-case, stable (never
+            /// renamed or reused) and unique.
+            pub const CODES: &'static [&'static str] = &[$($code),*];
+
+            /// The stable code of the broken rule, e.g. `duplicate-address`.
+            ///
+            /// ```
+            /// use vxlan_mesh_core::ValidationError;
+            /// assert_eq!(ValidationError::PortZero.code(), "port-zero");
+            /// assert!(ValidationError::CODES.contains(&"duplicate-address"));
+            /// ```
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $( Self::$variant { .. } => $code, )*
+                }
+            }
+        }
+    };
+}
+
+validation_errors! {
+    /// One broken rule of the inventory, naming the host or network, the field and the reason.
+    ///
+    /// Besides its message, each error is data: a stable [`code`](Self::code) and the
+    /// [`path`](Self::path) of the field it is about, which
+    /// [`Positions::find`](crate::Positions::find) turns into a line and column.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{FieldPath, Key, ValidationError};
+    /// let e = ValidationError::PortZero;
+    /// assert!(e.to_string().contains("`port`"));
+    /// assert_eq!(e.path(), FieldPath::root(Key::Port));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum ValidationError {
+        /// Fewer than two hosts.
+        #[error("`hosts`: a mesh needs at least two hosts, found {found}")]
+        TooFewHosts {
+            /// Number of hosts in the inventory.
+            found: usize,
+        } = "too-few-hosts",
+        /// No `[[networks]]`.
+        #[error("`networks`: at least one network is required")]
+        NoNetworks = "no-networks",
+        /// `port = 0`.
+        #[error("`port`: 0 is not a usable UDP port (use 1..65535, usually 4789)")]
+        PortZero = "port-zero",
+        /// `loop-prevention` given while `mode` is not per-peer.
+        #[error("`loop-prevention`: only applies to `mode = \"per-peer\"`; flood mode is loop-free by construction (remove the key or change `mode`)")]
+        LoopPreventionWithoutPerPeer = "loop-prevention-without-per-peer",
+        /// A name that cannot be used.
+        #[error("`{field}` = `{value}`: {problem}")]
+        BadName {
+            /// The field, e.g. `hosts[2].device` or `networks[0].bridge`.
+            field: FieldPath,
+            /// The value as written (control characters escaped).
+            value: String,
+            /// Why it is rejected.
+            problem: NameProblem,
+        } = "bad-name",
+        /// Two hosts with one name.
+        #[error("`hosts[{index}].name`: `{name}` is already the name of `hosts[{first}]`")]
+        DuplicateHostName {
+            /// The repeated name.
+            name: String,
+            /// Index of the second occurrence.
+            index: usize,
+            /// Index of the first occurrence.
+            first: usize,
+        } = "duplicate-host-name",
+        /// Two hosts with one underlay address.
+        #[error("host `{host}`: `address` `{address}` is already the address of host `{other}`")]
+        DuplicateAddress {
+            /// The host with the repeated address.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The host that has it first.
+            other: String,
+            /// The repeated address.
+            address: IpAddr,
+        } = "duplicate-address",
+        /// An underlay address that cannot terminate a tunnel.
+        #[error("host `{host}`: `address` `{address}` cannot be a tunnel endpoint: {reason}")]
+        BadAddress {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The address.
+            address: IpAddr,
+            /// Why it is rejected.
+            reason: &'static str,
+        } = "bad-address",
+        /// IPv4 and IPv6 underlay addresses in one fleet.
+        #[error("host `{host}`: `address` `{address}` is {family}, but host `{first_host}` has an {first_family} address; a mesh's underlay must be all IPv4 or all IPv6")]
+        MixedFamilies {
+            /// The host that differs.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its address.
+            address: IpAddr,
+            /// Its family.
+            family: &'static str,
+            /// The first host of the fleet.
+            first_host: String,
+            /// The first host's family.
+            first_family: &'static str,
+        } = "mixed-families",
+        /// Two hosts with one explicit or implicit id.
+        #[error("host `{host}`: `id` {id} is already the id of host `{other}`")]
+        DuplicateHostId {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The other host with the id.
+            other: String,
+            /// The id.
+            id: u32,
+        } = "duplicate-host-id",
+        /// Host id 0.
+        #[error("host `{host}`: `id` must be at least 1, found 0")]
+        HostIdZero {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+        } = "host-id-zero",
+        /// A host names a network that does not exist.
+        #[error("host `{host}`: `networks` names `{network}`, which is not a network of the inventory")]
+        UnknownNetwork {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The unknown network name.
+            network: String,
+            /// Its index in the host's `networks` list.
+            item: usize,
+        } = "unknown-network",
+        /// A network joined by fewer than two hosts.
+        #[error("network `{network}`: joined by {found} host(s); a mesh needs at least two")]
+        NetworkTooSmall {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// How many hosts join it.
+            found: usize,
+        } = "network-too-small",
+        /// Two networks with one name.
+        #[error("`networks[{index}].name`: `{name}` is already the name of `networks[{first}]`")]
+        DuplicateNetworkName {
+            /// The repeated name.
+            name: String,
+            /// Index of the second occurrence.
+            index: usize,
+            /// Index of the first occurrence.
+            first: usize,
+        } = "duplicate-network-name",
+        /// Two networks with one bridge.
+        #[error("network `{network}`: `bridge` `{bridge}` is already the bridge of network `{other}`")]
+        DuplicateBridge {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// The other network.
+            other: String,
+            /// The bridge name.
+            bridge: String,
+        } = "duplicate-bridge",
+        /// VNI outside 1..=16777215.
+        #[error("network `{network}`: `vni` {vni} is outside the valid range 1..=16777215")]
+        VniOutOfRange {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// The VNI.
+            vni: u32,
+        } = "vni-out-of-range",
+        /// Per-peer VNI range beyond 16777215.
+        #[error("network `{network}`: `vni` {vni} leaves no room for the per-peer VNI range: {links} links (host ids up to {max_id}) need VNIs {vni}..={last}, beyond the maximum 16777215")]
+        VniRangeOverflow {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// The base VNI.
+            vni: u32,
+            /// Number of VNIs the range needs.
+            links: u64,
+            /// Largest host id.
+            max_id: u32,
+            /// Last VNI the range would need.
+            last: u64,
+        } = "vni-range-overflow",
+        /// Two networks' VNIs (ranges, in per-peer mode) overlap.
+        #[error("network `{network}`: `vni` range {first}..={last} collides with network `{other}` ({other_first}..={other_last})")]
+        VniCollision {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// First VNI of its range.
+            first: u32,
+            /// Last VNI of its range.
+            last: u32,
+            /// The other network.
+            other: String,
+            /// First VNI of the other range.
+            other_first: u32,
+            /// Last VNI of the other range.
+            other_last: u32,
+        } = "vni-collision",
+        /// A network MTU below what containers need.
+        #[error("network `{network}`: `mtu` {mtu} is below the minimum {min} ({why})")]
+        MtuTooSmall {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// The MTU given.
+            mtu: u32,
+            /// The minimum.
+            min: u32,
+            /// Why this minimum applies.
+            why: &'static str,
+        } = "mtu-too-small",
+        /// A network MTU above what the underlay allows.
+        #[error("network `{network}`: `mtu` {mtu} is above the maximum {max}: host `{host}` has `underlay-mtu` {underlay_mtu} and VXLAN over {family} adds {overhead} bytes")]
+        MtuTooLarge {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// The MTU given.
+            mtu: u32,
+            /// The computed maximum.
+            max: u32,
+            /// The host that limits it.
+            host: String,
+            /// That host's underlay MTU.
+            underlay_mtu: u32,
+            /// Underlay family.
+            family: &'static str,
+            /// Encapsulation overhead.
+            overhead: u32,
+        } = "mtu-too-large",
+        /// A host whose underlay MTU leaves too little room for the overlay.
+        #[error("host `{host}`: `underlay-mtu` {underlay_mtu} leaves an overlay MTU of {overlay} for network `{network}`, below the minimum {min} ({why})")]
+        UnderlayMtuTooSmall {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its underlay MTU.
+            underlay_mtu: u32,
+            /// The network.
+            network: String,
+            /// Resulting overlay MTU (may be 0).
+            overlay: u32,
+            /// The minimum.
+            min: u32,
+            /// Why this minimum applies.
+            why: &'static str,
+        } = "underlay-mtu-too-small",
+        /// An underlay device that is one of the overlay's own bridges.
+        #[error("host `{host}`: `device` `{device}` is the bridge of network `{network}`; tunnels cannot run over the overlay they carry (name the underlay device, e.g. `eth0`)")]
+        DeviceIsBridge {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The device it names.
+            device: String,
+            /// The network whose bridge that is.
+            network: String,
+        } = "device-is-bridge",
+        /// An underlay MTU above the Linux maximum.
+        #[error("host `{host}`: `underlay-mtu` {underlay_mtu} is above the maximum 65535")]
+        UnderlayMtuTooLarge {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its underlay MTU.
+            underlay_mtu: u32,
+        } = "underlay-mtu-too-large",
+    }
+}
+
+impl ValidationError {
+    /// The field the broken rule is about: where an operator fixes it.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::Inventory;
+    /// let errors = Inventory::from_toml_str(r#"
+    ///     [[networks]]
+    ///     name = "lan"
+    ///     vni = 0
+    ///     bridge = "vxbr0"
+    /// "#).unwrap().validate().unwrap_err();
+    /// let paths: Vec<String> = errors.iter().map(|e| e.path().to_string()).collect();
+    /// assert_eq!(paths, ["hosts", "networks[0].vni"]);
+    /// ```
+    pub fn path(&self) -> FieldPath {
+        use ValidationError as E;
+        let host = |i: &usize, key| FieldPath::of(Section::Host(*i), key);
+        let network = |i: &usize, key| FieldPath::of(Section::Network(*i), key);
+        match self {
+            E::TooFewHosts { .. } => FieldPath::root(Key::Hosts),
+            E::NoNetworks => FieldPath::root(Key::Networks),
+            E::PortZero => FieldPath::root(Key::Port),
+            E::LoopPreventionWithoutPerPeer => FieldPath::root(Key::LoopPrevention),
+            E::BadName { field, .. } => *field,
+            E::DuplicateHostName { index, .. } => host(index, Key::Name),
+            E::DuplicateAddress { index, .. } | E::BadAddress { index, .. } | E::MixedFamilies { index, .. } => {
+                host(index, Key::Address)
+            }
+            E::DuplicateHostId { index, .. } | E::HostIdZero { index, .. } => host(index, Key::Id),
+            E::UnknownNetwork { index, item, .. } => FieldPath::element(Section::Host(*index), Key::Networks, *item),
+            E::UnderlayMtuTooSmall { index, .. } | E::UnderlayMtuTooLarge { index, .. } => {
+                host(index, Key::UnderlayMtu)
+            }
+            E::DeviceIsBridge { index, .. } => host(index, Key::Device),
+            E::NetworkTooSmall { index, .. } | E::DuplicateNetworkName { index, .. } => network(index, Key::Name),
+            E::DuplicateBridge { index, .. } => network(index, Key::Bridge),
+            E::VniOutOfRange { index, .. } | E::VniRangeOverflow { index, .. } | E::VniCollision { index, .. } => {
+                network(index, Key::Vni)
+            }
+            E::MtuTooSmall { index, .. } | E::MtuTooLarge { index, .. } => network(index, Key::Mtu),
+        }
+    }
 }
 
 /// All rules an inventory breaks, in the order they were found.
@@ -342,6 +532,15 @@ impl ValidationErrors {
     }
 }
 
+impl<'a> IntoIterator for &'a ValidationErrors {
+    type Item = &'a ValidationError;
+    type IntoIter = std::slice::Iter<'a, ValidationError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
@@ -363,6 +562,7 @@ impl std::error::Error for ValidationErrors {}
 /// assert!(e.to_string().contains("`x`"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     /// No host of that name.
     #[error("no host named `{host}` in the inventory (hosts: {})", known.join(", "))]
@@ -376,19 +576,24 @@ pub enum PlanError {
 
 /// Any error of the pipeline from text to plan.
 ///
+/// Each variant shows its inner error's message as its own and returns that error's source,
+/// so that a chain of causes prints every cause once.
+///
 /// ```
 /// let err = vxlan_mesh_core::plan_host_from_toml("port = ", "a").unwrap_err();
 /// assert!(matches!(err, vxlan_mesh_core::Error::Parse(_)));
+/// assert!(std::error::Error::source(&err).is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The text is not a well-formed inventory.
-    #[error("invalid inventory syntax: {0}")]
+    #[error(transparent)]
     Parse(#[from] ParseError),
     /// The inventory breaks validation rules.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ValidationErrors),
     /// The plan cannot be made.
-    #[error("{0}")]
+    #[error(transparent)]
     Plan(#[from] PlanError),
 }

@@ -4,57 +4,18 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::names::{check_bridge_name, check_name, shown};
-use crate::{mtu, vni};
+use crate::path::{FieldPath, Key, Section};
+use crate::{address, mtu, vni};
 
-/// Address family of the underlay.
-///
-/// ```
-/// use vxlan_mesh_core::Family;
-/// assert_eq!(Family::of(&"2001:db8::1".parse().unwrap()), Family::V6);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 underlay.
-    V4,
-    /// IPv6 underlay.
-    V6,
-}
-
-impl Family {
-    /// Family of an address.
-    ///
-    /// ```
-    /// use vxlan_mesh_core::Family;
-    /// assert_eq!(Family::of(&"192.0.2.1".parse().unwrap()), Family::V4);
-    /// ```
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    /// `"IPv4"` or `"IPv6"`.
-    ///
-    /// ```
-    /// assert_eq!(vxlan_mesh_core::Family::V6.name(), "IPv6");
-    /// ```
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        }
-    }
-}
-
-/// A validated network.
+/// A validated network (read-only: only validation makes one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Network {
     /// Name.
     pub name: String,
@@ -74,8 +35,9 @@ pub struct Network {
     pub members: Vec<usize>,
 }
 
-/// A validated host.
+/// A validated host (read-only: only validation makes one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Host {
     /// Name.
     pub name: String,
@@ -108,24 +70,29 @@ pub struct Host {
 ///     address = "192.0.2.2"
 ///     underlay-mtu = 9000
 /// "#).unwrap().validate().unwrap();
-/// assert_eq!(fleet.networks[0].mtu, 1450);
+/// assert_eq!(fleet.networks()[0].mtu, 1450);
+/// assert_eq!(fleet.port(), 4789);
+/// ```
+///
+/// Its fields are private, so a validated fleet cannot be changed into one that breaks a rule:
+///
+/// ```compile_fail
+/// # let text = "";
+/// let mut fleet = vxlan_mesh_core::Inventory::from_toml_str(text)?.validate()?;
+/// fleet.port = 0;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fleet {
-    /// UDP destination port.
-    pub port: u16,
-    /// Mode.
-    pub mode: Mode,
-    /// Loop prevention (meaningful in per-peer mode).
-    pub loop_prevention: LoopPrevention,
-    /// Whether the peer-only firewall is on.
-    pub firewall: bool,
-    /// Underlay family of every host.
-    pub family: Family,
-    /// Networks in inventory order.
-    pub networks: Vec<Network>,
-    /// Hosts in inventory order.
-    pub hosts: Vec<Host>,
+    // Private to other crates: a `Fleet` exists only as the result of validation, so every
+    // invariant the planner relies on holds. Read through the accessors below.
+    pub(crate) port: u16,
+    pub(crate) mode: Mode,
+    pub(crate) loop_prevention: LoopPrevention,
+    pub(crate) firewall: bool,
+    pub(crate) family: Family,
+    pub(crate) networks: Vec<Network>,
+    pub(crate) hosts: Vec<Host>,
 }
 
 impl Inventory {
@@ -156,7 +123,7 @@ impl Inventory {
     }
 }
 
-fn bad_name(errors: &mut Vec<E>, field: String, value: &str, check: fn(&str) -> Result<(), crate::NameProblem>) {
+fn bad_name(errors: &mut Vec<E>, field: FieldPath, value: &str, check: fn(&str) -> Result<(), crate::NameProblem>) {
     if let Err(problem) = check(value) {
         errors.push(E::BadName {
             field,
@@ -202,36 +169,12 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
     }
 }
 
-fn address_problem(addr: &IpAddr) -> Option<&'static str> {
-    if addr.is_unspecified() {
-        return Some("it is the unspecified address");
-    }
-    if addr.is_multicast() {
-        return Some("it is a multicast address; unicast VXLAN needs each host's own address");
-    }
-    if addr.is_loopback() {
-        return Some("it is a loopback address, unreachable from other hosts");
-    }
-    match addr {
-        IpAddr::V4(v4) if v4.is_broadcast() => return Some("it is the broadcast address"),
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
-            return Some("it is an IPv4-mapped IPv6 address; write the IPv4 address itself")
-        }
-        // fe80::/10: only meaningful with an interface scope, which the inventory cannot carry.
-        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
-            return Some("it is an IPv6 link-local address, usable only with an interface scope; use a global or unique-local address")
-        }
-        _ => {}
-    }
-    None
-}
-
 fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host> {
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut addresses: BTreeMap<IpAddr, &str> = BTreeMap::new();
     let first_host = inv.hosts.first().map_or("", |h| h.name.as_str());
     for (i, h) in inv.hosts.iter().enumerate() {
-        bad_name(errors, format!("hosts[{i}].name"), &h.name, check_name);
+        bad_name(errors, FieldPath::of(Section::Host(i), Key::Name), &h.name, check_name);
         if let Some(&first) = names.get(h.name.as_str()) {
             errors.push(E::DuplicateHostName {
                 name: shown(&h.name),
@@ -243,18 +186,25 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         }
         if let Some(dev) = &h.device {
             // Our own VXLAN devices can never be the underlay: reserve their prefix here too.
-            bad_name(errors, format!("hosts[{i}].device"), dev, check_bridge_name);
+            bad_name(
+                errors,
+                FieldPath::of(Section::Host(i), Key::Device),
+                dev,
+                check_bridge_name,
+            );
             if let Some(n) = inv.networks.iter().find(|n| &n.bridge == dev) {
                 errors.push(E::DeviceIsBridge {
                     host: shown(&h.name),
+                    index: i,
                     device: shown(dev),
                     network: shown(&n.name),
                 });
             }
         }
-        if let Some(reason) = address_problem(&h.address) {
+        if let Some(reason) = address::endpoint_problem(&h.address) {
             errors.push(E::BadAddress {
                 host: shown(&h.name),
+                index: i,
                 address: h.address,
                 reason,
             });
@@ -262,6 +212,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if Family::of(&h.address) != family {
             errors.push(E::MixedFamilies {
                 host: shown(&h.name),
+                index: i,
                 address: h.address,
                 family: Family::of(&h.address).name(),
                 first_host: shown(first_host),
@@ -271,18 +222,19 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
         if let Some(other) = addresses.insert(h.address, &h.name) {
             errors.push(E::DuplicateAddress {
                 host: shown(&h.name),
+                index: i,
                 other: shown(other),
                 address: h.address,
             });
             addresses.insert(h.address, other);
         }
         let underlay_mtu = h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU);
-        if underlay_mtu > mtu::MAX_UNDERLAY_MTU {
-            errors.push(E::UnderlayMtuTooLarge {
-                host: shown(&h.name),
-                underlay_mtu,
-            });
-        }
+        let member = mtu::Member {
+            index: i,
+            name: &h.name,
+            underlay_mtu,
+        };
+        mtu::check_underlay(&member, errors);
     }
     let ids = assign_ids(&inv.hosts, errors);
     inv.hosts
@@ -302,13 +254,17 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
 /// Explicit ids first; then each host without one takes the smallest free id, in list order.
 fn assign_ids(hosts: &[HostSpec], errors: &mut Vec<E>) -> Vec<u32> {
     let mut taken: BTreeMap<u32, &str> = BTreeMap::new();
-    for h in hosts {
+    for (index, h) in hosts.iter().enumerate() {
         match h.id {
-            Some(0) => errors.push(E::HostIdZero { host: shown(&h.name) }),
+            Some(0) => errors.push(E::HostIdZero {
+                host: shown(&h.name),
+                index,
+            }),
             Some(id) => {
                 if let Some(other) = taken.insert(id, &h.name) {
                     errors.push(E::DuplicateHostId {
                         host: shown(&h.name),
+                        index,
                         other: shown(other),
                         id,
                     });
@@ -338,8 +294,18 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut bridges: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, n) in inv.networks.iter().enumerate() {
-        bad_name(errors, format!("networks[{i}].name"), &n.name, check_name);
-        bad_name(errors, format!("networks[{i}].bridge"), &n.bridge, check_bridge_name);
+        bad_name(
+            errors,
+            FieldPath::of(Section::Network(i), Key::Name),
+            &n.name,
+            check_name,
+        );
+        bad_name(
+            errors,
+            FieldPath::of(Section::Network(i), Key::Bridge),
+            &n.bridge,
+            check_bridge_name,
+        );
         if let Some(&first) = names.get(n.name.as_str()) {
             errors.push(E::DuplicateNetworkName {
                 name: shown(&n.name),
@@ -352,6 +318,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if let Some(other) = bridges.get(n.bridge.as_str()) {
             errors.push(E::DuplicateBridge {
                 network: shown(&n.name),
+                index: i,
                 other: shown(other),
                 bridge: shown(&n.bridge),
             });
@@ -361,6 +328,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if n.vni == 0 || n.vni > vni::MAX_VNI {
             errors.push(E::VniOutOfRange {
                 network: shown(&n.name),
+                index: i,
                 vni: n.vni,
             });
         }
@@ -372,13 +340,15 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         match &h.networks {
             None => membership[hi] = (0..inv.networks.len()).collect(),
             Some(list) => {
-                for name in list {
+                for (item, name) in list.iter().enumerate() {
                     match inv.networks.iter().position(|n| &n.name == name) {
                         Some(ni) if !membership[hi].contains(&ni) => membership[hi].push(ni),
                         Some(_) => {}
                         None => errors.push(E::UnknownNetwork {
                             host: shown(&h.name),
+                            index: hi,
                             network: shown(name),
+                            item,
                         }),
                     }
                 }
@@ -394,6 +364,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         if members.len() < 2 && inv.hosts.len() >= 2 {
             errors.push(E::NetworkTooSmall {
                 network: shown(&n.name),
+                index: ni,
                 found: members.len(),
             });
         }
@@ -408,6 +379,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
                         if n.vni != 0 && n.vni <= vni::MAX_VNI {
                             errors.push(E::VniRangeOverflow {
                                 network: shown(&n.name),
+                                index: ni,
                                 vni: n.vni,
                                 links,
                                 max_id,
@@ -423,6 +395,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
             if n.vni <= other.vni_last && other.vni <= vni_last {
                 errors.push(E::VniCollision {
                     network: shown(&n.name),
+                    index: ni,
                     first: n.vni,
                     last: vni_last,
                     other: shown(&other.name),
@@ -433,50 +406,21 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
         }
 
         let container_ipv6 = n.container_ipv6.unwrap_or(true);
-        let (min, why) = mtu::min_container_mtu(container_ipv6);
-        let limiting = members
+        let member_mtus: Vec<mtu::Member<'_>> = members
             .iter()
-            .map(|&hi| &hosts[hi])
-            .min_by_key(|h| mtu::overlay_mtu(h.underlay_mtu, family));
-        let max_mtu = limiting.map_or(0, |h| mtu::overlay_mtu(h.underlay_mtu, family));
-        for &hi in &members {
-            let h = &hosts[hi];
-            let overlay = mtu::overlay_mtu(h.underlay_mtu, family);
-            if overlay < min {
-                errors.push(E::UnderlayMtuTooSmall {
-                    host: shown(&h.name),
-                    underlay_mtu: h.underlay_mtu,
-                    network: shown(&n.name),
-                    overlay,
-                    min,
-                    why,
-                });
-            }
-        }
-        let mtu = match n.mtu {
-            Some(m) => {
-                if m < min {
-                    errors.push(E::MtuTooSmall {
-                        network: shown(&n.name),
-                        mtu: m,
-                        min,
-                        why,
-                    });
-                } else if let Some(h) = limiting.filter(|_| m > max_mtu) {
-                    errors.push(E::MtuTooLarge {
-                        network: shown(&n.name),
-                        mtu: m,
-                        max: max_mtu,
-                        host: shown(&h.name),
-                        underlay_mtu: h.underlay_mtu,
-                        family: family.name(),
-                        overhead: mtu::overhead(family),
-                    });
-                }
-                m
-            }
-            None => max_mtu,
+            .map(|&hi| mtu::Member {
+                index: hi,
+                name: &hosts[hi].name,
+                underlay_mtu: hosts[hi].underlay_mtu,
+            })
+            .collect();
+        let spec = mtu::NetworkMtuSpec {
+            index: ni,
+            name: &n.name,
+            requested: n.mtu,
+            container_ipv6,
         };
+        let mtu::NetworkMtu { mtu, max: max_mtu } = mtu::check_network(&spec, &member_mtus, family, errors);
         networks.push(Network {
             name: n.name.clone(),
             vni: n.vni,
@@ -492,6 +436,41 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
 }
 
 impl Fleet {
+    /// UDP destination port of every tunnel.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How the hosts are joined.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Loop prevention (meaningful in per-peer mode only).
+    pub fn loop_prevention(&self) -> LoopPrevention {
+        self.loop_prevention
+    }
+
+    /// Whether the peer-only firewall is on.
+    pub fn firewall(&self) -> bool {
+        self.firewall
+    }
+
+    /// Underlay address family of every host.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The networks, in inventory order.
+    pub fn networks(&self) -> &[Network] {
+        &self.networks
+    }
+
+    /// The hosts, in inventory order.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
     /// The host called `name`.
     ///
     /// ```

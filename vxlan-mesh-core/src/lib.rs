@@ -6,15 +6,38 @@
 //! firewall — as plain serde data that the `netlink` feature applies and `vxlan-mesh-gen`
 //! renders.
 //!
-//! Data flows one way: TOML text → [`Inventory`] → [`Inventory::validate`] → [`Fleet`] →
-//! [`Fleet::plan`] → [`HostPlan`] → [`HostPlan::state`] → [`diff()`] against an observed
-//! [`State`] → ordered [`Change`]s → lowered once into [`ops::Op`]s, which the netlink apply
-//! executes and [`argv`] writes as commands. Everything here is deterministic and does no I/O.
+//! ## Overview
+//!
+//! Data flows one way, and everything but the `netlink` feature is deterministic and does
+//! no I/O:
+//!
+//! 1. TOML text → [`Inventory::from_toml_str`] → [`Inventory`], the file as written (or
+//!    build an [`Inventory`] in code);
+//! 2. [`Inventory::validate`] → [`Fleet`]: every rule checked, defaults filled in, host ids,
+//!    VNI ranges and MTUs derived. A `Fleet` exists only this way, so the planner can trust it;
+//! 3. [`Fleet::plan`] → [`HostPlan`] for one host (serde data: devices, VNIs, flood entries,
+//!    loop prevention, firewall);
+//! 4. [`HostPlan::state`] → the [`State`] the host must reach, and [`diff()`] against an
+//!    observed one → ordered [`Change`]s;
+//! 5. [`ops::lower`] → the ordered [`ops::Op`]s, the one description of every step: the
+//!    `netlink` feature executes them, [`argv`] writes them as `ip`/`bridge`/`ebtables`/`nft`
+//!    commands (`apply --dry-run`, the rendered shell script).
+//!
+//! ## Errors are data
+//!
+//! [`ParseError`] and every [`ValidationError`] carry a stable, kebab-case code
+//! ([`ValidationError::code`], [`ParseError::code`]; all of them in
+//! [`ValidationError::CODES`] and [`ParseProblem::ALL`]) and a typed [`FieldPath`] to the field
+//! they are about. [`Inventory::from_toml_str_with_positions`] also returns the [`Positions`]
+//! of every value, which turn a path into a line and column. Messages name the field and
+//! quote values in backticks; [`Error`] wraps the three stages and prints each cause once.
+//!
+//! ## Example
 //!
 //! ```
-//! use vxlan_mesh_core::{Inventory, Mode};
+//! use vxlan_mesh_core::{FieldPath, Inventory, Key, Mode, Position, Section};
 //!
-//! let inventory = Inventory::from_toml_str(r#"
+//! let text = r#"
 //!     mode = "per-peer"
 //!
 //!     [[networks]]
@@ -31,21 +54,39 @@
 //!     [[hosts]]
 //!     name = "lxd3"
 //!     address = "192.0.2.3"
-//! "#)?;
-//! let fleet = inventory.validate()?;
+//! "#;
+//! let fleet = Inventory::from_toml_str(text)?.validate()?;
 //! let plan = fleet.plan("lxd1")?;
 //!
-//! assert_eq!(plan.mode, Mode::PerPeer);
+//! assert_eq!(fleet.mode(), Mode::PerPeer);
 //! assert_eq!(plan.networks[0].mtu, 1450); // 1500 − 50 bytes of VXLAN over IPv4
 //! assert_eq!(plan.networks[0].vxlans.len(), 2); // one device per peer
 //! // Both ends of a link agree on its VNI.
 //! let to_lxd2 = &plan.networks[0].vxlans[0];
 //! let back = fleet.plan("lxd2")?.networks[0].vxlans.iter().find(|v| v.peer.as_deref() == Some("lxd1")).cloned();
 //! assert_eq!(back.map(|v| v.vni), Some(to_lxd2.vni));
+//!
+//! // A broken rule is data: a code, the field, and where it stands in the text.
+//! let broken = text.replace("192.0.2.3", "192.0.2.1");
+//! let (inventory, positions) = Inventory::from_toml_str_with_positions(&broken)?;
+//! let errors = inventory.validate().unwrap_err();
+//! let e = errors.iter().next().unwrap();
+//! assert_eq!(e.code(), "duplicate-address");
+//! assert_eq!(e.path(), FieldPath::of(Section::Host(2), Key::Address));
+//! assert_eq!(positions.find(&e.path()), Some(Position { line: 17, column: 15 }));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Features
+//!
+//! - `netlink` (Linux): observe a host's devices, apply a plan's changes and tear them down
+//!   through rtnetlink, in the module `netlink`.
+//!
+//! Public enums and error types are `#[non_exhaustive]`: new modes, rules and error kinds
+//! arrive in minor versions, so match them with a wildcard arm.
 #![forbid(unsafe_code)]
 
+mod address;
 pub mod argv;
 pub mod diff;
 pub mod error;
@@ -57,15 +98,18 @@ pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
 pub mod ops;
+pub mod path;
 pub mod plan;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;
 
+pub use address::Family;
 pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
-pub use error::{Error, NameProblem, ParseError, PlanError, ValidationError, ValidationErrors};
-pub use fleet::{Family, Fleet, Host, Network};
+pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
+pub use fleet::{Fleet, Host, Network};
 pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules, MacAddr, NetworkPlan, Peer,
     UdpChecksum, Vxlan,

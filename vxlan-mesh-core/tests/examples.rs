@@ -24,7 +24,7 @@ fn every_example_inventory_is_valid() {
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
                 .validate()
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(fleet.plans().len(), fleet.hosts.len());
+            assert_eq!(fleet.plans().len(), fleet.hosts().len());
             n += 1;
         }
     }
@@ -34,8 +34,8 @@ fn every_example_inventory_is_valid() {
 #[test]
 fn classic_geo_is_a_four_host_flood_mesh() {
     let fleet = load("classic-geo.toml");
-    assert_eq!(fleet.hosts.len(), 4);
-    assert_eq!(fleet.mode, Mode::Flood);
+    assert_eq!(fleet.hosts().len(), 4);
+    assert_eq!(fleet.mode(), Mode::Flood);
     let plan = fleet.plan("lxd1").unwrap();
     assert_eq!(plan.networks[0].fdb.len(), 3);
     assert_eq!(plan.networks[0].mtu, 1450);
@@ -44,7 +44,7 @@ fn classic_geo_is_a_four_host_flood_mesh() {
 #[test]
 fn hetzner_is_a_four_host_per_peer_mesh_with_isolation() {
     let fleet = load("hetzner.toml");
-    assert_eq!(fleet.mode, Mode::PerPeer);
+    assert_eq!(fleet.mode(), Mode::PerPeer);
     let plan = fleet.plan("lxd4").unwrap();
     assert_eq!(plan.loop_prevention, LoopPreventionPlan::Isolation);
     let vnis: Vec<u32> = plan.networks[0].vxlans.iter().map(|v| v.vni).collect();

@@ -271,17 +271,19 @@ fn ipv6_addresses_that_cannot_be_tunnel_endpoints() {
 
 #[test]
 fn addresses_are_parsed_never_passed_through() {
-    // Shell text, a scope id and an integer are syntax errors pointing at the value.
+    // Shell text, a scope id and an integer are errors pointing at the value, naming what an
+    // address must look like.
+    const MUST: &str = "`hosts[0].address` must be an IPv4 or IPv6 address in quotes, such as \"192.0.2.1\" or \"2001:db8::1\" (no prefix length or zone)";
     for bad in ["192.0.2.1; reboot", "2001:db8::1%eth0", "192.0.2.1/24", " 192.0.2.1"] {
         assert_eq!(
             unparsable(&with_host_a(&format!("name = \"a\"\naddress = \"{bad}\""))),
-            "8:11: invalid IP address syntax",
+            format!("8:11: {MUST}, got the string \"{bad}\""),
             "{bad}"
         );
     }
     assert_eq!(
         unparsable(&with_host_a("name = \"a\"\naddress = 3221225985")),
-        "8:11: invalid type: integer `3221225985`, expected IP address"
+        format!("8:11: {MUST}, got the integer 3221225985")
     );
 }
 
@@ -303,23 +305,23 @@ fn mixed_and_duplicate_addresses() {
 fn numbers_beyond_their_type_are_syntax_errors() {
     assert_eq!(
         unparsable(&format!("port = 70000\n{NET}")),
-        "1:8: invalid value: integer `70000`, expected u16"
+        "1:8: `port` must be an integer from 0 to 65535, got 70000"
     );
     assert_eq!(
         unparsable(&format!("port = -1\n{NET}")),
-        "1:8: invalid value: integer `-1`, expected u16"
+        "1:8: `port` must be an integer from 0 to 65535, got -1"
     );
     assert_eq!(
         unparsable(&format!("port = 99999999999999999999\n{NET}")),
-        "1:8: invalid type: integer `99999999999999999999` as i128, expected u16"
+        "1:8: `port` must be an integer from 0 to 65535, got 99999999999999999999"
     );
     assert_eq!(
         unparsable(&format!("port = 4.789e3\n{NET}")),
-        "1:8: invalid type: floating point `4789.0`, expected u16"
+        "1:8: `port` must be an integer, got the float 4.789e3"
     );
     assert_eq!(
         unparsable(&with_network("name = \"lan\"\nvni = 99999999999\nbridge = \"vxbr0\"")),
-        "3:7: invalid value: integer `99999999999`, expected u32"
+        "3:7: `networks[0].vni` must be an integer from 0 to 4294967295, got 99999999999"
     );
 }
 
@@ -398,28 +400,37 @@ fn duplicate_names_bridges_and_ids_are_validation_errors() {
 fn unknown_keys_are_rejected_where_they_stand() {
     assert_eq!(
         unparsable(&format!("prot = 4789\n{NET}")),
-        "1:1: unknown field `prot`, expected one of `port`, `mode`, `loop-prevention`, `firewall`, `networks`, `hosts`"
+        "1:1: unknown key `prot` (did you mean `port`?); the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `networks`, `hosts`"
     );
     assert_eq!(
         unparsable(&with_network("name = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nvlan = 5")),
-        "5:1: unknown field `vlan`, expected one of `name`, `vni`, `bridge`, `mtu`, `container-ipv6`"
+        "5:1: unknown key `vlan` in `networks[0]`; the allowed keys are `name`, `vni`, `bridge`, `mtu`, `container-ipv6`"
     );
     assert_eq!(
         unparsable(&with_host_a("name = \"a\"\nadress = \"192.0.2.1\"")),
-        "8:1: unknown field `adress`, expected one of `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`"
+        "8:1: unknown key `adress` in `hosts[0]` (did you mean `address`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`"
     );
 }
 
 #[test]
 fn quoted_inventory_text_in_syntax_errors_cannot_forge_lines() {
-    // The TOML reader quotes keys and values as written; control characters come out escaped.
+    // Keys and values are quoted as written; control characters come out escaped.
     assert_eq!(
         unparsable(&format!("\"x\\nerror: forged\" = 1\n{NET}")),
-        "1:1: unknown field `x\\nerror: forged`, expected one of `port`, `mode`, `loop-prevention`, `firewall`, `networks`, `hosts`"
+        "1:1: unknown key `x\\nerror: forged`; the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `networks`, `hosts`"
     );
     assert_eq!(
         unparsable(&format!("mode = \"x\\u001b[2J\\u202E\"\n{NET}")),
-        "1:8: unknown variant `x\\u{1b}[2J\\u{202e}`, expected `flood` or `per-peer`"
+        "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"x\\u{1b}[2J\\u{202e}\""
+    );
+    // A long value is shortened.
+    let long = "x".repeat(500);
+    assert_eq!(
+        unparsable(&format!("mode = \"{long}\"\n{NET}")),
+        format!(
+            "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"{}…\"",
+            &long[..64]
+        )
     );
 }
 

@@ -3,7 +3,7 @@
 #![allow(clippy::useless_format)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use vxlan_mesh_core::{Inventory, NameProblem, ValidationError as E};
+use vxlan_mesh_core::{FieldPath, Inventory, Key, NameProblem, ParseProblem, Section, ValidationError as E};
 
 const NET: &str = r#"
 [[networks]]
@@ -34,8 +34,8 @@ fn valid(text: &str) -> vxlan_mesh_core::Fleet {
 #[test]
 fn the_base_inventory_is_valid() {
     let fleet = valid(&format!("{NET}{}", hosts(3)));
-    assert_eq!(fleet.networks[0].mtu, 1450);
-    assert_eq!(fleet.port, 4789);
+    assert_eq!(fleet.networks()[0].mtu, 1450);
+    assert_eq!(fleet.port(), 4789);
 }
 
 #[test]
@@ -153,6 +153,7 @@ fn vni_outside_24_bits_is_rejected() {
             errs,
             vec![E::VniOutOfRange {
                 network: "lan".into(),
+                index: 0,
                 vni
             }]
         );
@@ -243,7 +244,7 @@ fn bad_interface_names_are_rejected() {
         );
         let (errs, msg) = errors(&text);
         assert!(
-            matches!(&errs[..], [E::BadName { field, problem: p, .. }] if field == "networks[0].bridge" && *p == problem),
+            matches!(&errs[..], [E::BadName { field, problem: p, .. }] if field.to_string() == "networks[0].bridge" && *p == problem),
             "{bridge:?}: {errs:?}"
         );
         assert!(msg.contains("`networks[0].bridge`"), "{msg}");
@@ -260,10 +261,10 @@ fn bad_device_host_and_network_names_are_rejected() {
         "[[networks]]\nname = \"l a n\"\nvni = 100\nbridge = \"vxbr0\"\n[[hosts]]\nname = \"a$(x)\"\naddress = \"192.0.2.1\"\ndevice = \"eth0;reboot\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n"
     );
     let (errs, msg) = errors(&text);
-    let fields: Vec<&str> = errs
+    let fields: Vec<String> = errs
         .iter()
         .filter_map(|e| match e {
-            E::BadName { field, .. } => Some(field.as_str()),
+            E::BadName { field, .. } => Some(field.to_string()),
             _ => None,
         })
         .collect();
@@ -308,7 +309,7 @@ fn mtu_too_small_is_rejected_with_the_applicable_minimum() {
     assert!(msg.contains("`mtu` 1279") && msg.contains("IPv6"), "{msg}");
     let (errs, _) = errors(&with(575, Some(false)));
     assert!(matches!(&errs[..], [E::MtuTooSmall { min: 576, .. }]), "{errs:?}");
-    assert_eq!(valid(&with(1000, Some(false))).networks[0].mtu, 1000);
+    assert_eq!(valid(&with(1000, Some(false))).networks()[0].mtu, 1000);
 }
 
 #[test]
@@ -330,8 +331,8 @@ fn the_overlay_mtu_is_the_minimum_over_the_network_hosts() {
         "{NET}[[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\nunderlay-mtu = 9000\n[[hosts]]\nname = \"b\"\naddress = \"2001:db8::2\"\nunderlay-mtu = 1500\n"
     );
     let fleet = valid(&text);
-    assert_eq!(fleet.networks[0].mtu, 1430);
-    assert_eq!(fleet.networks[0].max_mtu, 1430);
+    assert_eq!(fleet.networks()[0].mtu, 1430);
+    assert_eq!(fleet.networks()[0].max_mtu, 1430);
 }
 
 #[test]
@@ -365,7 +366,8 @@ fn host_ids_must_be_unique_and_positive() {
         "{errs:?}"
     );
     assert!(
-        errs.iter().any(|e| matches!(e, E::HostIdZero { host } if host == "c")),
+        errs.iter()
+            .any(|e| matches!(e, E::HostIdZero { host, index: 2 } if host == "c")),
         "{errs:?}"
     );
     assert!(msg.contains("`id`"), "{msg}");
@@ -375,7 +377,7 @@ fn host_ids_must_be_unique_and_positive() {
 fn implicit_ids_fill_the_gaps_left_by_explicit_ones() {
     let text = format!("{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\nid = 1\naddress = \"192.0.2.2\"\n[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n");
     let fleet = valid(&text);
-    let ids: Vec<u32> = fleet.hosts.iter().map(|h| h.id).collect();
+    let ids: Vec<u32> = fleet.hosts().iter().map(|h| h.id).collect();
     assert_eq!(ids, vec![2, 1, 3]);
 }
 
@@ -390,7 +392,7 @@ fn host_networks_must_exist_and_networks_need_two_members() {
     );
     assert!(
         errs.iter()
-            .any(|e| matches!(e, E::NetworkTooSmall { network, found: 1 } if network == "dmz")),
+            .any(|e| matches!(e, E::NetworkTooSmall { network, found: 1, index: 1 } if network == "dmz")),
         "{errs:?}"
     );
     assert!(msg.contains("`networks`"), "{msg}");
@@ -401,4 +403,260 @@ fn every_error_is_reported_not_just_the_first() {
     let text = "port = 0\n[[networks]]\nname = \"lan\"\nvni = 0\nbridge = \"a very long bridge\"\n[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n";
     let (errs, _) = errors(text);
     assert!(errs.len() >= 4, "{errs:?}");
+}
+
+// ---- type and syntax errors: the field and the expected kind in words, with positions ----
+
+/// The parse error of `text` as `check` shows it: `LINE:COL: message`, with its code and path.
+fn parse_error(text: &str) -> (String, &'static str, Option<String>) {
+    let e = Inventory::from_toml_str(text).expect_err("must not parse");
+    (
+        format!("{}:{}: {}", e.line.unwrap_or(0), e.column.unwrap_or(0), e.message),
+        e.code(),
+        e.path.map(|p| p.to_string()),
+    )
+}
+
+#[test]
+fn type_errors_name_the_field_and_the_expected_kind_in_words() {
+    let h2 = hosts(2);
+    let net = |fields: &str| format!("[[networks]]\nname = \"lan\"\nbridge = \"vxbr0\"\n{fields}\n{h2}");
+    let host = |fields: &str| {
+        format!("{NET}[[hosts]]\nname = \"a\"\n{fields}\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n")
+    };
+    let cases: Vec<(String, &str, &str, &str)> = vec![
+        // Top level: integer, enum, boolean, array of tables.
+        (format!("port = \"4789\"\n{NET}"), "1:8: `port` must be an integer, got the string \"4789\"", "wrong-type", "port"),
+        (format!("mode = \"mesh\"\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"mesh\"", "bad-value", "mode"),
+        (format!("mode = 1\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, got the integer 1", "wrong-type", "mode"),
+        (
+            format!("loop-prevention = \"nft\"\n{NET}"),
+            "1:19: `loop-prevention` must be one of `isolation`, `ebtables`, got the string \"nft\"",
+            "bad-value",
+            "loop-prevention",
+        ),
+        (format!("firewall = \"yes\"\n{NET}"), "1:12: `firewall` must be a boolean (`true` or `false`), got the string \"yes\"", "wrong-type", "firewall"),
+        (
+            "[networks]\nname = \"lan\"\n".to_string(),
+            "1:1: `networks` must be an array of tables, one `[[networks]]` per network, got a table",
+            "wrong-type",
+            "networks",
+        ),
+        ("hosts = [1]\n".to_string(), "1:10: `hosts[0]` must be a table, got the integer 1", "wrong-type", "hosts[0]"),
+        // Network keys.
+        (net("vni = \"100\""), "4:7: `networks[0].vni` must be an integer, got the string \"100\"", "wrong-type", "networks[0].vni"),
+        (net("vni = -5"), "4:7: `networks[0].vni` must be an integer from 0 to 4294967295, got -5", "out-of-range", "networks[0].vni"),
+        (net("vni = 1\nmtu = 1450.0"), "5:7: `networks[0].mtu` must be an integer, got the float 1450.0", "wrong-type", "networks[0].mtu"),
+        (
+            net("vni = 1\ncontainer-ipv6 = \"no\""),
+            "5:18: `networks[0].container-ipv6` must be a boolean (`true` or `false`), got the string \"no\"",
+            "wrong-type",
+            "networks[0].container-ipv6",
+        ),
+        (
+            format!("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = [\"vxbr0\"]\n{h2}"),
+            "4:10: `networks[0].bridge` must be a string, got an array",
+            "wrong-type",
+            "networks[0].bridge",
+        ),
+        (net("vni = 1\nvlan = 3"), "5:1: unknown key `vlan` in `networks[0]`; the allowed keys are `name`, `vni`, `bridge`, `mtu`, `container-ipv6`", "unknown-key", "networks[0]"),
+        (net(""), "1:1: `networks[0]` has no `vni`, which is required", "missing-key", "networks[0].vni"),
+        (
+            "networks = [{}]\n".to_string(),
+            "1:13: `networks[0]` has no `name`, `vni` or `bridge`, which are required",
+            "missing-key",
+            "networks[0].name",
+        ),
+        // Host keys.
+        (host("address = 3221225985"), "8:11: `hosts[0].address` must be an IPv4 or IPv6 address in quotes, such as \"192.0.2.1\" or \"2001:db8::1\" (no prefix length or zone), got the integer 3221225985", "wrong-type", "hosts[0].address"),
+        (host("address = \"192.0.2.1\"\nid = true"), "9:6: `hosts[0].id` must be an integer, got the boolean true", "wrong-type", "hosts[0].id"),
+        (host("address = \"192.0.2.1\"\nunderlay-mtu = 1979-05-27"), "9:16: `hosts[0].underlay-mtu` must be an integer, got the date-time 1979-05-27", "wrong-type", "hosts[0].underlay-mtu"),
+        (host("address = \"192.0.2.1\"\ndevice = { name = \"eth0\" }"), "9:10: `hosts[0].device` must be a string, got a table", "wrong-type", "hosts[0].device"),
+        (host("address = \"192.0.2.1\"\nnetworks = \"lan\""), "9:12: `hosts[0].networks` must be an array of strings, got the string \"lan\"", "wrong-type", "hosts[0].networks"),
+        (host("address = \"192.0.2.1\"\nnetworks = [\"lan\", 7]"), "9:20: `hosts[0].networks[1]` must be a string, got the integer 7", "wrong-type", "hosts[0].networks[1]"),
+        (host("address = \"192.0.2.1\"\nunderlay_mtu = 9000"), "9:1: unknown key `underlay_mtu` in `hosts[0]` (did you mean `underlay-mtu`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`", "unknown-key", "hosts[0]"),
+        (host(""), "6:1: `hosts[0]` has no `address`, which is required", "missing-key", "hosts[0].address"),
+    ];
+    for (text, want, code, path) in cases {
+        let (got, got_code, got_path) = parse_error(&text);
+        assert_eq!(got, want, "{text}");
+        assert_eq!(got_code, code, "{text}");
+        assert_eq!(got_path.as_deref(), Some(path), "{text}");
+        assert!(
+            !got.contains("expected u") && !got.contains("invalid type"),
+            "Rust types leak: {got}"
+        );
+    }
+}
+
+#[test]
+fn the_first_problem_in_the_file_is_reported() {
+    // Two wrong values: the one that comes first in the file, whatever the key order.
+    let text = format!("[[networks]]\nname = 1\nvni = \"x\"\nbridge = \"vxbr0\"\n{}", hosts(2));
+    assert_eq!(
+        parse_error(&text).0,
+        "2:8: `networks[0].name` must be a string, got the integer 1"
+    );
+}
+
+#[test]
+fn syntax_errors_keep_the_toml_readers_words_and_position() {
+    let (got, code, path) = parse_error("port = \n");
+    assert_eq!(code, "toml-syntax");
+    assert_eq!(path, None);
+    assert!(got.starts_with("1:"), "{got}");
+}
+
+#[test]
+fn every_validation_error_has_a_path_that_positions_find() {
+    // A file breaking many rules: each error's path leads to the line of its key.
+    let text = "port = 0\nloop-prevention = \"ebtables\"\n[[networks]]\nname = \"lan\"\nvni = 0\nbridge = \"vxm1\"\nmtu = 100\n\
+                [[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\nid = 0\nnetworks = [\"lan\", \"nope\"]\n\
+                [[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\nunderlay-mtu = 70000\ndevice = \"vxm1\"\n";
+    let (inv, positions) = Inventory::from_toml_str_with_positions(text).unwrap();
+    let errors = inv.validate().unwrap_err();
+    let found: Vec<(String, &str, Option<usize>)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e.path().to_string(),
+                e.code(),
+                positions.find(&e.path()).map(|p| p.line),
+            )
+        })
+        .collect();
+    for want in [
+        ("port".to_string(), "port-zero", Some(1)),
+        ("loop-prevention".into(), "loop-prevention-without-per-peer", Some(2)),
+        ("networks[0].vni".into(), "vni-out-of-range", Some(5)),
+        ("networks[0].bridge".into(), "bad-name", Some(6)),
+        ("networks[0].mtu".into(), "mtu-too-small", Some(7)),
+        ("hosts[0].address".into(), "bad-address", Some(10)),
+        ("hosts[0].id".into(), "host-id-zero", Some(11)),
+        ("hosts[0].networks[1]".into(), "unknown-network", Some(12)),
+        ("hosts[1].name".into(), "duplicate-host-name", Some(14)),
+        ("hosts[1].address".into(), "duplicate-address", Some(15)),
+        ("hosts[1].underlay-mtu".into(), "underlay-mtu-too-large", Some(16)),
+        ("hosts[1].device".into(), "device-is-bridge", Some(17)),
+    ] {
+        assert!(found.contains(&want), "{want:?} not in {found:#?}");
+    }
+    // A default that is absent from the text points at its table; a whole-file rule nowhere.
+    let hosts_only = format!("{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nunderlay-mtu = 1300\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n");
+    let (_, positions) = Inventory::from_toml_str_with_positions(&hosts_only).unwrap();
+    let b_mtu = FieldPath::of(Section::Host(1), Key::UnderlayMtu);
+    assert_eq!(positions.find(&b_mtu).map(|p| (p.line, p.column)), Some((10, 1)));
+    assert_eq!(positions.find(&FieldPath::root(Key::Networks)).map(|p| p.line), Some(2));
+    let (_, empty) = Inventory::from_toml_str_with_positions("").unwrap();
+    assert_eq!(empty.find(&FieldPath::root(Key::Networks)), None);
+}
+
+#[test]
+fn codes_are_listed_and_stable() {
+    // The codes are a public contract (`check --format json`): changing one breaks tools.
+    assert_eq!(
+        E::CODES,
+        [
+            "too-few-hosts",
+            "no-networks",
+            "port-zero",
+            "loop-prevention-without-per-peer",
+            "bad-name",
+            "duplicate-host-name",
+            "duplicate-address",
+            "bad-address",
+            "mixed-families",
+            "duplicate-host-id",
+            "host-id-zero",
+            "unknown-network",
+            "network-too-small",
+            "duplicate-network-name",
+            "duplicate-bridge",
+            "vni-out-of-range",
+            "vni-range-overflow",
+            "vni-collision",
+            "mtu-too-small",
+            "mtu-too-large",
+            "underlay-mtu-too-small",
+            "device-is-bridge",
+            "underlay-mtu-too-large",
+        ]
+    );
+    let parse: Vec<&str> = ParseProblem::ALL.iter().map(|p| p.code()).collect();
+    assert_eq!(
+        parse,
+        [
+            "toml-syntax",
+            "wrong-type",
+            "out-of-range",
+            "bad-value",
+            "unknown-key",
+            "missing-key"
+        ]
+    );
+}
+
+#[test]
+fn every_key_the_reader_knows_is_the_key_serialization_writes() {
+    // A fully written inventory survives a round trip, and its keys are exactly the reader's.
+    let text = "port = 8472\nmode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false\n\
+                [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\ncontainer-ipv6 = false\n\
+                [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\ndevice = \"eth0\"\nunderlay-mtu = 9000\nid = 3\nnetworks = [\"lan\"]\n";
+    let inv = Inventory::from_toml_str(text).unwrap();
+    let written = inv.to_toml_string().unwrap();
+    assert_eq!(Inventory::from_toml_str(&written).unwrap(), inv);
+    let value: toml::Table = written.parse().unwrap();
+    let keys = |t: &toml::Table| t.keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    let names = |ks: &[Key]| {
+        ks.iter()
+            .map(|k| k.as_str().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(keys(&value), names(Key::ROOT));
+    assert_eq!(keys(value["networks"][0].as_table().unwrap()), names(Key::NETWORK));
+    assert_eq!(keys(value["hosts"][0].as_table().unwrap()), names(Key::HOST));
+}
+
+// ---- error chains ----
+
+/// The messages of `err` and its chain of sources, outermost first.
+fn chain(err: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push(e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+#[test]
+fn error_chains_print_each_cause_once() {
+    let two = format!("{NET}{}", hosts(2));
+    let errors = [
+        vxlan_mesh_core::plan_host_from_toml("port = ", "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml("port = \"x\"", "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml(&format!("port = 0\n{two}"), "h1").unwrap_err(),
+        vxlan_mesh_core::plan_host_from_toml(&two, "zz").unwrap_err(),
+    ];
+    for err in &errors {
+        let messages = chain(err);
+        // What `{:#}` (anyhow) or a `caused by:` list prints: no message repeats its cause.
+        for pair in messages.windows(2) {
+            assert!(
+                !pair[0].contains(&pair[1]),
+                "{err:?} prints its cause twice: {messages:?}"
+            );
+        }
+        let shown = messages.join(": ");
+        for m in &messages {
+            assert_eq!(shown.matches(m.as_str()).count(), 1, "{shown}");
+        }
+    }
+    // The message itself says what is wrong, with the position for parse errors.
+    assert_eq!(
+        errors[1].to_string(),
+        "line 1, column 8: `port` must be an integer, got the string \"x\""
+    );
+    assert!(errors[2].to_string().contains("`port`: 0 is not a usable UDP port"));
 }

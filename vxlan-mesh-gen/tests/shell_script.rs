@@ -219,7 +219,7 @@ proptest! {
     fn random_valid_fleets_render_clean_scripts(inv in inventory()) {
         // Every generated fleet is valid: a refused one would silently test nothing.
         let fleet = inv.validate().map_err(|e| TestCaseError::fail(format!("{e}\n{inv:#?}")))?;
-        for host in [&fleet.hosts[0], &fleet.hosts[fleet.hosts.len() - 1]] {
+        for host in [&fleet.hosts()[0], &fleet.hosts()[fleet.hosts().len() - 1]] {
             let plan = fleet.plan(&host.name).unwrap();
             let script = &render(&plan, Format::Shell).unwrap()[0].contents;
             shellcheck("random fleet", script);

@@ -13,7 +13,7 @@ use vxlan_mesh_gen::{render_with, Format, Options};
 fn every_format_of_every_inventory() {
     for (name, path) in common::inventories() {
         let fleet = common::fleet(&path);
-        let host = &fleet.hosts[0].name;
+        let host = &fleet.hosts()[0].name;
         let plan = fleet.plan(host).unwrap();
         let opts = Options {
             inventory: common::label(&name, &path),

@@ -140,13 +140,13 @@ impl LabSpec {
     /// ```
     pub fn from_fleet(fleet: &Fleet, containers_per_host: usize, tag: &str) -> Result<LabSpec, LabError> {
         names::check_tag(tag)?;
-        if fleet.hosts.len().saturating_mul(containers_per_host) > MAX_CONTAINERS_PER_NETWORK {
+        if fleet.hosts().len().saturating_mul(containers_per_host) > MAX_CONTAINERS_PER_NETWORK {
             return Err(LabError::Spec(format!(
                 "{} hosts × {containers_per_host} containers exceed {MAX_CONTAINERS_PER_NETWORK} containers per network",
-                fleet.hosts.len()
+                fleet.hosts().len()
             )));
         }
-        let addrs: Vec<IpAddr> = fleet.hosts.iter().map(|h| h.address).collect();
+        let addrs: Vec<IpAddr> = fleet.hosts().iter().map(|h| h.address).collect();
         let v4_net = CONTAINER_V4_NETS
             .into_iter()
             .find(|net| {
@@ -155,7 +155,7 @@ impl LabSpec {
                     .any(|a| matches!(a, IpAddr::V4(a) if a.octets()[..3] == net.octets()[..3]))
             })
             .ok_or_else(|| LabError::Spec("underlay addresses occupy every candidate container subnet".into()))?;
-        let n_nets = u16::try_from(fleet.networks.len()).unwrap_or(u16::MAX);
+        let n_nets = u16::try_from(fleet.networks().len()).unwrap_or(u16::MAX);
         let v6_base = CONTAINER_V6_BASES
             .into_iter()
             .find(|base| {
@@ -169,18 +169,18 @@ impl LabSpec {
             })
             .ok_or_else(|| LabError::Spec("underlay addresses occupy every candidate container IPv6 prefix".into()))?;
         let [a, b, c, _] = v4_net.octets();
-        let mut hosts = Vec::with_capacity(fleet.hosts.len());
-        for (hi, host) in fleet.hosts.iter().enumerate() {
+        let mut hosts = Vec::with_capacity(fleet.hosts().len());
+        for (hi, host) in fleet.hosts().iter().enumerate() {
             let plan = fleet.plan(&host.name)?;
             let netns = names::host_netns(tag, hi);
             let mut containers = Vec::new();
             for np in &plan.networks {
                 let ni = fleet
-                    .networks
+                    .networks()
                     .iter()
                     .position(|n| n.name == np.name)
                     .ok_or_else(|| LabError::Spec(format!("plan names unknown network `{}`", np.name)))?;
-                let ipv6_on = fleet.networks[ni].container_ipv6;
+                let ipv6_on = fleet.networks()[ni].container_ipv6;
                 for k in 0..containers_per_host {
                     let n = hi * containers_per_host + k + 1;
                     let ipv4 = u8::try_from(n).ok().map(|last| Ipv4Addr::new(a, b, c, last));

@@ -12,7 +12,7 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
     let result = inventory_file::check(&cli.inventory);
     match format {
         // The JSON form always goes to stdout, valid or not, so that a tool reads one object:
-        // {"file", "valid", "errors": [{"line", "column", "message"}], and when valid
+        // {"file", "valid", "errors": [{"line", "column", "code", "path", "message"}], and when valid
         // "mode", "hosts", "networks": [{"name", "mtu"}]}.
         OutputFormat::Json => {
             let value = match &result {
@@ -20,9 +20,9 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
                     "file": cli.inventory,
                     "valid": true,
                     "errors": [],
-                    "mode": fleet.mode,
-                    "hosts": fleet.hosts.len(),
-                    "networks": fleet.networks.iter().map(|n| serde_json::json!({"name": n.name, "mtu": n.mtu})).collect::<Vec<_>>(),
+                    "mode": fleet.mode(),
+                    "hosts": fleet.hosts().len(),
+                    "networks": fleet.networks().iter().map(|n| serde_json::json!({"name": n.name, "mtu": n.mtu})).collect::<Vec<_>>(),
                 }),
                 Err(invalid) => serde_json::json!({
                     "file": invalid.file,
@@ -41,20 +41,20 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
             let fleet = result?;
             if !cli.quiet {
                 let mtus: Vec<String> = fleet
-                    .networks
+                    .networks()
                     .iter()
                     .map(|n| format!("{} mtu {}", n.name, n.mtu))
                     .collect();
                 output::println(&format!(
                     "{}: valid ({} hosts, {} mode; {})",
                     cli.inventory.display(),
-                    fleet.hosts.len(),
-                    fleet.mode.as_str(),
+                    fleet.hosts().len(),
+                    fleet.mode().as_str(),
                     mtus.join(", ")
                 ))?;
             }
             if cli.verbose > 0 {
-                for n in &fleet.networks {
+                for n in fleet.networks() {
                     output::println(&format!(
                         "  network {}: bridge {}, VNI {}{}, container MTU {} (max {}), {} hosts",
                         n.name,
@@ -70,7 +70,7 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
                         n.members.len()
                     ))?;
                 }
-                for h in &fleet.hosts {
+                for h in fleet.hosts() {
                     output::println(&format!(
                         "  host {} (id {}): {}, underlay MTU {}",
                         h.name, h.id, h.address, h.underlay_mtu

@@ -33,12 +33,12 @@ fn all_hosts(cli: &Cli, fleet: &Fleet, format: OutputFormat) -> Result<()> {
     // When stdout is the terminal the output itself shows progress; a counter on the same
     // screen would only garble it.
     let quiet = cli.quiet || std::io::stdout().is_terminal();
-    let mut progress = Progress::new("planning", fleet.hosts.len() as u64, quiet);
+    let mut progress = Progress::new("planning", fleet.hosts().len() as u64, quiet);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if format == OutputFormat::Json {
         out.write_all(b"[\n")?;
     }
-    for (i, h) in fleet.hosts.iter().enumerate() {
+    for (i, h) in fleet.hosts().iter().enumerate() {
         let plan = fleet.plan(&h.name)?;
         match format {
             // An array of plans, each the same object `plan --host` prints.

@@ -27,3 +27,12 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .filter_map(|e| e.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
+
+/// `println!` that returns the write error instead of panicking (see the module docs):
+/// `outln!("host {}: converged", plan.host)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::println(&format!($($arg)*))
+    };
+}
+pub(crate) use outln;

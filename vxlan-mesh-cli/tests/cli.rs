@@ -11,10 +11,7 @@ use snapbox::cmd::{cargo_bin, Command};
 use snapbox::{file, str};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
 /// The binary, run from the workspace root (so `examples/...` paths work and show as
@@ -246,8 +243,7 @@ fn every_validation_rule_of_the_core_has_a_bad_inventory() {
     let covered: Vec<String> = RULES
         .iter()
         .map(|r| {
-            let text =
-                std::fs::read_to_string(root().join(format!("vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+            let text = std::fs::read_to_string(root().join(format!("vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
             let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
             rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
                 .to_string()
@@ -502,13 +498,7 @@ error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 #[test]
 fn plan_of_an_invalid_inventory_fails_like_check() {
     vxm()
-        .args([
-            "-i",
-            "vxlan-mesh-cli/tests/bad/port-zero.toml",
-            "plan",
-            "--host",
-            "a",
-        ])
+        .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"])
         .assert()
         .code(1)
         .stderr_eq(str![[r#"
@@ -757,13 +747,7 @@ fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
             .stdout_eq("")
             .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
         vxm()
-            .args([
-                "-i",
-                "vxlan-mesh-cli/tests/bad/port-zero.toml",
-                cmd,
-                "--host",
-                "a",
-            ])
+            .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"])
             .assert()
             .code(1)
             .stdout_eq("");
@@ -858,35 +842,6 @@ fn progress_is_silent_when_piped_and_shown_on_a_terminal() {
         .unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("planning"));
-}
-
-// ---------------------------------------------------------------- output
-
-#[test]
-fn a_reader_that_goes_away_is_not_a_crash() {
-    // 60 hosts in per-peer mode: megabytes of JSON, far more than a pipe buffers, so the
-    // writes after `head` exits certainly fail with EPIPE.
-    let dir = tempdir("epipe");
-    let mut inv = String::from("mode = \"per-peer\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
-    for i in 1..=60 {
-        inv.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"198.51.100.{i}\"\n"));
-    }
-    std::fs::write(dir.join("big.toml"), inv).unwrap();
-    let bin = cargo_bin!("vxlan-mesh").display().to_string();
-    for cmd in [
-        format!("{bin} -i big.toml plan --all --format json | head -c 10"),
-        format!("{bin} -i big.toml plan --all | head -n 1"),
-        format!("{bin} completions zsh | head -n 1"),
-    ] {
-        let out = StdCommand::new("bash")
-            .args(["-o", "pipefail", "-c", &cmd])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "`{cmd}` failed: {stderr}");
-        assert!(!stderr.contains("panicked"), "`{cmd}`: {stderr}");
-    }
 }
 
 // ---------------------------------------------------------------- the embedding example

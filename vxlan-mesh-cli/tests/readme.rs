@@ -26,10 +26,7 @@ const PARSE_ONLY: &[&str] = &["apply", "status", "down", "lab"];
 const OTHER_PROGRAMS: &[&str] = &["mkdir", "find"];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
 fn bin() -> PathBuf {

@@ -7,6 +7,7 @@ use vxlan_mesh_core::netlink;
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output::outln;
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
@@ -17,23 +18,23 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     let plan = fleet.plan(&host.name)?;
     let changes = netlink::status(&plan).context("cannot compare this host with its plan")?;
     match format {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "host": plan.host,
                 "converged": changes.is_empty(),
                 "changes": changes,
             }))?
-        ),
+        )?,
         OutputFormat::Text => {
             if changes.is_empty() {
                 if !cli.quiet {
-                    println!("host {}: converged", plan.host);
+                    outln!("host {}: converged", plan.host)?;
                 }
             } else {
-                println!("host {}: {} difference(s) from the plan:", plan.host, changes.len());
+                outln!("host {}: {} difference(s) from the plan:", plan.host, changes.len())?;
                 for change in &changes {
-                    println!("  {change}");
+                    outln!("  {change}")?;
                 }
             }
         }

@@ -15,6 +15,7 @@ use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output::{self, outln};
 
 /// `lab` arguments.
 #[derive(Debug, Args)]
@@ -118,8 +119,8 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(st.spec.clone());
             let report = check::run(&lab, &st, throughput.then_some(*seconds), cli.quiet)?;
             match format {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                OutputFormat::Text => print!("{}", report.render_text()),
+                OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+                OutputFormat::Text => output::print(&report.render_text())?,
             }
             Ok(if report.ok {
                 ExitCode::SUCCESS
@@ -131,7 +132,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.cut(host)?;
             if !cli.quiet {
-                println!("cut {host}: its underlay link is down");
+                outln!("cut {host}: its underlay link is down")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -139,7 +140,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.heal(host)?;
             if !cli.quiet {
-                println!("healed {host}: its underlay link is up");
+                outln!("healed {host}: its underlay link is up")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -147,7 +148,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.attach_containers()?;
             if !cli.quiet {
-                println!("attached {} containers", lab.containers().count());
+                outln!("attached {} containers", lab.containers().count())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -210,7 +211,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     state::save(&st)?;
     let _kept = lab.persist();
     if !cli.quiet {
-        println!(
+        outln!(
             "lab `{tag}` up: {hosts} hosts, {n_containers} containers, deployed via {} in {:.1}s; \
              next: vxlan-mesh lab{} {}",
             via.as_str(),
@@ -225,7 +226,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
             } else {
                 "check"
             }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,7 +241,7 @@ fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {
     removed += cleanup_prefix(&names::tag_prefix(tag))?.len();
     state::remove(tag)?;
     if !cli.quiet {
-        println!("lab `{tag}` down: {removed} namespaces removed");
+        outln!("lab `{tag}` down: {removed} namespaces removed")?;
     }
     Ok(ExitCode::SUCCESS)
 }

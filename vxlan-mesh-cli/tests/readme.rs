@@ -1,7 +1,7 @@
 //! The README's examples are run, so the docs cannot rot.
 //!
 //! - ```` ```console ```` blocks are terminal transcripts: each `$ ` line is run (with
-//!   `bash -o pipefail`, in a scratch directory that links `examples/`, `crates/` and `docs/`,
+//!   `bash -o pipefail`, in a scratch directory that links `examples/`, `docs/` and the crates,
 //!   `$HOME` pointing into it), and the lines after it must equal its output (stdout and
 //!   stderr; `...` and `[..]` are wildcards). It must exit 0, or the code given by a trailing
 //!   `# exit N`.
@@ -144,7 +144,14 @@ fn sandbox() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vxm-readme-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("home")).unwrap();
-    for link in ["examples", "crates", "docs"] {
+    for link in [
+        "examples",
+        "docs",
+        "vxlan-mesh-core",
+        "vxlan-mesh-gen",
+        "vxlan-mesh-cli",
+        "vxlan-mesh-lab",
+    ] {
         std::os::unix::fs::symlink(root().join(link), dir.join(link)).unwrap();
     }
     dir

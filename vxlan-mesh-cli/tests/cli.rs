@@ -760,18 +760,7 @@ fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
 
 // ---------------------------------------------------------------- completions and man
 
-#[test]
-fn bash_completion_is_valid_bash_and_knows_the_commands() {
-    let script = stdout_of(&["completions", "bash"]);
-    for word in ["check", "plan", "graph", "--inventory", "--format"] {
-        assert!(script.contains(word), "completion lacks {word}");
-    }
-    let dir = tempdir("compl");
-    let path = dir.join("vxlan-mesh.bash");
-    std::fs::write(&path, &script).unwrap();
-    let out = StdCommand::new("bash").arg("-n").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
+// Each shell completing real command lines: tests/completions.rs.
 
 #[test]
 fn completions_for_other_shells_and_a_bad_shell() {

@@ -1,5 +1,7 @@
 //! Command-line surface (clap derive).
 
+pub mod lab;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -159,7 +161,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
-    Lab(crate::commands::lab::LabArgs),
+    Lab(lab::LabArgs),
 }
 
 /// Output format of `graph`.

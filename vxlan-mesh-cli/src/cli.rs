@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+// Exit codes, in `--help`, the man page and the README's "Exit codes" section; a macro
+// because `concat!` takes literals only.
 macro_rules! exit_codes {
     () => {
         "Exit codes:
@@ -14,10 +16,6 @@ macro_rules! exit_codes {
   2  drift: the host differs from its plan, changes are pending (status)"
     };
 }
-
-/// Exit codes, documented in `--help`, the man page and the README's "Exit codes" section.
-#[allow(dead_code)] // For commands that quote them (status).
-pub const EXIT_CODES: &str = exit_codes!();
 
 /// `--help` and the man page's DESCRIPTION.
 const LONG_ABOUT: &str = "Joins Linux servers that share no LAN into one overlay L2 segment for their \

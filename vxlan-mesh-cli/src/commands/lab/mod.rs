@@ -3,7 +3,6 @@
 
 mod check;
 mod deploy;
-mod progress;
 mod state;
 
 use std::process::ExitCode;
@@ -16,6 +15,7 @@ use crate::cli::lab::{LabArgs, LabCommand, Via};
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
 use crate::output::{self, outln};
+use crate::progress::Progress;
 
 /// Runs `lab …`.
 pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
@@ -92,8 +92,8 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     }
     let hosts = spec.hosts.len();
     let n_containers = spec.containers().count();
-    let mut progress = progress::Progress::new(cli.quiet);
-    let lab = Lab::build_with_progress(spec, &mut |p| progress.lab(&p))?;
+    let mut progress = Progress::phases(cli.quiet);
+    let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
     let workdir = state::workdir(tag);
     let ctx = deploy::Ctx {
         lab: &lab,
@@ -117,7 +117,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         deployer.wait_ready(&ctx)?;
         lab.attach_containers()?;
     }
-    progress.done();
+    progress.clear();
     let st = state::LabState {
         inventory,
         via: via.as_str().to_string(),
@@ -145,6 +145,17 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A step of the lab's build, as the progress line shows it.
+fn build_step(step: &vxlan_mesh_lab::Progress) -> String {
+    use vxlan_mesh_lab::Progress as Step;
+    match step {
+        Step::Namespaces(n) => format!("building lab: {n} namespaces created"),
+        Step::Switch => "building lab: underlay switch up".to_string(),
+        Step::Host { done, total } => format!("building lab: host {done}/{total}"),
+        Step::Container { done, total } => format!("building lab: container {done}/{total}"),
+    }
 }
 
 fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vxlan_mesh_core::netlink;
+use serde::Serialize;
+use vxlan_mesh_core::{netlink, Change};
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
@@ -20,11 +21,11 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     match format {
         OutputFormat::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "host": plan.host,
-                "converged": changes.is_empty(),
-                "changes": changes,
-            }))?
+            serde_json::to_string_pretty(&StatusJson {
+                changes: &changes,
+                converged: changes.is_empty(),
+                host: &plan.host,
+            })?
         )?,
         OutputFormat::Text => {
             if changes.is_empty() {
@@ -44,4 +45,13 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     } else {
         ExitCode::from(DRIFT)
     })
+}
+
+/// `status --format json`: `changes` (empty when converged), `converged`, `host`; fields in
+/// alphabetical order, as the command has always printed them.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    changes: &'a [Change],
+    converged: bool,
+    host: &'a str,
 }

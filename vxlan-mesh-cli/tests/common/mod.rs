@@ -165,3 +165,56 @@ pub fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> S
     }
     s
 }
+
+/// `.assert()` on a command: runs it and returns what it printed, for chained checks
+/// (`vxm().args(["check"]).assert().success().stderr_eq("")`). Snapshots of the output are
+/// insta's (`insta::assert_snapshot!(ran.stdout(), @"...")`).
+pub trait Assert {
+    /// Runs the command to completion.
+    fn assert(&mut self) -> Ran;
+}
+
+impl Assert for Command {
+    fn assert(&mut self) -> Ran {
+        Ran(self.output().unwrap_or_else(|e| panic!("{self:?}: {e}")))
+    }
+}
+
+/// A finished command.
+pub struct Ran(pub Output);
+
+impl Ran {
+    /// Checks that it exited 0.
+    pub fn success(self) -> Ran {
+        assert!(self.0.status.success(), "{}", text(&self.0));
+        self
+    }
+
+    /// Checks its exit code.
+    pub fn code(self, code: i32) -> Ran {
+        assert_eq!(self.0.status.code(), Some(code), "{}", text(&self.0));
+        self
+    }
+
+    /// Its stdout (UTF-8).
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.0.stdout.clone()).unwrap()
+    }
+
+    /// Its stderr (UTF-8).
+    pub fn stderr(&self) -> String {
+        String::from_utf8(self.0.stderr.clone()).unwrap()
+    }
+
+    /// Checks that stdout is exactly `expected`.
+    pub fn stdout_eq(self, expected: impl AsRef<str>) -> Ran {
+        assert_eq!(self.stdout(), expected.as_ref(), "{}", text(&self.0));
+        self
+    }
+
+    /// Checks that stderr is exactly `expected`.
+    pub fn stderr_eq(self, expected: impl AsRef<str>) -> Ran {
+        assert_eq!(self.stderr(), expected.as_ref(), "{}", text(&self.0));
+        self
+    }
+}

@@ -104,9 +104,14 @@ pub struct Netns(pub String);
 impl Netns {
     /// A new namespace named `vxmt-{tag}-{pid}-{n}`.
     pub fn new(tag: &str) -> Netns {
-        let name = unique(&format!("vxmt-{tag}"));
+        Netns::named(&unique(&format!("vxmt-{tag}")))
+    }
+
+    /// A new namespace named `name` (e.g. under a lab's prefix, which the lab's cleanup
+    /// also finds).
+    pub fn named(name: &str) -> Netns {
         sh(&format!("ip netns add {name}"));
-        let ns = Netns(name);
+        let ns = Netns(name.to_string());
         ns.sh("ip link set lo up");
         ns
     }

@@ -16,27 +16,10 @@ use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 use common::{Scratch, BIN};
 
-/// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay.
+/// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay. Hosts `lxd1`… at
+/// `192.0.2.N` (`2001:db8::N`).
 fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
-    let mut s = String::new();
-    if mode != "flood" {
-        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
-    }
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    if let Some(m) = mtu {
-        s.push_str(&format!("mtu = {m}\n"));
-    }
-    for i in 1..=hosts {
-        let address = if v6 {
-            format!("2001:db8::{i}")
-        } else {
-            format!("192.0.2.{i}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"lxd{i}\"\nid = {i}\naddress = \"{address}\"\n"
-        ));
-    }
-    s
+    common::inventory_named("lxd", "192.0.2", mode, v6, hosts, mtu)
 }
 
 fn lab_for(text: &str, tag: &str) -> Lab {
@@ -226,7 +209,7 @@ fn inventory_edits(mode: &str) {
     assert!(matrix.is_full(), "{}", matrix.render_text());
 
     // Smaller MTU: changed in place on the bridge and every device.
-    std::fs::write(&inv, &inventory_text(mode, false, 4, Some(1400))).unwrap();
+    std::fs::write(&inv, inventory_text(mode, false, 4, Some(1400))).unwrap();
     let devices = if mode == "flood" { 1 } else { 3 };
     let mut want = vec!["update-bridge".to_string()];
     want.extend(std::iter::repeat_n("update-vxlan".to_string(), devices));
@@ -239,7 +222,7 @@ fn inventory_edits(mode: &str) {
     assert!(probe.fits, "{probe:?}");
 
     // Remove lxd4: the others drop its tunnel and firewall entry; lxd4 tears down.
-    std::fs::write(&inv, &inventory_text(mode, false, 3, Some(1400))).unwrap();
+    std::fs::write(&inv, inventory_text(mode, false, 3, Some(1400))).unwrap();
     for h in &lab.spec().hosts[..3] {
         assert_eq!(
             pending_ops(&lab, &h.netns, &inv),

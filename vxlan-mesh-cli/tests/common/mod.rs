@@ -148,8 +148,14 @@ impl Drop for Netns {
 
 /// An inventory of `hosts` hosts `h1`, `h2`, … with ids 1, 2, … on one network `lan` (VNI
 /// 1000, bridge `vxbr0`). `mode` is `flood`, or a per-peer loop prevention (`isolation`,
-/// `ebtables`). Addresses: `198.51.100.N`, or `2001:db8::N` with `v6` or beyond 250 hosts.
+/// `ebtables`). Addresses: `198.51.100.N`, or `2001:db8::N` (hexadecimal N) with `v6` or
+/// beyond 250 hosts.
 pub fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
+    inventory_named("h", "198.51.100", mode, v6, hosts, mtu)
+}
+
+/// [`inventory_text`] with hosts named `{prefix}N` and IPv4 addresses `{net24}.N`.
+pub fn inventory_named(prefix: &str, net24: &str, mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
     let mut s = String::new();
     if mode != "flood" {
         s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
@@ -162,10 +168,10 @@ pub fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> S
         let address = if v6 || hosts > 250 {
             format!("2001:db8::{i:x}")
         } else {
-            format!("198.51.100.{i}")
+            format!("{net24}.{i}")
         };
         s.push_str(&format!(
-            "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{address}\"\n"
+            "[[hosts]]\nname = \"{prefix}{i}\"\nid = {i}\naddress = \"{address}\"\n"
         ));
     }
     s

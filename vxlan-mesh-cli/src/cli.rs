@@ -1,9 +1,13 @@
 //! Command-line surface (clap derive).
 
+pub mod lab;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+// Exit codes, in `--help`, the man page and the README's "Exit codes" section; a macro
+// because `concat!` takes literals only.
 macro_rules! exit_codes {
     () => {
         "Exit codes:
@@ -12,10 +16,6 @@ macro_rules! exit_codes {
   2  drift: the host differs from its plan, changes are pending (status)"
     };
 }
-
-/// Exit codes, documented in `--help`, the man page and the README's "Exit codes" section.
-#[allow(dead_code)] // For commands that quote them (status).
-pub const EXIT_CODES: &str = exit_codes!();
 
 /// `--help` and the man page's DESCRIPTION.
 const LONG_ABOUT: &str = "Joins Linux servers that share no LAN into one overlay L2 segment for their \
@@ -159,7 +159,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
-    Lab(crate::commands::lab::LabArgs),
+    Lab(lab::LabArgs),
 }
 
 /// Output format of `graph`.

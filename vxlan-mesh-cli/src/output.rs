@@ -27,3 +27,60 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .filter_map(|e| e.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
+
+/// `err` and its causes, `: `-separated, each cause once: one whose text the message so far
+/// already holds is skipped (a library error that quotes its source, or a context that
+/// repeats it, would otherwise print "`nft` is not installed: `nft` is not installed").
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+/// `println!` that returns the write error instead of panicking (see the module docs):
+/// `outln!("host {}: converged", plan.host)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::println(&format!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+#[cfg(test)]
+mod tests {
+    use anyhow::anyhow;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("`nft` is not installed")]
+    struct NotInstalled;
+
+    /// An error that quotes its source in its own message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot list the tables: {0}")]
+    struct Quoting(#[source] NotInstalled);
+
+    #[test]
+    fn every_cause_is_printed_once_in_order() {
+        let err = anyhow::Error::new(NotInstalled).context("status stopped");
+        assert_eq!(error_message(&err), "status stopped: `nft` is not installed");
+        let err = anyhow::Error::new(NotInstalled).context("`nft` is not installed");
+        assert_eq!(error_message(&err), "`nft` is not installed");
+        let err = anyhow::Error::new(Quoting(NotInstalled)).context("status stopped");
+        assert_eq!(
+            error_message(&err),
+            "status stopped: cannot list the tables: `nft` is not installed"
+        );
+        assert_eq!(error_message(&anyhow!("plain")), "plain");
+    }
+}

@@ -4,15 +4,19 @@
 //! redirected, or with `-q`, nothing is drawn, so logs and scripts see only the command's
 //! real output. stdout is never touched: data printed there stays clean for `jq` and files.
 //!
+//! A counter (`plan --all`, `graph`):
+//!
 //! ```ignore
-//! let mut progress = Progress::for_cli(cli, "applying", plan.vxlans().count() as u64);
-//! for change in changes {
-//!     progress.step(&change.to_string()); // what is being done now
-//!     apply(change)?;
+//! let mut progress = Progress::for_cli(cli, "planning", fleet.hosts.len() as u64);
+//! for host in &fleet.hosts {
+//!     plan(host)?;
 //!     progress.inc(1);
 //! }
-//! progress.finish(); // "applying: 500/500 done in 0.2s" (terminal only)
+//! progress.finish(); // "planning: 500/500 done in 0.2s" (terminal only)
 //! ```
+//!
+//! Work in phases without a count (`lab up`, `lab check`) shows a line per phase instead:
+//! `Progress::phases(quiet)`, `progress.show("checking: loop")`, `progress.clear()`.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -28,7 +32,6 @@ pub struct Progress {
     label: String,
     total: u64,
     done: u64,
-    message: String,
     started: Instant,
     last_draw: Option<Instant>,
     interval: Duration,
@@ -51,6 +54,11 @@ impl Progress {
         Self::build(Some(Box::new(stderr)), label, total, REDRAW_EVERY)
     }
 
+    /// Progress for work in phases without a count, each drawn with [`Progress::show`].
+    pub fn phases(quiet: bool) -> Self {
+        Self::new("", 0, quiet)
+    }
+
     /// Progress that draws nothing.
     pub fn hidden() -> Self {
         Self::build(None, "", 0, REDRAW_EVERY)
@@ -58,8 +66,8 @@ impl Progress {
 
     /// Progress drawn to `out` on every step, whatever `out` is (for tests and for callers
     /// that manage their own terminal).
-    #[allow(dead_code)] // API for apply/render/lab; exercised by the tests below.
-    pub fn to_writer(out: Box<dyn Write + Send>, label: &str, total: u64) -> Self {
+    #[cfg(test)]
+    fn to_writer(out: Box<dyn Write + Send>, label: &str, total: u64) -> Self {
         Self::build(Some(out), label, total, Duration::ZERO)
     }
 
@@ -69,18 +77,11 @@ impl Progress {
             label: label.to_string(),
             total,
             done: 0,
-            message: String::new(),
             started: Instant::now(),
             last_draw: None,
             interval,
             finished: false,
         }
-    }
-
-    /// Whether anything is drawn (callers may skip computing messages when not).
-    #[allow(dead_code)] // API for apply/render/lab.
-    pub fn is_visible(&self) -> bool {
-        self.out.is_some()
     }
 
     /// Counts `n` more steps done.
@@ -89,21 +90,12 @@ impl Progress {
         self.draw(false);
     }
 
-    /// Shows what is being done now (e.g. the object being created), without counting a step.
-    #[allow(dead_code)] // API for apply/render/lab.
-    pub fn step(&mut self, message: &str) {
-        if self.out.is_some() {
-            self.message = message.chars().filter(|c| !c.is_control()).take(60).collect();
-            self.draw(false);
-        }
-    }
-
-    /// Prints a whole line (e.g. a warning) above the counter, which is redrawn below it.
-    #[allow(dead_code)] // API for apply/render/lab.
-    pub fn println(&mut self, line: &str) {
+    /// Draws `text` in place of the counter (a phase of work without a count).
+    pub fn show(&mut self, text: &str) {
         if let Some(out) = self.out.as_mut() {
-            let _ = write!(out, "\r\x1b[2K{line}\n");
-            self.draw(true);
+            let text: String = text.chars().filter(|c| !c.is_control()).collect();
+            let _ = write!(out, "\r\x1b[2K{text}");
+            let _ = out.flush();
         }
     }
 
@@ -112,12 +104,13 @@ impl Progress {
         self.finish_line();
     }
 
-    /// Erases the counter without a final line (e.g. before printing an error).
-    #[allow(dead_code)] // API for apply/render/lab.
-    pub fn clear(mut self) {
-        if let Some(out) = self.out.as_mut() {
-            let _ = write!(out, "\r\x1b[2K");
-            let _ = out.flush();
+    /// Erases the line without a final count (the end of phases, or before an error).
+    pub fn clear(&mut self) {
+        if !self.finished {
+            if let Some(out) = self.out.as_mut() {
+                let _ = write!(out, "\r\x1b[2K");
+                let _ = out.flush();
+            }
         }
         self.finished = true;
     }
@@ -152,23 +145,18 @@ impl Progress {
         let percent = (self.done.saturating_mul(100)).checked_div(self.total).unwrap_or(100);
         let _ = write!(
             out,
-            "\r\x1b[2K{}: {}/{} ({percent}%) {}",
-            self.label, self.done, self.total, self.message
+            "\r\x1b[2K{}: {}/{} ({percent}%)",
+            self.label, self.done, self.total
         );
         let _ = out.flush();
     }
 }
 
 impl Drop for Progress {
-    /// A counter left unfinished (e.g. by an early `?` return) ends its line, so that the
-    /// error message that follows starts on a line of its own.
+    /// A line left drawn (e.g. by an early `?` return) is erased, so that the error message
+    /// that follows starts on a clean line.
     fn drop(&mut self) {
-        if !self.finished {
-            if let Some(out) = self.out.as_mut() {
-                let _ = writeln!(out);
-                let _ = out.flush();
-            }
-        }
+        self.clear();
     }
 }
 
@@ -196,17 +184,14 @@ mod tests {
     }
 
     #[test]
-    fn draws_counts_messages_and_a_final_line() {
+    fn draws_counts_and_a_final_line() {
         let buf = Buf::default();
         let mut p = Progress::to_writer(Box::new(buf.clone()), "applying", 4);
-        p.step("vxm100");
         p.inc(1);
-        p.println("warning: x");
         p.inc(3);
         p.finish();
         let text = buf.text();
-        assert!(text.contains("applying: 1/4 (25%) vxm100"), "{text:?}");
-        assert!(text.contains("\r\x1b[2Kwarning: x\n"), "{text:?}");
+        assert!(text.contains("applying: 1/4 (25%)"), "{text:?}");
         assert!(text.contains("applying: 4/4 (100%)"), "{text:?}");
         assert!(text.contains("applying: 4/4 done in "), "{text:?}");
         assert!(text.ends_with("s\n"), "{text:?}");
@@ -215,23 +200,35 @@ mod tests {
     #[test]
     fn hidden_progress_writes_nothing_and_quiet_hides_it() {
         let mut p = Progress::new("x", 2, true);
-        assert!(!p.is_visible());
+        assert!(p.out.is_none());
         p.inc(2);
         p.finish();
         // Under `cargo test` stderr is captured, not a terminal: hidden even without -q.
         if !std::io::stderr().is_terminal() {
-            assert!(!Progress::new("x", 1, false).is_visible());
+            assert!(Progress::new("x", 1, false).out.is_none());
+            assert!(Progress::phases(false).out.is_none());
         }
     }
 
     #[test]
-    fn an_unfinished_counter_ends_its_line_when_dropped() {
+    fn an_unfinished_line_is_erased_when_dropped() {
         let buf = Buf::default();
         {
             let mut p = Progress::to_writer(Box::new(buf.clone()), "rendering", 10);
             p.inc(1);
         }
-        assert!(buf.text().ends_with("rendering: 1/10 (10%) \n"), "{:?}", buf.text());
+        assert_eq!(buf.text(), "\r\x1b[2Krendering: 1/10 (10%)\r\x1b[2K");
+    }
+
+    #[test]
+    fn phases_are_shown_one_line_at_a_time_and_cleared() {
+        let buf = Buf::default();
+        let mut p = Progress::to_writer(Box::new(buf.clone()), "", 0);
+        p.show("checking: loop\x1b]");
+        p.clear();
+        p.show("after the end");
+        drop(p);
+        assert_eq!(buf.text(), "\r\x1b[2Kchecking: loop]\r\x1b[2K\r\x1b[2Kafter the end");
     }
 
     #[test]

@@ -3,127 +3,19 @@
 //! success and failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+use common::{inventory_text, text, Netns, Scratch, BIN};
 
-/// A named network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "vxmt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        sh(&format!("ip netns add {name}"));
-        let ns = Netns(name);
-        ns.sh("ip link set lo up");
-        ns
-    }
-
-    /// Runs a shell command inside the namespace; panics on failure.
-    fn sh(&self, cmd: &str) -> String {
-        sh(&format!(
-            "ip netns exec {} sh -c '{}'",
-            self.0,
-            cmd.replace('\'', "'\\''")
-        ))
-    }
-
-    /// Runs the CLI inside the namespace.
-    fn cli(&self, inventory: &std::path::Path, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0, BIN, "-i"])
-            .arg(inventory)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Writes an inventory of `hosts` hosts: hN is 198.51.100.N (2001:db8::N beyond 250 hosts).
-fn inventory(dir_tag: &str, mode: &str, hosts: usize, mtu: Option<u32>) -> (tempdir::Dir, PathBuf) {
-    let dir = tempdir::Dir::new(dir_tag);
-    let mut s = String::new();
-    if mode != "flood" {
-        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
-    }
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    if let Some(m) = mtu {
-        s.push_str(&format!("mtu = {m}\n"));
-    }
-    for i in 1..=hosts {
-        // Documentation ranges only: IPv6 when IPv4's /24 is too small.
-        let address = if hosts > 250 {
-            format!("2001:db8::{i:x}")
-        } else {
-            format!("198.51.100.{i}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{address}\"\n"
-        ));
-    }
-    let path = dir.0.join("inventory.toml");
-    std::fs::write(&path, s).unwrap();
+/// Writes an inventory of `hosts` hosts (see [`common::inventory_text`]).
+fn inventory(dir_tag: &str, mode: &str, hosts: usize, mtu: Option<u32>) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(dir_tag);
+    let path = dir.write("inventory.toml", &inventory_text(mode, false, hosts, mtu));
     (dir, path)
-}
-
-mod tempdir {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A temporary directory, removed on drop.
-    pub struct Dir(pub PathBuf);
-
-    impl Dir {
-        pub fn new(tag: &str) -> Dir {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "vxmt-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn links(ns: &Netns) -> String {

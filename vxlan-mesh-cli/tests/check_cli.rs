@@ -2,39 +2,15 @@
 //! error with its position, code and field path, in text and JSON; inputs that are too large.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
+use common::{root, Scratch};
 
 /// The binary, run from the workspace root with no inventory from the environment.
 fn vxm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vxlan-mesh"))
-        .current_dir(root())
-        .env_remove("VXLAN_MESH_INVENTORY")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// A scratch directory of this test, removed when dropped (also when the test fails).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("vxm-check-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    common::vxm().args(args).output().unwrap()
 }
 
 // ---------------------------------------------------------------- size limit
@@ -55,7 +31,7 @@ fn an_endless_input_is_refused_at_the_size_limit() {
 #[test]
 fn a_fifo_that_never_ends_is_refused_at_the_size_limit() {
     let dir = Scratch::new("fifo");
-    let fifo = dir.0.join("inventory.toml");
+    let fifo = dir.join("inventory.toml");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     // `yes` writes until its reader goes away: the input never ends by itself.
     let mut writer = Command::new("sh")
@@ -87,7 +63,7 @@ fn an_inventory_of_exactly_the_limit_is_read() {
     padded.push_str(&"#".repeat(LIMIT - padded.len() - 1));
     padded.push('\n');
     assert_eq!(padded.len(), LIMIT);
-    let path = dir.0.join("big.toml");
+    let path = dir.join("big.toml");
     std::fs::write(&path, &padded).unwrap();
     let out = vxm(&["-i", path.to_str().unwrap(), "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -102,7 +78,7 @@ fn an_inventory_of_exactly_the_limit_is_read() {
 #[test]
 fn a_file_that_is_not_utf8_is_refused_naming_the_offset() {
     let dir = Scratch::new("utf8");
-    let path = dir.0.join("latin1.toml");
+    let path = dir.join("latin1.toml");
     std::fs::write(&path, b"port = 4789\n# caf\xe9\n").unwrap();
     let out = vxm(&["-i", path.to_str().unwrap(), "check"]);
     assert_eq!(out.status.code(), Some(1));

@@ -5,57 +5,21 @@
 //! without.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+use common::{Scratch, BIN};
 
-/// An inventory file, removed on drop.
-struct InventoryFile(PathBuf);
-
-impl InventoryFile {
-    fn new(tag: &str, text: &str) -> InventoryFile {
-        let path = std::env::temp_dir().join(format!("{tag}.toml"));
-        std::fs::write(&path, text).unwrap();
-        InventoryFile(path)
-    }
-
-    fn rewrite(&self, text: &str) {
-        std::fs::write(&self.0, text).unwrap();
-    }
-}
-
-impl Drop for InventoryFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay.
+/// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay. Hosts `lxd1`… at
+/// `192.0.2.N` (`2001:db8::N`).
 fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
-    let mut s = String::new();
-    if mode != "flood" {
-        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
-    }
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    if let Some(m) = mtu {
-        s.push_str(&format!("mtu = {m}\n"));
-    }
-    for i in 1..=hosts {
-        let address = if v6 {
-            format!("2001:db8::{i}")
-        } else {
-            format!("192.0.2.{i}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"lxd{i}\"\nid = {i}\naddress = \"{address}\"\n"
-        ));
-    }
-    s
+    common::inventory_named("lxd", "192.0.2", mode, v6, hosts, mtu)
 }
 
 fn lab_for(text: &str, tag: &str) -> Lab {
@@ -129,9 +93,10 @@ fn classic_topology(mode: &str, v6: bool) {
     let tag = format!("e{}{}", &mode[..2], if v6 { 6 } else { 4 });
     let text = inventory_text(mode, v6, 4, None);
     let lab = lab_for(&text, &tag);
-    let inv = InventoryFile::new(&lab.spec().tag, &text);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
 
-    apply_all(&lab, &inv.0, &[]);
+    apply_all(&lab, &inv, &[]);
     lab.attach_containers().unwrap();
 
     let matrix = lab.ping_matrix().unwrap();
@@ -149,7 +114,7 @@ fn classic_topology(mode: &str, v6: bool) {
 
     // Idempotence: nothing to do, nothing recreated.
     let before: Vec<_> = lab.spec().hosts.iter().map(|h| owned_indexes(&lab, &h.netns)).collect();
-    for printed in apply_all(&lab, &inv.0, &[]) {
+    for printed in apply_all(&lab, &inv, &[]) {
         assert!(printed.trim().ends_with(": no changes"), "{printed}");
     }
     for (h, was) in lab.spec().hosts.iter().zip(&before) {
@@ -160,13 +125,13 @@ fn classic_topology(mode: &str, v6: bool) {
             "{}: same devices, same indexes",
             h.name
         );
-        let o = cli(&lab, &h.netns, &inv.0, &["status"]);
+        let o = cli(&lab, &h.netns, &inv, &["status"]);
         assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     }
 
     // Teardown leaves the lab's own devices (underlay, container veths) alone.
     for h in &lab.spec().hosts {
-        let o = cli(&lab, &h.netns, &inv.0, &["down"]);
+        let o = cli(&lab, &h.netns, &inv, &["down"]);
         assert_eq!(o.status.code(), Some(0), "{}", show(&o));
         assert!(owned_indexes(&lab, &h.netns).is_empty(), "{}", links(&lab, &h.netns));
         let l = links(&lab, &h.netns);
@@ -210,20 +175,21 @@ fn per_peer_ebtables_ipv6_underlay_every_container_reaches_every_other() {
 fn inventory_edits(mode: &str) {
     let four = inventory_text(mode, false, 4, None);
     let lab = lab_for(&four, &format!("ed{}", &mode[..2]));
-    let inv = InventoryFile::new(&lab.spec().tag, &inventory_text(mode, false, 3, None));
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &inventory_text(mode, false, 3, None));
     let first3 = ["lxd1", "lxd2", "lxd3"];
     let (add_op, del_op) = if mode == "flood" {
         ("add-fdb", "delete-fdb")
     } else {
         ("create-vxlan", "delete-vxlan")
     };
-    apply_all(&lab, &inv.0, &first3);
+    apply_all(&lab, &inv, &first3);
 
     // Add lxd4: old hosts gain one tunnel (or flood entry) and one firewall peer.
-    inv.rewrite(&four);
+    std::fs::write(&inv, &four).unwrap();
     for h in &lab.spec().hosts[..3] {
         assert_eq!(
-            pending_ops(&lab, &h.netns, &inv.0),
+            pending_ops(&lab, &h.netns, &inv),
             [add_op, "install-firewall"],
             "{}",
             h.name
@@ -233,7 +199,7 @@ fn inventory_edits(mode: &str) {
         .iter()
         .map(|h| owned_indexes(&lab, &h.netns))
         .collect();
-    apply_all(&lab, &inv.0, &[]);
+    apply_all(&lab, &inv, &[]);
     for (h, was) in lab.spec().hosts[..3].iter().zip(&before) {
         let now = owned_indexes(&lab, &h.netns);
         assert!(was.is_subset(&now), "{}: nothing recreated: {was:?} vs {now:?}", h.name);
@@ -243,30 +209,30 @@ fn inventory_edits(mode: &str) {
     assert!(matrix.is_full(), "{}", matrix.render_text());
 
     // Smaller MTU: changed in place on the bridge and every device.
-    inv.rewrite(&inventory_text(mode, false, 4, Some(1400)));
+    std::fs::write(&inv, inventory_text(mode, false, 4, Some(1400))).unwrap();
     let devices = if mode == "flood" { 1 } else { 3 };
     let mut want = vec!["update-bridge".to_string()];
     want.extend(std::iter::repeat_n("update-vxlan".to_string(), devices));
     for h in &lab.spec().hosts {
-        assert_eq!(pending_ops(&lab, &h.netns, &inv.0), want, "{}", h.name);
+        assert_eq!(pending_ops(&lab, &h.netns, &inv), want, "{}", h.name);
     }
-    apply_all(&lab, &inv.0, &[]);
+    apply_all(&lab, &inv, &[]);
     let (a, b) = (&lab.spec().hosts[0].containers[0], &lab.spec().hosts[2].containers[1]);
     let probe = lab.max_frame_probe(a, b, 1400).unwrap();
     assert!(probe.fits, "{probe:?}");
 
     // Remove lxd4: the others drop its tunnel and firewall entry; lxd4 tears down.
-    inv.rewrite(&inventory_text(mode, false, 3, Some(1400)));
+    std::fs::write(&inv, inventory_text(mode, false, 3, Some(1400))).unwrap();
     for h in &lab.spec().hosts[..3] {
         assert_eq!(
-            pending_ops(&lab, &h.netns, &inv.0),
+            pending_ops(&lab, &h.netns, &inv),
             [del_op, "install-firewall"],
             "{}",
             h.name
         );
     }
-    apply_all(&lab, &inv.0, &first3);
-    let o = cli(&lab, &lab.spec().hosts[3].netns, &inv.0, &["down"]);
+    apply_all(&lab, &inv, &first3);
+    let o = cli(&lab, &lab.spec().hosts[3].netns, &inv, &["down"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let matrix = lab.ping_matrix().unwrap();
     for cell in &matrix.cells {
@@ -275,7 +241,7 @@ fn inventory_edits(mode: &str) {
         }
     }
     for h in &lab.spec().hosts[..3] {
-        assert!(pending_ops(&lab, &h.netns, &inv.0).is_empty());
+        assert!(pending_ops(&lab, &h.netns, &inv).is_empty());
     }
 }
 
@@ -296,8 +262,9 @@ fn per_peer_inventory_edits_converge_with_minimal_changes() {
 fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
     let text = inventory_text("ebtables", false, 3, None);
     let lab = lab_for(&text, "ejmp");
-    let inv = InventoryFile::new(&lab.spec().tag, &text);
-    apply_all(&lab, &inv.0, &[]);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv, &[]);
     lab.attach_containers().unwrap();
     let host = lab.spec().hosts[0].clone();
     let forward = || -> Vec<String> {
@@ -317,13 +284,13 @@ fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
         &["ebtables", "-t", "filter", "-I", "FORWARD", "1", "-j", "ACCEPT"],
     )
     .unwrap();
-    let status = cli(&lab, &host.netns, &inv.0, &["status"]);
+    let status = cli(&lab, &host.netns, &inv, &["status"]);
     assert_eq!(status.status.code(), Some(2), "{}", show(&status));
-    assert_eq!(pending_ops(&lab, &host.netns, &inv.0), ["place-loop-jump"]);
+    assert_eq!(pending_ops(&lab, &host.netns, &inv), ["place-loop-jump"]);
 
-    apply_all(&lab, &inv.0, &[host.name.as_str()]);
+    apply_all(&lab, &inv, &[host.name.as_str()]);
     assert_eq!(forward(), ["-j VXLAN-MESH", "-j ACCEPT"]);
-    assert!(pending_ops(&lab, &host.netns, &inv.0).is_empty());
+    assert!(pending_ops(&lab, &host.netns, &inv).is_empty());
     let check = lab.loop_check(Duration::from_secs(2)).unwrap();
     assert!(!check.storm, "{check:?}");
     let matrix = lab.ping_matrix().unwrap();

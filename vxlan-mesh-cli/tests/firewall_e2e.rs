@@ -12,15 +12,17 @@
 //! Root, iproute2, iputils-ping and nftables are required; the tests fail without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+use common::{Netns, Scratch, BIN};
 
 /// The stranger's MAC, which the container's ingress counter matches.
 const STRANGER_MAC: &str = "02:00:00:00:66:66";
@@ -94,24 +96,6 @@ fn cli(ns: &str, inventory: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A namespace of the test's own (the stranger), deleted on drop.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Inventory files in a temporary directory, removed on drop.
-struct Files(PathBuf);
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn inventory_text(mode: &str, v6: bool, firewall: bool) -> String {
@@ -195,10 +179,9 @@ fn full_matrix(lab: &Lab) -> vxlan_mesh_lab::Reachability {
 
 fn peer_only_firewall(mode: &str, v6: bool) {
     let tag = names::unique_tag("fw");
-    let dir = Files(std::env::temp_dir().join(format!("vxm-{tag}")));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let open_inv = dir.0.join("open.toml");
-    let closed_inv = dir.0.join("closed.toml");
+    let dir = Scratch::new(&tag);
+    let open_inv = dir.join("open.toml");
+    let closed_inv = dir.join("closed.toml");
     std::fs::write(&open_inv, inventory_text(mode, v6, false)).unwrap();
     std::fs::write(&closed_inv, inventory_text(mode, v6, true)).unwrap();
     let fleet = Inventory::from_toml_str(&inventory_text(mode, v6, true))
@@ -213,14 +196,9 @@ fn peer_only_firewall(mode: &str, v6: bool) {
     let target_v4 = IpAddr::V4(target.ipv4.unwrap());
 
     // The stranger: on the underlay switch like any host, but not in the inventory.
-    let stranger = Netns(format!("{}x", names::tag_prefix(&tag)));
+    let stranger = Netns::named(&format!("{}x", names::tag_prefix(&tag)));
     let stranger_addr = if v6 { "2001:db8::66" } else { "192.0.2.66" };
     let plen = if v6 { 64 } else { 24 };
-    assert!(Command::new("ip")
-        .args(["netns", "add", &stranger.0])
-        .status()
-        .unwrap()
-        .success());
     sh(
         &spec.switch,
         &format!(
@@ -354,16 +332,10 @@ const TAMPERED_ACCEPT_RULES: [&str; 3] = [
 #[test]
 fn status_sees_a_tampered_firewall_and_apply_restores_it() {
     let tag = names::unique_tag("fwt");
-    let dir = Files(std::env::temp_dir().join(format!("vxm-{tag}")));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let inv = dir.0.join("inventory.toml");
+    let dir = Scratch::new(&tag);
+    let inv = dir.join("inventory.toml");
     std::fs::write(&inv, inventory_text("flood", false, true)).unwrap();
-    let ns = Netns(format!("{}t", names::tag_prefix(&tag)));
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .unwrap()
-        .success());
+    let ns = Netns::named(&format!("{}t", names::tag_prefix(&tag)));
     sh(&ns.0, "ip link set lo up\nip addr add 192.0.2.1/24 dev lo");
 
     cli(&ns.0, &inv, &["apply", "--host", "a"]);

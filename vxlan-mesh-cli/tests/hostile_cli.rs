@@ -2,20 +2,14 @@
 //! command line come out escaped, so they cannot forge lines or steer the terminal.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+use common::Scratch;
 
 fn run(inventory: &str, args: &[&str]) -> (Option<i32>, String) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("vxm-hostile-cli-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("inventory.toml");
-    std::fs::write(&path, inventory).unwrap();
-    let out = Command::new(BIN).arg("-i").arg(&path).args(args).output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new("hostile");
+    let path = dir.write("inventory.toml", inventory);
+    let out = common::vxm().arg("-i").arg(&path).args(args).output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -15,7 +15,11 @@
 //!   rewrites such blocks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::{root, Scratch};
 use std::process::Command;
 
 /// Subcommands that only read the inventory and write to stdout or `--out`.
@@ -25,12 +29,8 @@ const PARSE_ONLY: &[&str] = &["apply", "status", "down", "lab"];
 /// Other programs a console transcript may start with.
 const OTHER_PROGRAMS: &[&str] = &["mkdir", "find"];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
-
 fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_vxlan-mesh"))
+    PathBuf::from(common::BIN)
 }
 
 #[derive(Debug)]
@@ -140,9 +140,10 @@ fn subcommand(command: &str) -> Option<&str> {
     None
 }
 
-fn sandbox() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vxm-readme-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A scratch directory (removed on drop, also when the test fails) with the repository's
+/// examples, docs and crates linked in.
+fn sandbox() -> Scratch {
+    let dir = Scratch::new("readme");
     std::fs::create_dir_all(dir.join("home")).unwrap();
     for link in [
         "examples",
@@ -242,7 +243,6 @@ fn every_readme_example_runs_and_prints_what_the_readme_shows() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -2,27 +2,16 @@
 //! their deploy layout with --out, one folder per host with --all, clear errors otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Output;
+
+use common::{inventory_text, Scratch};
 
 fn vxm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vxlan-mesh"))
-        .current_dir(root())
-        .env_remove("VXLAN_MESH_INVENTORY")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vxm-render-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::vxm().args(args).output().unwrap()
 }
 
 #[test]
@@ -74,7 +63,7 @@ fn all_needs_out_and_writes_one_folder_per_host() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--all writes one folder per host and needs --out DIR"));
 
-    let dir = scratch("all");
+    let dir = Scratch::new("all");
     let d = dir.to_str().unwrap();
     let out = vxm(&[
         "-i",
@@ -99,7 +88,6 @@ fn all_needs_out_and_writes_one_folder_per_host() {
             3
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -116,4 +104,143 @@ fn host_and_all_conflict() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'--host <HOST>' cannot be used with '--all'"));
+}
+
+/// `render --out DIR` for host `h1` of `inventory`; returns stderr, panics on failure.
+fn render_out(inventory: &Path, format: &str, out: &Path) -> String {
+    let out = common::vxm()
+        .arg("-i")
+        .arg(inventory)
+        .args(["render", "--format", format, "--host", "h1", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn a_symlink_in_the_output_tree_is_never_followed() {
+    let dir = Scratch::new("symlink");
+    let inv = dir.write("fleet.toml", &inventory_text("isolation", false, 3, None));
+    // Someone who can write the output directory planted links: a directory to elsewhere,
+    // and the shell script's name to a file of root's.
+    let outside = dir.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let precious = outside.join("precious");
+    std::fs::write(&precious, "precious\n").unwrap();
+    std::fs::set_permissions(&precious, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(out.join("usr/local")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("etc")).unwrap();
+    std::os::unix::fs::symlink(&precious, out.join("usr/local/sbin")).unwrap();
+
+    let run = |format: &str| {
+        common::vxm()
+            .arg("-i")
+            .arg(&inv)
+            .args(["render", "--format", format, "--host", "h1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let networkd = run("networkd");
+    assert_eq!(networkd.status.code(), Some(1), "{}", common::text(&networkd));
+    let stderr = String::from_utf8_lossy(&networkd.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "`{}` is a symbolic link; refusing to write through it",
+            out.join("etc").display()
+        )),
+        "{stderr}"
+    );
+    let shell = run("shell");
+    assert_eq!(shell.status.code(), Some(1), "{}", common::text(&shell));
+    // Nothing landed outside, the link's target kept its content and mode.
+    let mut names: Vec<String> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["precious"]);
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::metadata(&precious).unwrap().permissions().mode() & 0o7777,
+        0o640
+    );
+}
+
+#[test]
+fn a_rerender_removes_what_it_no_longer_writes_and_nothing_else() {
+    let dir = Scratch::new("stale");
+    let inv = dir.write("fleet.toml", &inventory_text("isolation", false, 3, None));
+    let out = dir.join("out");
+    let net = out.join("etc/systemd/network");
+    let stderr = render_out(&inv, "networkd", &out);
+    assert!(!stderr.contains("removed"), "{stderr}");
+    // Per-peer mode: the last device (`vxm1001`) is the one towards h3.
+    let towards_h3 = ["50-vxlan-mesh-vxm1001.netdev", "50-vxlan-mesh-vxm1001.network"];
+    for f in towards_h3 {
+        assert!(net.join(f).exists(), "{f}");
+    }
+    std::fs::write(net.join("10-mine.network"), "[Match]\nName=eth9\n").unwrap();
+
+    // h3 leaves the fleet: its device's files go, the operator's file stays.
+    std::fs::write(&inv, inventory_text("isolation", false, 2, None)).unwrap();
+    let stderr = render_out(&inv, "networkd", &out);
+    for f in towards_h3 {
+        assert!(!net.join(f).exists(), "{f} left behind");
+        assert!(stderr.contains(&format!("etc/systemd/network/{f}")), "{stderr}");
+    }
+    assert!(stderr.contains("; removed 2 stale: "), "{stderr}");
+    assert!(net.join("50-vxlan-mesh-vxm1000.netdev").exists());
+    assert_eq!(
+        std::fs::read_to_string(net.join("10-mine.network")).unwrap(),
+        "[Match]\nName=eth9\n"
+    );
+}
+
+#[test]
+fn concurrent_renders_into_one_directory_leave_whole_files() {
+    // Two inventories whose files differ (3 and 40 peers), rendered again and again at the
+    // same time into the same directory: every file must be one render's whole version.
+    let dir = Scratch::new("concurrent");
+    let small = dir.write("small.toml", &inventory_text("flood", false, 3, None));
+    let big = dir.write("big.toml", &inventory_text("flood", false, 40, None));
+    let expected = |inv: &Path, tag: &str| {
+        let d = dir.join(tag);
+        render_out(inv, "networkd", &d);
+        d
+    };
+    let (small_dir, big_dir) = (expected(&small, "small"), expected(&big, "big"));
+    let out = dir.join("out");
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let inv = if i % 2 == 0 { small.clone() } else { big.clone() };
+            let out = out.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    render_out(&inv, "networkd", &out);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let net = Path::new("etc/systemd/network");
+    for entry in std::fs::read_dir(out.join(net)).unwrap() {
+        let name = entry.unwrap().file_name();
+        let rel = net.join(&name);
+        let got = std::fs::read(out.join(&rel)).unwrap();
+        let versions = [
+            std::fs::read(small_dir.join(&rel)).ok(),
+            std::fs::read(big_dir.join(&rel)).ok(),
+        ];
+        assert!(
+            versions.iter().flatten().any(|v| *v == got),
+            "{} is neither render's version (a temporary file or a spliced one)",
+            rel.display()
+        );
+    }
 }

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 use vxlan_mesh_core::HostPlan;
 
-pub use output::{check_relative, write_files};
+pub use output::{check_relative, write_files, OutputDir, WriteError, Written, MANIFEST};
 
 /// Output format of [`render`].
 ///

@@ -1,9 +1,41 @@
-//! Where rendered files may go: relative paths that stay inside an output directory.
+//! Where rendered files may go and how they get there.
+//!
+//! An output directory may be one others can write (a shared build tree, `/srv/deploy`), and
+//! it is often written as root: whatever already lies in it must not steer the writes.
+//!
+//! - Paths are relative and plain ([`check_relative`]).
+//! - Every directory under the output directory is opened relative to its parent's file
+//!   descriptor with `O_NOFOLLOW`: a symbolic link anywhere in the tree is refused, never
+//!   followed, so no file lands outside it and no link's target is written or chmod-ed.
+//! - Each file is written atomically: a new temporary file beside it (`O_EXCL`, with its
+//!   final mode), fsync, then rename over the old name. Concurrent renders and a full disk
+//!   leave either the old file or the new one, never a spliced or truncated one; a symbolic
+//!   link at the final name is replaced, its target untouched.
+//! - A manifest ([`MANIFEST`]) in the host's output directory lists what the last render
+//!   wrote there; the files it lists that this render no longer writes are removed (a removed
+//!   peer's tunnel must not stay deployable), and nothing the manifest does not list is.
 
-use std::io;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, renameat, AtFlags, OFlag};
+use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
+use nix::unistd::{fsync, unlinkat, UnlinkatFlags};
 
 use crate::{RenderError, RenderedFile};
+
+/// The file in a host's output directory that lists (one relative path a line) the files the
+/// last render wrote there, so that the next one can remove those it no longer writes.
+pub const MANIFEST: &str = ".vxlan-mesh-manifest";
+
+/// The largest manifest read back: far more than any plan's files need, and a bound on what
+/// a file planted in the tree can make us read.
+const MANIFEST_LIMIT: u64 = 4 << 20;
 
 /// Checks that `path` is relative and made only of plain components of
 /// `[A-Za-z0-9_.@-]` (no `..`, no root, no empty or dot-only component), so that joining
@@ -36,10 +68,143 @@ pub fn check_relative(path: &Path) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// Writes `files` under `dir` (creating directories), each with its [`RenderedFile::mode`].
+/// Why rendered files could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A path could leave the output directory.
+    #[error(transparent)]
+    UnsafePath(#[from] RenderError),
+    /// A symbolic link lies where a directory or the manifest should be.
+    #[error("`{}` is a symbolic link; refusing to write through it", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// Something other than a directory lies where a directory should be.
+    #[error("`{}` is in the way: it is not a directory", path.display())]
+    NotADirectory {
+        /// The obstacle.
+        path: PathBuf,
+    },
+    /// A system call on `path` failed.
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What [`OutputDir::write`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Written {
+    /// The files written, relative to the host's output directory.
+    pub written: Vec<PathBuf>,
+    /// The files a previous render had written there that this one no longer writes, now
+    /// removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// An output directory (`render --out DIR`), opened once; hosts' files are written under it.
 ///
-/// A file is created with its final permissions from the start, so that a 0600 file is never
-/// readable by others, even briefly.
+/// The directory itself is the operator's choice and may be a symbolic link; nothing under
+/// it may.
+///
+/// ```
+/// use std::path::Path;
+/// use vxlan_mesh_gen::{render, Format, OutputDir};
+/// let dir = std::env::temp_dir().join(format!("vxm-doc-outdir-{}", std::process::id()));
+/// let fleet = vxlan_mesh_core::testing::two_hosts();
+/// let out = OutputDir::open(&dir)?;
+/// let written = out.write(Path::new("a"), &render(&fleet.plan("a")?, Format::Netplan)?)?;
+/// assert!(written.removed.is_empty());
+/// assert!(dir.join("a/etc/netplan/60-vxlan-mesh.yaml").exists());
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct OutputDir {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl OutputDir {
+    /// Opens `path`, creating it (and its parents) when missing.
+    pub fn open(path: &Path) -> Result<OutputDir, WriteError> {
+        let io_err = |source| WriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(io_err)?;
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(e.into()))?;
+        Ok(OutputDir {
+            path: path.to_path_buf(),
+            fd,
+        })
+    }
+
+    /// The directory's path, as given to [`OutputDir::open`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `files` into the subdirectory `sub` (empty: the directory itself), removes the
+    /// files the previous render there wrote and this one does not, and records what it wrote
+    /// in that subdirectory's [`MANIFEST`].
+    pub fn write(&self, sub: &Path, files: &[RenderedFile]) -> Result<Written, WriteError> {
+        let mut tree = Tree {
+            path: self.path.join(sub),
+            root: None,
+            dirs: BTreeMap::new(),
+        };
+        let root = if sub.as_os_str().is_empty() {
+            self.fd
+                .try_clone()
+                .map_err(|source| tree.io_err(Path::new(""), source))?
+        } else {
+            check_relative(sub)?;
+            walk(&self.fd, &self.path, sub, true)?.ok_or_else(|| tree.io_err(sub, Errno::ENOENT.into()))?
+        };
+        tree.root = Some(root);
+
+        let new: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        for path in &new {
+            check_relative(path)?;
+        }
+        let old = tree.read_manifest()?;
+        // Listed before they exist: a render killed half-way still has them removed by the
+        // next one, whatever that one writes.
+        tree.write_manifest(old.union(&new))?;
+        for f in files {
+            tree.write_file(&f.path, f.mode, f.contents.as_bytes())?;
+        }
+        let mut removed = Vec::new();
+        for stale in old.difference(&new) {
+            if tree.remove(stale)? {
+                removed.push(stale.clone());
+            }
+        }
+        tree.write_manifest(new.iter())?;
+        tree.sync()?;
+        Ok(Written {
+            written: new.into_iter().collect(),
+            removed,
+        })
+    }
+}
+
+/// Writes `files` under `dir` as [`OutputDir::write`] does (creating `dir`), each with its
+/// [`RenderedFile::mode`] from the start, so that a 0600 file is never readable by others,
+/// even briefly.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("vxm-doc-{}", std::process::id()));
@@ -50,31 +215,230 @@ pub fn check_relative(path: &Path) -> Result<(), RenderError> {
 /// std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn write_files(dir: &Path, files: &[RenderedFile]) -> io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Written, WriteError> {
+    OutputDir::open(dir)?.write(Path::new(""), files)
+}
 
-    for f in files {
-        check_relative(&f.path).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let target = dir.join(&f.path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+/// One host's output directory while it is written: directories opened so far, by their
+/// path relative to it.
+struct Tree {
+    path: PathBuf,
+    root: Option<OwnedFd>,
+    dirs: BTreeMap<PathBuf, OwnedFd>,
+}
+
+impl Tree {
+    fn io_err(&self, rel: &Path, source: io::Error) -> WriteError {
+        WriteError::Io {
+            path: self.path.join(rel),
+            source,
         }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(f.mode)
-            .open(&target)?;
-        // An existing file keeps its old mode through open(); set it explicitly.
-        file.set_permissions(std::fs::Permissions::from_mode(f.mode))?;
-        file.write_all(f.contents.as_bytes())?;
     }
-    Ok(())
+
+    /// The directory `rel` (relative to the host's directory), created when missing and
+    /// `create`; `None` when missing and not `create`.
+    fn dir(&mut self, rel: &Path, create: bool) -> Result<Option<&OwnedFd>, WriteError> {
+        let root = self.root.as_ref().ok_or_else(|| WriteError::Io {
+            path: self.path.clone(),
+            source: Errno::EBADF.into(),
+        })?;
+        if rel.as_os_str().is_empty() {
+            return Ok(Some(root));
+        }
+        if !self.dirs.contains_key(rel) {
+            match walk(root, &self.path, rel, create)? {
+                Some(fd) => {
+                    self.dirs.insert(rel.to_path_buf(), fd);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(self.dirs.get(rel))
+    }
+
+    /// The manifest's paths; empty when there is none.
+    fn read_manifest(&mut self) -> Result<BTreeSet<PathBuf>, WriteError> {
+        let path = self.path.join(MANIFEST);
+        let Some(dir) = self.dir(Path::new(""), false)? else {
+            return Ok(BTreeSet::new());
+        };
+        let fd = match openat(
+            dir,
+            MANIFEST,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(BTreeSet::new()),
+            Err(Errno::ELOOP) => return Err(WriteError::Symlink { path }),
+            Err(e) => return Err(WriteError::Io { path, source: e.into() }),
+        };
+        let mut text = String::new();
+        File::from(fd)
+            .take(MANIFEST_LIMIT)
+            .read_to_string(&mut text)
+            .map_err(|source| WriteError::Io { path, source })?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            // A line that is not a plain relative path names nothing we could have written.
+            .map(PathBuf::from)
+            .filter(|p| check_relative(p).is_ok())
+            .collect())
+    }
+
+    fn write_manifest<'a>(&mut self, paths: impl Iterator<Item = &'a PathBuf>) -> Result<(), WriteError> {
+        let mut text = String::from(
+            "# Written by vxlan-mesh render: the files it wrote into this directory. The next render\n\
+             # removes those it no longer writes, and nothing else.\n",
+        );
+        for p in paths {
+            text.push_str(&p.display().to_string());
+            text.push('\n');
+        }
+        self.write_file(Path::new(MANIFEST), 0o644, text.as_bytes())
+    }
+
+    /// Writes one file atomically: a temporary file in the same directory, then a rename.
+    fn write_file(&mut self, rel: &Path, mode: u32, contents: &[u8]) -> Result<(), WriteError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let (parent, name) = split(rel);
+        let err_path = self.path.join(rel);
+        let io_err = |source: io::Error| WriteError::Io {
+            path: err_path.clone(),
+            source,
+        };
+        let dir = self.dir(parent, true)?.ok_or_else(|| io_err(Errno::ENOENT.into()))?;
+        // Unique among concurrent renders (pid) and among the files of this one (sequence).
+        let tmp = format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mode = Mode::from_bits_truncate(mode);
+        let fd = openat(
+            dir,
+            tmp.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            mode,
+        )
+        .map_err(|e| io_err(e.into()))?;
+        let result = (|| -> io::Result<()> {
+            // The umask may have taken bits the file needs (a script's x).
+            fchmod(&fd, mode)?;
+            let mut file = File::from(fd);
+            file.write_all(contents)?;
+            file.sync_all()?;
+            renameat(dir, tmp.as_str(), dir, name)?;
+            Ok(())
+        })();
+        if let Err(source) = result {
+            let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+            return Err(io_err(source));
+        }
+        Ok(())
+    }
+
+    /// Removes `rel` when it is a regular file; whether it did.
+    fn remove(&mut self, rel: &Path) -> Result<bool, WriteError> {
+        let (parent, name) = split(rel);
+        let err_path = self.path.join(rel);
+        let Some(dir) = self.dir(parent, false)? else {
+            return Ok(false);
+        };
+        let regular = match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits(),
+            Err(Errno::ENOENT) => false,
+            Err(e) => {
+                return Err(WriteError::Io {
+                    path: err_path,
+                    source: e.into(),
+                })
+            }
+        };
+        // Whatever replaced our file since (a directory, a link) is someone else's.
+        if !regular {
+            return Ok(false);
+        }
+        match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(WriteError::Io {
+                path: err_path,
+                source: e.into(),
+            }),
+        }
+    }
+
+    /// Makes the renames durable: fsync of every directory written to.
+    fn sync(&mut self) -> Result<(), WriteError> {
+        let dirs = self.root.iter().map(|fd| (PathBuf::new(), fd));
+        for (rel, fd) in dirs.chain(self.dirs.iter().map(|(p, fd)| (p.clone(), fd))) {
+            fsync(fd).map_err(|e| WriteError::Io {
+                path: self.path.join(&rel),
+                source: e.into(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The parent (possibly empty) and file name of a checked relative path.
+fn split(rel: &Path) -> (&Path, &str) {
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    (parent, name)
+}
+
+/// Opens the directory `rel` under `base` one component at a time, each relative to its
+/// parent and without following a symbolic link, creating missing ones when `create`.
+/// `None` when one is missing and not `create`. `base_path` names `base` in errors.
+fn walk(base: &OwnedFd, base_path: &Path, rel: &Path, create: bool) -> Result<Option<OwnedFd>, WriteError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut current: Option<OwnedFd> = None;
+    let mut so_far = base_path.to_path_buf();
+    for part in rel.iter() {
+        so_far.push(part);
+        let parent = current.as_ref().unwrap_or(base);
+        let opened = match openat(parent, part, flags, Mode::empty()) {
+            Err(Errno::ENOENT) if create => {
+                match mkdirat(parent, part, Mode::from_bits_truncate(0o755)) {
+                    // A concurrent render made it first.
+                    Ok(()) | Err(Errno::EEXIST) => openat(parent, part, flags, Mode::empty()),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        };
+        current = Some(match opened {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                let link = fstatat(parent, part, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
+                return Err(if link {
+                    WriteError::Symlink { path: so_far }
+                } else {
+                    WriteError::NotADirectory { path: so_far }
+                });
+            }
+            Err(e) => {
+                return Err(WriteError::Io {
+                    path: so_far,
+                    source: e.into(),
+                })
+            }
+        });
+    }
+    Ok(current)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::os::unix::fs::{symlink, PermissionsExt as _};
+
     use super::*;
 
     #[test]
@@ -85,5 +449,149 @@ mod tests {
             assert!(check_relative(Path::new(bad)).is_err(), "{bad:?}");
         }
         assert!(check_relative(Path::new("etc/netplan/60-vxlan-mesh.yaml")).is_ok());
+    }
+
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "vxm-gen-output-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn file(path: &str, mode: u32, contents: &str) -> RenderedFile {
+        RenderedFile {
+            path: path.into(),
+            mode,
+            contents: contents.into(),
+        }
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn writes_with_the_mode_given_and_nothing_but_the_files_and_the_manifest() {
+        let s = Scratch::new("mode");
+        let out = s.0.join("out");
+        let w = write_files(
+            &out,
+            &[file("etc/a.sh", 0o755, "#!/bin/sh\n"), file("etc/b", 0o600, "b\n")],
+        )
+        .unwrap();
+        assert_eq!(w.written, [PathBuf::from("etc/a.sh"), PathBuf::from("etc/b")]);
+        assert_eq!(mode_of(&out.join("etc/a.sh")), 0o755);
+        assert_eq!(mode_of(&out.join("etc/b")), 0o600);
+        let mut names: Vec<String> = std::fs::read_dir(out.join("etc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.sh", "b"], "no temporary file left behind");
+        let manifest = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        assert!(manifest.ends_with("\netc/a.sh\netc/b\n"), "{manifest}");
+    }
+
+    #[test]
+    fn a_symlinked_directory_in_the_tree_is_refused_and_its_target_untouched() {
+        let s = Scratch::new("symdir");
+        let outside = s.0.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("b"), "precious\n").unwrap();
+        std::fs::set_permissions(outside.join("b"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let out = s.0.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        symlink(&outside, out.join("etc")).unwrap();
+        let err = write_files(&out, &[file("etc/b", 0o600, "ours\n")]).unwrap_err();
+        assert!(matches!(err, WriteError::Symlink { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "`{}` is a symbolic link; refusing to write through it",
+                out.join("etc").display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(outside.join("b")).unwrap(), "precious\n");
+        assert_eq!(mode_of(&outside.join("b")), 0o640);
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_symlink_at_a_file_name_is_replaced_and_its_target_untouched() {
+        let s = Scratch::new("symfile");
+        let outside = s.0.join("precious");
+        std::fs::write(&outside, "precious\n").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let out = s.0.join("out");
+        std::fs::create_dir_all(out.join("etc")).unwrap();
+        symlink(&outside, out.join("etc/b")).unwrap();
+        write_files(&out, &[file("etc/b", 0o600, "ours\n")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+        assert_eq!(mode_of(&outside), 0o640);
+        assert!(std::fs::symlink_metadata(out.join("etc/b")).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(out.join("etc/b")).unwrap(), "ours\n");
+    }
+
+    #[test]
+    fn a_symlinked_manifest_is_refused() {
+        let s = Scratch::new("symmanifest");
+        let outside = s.0.join("precious");
+        std::fs::write(&outside, "etc/x\n").unwrap();
+        let out = s.0.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        symlink(&outside, out.join(MANIFEST)).unwrap();
+        let err = write_files(&out, &[file("a", 0o644, "a\n")]).unwrap_err();
+        assert!(matches!(err, WriteError::Symlink { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "etc/x\n");
+    }
+
+    #[test]
+    fn stale_files_of_the_last_render_go_and_foreign_ones_stay() {
+        let s = Scratch::new("stale");
+        let out = OutputDir::open(&s.0).unwrap();
+        let host = Path::new("h1");
+        out.write(host, &[file("etc/a", 0o644, "a\n"), file("etc/b", 0o644, "b\n")])
+            .unwrap();
+        std::fs::write(s.0.join("h1/etc/foreign"), "theirs\n").unwrap();
+        let w = out.write(host, &[file("etc/a", 0o644, "a2\n")]).unwrap();
+        assert_eq!(w.removed, [PathBuf::from("etc/b")]);
+        assert!(!s.0.join("h1/etc/b").exists());
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/a")).unwrap(), "a2\n");
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/foreign")).unwrap(), "theirs\n");
+        // A manifest line leading out of the tree removes nothing.
+        std::fs::write(s.0.join("victim"), "v\n").unwrap();
+        std::fs::write(s.0.join("h1").join(MANIFEST), "../victim\n/etc/passwd\netc/a\n").unwrap();
+        let w = out.write(host, &[]).unwrap();
+        assert_eq!(w.removed, [PathBuf::from("etc/a")]);
+        assert!(s.0.join("victim").exists());
+    }
+
+    #[test]
+    fn a_symlinked_host_directory_is_refused() {
+        let s = Scratch::new("symhost");
+        let outside = s.0.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(s.0.join("out")).unwrap();
+        symlink(&outside, s.0.join("out/h1")).unwrap();
+        let out = OutputDir::open(&s.0.join("out")).unwrap();
+        let err = out.write(Path::new("h1"), &[file("a", 0o644, "a\n")]).unwrap_err();
+        assert!(matches!(err, WriteError::Symlink { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 }

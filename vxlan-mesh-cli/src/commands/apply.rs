@@ -7,6 +7,7 @@ use vxlan_mesh_core::{argv, diff, netlink};
 
 use crate::cli::Cli;
 use crate::inventory_file;
+use crate::output::outln;
 
 pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
@@ -16,12 +17,12 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
         let observed = netlink::observe().context("cannot read this host's network state")?;
         let changes = diff(&plan.state(), &observed)?;
         if changes.is_empty() && !cli.quiet {
-            println!("# host {}: converged, nothing to do", plan.host);
+            outln!("# host {}: converged, nothing to do", plan.host)?;
         }
         for change in &changes {
-            println!("# {change}");
+            outln!("# {change}")?;
             for command in argv::for_change(change) {
-                println!("{command}");
+                outln!("{command}")?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -29,10 +30,10 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
     let report = netlink::apply(&plan).with_context(|| format!("apply for host `{}` stopped", plan.host))?;
     if !cli.quiet {
         if report.changes.is_empty() {
-            println!("host {}: no changes", plan.host);
+            outln!("host {}: no changes", plan.host)?;
         }
         for change in &report.changes {
-            println!("{change}");
+            outln!("{change}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

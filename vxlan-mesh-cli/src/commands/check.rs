@@ -2,33 +2,47 @@
 
 use std::process::ExitCode;
 
+use std::path::Path;
+
 use anyhow::Result;
+use serde::Serialize;
+use vxlan_mesh_core::Mode;
 
 use crate::cli::{Cli, OutputFormat};
-use crate::inventory_file;
+use crate::inventory_file::{self, Diagnostic};
 use crate::output;
 
 pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
     let result = inventory_file::check(&cli.inventory);
     match format {
-        // The JSON form always goes to stdout, valid or not, so that a tool reads one object:
-        // {"file", "valid", "errors": [{"line", "column", "code", "path", "message"}], and when valid
-        // "mode", "hosts", "networks": [{"name", "mtu"}]}.
+        // The JSON form always goes to stdout, valid or not, so that a tool reads one object.
         OutputFormat::Json => {
             let value = match &result {
-                Ok(fleet) => serde_json::json!({
-                    "file": cli.inventory,
-                    "valid": true,
-                    "errors": [],
-                    "mode": fleet.mode(),
-                    "hosts": fleet.hosts().len(),
-                    "networks": fleet.networks().iter().map(|n| serde_json::json!({"name": n.name, "mtu": n.mtu})).collect::<Vec<_>>(),
-                }),
-                Err(invalid) => serde_json::json!({
-                    "file": invalid.file,
-                    "valid": false,
-                    "errors": invalid.errors,
-                }),
+                Ok(fleet) => CheckJson {
+                    errors: &[],
+                    file: &cli.inventory,
+                    hosts: Some(fleet.hosts().len()),
+                    mode: Some(fleet.mode()),
+                    networks: Some(
+                        fleet
+                            .networks()
+                            .iter()
+                            .map(|n| NetworkJson {
+                                mtu: n.mtu,
+                                name: &n.name,
+                            })
+                            .collect(),
+                    ),
+                    valid: true,
+                },
+                Err(invalid) => CheckJson {
+                    errors: &invalid.errors,
+                    file: &invalid.file,
+                    hosts: None,
+                    mode: None,
+                    networks: None,
+                    valid: false,
+                },
             };
             output::println(&serde_json::to_string_pretty(&value)?)?;
             Ok(if result.is_ok() {
@@ -80,4 +94,27 @@ pub fn run(cli: &Cli, format: OutputFormat) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check --format json`: `errors` (`[{"line", "column", "message"}]`, empty when valid),
+/// `file`, `valid`, and when valid `hosts`, `mode`, `networks` (`[{"mtu", "name"}]`). Fields
+/// in alphabetical order, as the command has always printed them.
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    errors: &'a [Diagnostic],
+    file: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hosts: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<Mode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    networks: Option<Vec<NetworkJson<'a>>>,
+    valid: bool,
+}
+
+/// A network in [`CheckJson`].
+#[derive(Serialize)]
+struct NetworkJson<'a> {
+    mtu: u32,
+    name: &'a str,
 }

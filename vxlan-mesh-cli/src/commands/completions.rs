@@ -11,13 +11,32 @@ use clap_complete::Shell;
 use crate::cli::Cli;
 use crate::output;
 
+/// The binary's name, as the completion scripts register it.
+const BIN: &str = "vxlan-mesh";
+
 pub fn completions(shell: Shell) -> Result<ExitCode> {
     let mut cmd = Cli::command();
     // Into memory first: clap_complete panics when its writer fails (e.g. a closed pipe).
     let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "vxlan-mesh", &mut buf);
-    output::print(&String::from_utf8_lossy(&buf))?;
+    clap_complete::generate(shell, &mut cmd, BIN, &mut buf);
+    let mut script = String::from_utf8_lossy(&buf).into_owned();
+    if shell == Shell::Bash {
+        script = fix_bash_states(&script);
+    }
+    output::print(&script)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Works around clap_complete's bash script for a binary name with a hyphen
+/// (clap-rs/clap#6421): its loop over the words spells a subcommand's state
+/// `vxlan__mesh__subcmd__plan`, while the `case` arms that complete that subcommand's options
+/// are labelled `vxlan__subcmd__mesh__subcmd__plan`, so no arm ever matches and
+/// `vxlan-mesh plan --<TAB>` offers nothing. The arms are relabelled the way the loop spells
+/// them; once clap_complete is fixed there is nothing left to replace.
+fn fix_bash_states(script: &str) -> String {
+    let escaped = BIN.replace('-', "__");
+    let broken = BIN.replace('-', "__subcmd__");
+    script.replace(&format!("{broken}__subcmd__"), &format!("{escaped}__subcmd__"))
 }
 
 /// The man page of `vxlan-mesh` on stdout, or with `out`, one page per command

@@ -7,6 +7,7 @@ use vxlan_mesh_core::netlink;
 
 use crate::cli::Cli;
 use crate::inventory_file;
+use crate::output::outln;
 
 pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
     // Ownership marks, not the inventory, decide what goes; the inventory only names the
@@ -23,10 +24,10 @@ pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
     if !cli.quiet {
         let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
         if report.changes.is_empty() {
-            println!("{who}nothing owned by vxlan-mesh here");
+            outln!("{who}nothing owned by vxlan-mesh here")?;
         }
         for change in &report.changes {
-            println!("{who}{change}");
+            outln!("{who}{change}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

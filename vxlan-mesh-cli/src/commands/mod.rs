@@ -5,7 +5,7 @@ mod check;
 mod completions;
 mod down;
 mod graph;
-pub mod lab;
+mod lab;
 mod plan;
 mod render;
 mod status;

@@ -1,15 +1,16 @@
 //! `vxlan-mesh render`: a host's plan as a shell script, systemd-networkd files or netplan
 //! YAML.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use vxlan_mesh_gen::{render_with, write_files, Format, Options, RenderedFile};
+use vxlan_mesh_core::HostPlan;
+use vxlan_mesh_gen::{render_with, Format, Options, OutputDir};
 
 use crate::cli::{Cli, RenderFormat};
 use crate::inventory_file;
+use crate::output;
 
 impl From<RenderFormat> for Format {
     fn from(f: RenderFormat) -> Format {
@@ -31,43 +32,62 @@ pub fn run(cli: &Cli, format: RenderFormat, host: Option<&str>, all: bool, out: 
         let Some(out) = out else {
             bail!("--all writes one folder per host and needs --out DIR");
         };
-        for plan in fleet.plans() {
-            let files = render_with(&plan, format, &opts)?;
-            let dir = out.join(&plan.host);
-            write(&dir, &files)?;
-            if !cli.quiet {
-                eprintln!("{}: {} file(s) in {}", plan.host, files.len(), dir.display());
-            }
+        let dir = open(out)?;
+        // One host at a time, from plan to files on disk: memory stays near one host's plan,
+        // whatever the fleet's size.
+        for h in fleet.hosts() {
+            let plan = fleet.plan(&h.name)?;
+            write(cli, &dir, Path::new(&plan.host), &plan, format, &opts)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
-    let files = render_with(&plan, format, &opts)?;
-    match (out, files.as_slice()) {
-        (Some(out), _) => {
-            write(out, &files)?;
-            if !cli.quiet {
-                eprintln!("{}: {} file(s) in {}", plan.host, files.len(), out.display());
+    match out {
+        Some(out) => write(cli, &open(out)?, Path::new(""), &plan, format, &opts)?,
+        None => match render_with(&plan, format, &opts)?.as_slice() {
+            [one] => output::print(&one.contents)?,
+            many => {
+                let paths: Vec<String> = many.iter().map(|f| f.path.display().to_string()).collect();
+                bail!(
+                    "the {format} form is {} files ({}); pass --out DIR to write them",
+                    many.len(),
+                    paths.join(", ")
+                );
             }
-        }
-        (None, [one]) => {
-            std::io::stdout()
-                .write_all(one.contents.as_bytes())
-                .context("cannot write to stdout")?;
-        }
-        (None, many) => {
-            let paths: Vec<String> = many.iter().map(|f| f.path.display().to_string()).collect();
-            bail!(
-                "the {format} form is {} files ({}); pass --out DIR to write them",
-                many.len(),
-                paths.join(", ")
-            );
-        }
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(dir: &Path, files: &[RenderedFile]) -> Result<()> {
-    write_files(dir, files).with_context(|| format!("cannot write the rendered files under `{}`", dir.display()))
+fn open(out: &Path) -> Result<OutputDir> {
+    OutputDir::open(out).with_context(|| format!("cannot write the rendered files under `{}`", out.display()))
+}
+
+/// Renders `plan` and writes it into `sub` of `dir`; says what it wrote and which files of
+/// the previous render there it removed.
+fn write(cli: &Cli, dir: &OutputDir, sub: &Path, plan: &HostPlan, format: Format, opts: &Options) -> Result<()> {
+    let files = render_with(plan, format, opts)?;
+    let shown = if sub.as_os_str().is_empty() {
+        dir.path().to_path_buf()
+    } else {
+        dir.path().join(sub)
+    };
+    let written = dir
+        .write(sub, &files)
+        .with_context(|| format!("cannot write the rendered files under `{}`", shown.display()))?;
+    if !cli.quiet {
+        let mut line = format!(
+            "{}: {} file(s) in {}",
+            plan.host,
+            written.written.len(),
+            shown.display()
+        );
+        if !written.removed.is_empty() {
+            let removed: Vec<String> = written.removed.iter().map(|p| p.display().to_string()).collect();
+            line.push_str(&format!("; removed {} stale: {}", removed.len(), removed.join(", ")));
+        }
+        eprintln!("{line}");
+    }
+    Ok(())
 }

@@ -3,10 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vxlan_mesh_core::netlink;
+use serde::Serialize;
+use vxlan_mesh_core::{netlink, Change};
 
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
+use crate::output::outln;
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
@@ -17,23 +19,23 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     let plan = fleet.plan(&host.name)?;
     let changes = netlink::status(&plan).context("cannot compare this host with its plan")?;
     match format {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "host": plan.host,
-                "converged": changes.is_empty(),
-                "changes": changes,
-            }))?
-        ),
+            serde_json::to_string_pretty(&StatusJson {
+                changes: &changes,
+                converged: changes.is_empty(),
+                host: &plan.host,
+            })?
+        )?,
         OutputFormat::Text => {
             if changes.is_empty() {
                 if !cli.quiet {
-                    println!("host {}: converged", plan.host);
+                    outln!("host {}: converged", plan.host)?;
                 }
             } else {
-                println!("host {}: {} difference(s) from the plan:", plan.host, changes.len());
+                outln!("host {}: {} difference(s) from the plan:", plan.host, changes.len())?;
                 for change in &changes {
-                    println!("  {change}");
+                    outln!("  {change}")?;
                 }
             }
         }
@@ -43,4 +45,13 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     } else {
         ExitCode::from(DRIFT)
     })
+}
+
+/// `status --format json`: `changes` (empty when converged), `converged`, `host`; fields in
+/// alphabetical order, as the command has always printed them.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    changes: &'a [Change],
+    converged: bool,
+    host: &'a str,
 }

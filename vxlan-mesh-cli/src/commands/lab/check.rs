@@ -7,8 +7,8 @@ use anyhow::Result;
 use serde::Serialize;
 use vxlan_mesh_lab::{Container, Lab, LoopCheck, Reachability};
 
-use super::progress::Progress;
 use super::state::LabState;
+use crate::progress::Progress;
 
 /// How long the loop check counts underlay packets.
 const LOOP_WINDOW: Duration = Duration::from_millis(1500);
@@ -57,7 +57,7 @@ pub struct Throughput {
 }
 
 pub fn run(lab: &Lab, st: &LabState, throughput_seconds: Option<u32>, quiet: bool) -> Result<Report> {
-    let mut progress = Progress::new(quiet);
+    let mut progress = Progress::phases(quiet);
     progress.show("checking: ping matrix");
     let reachability = lab.ping_matrix()?;
     progress.show("checking: largest frame");
@@ -71,7 +71,7 @@ pub fn run(lab: &Lab, st: &LabState, throughput_seconds: Option<u32>, quiet: boo
         }
         None => None,
     };
-    progress.done();
+    progress.clear();
     let ok = reachability.is_full() && frames.iter().all(|f| f.fits && f.larger_fails) && !loop_check.storm;
     Ok(Report {
         lab: lab.spec().tag.clone(),

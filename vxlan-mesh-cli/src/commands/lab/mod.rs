@@ -3,102 +3,19 @@
 
 mod check;
 mod deploy;
-mod progress;
 mod state;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
+use crate::cli::lab::{LabArgs, LabCommand, Via};
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
-
-/// `lab` arguments.
-#[derive(Debug, Args)]
-#[command(after_help = "Exit codes of `lab check`: 0 every check passed, 1 error, 2 a check failed.")]
-pub struct LabArgs {
-    /// Name of the lab: its namespaces are called `vxm-<TAG>-…`, so several labs can coexist.
-    #[arg(long, default_value = "lab", env = "VXLAN_MESH_LAB_TAG")]
-    pub tag: String,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: LabCommand,
-}
-
-/// `lab` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum LabCommand {
-    /// Build the lab from the inventory and deploy every host's plan in it.
-    Up {
-        /// Containers per host and network.
-        #[arg(long, default_value_t = 3)]
-        containers: usize,
-        /// How to deploy each host's plan.
-        #[arg(long, value_enum, default_value_t = Via::Netlink)]
-        via: Via,
-        /// Shape every underlay link to this rate with tc tbf (e.g. `1gbit`), like a real uplink.
-        #[arg(long, value_name = "RATE")]
-        underlay_rate: Option<String>,
-    },
-    /// Verify the lab: reachability matrix, largest frame, loop check (and throughput).
-    Check {
-        /// Also measure iperf3 TCP goodput container→container (overlay) and host→host (underlay).
-        #[arg(long)]
-        throughput: bool,
-        /// Seconds per throughput run.
-        #[arg(long, default_value_t = 5, value_name = "SECONDS")]
-        seconds: u32,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
-    /// Attach every container to its network's bridge (after deploying by hand with `--via none`).
-    Attach,
-    /// Take a host's underlay link down (at the underlay switch).
-    Cut {
-        /// Host name from the inventory.
-        host: String,
-    },
-    /// Bring a host's underlay link back up.
-    Heal {
-        /// Host name from the inventory.
-        host: String,
-    },
-    /// Remove everything the lab made (also the leftovers of a crashed `lab up`).
-    Down,
-}
-
-/// How `lab up` deploys each host's plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Via {
-    /// `vxlan-mesh apply --host H` run inside each host namespace.
-    Netlink,
-    /// The rendered shell script, run with `start` inside each host namespace.
-    Shell,
-    /// The rendered systemd-networkd files, consumed by systemd-networkd in each host namespace.
-    Networkd,
-    /// The rendered netplan YAML, through `netplan generate` and systemd-networkd.
-    Netplan,
-    /// Build the namespaces only: deploy by hand (e.g. `ip netns exec vxm-lab-h0 sh your-script`),
-    /// then `lab attach`.
-    None,
-}
-
-impl Via {
-    /// The spelling on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Netlink => "netlink",
-            Via::Shell => "shell",
-            Via::Networkd => "networkd",
-            Via::Netplan => "netplan",
-            Via::None => "none",
-        }
-    }
-}
+use crate::output::{self, outln};
+use crate::progress::Progress;
 
 /// Runs `lab …`.
 pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
@@ -118,8 +35,8 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(st.spec.clone());
             let report = check::run(&lab, &st, throughput.then_some(*seconds), cli.quiet)?;
             match format {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                OutputFormat::Text => print!("{}", report.render_text()),
+                OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+                OutputFormat::Text => output::print(&report.render_text())?,
             }
             Ok(if report.ok {
                 ExitCode::SUCCESS
@@ -131,7 +48,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.cut(host)?;
             if !cli.quiet {
-                println!("cut {host}: its underlay link is down");
+                outln!("cut {host}: its underlay link is down")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -139,7 +56,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.heal(host)?;
             if !cli.quiet {
-                println!("healed {host}: its underlay link is up");
+                outln!("healed {host}: its underlay link is up")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -147,7 +64,7 @@ pub fn run(cli: &Cli, args: &LabArgs) -> Result<ExitCode> {
             let lab = Lab::open(state::load(&args.tag)?.spec);
             lab.attach_containers()?;
             if !cli.quiet {
-                println!("attached {} containers", lab.containers().count());
+                outln!("attached {} containers", lab.containers().count())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -175,8 +92,8 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     }
     let hosts = spec.hosts.len();
     let n_containers = spec.containers().count();
-    let mut progress = progress::Progress::new(cli.quiet);
-    let lab = Lab::build_with_progress(spec, &mut |p| progress.lab(&p))?;
+    let mut progress = Progress::phases(cli.quiet);
+    let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
     let workdir = state::workdir(tag);
     let ctx = deploy::Ctx {
         lab: &lab,
@@ -200,7 +117,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         deployer.wait_ready(&ctx)?;
         lab.attach_containers()?;
     }
-    progress.done();
+    progress.clear();
     let st = state::LabState {
         inventory,
         via: via.as_str().to_string(),
@@ -210,7 +127,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     state::save(&st)?;
     let _kept = lab.persist();
     if !cli.quiet {
-        println!(
+        outln!(
             "lab `{tag}` up: {hosts} hosts, {n_containers} containers, deployed via {} in {:.1}s; \
              next: vxlan-mesh lab{} {}",
             via.as_str(),
@@ -225,9 +142,20 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
             } else {
                 "check"
             }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A step of the lab's build, as the progress line shows it.
+fn build_step(step: &vxlan_mesh_lab::Progress) -> String {
+    use vxlan_mesh_lab::Progress as Step;
+    match step {
+        Step::Namespaces(n) => format!("building lab: {n} namespaces created"),
+        Step::Switch => "building lab: underlay switch up".to_string(),
+        Step::Host { done, total } => format!("building lab: host {done}/{total}"),
+        Step::Container { done, total } => format!("building lab: container {done}/{total}"),
+    }
 }
 
 fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {
@@ -240,7 +168,7 @@ fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {
     removed += cleanup_prefix(&names::tag_prefix(tag))?.len();
     state::remove(tag)?;
     if !cli.quiet {
-        println!("lab `{tag}` down: {removed} namespaces removed");
+        outln!("lab `{tag}` down: {removed} namespaces removed")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,231 @@
+//! The harness every test file of the CLI shares: the binary, the workspace root, scratch
+//! directories and network namespaces that clean up after themselves (also when a test
+//! fails), and inventories generated for a number of hosts.
+//!
+//! Each test file compiles its own copy (`mod common;`) and uses a part of it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The `vxlan-mesh` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+
+/// The workspace root: examples are run from there so that `examples/...` paths show as
+/// written.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// The binary, run from the workspace root with no inventory from the environment.
+pub fn vxm() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(root()).env_remove("VXLAN_MESH_INVENTORY");
+    cmd
+}
+
+/// A name unique to this test process and call: `{prefix}-{pid}-{n}`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A scratch directory, removed when dropped (also when the test fails).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A new empty directory under the system's temporary directory.
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(unique(&format!("vxm-cli-{tag}")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// Writes `text` into the file `name` of the directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `sh -c cmd`; panics with its stderr when it fails.
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit status, stdout and stderr of a finished command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A network namespace of this test with `lo` up, deleted on drop (also when the test
+/// fails). Root is needed; creating one fails loudly without.
+pub struct Netns(pub String);
+
+impl Netns {
+    /// A new namespace named `vxmt-{tag}-{pid}-{n}`.
+    pub fn new(tag: &str) -> Netns {
+        Netns::named(&unique(&format!("vxmt-{tag}")))
+    }
+
+    /// A new namespace named `name` (e.g. under a lab's prefix, which the lab's cleanup
+    /// also finds).
+    pub fn named(name: &str) -> Netns {
+        sh(&format!("ip netns add {name}"));
+        let ns = Netns(name.to_string());
+        ns.sh("ip link set lo up");
+        ns
+    }
+
+    /// Runs a shell command inside the namespace; panics on failure.
+    pub fn sh(&self, cmd: &str) -> String {
+        sh(&format!(
+            "ip netns exec {} sh -c '{}'",
+            self.0,
+            cmd.replace('\'', "'\\''")
+        ))
+    }
+
+    /// The CLI inside the namespace, from the workspace root.
+    pub fn vxm(&self) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0, BIN])
+            .current_dir(root())
+            .env_remove("VXLAN_MESH_INVENTORY");
+        cmd
+    }
+
+    /// Runs the CLI inside the namespace with `-i inventory`.
+    pub fn cli(&self, inventory: &Path, args: &[&str]) -> Output {
+        self.vxm().arg("-i").arg(inventory).args(args).output().unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// An inventory of `hosts` hosts `h1`, `h2`, … with ids 1, 2, … on one network `lan` (VNI
+/// 1000, bridge `vxbr0`). `mode` is `flood`, or a per-peer loop prevention (`isolation`,
+/// `ebtables`). Addresses: `198.51.100.N`, or `2001:db8::N` (hexadecimal N) with `v6` or
+/// beyond 250 hosts.
+pub fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
+    inventory_named("h", "198.51.100", mode, v6, hosts, mtu)
+}
+
+/// [`inventory_text`] with hosts named `{prefix}N` and IPv4 addresses `{net24}.N`.
+pub fn inventory_named(prefix: &str, net24: &str, mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
+    let mut s = String::new();
+    if mode != "flood" {
+        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
+    }
+    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    if let Some(m) = mtu {
+        s.push_str(&format!("mtu = {m}\n"));
+    }
+    for i in 1..=hosts {
+        let address = if v6 || hosts > 250 {
+            format!("2001:db8::{i:x}")
+        } else {
+            format!("{net24}.{i}")
+        };
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"{prefix}{i}\"\nid = {i}\naddress = \"{address}\"\n"
+        ));
+    }
+    s
+}
+
+/// `.assert()` on a command: runs it and returns what it printed, for chained checks
+/// (`vxm().args(["check"]).assert().success().stderr_eq("")`). Snapshots of the output are
+/// insta's (`insta::assert_snapshot!(ran.stdout(), @"...")`).
+pub trait Assert {
+    /// Runs the command to completion.
+    fn assert(&mut self) -> Ran;
+}
+
+impl Assert for Command {
+    fn assert(&mut self) -> Ran {
+        Ran(self.output().unwrap_or_else(|e| panic!("{self:?}: {e}")))
+    }
+}
+
+/// A finished command.
+pub struct Ran(pub Output);
+
+impl Ran {
+    /// Checks that it exited 0.
+    pub fn success(self) -> Ran {
+        assert!(self.0.status.success(), "{}", text(&self.0));
+        self
+    }
+
+    /// Checks its exit code.
+    pub fn code(self, code: i32) -> Ran {
+        assert_eq!(self.0.status.code(), Some(code), "{}", text(&self.0));
+        self
+    }
+
+    /// Its stdout (UTF-8).
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.0.stdout.clone()).unwrap()
+    }
+
+    /// Its stderr (UTF-8).
+    pub fn stderr(&self) -> String {
+        String::from_utf8(self.0.stderr.clone()).unwrap()
+    }
+
+    /// Checks that stdout is exactly `expected`.
+    pub fn stdout_eq(self, expected: impl AsRef<str>) -> Ran {
+        assert_eq!(self.stdout(), expected.as_ref(), "{}", text(&self.0));
+        self
+    }
+
+    /// Checks that stderr is exactly `expected`.
+    pub fn stderr_eq(self, expected: impl AsRef<str>) -> Ran {
+        assert_eq!(self.stderr(), expected.as_ref(), "{}", text(&self.0));
+        self
+    }
+}

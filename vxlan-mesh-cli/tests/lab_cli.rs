@@ -15,9 +15,7 @@ use vxlan_mesh_lab::{list_namespaces, names};
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
 fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
 }
 
 /// A lab tag whose lab is removed (`lab down`) on drop.

@@ -62,7 +62,9 @@ pub mod fuzzing {
 use crate::diff::{diff, Change, ForeignConflict, State};
 use crate::plan::HostPlan;
 
-/// Why observing or applying failed. Every variant names the object and the operation.
+/// Why observing or applying failed. Every variant names the object and the operation;
+/// the underlying error, if any, is the [`std::error::Error::source`] and is not repeated
+/// in the message (so that a printed chain shows each cause once).
 ///
 /// ```
 /// use vxlan_mesh_core::netlink::ApplyError;
@@ -74,9 +76,10 @@ use crate::plan::HostPlan;
 /// assert!(e.to_string().contains("create vxlan `vxm100`"));
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApplyError {
     /// The kernel refused a request.
-    #[error("netlink: {operation} `{object}` failed: {source}")]
+    #[error("netlink: {operation} `{object}` failed")]
     Netlink {
         /// What was attempted, e.g. `create vxlan`.
         operation: &'static str,
@@ -87,7 +90,7 @@ pub enum ApplyError {
         source: io::Error,
     },
     /// The netlink socket itself failed.
-    #[error("netlink socket: cannot {what} the kernel: {source}")]
+    #[error("netlink socket: cannot {what} the kernel")]
     Socket {
         /// What failed (open, bind, send to, receive from).
         what: &'static str,
@@ -116,8 +119,18 @@ pub enum ApplyError {
         /// The object that needs it.
         by: String,
     },
+    /// `ebtables` or `nft` is needed (an owned object exists, or must be made) but is
+    /// neither in `PATH` nor in /usr/sbin, /sbin or /usr/local/sbin.
+    #[error(
+        "cannot run `{program}`: not found in PATH nor in {dirs}; it is needed to read or change what vxlan-mesh owns here (install it or add its directory to PATH)",
+        dirs = external::SBIN_DIRS.join(", ")
+    )]
+    ToolMissing {
+        /// The program.
+        program: &'static str,
+    },
     /// `ebtables` or `nft` could not be run.
-    #[error("cannot run `{program}`: {source}")]
+    #[error("cannot run `{program}`")]
     Spawn {
         /// The program.
         program: &'static str,
@@ -134,7 +147,7 @@ pub enum ApplyError {
         stderr: String,
     },
     /// The lock file could not be opened or locked.
-    #[error("lock file `{path}`: {source}", path = path.display())]
+    #[error("lock file `{path}`", path = path.display())]
     Lock {
         /// The lock file.
         path: PathBuf,
@@ -175,7 +188,7 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u
     // thread's network namespace.
     let present = nf_probe::probe();
     let read_firewall = present.is_none_or(|p| p.firewall);
-    let read_loop_rules = present.is_none_or(|p| p.loop_rules) || !external::ebtables_is_nft();
+    let read_loop_rules = present.is_none_or(|p| p.loop_rules) || external::ebtables_is_legacy();
     std::thread::scope(|scope| {
         let loop_rules = read_loop_rules.then(|| scope.spawn(external::observe_loop_rules));
         let firewall = read_firewall.then(|| scope.spawn(external::observe_firewall));

@@ -1,0 +1,120 @@
+//! Safety of `apply`, `status` and `down` at the edges (issue 11): missing tools, a busy
+//! namespace, an underlay that cannot carry the MTU, VNIs the kernel would refuse, stale
+//! static FDB entries, foreign bridge ports. Each test runs the CLI in namespaces it
+//! creates (root needed) and deletes them on success and failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{inventory, stderr, stdout, text, Dir, Netns};
+
+/// Runs its arguments with `nft` and `ebtables` nowhere to be found: `PATH` names no real
+/// directory and the sbin directories are hidden under empty file systems, in a mount
+/// namespace of that one command.
+const NO_TOOLS: &[&str] = &[
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    "mount -t tmpfs none /usr/sbin && mount -t tmpfs none /usr/local/sbin && exec env PATH=/nonexistent-dir \"$@\"",
+    "sh",
+];
+
+/// `PATH` without the sbin directories, as cron has it.
+const CRON_PATH: &[&str] = &["env", "PATH=/nonexistent-dir"];
+
+const EBTABLES_MODE: &str = "mode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false";
+const ISOLATION_MODE: &str = "mode = \"per-peer\"\nloop-prevention = \"isolation\"\nfirewall = false";
+const FLOOD_FIREWALL: &str = "firewall = true";
+
+/// A namespace where host h1 (198.51.100.1) lives.
+fn host_ns(tag: &str) -> Netns {
+    let ns = Netns::new(tag);
+    ns.sh("ip addr add 198.51.100.1/24 dev lo");
+    ns
+}
+
+fn has_chain(ns: &Netns) -> bool {
+    ns.sh("ebtables -t filter -L").contains("Bridge chain: VXLAN-MESH")
+}
+
+fn has_table(ns: &Netns) -> bool {
+    ns.sh("nft list tables").contains("inet vxlan_mesh")
+}
+
+/// The tool is named, as missing, and nothing is reported as drift.
+fn assert_names_missing_tool(out: &std::process::Output, tool: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    let err = stderr(out);
+    assert!(
+        err.contains(&format!("`{tool}`")) && err.contains("not found"),
+        "{}",
+        text(out)
+    );
+    assert!(!stdout(out).contains("difference"), "{}", text(out));
+}
+
+#[test]
+fn tools_in_sbin_are_found_without_path() {
+    let ns = host_ns("sbin");
+    let dir = Dir::new("sbin");
+    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
+    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    for inv in [&ebt, &fw] {
+        let out = ns.cli_via(CRON_PATH, inv, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = ns.cli_via(CRON_PATH, inv, &["status"]);
+        assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out));
+    }
+    // The switch to flood mode removed the chain through the sbin `ebtables`.
+    assert!(!has_chain(&ns));
+    assert!(has_table(&ns));
+    let out = ns.cli_via(CRON_PATH, &fw, &["down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!has_table(&ns));
+}
+
+#[test]
+fn missing_ebtables_is_an_error_not_a_missing_chain() {
+    let ns = host_ns("noebt");
+    let dir = Dir::new("noebt");
+    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
+    let iso = dir.write("iso.toml", &inventory(ISOLATION_MODE, 1000, 3, ""));
+    let out = ns.cli(&ebt, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &ebt, &["status"]), "ebtables");
+    // A switch away from ebtables mode cannot remove the chain: it must not say it did.
+    assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &iso, &["apply"]), "ebtables");
+    assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &ebt, &["down"]), "ebtables");
+    assert!(has_chain(&ns), "the chain is still there, as the errors said");
+    assert!(ns.sh("ip -o link show").contains("vxbr0"), "nothing was half torn down");
+}
+
+#[test]
+fn missing_nft_is_an_error_not_a_missing_table() {
+    let ns = host_ns("nonft");
+    let dir = Dir::new("nonft");
+    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    let out = ns.cli(&fw, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &fw, &["status"]), "nft");
+    assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &fw, &["down"]), "nft");
+    assert!(has_table(&ns));
+    // The cause is printed once.
+    let err = stderr(&ns.cli_via(NO_TOOLS, &fw, &["down"]));
+    assert_eq!(err.matches("not found").count(), 1, "{err}");
+}
+
+#[test]
+fn without_owned_netfilter_objects_the_tools_are_not_needed() {
+    let ns = host_ns("notneeded");
+    let dir = Dir::new("notneeded");
+    let iso = dir.write("iso.toml", &inventory(ISOLATION_MODE, 1000, 3, ""));
+    for args in [&["apply"][..], &["status"], &["down"]] {
+        let out = ns.cli_via(NO_TOOLS, &iso, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+}

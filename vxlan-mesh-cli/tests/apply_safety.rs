@@ -118,3 +118,33 @@ fn without_owned_netfilter_objects_the_tools_are_not_needed() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
     }
 }
+
+/// `status` while a large apply runs: it waits for the apply instead of reading a device
+/// between its creation and its ownership mark, so it never fails (exit 1).
+#[test]
+fn status_during_a_large_apply_never_fails() {
+    let ns = host_ns("busy");
+    let dir = Dir::new("busy");
+    let inv = dir.write("inv.toml", &inventory(ISOLATION_MODE, 1000, 200, ""));
+    let mut overlapping = 0;
+    for _ in 0..2 {
+        let mut apply = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.0, common::BIN, "-q", "-i"])
+            .arg(&inv)
+            .arg("apply")
+            .spawn()
+            .unwrap();
+        while apply.try_wait().unwrap().is_none() {
+            let out = ns.cli(&inv, &["status"]);
+            assert_ne!(out.status.code(), Some(1), "{}", text(&out));
+            overlapping += 1;
+        }
+        assert!(apply.wait().unwrap().success());
+        let out = ns.cli(&inv, &["down"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    assert!(
+        overlapping > 0,
+        "no status ran during an apply: the test proves nothing"
+    );
+}

@@ -26,9 +26,10 @@ mod requests;
 mod socket;
 
 use std::collections::HashMap;
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +147,14 @@ pub enum ApplyError {
         /// What it printed on standard error.
         stderr: String,
     },
+    /// An apply in the same namespace held the lock for longer than a reader waits.
+    #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s; try again when it has finished", path = path.display())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the reader waited.
+        seconds: f64,
+    },
     /// The lock file could not be opened or locked.
     #[error("lock file `{path}`", path = path.display())]
     Lock {
@@ -178,6 +187,8 @@ pub struct Report {
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
 pub fn observe() -> Result<State, ApplyError> {
+    // Never read a half-made change: wait for an apply in progress to finish.
+    let _lock = lock(Lock::Shared)?;
     let mut socket = socket::Socket::new()?;
     observe_with(&mut socket).map(|(state, _)| state)
 }
@@ -220,6 +231,8 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
 /// println!("{}", if drift.is_empty() { "converged" } else { "drift" });
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
+/// Waits (up to a minute) for an apply in progress in the namespace to finish, so that it
+/// never reads a half-made change.
 pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
     Ok(diff(&plan.state(), &observe()?)?)
 }
@@ -249,7 +262,7 @@ pub fn down() -> Result<Report, ApplyError> {
 }
 
 fn converge(desired: &State) -> Result<Report, ApplyError> {
-    let _lock = lock()?;
+    let _lock = lock(Lock::Exclusive)?;
     let mut socket = socket::Socket::new()?;
     let (observed, index) = observe_with(&mut socket)?;
     let changes = diff(desired, &observed)?;
@@ -271,8 +284,25 @@ pub fn lock_path() -> io::Result<PathBuf> {
     Ok(Path::new("/run/lock").join(format!("vxlan-mesh-net{inode}.lock")))
 }
 
-/// Takes the namespace's lock, waiting for another apply to finish; released on drop.
-fn lock() -> Result<File, ApplyError> {
+/// How long a reader ([`observe`], [`status`]) waits for an apply in the same namespace to
+/// finish before giving up: an apply of hundreds of devices takes seconds, not minutes.
+const READ_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// How the namespace's lock is taken.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    /// Readers: several at once, none while an apply runs; bounded wait.
+    Shared,
+    /// `apply` and `down`: alone; waits for as long as the other apply takes.
+    Exclusive,
+}
+
+/// Takes the namespace's lock; released on drop.
+fn lock(kind: Lock) -> Result<File, ApplyError> {
+    lock_within(kind, READ_LOCK_WAIT)
+}
+
+fn lock_within(kind: Lock, wait: Duration) -> Result<File, ApplyError> {
     let path = lock_path().map_err(|source| ApplyError::Lock {
         path: PathBuf::from("/proc/thread-self/ns/net"),
         source,
@@ -290,6 +320,57 @@ fn lock() -> Result<File, ApplyError> {
         .write(true)
         .open(&path)
         .map_err(err)?;
-    file.lock().map_err(err)?;
+    match kind {
+        Lock::Exclusive => file.lock().map_err(err)?,
+        Lock::Shared => {
+            // std has no timed lock: poll, which costs nothing when nobody holds it.
+            let deadline = Instant::now() + wait;
+            loop {
+                match file.try_lock_shared() {
+                    Ok(()) => break,
+                    Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(TryLockError::WouldBlock) => {
+                        return Err(ApplyError::LockTimeout {
+                            path,
+                            seconds: wait.as_secs_f64(),
+                        })
+                    }
+                    Err(TryLockError::Error(source)) => return Err(err(source)),
+                }
+            }
+        }
+    }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// In a fresh namespace (root needed): a reader gives up on a held lock, with an error
+    /// naming the lock file, and gets it once it is free.
+    #[test]
+    fn a_reader_waits_for_an_apply_then_times_out() {
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare needs root");
+            let apply = lock(Lock::Exclusive).unwrap();
+            let err = lock_within(Lock::Shared, Duration::from_millis(100)).unwrap_err();
+            assert!(matches!(err, ApplyError::LockTimeout { .. }), "{err}");
+            assert!(
+                err.to_string().contains(&lock_path().unwrap().display().to_string()),
+                "{err}"
+            );
+            drop(apply);
+            let reader = lock_within(Lock::Shared, Duration::from_millis(100)).unwrap();
+            // Readers share.
+            lock_within(Lock::Shared, Duration::from_millis(100)).unwrap();
+            drop(reader);
+            let _ = std::fs::remove_file(lock_path().unwrap());
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    }
 }

@@ -148,3 +148,97 @@ fn status_during_a_large_apply_never_fails() {
         "no status ran during an apply: the test proves nothing"
     );
 }
+
+/// An underlay device of MTU 1400 under `underlay-mtu = 1500`: the kernel would clamp the
+/// VXLAN MTU; apply, its dry run and status refuse, naming the field, the device and both
+/// numbers, and nothing is created.
+#[test]
+fn an_underlay_smaller_than_underlay_mtu_is_refused() {
+    let dir = Dir::new("mtu");
+    let bound = dir.write(
+        "bound.toml",
+        &inventory("", 1000, 3, "device = \"ul0\"\nunderlay-mtu = 1500"),
+    );
+    let routed = dir.write("routed.toml", &inventory("", 1000, 3, "underlay-mtu = 1500"));
+    for (inv, path) in [(&bound, "underlay device `ul0`"), (&routed, "through `ul0`")] {
+        let ns = Netns::new("mtu");
+        ns.sh(
+            "ip link add ul0 mtu 1400 type veth peer name ul1 mtu 1400 && ip addr add 198.51.100.1/24 dev ul0 \
+             && ip link set ul0 up && ip link set ul1 up",
+        );
+        for args in [&["apply"][..], &["apply", "--dry-run"], &["status"]] {
+            let out = ns.cli(inv, args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+            let err = stderr(&out);
+            for part in ["`underlay-mtu`", path, "1500", "MTU 1400"] {
+                assert!(err.contains(part), "{args:?} must name {part}: {err}");
+            }
+        }
+        assert!(!ns.sh("ip -o link show").contains("vxbr0"), "nothing was created");
+        // At the underlay's MTU, the same inventory applies and converges.
+        ns.sh("ip link set ul0 mtu 1500 && ip link set ul1 mtu 1500");
+        let out = ns.cli(inv, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = ns.cli(inv, &["status"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+}
+
+/// A network's new VNI is held by a foreign VXLAN device on the same port: apply refuses
+/// before deleting the working device, naming the foreign one; the dry run says the same.
+/// A foreign device with that VNI on another port does not clash, as the kernel agrees.
+#[test]
+fn a_vni_held_by_a_foreign_device_is_refused_before_anything_is_removed() {
+    let ns = host_ns("vni");
+    let dir = Dir::new("vni");
+    let old = dir.write("old.toml", &inventory("port = 4789", 1000, 3, ""));
+    let new = dir.write("new.toml", &inventory("port = 4789", 2000, 3, ""));
+    let out = ns.cli(&old, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let before = ns.sh("ip -o link show type vxlan");
+    ns.sh("ip link add other0 type vxlan id 2000 dstport 4790 local 198.51.100.1");
+    ns.sh("ip link add clash0 type vxlan id 2000 dstport 4789 local 198.51.100.9");
+    for args in [&["apply", "--dry-run"][..], &["apply"]] {
+        let out = ns.cli(&new, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(err.contains("`clash0`") && err.contains("VNI 2000"), "{args:?}: {err}");
+        assert!(!err.contains("other0"), "{err}");
+        assert_eq!(
+            err.matches("File exists").count(),
+            0,
+            "refused before the kernel: {err}"
+        );
+    }
+    let after = ns.sh("ip -o link show type vxlan");
+    assert_eq!(
+        before.lines().filter(|l| l.contains("vxm")).collect::<Vec<_>>(),
+        after.lines().filter(|l| l.contains("vxm")).collect::<Vec<_>>(),
+        "the working device is untouched"
+    );
+    ns.sh("ip link del clash0");
+    let out = ns.cli(&new, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = ns.cli(&new, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// Deleting a bridge that still has a container's port warns and names the port.
+#[test]
+fn deleting_a_bridge_with_foreign_ports_warns_and_names_them() {
+    let ns = host_ns("ports");
+    let dir = Dir::new("ports");
+    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let out = ns.cli(&inv, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ns.sh("ip link add ctr0 type veth peer name ctr1 && ip link set ctr0 master vxbr0");
+    let out = ns.cli(&inv, &["down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning:") && err.contains("`vxbr0`") && err.contains("`ctr0`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!err.contains("vxm"), "our own ports are not foreign: {err}");
+}

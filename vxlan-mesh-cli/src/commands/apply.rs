@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vxlan_mesh_core::{commands, diff, netlink};
+use vxlan_mesh_core::{commands, netlink};
 
 use crate::cli::Cli;
 use crate::inventory_file;
@@ -13,12 +13,12 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     if dry_run {
-        let observed = netlink::observe().context("cannot read this host's network state")?;
-        let changes = diff(&plan.state(), &observed)?;
-        if changes.is_empty() && !cli.quiet {
+        let preview = netlink::preview(&plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
+        warn(&preview);
+        if preview.changes.is_empty() && !cli.quiet {
             println!("# host {}: converged, nothing to do", plan.host);
         }
-        for change in &changes {
+        for change in &preview.changes {
             println!("# {change}");
             for command in commands::for_change(change) {
                 println!("{command}");
@@ -27,6 +27,7 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let report = netlink::apply(&plan).with_context(|| format!("apply for host `{}` stopped", plan.host))?;
+    warn(&report);
     if !cli.quiet {
         if report.changes.is_empty() {
             println!("host {}: no changes", plan.host);
@@ -36,4 +37,12 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warnings go to standard error, even with `--quiet`: they are about other people's
+/// interfaces.
+pub fn warn(report: &netlink::Report) {
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
 }

@@ -20,6 +20,7 @@ pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
         None => None,
     };
     let report = netlink::down().context("teardown stopped")?;
+    super::apply::warn(&report);
     if !cli.quiet {
         let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
         if report.changes.is_empty() {

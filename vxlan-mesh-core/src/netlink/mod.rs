@@ -22,12 +22,15 @@ mod execute;
 mod external;
 mod nf_probe;
 mod observe;
+mod preflight;
+mod receive;
 mod requests;
 mod socket;
 
 use std::collections::HashMap;
 use std::fs::{File, TryLockError};
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -147,6 +150,39 @@ pub enum ApplyError {
         /// What it printed on standard error.
         stderr: String,
     },
+    /// The underlay cannot carry `underlay-mtu`: the kernel would clamp the VXLAN devices'
+    /// MTU (or drop their largest packets).
+    #[error(
+        "`underlay-mtu` of host `{host}` is {underlay_mtu} but {path} has MTU {mtu}; set `underlay-mtu = {mtu}` (the overlay MTU follows) or raise the MTU of `{device}`",
+        path = underlay_path(device, towards)
+    )]
+    UnderlayMtu {
+        /// The host whose plan it is.
+        host: String,
+        /// The plan's `underlay-mtu`.
+        underlay_mtu: u32,
+        /// The underlay device (the host's `device`, or the route's output interface).
+        device: String,
+        /// Its MTU (or the route's MTU, if smaller).
+        mtu: u32,
+        /// The peer address whose route was read, when no `device` is set.
+        towards: Option<IpAddr>,
+    },
+    /// A foreign VXLAN device holds the VNI and port a device of the plan needs: the kernel
+    /// would refuse ours.
+    #[error(
+        "vxlan `{device}` needs VNI {vni} on UDP port {port}, but interface `{foreign}` (not created by vxlan-mesh) already uses them and the kernel allows one device per VNI and port; nothing was changed: change the network's `vni` or remove `{foreign}`"
+    )]
+    VniInUse {
+        /// Our device.
+        device: String,
+        /// The VNI.
+        vni: u32,
+        /// The UDP port.
+        port: u16,
+        /// The foreign device holding them.
+        foreign: String,
+    },
     /// An apply in the same namespace held the lock for longer than a reader waits.
     #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s; try again when it has finished", path = path.display())]
     LockTimeout {
@@ -166,16 +202,65 @@ pub enum ApplyError {
     },
 }
 
-/// What an [`apply`] or [`down`] did.
+fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
+    match towards {
+        None => format!("underlay device `{}`", device.escape_debug()),
+        Some(peer) => format!(
+            "the route to peer address `{peer}` (through `{}`)",
+            device.escape_debug()
+        ),
+    }
+}
+
+/// What an [`apply`] or [`down`] did (or, from [`preview`], would do).
 ///
 /// ```
 /// let report = vxlan_mesh_core::netlink::Report::default();
-/// assert!(report.changes.is_empty());
+/// assert!(report.changes.is_empty() && report.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The changes executed, in order.
     pub changes: Vec<Change>,
+    /// What the changes do beyond vxlan-mesh's own objects.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something a change does beyond vxlan-mesh's own objects, done anyway.
+///
+/// ```
+/// use vxlan_mesh_core::netlink::Warning;
+/// let w = Warning::ForeignBridgePorts { bridge: "vxbr0".into(), ports: vec!["veth1".into()] };
+/// assert!(w.to_string().contains("`veth1`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "warning", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Warning {
+    /// A bridge that is deleted still has ports vxlan-mesh does not own (containers' or
+    /// VMs' interfaces): they lose their network with it.
+    ForeignBridgePorts {
+        /// The bridge.
+        bridge: String,
+        /// Its foreign ports, sorted.
+        ports: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::ForeignBridgePorts { bridge, ports } => {
+                let ports: Vec<String> = ports.iter().map(|p| format!("`{}`", p.escape_debug())).collect();
+                write!(
+                    f,
+                    "bridge `{}` is deleted with ports vxlan-mesh did not attach: {} (they are detached and lose the overlay)",
+                    bridge.escape_debug(),
+                    ports.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// Reads the owned objects of the current network namespace (and the names of all
@@ -193,7 +278,8 @@ pub fn observe() -> Result<State, ApplyError> {
     observe_with(&mut socket).map(|(state, _)| state)
 }
 
-fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u32>), ApplyError> {
+/// The owned objects, and everything the link dump tells beyond them.
+fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), ApplyError> {
     // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
     // tell), and let them run while the netlink dumps do. Threads start in the calling
     // thread's network namespace.
@@ -203,13 +289,13 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u
     std::thread::scope(|scope| {
         let loop_rules = read_loop_rules.then(|| scope.spawn(external::observe_loop_rules));
         let firewall = read_firewall.then(|| scope.spawn(external::observe_firewall));
-        let links = observe::links(&socket.dump_links()?);
+        let mut links = observe::links(&socket.dump_links()?);
         let fdb = observe::fdb(&socket.dump_fdb()?, &links);
-        let mut state = links.state;
+        let mut state = std::mem::take(&mut links.state);
         state.fdb = fdb;
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         state.firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
-        Ok((state, links.index))
+        Ok((state, links))
     })
 }
 
@@ -223,7 +309,11 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
 }
 
 /// The differences between the plan and the current namespace, as data; empty when
-/// converged.
+/// converged. Fails, like [`apply`], when the kernel would refuse the plan (a foreign
+/// device holding a VNI, an underlay that cannot carry the MTU).
+///
+/// Waits (up to a minute) for an apply in progress in the namespace to finish, so that it
+/// never reads a half-made change.
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
@@ -231,14 +321,30 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
 /// println!("{}", if drift.is_empty() { "converged" } else { "drift" });
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-/// Waits (up to a minute) for an apply in progress in the namespace to finish, so that it
-/// never reads a half-made change.
 pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
-    Ok(diff(&plan.state(), &observe()?)?)
+    preview(plan).map(|report| report.changes)
 }
 
-/// Makes the current namespace match the plan: observe, diff, execute each change in
-/// order. Serialized with other applies in the same namespace by a lock file.
+/// What [`apply`] would do, changing nothing: the changes and the warnings, or the error
+/// that would stop it before it changed anything.
+///
+/// ```no_run
+/// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let preview = vxlan_mesh_core::netlink::preview(&plan)?;
+/// for change in &preview.changes {
+///     println!("would {change}");
+/// }
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn preview(plan: &HostPlan) -> Result<Report, ApplyError> {
+    let _lock = lock(Lock::Shared)?;
+    let mut socket = socket::Socket::new()?;
+    prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, _)| report)
+}
+
+/// Makes the current namespace match the plan: observe, diff, check what the kernel would
+/// refuse, then execute each change in order. Serialized with other applies in the same
+/// namespace by a lock file.
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
@@ -247,7 +353,7 @@ pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
 pub fn apply(plan: &HostPlan) -> Result<Report, ApplyError> {
-    converge(&plan.state())
+    converge(&plan.state(), Some(plan))
 }
 
 /// Removes every object vxlan-mesh owns in the current namespace, and nothing else.
@@ -258,16 +364,28 @@ pub fn apply(plan: &HostPlan) -> Result<Report, ApplyError> {
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
 pub fn down() -> Result<Report, ApplyError> {
-    converge(&State::default())
+    converge(&State::default(), None)
 }
 
-fn converge(desired: &State) -> Result<Report, ApplyError> {
+/// Observe, diff and preflight: the report of what converging would do, and the index of
+/// every interface.
+fn prepare(
+    socket: &mut socket::Socket,
+    desired: &State,
+    plan: Option<&HostPlan>,
+) -> Result<(Report, HashMap<String, u32>), ApplyError> {
+    let (observed, links) = observe_with(socket)?;
+    let changes = diff(desired, &observed)?;
+    let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
+    Ok((Report { changes, warnings }, links.index))
+}
+
+fn converge(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
     let _lock = lock(Lock::Exclusive)?;
     let mut socket = socket::Socket::new()?;
-    let (observed, index) = observe_with(&mut socket)?;
-    let changes = diff(desired, &observed)?;
-    execute::run(&mut socket, &changes, index)?;
-    Ok(Report { changes })
+    let (report, index) = prepare(&mut socket, desired, plan)?;
+    execute::run(&mut socket, &report.changes, index)?;
+    Ok(report)
 }
 
 /// The lock file that serializes applies in the calling thread's network namespace:

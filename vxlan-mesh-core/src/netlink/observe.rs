@@ -19,6 +19,73 @@ pub(crate) struct Links {
     pub(crate) index: HashMap<String, u32>,
     /// Owned bridges and VXLAN devices, and foreign names.
     pub(crate) state: State,
+    /// Interface index → MTU, for every interface.
+    pub(crate) mtu: HashMap<u32, u32>,
+    /// Bridge index → the names of its ports.
+    pub(crate) ports: HashMap<u32, Vec<String>>,
+    /// VXLAN devices vxlan-mesh does not own: the kernel refuses a second device with the
+    /// same VNI and port, whoever made the first.
+    pub(crate) foreign_vxlans: Vec<ForeignVxlan>,
+}
+
+/// What decides whether the kernel lets another VXLAN device share a VNI with this one
+/// (`vxlan_vni_in_use`: VNI, destination port, address family and receive flags; not the
+/// local or remote address, nor the underlay device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForeignVxlan {
+    /// Interface name.
+    pub(crate) name: String,
+    /// VXLAN network identifier.
+    pub(crate) vni: u32,
+    /// UDP destination port.
+    pub(crate) port: u16,
+    /// An IPv6 device (local or remote address IPv6).
+    pub(crate) ipv6: bool,
+    /// Accepts IPv6 packets without UDP checksum (`udp6zerocsumrx`).
+    pub(crate) zero_csum6_rx: bool,
+    /// Any other receive flag (gbp, gpe, remcsumrx, external, vnifilter): such a device
+    /// shares its VNI with plain devices like ours.
+    pub(crate) special: bool,
+}
+
+impl ForeignVxlan {
+    fn new(name: &str, data: &[InfoVxlan]) -> Self {
+        let mut f = ForeignVxlan {
+            name: name.to_string(),
+            vni: 0,
+            port: 0,
+            ipv6: false,
+            zero_csum6_rx: false,
+            special: false,
+        };
+        for d in data {
+            match d {
+                InfoVxlan::Id(v) => f.vni = *v,
+                InfoVxlan::Port(p) => f.port = *p,
+                InfoVxlan::Local6(a) if !a.is_unspecified() => f.ipv6 = true,
+                InfoVxlan::Group6(a) if !a.is_unspecified() => f.ipv6 = true,
+                InfoVxlan::UDPZeroCsumRX(z) => f.zero_csum6_rx = *z,
+                InfoVxlan::Gbp | InfoVxlan::Gpe | InfoVxlan::RemCsumNoPartial => f.special = true,
+                InfoVxlan::RemCsumRX(on) | InfoVxlan::CollectMetadata(on) | InfoVxlan::Vnifilter(on) => {
+                    f.special |= *on;
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Whether the kernel refuses to create `ours` beside this device.
+    pub(crate) fn clashes_with(&self, ours: &Vxlan) -> bool {
+        let ipv6 = ours.local.is_ipv6() || ours.remote.is_some_and(|r| r.is_ipv6());
+        // Our devices set `udp6zerocsumrx` exactly when an IPv6 device has no checksums.
+        let zero_csum6_rx = ours.local.is_ipv6() && !ours.udp_checksum;
+        !self.special
+            && self.vni == ours.vni
+            && self.port == ours.port
+            && self.ipv6 == ipv6
+            && self.zero_csum6_rx == zero_csum6_rx
+    }
 }
 
 /// `vxlan-mesh:<network>[:<peer>]` → (network, peer). Names cannot contain `:`.
@@ -82,11 +149,15 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
         .collect();
     let mut out = Links {
         index: names.iter().map(|(i, n)| (n.clone(), *i)).collect(),
-        state: State::default(),
+        ..Links::default()
     };
     for link in dump {
         let r = raw(link);
         let Some(name) = r.name else { continue };
+        out.mtu.insert(link.header.index, r.mtu);
+        if let Some(c) = r.controller {
+            out.ports.entry(c).or_default().push(name.to_string());
+        }
         let up = link.header.flags.contains(LinkFlags::Up);
         let bridge = r.controller.and_then(|c| names.get(&c).cloned());
         match (r.alias, r.kind) {
@@ -144,7 +215,13 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             }
             // Everything else, including an owned-looking alias on another kind of device,
             // is foreign: never modified, never deleted.
-            _ => out.state.foreign.push(name.to_string()),
+            (_, kind) => {
+                if kind == Some(&InfoKind::Vxlan) {
+                    out.foreign_vxlans
+                        .push(ForeignVxlan::new(name, r.vxlan.unwrap_or_default()));
+                }
+                out.state.foreign.push(name.to_string());
+            }
         }
     }
     out.state.bridges.sort();

@@ -327,14 +327,34 @@ fn dry_run_commands_reach_the_state_apply_would() {
     }
 }
 
+/// A foreign device holding a VNI the plan needs on the same port: the kernel would refuse
+/// ours, so apply refuses before changing anything, naming both devices.
+#[test]
+fn a_foreign_device_holding_a_vni_is_refused_before_any_change() {
+    in_netns(|| {
+        sh("ip link add fx type vxlan id 1001 local 192.0.2.2 dstport 4789");
+        let p = plan("isolation", "v4", 3, None);
+        let err = netlink::apply(&p).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::VniInUse { device, foreign, vni: 1001, .. } if device == "vxm1001" && foreign == "fx"),
+            "{err}"
+        );
+        assert_eq!(netlink::status(&p).unwrap_err().to_string(), err.to_string());
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was changed");
+        sh("ip link del fx");
+        netlink::apply(&p).unwrap();
+        assert!(netlink::status(&p).unwrap().is_empty());
+    });
+}
+
 /// A kernel refusal mid-apply is a typed error naming the object and operation; the rest
 /// of the plan is still applied, and once the cause is gone the next apply converges.
 #[test]
 fn netlink_error_names_the_object_and_rerun_converges() {
     in_netns(|| {
-        // A foreign device already carries VNI 1001 on the same port: the kernel refuses a
-        // second one.
-        sh("ip link add fx type vxlan id 1001 local 192.0.2.2 dstport 4789");
+        // A foreign interface holds the name as an alternative name, which the link dump's
+        // names do not show: the kernel refuses the device.
+        sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1001");
         let p = plan("isolation", "v4", 3, None);
         let err = netlink::apply(&p).unwrap_err();
         match &err {

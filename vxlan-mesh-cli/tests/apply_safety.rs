@@ -242,3 +242,109 @@ fn deleting_a_bridge_with_foreign_ports_warns_and_names_them() {
     );
     assert!(!err.contains("vxm"), "our own ports are not foreign: {err}");
 }
+
+/// The kernel refuses a device mid-apply (a foreign interface holds its name as an
+/// alternative name): the changes already made are printed before the error.
+#[test]
+fn a_failed_apply_prints_what_it_had_done() {
+    let ns = host_ns("stopped");
+    let dir = Dir::new("stopped");
+    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    ns.sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1000");
+    let out = ns.cli(&inv, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let made = stdout(&out);
+    assert!(
+        made.contains("install nftables table inet vxlan_mesh"),
+        "{}",
+        text(&out)
+    );
+    assert!(made.contains("create bridge vxbr0"), "{}", text(&out));
+    assert!(
+        !made.contains("vxm1000"),
+        "the refused device is not listed as made: {}",
+        text(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("stopped after 2 of") && err.contains("`vxm1000`"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        ns.sh("ip -o link show").contains("vxbr0"),
+        "as printed, the bridge was made"
+    );
+}
+
+/// `apply --host X` where X's address is not assigned refuses unless `--force`.
+#[test]
+fn apply_for_a_host_whose_address_is_elsewhere_needs_force() {
+    let ns = Netns::new("force");
+    let dir = Dir::new("force");
+    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let out = ns.cli(&inv, &["apply", "--host", "h2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`h2`") && err.contains("`198.51.100.2`") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!ns.sh("ip -o link show").contains("vxbr0"), "nothing was applied");
+    // Previewing another host is allowed.
+    let out = ns.cli(&inv, &["apply", "--dry-run", "--host", "h2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = ns.cli(&inv, &["apply", "--force", "--host", "h2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Where the address is assigned, no --force is needed.
+    ns.sh("ip addr add 198.51.100.2/24 dev lo");
+    let out = ns.cli(&inv, &["apply", "--host", "h2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// Without `--host` on a machine holding no inventory address, the error lists the hosts;
+/// the dry run says how to preview another host.
+#[test]
+fn no_local_host_lists_the_hosts_and_how_to_preview_one() {
+    let ns = Netns::new("nolocal");
+    let dir = Dir::new("nolocal");
+    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    for args in [&["apply"][..], &["status"], &["apply", "--dry-run"]] {
+        let out = ns.cli(&inv, args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("h1 (198.51.100.1)") && err.contains("h3 (198.51.100.3)"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            err.contains("apply --dry-run --host NAME"),
+            args.contains(&"--dry-run"),
+            "{err}"
+        );
+    }
+}
+
+/// A static FDB entry on our device that the plan does not contain is drift; apply
+/// removes it.
+#[test]
+fn a_stray_static_fdb_entry_is_drift_and_removed() {
+    let ns = host_ns("fdb");
+    let dir = Dir::new("fdb");
+    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let out = ns.cli(&inv, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    ns.sh("bridge fdb add 02:00:00:00:00:01 dev vxm1000 dst 198.51.100.7 self permanent");
+    let out = ns.cli(&inv, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("delete fdb 02:00:00:00:00:01 dst 198.51.100.7"),
+        "{}",
+        text(&out)
+    );
+    let out = ns.cli(&inv, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!ns.sh("bridge fdb show dev vxm1000").contains("02:00:00:00:00:01"));
+    let out = ns.cli(&inv, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -2,18 +2,23 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use vxlan_mesh_core::{commands, netlink};
+use anyhow::{anyhow, bail, Context, Result};
+use vxlan_mesh_core::netlink::{self, Netns};
+use vxlan_mesh_core::{commands, Fleet, Host};
 
 use crate::cli::Cli;
 use crate::inventory_file;
 
-pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
-    let host = inventory_file::select_host(&fleet, host)?;
-    let plan = fleet.plan(&host.name)?;
+    let here = Netns::current()?;
     if dry_run {
-        let preview = netlink::preview(&plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
+        let host = inventory_file::select_host(&fleet, host).map_err(|e| {
+            anyhow!("{e:#}\nto preview another host's changes on this machine: vxlan-mesh apply --dry-run --host NAME")
+        })?;
+        let plan = fleet.plan(&host.name)?;
+        let preview =
+            netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
         warn(&preview);
         if preview.changes.is_empty() && !cli.quiet {
             println!("# host {}: converged, nothing to do", plan.host);
@@ -26,7 +31,11 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let report = netlink::apply(&plan).with_context(|| format!("apply for host `{}` stopped", plan.host))?;
+    let host = select_for_change(&here, &fleet, host, force)?;
+    let plan = fleet.plan(&host.name)?;
+    let report = netlink::apply(&here, &plan)
+        .map_err(|e| stopped(e, ""))
+        .with_context(|| format!("apply for host `{}` stopped", plan.host))?;
     warn(&report);
     if !cli.quiet {
         if report.changes.is_empty() {
@@ -39,10 +48,38 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The host whose plan to apply here: one named with `--host` must own an address of this
+/// machine, unless `force`, so that a wrong name never builds another host's tunnels here.
+fn select_for_change<'a>(here: &Netns, fleet: &'a Fleet, name: Option<&str>, force: bool) -> Result<&'a Host> {
+    let host = inventory_file::select_host(fleet, name)?;
+    if name.is_some() && !force {
+        let local = netlink::local_addresses(here).context("cannot list this machine's addresses")?;
+        if !local.contains(&host.address) {
+            bail!(
+                "host `{}` has underlay address `{}`, which is not assigned on this machine: its plan would build its tunnels here; pass --force to apply it anyway",
+                host.name.escape_debug(),
+                host.address
+            );
+        }
+    }
+    Ok(host)
+}
+
 /// Warnings go to standard error, even with `--quiet`: they are about other people's
 /// interfaces.
 pub fn warn(report: &netlink::Report) {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
+}
+
+/// Prints the changes an apply or teardown made before it stopped (on standard output,
+/// like the changes of a run that finished, with `who` before each), and hands the error on.
+pub fn stopped(err: netlink::ApplyError, who: &str) -> netlink::ApplyError {
+    if let netlink::ApplyError::Stopped { done, .. } = &err {
+        for change in done {
+            println!("{who}{change}");
+        }
+    }
+    err
 }

@@ -19,10 +19,12 @@ pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let report = netlink::down().context("teardown stopped")?;
+    let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
+    let report = netlink::down(&netlink::Netns::current()?)
+        .map_err(|e| super::apply::stopped(e, &who))
+        .context("teardown stopped")?;
     super::apply::warn(&report);
     if !cli.quiet {
-        let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
         if report.changes.is_empty() {
             println!("{who}nothing owned by vxlan-mesh here");
         }

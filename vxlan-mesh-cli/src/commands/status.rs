@@ -15,7 +15,8 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
-    let changes = netlink::status(&plan).context("cannot compare this host with its plan")?;
+    let changes =
+        netlink::status(&netlink::Netns::current()?, &plan).context("cannot compare this host with its plan")?;
     match format {
         OutputFormat::Json => println!(
             "{}",

@@ -1,5 +1,9 @@
-//! Applying, observing and tearing down a host's plan in the current network namespace
-//! through rtnetlink (feature `netlink`, Linux only).
+//! Applying, observing and tearing down a host's plan in a network namespace through
+//! rtnetlink (feature `netlink`, Linux only).
+//!
+//! Every function takes the namespace to act in ([`Netns`]: the caller's own, or one opened
+//! from `/run/netns/NAME` or `/proc/PID/ns/net`) and acts there whatever namespace the
+//! calling thread is in.
 //!
 //! Links, bridge ports and FDB entries go through netlink; the owned ebtables chain and
 //! nftables table through the `ebtables` and `nft` commands. Only objects vxlan-mesh owns
@@ -10,16 +14,20 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let fleet = vxlan_mesh_core::testing::two_hosts();
 //! let plan = fleet.plan("a")?;
-//! let report = vxlan_mesh_core::netlink::apply(&plan)?;
+//! let here = vxlan_mesh_core::netlink::Netns::current()?;
+//! let report = vxlan_mesh_core::netlink::apply(&here, &plan)?;
 //! for change in &report.changes {
 //!     println!("{change}");
 //! }
-//! assert!(vxlan_mesh_core::netlink::status(&plan)?.is_empty());
+//! assert!(vxlan_mesh_core::netlink::status(&here, &plan)?.is_empty());
 //! # Ok(()) }
 //! ```
 
+mod addresses;
 mod execute;
 mod external;
+mod lock;
+mod netns;
 mod nf_probe;
 mod observe;
 mod preflight;
@@ -28,13 +36,14 @@ mod requests;
 mod socket;
 
 use std::collections::HashMap;
-use std::fs::{File, TryLockError};
 use std::io;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use lock::Lock;
+pub use netns::Netns;
 
 pub use external::MISSING_JUMP;
 
@@ -183,6 +192,18 @@ pub enum ApplyError {
         /// The foreign device holding them.
         foreign: String,
     },
+    /// Applying stopped part-way, after the changes in `done` were made (those after them
+    /// may be partly made); `source` says why.
+    #[error("stopped after {} of {total} change(s); the change(s) after those may be partly made", done.len())]
+    Stopped {
+        /// The changes certainly made, in order.
+        done: Vec<Change>,
+        /// How many changes the apply had.
+        total: usize,
+        /// Why it stopped.
+        #[source]
+        source: Box<ApplyError>,
+    },
     /// An apply in the same namespace held the lock for longer than a reader waits.
     #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s; try again when it has finished", path = path.display())]
     LockTimeout {
@@ -190,6 +211,15 @@ pub enum ApplyError {
         path: PathBuf,
         /// How long the reader waited.
         seconds: f64,
+    },
+    /// A network namespace could not be opened or entered.
+    #[error("network namespace `{path}`", path = path.display())]
+    Netns {
+        /// The namespace file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
     },
     /// The lock file could not be opened or locked.
     #[error("lock file `{path}`", path = path.display())]
@@ -263,26 +293,29 @@ impl std::fmt::Display for Warning {
     }
 }
 
-/// Reads the owned objects of the current network namespace (and the names of all
-/// foreign interfaces).
+/// Reads the owned objects of the namespace `ns` (and the names of all foreign
+/// interfaces). Waits (up to a minute) for an apply in progress there to finish, so that it
+/// never reads a half-made change.
 ///
 /// ```no_run
-/// let state = vxlan_mesh_core::netlink::observe()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let state = netlink::observe(&Netns::current()?)?;
 /// println!("{} owned bridge(s)", state.bridges.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn observe() -> Result<State, ApplyError> {
-    // Never read a half-made change: wait for an apply in progress to finish.
-    let _lock = lock(Lock::Shared)?;
-    let mut socket = socket::Socket::new()?;
-    observe_with(&mut socket).map(|(state, _)| state)
+pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Shared)?;
+        let mut socket = socket::Socket::new()?;
+        observe_with(&mut socket).map(|(state, _)| state)
+    })
 }
 
 /// The owned objects, and everything the link dump tells beyond them.
 fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), ApplyError> {
     // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
-    // tell), and let them run while the netlink dumps do. Threads start in the calling
-    // thread's network namespace.
+    // tell), and let them run while the netlink dumps do. Threads start in the network
+    // namespace of the thread that starts them (see `Netns::run`).
     let present = nf_probe::probe();
     let read_firewall = present.is_none_or(|p| p.firewall);
     let read_loop_rules = present.is_none_or(|p| p.loop_rules) || external::ebtables_is_legacy();
@@ -308,7 +341,23 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
     })
 }
 
-/// The differences between the plan and the current namespace, as data; empty when
+/// The addresses assigned in the namespace `ns` (both families), read through netlink:
+/// which host of an inventory this is.
+///
+/// ```no_run
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let here = netlink::local_addresses(&Netns::current()?)?;
+/// println!("{} address(es)", here.len());
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn local_addresses(ns: &Netns) -> Result<Vec<IpAddr>, ApplyError> {
+    ns.run(|| {
+        let mut socket = socket::Socket::new()?;
+        Ok(addresses::local(&socket.dump_addresses()?))
+    })
+}
+
+/// The differences between the plan and the namespace `ns`, as data; empty when
 /// converged. Fails, like [`apply`], when the kernel would refuse the plan (a foreign
 /// device holding a VNI, an underlay that cannot carry the MTU).
 ///
@@ -317,12 +366,13 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let drift = vxlan_mesh_core::netlink::status(&plan)?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let drift = netlink::status(&Netns::current()?, &plan)?;
 /// println!("{}", if drift.is_empty() { "converged" } else { "drift" });
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
-    preview(plan).map(|report| report.changes)
+pub fn status(ns: &Netns, plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
+    preview(ns, plan).map(|report| report.changes)
 }
 
 /// What [`apply`] would do, changing nothing: the changes and the warnings, or the error
@@ -330,41 +380,46 @@ pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let preview = vxlan_mesh_core::netlink::preview(&plan)?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let preview = netlink::preview(&Netns::current()?, &plan)?;
 /// for change in &preview.changes {
 ///     println!("would {change}");
 /// }
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn preview(plan: &HostPlan) -> Result<Report, ApplyError> {
-    let _lock = lock(Lock::Shared)?;
-    let mut socket = socket::Socket::new()?;
-    prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, _)| report)
+pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Shared)?;
+        let mut socket = socket::Socket::new()?;
+        prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, _)| report)
+    })
 }
 
-/// Makes the current namespace match the plan: observe, diff, check what the kernel would
+/// Makes the namespace `ns` match the plan: observe, diff, check what the kernel would
 /// refuse, then execute each change in order. Serialized with other applies in the same
 /// namespace by a lock file.
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let report = vxlan_mesh_core::netlink::apply(&plan)?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let report = netlink::apply(&Netns::named("h1")?, &plan)?;
 /// println!("{} change(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn apply(plan: &HostPlan) -> Result<Report, ApplyError> {
-    converge(&plan.state(), Some(plan))
+pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+    converge(ns, &plan.state(), Some(plan))
 }
 
-/// Removes every object vxlan-mesh owns in the current namespace, and nothing else.
+/// Removes every object vxlan-mesh owns in the namespace `ns`, and nothing else.
 ///
 /// ```no_run
-/// let report = vxlan_mesh_core::netlink::down()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let report = netlink::down(&Netns::current()?)?;
 /// println!("removed {} object(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn down() -> Result<Report, ApplyError> {
-    converge(&State::default(), None)
+pub fn down(ns: &Netns) -> Result<Report, ApplyError> {
+    converge(ns, &State::default(), None)
 }
 
 /// Observe, diff and preflight: the report of what converging would do, and the index of
@@ -380,115 +435,72 @@ fn prepare(
     Ok((Report { changes, warnings }, links.index))
 }
 
-fn converge(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
-    let _lock = lock(Lock::Exclusive)?;
-    let mut socket = socket::Socket::new()?;
-    let (report, index) = prepare(&mut socket, desired, plan)?;
-    execute::run(&mut socket, &report.changes, index)?;
-    Ok(report)
+fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Exclusive)?;
+        let mut socket = socket::Socket::new()?;
+        let (report, index) = prepare(&mut socket, desired, plan)?;
+        execute_in_phases(&mut socket, &report.changes, index)?;
+        Ok(report)
+    })
 }
 
-/// The lock file that serializes applies in the calling thread's network namespace:
-/// one per namespace, named after the namespace's inode.
+/// Where a change falls in the diff's order: firewall, removals, bridges, loop rules,
+/// devices, FDB entries, removals of the chain and the table.
+fn phase(change: &Change) -> u8 {
+    match change {
+        Change::InstallFirewall { .. } => 0,
+        Change::DeleteFdb { .. } | Change::DeleteVxlan { .. } | Change::DeleteBridge { .. } => 1,
+        Change::CreateBridge { .. } | Change::UpdateBridge { .. } => 2,
+        Change::InstallLoopRules { .. } => 3,
+        Change::CreateVxlan { .. } | Change::RecreateVxlan { .. } | Change::UpdateVxlan { .. } => 4,
+        Change::AddFdb { .. } => 5,
+        Change::RemoveLoopRules { .. } | Change::RemoveFirewall { .. } => 6,
+    }
+}
+
+/// Executes the changes phase by phase, so that a failure can tell which changes were
+/// certainly made: those of the phases before it ([`ApplyError::Stopped`]). A phase is
+/// one run of the executor (its stages and batching intact); interface indexes are read
+/// again between phases.
+fn execute_in_phases(
+    socket: &mut socket::Socket,
+    changes: &[Change],
+    index: HashMap<String, u32>,
+) -> Result<(), ApplyError> {
+    let mut done = 0;
+    let mut index = Some(index);
+    for run in changes.chunk_by(|a, b| phase(a) == phase(b)) {
+        let result = match index.take() {
+            Some(index) => Ok(index),
+            None => socket.dump_links().map(|dump| observe::links(&dump).index),
+        }
+        .and_then(|index| execute::run(socket, run, index));
+        if let Err(source) = result {
+            return Err(if done == 0 {
+                source
+            } else {
+                ApplyError::Stopped {
+                    done: changes.get(..done).unwrap_or_default().to_vec(),
+                    total: changes.len(),
+                    source: Box::new(source),
+                }
+            });
+        }
+        done += run.len();
+    }
+    Ok(())
+}
+
+/// The lock file that serializes applies in the namespace `ns` (readers wait for it too):
+/// one per namespace, named after the namespace's inode, in /run/lock.
 ///
 /// ```no_run
-/// let path = vxlan_mesh_core::netlink::lock_path()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let path = netlink::lock_path(&Netns::current()?)?;
 /// assert!(path.starts_with("/run/lock"));
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn lock_path() -> io::Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt as _;
-    let inode = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
-    Ok(Path::new("/run/lock").join(format!("vxlan-mesh-net{inode}.lock")))
-}
-
-/// How long a reader ([`observe`], [`status`]) waits for an apply in the same namespace to
-/// finish before giving up: an apply of hundreds of devices takes seconds, not minutes.
-const READ_LOCK_WAIT: Duration = Duration::from_secs(60);
-
-/// How the namespace's lock is taken.
-#[derive(Debug, Clone, Copy)]
-enum Lock {
-    /// Readers: several at once, none while an apply runs; bounded wait.
-    Shared,
-    /// `apply` and `down`: alone; waits for as long as the other apply takes.
-    Exclusive,
-}
-
-/// Takes the namespace's lock; released on drop.
-fn lock(kind: Lock) -> Result<File, ApplyError> {
-    lock_within(kind, READ_LOCK_WAIT)
-}
-
-fn lock_within(kind: Lock, wait: Duration) -> Result<File, ApplyError> {
-    let path = lock_path().map_err(|source| ApplyError::Lock {
-        path: PathBuf::from("/proc/thread-self/ns/net"),
-        source,
-    })?;
-    let err = |source| ApplyError::Lock {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(err)?;
-    match kind {
-        Lock::Exclusive => file.lock().map_err(err)?,
-        Lock::Shared => {
-            // std has no timed lock: poll, which costs nothing when nobody holds it.
-            let deadline = Instant::now() + wait;
-            loop {
-                match file.try_lock_shared() {
-                    Ok(()) => break,
-                    Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(TryLockError::WouldBlock) => {
-                        return Err(ApplyError::LockTimeout {
-                            path,
-                            seconds: wait.as_secs_f64(),
-                        })
-                    }
-                    Err(TryLockError::Error(source)) => return Err(err(source)),
-                }
-            }
-        }
-    }
-    Ok(file)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-
-    /// In a fresh namespace (root needed): a reader gives up on a held lock, with an error
-    /// naming the lock file, and gets it once it is free.
-    #[test]
-    fn a_reader_waits_for_an_apply_then_times_out() {
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare needs root");
-            let apply = lock(Lock::Exclusive).unwrap();
-            let err = lock_within(Lock::Shared, Duration::from_millis(100)).unwrap_err();
-            assert!(matches!(err, ApplyError::LockTimeout { .. }), "{err}");
-            assert!(
-                err.to_string().contains(&lock_path().unwrap().display().to_string()),
-                "{err}"
-            );
-            drop(apply);
-            let reader = lock_within(Lock::Shared, Duration::from_millis(100)).unwrap();
-            // Readers share.
-            lock_within(Lock::Shared, Duration::from_millis(100)).unwrap();
-            drop(reader);
-            let _ = std::fs::remove_file(lock_path().unwrap());
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-    }
+pub fn lock_path(ns: &Netns) -> Result<PathBuf, ApplyError> {
+    lock::path(ns)
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
 use crate::diff::State;
 use crate::names::{is_owned_alias, OWNER_MARK};
@@ -230,7 +230,14 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
     out
 }
 
-/// The all-zeros FDB entries (with a destination) of the owned VXLAN devices.
+/// Neighbour states of configured entries: VXLAN reports `permanent` as both bits.
+const NUD_NOARP: u16 = 0x40;
+const NUD_PERMANENT: u16 = 0x80;
+
+/// The FDB entries of the owned VXLAN devices that someone configured: every all-zeros
+/// (flooding) entry with a destination, and every static or permanent entry of the device
+/// itself (`bridge fdb add MAC dev DEV dst ... self`) that was not learned. A static entry
+/// the plan does not contain diverts a MAC's frames, so it is drift, removed by apply.
 pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
     let owned: HashMap<u32, &str> = links
         .state
@@ -243,11 +250,13 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
         let Some(device) = owned.get(&n.header.ifindex) else {
             continue;
         };
-        let mut zero = false;
+        let mut mac = None;
         let mut destination = None;
         for attr in &n.attributes {
             match attr {
-                NeighbourAttribute::LinkLayerAddress(mac) => zero = mac.iter().all(|b| *b == 0) && mac.len() == 6,
+                NeighbourAttribute::LinkLayerAddress(bytes) => {
+                    mac = <[u8; 6]>::try_from(bytes.as_slice()).ok().map(MacAddr)
+                }
                 NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => destination = Some(IpAddr::V4(*a)),
                 NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => destination = Some(IpAddr::V6(*a)),
                 // In the bridge family the address comes undecoded: its length tells.
@@ -261,13 +270,18 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
                 _ => {}
             }
         }
-        if let (true, Some(destination)) = (zero, destination) {
-            out.push(FdbEntry {
-                device: (*device).to_string(),
-                mac: MacAddr::ZERO,
-                destination,
-                peer: None,
-            });
+        let configured = n.header.flags.contains(NeighbourFlags::Own)
+            && !n.header.flags.contains(NeighbourFlags::ExtLearned)
+            && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
+        if let (Some(mac), Some(destination)) = (mac, destination) {
+            if mac == MacAddr::ZERO || configured {
+                out.push(FdbEntry {
+                    device: (*device).to_string(),
+                    mac,
+                    destination,
+                    peer: None,
+                });
+            }
         }
     }
     out.sort();

@@ -13,6 +13,7 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
     NLM_F_REQUEST,
 };
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use netlink_packet_route::neighbour::NeighbourMessage;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteMetric};
@@ -147,6 +148,18 @@ impl Socket {
             .into_iter()
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewNeighbour(n) => Some(n),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Dumps every address of the namespace, both families.
+    pub(crate) fn dump_addresses(&mut self) -> Result<Vec<AddressMessage>, ApplyError> {
+        let replies = self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()), "addresses")?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => Some(a),
                 _ => None,
             })
             .collect())

@@ -104,8 +104,26 @@ fn missing_nft_is_an_error_not_a_missing_table() {
     assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &fw, &["down"]), "nft");
     assert!(has_table(&ns));
     // The cause is printed once.
-    let err = stderr(&ns.cli_via(NO_TOOLS, &fw, &["down"]));
-    assert_eq!(err.matches("not found").count(), 1, "{err}");
+    for command in ["down", "status"] {
+        let err = stderr(&ns.cli_via(NO_TOOLS, &fw, &[command]));
+        assert_eq!(err.matches("not found").count(), 1, "{command}: {err}");
+    }
+}
+
+/// Changes that need a missing tool are refused before anything is made: no bridge without
+/// its loop prevention, no devices without their firewall.
+#[test]
+fn a_change_that_needs_a_missing_tool_is_refused_before_any_change() {
+    let ns = host_ns("needtool");
+    let dir = Dir::new("needtool");
+    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
+    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    for (inv, tool) in [(&ebt, "ebtables"), (&fw, "nft")] {
+        for args in [&["apply"][..], &["apply", "--dry-run"]] {
+            assert_names_missing_tool(&ns.cli_via(NO_TOOLS, inv, args), tool);
+        }
+        assert!(!ns.sh("ip -o link show").contains("vxbr0"), "nothing was made");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::external;
 use super::observe::Links;
 use super::socket::Socket;
 use super::{ApplyError, Warning};
@@ -23,7 +24,24 @@ pub(crate) fn check(
         underlay_mtu(socket, plan, links)?;
     }
     vni_in_use(changes, links)?;
+    tools(changes)?;
     Ok(foreign_bridge_ports(observed, changes, links))
+}
+
+/// The programs the changes run must be there before the first change is made: a missing
+/// `ebtables` found only after the bridges were made would leave a half-applied host.
+fn tools(changes: &[Change]) -> Result<(), ApplyError> {
+    for change in changes {
+        let program = match change {
+            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
+            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
+            _ => continue,
+        };
+        if external::find_program(program).is_none() {
+            return Err(ApplyError::ToolMissing { program });
+        }
+    }
+    Ok(())
 }
 
 /// The underlay must carry `underlay-mtu`: the device's MTU when the tunnels are bound to

@@ -3,78 +3,17 @@
 //! success and failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
-
-/// A named network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "vxmt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        sh(&format!("ip netns add {name}"));
-        let ns = Netns(name);
-        ns.sh("ip link set lo up");
-        ns
-    }
-
-    /// Runs a shell command inside the namespace; panics on failure.
-    fn sh(&self, cmd: &str) -> String {
-        sh(&format!(
-            "ip netns exec {} sh -c '{}'",
-            self.0,
-            cmd.replace('\'', "'\\''")
-        ))
-    }
-
-    /// Runs the CLI inside the namespace.
-    fn cli(&self, inventory: &std::path::Path, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0, BIN, "-i"])
-            .arg(inventory)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{text, Netns, BIN};
 
 /// Writes an inventory of `hosts` hosts: hN is 198.51.100.N (2001:db8::N beyond 250 hosts).
-fn inventory(dir_tag: &str, mode: &str, hosts: usize, mtu: Option<u32>) -> (tempdir::Dir, PathBuf) {
-    let dir = tempdir::Dir::new(dir_tag);
+fn inventory(dir_tag: &str, mode: &str, hosts: usize, mtu: Option<u32>) -> (common::Dir, PathBuf) {
+    let dir = common::Dir::new(dir_tag);
     let mut s = String::new();
     if mode != "flood" {
         s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
@@ -97,33 +36,6 @@ fn inventory(dir_tag: &str, mode: &str, hosts: usize, mtu: Option<u32>) -> (temp
     let path = dir.0.join("inventory.toml");
     std::fs::write(&path, s).unwrap();
     (dir, path)
-}
-
-mod tempdir {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A temporary directory, removed on drop.
-    pub struct Dir(pub PathBuf);
-
-    impl Dir {
-        pub fn new(tag: &str) -> Dir {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "vxmt-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn links(ns: &Netns) -> String {

@@ -7,7 +7,7 @@ use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{commands, Fleet, Host};
 
 use crate::cli::Cli;
-use crate::inventory_file;
+use crate::{inventory_file, output};
 
 pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
@@ -21,12 +21,12 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<
             netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
         warn(&preview);
         if preview.changes.is_empty() && !cli.quiet {
-            println!("# host {}: converged, nothing to do", plan.host);
+            output::println(&format!("# host {}: converged, nothing to do", plan.host))?;
         }
         for change in &preview.changes {
-            println!("# {change}");
+            output::println(&format!("# {change}"))?;
             for command in commands::for_change(change) {
-                println!("{command}");
+                output::println(&command.to_string())?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -39,10 +39,10 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<
     warn(&report);
     if !cli.quiet {
         if report.changes.is_empty() {
-            println!("host {}: no changes", plan.host);
+            output::println(&format!("host {}: no changes", plan.host))?;
         }
         for change in &report.changes {
-            println!("{change}");
+            output::println(&change.to_string())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -78,7 +78,11 @@ pub fn warn(report: &netlink::Report) {
 pub fn stopped(err: netlink::ApplyError, who: &str) -> netlink::ApplyError {
     if let netlink::ApplyError::Stopped { done, .. } = &err {
         for change in done {
-            println!("{who}{change}");
+            // The error is what must reach the user; a reader gone from stdout changes
+            // nothing about it.
+            if output::println(&format!("{who}{change}")).is_err() {
+                break;
+            }
         }
     }
     err

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use vxlan_mesh_core::netlink;
 
 use crate::cli::Cli;
-use crate::inventory_file;
+use crate::{inventory_file, output};
 
 pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
     // Ownership marks, not the inventory, decide what goes; the inventory only names the
@@ -26,10 +26,10 @@ pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
     super::apply::warn(&report);
     if !cli.quiet {
         if report.changes.is_empty() {
-            println!("{who}nothing owned by vxlan-mesh here");
+            output::println(&format!("{who}nothing owned by vxlan-mesh here"))?;
         }
         for change in &report.changes {
-            println!("{who}{change}");
+            output::println(&format!("{who}{change}"))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,10 +3,19 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use vxlan_mesh_core::netlink;
+use serde::Serialize;
+use vxlan_mesh_core::{netlink, Change};
 
 use crate::cli::{Cli, OutputFormat};
-use crate::inventory_file;
+use crate::{inventory_file, output};
+
+/// `status --format json`: a stable contract (README, docs/plan-json.md).
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    host: &'a str,
+    converged: bool,
+    changes: &'a [Change],
+}
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
@@ -18,23 +27,24 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     let changes =
         netlink::status(&netlink::Netns::current()?, &plan).context("cannot compare this host with its plan")?;
     match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "host": plan.host,
-                "converged": changes.is_empty(),
-                "changes": changes,
-            }))?
-        ),
+        OutputFormat::Json => output::println(&serde_json::to_string_pretty(&StatusJson {
+            host: &plan.host,
+            converged: changes.is_empty(),
+            changes: &changes,
+        })?)?,
         OutputFormat::Text => {
             if changes.is_empty() {
                 if !cli.quiet {
-                    println!("host {}: converged", plan.host);
+                    output::println(&format!("host {}: converged", plan.host))?;
                 }
             } else {
-                println!("host {}: {} difference(s) from the plan:", plan.host, changes.len());
+                output::println(&format!(
+                    "host {}: {} difference(s) from the plan:",
+                    plan.host,
+                    changes.len()
+                ))?;
                 for change in &changes {
-                    println!("  {change}");
+                    output::println(&format!("  {change}"))?;
                 }
             }
         }

@@ -249,6 +249,7 @@ fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
 /// assert!(report.changes.is_empty() && report.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The changes executed, in order.
     pub changes: Vec<Change>,

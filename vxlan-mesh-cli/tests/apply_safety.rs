@@ -261,14 +261,14 @@ fn deleting_a_bridge_with_foreign_ports_warns_and_names_them() {
     assert!(!err.contains("vxm"), "our own ports are not foreign: {err}");
 }
 
-/// The kernel refuses a device mid-apply (a foreign interface holds its name as an
-/// alternative name): the changes already made are printed before the error.
+/// The kernel refuses to bring the device up mid-apply (a foreign socket holds the VXLAN
+/// port): the changes already made are printed before the error.
 #[test]
 fn a_failed_apply_prints_what_it_had_done() {
     let ns = host_ns("stopped");
     let dir = Dir::new("stopped");
-    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
-    ns.sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1000");
+    let inv = dir.write("inv.toml", &inventory("port = 4789", 1000, 3, ""));
+    let socket = ns.hold_udp_port(4789);
     let out = ns.cli(&inv, &["apply"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let made = stdout(&out);
@@ -285,7 +285,7 @@ fn a_failed_apply_prints_what_it_had_done() {
     );
     let err = stderr(&out);
     assert!(
-        err.contains("stopped after 2 of") && err.contains("`vxm1000`"),
+        err.contains("stopped after 2 of") && err.contains("set up `vxm1000`"),
         "{}",
         text(&out)
     );
@@ -293,6 +293,9 @@ fn a_failed_apply_prints_what_it_had_done() {
         ns.sh("ip -o link show").contains("vxbr0"),
         "as printed, the bridge was made"
     );
+    drop(socket);
+    let out = ns.cli(&inv, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 /// `apply --host X` where X's address is not assigned refuses unless `--force`.

@@ -352,14 +352,30 @@ fn a_foreign_device_holding_a_vni_is_refused_before_any_change() {
     });
 }
 
-/// A kernel refusal mid-apply is a typed error naming the object and operation; the rest
-/// of the plan is still applied, and once the cause is gone the next apply converges.
+/// A name held by a foreign interface as an alternative name is refused like its name:
+/// the kernel would refuse the device, so nothing is changed.
+#[test]
+fn a_foreign_alternative_name_is_refused_before_any_change() {
+    in_netns(|| {
+        sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1001");
+        let p = plan("isolation", "v4", 3, None);
+        let err = netlink::apply(&here(), &p).unwrap_err();
+        assert!(matches!(&err, ApplyError::Foreign(f) if f.name == "vxm1001"), "{err}");
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was changed");
+        sh("ip link del fx");
+        netlink::apply(&here(), &p).unwrap();
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
+    });
+}
+
+/// A kernel refusal mid-apply is a typed error naming the object and operation, carrying
+/// the changes made before it; refused devices stay down, and once the cause is gone the
+/// next apply converges.
 #[test]
 fn netlink_error_names_the_object_and_rerun_converges() {
     in_netns(|| {
-        // A foreign interface holds the name as an alternative name, which the link dump's
-        // names do not show: the kernel refuses the device.
-        sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1001");
+        // A foreign socket holds the VXLAN port: the kernel refuses to bring devices up.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:4789").unwrap();
         let p = plan("isolation", "v4", 3, None);
         let err = netlink::apply(&here(), &p).unwrap_err();
         // The firewall and the bridge were certainly made before the devices were tried.
@@ -373,19 +389,21 @@ fn netlink_error_names_the_object_and_rerun_converges() {
         let err = &**source;
         match err {
             ApplyError::Netlink { operation, object, .. } => {
-                assert_eq!((*operation, object.as_str()), ("create vxlan", "vxm1001"), "{err}");
+                assert_eq!((*operation, object.as_str()), ("set up", "vxm1000"), "{err}");
             }
             other => panic!("expected a netlink error, got {other}"),
         }
-        assert!(err.to_string().contains("create vxlan `vxm1001`"), "{err}");
-        // The other devices were made, isolated and brought up; only the refused one is
-        // pending.
+        assert!(err.to_string().contains("set up `vxm1000`"), "{err}");
+        // The devices were made, marked and isolated; only bringing them up is pending.
         let pending = netlink::status(&here(), &p).unwrap();
+        assert_eq!(pending.len(), 3, "one per peer: {pending:?}");
         assert!(
-            matches!(pending.as_slice(), [Change::CreateVxlan { vxlan }] if vxlan.name == "vxm1001"),
+            pending
+                .iter()
+                .all(|c| matches!(c, Change::UpdateVxlan { from, to } if !from.up && to.up && from.isolated)),
             "{pending:?}"
         );
-        sh("ip link del fx");
+        drop(socket);
         netlink::apply(&here(), &p).unwrap();
         assert!(netlink::status(&here(), &p).unwrap().is_empty());
     });

@@ -43,6 +43,19 @@ impl Netns {
             .unwrap()
     }
 
+    /// A UDP socket bound to `port` on every address of the namespace, held by the test
+    /// until dropped (made by a thread that entered the namespace).
+    pub fn hold_udp_port(&self, port: u16) -> std::net::UdpSocket {
+        let path = format!("/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(path).unwrap();
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap()
+        })
+        .join()
+        .unwrap()
+    }
+
     /// Runs the CLI inside the namespace.
     pub fn cli(&self, inventory: &Path, args: &[&str]) -> Output {
         self.cli_via(&[], inventory, args)

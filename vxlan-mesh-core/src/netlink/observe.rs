@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
@@ -99,6 +99,7 @@ fn parse_alias(alias: &str) -> (String, Option<String>) {
 
 struct Raw<'a> {
     name: Option<&'a str>,
+    altnames: Vec<&'a str>,
     alias: Option<&'a str>,
     mtu: u32,
     controller: Option<u32>,
@@ -110,6 +111,7 @@ struct Raw<'a> {
 fn raw(link: &LinkMessage) -> Raw<'_> {
     let mut r = Raw {
         name: None,
+        altnames: Vec::new(),
         alias: None,
         mtu: 0,
         controller: None,
@@ -120,6 +122,12 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
     for attr in &link.attributes {
         match attr {
             LinkAttribute::IfName(n) => r.name = Some(n),
+            LinkAttribute::PropList(props) => {
+                r.altnames.extend(props.iter().filter_map(|p| match p {
+                    Prop::AltIfName(n) => Some(n.as_str()),
+                    _ => None,
+                }));
+            }
             LinkAttribute::IfAlias(a) => r.alias = Some(a),
             LinkAttribute::Mtu(m) => r.mtu = *m,
             LinkAttribute::Controller(c) => r.controller = Some(*c),
@@ -221,6 +229,9 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                         .push(ForeignVxlan::new(name, r.vxlan.unwrap_or_default()));
                 }
                 out.state.foreign.push(name.to_string());
+                // The kernel refuses a new interface named like another's alternative
+                // name just as one named like its name.
+                out.state.foreign.extend(r.altnames.iter().map(|n| n.to_string()));
             }
         }
     }

@@ -102,6 +102,10 @@ pub enum Command {
         /// Print the equivalent `ip`/`bridge`/`ebtables`/`nft` commands and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Apply the plan of the `--host` named even though its underlay address is not
+        /// assigned on this machine.
+        #[arg(long)]
+        force: bool,
     },
     /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
     Status {

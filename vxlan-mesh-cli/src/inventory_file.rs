@@ -158,13 +158,22 @@ pub fn select_host<'a>(fleet: &'a Fleet, name: Option<&str>) -> Result<&'a vxlan
             )
         });
     }
-    let local =
-        local_addresses().context("cannot list this machine's addresses to find which host it is; pass --host")?;
+    let local = vxlan_mesh_core::netlink::Netns::current()
+        .and_then(|here| vxlan_mesh_core::netlink::local_addresses(&here))
+        .context("cannot list this machine's addresses to find which host it is; pass --host")?;
     match fleet.hosts_with_addresses(&local).as_slice() {
         [one] => Ok(one),
-        [] => Err(anyhow!(
-            "no host of the inventory has an underlay address assigned on this machine; pass --host NAME"
-        )),
+        [] => {
+            let known: Vec<String> = fleet
+                .hosts()
+                .iter()
+                .map(|h| format!("{} ({})", h.name.escape_debug(), h.address))
+                .collect();
+            Err(anyhow!(
+                "no host of the inventory has an underlay address assigned on this machine (hosts: {}); pass --host NAME",
+                known.join(", ")
+            ))
+        }
         many => {
             let names: Vec<&str> = many.iter().map(|h| h.name.as_str()).collect();
             Err(anyhow!(
@@ -173,41 +182,4 @@ pub fn select_host<'a>(fleet: &'a Fleet, name: Option<&str>) -> Result<&'a vxlan
             ))
         }
     }
-}
-
-/// Addresses assigned in this network namespace, read from procfs (no netlink needed).
-fn local_addresses() -> Result<Vec<std::net::IpAddr>> {
-    let mut out = Vec::new();
-    if let Ok(text) = std::fs::read_to_string("/proc/net/if_inet6") {
-        for line in text.lines() {
-            if let Some(hex) = line.split_whitespace().next() {
-                if let Ok(v) = u128::from_str_radix(hex, 16) {
-                    out.push(std::net::IpAddr::V6(std::net::Ipv6Addr::from(v)));
-                }
-            }
-        }
-    }
-    out.extend(ipv4_addresses()?);
-    Ok(out)
-}
-
-/// IPv4 addresses from /proc/net/fib_trie's local-route entries.
-fn ipv4_addresses() -> Result<Vec<std::net::IpAddr>> {
-    let text = std::fs::read_to_string("/proc/net/fib_trie").context("cannot read /proc/net/fib_trie")?;
-    let mut out = Vec::new();
-    let mut last: Option<std::net::Ipv4Addr> = None;
-    for line in text.lines() {
-        let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix("|-- ") {
-            last = rest.trim().parse().ok();
-        } else if t.starts_with("/32 host LOCAL") {
-            if let Some(a) = last {
-                let a = std::net::IpAddr::V4(a);
-                if !out.contains(&a) {
-                    out.push(a);
-                }
-            }
-        }
-    }
-    Ok(out)
 }

@@ -109,7 +109,7 @@ fn killed_mid_apply_then_apply_converges() {
     let full_ms = {
         let ns = Netns::new("kill");
         let start = std::time::Instant::now();
-        let out = ns.cli(&inv, &["apply", "--host", "h1"]);
+        let out = ns.cli(&inv, &["apply", "--force", "--host", "h1"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).max(10)
     };
@@ -127,7 +127,7 @@ fn killed_mid_apply_then_apply_converges() {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &ns.0, BIN, "-q", "-i"])
             .arg(&inv)
-            .args(["apply", "--host", "h1"])
+            .args(["apply", "--force", "--host", "h1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -164,7 +164,7 @@ fn killed_mid_apply_then_apply_converges() {
         for line in listing.lines().filter(|l| l.contains(": vxm")) {
             assert!(line.contains("alias vxlan-mesh:lan:"), "orphan after kill: {line}");
         }
-        let out = ns.cli(&inv, &["apply", "--host", "h1"]);
+        let out = ns.cli(&inv, &["apply", "--force", "--host", "h1"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let out = ns.cli(&inv, &["status", "--host", "h1"]);
         assert_eq!(

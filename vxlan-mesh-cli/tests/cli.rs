@@ -316,7 +316,7 @@ fn plan_without_host_uses_the_locally_assigned_address() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: no host of the inventory has an underlay address assigned on this machine; pass --host NAME\n"
+        "error: no host of the inventory has an underlay address assigned on this machine (hosts: lxd1 (198.51.100.1), lxd2 (198.51.100.2), lxd3 (198.51.100.3), lxd4 (198.51.100.4)); pass --host NAME\n"
     );
     ns.sh("ip addr add 198.51.100.3/24 dev lo");
     let out = ns

@@ -230,6 +230,30 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Where the change falls in [`diff`]'s order: 0 firewall, 1 removals of entries, devices
+    /// and bridges, 2 bridges, 3 loop rules, 4 devices, 5 FDB entries, 6 removals of the chain
+    /// and the table. Changes of one phase do not depend on each other's completion.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{diff, State};
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let changes = diff(&fleet.plan("a").unwrap().state(), &State::default()).unwrap();
+    /// assert!(changes.windows(2).all(|w| w[0].phase() <= w[1].phase()));
+    /// ```
+    pub fn phase(&self) -> u8 {
+        match self {
+            Change::InstallFirewall { .. } => 0,
+            Change::DeleteFdb { .. } | Change::DeleteVxlan { .. } | Change::DeleteBridge { .. } => 1,
+            Change::CreateBridge { .. } | Change::UpdateBridge { .. } => 2,
+            Change::InstallLoopRules { .. } | Change::PlaceLoopJump { .. } => 3,
+            Change::CreateVxlan { .. } | Change::RecreateVxlan { .. } | Change::UpdateVxlan { .. } => 4,
+            Change::AddFdb { .. } => 5,
+            Change::RemoveLoopRules { .. } | Change::RemoveFirewall { .. } => 6,
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

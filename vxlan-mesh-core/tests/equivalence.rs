@@ -15,6 +15,7 @@ use std::process::Command;
 
 use common::in_netns;
 use proptest::prelude::*;
+use vxlan_mesh_core::netlink::Netns;
 use vxlan_mesh_core::{argv, diff, netlink, plan_host_from_toml, HostPlan, State};
 
 /// A small inventory: the knobs that change what the kernel holds.
@@ -86,7 +87,7 @@ fn spec() -> impl Strategy<Value = Spec> {
 
 /// Runs what `apply --dry-run` prints for `plan` here, as one shell script.
 fn run_dry_run(plan: &HostPlan) {
-    let changes = diff(&plan.state(), &netlink::observe().unwrap()).unwrap();
+    let changes = diff(&plan.state(), &netlink::observe(&Netns::current().unwrap()).unwrap()).unwrap();
     let script = format!("set -e\n{}\n", argv::for_changes(&changes).join("\n"));
     let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
     assert!(
@@ -105,9 +106,9 @@ fn states(earlier: &HostPlan, later: &HostPlan, by_script: bool) -> (State, Stat
             if by_script {
                 run_dry_run(plan);
             } else {
-                netlink::apply(plan).unwrap();
+                netlink::apply(&Netns::current().unwrap(), plan).unwrap();
             }
-            let observed = netlink::observe().unwrap();
+            let observed = netlink::observe(&Netns::current().unwrap()).unwrap();
             let left = diff(&plan.state(), &observed).unwrap();
             assert!(left.is_empty(), "not converged for {}: {left:#?}", plan.host);
             seen.push(observed);

@@ -11,8 +11,13 @@ use std::process::Command;
 
 use common::in_netns;
 use nix::sched::CloneFlags;
-use vxlan_mesh_core::netlink::{self, ApplyError};
+use vxlan_mesh_core::netlink::{self, ApplyError, Netns};
 use vxlan_mesh_core::{diff, plan_host_from_toml, Change, ForeignConflict, HostPlan, State};
+
+/// The calling thread's namespace: the one `in_netns` made.
+fn here() -> Netns {
+    Netns::current().unwrap()
+}
 
 /// Runs a command in the calling thread's namespace; panics with its stderr on failure.
 fn sh(cmd: &str) -> String {
@@ -83,15 +88,15 @@ fn assert_observed_equals(plan: &HostPlan, observed: &State) {
 
 fn converge_twice(plan: HostPlan) {
     in_netns(move || {
-        let report = netlink::apply(&plan).unwrap();
+        let report = netlink::apply(&here(), &plan).unwrap();
         assert!(!report.changes.is_empty());
-        let observed = netlink::observe().unwrap();
+        let observed = netlink::observe(&here()).unwrap();
         assert_observed_equals(&plan, &observed);
         let before: Vec<u32> = plan.vxlans().map(|v| ip_ifindex(&v.name)).collect();
         let bridge_before = ip_ifindex(&plan.networks[0].bridge.name);
-        let again = netlink::apply(&plan).unwrap();
+        let again = netlink::apply(&here(), &plan).unwrap();
         assert_eq!(again.changes, Vec::<Change>::new(), "second apply must change nothing");
-        assert!(netlink::status(&plan).unwrap().is_empty());
+        assert!(netlink::status(&here(), &plan).unwrap().is_empty());
         let after: Vec<u32> = plan.vxlans().map(|v| ip_ifindex(&v.name)).collect();
         assert_eq!(before, after, "no device was recreated");
         assert_eq!(bridge_before, ip_ifindex(&plan.networks[0].bridge.name));
@@ -114,9 +119,9 @@ fn converge_twice(plan: HostPlan) {
                 "{fdb}"
             );
         }
-        let down = netlink::down().unwrap();
+        let down = netlink::down(&here()).unwrap();
         assert!(!down.changes.is_empty());
-        let left = netlink::observe().unwrap();
+        let left = netlink::observe(&here()).unwrap();
         assert!(left.bridges.is_empty() && left.vxlans.is_empty() && left.fdb.is_empty());
         assert!(left.loop_rules.is_none() && left.firewall.is_none());
         assert!(sh("ip -o link show").lines().count() == 1, "only lo is left");
@@ -151,13 +156,13 @@ fn foreign_interface_with_a_wanted_name_is_an_error_and_untouched() {
         sh("ip link add vxbr0 type bridge && ip link set vxbr0 mtu 1400");
         let before = ip_ifindex("vxbr0");
         let p = plan("flood", "v4", 2, None);
-        let err = netlink::apply(&p).unwrap_err();
+        let err = netlink::apply(&here(), &p).unwrap_err();
         assert!(matches!(err, ApplyError::Foreign(_)), "{err}");
         assert!(err.to_string().contains("`vxbr0`"), "{err}");
         assert_eq!(ip_ifindex("vxbr0"), before);
         assert!(sh("ip link show vxbr0").contains("mtu 1400"));
         assert!(!sh("ip -o link show").contains("vxm"), "nothing was created");
-        netlink::down().unwrap();
+        netlink::down(&here()).unwrap();
         assert_eq!(ip_ifindex("vxbr0"), before, "down leaves foreign objects alone");
     });
 }
@@ -171,9 +176,9 @@ fn foreign_bridge_ebtables_rule_and_nft_table_survive_apply_and_down() {
         sh("nft add table inet foreign && nft add chain inet foreign c '{ type filter hook input priority 0; }'");
         sh("nft add rule inet foreign c udp dport 4789 accept");
         let p = plan("ebtables", "v4", 3, None);
-        netlink::apply(&p).unwrap();
-        netlink::apply(&p).unwrap();
-        netlink::down().unwrap();
+        netlink::apply(&here(), &p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
+        netlink::down(&here()).unwrap();
         sh("ip link show br-foreign");
         sh("ip link show vxm7");
         assert!(sh("ebtables -t filter -L FORWARD").contains("-i br-foreign -j ACCEPT"));
@@ -187,11 +192,11 @@ fn foreign_bridge_ebtables_rule_and_nft_table_survive_apply_and_down() {
 fn in_place_changes_and_recreation_are_minimal() {
     in_netns(|| {
         let p = plan("flood", "v4", 3, None);
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         let vx = ip_ifindex("vxm1000");
         // Smaller MTU: updated in place.
         let smaller = plan("flood", "v4", 3, Some(1400));
-        let r = netlink::apply(&smaller).unwrap();
+        let r = netlink::apply(&here(), &smaller).unwrap();
         assert!(r
             .changes
             .iter()
@@ -201,7 +206,7 @@ fn in_place_changes_and_recreation_are_minimal() {
         assert!(sh("ip link show vxm1000").contains("mtu 1400"));
         // One peer fewer: one FDB entry and the firewall change, nothing else.
         let fewer = plan("flood", "v4", 2, Some(1400));
-        let r = netlink::apply(&fewer).unwrap();
+        let r = netlink::apply(&here(), &fewer).unwrap();
         let kinds: Vec<&str> = r
             .changes
             .iter()
@@ -216,15 +221,15 @@ fn in_place_changes_and_recreation_are_minimal() {
         assert!(!fdb.contains("192.0.2.5") && fdb.contains("192.0.2.4"), "{fdb}");
         // Hand-made drift is repaired in place.
         sh("ip link set vxm1000 down && ip link set vxm1000 nomaster");
-        assert_eq!(netlink::status(&fewer).unwrap().len(), 1);
-        netlink::apply(&fewer).unwrap();
-        assert!(netlink::status(&fewer).unwrap().is_empty());
+        assert_eq!(netlink::status(&here(), &fewer).unwrap().len(), 1);
+        netlink::apply(&here(), &fewer).unwrap();
+        assert!(netlink::status(&here(), &fewer).unwrap().is_empty());
         assert_eq!(ip_ifindex("vxm1000"), vx);
         // Switching to per-peer: the flood device goes, per-peer devices come.
         let pp = plan("isolation", "v4", 2, Some(1400));
-        netlink::apply(&pp).unwrap();
-        assert!(netlink::status(&pp).unwrap().is_empty());
-        assert_observed_equals(&pp, &netlink::observe().unwrap());
+        netlink::apply(&here(), &pp).unwrap();
+        assert!(netlink::status(&here(), &pp).unwrap().is_empty());
+        assert_observed_equals(&pp, &netlink::observe(&here()).unwrap());
     });
 }
 
@@ -232,26 +237,26 @@ fn in_place_changes_and_recreation_are_minimal() {
 fn a_recreated_device_is_reported_and_converges() {
     in_netns(|| {
         let p = plan("flood", "v4", 2, None);
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         // Someone changed the port by recreating the device by hand, keeping our alias.
         sh("ip link del vxm1000 && ip link add vxm1000 type vxlan id 1000 local 192.0.2.2 dstport 8472 nolearning");
         sh("ip link set vxm1000 alias vxlan-mesh:lan master vxbr0 mtu 1450 up");
-        let drift = netlink::status(&p).unwrap();
+        let drift = netlink::status(&here(), &p).unwrap();
         assert!(
             drift
                 .iter()
                 .any(|c| matches!(c, Change::RecreateVxlan { reason, .. } if reason.contains(&"port".to_string()))),
             "{drift:?}"
         );
-        netlink::apply(&p).unwrap();
-        assert!(netlink::status(&p).unwrap().is_empty());
+        netlink::apply(&here(), &p).unwrap();
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
     });
 }
 
 #[test]
 fn lock_serializes_applies_in_one_namespace() {
     in_netns(|| {
-        let path = netlink::lock_path().unwrap();
+        let path = netlink::lock_path(&here()).unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let held = std::fs::File::options()
             .create(true)
@@ -264,7 +269,7 @@ fn lock_serializes_applies_in_one_namespace() {
         let p = plan("flood", "v4", 2, None);
         let worker = std::thread::spawn(move || {
             nix::sched::setns(ns, CloneFlags::CLONE_NEWNET).unwrap();
-            netlink::apply(&p).map(|r| r.changes.len())
+            netlink::apply(&here(), &p).map(|r| r.changes.len())
         });
         std::thread::sleep(std::time::Duration::from_millis(700));
         assert!(!worker.is_finished(), "apply must wait for the lock");
@@ -280,10 +285,10 @@ fn lock_serializes_applies_in_one_namespace() {
 fn teardown_is_the_diff_towards_nothing() {
     in_netns(|| {
         let p = plan("isolation", "v4", 3, None);
-        netlink::apply(&p).unwrap();
-        let observed = netlink::observe().unwrap();
+        netlink::apply(&here(), &p).unwrap();
+        let observed = netlink::observe(&here()).unwrap();
         let expected = diff(&State::default(), &observed).unwrap();
-        assert_eq!(netlink::down().unwrap().changes, expected);
+        assert_eq!(netlink::down(&here()).unwrap().changes, expected);
     });
 }
 
@@ -297,18 +302,18 @@ fn dry_run_commands_reach_the_state_apply_would() {
         plan("ebtables", "v6", 3, None),
     ] {
         in_netns(move || {
-            let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+            let changes = diff(&p.state(), &netlink::observe(&here()).unwrap()).unwrap();
             for cmd in vxlan_mesh_core::argv::for_changes(&changes) {
                 sh(&cmd);
             }
-            let drift = netlink::status(&p).unwrap();
+            let drift = netlink::status(&here(), &p).unwrap();
             assert!(drift.is_empty(), "{drift:#?}");
             // And the teardown commands remove everything.
-            let observed = netlink::observe().unwrap();
+            let observed = netlink::observe(&here()).unwrap();
             for cmd in vxlan_mesh_core::argv::for_changes(&diff(&State::default(), &observed).unwrap()) {
                 sh(&cmd);
             }
-            let left = netlink::observe().unwrap();
+            let left = netlink::observe(&here()).unwrap();
             assert_eq!(
                 left,
                 State {
@@ -320,33 +325,83 @@ fn dry_run_commands_reach_the_state_apply_would() {
     }
 }
 
-/// A kernel refusal mid-apply is a typed error naming the object and operation; the rest
-/// of the plan is still applied, and once the cause is gone the next apply converges.
+/// A foreign device holding a VNI the plan needs on the same port: the kernel would refuse
+/// ours, so apply refuses before changing anything, naming both devices.
+#[test]
+fn a_foreign_device_holding_a_vni_is_refused_before_any_change() {
+    in_netns(|| {
+        sh("ip link add fx type vxlan id 1001 local 192.0.2.2 dstport 4789");
+        let p = plan("isolation", "v4", 3, None);
+        let err = netlink::apply(&here(), &p).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::VniInUse { device, foreign, vni: 1001, .. } if device == "vxm1001" && foreign == "fx"),
+            "{err}"
+        );
+        assert_eq!(netlink::status(&here(), &p).unwrap_err().to_string(), err.to_string());
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was changed");
+        sh("ip link del fx");
+        netlink::apply(&here(), &p).unwrap();
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
+    });
+}
+
+/// A name held by a foreign interface as an alternative name is refused like its name:
+/// the kernel would refuse the device, so nothing is changed.
+#[test]
+fn a_foreign_alternative_name_is_refused_before_any_change() {
+    in_netns(|| {
+        sh("ip link add fx type veth peer name fy && ip link property add dev fx altname vxm1001");
+        let p = plan("isolation", "v4", 3, None);
+        let err = netlink::apply(&here(), &p).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::Foreign(ForeignConflict::Interface { name }) if name == "vxm1001"),
+            "{err}"
+        );
+        assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was changed");
+        sh("ip link del fx");
+        netlink::apply(&here(), &p).unwrap();
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
+    });
+}
+
+/// A kernel refusal mid-apply is a typed error naming the object and operation, carrying
+/// the changes made before it; refused devices stay down, and once the cause is gone the
+/// next apply converges.
 #[test]
 fn netlink_error_names_the_object_and_rerun_converges() {
     in_netns(|| {
-        // A foreign device already carries VNI 1001 on the same port: the kernel refuses a
-        // second one.
-        sh("ip link add fx type vxlan id 1001 local 192.0.2.2 dstport 4789");
+        // A foreign socket holds the VXLAN port: the kernel refuses to bring devices up.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:4789").unwrap();
         let p = plan("isolation", "v4", 3, None);
-        let err = netlink::apply(&p).unwrap_err();
-        match &err {
+        let err = netlink::apply(&here(), &p).unwrap_err();
+        // The firewall and the bridge were certainly made before the devices were tried.
+        let ApplyError::Stopped { done, source, .. } = &err else {
+            panic!("expected the changes made before the error, got {err}");
+        };
+        assert!(
+            done.iter().any(|c| matches!(c, Change::CreateBridge { .. })),
+            "{done:?}"
+        );
+        let err = &**source;
+        match err {
             ApplyError::Netlink { operation, object, .. } => {
-                assert_eq!((*operation, object.as_str()), ("create vxlan", "vxm1001"), "{err}");
+                assert_eq!((*operation, object.as_str()), ("set up", "vxm1000"), "{err}");
             }
             other => panic!("expected a netlink error, got {other}"),
         }
-        assert!(err.to_string().contains("create vxlan `vxm1001`"), "{err}");
-        // The other devices were made, isolated and brought up; only the refused one is
-        // pending.
-        let pending = netlink::status(&p).unwrap();
+        assert!(err.to_string().contains("set up `vxm1000`"), "{err}");
+        // The devices were made, marked and isolated; only bringing them up is pending.
+        let pending = netlink::status(&here(), &p).unwrap();
+        assert_eq!(pending.len(), 3, "one per peer: {pending:?}");
         assert!(
-            matches!(pending.as_slice(), [Change::CreateVxlan { vxlan }] if vxlan.name == "vxm1001"),
+            pending
+                .iter()
+                .all(|c| matches!(c, Change::UpdateVxlan { from, to } if !from.up && to.up && from.isolated)),
             "{pending:?}"
         );
-        sh("ip link del fx");
-        netlink::apply(&p).unwrap();
-        assert!(netlink::status(&p).unwrap().is_empty());
+        drop(socket);
+        netlink::apply(&here(), &p).unwrap();
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
     });
 }
 
@@ -366,20 +421,20 @@ fn a_rule_above_our_jump_is_drift_and_apply_puts_the_jump_first() {
     in_netns(|| {
         sh("ebtables -t filter -A FORWARD -i br-foreign -j ACCEPT");
         let p = plan("ebtables", "v4", 2, None);
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-i br-foreign -j ACCEPT"]);
         sh("ebtables -t filter -I FORWARD 1 -j ACCEPT");
-        let drift = netlink::status(&p).unwrap();
+        let drift = netlink::status(&here(), &p).unwrap();
         assert!(
             matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [2]),
             "{drift:?}"
         );
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         assert_eq!(
             forward_rules(),
             ["-j VXLAN-MESH", "-j ACCEPT", "-i br-foreign -j ACCEPT"]
         );
-        assert!(netlink::status(&p).unwrap().is_empty());
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
     });
 }
 
@@ -388,19 +443,19 @@ fn a_rule_above_our_jump_is_drift_and_apply_puts_the_jump_first() {
 fn a_duplicate_jump_is_drift_and_removed() {
     in_netns(|| {
         let p = plan("ebtables", "v4", 2, None);
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         sh("ebtables -t filter -A FORWARD -j ACCEPT && ebtables -t filter -A FORWARD -j VXLAN-MESH");
-        let drift = netlink::status(&p).unwrap();
+        let drift = netlink::status(&here(), &p).unwrap();
         assert!(
             matches!(drift.as_slice(), [Change::PlaceLoopJump { jumps, .. }] if *jumps == [1, 3]),
             "{drift:?}"
         );
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT"]);
-        assert!(netlink::status(&p).unwrap().is_empty());
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
         // Teardown removes every jump, however many.
         sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
-        netlink::down().unwrap();
+        netlink::down(&here()).unwrap();
         assert_eq!(forward_rules(), ["-j ACCEPT"]);
     });
 }
@@ -419,16 +474,16 @@ fn foreign_object_is_refused_and_left_alone(
         sh(setup);
         let before = sh(listing);
         let p = plan(mode, "v4", 2, None);
-        let err = netlink::apply(&p).unwrap_err();
+        let err = netlink::apply(&here(), &p).unwrap_err();
         assert!(matches!(&err, ApplyError::Foreign(c) if is_conflict(c)), "{err}");
         assert!(err.to_string().contains(named), "{err}");
         assert!(
-            netlink::status(&p).is_err(),
+            netlink::status(&here(), &p).is_err(),
             "status must not call it converged or drift"
         );
         assert_eq!(sh(listing), before);
         assert!(!sh("ip -o link show").contains("vxbr0"), "nothing was created");
-        netlink::down().unwrap();
+        netlink::down(&here()).unwrap();
         assert_eq!(sh(listing), before, "down leaves it alone");
     });
 }
@@ -466,10 +521,10 @@ fn a_foreign_nft_table_named_like_ours_is_refused_and_left_alone() {
 fn dry_run_commands_put_the_jump_first_and_remove_duplicates() {
     in_netns(|| {
         let p = plan("ebtables", "v4", 2, None);
-        netlink::apply(&p).unwrap();
+        netlink::apply(&here(), &p).unwrap();
         sh("ebtables -t filter -I FORWARD 1 -j ACCEPT && ebtables -t filter -A FORWARD -p ARP -j ACCEPT");
         sh("ebtables -t filter -A FORWARD -j VXLAN-MESH");
-        let changes = diff(&p.state(), &netlink::observe().unwrap()).unwrap();
+        let changes = diff(&p.state(), &netlink::observe(&here()).unwrap()).unwrap();
         let commands = vxlan_mesh_core::argv::for_changes(&changes);
         assert_eq!(
             commands,
@@ -483,6 +538,6 @@ fn dry_run_commands_put_the_jump_first_and_remove_duplicates() {
             sh(&cmd);
         }
         assert_eq!(forward_rules(), ["-j VXLAN-MESH", "-j ACCEPT", "-p ARP -j ACCEPT"]);
-        assert!(netlink::status(&p).unwrap().is_empty());
+        assert!(netlink::status(&here(), &p).unwrap().is_empty());
     });
 }

@@ -6,8 +6,7 @@ use anyhow::{Context, Result};
 use vxlan_mesh_core::netlink;
 
 use crate::cli::Cli;
-use crate::inventory_file;
-use crate::output::outln;
+use crate::{inventory_file, output};
 
 pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
     // Ownership marks, not the inventory, decide what goes; the inventory only names the
@@ -20,14 +19,17 @@ pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let report = netlink::down().context("teardown stopped")?;
+    let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
+    let report = netlink::down(&netlink::Netns::current()?)
+        .map_err(|e| super::apply::stopped(e, &who))
+        .context("teardown stopped")?;
+    super::apply::warn(&report);
     if !cli.quiet {
-        let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();
         if report.changes.is_empty() {
-            outln!("{who}nothing owned by vxlan-mesh here")?;
+            output::println(&format!("{who}nothing owned by vxlan-mesh here"))?;
         }
         for change in &report.changes {
-            outln!("{who}{change}")?;
+            output::println(&format!("{who}{change}"))?;
         }
     }
     Ok(ExitCode::SUCCESS)

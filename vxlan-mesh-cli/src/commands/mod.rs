@@ -27,7 +27,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Render { format, host, all, out } => {
             render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
         }
-        Command::Apply { host, dry_run } => apply::run(cli, host.host.as_deref(), *dry_run),
+        Command::Apply { host, dry_run, force } => apply::run(cli, host.host.as_deref(), *dry_run, *force),
         Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
         Command::Down { host } => down::run(cli, host.host.as_deref()),
         Command::Lab(args) => lab::run(cli, args),

@@ -7,8 +7,7 @@ use serde::Serialize;
 use vxlan_mesh_core::{netlink, Change};
 
 use crate::cli::{Cli, OutputFormat};
-use crate::inventory_file;
-use crate::output::outln;
+use crate::{inventory_file, output};
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
@@ -17,25 +16,27 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCo
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
-    let changes = netlink::status(&plan).context("cannot compare this host with its plan")?;
+    let changes =
+        netlink::status(&netlink::Netns::current()?, &plan).context("cannot compare this host with its plan")?;
     match format {
-        OutputFormat::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&StatusJson {
-                changes: &changes,
-                converged: changes.is_empty(),
-                host: &plan.host,
-            })?
-        )?,
+        OutputFormat::Json => output::println(&serde_json::to_string_pretty(&StatusJson {
+            changes: &changes,
+            converged: changes.is_empty(),
+            host: &plan.host,
+        })?)?,
         OutputFormat::Text => {
             if changes.is_empty() {
                 if !cli.quiet {
-                    outln!("host {}: converged", plan.host)?;
+                    output::println(&format!("host {}: converged", plan.host))?;
                 }
             } else {
-                outln!("host {}: {} difference(s) from the plan:", plan.host, changes.len())?;
+                output::println(&format!(
+                    "host {}: {} difference(s) from the plan:",
+                    plan.host,
+                    changes.len()
+                ))?;
                 for change in &changes {
-                    outln!("  {change}")?;
+                    output::println(&format!("  {change}"))?;
                 }
             }
         }

@@ -97,6 +97,16 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Standard output of a finished command, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error of a finished command, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A network namespace of this test with `lo` up, deleted on drop (also when the test
 /// fails). Root is needed; creating one fails loudly without.
 pub struct Netns(pub String);
@@ -118,11 +128,30 @@ impl Netns {
 
     /// Runs a shell command inside the namespace; panics on failure.
     pub fn sh(&self, cmd: &str) -> String {
-        sh(&format!(
-            "ip netns exec {} sh -c '{}'",
-            self.0,
-            cmd.replace('\'', "'\\''")
-        ))
+        let out = self.try_sh(cmd);
+        assert!(out.status.success(), "`{cmd}` failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a shell command inside the namespace.
+    pub fn try_sh(&self, cmd: &str) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0, "sh", "-c", cmd])
+            .output()
+            .unwrap()
+    }
+
+    /// A UDP socket bound to `port` on every address of the namespace, held by the test
+    /// until dropped (made by a thread that entered the namespace).
+    pub fn hold_udp_port(&self, port: u16) -> std::net::UdpSocket {
+        let path = format!("/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(path).unwrap();
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap()
+        })
+        .join()
+        .unwrap()
     }
 
     /// The CLI inside the namespace, from the workspace root.
@@ -136,7 +165,23 @@ impl Netns {
 
     /// Runs the CLI inside the namespace with `-i inventory`.
     pub fn cli(&self, inventory: &Path, args: &[&str]) -> Output {
-        self.vxm().arg("-i").arg(inventory).args(args).output().unwrap()
+        self.cli_via(&[], inventory, args)
+    }
+
+    /// Runs the CLI inside the namespace with `-i inventory`, behind `wrapper` (a command
+    /// that ends by running its arguments, e.g. `env PATH=...`).
+    pub fn cli_via(&self, wrapper: &[&str], inventory: &Path, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(wrapper)
+            .arg(BIN)
+            .current_dir(root())
+            .env_remove("VXLAN_MESH_INVENTORY")
+            .arg("-i")
+            .arg(inventory)
+            .args(args)
+            .output()
+            .unwrap()
     }
 }
 
@@ -228,4 +273,17 @@ impl Ran {
         assert_eq!(self.stderr(), expected.as_ref(), "{}", text(&self.0));
         self
     }
+}
+
+/// An inventory of `hosts` hosts (hN is 198.51.100.N, id N), one network `lan` (VNI `vni`,
+/// bridge `vxbr0`); `head` goes before the tables (mode, loop prevention, port, firewall)
+/// and `host_extra` into every host table.
+pub fn inventory(head: &str, vni: u32, hosts: usize, host_extra: &str) -> String {
+    let mut s = format!("{head}\n[[networks]]\nname = \"lan\"\nvni = {vni}\nbridge = \"vxbr0\"\n");
+    for i in 1..=hosts {
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"198.51.100.{i}\"\n{host_extra}\n"
+        ));
+    }
+    s
 }

@@ -10,6 +10,7 @@
 
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -27,19 +28,33 @@ struct Output {
     stderr: String,
 }
 
-/// Runs a command; `Ok(None)` when the program is not installed.
-fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Option<Output>, ApplyError> {
-    let mut command = Command::new(program);
+/// Where `ebtables` and `nft` are looked for after `PATH`: Debian installs both in
+/// /usr/sbin, which the `PATH` of cron and of many service managers lacks.
+pub(crate) const SBIN_DIRS: [&str; 3] = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
+
+/// The first executable file named `program` in `PATH`, then in [`SBIN_DIRS`].
+pub(crate) fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(SBIN_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// Runs a command. A program that cannot be found is an error naming it, never taken for
+/// an object that does not exist.
+fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Output, ApplyError> {
+    let path = find_program(program).ok_or(ApplyError::ToolMissing { program })?;
+    let mut command = Command::new(path);
     command
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(ApplyError::Spawn { program, source }),
-    };
+    let mut child = command
+        .spawn()
+        .map_err(|source| ApplyError::Spawn { program, source })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())
             .map_err(|source| ApplyError::Spawn { program, source })?;
@@ -47,34 +62,29 @@ fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Opti
     let out = child
         .wait_with_output()
         .map_err(|source| ApplyError::Spawn { program, source })?;
-    Ok(Some(Output {
+    Ok(Output {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-    }))
+    })
 }
 
 /// Runs a command that must succeed.
 fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
-    let shown = format!("{program} {}", args.join(" "));
-    match run(program, args, stdin)? {
-        None => Err(ApplyError::Spawn {
-            program,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{program}` is not installed")),
-        }),
-        Some(out) if out.ok => Ok(out.stdout),
-        Some(out) => Err(ApplyError::Command {
-            command: shown,
+    let out = run(program, args, stdin)?;
+    if out.ok {
+        Ok(out.stdout)
+    } else {
+        Err(ApplyError::Command {
+            command: format!("{program} {}", args.join(" ")),
             stderr: out.stderr,
-        }),
+        })
     }
 }
 
 /// Chains of the ebtables `filter` table, with their rules as printed by `ebtables -L`.
 fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
-    let Some(out) = run("ebtables", &["-t", "filter", "-L"], None)? else {
-        return Ok(Vec::new());
-    };
+    let out = run("ebtables", &["-t", "filter", "-L"], None)?;
     if !out.ok {
         return Err(ApplyError::Command {
             command: "ebtables -t filter -L".into(),
@@ -95,16 +105,14 @@ fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
     Ok(chains)
 }
 
-/// Whether `ebtables` (first in `PATH`) is the nf_tables variant, whose chains nfnetlink
-/// sees: then a chain nfnetlink does not list does not exist. Legacy ebtables keeps its
-/// rules elsewhere, so its chain must always be read with the program.
-pub(crate) fn ebtables_is_nft() -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("ebtables"))
-        .find(|p| p.exists())
+/// Whether the `ebtables` found (see [`find_program`]) is the legacy one, which keeps its
+/// rules where nfnetlink cannot see them: then the chain must always be read with the
+/// program. The nf_tables variant's chains nfnetlink lists; without any `ebtables`
+/// program nobody here can have made a legacy chain.
+pub(crate) fn ebtables_is_legacy() -> bool {
+    find_program("ebtables")
         .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().contains("nft")))
+        .and_then(|p| p.file_name().map(|n| !n.to_string_lossy().contains("nft")))
         .unwrap_or(false)
 }
 
@@ -143,9 +151,7 @@ pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
 /// The table `inet` [`NFT_TABLE`] as it is, or `None` when it does not exist (or nft is
 /// missing).
 pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
-    let Some(out) = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)? else {
-        return Ok(None);
-    };
+    let out = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)?;
     if !out.ok {
         if out.stderr.contains("No such file or directory") {
             return Ok(None);

@@ -1,5 +1,9 @@
-//! Applying, observing and tearing down a host's plan in the current network namespace
-//! through rtnetlink (feature `netlink`, Linux only).
+//! Applying, observing and tearing down a host's plan in a network namespace through
+//! rtnetlink (feature `netlink`, Linux only).
+//!
+//! Every function takes the namespace to act in ([`Netns`]: the caller's own, or one opened
+//! from `/run/netns/NAME` or `/proc/PID/ns/net`) and acts there whatever namespace the
+//! calling thread is in.
 //!
 //! Links, bridge ports and FDB entries go through netlink; the owned ebtables chain and
 //! nftables table through the `ebtables` and `nft` commands. Only objects vxlan-mesh owns
@@ -10,27 +14,36 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let fleet = vxlan_mesh_core::testing::two_hosts();
 //! let plan = fleet.plan("a")?;
-//! let report = vxlan_mesh_core::netlink::apply(&plan)?;
+//! let here = vxlan_mesh_core::netlink::Netns::current()?;
+//! let report = vxlan_mesh_core::netlink::apply(&here, &plan)?;
 //! for change in &report.changes {
 //!     println!("{change}");
 //! }
-//! assert!(vxlan_mesh_core::netlink::status(&plan)?.is_empty());
+//! assert!(vxlan_mesh_core::netlink::status(&here, &plan)?.is_empty());
 //! # Ok(()) }
 //! ```
 
+mod addresses;
 mod execute;
 mod external;
+mod lock;
+mod netns;
 mod nf_probe;
 mod observe;
+mod preflight;
+mod receive;
 mod requests;
 mod socket;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use lock::Lock;
+pub use netns::Netns;
 
 /// The parsers of what the kernel and `nft` return, reachable by the fuzz targets in
 /// `fuzz/`. Not a stable API.
@@ -59,7 +72,9 @@ pub mod fuzzing {
 use crate::diff::{diff, Change, ForeignConflict, State};
 use crate::plan::HostPlan;
 
-/// Why observing or applying failed. Every variant names the object and the operation.
+/// Why observing or applying failed. Every variant names the object and the operation;
+/// the underlying error, if any, is the [`std::error::Error::source`] and is not repeated
+/// in the message (so that a printed chain shows each cause once).
 ///
 /// ```
 /// use vxlan_mesh_core::netlink::ApplyError;
@@ -71,9 +86,10 @@ use crate::plan::HostPlan;
 /// assert!(e.to_string().contains("create vxlan `vxm100`"));
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApplyError {
     /// The kernel refused a request.
-    #[error("netlink: {operation} `{object}` failed: {source}")]
+    #[error("netlink: {operation} `{object}` failed")]
     Netlink {
         /// What was attempted, e.g. `create vxlan`.
         operation: &'static str,
@@ -84,7 +100,7 @@ pub enum ApplyError {
         source: io::Error,
     },
     /// The netlink socket itself failed.
-    #[error("netlink socket: cannot {what} the kernel: {source}")]
+    #[error("netlink socket: cannot {what} the kernel")]
     Socket {
         /// What failed (open, bind, send to, receive from).
         what: &'static str,
@@ -113,8 +129,18 @@ pub enum ApplyError {
         /// The object that needs it.
         by: String,
     },
+    /// `ebtables` or `nft` is needed (an owned object exists, or must be made) but is
+    /// neither in `PATH` nor in /usr/sbin, /sbin or /usr/local/sbin.
+    #[error(
+        "cannot run `{program}`: not found in PATH nor in {dirs}; it is needed to read or change what vxlan-mesh owns here (install it or add its directory to PATH)",
+        dirs = external::SBIN_DIRS.join(", ")
+    )]
+    ToolMissing {
+        /// The program.
+        program: &'static str,
+    },
     /// `ebtables` or `nft` could not be run.
-    #[error("cannot run `{program}`: {source}")]
+    #[error("cannot run `{program}`")]
     Spawn {
         /// The program.
         program: &'static str,
@@ -130,8 +156,70 @@ pub enum ApplyError {
         /// What it printed on standard error.
         stderr: String,
     },
+    /// The underlay cannot carry `underlay-mtu`: the kernel would clamp the VXLAN devices'
+    /// MTU (or drop their largest packets).
+    #[error(
+        "`underlay-mtu` of host `{host}` is {underlay_mtu} but {path} has MTU {mtu}; set `underlay-mtu = {mtu}` (the overlay MTU follows) or raise the MTU of `{device}`",
+        path = underlay_path(device, towards)
+    )]
+    UnderlayMtu {
+        /// The host whose plan it is.
+        host: String,
+        /// The plan's `underlay-mtu`.
+        underlay_mtu: u32,
+        /// The underlay device (the host's `device`, or the route's output interface).
+        device: String,
+        /// Its MTU (or the route's MTU, if smaller).
+        mtu: u32,
+        /// The peer address whose route was read, when no `device` is set.
+        towards: Option<IpAddr>,
+    },
+    /// A foreign VXLAN device holds the VNI and port a device of the plan needs: the kernel
+    /// would refuse ours.
+    #[error(
+        "vxlan `{device}` needs VNI {vni} on UDP port {port}, but interface `{foreign}` (not created by vxlan-mesh) already uses them and the kernel allows one device per VNI and port; nothing was changed: change the network's `vni` or remove `{foreign}`"
+    )]
+    VniInUse {
+        /// Our device.
+        device: String,
+        /// The VNI.
+        vni: u32,
+        /// The UDP port.
+        port: u16,
+        /// The foreign device holding them.
+        foreign: String,
+    },
+    /// Applying stopped part-way, after the changes in `done` were made (those after them
+    /// may be partly made); `source` says why.
+    #[error("stopped after {} of {total} change(s); the change(s) after those may be partly made", done.len())]
+    Stopped {
+        /// The changes certainly made, in order.
+        done: Vec<Change>,
+        /// How many changes the apply had.
+        total: usize,
+        /// Why it stopped.
+        #[source]
+        source: Box<ApplyError>,
+    },
+    /// An apply in the same namespace held the lock for longer than a reader waits.
+    #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s; try again when it has finished", path = path.display())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the reader waited.
+        seconds: f64,
+    },
+    /// A network namespace could not be opened or entered.
+    #[error("network namespace `{path}`", path = path.display())]
+    Netns {
+        /// The namespace file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
     /// The lock file could not be opened or locked.
-    #[error("lock file `{path}`: {source}", path = path.display())]
+    #[error("lock file `{path}`", path = path.display())]
     Lock {
         /// The lock file.
         path: PathBuf,
@@ -141,48 +229,104 @@ pub enum ApplyError {
     },
 }
 
-/// What an [`apply`] or [`down`] did.
+fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
+    match towards {
+        None => format!("underlay device `{}`", device.escape_debug()),
+        Some(peer) => format!(
+            "the route to peer address `{peer}` (through `{}`)",
+            device.escape_debug()
+        ),
+    }
+}
+
+/// What an [`apply`] or [`down`] did (or, from [`preview`], would do).
 ///
 /// ```
 /// let report = vxlan_mesh_core::netlink::Report::default();
-/// assert!(report.changes.is_empty());
+/// assert!(report.changes.is_empty() && report.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The changes executed, in order.
     pub changes: Vec<Change>,
+    /// What the changes do beyond vxlan-mesh's own objects.
+    pub warnings: Vec<Warning>,
 }
 
-/// Reads the owned objects of the current network namespace (and the names of all
-/// foreign interfaces).
+/// Something a change does beyond vxlan-mesh's own objects, done anyway.
+///
+/// ```
+/// use vxlan_mesh_core::netlink::Warning;
+/// let w = Warning::ForeignBridgePorts { bridge: "vxbr0".into(), ports: vec!["veth1".into()] };
+/// assert!(w.to_string().contains("`veth1`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "warning", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Warning {
+    /// A bridge that is deleted still has ports vxlan-mesh does not own (containers' or
+    /// VMs' interfaces): they lose their network with it.
+    ForeignBridgePorts {
+        /// The bridge.
+        bridge: String,
+        /// Its foreign ports, sorted.
+        ports: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::ForeignBridgePorts { bridge, ports } => {
+                let ports: Vec<String> = ports.iter().map(|p| format!("`{}`", p.escape_debug())).collect();
+                write!(
+                    f,
+                    "bridge `{}` is deleted with ports vxlan-mesh did not attach: {} (they are detached and lose the overlay)",
+                    bridge.escape_debug(),
+                    ports.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Reads the owned objects of the namespace `ns` (and the names of all foreign
+/// interfaces). Waits (up to a minute) for an apply in progress there to finish, so that it
+/// never reads a half-made change.
 ///
 /// ```no_run
-/// let state = vxlan_mesh_core::netlink::observe()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let state = netlink::observe(&Netns::current()?)?;
 /// println!("{} owned bridge(s)", state.bridges.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn observe() -> Result<State, ApplyError> {
-    let mut socket = socket::Socket::new()?;
-    observe_with(&mut socket).map(|(state, _)| state)
+pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Shared)?;
+        let mut socket = socket::Socket::new()?;
+        observe_with(&mut socket).map(|(state, _)| state)
+    })
 }
 
-fn observe_with(socket: &mut socket::Socket) -> Result<(State, HashMap<String, u32>), ApplyError> {
+/// The owned objects, and everything the link dump tells beyond them.
+fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), ApplyError> {
     // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
-    // tell), and let them run while the netlink dumps do. Threads start in the calling
-    // thread's network namespace.
+    // tell), and let them run while the netlink dumps do. Threads start in the network
+    // namespace of the thread that starts them (see `Netns::run`).
     let present = nf_probe::probe();
     let read_firewall = present.is_none_or(|p| p.firewall);
-    let read_loop_rules = present.is_none_or(|p| p.loop_rules) || !external::ebtables_is_nft();
+    let read_loop_rules = present.is_none_or(|p| p.loop_rules) || external::ebtables_is_legacy();
     std::thread::scope(|scope| {
         let loop_rules = read_loop_rules.then(|| scope.spawn(external::observe_loop_rules));
         let firewall = read_firewall.then(|| scope.spawn(external::observe_firewall));
-        let links = observe::links(&socket.dump_links()?);
+        let mut links = observe::links(&socket.dump_links()?);
         let fdb = observe::fdb(&socket.dump_fdb()?, &links);
-        let mut state = links.state;
+        let mut state = std::mem::take(&mut links.state);
         state.fdb = fdb;
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         state.firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
-        Ok((state, links.index))
+        Ok((state, links))
     })
 }
 
@@ -195,85 +339,152 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
     })
 }
 
-/// The differences between the plan and the current namespace, as data; empty when
-/// converged.
+/// The addresses assigned in the namespace `ns` (both families), read through netlink:
+/// which host of an inventory this is.
+///
+/// ```no_run
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let here = netlink::local_addresses(&Netns::current()?)?;
+/// println!("{} address(es)", here.len());
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn local_addresses(ns: &Netns) -> Result<Vec<IpAddr>, ApplyError> {
+    ns.run(|| {
+        let mut socket = socket::Socket::new()?;
+        Ok(addresses::local(&socket.dump_addresses()?))
+    })
+}
+
+/// The differences between the plan and the namespace `ns`, as data; empty when
+/// converged. Fails, like [`apply`], when the kernel would refuse the plan (a foreign
+/// device holding a VNI, an underlay that cannot carry the MTU).
+///
+/// Waits (up to a minute) for an apply in progress in the namespace to finish, so that it
+/// never reads a half-made change.
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let drift = vxlan_mesh_core::netlink::status(&plan)?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let drift = netlink::status(&Netns::current()?, &plan)?;
 /// println!("{}", if drift.is_empty() { "converged" } else { "drift" });
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn status(plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
-    Ok(diff(&plan.state(), &observe()?)?)
+pub fn status(ns: &Netns, plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
+    preview(ns, plan).map(|report| report.changes)
 }
 
-/// Makes the current namespace match the plan: observe, diff, execute each change in
-/// order. Serialized with other applies in the same namespace by a lock file.
+/// What [`apply`] would do, changing nothing: the changes and the warnings, or the error
+/// that would stop it before it changed anything.
 ///
 /// ```no_run
 /// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let report = vxlan_mesh_core::netlink::apply(&plan)?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let preview = netlink::preview(&Netns::current()?, &plan)?;
+/// for change in &preview.changes {
+///     println!("would {change}");
+/// }
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Shared)?;
+        let mut socket = socket::Socket::new()?;
+        prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, _)| report)
+    })
+}
+
+/// Makes the namespace `ns` match the plan: observe, diff, check what the kernel would
+/// refuse, then execute each change in order. Serialized with other applies in the same
+/// namespace by a lock file.
+///
+/// ```no_run
+/// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let report = netlink::apply(&Netns::named("h1")?, &plan)?;
 /// println!("{} change(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn apply(plan: &HostPlan) -> Result<Report, ApplyError> {
-    converge(&plan.state())
+pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+    converge(ns, &plan.state(), Some(plan))
 }
 
-/// Removes every object vxlan-mesh owns in the current namespace, and nothing else.
+/// Removes every object vxlan-mesh owns in the namespace `ns`, and nothing else.
 ///
 /// ```no_run
-/// let report = vxlan_mesh_core::netlink::down()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let report = netlink::down(&Netns::current()?)?;
 /// println!("removed {} object(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn down() -> Result<Report, ApplyError> {
-    converge(&State::default())
+pub fn down(ns: &Netns) -> Result<Report, ApplyError> {
+    converge(ns, &State::default(), None)
 }
 
-fn converge(desired: &State) -> Result<Report, ApplyError> {
-    let _lock = lock()?;
-    let mut socket = socket::Socket::new()?;
-    let (observed, index) = observe_with(&mut socket)?;
+/// Observe, diff and preflight: the report of what converging would do, and the index of
+/// every interface.
+fn prepare(
+    socket: &mut socket::Socket,
+    desired: &State,
+    plan: Option<&HostPlan>,
+) -> Result<(Report, HashMap<String, u32>), ApplyError> {
+    let (observed, links) = observe_with(socket)?;
     let changes = diff(desired, &observed)?;
-    execute::run(&mut socket, &crate::ops::lower(&changes), index)?;
-    Ok(Report { changes })
+    let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
+    Ok((Report { changes, warnings }, links.index))
 }
 
-/// The lock file that serializes applies in the calling thread's network namespace:
-/// one per namespace, named after the namespace's inode.
+fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+    ns.run(|| {
+        let _lock = lock::take(ns, Lock::Exclusive)?;
+        let mut socket = socket::Socket::new()?;
+        let (report, index) = prepare(&mut socket, desired, plan)?;
+        execute_in_phases(&mut socket, &report.changes, index)?;
+        Ok(report)
+    })
+}
+
+/// Executes the changes phase by phase, so that a failure can tell which changes were
+/// certainly made: those of the phases before it ([`ApplyError::Stopped`]). A phase is
+/// one run of the executor (its stages and batching intact); interface indexes are read
+/// again between phases.
+fn execute_in_phases(
+    socket: &mut socket::Socket,
+    changes: &[Change],
+    index: HashMap<String, u32>,
+) -> Result<(), ApplyError> {
+    let mut done = 0;
+    let mut index = Some(index);
+    for run in changes.chunk_by(|a, b| a.phase() == b.phase()) {
+        let result = match index.take() {
+            Some(index) => Ok(index),
+            None => socket.dump_links().map(|dump| observe::links(&dump).index),
+        }
+        .and_then(|index| execute::run(socket, &crate::ops::lower(run), index));
+        if let Err(source) = result {
+            return Err(if done == 0 {
+                source
+            } else {
+                ApplyError::Stopped {
+                    done: changes.get(..done).unwrap_or_default().to_vec(),
+                    total: changes.len(),
+                    source: Box::new(source),
+                }
+            });
+        }
+        done += run.len();
+    }
+    Ok(())
+}
+
+/// The lock file that serializes applies in the namespace `ns` (readers wait for it too):
+/// one per namespace, named after the namespace's inode, in /run/lock.
 ///
 /// ```no_run
-/// let path = vxlan_mesh_core::netlink::lock_path()?;
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// let path = netlink::lock_path(&Netns::current()?)?;
 /// assert!(path.starts_with("/run/lock"));
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn lock_path() -> io::Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt as _;
-    let inode = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
-    Ok(Path::new("/run/lock").join(format!("vxlan-mesh-net{inode}.lock")))
-}
-
-/// Takes the namespace's lock, waiting for another apply to finish; released on drop.
-fn lock() -> Result<File, ApplyError> {
-    let path = lock_path().map_err(|source| ApplyError::Lock {
-        path: PathBuf::from("/proc/thread-self/ns/net"),
-        source,
-    })?;
-    let err = |source| ApplyError::Lock {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(err)?;
-    file.lock().map_err(err)?;
-    Ok(file)
+pub fn lock_path(ns: &Netns) -> Result<PathBuf, ApplyError> {
+    lock::path(ns)
 }

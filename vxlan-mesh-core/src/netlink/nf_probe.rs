@@ -6,6 +6,7 @@ use netlink_packet_core::{NetlinkBuffer, NlasIterator, NLM_F_DUMP, NLM_F_REQUEST
 use netlink_sys::protocols::NETLINK_NETFILTER;
 use netlink_sys::SocketAddr;
 
+use super::receive::{receive, Step};
 use crate::plan::{EBTABLES_CHAIN, NFT_TABLE};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -72,36 +73,34 @@ fn dump(socket: &netlink_sys::Socket, get: u16, new: u16, sequence: u32) -> Opti
     }
     socket.send(&request, 0).ok()?;
     let mut out = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    loop {
-        buf.clear();
-        socket.recv(&mut buf, 0).ok()?;
-        let mut offset = 0;
-        while offset < buf.len() {
-            let message = NetlinkBuffer::new_checked(buf.get(offset..)?).ok()?;
-            let length = message.length() as usize;
-            if message.sequence_number() == sequence {
-                match message.message_type() {
-                    NLMSG_DONE => return Some(out),
-                    NLMSG_ERROR => return None,
-                    t if t == (NFNL_SUBSYS_NFTABLES << 8) | new => {
-                        let payload = message.payload();
-                        let family = *payload.first()?;
-                        let attrs = NlasIterator::new(payload.get(NFGENMSG_LEN..)?)
-                            .filter_map(Result::ok)
-                            .map(|nla| (nla.kind() & 0x3fff, nla.value().to_vec()))
-                            .collect();
-                        out.push((family, attrs));
-                    }
-                    _ => {}
-                }
-            }
-            if length == 0 {
-                break;
-            }
-            offset += (length + 3) & !3;
+    let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let complete = receive(socket, &mut buffer, "nf_tables dump", |bytes| {
+        let Ok(message) = NetlinkBuffer::new_checked(bytes) else {
+            return Ok(Step::Done(false));
+        };
+        if message.sequence_number() != sequence {
+            return Ok(Step::More);
         }
-    }
+        match message.message_type() {
+            NLMSG_DONE => return Ok(Step::Done(true)),
+            NLMSG_ERROR => return Ok(Step::Done(false)),
+            t if t == (NFNL_SUBSYS_NFTABLES << 8) | new => {
+                let payload = message.payload();
+                let Some((family, attrs)) = payload.first().zip(payload.get(NFGENMSG_LEN..)) else {
+                    return Ok(Step::Done(false));
+                };
+                let attrs = NlasIterator::new(attrs)
+                    .filter_map(Result::ok)
+                    .map(|nla| (nla.kind() & 0x3fff, nla.value().to_vec()))
+                    .collect();
+                out.push((*family, attrs));
+            }
+            _ => {}
+        }
+        Ok(Step::More)
+    })
+    .ok()?;
+    complete.then_some(out)
 }
 
 #[cfg(test)]

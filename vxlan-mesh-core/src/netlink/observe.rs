@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
 };
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
 use crate::diff::State;
 use crate::names::{is_owned_alias, OWNER_MARK};
@@ -19,6 +19,73 @@ pub(crate) struct Links {
     pub(crate) index: HashMap<String, u32>,
     /// Owned bridges and VXLAN devices, and foreign names.
     pub(crate) state: State,
+    /// Interface index → MTU, for every interface.
+    pub(crate) mtu: HashMap<u32, u32>,
+    /// Bridge index → the names of its ports.
+    pub(crate) ports: HashMap<u32, Vec<String>>,
+    /// VXLAN devices vxlan-mesh does not own: the kernel refuses a second device with the
+    /// same VNI and port, whoever made the first.
+    pub(crate) foreign_vxlans: Vec<ForeignVxlan>,
+}
+
+/// What decides whether the kernel lets another VXLAN device share a VNI with this one
+/// (`vxlan_vni_in_use`: VNI, destination port, address family and receive flags; not the
+/// local or remote address, nor the underlay device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForeignVxlan {
+    /// Interface name.
+    pub(crate) name: String,
+    /// VXLAN network identifier.
+    pub(crate) vni: u32,
+    /// UDP destination port.
+    pub(crate) port: u16,
+    /// An IPv6 device (local or remote address IPv6).
+    pub(crate) ipv6: bool,
+    /// Accepts IPv6 packets without UDP checksum (`udp6zerocsumrx`).
+    pub(crate) zero_csum6_rx: bool,
+    /// Any other receive flag (gbp, gpe, remcsumrx, external, vnifilter): such a device
+    /// shares its VNI with plain devices like ours.
+    pub(crate) special: bool,
+}
+
+impl ForeignVxlan {
+    fn new(name: &str, data: &[InfoVxlan]) -> Self {
+        let mut f = ForeignVxlan {
+            name: name.to_string(),
+            vni: 0,
+            port: 0,
+            ipv6: false,
+            zero_csum6_rx: false,
+            special: false,
+        };
+        for d in data {
+            match d {
+                InfoVxlan::Id(v) => f.vni = *v,
+                InfoVxlan::Port(p) => f.port = *p,
+                InfoVxlan::Local6(a) if !a.is_unspecified() => f.ipv6 = true,
+                InfoVxlan::Group6(a) if !a.is_unspecified() => f.ipv6 = true,
+                InfoVxlan::UDPZeroCsumRX(z) => f.zero_csum6_rx = *z,
+                InfoVxlan::Gbp | InfoVxlan::Gpe | InfoVxlan::RemCsumNoPartial => f.special = true,
+                InfoVxlan::RemCsumRX(on) | InfoVxlan::CollectMetadata(on) | InfoVxlan::Vnifilter(on) => {
+                    f.special |= *on;
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Whether the kernel refuses to create `ours` beside this device.
+    pub(crate) fn clashes_with(&self, ours: &Vxlan) -> bool {
+        let ipv6 = ours.local.is_ipv6() || ours.remote.is_some_and(|r| r.is_ipv6());
+        // Our devices set `udp6zerocsumrx` exactly when an IPv6 device has no checksums.
+        let zero_csum6_rx = ours.local.is_ipv6() && !ours.udp_checksum;
+        !self.special
+            && self.vni == ours.vni
+            && self.port == ours.port
+            && self.ipv6 == ipv6
+            && self.zero_csum6_rx == zero_csum6_rx
+    }
 }
 
 /// `vxlan-mesh:<network>[:<peer>]` → (network, peer). Names cannot contain `:`.
@@ -32,6 +99,7 @@ fn parse_alias(alias: &str) -> (String, Option<String>) {
 
 struct Raw<'a> {
     name: Option<&'a str>,
+    altnames: Vec<&'a str>,
     alias: Option<&'a str>,
     mtu: u32,
     controller: Option<u32>,
@@ -43,6 +111,7 @@ struct Raw<'a> {
 fn raw(link: &LinkMessage) -> Raw<'_> {
     let mut r = Raw {
         name: None,
+        altnames: Vec::new(),
         alias: None,
         mtu: 0,
         controller: None,
@@ -53,6 +122,12 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
     for attr in &link.attributes {
         match attr {
             LinkAttribute::IfName(n) => r.name = Some(n),
+            LinkAttribute::PropList(props) => {
+                r.altnames.extend(props.iter().filter_map(|p| match p {
+                    Prop::AltIfName(n) => Some(n.as_str()),
+                    _ => None,
+                }));
+            }
             LinkAttribute::IfAlias(a) => r.alias = Some(a),
             LinkAttribute::Mtu(m) => r.mtu = *m,
             LinkAttribute::Controller(c) => r.controller = Some(*c),
@@ -82,11 +157,15 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
         .collect();
     let mut out = Links {
         index: names.iter().map(|(i, n)| (n.clone(), *i)).collect(),
-        state: State::default(),
+        ..Links::default()
     };
     for link in dump {
         let r = raw(link);
         let Some(name) = r.name else { continue };
+        out.mtu.insert(link.header.index, r.mtu);
+        if let Some(c) = r.controller {
+            out.ports.entry(c).or_default().push(name.to_string());
+        }
         let up = link.header.flags.contains(LinkFlags::Up);
         let bridge = r.controller.and_then(|c| names.get(&c).cloned());
         match (r.alias, r.kind) {
@@ -144,7 +223,16 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             }
             // Everything else, including an owned-looking alias on another kind of device,
             // is foreign: never modified, never deleted.
-            _ => out.state.foreign.push(name.to_string()),
+            (_, kind) => {
+                if kind == Some(&InfoKind::Vxlan) {
+                    out.foreign_vxlans
+                        .push(ForeignVxlan::new(name, r.vxlan.unwrap_or_default()));
+                }
+                out.state.foreign.push(name.to_string());
+                // The kernel refuses a new interface named like another's alternative
+                // name just as one named like its name.
+                out.state.foreign.extend(r.altnames.iter().map(|n| n.to_string()));
+            }
         }
     }
     out.state.bridges.sort();
@@ -153,7 +241,14 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
     out
 }
 
-/// The all-zeros FDB entries (with a destination) of the owned VXLAN devices.
+/// Neighbour states of configured entries: VXLAN reports `permanent` as both bits.
+const NUD_NOARP: u16 = 0x40;
+const NUD_PERMANENT: u16 = 0x80;
+
+/// The FDB entries of the owned VXLAN devices that someone configured: every all-zeros
+/// (flooding) entry with a destination, and every static or permanent entry of the device
+/// itself (`bridge fdb add MAC dev DEV dst ... self`) that was not learned. A static entry
+/// the plan does not contain diverts a MAC's frames, so it is drift, removed by apply.
 pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
     let owned: HashMap<u32, &str> = links
         .state
@@ -166,11 +261,13 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
         let Some(device) = owned.get(&n.header.ifindex) else {
             continue;
         };
-        let mut zero = false;
+        let mut mac = None;
         let mut destination = None;
         for attr in &n.attributes {
             match attr {
-                NeighbourAttribute::LinkLayerAddress(mac) => zero = mac.iter().all(|b| *b == 0) && mac.len() == 6,
+                NeighbourAttribute::LinkLayerAddress(bytes) => {
+                    mac = <[u8; 6]>::try_from(bytes.as_slice()).ok().map(MacAddr)
+                }
                 NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => destination = Some(IpAddr::V4(*a)),
                 NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => destination = Some(IpAddr::V6(*a)),
                 // In the bridge family the address comes undecoded: its length tells.
@@ -184,13 +281,18 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
                 _ => {}
             }
         }
-        if let (true, Some(destination)) = (zero, destination) {
-            out.push(FdbEntry {
-                device: (*device).to_string(),
-                mac: MacAddr::ZERO,
-                destination,
-                peer: None,
-            });
+        let configured = n.header.flags.contains(NeighbourFlags::Own)
+            && !n.header.flags.contains(NeighbourFlags::ExtLearned)
+            && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
+        if let (Some(mac), Some(destination)) = (mac, destination) {
+            if mac == MacAddr::ZERO || configured {
+                out.push(FdbEntry {
+                    device: (*device).to_string(),
+                    mac,
+                    destination,
+                    peer: None,
+                });
+            }
         }
     }
     out.sort();

@@ -7,17 +7,21 @@
 //! travel together; and 500 devices cost a handful of system calls instead of thousands.
 
 use std::io;
+use std::net::IpAddr;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
     NLM_F_REQUEST,
 };
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use netlink_packet_route::neighbour::NeighbourMessage;
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteMetric};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::SocketAddr;
 
+use super::receive::{receive, Step};
 use super::ApplyError;
 
 /// Largest datagram we send: well under the default socket send buffer (212992 bytes).
@@ -119,15 +123,6 @@ impl Socket {
         packet.header.sequence_number
     }
 
-    /// Receives one datagram into the receive buffer.
-    fn receive(&mut self) -> Result<(), ApplyError> {
-        self.recv.clear();
-        self.socket
-            .recv(&mut self.recv, 0)
-            .map_err(socket_error("receive from"))?;
-        Ok(())
-    }
-
     /// Dumps every link of the namespace (statistics skipped: we never read them).
     pub(crate) fn dump_links(&mut self) -> Result<Vec<LinkMessage>, ApplyError> {
         let mut request = LinkMessage::default();
@@ -153,6 +148,18 @@ impl Socket {
             .into_iter()
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewNeighbour(n) => Some(n),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Dumps every address of the namespace, both families.
+    pub(crate) fn dump_addresses(&mut self) -> Result<Vec<AddressMessage>, ApplyError> {
+        let replies = self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()), "addresses")?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => Some(a),
                 _ => None,
             })
             .collect())
@@ -184,40 +191,91 @@ impl Socket {
         self.socket.send(&out, 0).map_err(socket_error("send to"))?;
         let mut replies = Vec::new();
         let mut interrupted = false;
-        loop {
-            self.receive()?;
-            let mut offset = 0;
-            while offset < self.recv.len() {
-                let bytes = self.recv.get(offset..).unwrap_or_default();
-                let packet =
-                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).map_err(|e| ApplyError::Decode {
-                        what,
-                        message: e.to_string(),
-                    })?;
-                let length = packet.header.length as usize;
-                if packet.header.sequence_number == sequence {
-                    if packet.header.flags & NLM_F_DUMP_INTR != 0 {
-                        interrupted = true;
-                    }
-                    match packet.payload {
-                        NetlinkPayload::Done(_) => return Ok((replies, interrupted)),
-                        NetlinkPayload::Error(e) if e.code.is_some() => {
-                            return Err(ApplyError::Netlink {
-                                operation: "dump",
-                                object: what.to_string(),
-                                source: e.to_io(),
+        receive(&self.socket, &mut self.recv, what, |bytes| {
+            let packet = decode(bytes, what)?;
+            if packet.header.sequence_number != sequence {
+                return Ok(Step::More);
+            }
+            interrupted |= packet.header.flags & NLM_F_DUMP_INTR != 0;
+            match packet.payload {
+                NetlinkPayload::Done(_) => Ok(Step::Done(())),
+                NetlinkPayload::Error(e) if e.code.is_some() => Err(ApplyError::Netlink {
+                    operation: "dump",
+                    object: what.to_string(),
+                    source: e.to_io(),
+                }),
+                NetlinkPayload::InnerMessage(m) => {
+                    replies.push(m);
+                    Ok(Step::More)
+                }
+                _ => Ok(Step::More),
+            }
+        })?;
+        Ok((replies, interrupted))
+    }
+
+    /// One request answered by messages and an acknowledgement: the messages, or the
+    /// kernel's refusal.
+    fn ask(
+        &mut self,
+        request: RouteNetlinkMessage,
+        what: &'static str,
+    ) -> Result<Result<Vec<RouteNetlinkMessage>, io::Error>, ApplyError> {
+        let mut out = Vec::new();
+        let sequence = self.encode(request, NLM_F_ACK, &mut out);
+        self.socket.send(&out, 0).map_err(socket_error("send to"))?;
+        let mut replies = Vec::new();
+        receive(&self.socket, &mut self.recv, what, |bytes| {
+            let packet = decode(bytes, what)?;
+            if packet.header.sequence_number != sequence {
+                return Ok(Step::More);
+            }
+            match packet.payload {
+                NetlinkPayload::Error(e) if e.code.is_some() => Ok(Step::Done(Err(e.to_io()))),
+                NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => Ok(Step::Done(Ok(std::mem::take(&mut replies)))),
+                NetlinkPayload::InnerMessage(m) => {
+                    replies.push(m);
+                    Ok(Step::More)
+                }
+                _ => Ok(Step::More),
+            }
+        })
+    }
+
+    /// The route the kernel would use towards `destination`: its output interface and its
+    /// MTU metric, if any; `None` when there is no route.
+    pub(crate) fn route_to(&mut self, destination: IpAddr) -> Result<Option<(u32, Option<u32>)>, ApplyError> {
+        let mut request = RouteMessage::default();
+        (request.header.address_family, request.header.destination_prefix_length) = match destination {
+            IpAddr::V4(_) => (AddressFamily::Inet, 32),
+            IpAddr::V6(_) => (AddressFamily::Inet6, 128),
+        };
+        request
+            .attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(destination)));
+        let Ok(replies) = self.ask(RouteNetlinkMessage::GetRoute(request), "route")? else {
+            return Ok(None);
+        };
+        Ok(replies.iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(route) => {
+                let mut oif = None;
+                let mut mtu = None;
+                for attr in &route.attributes {
+                    match attr {
+                        RouteAttribute::Oif(i) => oif = Some(*i),
+                        RouteAttribute::Metrics(metrics) => {
+                            mtu = metrics.iter().find_map(|m| match m {
+                                RouteMetric::Mtu(v) => Some(*v),
+                                _ => None,
                             })
                         }
-                        NetlinkPayload::InnerMessage(m) => replies.push(m),
                         _ => {}
                     }
                 }
-                if length == 0 {
-                    break;
-                }
-                offset += length;
+                oif.map(|i| (i, mtu))
             }
-        }
+            _ => None,
+        }))
     }
 
     /// Sends every request of `batch`, pipelined, and waits for every acknowledgement.
@@ -265,47 +323,43 @@ impl Socket {
 
     /// Reads acknowledgements until every pending sequence number has one.
     fn collect_acks(&mut self, pending: &[Pending], outcome: &mut Outcome) -> Result<(), ApplyError> {
-        let mut outstanding = pending.len();
         let (Some(low), Some(high)) = (pending.first().map(|p| p.sequence), pending.last().map(|p| p.sequence)) else {
             return Ok(());
         };
-        while outstanding > 0 {
-            self.receive()?;
-            let mut offset = 0;
-            while offset < self.recv.len() {
-                let bytes = self.recv.get(offset..).unwrap_or_default();
-                let packet =
-                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).map_err(|e| ApplyError::Decode {
-                        what: "acknowledgement",
-                        message: e.to_string(),
-                    })?;
-                let length = packet.header.length as usize;
-                let sequence = packet.header.sequence_number;
-                if let NetlinkPayload::Error(e) = &packet.payload {
-                    if (low..=high).contains(&sequence) {
-                        outstanding = outstanding.saturating_sub(1);
-                        if let (Some(_), Some(p)) = (e.code, pending.iter().find(|p| p.sequence == sequence)) {
-                            if !outcome.failed.contains(&p.device) {
-                                outcome.failed.push(p.device.clone());
-                            }
-                            if outcome.first_error.is_none() {
-                                outcome.first_error = Some(ApplyError::Netlink {
-                                    operation: p.operation,
-                                    object: p.object.clone(),
-                                    source: e.to_io(),
-                                });
-                            }
-                        }
-                    }
-                }
-                if length == 0 {
-                    break;
-                }
-                offset += length;
+        let mut outstanding = pending.len();
+        receive(&self.socket, &mut self.recv, "acknowledgement", |bytes| {
+            let packet = decode(bytes, "acknowledgement")?;
+            let sequence = packet.header.sequence_number;
+            let NetlinkPayload::Error(e) = &packet.payload else {
+                return Ok(Step::More);
+            };
+            if !(low..=high).contains(&sequence) {
+                return Ok(Step::More);
             }
-        }
-        Ok(())
+            outstanding = outstanding.saturating_sub(1);
+            if let (Some(_), Some(p)) = (e.code, pending.iter().find(|p| p.sequence == sequence)) {
+                if !outcome.failed.contains(&p.device) {
+                    outcome.failed.push(p.device.clone());
+                }
+                if outcome.first_error.is_none() {
+                    outcome.first_error = Some(ApplyError::Netlink {
+                        operation: p.operation,
+                        object: p.object.clone(),
+                        source: e.to_io(),
+                    });
+                }
+            }
+            Ok(if outstanding == 0 { Step::Done(()) } else { Step::More })
+        })
     }
+}
+
+/// One whole message of a datagram, decoded.
+fn decode(bytes: &[u8], what: &'static str) -> Result<NetlinkMessage<RouteNetlinkMessage>, ApplyError> {
+    NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).map_err(|e| ApplyError::Decode {
+        what,
+        message: e.to_string(),
+    })
 }
 
 /// A request sent and not yet acknowledged.

@@ -1,0 +1,141 @@
+//! What the kernel would refuse, or what would break beyond our own objects, found before
+//! anything is changed: an apply that cannot finish must not start by deleting a working
+//! device.
+
+use std::net::IpAddr;
+
+use super::external;
+use super::observe::Links;
+use super::socket::Socket;
+use super::{ApplyError, Warning};
+use crate::diff::{Change, State};
+use crate::plan::{HostPlan, Vxlan};
+
+/// Refuses `changes` when the kernel would refuse one of them or clamp the plan's MTU;
+/// otherwise returns what the caller should be warned about.
+pub(crate) fn check(
+    socket: &mut Socket,
+    plan: Option<&HostPlan>,
+    observed: &State,
+    changes: &[Change],
+    links: &Links,
+) -> Result<Vec<Warning>, ApplyError> {
+    if let Some(plan) = plan {
+        underlay_mtu(socket, plan, links)?;
+    }
+    vni_in_use(changes, links)?;
+    tools(changes)?;
+    Ok(foreign_bridge_ports(observed, changes, links))
+}
+
+/// The programs the changes run must be there before the first change is made: a missing
+/// `ebtables` found only after the bridges were made would leave a half-applied host.
+fn tools(changes: &[Change]) -> Result<(), ApplyError> {
+    for change in changes {
+        let program = match change {
+            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
+            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
+            _ => continue,
+        };
+        if external::find_program(program).is_none() {
+            return Err(ApplyError::ToolMissing { program });
+        }
+    }
+    Ok(())
+}
+
+/// The underlay must carry `underlay-mtu`: the device's MTU when the tunnels are bound to
+/// one (the kernel clamps a VXLAN device's MTU to its lower device's), else the MTU of the
+/// route towards each peer.
+fn underlay_mtu(socket: &mut Socket, plan: &HostPlan, links: &Links) -> Result<(), ApplyError> {
+    if plan.vxlans().next().is_none() {
+        return Ok(());
+    }
+    let name_of = |index: u32| links.index.iter().find(|(_, i)| **i == index).map(|(n, _)| n.clone());
+    let too_small = |device: String, mtu: u32, towards: Option<IpAddr>| ApplyError::UnderlayMtu {
+        host: plan.host.clone(),
+        underlay_mtu: plan.underlay_mtu,
+        device,
+        mtu,
+        towards,
+    };
+    if let Some(device) = &plan.underlay_device {
+        let mtu = links
+            .index
+            .get(device)
+            .and_then(|i| links.mtu.get(i))
+            .ok_or_else(|| ApplyError::Missing {
+                role: "underlay device",
+                name: device.clone(),
+                by: format!("host {}", plan.host),
+            })?;
+        if *mtu < plan.underlay_mtu {
+            return Err(too_small(device.clone(), *mtu, None));
+        }
+        return Ok(());
+    }
+    for peer in &plan.peers {
+        let Some((oif, metric)) = socket.route_to(peer.address)? else {
+            continue;
+        };
+        let device_mtu = links.mtu.get(&oif).copied();
+        let Some(mtu) = metric.into_iter().chain(device_mtu).min() else {
+            continue;
+        };
+        if mtu < plan.underlay_mtu {
+            let device = name_of(oif).unwrap_or_else(|| format!("#{oif}"));
+            return Err(too_small(device, mtu, Some(peer.address)));
+        }
+    }
+    Ok(())
+}
+
+/// The VXLAN devices `changes` create.
+fn created(changes: &[Change]) -> impl Iterator<Item = &Vxlan> {
+    changes.iter().filter_map(|c| match c {
+        Change::CreateVxlan { vxlan } | Change::RecreateVxlan { to: vxlan, .. } => Some(vxlan),
+        _ => None,
+    })
+}
+
+/// A foreign VXLAN device holding a VNI and port one of ours needs: the kernel refuses the
+/// second device (`File exists`), so a recreation would delete ours and fail.
+fn vni_in_use(changes: &[Change], links: &Links) -> Result<(), ApplyError> {
+    for ours in created(changes) {
+        if let Some(foreign) = links.foreign_vxlans.iter().find(|f| f.clashes_with(ours)) {
+            return Err(ApplyError::VniInUse {
+                device: ours.name.clone(),
+                vni: ours.vni,
+                port: ours.port,
+                foreign: foreign.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Bridges to delete that still have ports vxlan-mesh does not own (containers' veths).
+fn foreign_bridge_ports(observed: &State, changes: &[Change], links: &Links) -> Vec<Warning> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::DeleteBridge { bridge } => Some(&bridge.name),
+            _ => None,
+        })
+        .filter_map(|bridge| {
+            let mut ports: Vec<String> = links
+                .index
+                .get(bridge)
+                .and_then(|i| links.ports.get(i))?
+                .iter()
+                .filter(|p| !observed.vxlans.iter().any(|v| &v.name == *p))
+                .cloned()
+                .collect();
+            ports.sort();
+            (!ports.is_empty()).then(|| Warning::ForeignBridgePorts {
+                bridge: bridge.clone(),
+                ports,
+            })
+        })
+        .collect()
+}

@@ -318,6 +318,12 @@ mod tests {
     }
 
     #[test]
+    fn the_format_is_called_ignition() {
+        assert_eq!("ignition".parse::<crate::Format>(), Ok(crate::Format::Ignition));
+        assert_eq!(crate::Format::Ignition.to_string(), "ignition");
+    }
+
+    #[test]
     fn nothing_to_write_is_a_bare_config() {
         let config = render(&[]).unwrap();
         assert_eq!(

@@ -144,9 +144,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// Render a host's plan as a shell script, systemd-networkd files or netplan YAML.
+    /// Render a host's plan as a shell script, systemd-networkd files, netplan YAML or an Ignition config.
     ///
-    /// Without --out, a single-file form (shell) goes to stdout. With --out DIR the files are
+    /// Without --out, a single-file form (shell, ignition) goes to stdout. With --out DIR the files are
     /// written in the layout they deploy to (DIR/etc/systemd/network/...); with --all, one
     /// folder per host (DIR/HOST/...).
     Render {
@@ -185,4 +185,6 @@ pub enum RenderFormat {
     Networkd,
     /// netplan YAML plus networkd drop-ins and firewall units.
     Netplan,
+    /// An Ignition config (spec 3.3.0) writing the networkd form's files.
+    Ignition,
 }

@@ -7,7 +7,9 @@
 //! - [`Format::Networkd`]: `.netdev`/`.network` files for `/etc/systemd/network`, plus the
 //!   firewall (and ebtables loop prevention) as units that run before systemd-networkd;
 //! - [`Format::Netplan`]: netplan YAML plus networkd drop-ins for what netplan has no key for
-//!   (FDB flood entries, bridge port isolation), and the same firewall units.
+//!   (FDB flood entries, bridge port isolation), and the same firewall units;
+//! - [`Format::Ignition`]: one Ignition config (spec 3.3.0) that writes the networkd form's
+//!   files, for hosts provisioned at first boot (Flatcar).
 //!
 //! Every file comes from an askama template under `templates/`; `askama.toml` declares the
 //! escaper of each template type (shell words are single-quoted, unit-file values refuse line
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod escape;
+mod ignition;
 mod netplan;
 mod networkd;
 mod output;
@@ -55,11 +58,13 @@ pub enum Format {
     Networkd,
     /// netplan YAML plus networkd drop-ins.
     Netplan,
+    /// An Ignition config holding the networkd form's files.
+    Ignition,
 }
 
 impl Format {
     /// Every format, in a fixed order.
-    pub const ALL: [Format; 3] = [Format::Shell, Format::Networkd, Format::Netplan];
+    pub const ALL: [Format; 4] = [Format::Shell, Format::Networkd, Format::Netplan, Format::Ignition];
 
     /// The format's name on the command line.
     ///
@@ -71,6 +76,7 @@ impl Format {
             Format::Shell => "shell",
             Format::Networkd => "networkd",
             Format::Netplan => "netplan",
+            Format::Ignition => "ignition",
         }
     }
 }
@@ -87,7 +93,7 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd or netplan)"))
+            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd, netplan or ignition)"))
     }
 }
 
@@ -159,6 +165,14 @@ pub enum RenderError {
         /// The underlay device.
         device: String,
     },
+    /// The Ignition config could not be written as JSON.
+    #[error("cannot write the Ignition config `{file}` as JSON ({source})")]
+    Json {
+        /// The config file.
+        file: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
 }
 
 /// Renders `plan` in `format`, with default [`Options`].
@@ -191,6 +205,8 @@ pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Ve
         Format::Shell => shell::render(plan, &header)?,
         Format::Networkd => networkd::render(plan, &header)?,
         Format::Netplan => netplan::render(plan, &header)?,
+        // The networkd form's files, whatever they are, carried as they are.
+        Format::Ignition => vec![ignition::render(&render_with(plan, Format::Networkd, opts)?)?],
     };
     for f in &files {
         check_relative(&f.path)?;

@@ -1,5 +1,5 @@
-//! `vxlan-mesh render`: a host's plan as a shell script, systemd-networkd files or netplan
-//! YAML.
+//! `vxlan-mesh render`: a host's plan as a shell script, systemd-networkd files, netplan
+//! YAML or an Ignition config.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,6 +18,7 @@ impl From<RenderFormat> for Format {
             RenderFormat::Shell => Format::Shell,
             RenderFormat::Networkd => Format::Networkd,
             RenderFormat::Netplan => Format::Netplan,
+            RenderFormat::Ignition => Format::Ignition,
         }
     }
 }

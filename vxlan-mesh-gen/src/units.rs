@@ -1,11 +1,12 @@
 //! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
-//! that loads it, ebtables loop prevention as a unit, and the systemd-networkd.service
-//! drop-in that orders both before networkd.
+//! that loads it, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
+//! that orders both before networkd, and the shell script (`usr/local/sbin/vxlan-mesh.sh`),
+//! whose verbs the units run.
 
 use askama::Template;
 use vxlan_mesh_core::{firewall, HostPlan};
 
-use crate::{fill, Header, RenderError, RenderedFile};
+use crate::{fill, shell, Header, RenderError, RenderedFile};
 
 const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
 const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
@@ -27,7 +28,7 @@ struct FirewallUnit<'a> {
 struct EbtablesUnit<'a> {
     h: &'a Header,
     chain: &'a str,
-    rules: &'a [String],
+    script: String,
 }
 
 #[derive(Template)]
@@ -40,7 +41,9 @@ struct NetworkdWants<'a> {
 
 /// The firewall and loop-prevention files of `plan` (none when both are off).
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
-    let mut files = Vec::new();
+    // The script is shipped with these forms: the units run its verbs.
+    let mut files = shell::render(plan, h)?;
+    let script = format!("/{}", shell::PATH);
     let mut units = Vec::new();
     if let Some(fw) = &plan.firewall {
         files.push(RenderedFile {
@@ -73,7 +76,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         let unit = EbtablesUnit {
             h,
             chain: &rules.chain,
-            rules: &rules.rules,
+            script: script.clone(),
         };
         files.push(RenderedFile {
             contents: fill(&path, &unit)?,

@@ -246,8 +246,7 @@ fn every_validation_rule_of_the_core_has_a_bad_inventory() {
     let covered: Vec<String> = RULES
         .iter()
         .map(|r| {
-            let text =
-                std::fs::read_to_string(root().join(format!("vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
+            let text = std::fs::read_to_string(root().join(format!("vxlan-mesh-cli/tests/bad/{r}.toml"))).unwrap();
             let rule = text.lines().nth(1).and_then(|l| l.strip_prefix("# rule: "));
             rule.unwrap_or_else(|| panic!("{r}.toml: second line must be `# rule: VARIANT`"))
                 .to_string()
@@ -502,13 +501,7 @@ error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 #[test]
 fn plan_of_an_invalid_inventory_fails_like_check() {
     vxm()
-        .args([
-            "-i",
-            "vxlan-mesh-cli/tests/bad/port-zero.toml",
-            "plan",
-            "--host",
-            "a",
-        ])
+        .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"])
         .assert()
         .code(1)
         .stderr_eq(str![[r#"
@@ -757,13 +750,7 @@ fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
             .stdout_eq("")
             .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
         vxm()
-            .args([
-                "-i",
-                "vxlan-mesh-cli/tests/bad/port-zero.toml",
-                cmd,
-                "--host",
-                "a",
-            ])
+            .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"])
             .assert()
             .code(1)
             .stdout_eq("");

@@ -179,11 +179,18 @@ fn kernel_state(ns: &Netns) -> String {
         if !l.contains("alias vxlan-mesh:") {
             continue;
         }
-        let keep = |k: &str| words.iter().position(|w| *w == k).map(|i| format!("{k} {}", words[i + 1]));
-        let mut fields: Vec<String> = ["mtu", "master", "alias", "isolated", "id", "remote", "local", "dev", "dstport"]
-            .iter()
-            .filter_map(|k| keep(k))
-            .collect();
+        let keep = |k: &str| {
+            words
+                .iter()
+                .position(|w| *w == k)
+                .map(|i| format!("{k} {}", words[i + 1]))
+        };
+        let mut fields: Vec<String> = [
+            "mtu", "master", "alias", "isolated", "id", "remote", "local", "dev", "dstport",
+        ]
+        .iter()
+        .filter_map(|k| keep(k))
+        .collect();
         fields.push(format!("up {}", words[2].contains(",UP") || words[2].contains("<UP")));
         fields.push(format!("learning {}", !l.contains("nolearning")));
         lines.push(format!("link {name}: {}", fields.join(" ")));
@@ -239,7 +246,9 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     push("remove a host (flood)", &|f| f.hosts.retain(|h| *h != 3));
     push("bind to the underlay device", &|f| f.device = true);
     push("another port", &|f| f.port = 4790);
-    push("another VNI, a network back", &|f| f.networks = vec![("lan", 1200, "vxbr1"), dmz]);
+    push("another VNI, a network back", &|f| {
+        f.networks = vec![("lan", 1200, "vxbr1"), dmz]
+    });
     push("firewall off", &|f| f.firewall = false);
     push("flood to per-peer ebtables", &|f| f.mode = "ebtables");
     push("firewall on", &|f| f.firewall = true);
@@ -268,7 +277,10 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
         // A second start changes nothing and says nothing.
         let (code, out) = script(&by_script, &sh, "start");
         assert_eq!(code, Some(0), "{step}: {out}");
-        assert!(!out.contains("vxlan-mesh:") && !out.contains("lxd1:"), "{step}: second start: {out}");
+        assert!(
+            !out.contains("vxlan-mesh:") && !out.contains("lxd1:"),
+            "{step}: second start: {out}"
+        );
     }
 
     // The last step is per-peer with ebtables: hand-made drift, each reported by the
@@ -288,9 +300,15 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     let stray_fdb = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst 192.0.2.99");
     let isolate = format!("bridge link set dev {dev} isolated on");
     let drifts: [(&str, &str); 6] = [
-        ("a foreign rule above our jump", "ebtables -t filter -I FORWARD 1 -j ACCEPT"),
+        (
+            "a foreign rule above our jump",
+            "ebtables -t filter -I FORWARD 1 -j ACCEPT",
+        ),
         ("a duplicate jump", "ebtables -t filter -A FORWARD -j VXLAN-MESH"),
-        ("an extra rule in our chain", "ebtables -t filter -A VXLAN-MESH -j ACCEPT"),
+        (
+            "an extra rule in our chain",
+            "ebtables -t filter -A VXLAN-MESH -j ACCEPT",
+        ),
         ("a static FDB entry the plan does not have", &stray_fdb),
         ("a port isolated by hand", &isolate),
         (

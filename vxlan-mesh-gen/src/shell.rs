@@ -127,7 +127,9 @@ fn signature(v: &Vxlan) -> String {
 
 fn create_vxlan(v: &Vxlan) -> Argv {
     let (vni, local, port) = (v.vni.to_string(), v.local.to_string(), v.port.to_string());
-    let mut a = argv(&["ip", "link", "add", "name", &v.name, "type", "vxlan", "id", &vni, "local", &local]);
+    let mut a = argv(&[
+        "ip", "link", "add", "name", &v.name, "type", "vxlan", "id", &vni, "local", &local,
+    ]);
     if let Some(r) = v.remote {
         a.extend(argv(&["remote", &r.to_string()]));
     }

@@ -12,6 +12,7 @@ const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
 const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
 const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
 const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
+const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
 const UNIT_DIR: &str = "etc/systemd/system";
 
 #[derive(Template)]
@@ -32,14 +33,25 @@ struct EbtablesUnit<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "sync.service")]
+struct SyncUnit<'a> {
+    h: &'a Header,
+    script: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "networkd-wants.conf")]
 struct NetworkdWants<'a> {
     h: &'a Header,
     ebtables: bool,
-    units: Vec<&'static str>,
+    firewall: bool,
+    /// Units that run before networkd.
+    before: Vec<&'static str>,
+    sync: &'static str,
 }
 
-/// The firewall and loop-prevention files of `plan` (none when both are off).
+/// The script, the firewall and loop-prevention files of `plan`, the sync unit and the
+/// systemd-networkd drop-in that pulls them in.
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
     // The script is shipped with these forms: the units run its verbs.
     let mut files = shell::render(plan, h)?;
@@ -85,18 +97,25 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         });
         units.push(EBTABLES_UNIT);
     }
-    if !units.is_empty() {
-        let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
-        let wants = NetworkdWants {
-            h,
-            ebtables: plan.loop_rules.is_some(),
-            units,
-        };
-        files.push(RenderedFile {
-            contents: fill(&path, &wants)?,
-            path: path.into(),
-            mode: 0o644,
-        });
-    }
+    let path = format!("{UNIT_DIR}/{SYNC_UNIT}");
+    let unit = SyncUnit { h, script: &script };
+    files.push(RenderedFile {
+        contents: fill(&path, &unit)?,
+        path: path.into(),
+        mode: 0o644,
+    });
+    let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
+    let wants = NetworkdWants {
+        h,
+        ebtables: plan.loop_rules.is_some(),
+        firewall: plan.firewall.is_some(),
+        before: units,
+        sync: SYNC_UNIT,
+    };
+    files.push(RenderedFile {
+        contents: fill(&path, &wants)?,
+        path: path.into(),
+        mode: 0o644,
+    });
     Ok(files)
 }

@@ -16,9 +16,11 @@
 #             the nftables table; nothing else
 #   restart   stop, then start
 #   status    list every difference from the plan; exit 0 when there is none, 3 otherwise
-#   sync      as start, but systemd-networkd creates the links (networkd and netplan forms):
-#             waits for them, marks them, deletes stale ones and those whose fixed
-#             attributes differ (networkd then re-creates them)
+#   sync      as start, but systemd-networkd creates the links (networkd and netplan forms,
+#             run by vxlan-mesh-sync.service after networkd): waits for them (at most
+#             VXLAN_MESH_WAIT seconds, default 30), marks them, deletes stale links and FDB
+#             entries, re-creates a device whose fixed attributes differ (networkd never
+#             changes an existing one), reloads the firewall and the loop prevention
 #   loop-start, loop-stop
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
@@ -130,9 +132,12 @@ owned() {
 	esac
 }
 
-# Stops before touching a link of the same name that vxlan-mesh did not create.
+# Stops before touching a link of the same name that vxlan-mesh did not create. Under
+# sync, systemd-networkd made the links of the plan's names from vxlan-mesh's files (it
+# has no key for an alias): they are marked below, as `vxlan-mesh status` expects.
 claim() {
 	if link_exists "$1" && ! owned "$1"; then
+		[ "$CREATOR" = ip ] || return 0
 		die "$1 exists and is not owned by vxlan-mesh (its alias does not start with $OWNER); leaving it alone"
 	fi
 }
@@ -193,13 +198,6 @@ create() {
 		done
 	else
 		run "$@"
-	fi
-}
-
-# After deleting link $1 under sync, has systemd-networkd create it again from its file.
-recreate_by_networkd() {
-	if [ "$CREATOR" = networkd ] && [ "$MODE" = apply ]; then
-		networkctl reload || die "\`networkctl reload\` failed: systemd-networkd cannot re-create $1"
 	fi
 }
 
@@ -365,8 +363,10 @@ converge() {
 	if [ -n "$d" ] && [ "$(vxlan_sig "$d")" != {{ v.signature }} ]; then
 		differs {{ v.name }}" is \"$(vxlan_sig "$d")\", the plan wants \""{{ v.signature }}"\" (cannot change in place): re-creating it"
 		run{% for w in v.delete %} {{ w }}{% endfor %}
-		recreate_by_networkd {{ v.name }}
-		d=
+		# Also under sync: systemd-networkd never re-creates a netdev it made once, so
+		# the device is made here with the attributes its .netdev file has.
+		run{% for w in v.create %} {{ w }}{% endfor %}
+		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
 	if [ -z "$d" ]; then
 		[ "$CREATOR" = networkd ] || differs {{ v.name }}" is missing: creating it"

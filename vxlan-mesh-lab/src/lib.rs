@@ -43,6 +43,7 @@ pub mod names;
 mod netns;
 mod probe;
 mod spec;
+pub mod systemd;
 
 pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
 pub use error::LabError;

@@ -12,51 +12,16 @@
 //! Needs root, iproute2, nftables and ebtables; fails (does not skip) without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use vxlan_mesh_core::Inventory;
+use common::Fleet;
 use vxlan_mesh_gen::{render, write_files, Format};
 use vxlan_mesh_lab::names;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
-
-/// One inventory of the sequence.
-#[derive(Clone)]
-struct Fleet {
-    /// `flood`, `isolation` or `ebtables`.
-    mode: &'static str,
-    /// Host numbers (lxd1 is always there: it is the host under test).
-    hosts: Vec<u8>,
-    /// (name, vni, bridge).
-    networks: Vec<(&'static str, u32, &'static str)>,
-    port: u16,
-    firewall: bool,
-    device: bool,
-}
-
-impl Fleet {
-    fn toml(&self) -> String {
-        let mut s = format!("port = {}\nfirewall = {}\n", self.port, self.firewall);
-        if self.mode != "flood" {
-            s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{}\"\n", self.mode));
-        }
-        for (name, vni, bridge) in &self.networks {
-            s.push_str(&format!(
-                "[[networks]]\nname = \"{name}\"\nvni = {vni}\nbridge = \"{bridge}\"\n"
-            ));
-        }
-        for h in &self.hosts {
-            s.push_str(&format!(
-                "[[hosts]]\nname = \"lxd{h}\"\nid = {h}\naddress = \"192.0.2.{h}\"\n"
-            ));
-            if *h == 1 && self.device {
-                s.push_str("device = \"ul0\"\n");
-            }
-        }
-        s
-    }
-}
 
 /// A network namespace holding lxd1's underlay address on `ul0`; deleted on drop.
 struct Netns(String);
@@ -115,15 +80,9 @@ impl Work {
 
     /// Writes `fleet`'s inventory and lxd1's script; returns their paths.
     fn step(&self, fleet: &Fleet) -> (PathBuf, PathBuf) {
-        let text = fleet.toml();
         let inventory = self.0.join("fleet.toml");
-        std::fs::write(&inventory, &text).unwrap();
-        let plan = Inventory::from_toml_str(&text)
-            .unwrap()
-            .validate()
-            .unwrap_or_else(|e| panic!("{e}\n{text}"))
-            .plan("lxd1")
-            .unwrap();
+        std::fs::write(&inventory, fleet.toml()).unwrap();
+        let plan = fleet.validate().plan("lxd1").unwrap();
         let root = self.0.join("root");
         let _ = std::fs::remove_dir_all(&root);
         write_files(&root, &render(&plan, Format::Shell).unwrap()).unwrap();
@@ -220,14 +179,7 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
 
     let lan = ("lan", 1000, "vxbr0");
     let dmz = ("dmz", 5000, "vxdmz");
-    let start = Fleet {
-        mode: "flood",
-        hosts: vec![1, 2, 3],
-        networks: vec![lan, dmz],
-        port: 4789,
-        firewall: true,
-        device: false,
-    };
+    let start = Fleet::new("lxd", &[1, 2, 3], &[lan, dmz]);
     let mut steps: Vec<(&str, Fleet)> = vec![("first deployment", start.clone())];
     let mut f = start;
     let mut push = |name, change: &dyn Fn(&mut Fleet)| {
@@ -286,10 +238,9 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     // The last step is per-peer with ebtables: hand-made drift, each reported by the
     // script's status and corrected by start.
     let (inventory, sh) = work.step(&steps[steps.len() - 1].1);
-    let dev = vxlan_mesh_core::Inventory::from_toml_str(&steps[steps.len() - 1].1.toml())
-        .unwrap()
+    let dev = steps[steps.len() - 1]
+        .1
         .validate()
-        .unwrap()
         .plan("lxd1")
         .unwrap()
         .vxlans()

@@ -206,19 +206,28 @@ has_fdb() {
 	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d { f = 1 } END { exit !f }'
 }
 
-# Deletes the static FDB entries of VXLAN link $1 the plan does not have: $2 is the link's
-# remote (whose flood entry the kernel adds by itself; '' in flood mode), $3... the wanted
-# entries as MAC@DESTINATION. Learned entries age out by themselves.
+# Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
+# (whose flood entry the kernel adds by itself; '' in flood mode), $3... the wanted entries
+# as MAC@DESTINATION. Static entries must be wanted; a learned entry must point at a
+# destination of the plan (one towards a host that left would keep sending it frames until
+# it ages out).
 prune_fdb() {
 	dev=$1
 	remote=$2
 	shift 2
-	for entry in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ && (/ permanent/ || / static/) { print $1 "@" $3 }' || true); do
+	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ { print ((/ permanent/ || / static/) ? "static" : "learned") "@" $1 "@" $3 }' || true); do
+		kind=${line%%@*}
+		entry=${line#*@}
 		case " $* " in
 		*" $entry "*) continue ;;
 		esac
-		[ "$entry" = "00:00:00:00:00:00@$remote" ] && continue
-		differs "$dev has an FDB entry the plan does not have (${entry%@*} dst ${entry#*@}): deleting it"
+		[ "${entry#*@}" = "$remote" ] && { [ "$kind" = learned ] || [ "${entry%@*}" = 00:00:00:00:00:00 ]; } && continue
+		if [ "$kind" = learned ]; then
+			case " $* " in
+			*"@${entry#*@} "*) continue ;;
+			esac
+		fi
+		differs "$dev has a $kind FDB entry the plan does not have (${entry%@*} dst ${entry#*@}): deleting it"
 		run bridge fdb del "${entry%@*}" dev "$dev" dst "${entry#*@}"
 	done
 }

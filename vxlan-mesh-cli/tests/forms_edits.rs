@@ -24,10 +24,10 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::Fleet;
+use common::{show, Fleet};
 use vxlan_mesh_gen::{render, write_files, Format};
 use vxlan_mesh_lab::systemd::{units_of, Order};
 use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -42,13 +42,16 @@ enum Form {
     Netplan,
 }
 
+/// An edit of the sequence: its name and what it changes.
+type Edit<'a> = (&'a str, &'a dyn Fn(&mut Fleet));
+
 /// The edit sequence, from its first inventory.
 fn steps() -> Vec<(&'static str, Fleet)> {
     let lan = ("lan", 1000, "vxbr0");
     let dmz = ("dmz", 5000, "vxdmz");
     let mut f = Fleet::new("h", &[1, 2, 3], &[lan, dmz]);
     let mut steps = vec![("first deployment", f.clone())];
-    let edits: [(&str, &dyn Fn(&mut Fleet)); 7] = [
+    let edits: [Edit<'_>; 7] = [
         ("add a host", &|f| f.hosts.push(4)),
         ("remove a host", &|f| f.hosts.retain(|h| *h != 2)),
         ("flood to per-peer", &|f| f.mode = "isolation"),
@@ -93,15 +96,6 @@ impl Drop for Daemons {
             self.stop(&h);
         }
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Deploys steps of the sequence with one form, remembering what a real host keeps between

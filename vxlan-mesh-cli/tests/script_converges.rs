@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::Fleet;
+use common::{show, Fleet};
 use vxlan_mesh_gen::{render, write_files, Format};
 use vxlan_mesh_lab::names;
 
@@ -56,15 +56,6 @@ impl Drop for Netns {
 fn sh(script: &str) {
     let out = Command::new("sh").args(["-c", script]).output().unwrap();
     assert!(out.status.success(), "{script}: {}", show(&out));
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Where one step's inventory and rendered script live; removed on drop.

@@ -1,5 +1,18 @@
-//! Inventories for the tests that walk a fleet through a sequence of edits.
+//! Inventories for the tests that walk a fleet through a sequence of edits, and how they
+//! show a command's result.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Output;
+
+/// A command's exit code and output, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
 
 /// One inventory of an edit sequence: hosts `h<N>` (or `lxd<N>`) with id N and address
 /// `192.0.2.N`.

@@ -1,7 +1,7 @@
 //! One harness, four deployment forms (netlink `apply`, the shell script, systemd-networkd,
 //! netplan), each walked through the same sequence of inventory edits in a namespace lab:
 //! add a host, remove one, flood → per-peer, isolation → ebtables, rename a bridge, remove
-//! a network, per-peer → flood. Each step is deployed the way an operator deploys that form
+//! a network, per-peer → flood, another UDP port. Each step is deployed the way an operator deploys that form
 //! (apply; render and `start`; render, replace the files and restart networkd, which runs
 //! the sync unit), and then:
 //!
@@ -51,7 +51,7 @@ fn steps() -> Vec<(&'static str, Fleet)> {
     let dmz = ("dmz", 5000, "vxdmz");
     let mut f = Fleet::new("h", &[1, 2, 3], &[lan, dmz]);
     let mut steps = vec![("first deployment", f.clone())];
-    let edits: [Edit<'_>; 7] = [
+    let edits: [Edit<'_>; 8] = [
         ("add a host", &|f| f.hosts.push(4)),
         ("remove a host", &|f| f.hosts.retain(|h| *h != 2)),
         ("flood to per-peer", &|f| f.mode = "isolation"),
@@ -59,6 +59,9 @@ fn steps() -> Vec<(&'static str, Fleet)> {
         ("rename a bridge", &|f| f.networks[0].2 = "vxbr1"),
         ("remove a network", &|f| f.networks.retain(|n| n.0 != "dmz")),
         ("per-peer to flood", &|f| f.mode = "flood"),
+        // Every device must be re-created (networkd never changes an existing one) and the
+        // firewall reloaded (a restart does not re-run its unit).
+        ("another port", &|f| f.port = 4790),
     ];
     for (name, edit) in edits {
         edit(&mut f);

@@ -276,6 +276,21 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     let (code, out) = core_status(&by_script, &inventory);
     assert_eq!(code, Some(0), "{out}");
 
+    // `loop-start`, which vxlan-mesh-ebtables.service runs, puts the jump first and alone.
+    let out = by_script.exec(&[
+        "sh",
+        "-c",
+        "ebtables -t filter -I FORWARD 1 -j ACCEPT && ebtables -t filter -A FORWARD -j VXLAN-MESH",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let (code, out) = script(&by_script, &sh, "loop-start");
+    assert_eq!(code, Some(0), "{out}");
+    let forward =
+        String::from_utf8_lossy(&by_script.exec(&["ebtables", "-t", "filter", "-L", "FORWARD"]).stdout).into_owned();
+    let rules: Vec<&str> = forward.lines().filter(|l| l.starts_with('-')).collect();
+    assert_eq!(rules.first(), Some(&"-j VXLAN-MESH"), "{forward}");
+    assert_eq!(rules.iter().filter(|r| **r == "-j VXLAN-MESH").count(), 1, "{forward}");
+
     // `stop` removes every marked link, also those of networks an older rendering had.
     by_script
         .exec(&[

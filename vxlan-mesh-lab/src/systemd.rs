@@ -227,7 +227,6 @@ impl Lab {
         let err = out.try_clone().map_err(io)?;
         Command::new("ip")
             .args(["netns", "exec", netns, "unshare", "-m", "sh", "-c", &script])
-            .env("SYSTEMD_LOG_LEVEL", "debug")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

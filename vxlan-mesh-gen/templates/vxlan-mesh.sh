@@ -227,7 +227,7 @@ prune_fdb() {
 			*"@${entry#*@} "*) continue ;;
 			esac
 		fi
-		differs "$dev has a $kind FDB entry the plan does not have (${entry%@*} dst ${entry#*@}): deleting it"
+		differs "$dev: $kind FDB entry ${entry%@*} dst ${entry#*@} is not in the plan: deleting it"
 		run bridge fdb del "${entry%@*}" dev "$dev" dst "${entry#*@}"
 	done
 }

@@ -6,8 +6,9 @@
 //! form's status judges the other's namespace converged (`vxlan-mesh status` on the
 //! script's, the script's `status` on apply's), and before each step both see the drift the
 //! edit implies. Hand-made drift (a stray FDB entry, a foreign rule above our ebtables jump,
-//! a duplicate jump, isolation off, a stale marked link) is reported by the script's
-//! `status` and corrected by `start`.
+//! a duplicate jump, isolation changed, a stale marked link) is reported by the script's
+//! `status` and corrected by `start`; `loop-start` (the ebtables unit's verb) puts the jump
+//! first and alone; `stop` removes every marked link; `sync` waits for networkd, bounded.
 //!
 //! Needs root, iproute2, nftables and ebtables; fails (does not skip) without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -308,4 +309,14 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     assert!(!links.contains("vxlan-mesh:"), "stop left marked links:\n{links}");
     let ebt = String::from_utf8_lossy(&by_script.exec(&["ebtables", "-t", "filter", "-L"]).stdout).into_owned();
     assert!(!ebt.contains("VXLAN-MESH"), "{ebt}");
+
+    // `sync` leaves creating the links to systemd-networkd and waits for it, bounded: here
+    // no networkd runs, and it gives up naming the link.
+    let out = by_script.exec(&["env", "VXLAN_MESH_WAIT=1", "sh", path(&sh), "sync"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("systemd-networkd did not create vxbr1 within 1s"),
+        "{}",
+        show(&out)
+    );
 }

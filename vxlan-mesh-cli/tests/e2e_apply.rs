@@ -14,7 +14,7 @@ use std::time::Duration;
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-use common::{Scratch, BIN};
+use common::{text as show, Scratch, BIN};
 
 /// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay. Hosts `lxd1`… at
 /// `192.0.2.N` (`2001:db8::N`).
@@ -32,15 +32,6 @@ fn cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Output {
     let mut argv = vec![BIN, "-i", inv];
     argv.extend_from_slice(args);
     lab.exec(netns, &argv).unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Applies on every host of the lab whose name is in `hosts` (all when empty); returns the

@@ -5,7 +5,7 @@
 //! on success and failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -26,15 +26,20 @@ impl Tag {
         Tag(names::unique_tag("c"))
     }
 
-    fn lab(&self, inventory: Option<&str>, args: &[&str]) -> Output {
+    fn lab<P: AsRef<Path>>(&self, inventory: Option<P>, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         if let Some(inv) = inventory {
-            cmd.arg("-i").arg(example(inv));
+            let inv = inv.as_ref();
+            if inv.is_absolute() {
+                cmd.arg("-i").arg(inv);
+            } else {
+                cmd.arg("-i").arg(example(&inv.to_string_lossy()));
+            }
         }
         cmd.args(["lab", "--tag", &self.0]).args(args).output().unwrap()
     }
 
-    fn ok(&self, inventory: Option<&str>, args: &[&str]) -> String {
+    fn ok<P: AsRef<Path>>(&self, inventory: Option<P>, args: &[&str]) -> String {
         let out = self.lab(inventory, args);
         assert!(
             out.status.success(),
@@ -47,7 +52,7 @@ impl Tag {
 
     /// `lab check --format json`, with its exit code.
     fn check(&self) -> (Value, Option<i32>) {
-        let out = self.lab(None, &["check", "--format", "json"]);
+        let out = self.lab(None::<&str>, &["check", "--format", "json"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "check printed no JSON ({e}): {}{}",
@@ -65,7 +70,7 @@ impl Tag {
 
 impl Drop for Tag {
     fn drop(&mut self) {
-        let _ = self.lab(None, &["down"]);
+        let _ = self.lab(None::<&str>, &["down"]);
     }
 }
 
@@ -73,69 +78,153 @@ fn text(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap()
 }
 
-/// up → check (every pair, full-size frames, no storm) → down (nothing left).
-fn up_check_down(via: &str, inventory: &str) {
+/// An inventory of 3 hosts in `mode` (`flood`, `isolation` or `ebtables`), written to a
+/// file removed on drop.
+struct SmallFleet(PathBuf);
+
+impl SmallFleet {
+    fn new(mode: &str) -> SmallFleet {
+        let mut s = String::new();
+        if mode != "flood" {
+            s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
+        }
+        s.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+        for i in 1..=3 {
+            s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
+        }
+        let path = std::env::temp_dir().join(format!("{mode}-{}.toml", names::unique_tag("fleet")));
+        std::fs::write(&path, s).unwrap();
+        SmallFleet(path)
+    }
+}
+
+impl Drop for SmallFleet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// up → check (every pair, full-size frames, no storm) → down (nothing left), with
+/// `hosts` hosts of `containers` containers each.
+fn up_check_down(via: &str, inventory: &Path, hosts: usize, containers: usize) {
     let tag = Tag::new();
-    let up = tag.ok(Some(inventory), &["up", "--via", via]);
-    assert!(up.contains("4 hosts, 12 containers"), "{up}");
+    let n = containers.to_string();
+    let up = tag.ok(Some(inventory), &["up", "--via", via, "--containers", &n]);
+    let all = hosts * containers;
+    assert!(up.contains(&format!("{hosts} hosts, {all} containers")), "{up}");
     let (v, code) = tag.check();
+    let what = format!("{via} {}", inventory.display());
+    assert_eq!(v["loop_check"]["storm"], false, "{what}: {}", text(&v["loop_check"]));
     assert_eq!(
         v["reachability"]["ok"],
-        132,
-        "{via} {inventory}: {}",
+        all * (all - 1),
+        "{what}: {}",
         text(&v["reachability"])
     );
     assert_eq!(v["reachability"]["failed"].as_array().map(Vec::len), Some(0));
     let frames = v["frames"].as_array().unwrap();
-    assert_eq!(frames.len(), 3);
+    assert_eq!(frames.len(), hosts - 1);
     assert!(
         frames.iter().all(|f| f["fits"] == true && f["larger_fails"] == true),
-        "{}",
+        "{what}: {}",
         text(&v["frames"])
     );
-    assert_eq!(v["loop_check"]["storm"], false, "{}", text(&v["loop_check"]));
     assert_eq!(v["ok"], true);
     assert_eq!(code, Some(0));
     assert_eq!(v["via"], via);
 
-    let down = tag.ok(None, &["down"]);
-    assert!(down.contains("17 namespaces removed"), "{down}");
+    let down = tag.ok(None::<&str>, &["down"]);
+    assert!(
+        down.contains(&format!("{} namespaces removed", 1 + hosts + all)),
+        "{down}"
+    );
     assert!(tag.namespaces().is_empty());
     // The state is gone too: check has no lab.
-    let again = tag.lab(None, &["check"]);
+    let again = tag.lab(None::<&str>, &["check"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("is up"));
 }
 
-#[test]
-fn via_netlink_on_both_examples() {
-    up_check_down("netlink", "classic-geo.toml");
-    up_check_down("netlink", "hetzner.toml");
+/// The bundled example (4 hosts × 3 containers), then 3 hosts × 2 containers in every mode
+/// and loop prevention: each deployed as the real form deploys it (for networkd and
+/// netplan: the rendered units run around networkd, the ebtables unit included), so that a
+/// per-peer lab never storms where a real host would not.
+fn every_mode(via: &str) {
+    up_check_down(via, &example("classic-geo.toml"), 4, 3);
+    for mode in ["flood", "isolation", "ebtables"] {
+        let fleet = SmallFleet::new(mode);
+        up_check_down(via, &fleet.0, 3, 2);
+    }
 }
 
 #[test]
-fn via_shell_on_both_examples() {
-    up_check_down("shell", "classic-geo.toml");
-    up_check_down("shell", "hetzner.toml");
+fn via_netlink_in_every_mode() {
+    every_mode("netlink");
 }
 
 #[test]
-fn via_networkd_on_both_examples() {
-    up_check_down("networkd", "classic-geo.toml");
-    up_check_down("networkd", "hetzner.toml");
+fn via_shell_in_every_mode() {
+    every_mode("shell");
 }
 
 #[test]
-fn via_netplan_on_both_examples() {
-    up_check_down("netplan", "classic-geo.toml");
-    up_check_down("netplan", "hetzner.toml");
+fn via_networkd_in_every_mode() {
+    every_mode("networkd");
+}
+
+#[test]
+fn via_netplan_in_every_mode() {
+    every_mode("netplan");
+}
+
+/// A per-peer lab without loop prevention storms: `check` reports the storm as a failed
+/// loop check (exit 2), whatever else the storm breaks, instead of aborting.
+#[test]
+fn a_storm_is_a_failed_loop_check() {
+    let tag = Tag::new();
+    let fleet = SmallFleet::new("ebtables");
+    tag.ok(Some(&fleet.0), &["up", "--via", "none", "--containers", "1"]);
+    // Deploy by hand, then take the loop prevention away: the jump to the chain.
+    for i in 0..3 {
+        let ns = format!("{}h{i}", names::tag_prefix(&tag.0));
+        let inv = fleet.0.to_str().unwrap();
+        let apply = Command::new("ip")
+            .args(["netns", "exec", &ns, BIN, "-q", "-i", inv, "apply"])
+            .output()
+            .unwrap();
+        assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+        let del = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                "ebtables",
+                "-t",
+                "filter",
+                "-D",
+                "FORWARD",
+                "-j",
+                "VXLAN-MESH",
+            ])
+            .output()
+            .unwrap();
+        assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    }
+    tag.ok(None::<&str>, &["attach"]);
+    let (v, code) = tag.check();
+    assert_eq!(v["loop_check"]["storm"], true, "{}", text(&v));
+    assert_eq!(v["ok"], false);
+    assert_eq!(code, Some(2), "{}", text(&v));
+    let out = tag.lab(None::<&str>, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("STORM"));
 }
 
 #[test]
 fn cut_loses_exactly_the_hosts_pairs_and_heal_brings_them_back() {
     let tag = Tag::new();
     tag.ok(Some("hetzner.toml"), &["up"]);
-    let cut = tag.ok(None, &["cut", "lxd3"]);
+    let cut = tag.ok(None::<&str>, &["cut", "lxd3"]);
     assert!(cut.contains("lxd3"), "{cut}");
     let (v, code) = tag.check();
     assert_eq!(code, Some(2), "a failed check exits 2");
@@ -152,11 +241,11 @@ fn cut_loses_exactly_the_hosts_pairs_and_heal_brings_them_back() {
         assert_eq!(f["fits"] == true, f["to_host"] != "lxd3", "{}", text(f));
     }
 
-    tag.ok(None, &["heal", "lxd3"]);
+    tag.ok(None::<&str>, &["heal", "lxd3"]);
     let (v, code) = tag.check();
     assert_eq!(v["reachability"]["ok"], 132, "{}", text(&v["reachability"]));
     assert_eq!(code, Some(0));
-    assert!(tag.lab(None, &["cut", "nope"]).status.code() == Some(1));
+    assert!(tag.lab(None::<&str>, &["cut", "nope"]).status.code() == Some(1));
 }
 
 #[test]
@@ -195,7 +284,7 @@ fn down_after_sigkill_mid_build_leaves_nothing() {
         !PathBuf::from(format!("/run/vxlan-mesh-lab/{}.json", tag.0)).exists(),
         "killed before it saved state"
     );
-    let down = tag.ok(None, &["down"]);
+    let down = tag.ok(None::<&str>, &["down"]);
     assert!(down.contains(&format!("{} namespaces removed", left.len())), "{down}");
     assert!(tag.namespaces().is_empty());
 }
@@ -208,7 +297,7 @@ fn up_refuses_an_existing_lab_and_unknown_vias_fail_early() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     // --via none: nothing deployed, containers attach only once bridges exist.
-    let attach = tag.lab(None, &["attach"]);
+    let attach = tag.lab(None::<&str>, &["attach"]);
     assert!(!attach.status.success());
     assert!(String::from_utf8_lossy(&attach.stderr).contains("vxbr0"));
     let bad = tag.lab(Some("classic-geo.toml"), &["up", "--via", "carrier-pigeon"]);

@@ -2,10 +2,13 @@
 //!
 //! Renders a [`HostPlan`] into the files that deploy it without vxlan-mesh on the host:
 //!
-//! - [`Format::Shell`]: one standalone iproute2 script (`start|stop|restart|status`,
-//!   `DRYRUN=1`), idempotent, removing only what it created;
+//! - [`Format::Shell`]: one standalone iproute2 script (`start|stop|restart|status|sync`,
+//!   `DRYRUN=1`) that converges the host from whatever an earlier rendering left, touching
+//!   only what carries vxlan-mesh's mark;
 //! - [`Format::Networkd`]: `.netdev`/`.network` files for `/etc/systemd/network`, plus the
-//!   firewall (and ebtables loop prevention) as units that run before systemd-networkd;
+//!   firewall (and ebtables loop prevention) as units that run before systemd-networkd, and
+//!   the script with a unit that runs its `sync` after networkd (which alone never deletes
+//!   or changes a netdev);
 //! - [`Format::Netplan`]: netplan YAML plus networkd drop-ins for what netplan has no key for
 //!   (FDB flood entries, bridge port isolation), and the same firewall units;
 //! - [`Format::Ignition`]: one Ignition config (spec 3.3.0) that writes the networkd form's
@@ -23,7 +26,7 @@
 //! assert!(files.iter().any(|f| f.path.ends_with("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")));
 //! let script = &render(&plan, Format::Shell)?[0];
 //! assert_eq!(script.mode, 0o755);
-//! assert!(script.contents.contains("bridge fdb append '00:00:00:00:00:00' dev 'vxm100' dst '192.0.2.2'"));
+//! assert!(script.contents.contains("'bridge' 'fdb' 'append' '00:00:00:00:00:00' 'dev' 'vxm100' 'dst' '192.0.2.2'"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

@@ -1,16 +1,18 @@
 //! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
-//! that loads it, ebtables loop prevention as a unit, and the systemd-networkd.service
-//! drop-in that orders both before networkd.
+//! that loads it, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
+//! that orders both before networkd, and the shell script (`usr/local/sbin/vxlan-mesh.sh`),
+//! whose verbs the units run.
 
 use askama::Template;
 use vxlan_mesh_core::{firewall, HostPlan};
 
-use crate::{fill, Header, RenderError, RenderedFile};
+use crate::{fill, shell, Header, RenderError, RenderedFile};
 
 const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
 const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
 const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
 const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
+const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
 const UNIT_DIR: &str = "etc/systemd/system";
 
 #[derive(Template)]
@@ -27,7 +29,14 @@ struct FirewallUnit<'a> {
 struct EbtablesUnit<'a> {
     h: &'a Header,
     chain: &'a str,
-    rules: Vec<String>,
+    script: String,
+}
+
+#[derive(Template)]
+#[template(path = "sync.service")]
+struct SyncUnit<'a> {
+    h: &'a Header,
+    script: &'a str,
 }
 
 #[derive(Template)]
@@ -35,12 +44,18 @@ struct EbtablesUnit<'a> {
 struct NetworkdWants<'a> {
     h: &'a Header,
     ebtables: bool,
-    units: Vec<&'static str>,
+    firewall: bool,
+    /// Units that run before networkd.
+    before: Vec<&'static str>,
+    sync: &'static str,
 }
 
-/// The firewall and loop-prevention files of `plan` (none when both are off).
+/// The script, the firewall and loop-prevention files of `plan`, the sync unit and the
+/// systemd-networkd drop-in that pulls them in.
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
-    let mut files = Vec::new();
+    // The script is shipped with these forms: the units run its verbs.
+    let mut files = shell::render(plan, h)?;
+    let script = format!("/{}", shell::PATH);
     let mut units = Vec::new();
     if let Some(fw) = &plan.firewall {
         files.push(RenderedFile {
@@ -73,7 +88,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         let unit = EbtablesUnit {
             h,
             chain: &rules.chain,
-            rules: rules.rules.iter().map(|r| r.ebtables_args().join(" ")).collect(),
+            script: script.clone(),
         };
         files.push(RenderedFile {
             contents: fill(&path, &unit)?,
@@ -82,18 +97,25 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         });
         units.push(EBTABLES_UNIT);
     }
-    if !units.is_empty() {
-        let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
-        let wants = NetworkdWants {
-            h,
-            ebtables: plan.loop_rules.is_some(),
-            units,
-        };
-        files.push(RenderedFile {
-            contents: fill(&path, &wants)?,
-            path: path.into(),
-            mode: 0o644,
-        });
-    }
+    let path = format!("{UNIT_DIR}/{SYNC_UNIT}");
+    let unit = SyncUnit { h, script: &script };
+    files.push(RenderedFile {
+        contents: fill(&path, &unit)?,
+        path: path.into(),
+        mode: 0o644,
+    });
+    let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
+    let wants = NetworkdWants {
+        h,
+        ebtables: plan.loop_rules.is_some(),
+        firewall: plan.firewall.is_some(),
+        before: units,
+        sync: SYNC_UNIT,
+    };
+    files.push(RenderedFile {
+        contents: fill(&path, &wants)?,
+        path: path.into(),
+        mode: 0o644,
+    });
     Ok(files)
 }

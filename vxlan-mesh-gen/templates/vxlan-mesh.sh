@@ -7,30 +7,58 @@
 # Mode: {{ mode }}; loop prevention: {{ loop_prevention }}
 # Firewall: {{ firewall_desc }}
 #
-# Usage: vxlan-mesh.sh start|stop|restart|status
-#   start     create what is missing and correct what differs (safe to run again)
-#   stop      remove what this script creates: links marked with the alias {{ owner }}...,
-#             the ebtables chain and the nftables table below; nothing else
+# Usage: vxlan-mesh.sh start|stop|restart|status|sync
+#   start     make the host match the plan: create what is missing, correct what differs,
+#             delete what vxlan-mesh made earlier that the plan no longer has (links marked
+#             with the alias {{ owner }}..., FDB entries, the ebtables chain, the nftables
+#             table); safe to run again, and prints nothing when nothing differs
+#   stop      remove every link marked {{ owner }}..., the ebtables chain and its jump, and
+#             the nftables table; nothing else
 #   restart   stop, then start
-#   status    list the objects; exit 0 when all are in place, 3 otherwise
+#   status    list every difference from the plan; exit 0 when there is none, 3 otherwise
+#   sync      as start, but systemd-networkd creates the links (networkd and netplan forms,
+#             run by vxlan-mesh-sync.service after networkd): waits for them (at most
+#             VXLAN_MESH_WAIT seconds, default 30), marks them, deletes stale links and FDB
+#             entries, re-creates a device whose fixed attributes differ (networkd never
+#             changes an existing one), reloads the firewall and the loop prevention
+#   loop-start, loop-stop
+#             only install (remove) the ebtables loop prevention: the chain, and the jump
+#             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
 #   DRYRUN=1  print the commands that would change the system instead of running them
 # Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}.
 set -eu
 
+# Debian keeps nft and ebtables in /usr/sbin, which cron's PATH lacks.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export PATH
+
 HOST={{ host }}
 OWNER={{ owner }}
-PREFIX={{ prefix }}
 NFT_TABLE={{ nft_table }}
+EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
+# Seconds `sync` waits for systemd-networkd to create a link.
+WAIT=${VXLAN_MESH_WAIT:-30}
 {%- if let Some(fw) = firewall %}
 
 # The peer-only firewall: vxlan-mesh's own table, replaced atomically when loaded.
 NFT_APPLY={{ fw.apply }}
+NFT_PEERS={{ fw.peers }}
+NFT_PORT={{ fw.port }}
 {%- endif %}
 NFT_REMOVE={{ nft_remove }}
 {%- if let Some(ebt) = ebtables %}
-EBT_CHAIN={{ ebt.chain }}
+# The rules of the loop-prevention chain, as `ebtables -L` lists them.
+EBT_RULES={{ ebt.listing }}
 {%- endif %}
+
+# apply: change the system; print: only print the commands (DRYRUN=1); check: only report
+# what differs (status).
+MODE=apply
+[ "$DRYRUN" = 1 ] && MODE=print
+# ip: links are created with `ip link add`; networkd: systemd-networkd creates them (sync).
+CREATOR=ip
+drift=0
 
 say() {
 	printf '%s: %s\n' "$HOST" "$*" >&2
@@ -41,22 +69,59 @@ die() {
 	exit 1
 }
 
-# Runs a command that changes the system, or only prints it when DRYRUN=1.
-run() {
-	if [ "$DRYRUN" = 1 ]; then
-		printf '%s\n' "$*"
+# A difference from the plan: status lists it, start and sync say what they correct.
+differs() {
+	drift=1
+	if [ "$MODE" = check ]; then
+		printf 'drift: %s\n' "$*"
 	else
-		"$@"
+		say "$*"
 	fi
+}
+
+# Runs a command that changes the system (or prints it, or only counts it).
+run() {
+	case "$MODE" in
+	apply) "$@" ;;
+	print) printf '%s\n' "$*" ;;
+	check)
+		drift=1
+		printf '  would run: %s\n' "$*"
+		;;
+	esac
+}
+
+need() {
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 || die "\`$tool\` is not installed (looked in $PATH)"
+	done
+}
+
+# One line of `ip -d -o link show` for link $1; empty when it does not exist.
+details() {
+	ip -d -o link show dev "$1" 2>/dev/null || true
 }
 
 link_exists() {
 	ip link show dev "$1" >/dev/null 2>&1
 }
 
+# The word after the first word $2 in text $1 (e.g. `mtu`, `master`, `alias`, `isolated`).
+field() {
+	printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
+}
+
+# True when the link whose details are $1 is administratively up.
+is_up() {
+	case "$(printf '%s\n' "$1" | awk '{ print $3 }')" in
+	*"<UP,"* | *",UP,"* | *",UP>"* | "<UP>") return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # Prints the interface alias of link $1 (nothing when it has none).
 link_alias() {
-	ip -o link show dev "$1" 2>/dev/null | sed -n 's/.*\\ *alias //p'
+	field "$(details "$1")" alias
 }
 
 # True when link $1 carries vxlan-mesh's ownership mark.
@@ -67,250 +132,310 @@ owned() {
 	esac
 }
 
-# Stops before touching a link of the same name that vxlan-mesh did not create.
+# Stops before touching a link of the same name that vxlan-mesh did not create. Under
+# sync, systemd-networkd made the links of the plan's names from vxlan-mesh's files (it
+# has no key for an alias): they are marked below, as `vxlan-mesh status` expects.
 claim() {
 	if link_exists "$1" && ! owned "$1"; then
-		die "$1 exists and is not vxlan-mesh's (its alias does not start with $OWNER); leaving it alone"
+		[ "$CREATOR" = ip ] || return 0
+		die "$1 exists and is not owned by vxlan-mesh (its alias does not start with $OWNER); leaving it alone"
 	fi
 }
 
-# Deletes link $1 if it is vxlan-mesh's.
-remove_link() {
-	if link_exists "$1"; then
-		if owned "$1"; then
-			run ip link del dev "$1"
-		else
-			say "not removing $1: it is not vxlan-mesh's"
-		fi
-	fi
+# The attributes of a VXLAN link (details $1) that cannot change in place, in the words
+# the plan's are written in below.
+vxlan_sig() {
+	printf '%s\n' "$1" | awk '{
+		for (i = 1; i <= NF; i++) if ($i == "vxlan" && $(i + 1) == "id") break
+		vni = $(i + 2); lo = "none"; re = "none"; dev = "none"; port = "none"; learn = "on"
+		c4 = "off"; c6 = "on"
+		for (j = i + 3; j <= NF && $j != "\\"; j++) {
+			if ($j == "local") lo = $(j + 1)
+			else if ($j == "remote") re = $(j + 1)
+			else if ($j == "dev") dev = $(j + 1)
+			else if ($j == "dstport") port = $(j + 1)
+			else if ($j == "nolearning") learn = "off"
+			else if ($j == "udpcsum") c4 = "on"
+			else if ($j == "udp6zerocsumtx") c6 = "off"
+		}
+		printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? c6 : c4)
+	}'
 }
 
-# Bridge $1 with MTU $2 and ownership mark $3.
-ensure_bridge() {
-	claim "$1"
-	if ! link_exists "$1"; then
-		run ip link add name "$1" type bridge stp_state 0
-	fi
-	run ip link set dev "$1" mtu "$2" alias "$3"
-	run ip link set dev "$1" up
+# Names of the links of kind $1 (bridge or vxlan) marked as vxlan-mesh's.
+marked() {
+	ip -o link show type "$1" 2>/dev/null | awk -v o="$OWNER" '{
+		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
+		for (i = 3; i < NF; i++) if ($i == "alias" && index($(i + 1), o) == 1) print n
+	}' || true
 }
 
-# True when VXLAN link $1 must be created. An existing one of vxlan-mesh's whose
-# `ip -d link show` lacks one of the wanted fragments $2... is deleted first, since VXLAN
-# parameters cannot be changed in place.
-vxlan_missing() {
+# Deletes every marked link whose name is not one of $@ (a removed network, a renamed
+# bridge, a peer that left, a device of the other mode).
+prune_links() {
+	for kind in vxlan bridge; do
+		for name in $(marked "$kind"); do
+			case " $* " in
+			*" $name "*) continue ;;
+			esac
+			differs "$name ($kind marked by vxlan-mesh) is not in the plan: deleting it"
+			run ip link del dev "$name"
+		done
+	done
+}
+
+# Makes link $1 exist: creates it with the command $2... or, under sync, waits (bounded)
+# for systemd-networkd to create it.
+create() {
 	name=$1
 	shift
-	claim "$name"
-	link_exists "$name" || return 0
-	details="$(ip -d -o link show dev "$name") "
-	for want in "$@"; do
-		case "$details" in
-		*" $want "*) ;;
-		*)
-			say "$name differs from the plan (no \"$want\"); re-creating it"
-			run ip link del dev "$name"
-			return 0
-			;;
-		esac
-	done
-	return 1
-}
-
-# Deletes vxlan-mesh's VXLAN ports of bridge $1 other than $2... (devices of peers that
-# left the inventory).
-prune_ports() {
-	br=$1
-	shift
-	for port in $(ip -o link show master "$br" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
-		case " $* " in
-		*" $port "*) continue ;;
-		esac
-		case "$port" in
-		"$PREFIX"*) ;;
-		*) continue ;;
-		esac
-		if owned "$port"; then
-			run ip link del dev "$port"
-		fi
-	done
-}
-
-# Deletes flood entries of flood-mode VXLAN link $1 whose destination is not one of $2...
-# (peers that left the inventory). Not for per-peer devices, whose `remote` is such an entry.
-prune_flood() {
-	dev=$1
-	shift
-	for have in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$1 == "00:00:00:00:00:00" && $2 == "dst" { print $3 }'); do
-		case " $* " in
-		*" $have "*) ;;
-		*) run bridge fdb del 00:00:00:00:00:00 dev "$dev" dst "$have" ;;
-		esac
-	done
-}
-
-# Loads nftables script $1 (prints it when DRYRUN=1).
-nft_load() {
-	if [ "$DRYRUN" = 1 ]; then
-		printf 'nft -f - <<EOF\n%sEOF\n' "$1"
+	if [ "$CREATOR" = networkd ] && [ "$MODE" = apply ]; then
+		waited=0
+		while ! link_exists "$name"; do
+			[ "$waited" -lt "$((WAIT * 5))" ] || die "systemd-networkd did not create $name within ${WAIT}s"
+			sleep 0.2
+			waited=$((waited + 1))
+		done
 	else
-		printf '%s' "$1" | nft -f -
+		run "$@"
 	fi
 }
 
-firewall_down() {
-	if nft list table inet "$NFT_TABLE" >/dev/null 2>&1; then
-		nft_load "$NFT_REMOVE"
-	fi
+# True when VXLAN link $1 has the FDB entry MAC $2 towards $3.
+has_fdb() {
+	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d { f = 1 } END { exit !f }'
 }
-{%- if ebtables.is_some() %}
+
+# Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
+# (whose flood entry the kernel adds by itself; '' in flood mode), $3... the wanted entries
+# as MAC@DESTINATION. Static entries must be wanted; a learned entry must point at a
+# destination of the plan (one towards a host that left would keep sending it frames until
+# it ages out).
+prune_fdb() {
+	dev=$1
+	remote=$2
+	shift 2
+	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ { print ((/ permanent/ || / static/) ? "static" : "learned") "@" $1 "@" $3 }' || true); do
+		kind=${line%%@*}
+		entry=${line#*@}
+		case " $* " in
+		*" $entry "*) continue ;;
+		esac
+		[ "${entry#*@}" = "$remote" ] && { [ "$kind" = learned ] || [ "${entry%@*}" = 00:00:00:00:00:00 ]; } && continue
+		if [ "$kind" = learned ]; then
+			case " $* " in
+			*"@${entry#*@} "*) continue ;;
+			esac
+		fi
+		differs "$dev: $kind FDB entry ${entry%@*} dst ${entry#*@} is not in the plan: deleting it"
+		run bridge fdb del "${entry%@*}" dev "$dev" dst "${entry#*@}"
+	done
+}
+
+# Loads nftables script $1.
+nft_load() {
+	case "$MODE" in
+	apply) printf '%s' "$1" | nft -f - ;;
+	print) printf 'nft -f - <<EOF\n%sEOF\n' "$1" ;;
+	check)
+		drift=1
+		printf '  would load the nftables script of the plan\n'
+		;;
+	esac
+}
+
+nft_present() {
+	command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1
+}
+{%- if firewall.is_some() %}
+
+# True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
+# and drops it from everyone else.
+firewall_ok() {
+	nft_present || return 1
+	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
+	[ "$have" = "$(printf '%s\n' "$NFT_PEERS" | LC_ALL=C sort)" ] || return 1
+	rules=$(nft list chain inet "$NFT_TABLE" input 2>/dev/null || true)
+	case "$rules" in
+	*"saddr @peers udp dport $NFT_PORT accept"*) ;;
+	*) return 1 ;;
+	esac
+	case "$rules" in
+	*"udp dport $NFT_PORT counter"*"drop"*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+{%- endif %}
+
+# The rules of ebtables chain $1, one per line (nothing when it does not exist).
+ebt_rules() {
+	ebtables -t filter -L "$1" 2>/dev/null | sed '1,/^Bridge chain:/d;/^$/d' || true
+}
+
+ebt_chain_exists() {
+	ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1
+}
 
 forward_jumps() {
-	ebtables -t filter -L FORWARD 2>/dev/null | grep -cx -- "-j $EBT_CHAIN" || true
+	ebt_rules FORWARD | grep -cx -- "-j $EBT_CHAIN" || true
 }
 
-# Loop prevention: the owned chain with the plan's rules, jumped to once from FORWARD.
-ebtables_up() {
-	if ! ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1; then
-		run ebtables -t filter -N "$EBT_CHAIN"
+firewall_step() {
+{%- if let Some(fw) = firewall %}
+	need nft
+	if ! firewall_ok; then
+		differs "nftables table inet $NFT_TABLE is missing or differs from the plan: loading it"
+		nft_load "$NFT_APPLY"
 	fi
-	run ebtables -t filter -F "$EBT_CHAIN"
-{%- for rule in ebtables_rules %}
-	run ebtables -t filter -A "$EBT_CHAIN"{% for arg in rule %} {{ arg }}{% endfor %}
-{%- endfor %}
-	if [ "$(forward_jumps)" = 0 ]; then
-		run ebtables -t filter -I FORWARD -j "$EBT_CHAIN"
-	fi
-}
-
-ebtables_down() {
-	n=$(forward_jumps)
-	while [ "$n" -gt 0 ]; do
-		run ebtables -t filter -D FORWARD -j "$EBT_CHAIN"
-		n=$((n - 1))
-	done
-	if ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1; then
-		run ebtables -t filter -F "$EBT_CHAIN"
-		run ebtables -t filter -X "$EBT_CHAIN"
-	fi
-}
-{%- endif %}
-
-start() {
-{%- if firewall.is_some() %}
-	nft_load "$NFT_APPLY"
 {%- else %}
-	# The firewall is off in the inventory: remove vxlan-mesh's table if an earlier run left it.
-	firewall_down
+	# The firewall is off in the inventory: vxlan-mesh's table must not be there.
+	if nft_present; then
+		differs "nftables table inet $NFT_TABLE is there but the firewall is off: deleting it"
+		nft_load "$NFT_REMOVE"
+	fi
 {%- endif %}
-{%- if ebtables.is_some() %}
+}
+
+loop_step() {
+{%- if let Some(ebt) = ebtables %}
+	need ebtables
 	# Loop prevention is in place before any VXLAN port comes up.
-	ebtables_up
+	if ! ebt_chain_exists; then
+		differs "ebtables chain $EBT_CHAIN is missing: creating it"
+		run{% for w in ebt.create %} {{ w }}{% endfor %}
+	fi
+	if [ "$(ebt_rules "$EBT_CHAIN")" != "$EBT_RULES" ]; then
+		differs "ebtables chain $EBT_CHAIN does not hold the planned rules: refilling it"
+		run{% for w in ebt.flush %} {{ w }}{% endfor %}
+{%- for rule in ebt.rules %}
+		run{% for w in rule %} {{ w }}{% endfor %}
+{%- endfor %}
+	fi
+	# FORWARD jumps to the chain once, as its first rule: a rule of another tool above it
+	# (say `-j ACCEPT`) would let frames pass between VXLAN ports.
+	jumps=$(forward_jumps)
+	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "-j $EBT_CHAIN" ]; then
+		differs "FORWARD jumps to $EBT_CHAIN $jumps time(s), not once as its first rule: re-inserting the jump at position 1"
+		while [ "$jumps" -gt 0 ]; do
+			run{% for w in ebt.jump_delete %} {{ w }}{% endfor %}
+			jumps=$((jumps - 1))
+		done
+		run{% for w in ebt.jump_insert %} {{ w }}{% endfor %}
+	fi
+{%- else %}
+	# No ebtables loop prevention in the plan: vxlan-mesh's chain must not be there.
+	loop_down
 {%- endif %}
+}
+
+# Removes the loop-prevention chain and every jump to it, if ebtables is installed.
+loop_down() {
+	command -v ebtables >/dev/null 2>&1 || return 0
+	jumps=$(forward_jumps)
+	if [ "$jumps" -gt 0 ] || ebt_chain_exists; then
+		differs "ebtables chain $EBT_CHAIN is there but not in the plan: deleting it"
+		while [ "$jumps" -gt 0 ]; do
+			run{% for w in ebtables_remove.jump_delete %} {{ w }}{% endfor %}
+			jumps=$((jumps - 1))
+		done
+		if ebt_chain_exists; then
+			run{% for w in ebtables_remove.flush %} {{ w }}{% endfor %}
+			run{% for w in ebtables_remove.delete %} {{ w }}{% endfor %}
+		fi
+	fi
+}
+
+# Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
+# (check).
+converge() {
+	need ip bridge awk sed
+	firewall_step
+	loop_step
+	prune_links{% for l in wanted_links %} {{ l }}{% endfor %}
 {%- for net in networks %}
 
 	# Network {{ net.name }}: bridge {{ net.bridge }}, MTU {{ net.mtu }}
-	ensure_bridge {{ net.bridge }} {{ net.mtu }} {{ net.alias }}
-	prune_ports {{ net.bridge }}{% for v in net.vxlans %} {{ v.name }}{% endfor %}
-{%- for v in net.vxlans %}
-	# {{ v.description }}
-	if vxlan_missing {{ v.name }} "vxlan id "{{ v.vni }} "local "{{ v.local }}{% if let Some(r) = v.remote %} "remote "{{ r }}{% endif %} "dstport "{{ v.port }}; then
-		run ip link add name {{ v.name }} type vxlan id {{ v.vni }} local {{ v.local }}{% if let Some(r) = v.remote %} remote {{ r }}{% endif %} dstport {{ v.port }}{% if let Some(d) = v.device %} dev {{ d }}{% endif %} {% if v.learning %}learning{% else %}nolearning{% endif %} {% if v.v6 %}{% if v.udp_checksum %}noudp6zerocsumtx noudp6zerocsumrx{% else %}udp6zerocsumtx udp6zerocsumrx{% endif %}{% else %}{% if v.udp_checksum %}udpcsum{% else %}noudpcsum{% endif %}{% endif %}
+	claim {{ net.bridge }}
+	if ! link_exists {{ net.bridge }}; then
+		[ "$CREATOR" = networkd ] || differs {{ net.bridge }}" is missing: creating it"
+		create {{ net.bridge }}{% for w in net.create %} {{ w }}{% endfor %}
 	fi
-	run ip link set dev {{ v.name }} mtu {{ v.mtu }} alias {{ v.alias }}
-{%- if let Some(br) = v.bridge %}
-	run ip link set dev {{ v.name }} master {{ br }}
-	run bridge link set dev {{ v.name }} isolated {% if v.isolated %}on{% else %}off{% endif %}
-{%- endif %}
+	d=$(details {{ net.bridge }})
+	[ "$(field "$d" mtu)" = {{ net.mtu }} ] || run{% for w in net.set_mtu %} {{ w }}{% endfor %}
+	[ "$(field "$d" alias)" = {{ net.alias }} ] || run{% for w in net.set_alias %} {{ w }}{% endfor %}
+	is_up "$d" || run{% for w in net.set_up %} {{ w }}{% endfor %}
+{%- for v in net.vxlans %}
+
+	# {{ v.description }}
+	claim {{ v.name }}
+	d=$(details {{ v.name }})
+	if [ -n "$d" ] && [ "$(vxlan_sig "$d")" != {{ v.signature }} ]; then
+		differs {{ v.name }}" is \"$(vxlan_sig "$d")\", the plan wants \""{{ v.signature }}"\" (cannot change in place): re-creating it"
+		run{% for w in v.delete %} {{ w }}{% endfor %}
+		# Also under sync: systemd-networkd never re-creates a netdev it made once, so
+		# the device is made here with the attributes its .netdev file has.
+		run{% for w in v.create %} {{ w }}{% endfor %}
+		[ "$MODE" != apply ] || d=$(details {{ v.name }})
+	fi
+	if [ -z "$d" ]; then
+		[ "$CREATOR" = networkd ] || differs {{ v.name }}" is missing: creating it"
+		create {{ v.name }}{% for w in v.create %} {{ w }}{% endfor %}
+		d=$(details {{ v.name }})
+	fi
+	[ "$(field "$d" mtu)" = {{ v.mtu }} ] || run{% for w in v.set_mtu %} {{ w }}{% endfor %}
+	[ "$(field "$d" alias)" = {{ v.alias }} ] || run{% for w in v.set_alias %} {{ w }}{% endfor %}
+	if [ "$(field "$d" master)" != {{ v.bridge }} ]; then
+		# Joins its bridge down, so that it never forwards before isolation is set.
+		run{% for w in v.set_down %} {{ w }}{% endfor %}
+		run{% for w in v.set_master %} {{ w }}{% endfor %}
+		[ "$MODE" != apply ] || d=$(details {{ v.name }})
+	fi
+	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run{% for w in v.set_isolated %} {{ w }}{% endfor %}
 {%- for e in v.fdb %}
-	run bridge fdb append {{ e.mac }} dev {{ v.name }} dst {{ e.destination }}
+	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run{% for w in e.add %} {{ w }}{% endfor %}
 {%- endfor %}
-{%- if v.remote.is_none() %}
-	prune_flood {{ v.name }}{% for e in v.fdb %} {{ e.destination }}{% endfor %}
-{%- endif %}
-	run ip link set dev {{ v.name }} up
+	prune_fdb {{ v.name }} {{ v.remote }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
+	is_up "$d" || run{% for w in v.set_up %} {{ w }}{% endfor %}
 {%- endfor %}
 {%- endfor %}
 }
 
 stop() {
-{%- for net in networks %}
-	prune_ports {{ net.bridge }}
-{%- for v in net.vxlans %}
-	remove_link {{ v.name }}
-{%- endfor %}
-	remove_link {{ net.bridge }}
-{%- endfor %}
-{%- if ebtables.is_some() %}
-	ebtables_down
-{%- endif %}
-	firewall_down
-}
-
-missing=0
-
-# Prints one status line: state, what.
-report() {
-	printf '%-8s %s\n' "$1" "$2"
-	[ "$1" = ok ] || missing=1
-}
-
-check_link() {
-	if ! link_exists "$1"; then
-		report missing "link $1"
-	elif ! owned "$1"; then
-		report foreign "link $1 (not marked $OWNER)"
-	else
-		report ok "link $1 ($(link_alias "$1"))"
-	fi
-}
-
-# Flood entry of VXLAN link $1 with MAC $2 towards $3.
-check_fdb() {
-	if bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d { f = 1 } END { exit !f }'; then
-		report ok "fdb $2 dst $3 dev $1"
-	else
-		report missing "fdb $2 dst $3 dev $1"
+	need ip
+	prune_links
+	loop_down
+	if nft_present; then
+		nft_load "$NFT_REMOVE"
 	fi
 }
 
 status() {
-{%- for net in networks %}
-	check_link {{ net.bridge }}
-{%- for v in net.vxlans %}
-	check_link {{ v.name }}
-{%- for e in v.fdb %}
-	check_fdb {{ v.name }} {{ e.mac }} {{ e.destination }}
-{%- endfor %}
-{%- endfor %}
-{%- endfor %}
-{%- if ebtables.is_some() %}
-	if [ "$(forward_jumps)" = 1 ] && ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1; then
-		report ok "ebtables chain $EBT_CHAIN, jumped to from FORWARD"
+	MODE=check
+	converge
+	if [ "$drift" = 0 ]; then
+		echo "converged"
 	else
-		report missing "ebtables chain $EBT_CHAIN or its jump from FORWARD"
+		echo "drift: the host differs from the plan (\`$0 start\` corrects it)"
+		exit 3
 	fi
-{%- endif %}
-{%- if firewall.is_some() %}
-	if nft list table inet "$NFT_TABLE" >/dev/null 2>&1; then
-		report ok "nftables table inet $NFT_TABLE"
-	else
-		report missing "nftables table inet $NFT_TABLE"
-	fi
-{%- endif %}
-	[ "$missing" = 0 ] || exit 3
 }
 
 case "${1:-}" in
-start) start ;;
+start) converge ;;
 stop) stop ;;
 restart)
 	stop
-	start
+	converge
 	;;
 status) status ;;
+sync)
+	CREATOR=networkd
+	converge
+	;;
+loop-start) loop_step ;;
+loop-stop) loop_down ;;
 *)
-	echo "usage: $0 start|stop|restart|status (DRYRUN=1 prints the commands)" >&2
+	echo "usage: $0 start|stop|restart|status|sync|loop-start|loop-stop (DRYRUN=1 prints the commands)" >&2
 	exit 2
 	;;
 esac

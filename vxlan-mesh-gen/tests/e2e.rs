@@ -6,8 +6,9 @@
 //! - shell: the script run in each host namespace: `start`, `start` again, `status`, and
 //!   after the probes `stop`, which must leave nothing behind;
 //! - networkd: the real systemd-networkd (v252) inside each host namespace, in a private
-//!   mount namespace with a read-only sysfs and the files in /run/systemd/network, after the
-//!   commands of the shipped firewall/ebtables units have run;
+//!   mount namespace with a read-only sysfs and the files in /run/systemd/network, with the
+//!   shipped units run as systemd would around it (firewall and ebtables before, the sync
+//!   after), and the shipped script's `status` converged afterwards;
 //! - netplan: the real `netplan generate --root-dir` on the YAML, then networkd on its output
 //!   plus our drop-ins.
 //!
@@ -18,16 +19,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use common::TempDir;
 use vxlan_mesh_core::{Fleet, HostPlan};
 use vxlan_mesh_gen::{render_with, write_files, Format, Options};
+use vxlan_mesh_lab::systemd::Order;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
-
-const NETWORKD: &str = "/lib/systemd/systemd-networkd";
 
 fn example(name: &str) -> (Fleet, PathBuf) {
     let (_, path) = common::inventories()
@@ -292,69 +292,6 @@ impl Drop for Networkd {
     }
 }
 
-/// Starts networkd in `ns` on the files under `network_dirs` (each copied, with its drop-in
-/// folders, into /run/systemd/network of a private mount namespace).
-fn start_networkd(ns: &str, network_dirs: &[PathBuf], log: &Path) -> Networkd {
-    let mut copy = String::new();
-    for d in network_dirs {
-        copy.push_str(&format!("cp -r {}/. /run/systemd/network/; ", d.display()));
-    }
-    let script = format!(
-        "set -e; umount /sys; mount -t sysfs -o ro sysfs /sys; mount -t tmpfs tmpfs /run/systemd; \
-         mkdir -p /run/systemd/network /run/systemd/netif; {copy} \
-         chown -R systemd-network:systemd-network /run/systemd/netif; \
-         SYSTEMD_LOG_LEVEL=debug exec {NETWORKD}"
-    );
-    let logf = std::fs::File::create(log).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "unshare", "-m", "sh", "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(logf)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start systemd-networkd in {ns}: {e}"));
-    Networkd(child)
-}
-
-/// Runs the ExecStart= lines of the rendered units, as systemd would (a leading `-` means
-/// failure is fine).
-fn run_units(lab: &Lab, ns: &str, root: &Path) {
-    let dir = root.join("etc/systemd/system");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
-    let mut units: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "service"))
-        .collect();
-    units.sort();
-    for unit in units {
-        let text = std::fs::read_to_string(&unit).unwrap();
-        for line in text.lines() {
-            let Some(cmd) = line.strip_prefix("ExecStart=") else {
-                continue;
-            };
-            let (may_fail, cmd) = match cmd.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, cmd),
-            };
-            // The .nft files are referenced by their deployed absolute path.
-            let argv: Vec<String> = cmd
-                .split_whitespace()
-                .map(|a| match a.strip_prefix("/etc/vxlan-mesh/") {
-                    Some(rel) => root.join("etc/vxlan-mesh").join(rel).display().to_string(),
-                    None => a.to_string(),
-                })
-                .collect();
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let out = lab.exec(ns, &argv).unwrap();
-            assert!(
-                may_fail || out.status.success(),
-                "{}: {cmd}: {}",
-                unit.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-}
-
 /// Waits until networkd has made the plan's links, up, with their flood entries and
 /// isolation flags.
 fn wait_configured(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
@@ -449,10 +386,20 @@ fn networkd_form(inventory: &str, base: &str, netplan: bool) {
             files_of(&plan, Format::Networkd, &root);
             dirs.push(root.join("etc/systemd/network"));
         }
-        run_units(&lab, ns, &root);
+        // The units the form installs, the way systemd runs them around networkd.
+        lab.run_units(ns, &root, Order::BeforeNetworkd).unwrap();
         let log = tmp.0.join(format!("{}.networkd.log", host.name));
-        daemons.push(start_networkd(ns, &dirs, &log));
+        daemons.push(Networkd(lab.start_networkd(ns, &dirs, &log).unwrap()));
+        lab.run_units(ns, &root, Order::AfterNetworkd).unwrap_or_else(|e| {
+            panic!(
+                "{e}\n--- networkd log ---\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
         wait_configured(&lab, ns, &plan, &log);
+        // The shipped script judges what networkd and the sync made converged.
+        let script = root.join("usr/local/sbin/vxlan-mesh.sh");
+        exec_expect(&lab, ns, &["sh", script.to_str().unwrap(), "status"], 0);
         assert_underlay_untouched(&lab, ns, &plan);
         if plan.firewall.is_some() {
             exec_expect(&lab, ns, &["nft", "list", "table", "inet", "vxlan_mesh"], 0);

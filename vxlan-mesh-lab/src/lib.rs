@@ -14,7 +14,10 @@
 //! [`cleanup_prefix`] removes those of a crashed run. Building uses `ip -batch`, one process
 //! per namespace, so 16 hosts × 4 containers build in about a second.
 //!
-//! Needs root, iproute2 and iputils-ping.
+//! [`systemd`] deploys a rendered systemd-networkd or netplan tree into a host the way
+//! systemd would: its units around systemd-networkd, and networkd itself.
+//!
+//! Needs root, iproute2 and iputils-ping (and systemd-networkd for [`systemd`]).
 //!
 //! ```no_run
 //! use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -43,6 +46,7 @@ pub mod names;
 mod netns;
 mod probe;
 mod spec;
+pub mod systemd;
 
 pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
 pub use error::LabError;

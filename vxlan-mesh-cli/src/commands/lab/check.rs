@@ -22,8 +22,9 @@ pub struct Report {
     pub inventory: String,
     /// How it was deployed.
     pub via: String,
-    /// Every container pinged every other container of its network.
-    pub reachability: Reachability,
+    /// Every container pinged every other container of its network (`None`: not probed,
+    /// the underlay storms).
+    pub reachability: Option<Reachability>,
     /// Full-size frames from the first host's container to every other host's.
     pub frames: Vec<Frame>,
     /// Underlay packet rate after broadcasts.
@@ -58,31 +59,36 @@ pub struct Throughput {
 
 pub fn run(lab: &Lab, st: &LabState, throughput_seconds: Option<u32>, quiet: bool) -> Result<Report> {
     let mut progress = Progress::phases(quiet);
-    progress.show("checking: ping matrix");
-    let reachability = lab.ping_matrix()?;
-    progress.show("checking: largest frame");
-    let frames = frames(lab)?;
+    // The loop check comes first: during a storm every other probe drowns (pings are lost,
+    // `ip` commands time out), and a storm is what there is to report.
     progress.show("checking: loop");
     let loop_check = lab.loop_check(LOOP_WINDOW)?;
-    let throughput = match throughput_seconds {
-        Some(seconds) => {
-            progress.show("checking: throughput");
-            Some(measure(lab, seconds)?)
-        }
-        None => None,
-    };
-    progress.clear();
-    let ok = reachability.is_full() && frames.iter().all(|f| f.fits && f.larger_fails) && !loop_check.storm;
-    Ok(Report {
+    let mut report = Report {
         lab: lab.spec().tag.clone(),
         inventory: st.inventory.display().to_string(),
         via: st.via.clone(),
-        reachability,
-        frames,
+        reachability: None,
+        frames: Vec::new(),
         loop_check,
-        throughput,
-        ok,
-    })
+        throughput: None,
+        ok: false,
+    };
+    if report.loop_check.storm {
+        progress.clear();
+        return Ok(report);
+    }
+    progress.show("checking: ping matrix");
+    let reachability = lab.ping_matrix()?;
+    progress.show("checking: largest frame");
+    report.frames = frames(lab)?;
+    if let Some(seconds) = throughput_seconds {
+        progress.show("checking: throughput");
+        report.throughput = Some(measure(lab, seconds)?);
+    }
+    progress.clear();
+    report.ok = reachability.is_full() && report.frames.iter().all(|f| f.fits && f.larger_fails);
+    report.reachability = Some(reachability);
+    Ok(report)
 }
 
 /// First container of each network on the first host that has it, and the first container
@@ -162,8 +168,13 @@ fn measure(lab: &Lab, seconds: u32) -> Result<Throughput> {
 impl Report {
     pub fn render_text(&self) -> String {
         let mut s = format!("lab `{}` ({}, deployed via {})\n\n", self.lab, self.inventory, self.via);
-        s.push_str("reachability (reachable container pairs / pairs, per host pair):\n");
-        s.push_str(&self.reachability.render_text());
+        match &self.reachability {
+            Some(r) => {
+                s.push_str("reachability (reachable container pairs / pairs, per host pair):\n");
+                s.push_str(&r.render_text());
+            }
+            None => s.push_str("reachability: not probed, the underlay storms (see the loop check)\n"),
+        }
         s.push_str("\nlargest frame (ping -M do at the plan MTU, and one byte more):\n");
         for f in &self.frames {
             let verdict = match (f.fits, f.larger_fails) {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use vxlan_mesh_core::Fleet;
 use vxlan_mesh_gen::Format;
+use vxlan_mesh_lab::systemd::{Order, NETWORKD};
 use vxlan_mesh_lab::{Lab, LabHost};
 
 use super::Via;
@@ -101,12 +102,17 @@ impl Deployer for Netlink {
 fn render_into(ctx: &Ctx<'_>, host: &LabHost, format: Format) -> Result<PathBuf> {
     let plan = ctx.fleet.plan(&host.name)?;
     let files = vxlan_mesh_gen::render(&plan, format)?;
-    let root = ctx.workdir.join(&host.name).join("root");
+    let root = root_of(ctx, host);
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear `{}`", root.display()))?;
     }
     vxlan_mesh_gen::write_files(&root, &files).with_context(|| format!("cannot write `{}`", root.display()))?;
     Ok(root)
+}
+
+/// Where [`render_into`] puts `host`'s files.
+fn root_of(ctx: &Ctx<'_>, host: &LabHost) -> PathBuf {
+    ctx.workdir.join(&host.name).join("root")
 }
 
 fn need(program: &str) -> Result<()> {
@@ -158,15 +164,14 @@ impl Deployer for Shell {
 /// systemd-networkd inside each host namespace, on the rendered files (`--via networkd`) or
 /// on what `netplan generate` makes of the rendered YAML plus our drop-ins (`--via netplan`).
 ///
-/// networkd runs in a private mount namespace with a read-only sysfs (so it does not wait
-/// for udev) and a tmpfs on /run/systemd, as the daemon of that host; `lab down` kills it
-/// with everything else running in the lab's namespaces. The firewall unit's `nft -f` is
-/// run directly, as systemd would before networkd.
+/// The units the form installs run as systemd would run them: those ordered before
+/// systemd-networkd (firewall, ebtables loop prevention) first, then networkd itself, then
+/// those ordered after it (the sync). networkd runs in a private mount namespace, as the
+/// daemon of that host; `lab down` kills it with everything else running in the lab's
+/// namespaces.
 struct Networkd {
     netplan: bool,
 }
-
-const NETWORKD: &str = "/lib/systemd/systemd-networkd";
 
 impl Deployer for Networkd {
     fn available(&self) -> Result<()> {
@@ -185,10 +190,7 @@ impl Deployer for Networkd {
             Format::Networkd
         };
         let root = render_into(ctx, host, format)?;
-        let firewall = root.join("etc/vxlan-mesh/firewall.nft");
-        if firewall.is_file() {
-            run_ok(ctx, host, &["nft", "-f", &firewall.to_string_lossy()])?;
-        }
+        ctx.lab.run_units(&host.netns, &root, Order::BeforeNetworkd)?;
         let mut sources = vec![root.join("etc/systemd/network")];
         if self.netplan {
             let out = std::process::Command::new("netplan")
@@ -205,40 +207,20 @@ impl Deployer for Networkd {
             }
             sources.insert(0, root.join("run/systemd/network"));
         }
-        let mut copy = String::new();
-        for dir in sources.iter().filter(|d| d.is_dir()) {
-            copy.push_str(&format!(
-                "cp -r {}/. /run/systemd/network/; ",
-                shell_quote(&dir.to_string_lossy())
-            ));
-        }
-        let script = format!(
-            "umount /sys && mount -t sysfs -o ro sysfs /sys && mount -t tmpfs tmpfs /run/systemd && \
-             mkdir -p /run/systemd/network /run/systemd/netif && {copy}\
-             chown -R systemd-network:systemd-network /run/systemd/netif && exec {NETWORKD}"
-        );
-        let log_path = ctx.workdir.join(&host.name).join("networkd.log");
-        let log =
-            std::fs::File::create(&log_path).with_context(|| format!("cannot create `{}`", log_path.display()))?;
-        let err = log.try_clone()?;
+        let log = ctx.workdir.join(&host.name).join("networkd.log");
         // Left running after `lab up` returns: the host's network daemon.
-        std::process::Command::new("ip")
-            .args(["netns", "exec", &host.netns, "unshare", "-m", "sh", "-c", &script])
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .context("cannot start systemd-networkd")?;
+        ctx.lab.start_networkd(&host.netns, &sources, &log)?;
         Ok(())
     }
 
     fn wait_ready(&self, ctx: &Ctx<'_>) -> Result<()> {
+        for host in &ctx.lab.spec().hosts {
+            ctx.lab
+                .run_units(&host.netns, &root_of(ctx, host), Order::AfterNetworkd)
+                .with_context(|| format!("host `{}`", host.name))?;
+        }
         wait_for_devices(ctx, std::time::Duration::from_secs(30))
     }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Waits until every bridge and VXLAN device of every host's plan exists and is up.

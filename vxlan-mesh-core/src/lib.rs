@@ -58,6 +58,7 @@ pub mod names;
 pub mod netlink;
 pub mod ops;
 pub mod plan;
+pub mod probe;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;

@@ -497,7 +497,15 @@ mod tests {
         let t = targets(&fleet, &fleet.plan("a").unwrap());
         let got: Vec<_> = t
             .iter()
-            .map(|t| (t.peer.as_str(), t.network.as_str(), t.container_mtu, t.ceiling, t.needed()))
+            .map(|t| {
+                (
+                    t.peer.as_str(),
+                    t.network.as_str(),
+                    t.container_mtu,
+                    t.ceiling,
+                    t.needed(),
+                )
+            })
             .collect();
         // b joins only `small`; c is reached over `lan`, whose MTU c's 1400 bytes lowered.
         assert_eq!(got, [("b", "small", 1300, 1500, 1350), ("c", "lan", 1350, 1400, 1400)]);
@@ -507,12 +515,29 @@ mod tests {
     fn verdict_follows_the_mtu_rule() {
         let fleet = fleet("");
         let t = targets(&fleet, &fleet.plan("a").unwrap()).remove(1);
-        let at = |m| PeerReport::new(&t, Probed::Reachable { path: PathMtu::Measured(m), probes: 1 });
+        let at = |m| {
+            PeerReport::new(
+                &t,
+                Probed::Reachable {
+                    path: PathMtu::Measured(m),
+                    probes: 1,
+                },
+            )
+        };
         assert_eq!(at(1500).verdict, Verdict::Fits);
         assert_eq!(at(1499).verdict, Verdict::TooSmall);
         assert_eq!(at(1400).max_container_mtu, Some(1350));
-        let below = PeerReport::new(&t, Probed::Reachable { path: PathMtu::BelowFloor, probes: 2 });
-        assert_eq!((below.verdict, below.path_mtu, below.reachable), (Verdict::BelowFloor, None, true));
+        let below = PeerReport::new(
+            &t,
+            Probed::Reachable {
+                path: PathMtu::BelowFloor,
+                probes: 2,
+            },
+        );
+        assert_eq!(
+            (below.verdict, below.path_mtu, below.reachable),
+            (Verdict::BelowFloor, None, true)
+        );
     }
 
     proptest! {

@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat, timeout: Duratio
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     let targets = probe::targets(&fleet, &plan);
-    let ping = Ping::find(timeout)?;
+    let ping = Ping::find(plan.address, timeout)?;
     let peers = probe_all(&ping, &targets)?;
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let report = Report::new(&plan, timeout_ms, peers);
@@ -128,6 +128,9 @@ enum Answer {
 /// iputils `ping`, found once.
 struct Ping {
     program: PathBuf,
+    /// This host's underlay address: the source of the probes, as of the tunnels' packets
+    /// (a policy route by source would otherwise be missed).
+    source: IpAddr,
     timeout: Duration,
 }
 
@@ -137,23 +140,29 @@ const PING: &str = "`ping` (Debian package iputils-ping)";
 impl Ping {
     /// Finds `ping` in `$PATH`, else in /usr/bin or /bin (where Debian puts it; a root shell's
     /// or a unit's `PATH` may lack them).
-    fn find(timeout: Duration) -> Result<Ping> {
+    fn find(source: IpAddr, timeout: Duration) -> Result<Ping> {
         let path = std::env::var_os("PATH").unwrap_or_default();
         std::env::split_paths(&path)
             .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
             .map(|dir| dir.join("ping"))
             .find(|p| p.is_file())
-            .map(|program| Ping { program, timeout })
+            .map(|program| Ping {
+                program,
+                source,
+                timeout,
+            })
             .ok_or_else(|| anyhow!("cannot find {PING} in PATH, /usr/bin or /bin; install it to use `probe`"))
     }
 
     /// One echo request to `to` within the timeout: a default-sized one, or one of exactly
     /// `size` bytes (IP header included) with fragmentation prohibited.
     fn send(&self, to: IpAddr, size: Option<(u32, Family)>) -> Result<Answer> {
-        let args = ping_args(to, size, self.timeout);
+        let args = self.args(to, size);
         let out = Command::new(&self.program)
             .args(&args)
             .stdin(Stdio::null())
+            // Its messages are parsed (`mtu=`, `From …`): no translation.
+            .env("LC_ALL", "C")
             .output()
             .with_context(|| format!("cannot run {PING} at `{}`", self.program.display()))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -182,17 +191,20 @@ impl Ping {
     }
 }
 
-/// `ping`'s arguments: numeric output, one request, the timeout, and for a sized probe DF and
-/// the ICMP payload that makes a packet of `size` bytes.
-fn ping_args(to: IpAddr, size: Option<(u32, Family)>, timeout: Duration) -> Vec<String> {
-    let mut args: Vec<String> = ["-n", "-c", "1", "-W"].map(String::from).to_vec();
-    args.push(timeout.as_secs_f64().to_string());
-    if let Some((size, family)) = size {
-        args.extend(["-M", "do", "-s"].map(String::from));
-        args.push(size.saturating_sub(echo_headers(family)).to_string());
+impl Ping {
+    /// `ping`'s arguments: numeric output, one request, the timeout, the source address, and
+    /// for a sized probe DF and the ICMP payload that makes a packet of `size` bytes.
+    fn args(&self, to: IpAddr, size: Option<(u32, Family)>) -> Vec<String> {
+        let mut args: Vec<String> = ["-n", "-c", "1", "-W"].map(String::from).to_vec();
+        args.push(self.timeout.as_secs_f64().to_string());
+        args.extend(["-I".to_string(), self.source.to_string()]);
+        if let Some((size, family)) = size {
+            args.extend(["-M", "do", "-s"].map(String::from));
+            args.push(size.saturating_sub(echo_headers(family)).to_string());
+        }
+        args.push(to.to_string());
+        args
     }
-    args.push(to.to_string());
-    args
 }
 
 /// Bytes of an ICMP echo packet around its payload: the IP header (20 for IPv4, 40 for IPv6)
@@ -318,20 +330,25 @@ mod tests {
 
     #[test]
     fn a_sized_probe_sends_exactly_that_many_bytes() {
-        let v4: IpAddr = "192.0.2.1".parse().unwrap();
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        let t = Duration::from_millis(500);
+        let ping = |source: &str, ms| Ping {
+            program: PathBuf::from("ping"),
+            source: source.parse().unwrap(),
+            timeout: Duration::from_millis(ms),
+        };
+        let (v4, v6) = (ping("192.0.2.2", 500), ping("2001:db8::2", 1000));
         assert_eq!(
-            ping_args(v4, Some((1400, Family::V4)), t).join(" "),
-            "-n -c 1 -W 0.5 -M do -s 1372 192.0.2.1"
+            v4.args("192.0.2.1".parse().unwrap(), Some((1400, Family::V4)))
+                .join(" "),
+            "-n -c 1 -W 0.5 -I 192.0.2.2 -M do -s 1372 192.0.2.1"
         );
         assert_eq!(
-            ping_args(v6, Some((1400, Family::V6)), t).join(" "),
-            "-n -c 1 -W 0.5 -M do -s 1352 2001:db8::1"
+            v6.args("2001:db8::1".parse().unwrap(), Some((1400, Family::V6)))
+                .join(" "),
+            "-n -c 1 -W 1 -I 2001:db8::2 -M do -s 1352 2001:db8::1"
         );
         assert_eq!(
-            ping_args(v4, None, Duration::from_secs(1)).join(" "),
-            "-n -c 1 -W 1 192.0.2.1"
+            v4.args("192.0.2.1".parse().unwrap(), None).join(" "),
+            "-n -c 1 -W 0.5 -I 192.0.2.2 192.0.2.1"
         );
     }
 

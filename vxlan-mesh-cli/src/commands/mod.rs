@@ -7,7 +7,7 @@ mod down;
 mod graph;
 pub mod lab;
 mod plan;
-pub mod probe;
+mod probe;
 mod render;
 mod status;
 

@@ -3,11 +3,13 @@
 //!
 //! The search and the verdicts are the core's ([`vxlan_mesh_core::probe`]); this module sends
 //! the probes. They are iputils `ping` runs (`-M do`: don't fragment, `-s`: size) rather than a
-//! socket of our own: an ICMP echo with DF set needs a raw socket (or a ping socket, which
-//! `net.ipv4.ping_group_range` disables by default in a new network namespace), hand-built ICMP
-//! packets and `IP_MTU_DISCOVER`, which neither `nix` nor `socket2` wraps safely, and the crate
-//! forbids `unsafe`. `ping` also reports the path MTU the kernel learnt (a router's
-//! "fragmentation needed" or the route's cached value), which the search uses to skip ahead.
+//! socket of our own: an ICMP echo with DF set needs a raw socket (a ping socket is disabled by
+//! `net.ipv4.ping_group_range` in a new network namespace), hand-built ICMP packets with their
+//! checksums, replies told apart from other processes' and `IP_MTU_DISCOVER`, which `nix` 0.30
+//! does not wrap (only a further dependency such as `rustix` would, without `unsafe`, which the
+//! crate forbids). `ping` does all of it (Debian package iputils-ping) and reports the path MTU the
+//! kernel learnt (a router's "fragmentation needed" or the route's cached value), which the
+//! search uses to skip ahead.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

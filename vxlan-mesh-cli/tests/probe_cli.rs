@@ -263,6 +263,26 @@ fn ipv6_narrow_link_then_fixed_then_cut() {
     narrow_link_then_fixed_then_cut(Family::V6);
 }
 
+/// Probing as another host than this one would test the wrong paths: an error (exit 1)
+/// naming the host and its address, and no report.
+#[test]
+fn probing_as_a_host_whose_address_is_elsewhere_is_refused() {
+    let topo = Topology::build(Family::V4);
+    let dir = scratch();
+    let out = topo.probe(&topo.inventory(&dir, None), &["--host", "b"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let (address, _, _) = addresses(Family::V4, 1);
+    assert!(
+        stderr.contains(&format!(
+            "host `b`: its underlay address `{address}` is not assigned on this machine"
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// With the router's "fragmentation needed" / "packet too big" dropped, nothing tells the
 /// sender the path MTU: the binary search alone must land on exactly 1400.
 fn black_hole_measured_exactly(family: Family) {

@@ -51,6 +51,7 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat, timeout_secs: f6
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
+    source_is_here(&plan.host, plan.address)?;
     let targets = probe::targets(&fleet, &plan);
     let ping = Ping::find(plan.address, timeout)?;
     let peers = probe_all(&ping, &targets)?;
@@ -64,6 +65,19 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat, timeout_secs: f6
         ExitCode::SUCCESS
     } else {
         ExitCode::from(PATH_FAILED)
+    })
+}
+
+/// Probes leave from the host's underlay address, as its tunnels' packets do: from another
+/// machine they would test another machine's paths (and `ping -I` with an address that is not
+/// assigned here only times out), so that is an error. Binding a socket to the address is
+/// the kernel's own answer to whether it is assigned here.
+fn source_is_here(host: &str, address: IpAddr) -> Result<()> {
+    std::net::UdpSocket::bind((address, 0)).map(drop).map_err(|e| {
+        anyhow!(
+            "host `{}`: its underlay address `{address}` is not assigned on this machine ({e}); run `probe` on that host, or name this one with --host",
+            host.escape_debug()
+        )
     })
 }
 

@@ -7,6 +7,9 @@
 #   down        as healthy, 10 peers cut off at the switch (`lab cut`)
 #   black-hole  as healthy, 10 peers whose underlay device has MTU 1400 (bigger frames vanish
 #               at the veth, no ICMP error: only the binary search finds 1400)
+#   known-mtu   as healthy, 10 peers behind a route with MTU 1400 on the prober: the kernel
+#               refuses bigger packets at once, as after a router's "fragmentation needed"
+#               (the path MTU it then caches)
 #
 # Usage: scripts/bench-probe.sh [PEERS] [RUNS] [TIMEOUT]   (root; iputils-ping, jq)
 # Not a test: prints one line per setting, for BENCHMARKS.md.
@@ -60,3 +63,8 @@ for i in $(seq 2 11); do
     ip -n "vxm-$TAG-h$((i - 1))" link set ul0 mtu 1400
 done
 echo "black-hole: $(measure)"
+for i in $(seq 2 11); do
+    ip -n "vxm-$TAG-h$((i - 1))" link set ul0 mtu 1500
+    ip -n "$NS" route add "192.0.2.$i/32" dev ul0 mtu 1400
+done
+echo "known-mtu:  $(measure)"

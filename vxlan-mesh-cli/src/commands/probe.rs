@@ -12,6 +12,7 @@
 //! search uses to skip ahead.
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -173,15 +174,42 @@ impl Ping {
     /// `size` bytes (IP header included) with fragmentation prohibited.
     fn send(&self, to: IpAddr, size: Option<(u32, Family)>) -> Result<Answer> {
         let args = self.args(to, size);
-        let out = Command::new(&self.program)
+        let spawn_error = || format!("cannot run {PING} at `{}`", self.program.display());
+        let mut child = Command::new(&self.program)
             .args(&args)
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             // Its messages are parsed (`mtu=`, `From …`): no translation.
             .env("LC_ALL", "C")
-            .output()
-            .with_context(|| format!("cannot run {PING} at `{}`", self.program.display()))?;
+            .spawn()
+            .with_context(spawn_error)?;
+        // A size above the path MTU the kernel has cached is refused at once (`local error:
+        // message too long, mtu=1400`), but `ping` still waits out its timeout: the answer is
+        // known, so stop it (it writes little to stdout, which cannot fill its pipe meanwhile).
+        let mut stderr = String::new();
+        let mut refused = false;
+        if let Some(pipe) = child.stderr.take() {
+            for line in BufReader::new(pipe).lines() {
+                let line = line.with_context(spawn_error)?;
+                stderr.push_str(&line);
+                stderr.push('\n');
+                if line.contains("local error") && mtu_hint(&line).is_some() {
+                    refused = true;
+                    // Only this child, by its handle; it may have exited already.
+                    let _ = child.kill();
+                    break;
+                }
+            }
+        }
+        let out = child.wait_with_output().with_context(spawn_error)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        if refused {
+            return Ok(Answer::Failed {
+                hint: mtu_hint(&stderr),
+                detail: failure_detail(&stdout, &stderr, self.timeout),
+            });
+        }
         match out.status.code() {
             Some(0) => Ok(Answer::Passed),
             // 1: no reply. 2: another error (no route, ...): for the reachability probe

@@ -232,9 +232,7 @@ impl Ping {
             ),
         }
     }
-}
 
-impl Ping {
     /// `ping`'s arguments: numeric output, one request, the timeout, the source address, and
     /// for a sized probe DF and the ICMP payload that makes a packet of `size` bytes.
     fn args(&self, to: IpAddr, size: Option<(u32, Family)>) -> Vec<String> {

@@ -141,9 +141,8 @@ pub enum PathMtu {
 /// It tries the ceiling first (a healthy path answers in one probe), then the floor, then
 /// halves the interval. A failure that comes with the kernel's path MTU (`hint`) is used:
 /// sizes above it are known to fail (the kernel refuses them from now on), and the hint is the
-/// next size tried, so a path whose routers report their MTU is measured in two probes.
-/// A path that drops big packets silently (an MTU black hole) costs about 2 + log2(ceiling − floor)
-/// probes.
+/// next size tried, so a path whose routers report their MTU is measured in two probes. A path
+/// that drops big packets silently (an MTU black hole) costs about 2 + log2(ceiling − floor).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MtuSearch {
     floor: u32,

@@ -121,6 +121,22 @@ pub enum Command {
         #[command(flatten)]
         host: HostArg,
     },
+    /// Check the underlay path to every peer: reachability, and whether the path MTU carries
+    /// the plan's container MTU plus the VXLAN overhead (don't-fragment pings, binary search).
+    ///
+    /// Exit 0 when every peer is reachable and fits, 3 when a peer is unreachable or its path
+    /// is too small. Needs iputils `ping`.
+    Probe {
+        #[command(flatten)]
+        host: HostArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+        /// Seconds to wait for each probe's answer (fractions allowed, at most 60); a peer that
+        /// is down is reported unreachable after about this long.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        timeout: f64,
+    },
     /// Draw the mesh: hosts with underlay addresses, links with VNIs, networks with MTU.
     Graph {
         /// Graph language: Graphviz `dot` or a `mermaid` flowchart.

@@ -100,6 +100,7 @@ pub mod netlink;
 pub mod ops;
 pub mod path;
 pub mod plan;
+pub mod probe;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;

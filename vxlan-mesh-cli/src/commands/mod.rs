@@ -7,6 +7,7 @@ mod down;
 mod graph;
 mod lab;
 mod plan;
+mod probe;
 mod render;
 mod status;
 
@@ -31,5 +32,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
         Command::Down { host } => down::run(cli, host.host.as_deref()),
         Command::Lab(args) => lab::run(cli, args),
+        Command::Probe { host, format, timeout } => probe::run(cli, host.host.as_deref(), *format, *timeout),
     }
 }

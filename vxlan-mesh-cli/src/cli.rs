@@ -13,7 +13,8 @@ macro_rules! exit_codes {
         "Exit codes:
   0  ok
   1  error (unreadable or invalid inventory, unknown host, usage error, failed operation)
-  2  drift: the host differs from its plan, changes are pending (status)"
+  2  drift: the host differs from its plan, changes are pending (status)
+  3  a path check failed (probe): a peer is unreachable or its path MTU is too small"
     };
 }
 

@@ -19,8 +19,13 @@ pub struct State {
     pub bridges: Vec<Bridge>,
     /// Owned VXLAN devices.
     pub vxlans: Vec<Vxlan>,
-    /// FDB entries on owned VXLAN devices (all-zeros MAC entries only).
+    /// Configured FDB entries on owned VXLAN devices: all-zeros MAC (flood) entries, and
+    /// static or permanent ones.
     pub fdb: Vec<FdbEntry>,
+    /// Entries owned VXLAN devices learned from received frames (observed only). Those
+    /// towards an address that is no longer a destination of the device are stale tunnels.
+    #[serde(default)]
+    pub learned: Vec<FdbEntry>,
     /// The ebtables chain named [`crate::plan::EBTABLES_CHAIN`], when present, with the jumps
     /// to it from `FORWARD` (desired: the plan's rules, jumped to by the first rule).
     pub loop_rules: Option<LoopChain>,
@@ -44,6 +49,7 @@ impl HostPlan {
             bridges: self.networks.iter().map(|n| n.bridge.clone()).collect(),
             vxlans: self.vxlans().cloned().collect(),
             fdb: self.fdb().cloned().collect(),
+            learned: Vec::new(),
             loop_rules: self.loop_rules.clone().map(LoopChain::wanted),
             firewall: self.firewall.clone().map(Table::Ours),
             foreign: Vec::new(),
@@ -553,6 +559,24 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             changes.push(Change::DeleteFdb {
                 entry: (*entry).clone(),
             });
+        }
+    }
+    // A learned entry is the device's own business while it points at one of the device's
+    // destinations (a flood entry's, or its `remote`); towards any other address (a host
+    // that left the inventory) it is a stale tunnel.
+    let destination_of = |e: &FdbEntry| {
+        desired
+            .fdb
+            .iter()
+            .any(|w| w.device == e.device && w.destination == e.destination)
+            || want_vx
+                .get(e.device.as_str())
+                .is_some_and(|v| v.remote == Some(e.destination))
+    };
+    for entry in &observed.learned {
+        let kept = want_vx.contains_key(entry.device.as_str()) && !recreated.contains(&entry.device.as_str());
+        if kept && !destination_of(entry) {
+            changes.push(Change::DeleteFdb { entry: entry.clone() });
         }
     }
     for (name, have) in &have_vx {

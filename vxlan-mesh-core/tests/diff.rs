@@ -227,3 +227,37 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
         }]
     );
 }
+
+/// Issue 11: an entry a flood device learned towards a host that left the inventory keeps
+/// sending that MAC's frames there until it ages out: it is drift, and deleted. Entries
+/// learned towards the device's own destinations are the device's business.
+#[test]
+fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
+    let flood = FLEET.replace("mode = \"per-peer\"\n", "");
+    let desired = plan(&flood, "a");
+    let device = desired.vxlans[0].name.clone();
+    let learned = |mac: u8, dst: &str| vxlan_mesh_core::FdbEntry {
+        device: device.clone(),
+        mac: vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
+        destination: dst.parse().unwrap(),
+        peer: None,
+    };
+    let observed = State {
+        learned: vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")],
+        ..desired.clone()
+    };
+    let changes = diff(&desired, &observed).unwrap();
+    assert_eq!(
+        changes,
+        [Change::DeleteFdb {
+            entry: learned(2, "192.0.2.9")
+        }]
+    );
+    // The same on a device that is re-created anyway: nothing to delete by hand.
+    let mut moved = observed.clone();
+    moved.vxlans[0].port += 1;
+    assert!(diff(&desired, &moved)
+        .unwrap()
+        .iter()
+        .all(|c| !matches!(c, Change::DeleteFdb { .. })));
+}

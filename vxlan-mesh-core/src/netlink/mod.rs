@@ -59,7 +59,8 @@ pub mod fuzzing {
         let links = super::observe::links(links);
         let fdb = super::observe::fdb(neighbours, &links);
         let mut state = links.state;
-        state.fdb = fdb;
+        state.fdb = fdb.configured;
+        state.learned = fdb.learned;
         state
     }
 
@@ -323,7 +324,8 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         let mut links = observe::links(&socket.dump_links()?);
         let fdb = observe::fdb(&socket.dump_fdb()?, &links);
         let mut state = std::mem::take(&mut links.state);
-        state.fdb = fdb;
+        state.fdb = fdb.configured;
+        state.learned = fdb.learned;
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         state.firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
         Ok((state, links))

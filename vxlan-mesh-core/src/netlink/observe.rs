@@ -249,14 +249,23 @@ const NUD_PERMANENT: u16 = 0x80;
 /// (flooding) entry with a destination, and every static or permanent entry of the device
 /// itself (`bridge fdb add MAC dev DEV dst ... self`) that was not learned. A static entry
 /// the plan does not contain diverts a MAC's frames, so it is drift, removed by apply.
-pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
+/// The FDB entries of owned VXLAN devices, as `observe` reads them.
+#[derive(Debug, Default)]
+pub(crate) struct Fdb {
+    /// Flood entries and static or permanent entries someone configured.
+    pub(crate) configured: Vec<FdbEntry>,
+    /// Entries the device learned from received frames.
+    pub(crate) learned: Vec<FdbEntry>,
+}
+
+pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
     let owned: HashMap<u32, &str> = links
         .state
         .vxlans
         .iter()
         .filter_map(|v| links.index.get(&v.name).map(|i| (*i, v.name.as_str())))
         .collect();
-    let mut out = Vec::new();
+    let mut out = Fdb::default();
     for n in dump {
         let Some(device) = owned.get(&n.header.ifindex) else {
             continue;
@@ -284,19 +293,30 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
         let configured = n.header.flags.contains(NeighbourFlags::Own)
             && !n.header.flags.contains(NeighbourFlags::ExtLearned)
             && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
+        // A learned entry sends unicast frames for its MAC to one peer: towards a host that
+        // left the inventory it is a stale tunnel until it ages out (minutes), so it is
+        // observed too; the diff decides which destinations are still peers.
+        let learned = !configured
+            && n.header.flags.contains(NeighbourFlags::Own)
+            && !n.header.flags.contains(NeighbourFlags::ExtLearned);
         if let (Some(mac), Some(destination)) = (mac, destination) {
+            let entry = FdbEntry {
+                device: (*device).to_string(),
+                mac,
+                destination,
+                peer: None,
+            };
             if mac == MacAddr::ZERO || configured {
-                out.push(FdbEntry {
-                    device: (*device).to_string(),
-                    mac,
-                    destination,
-                    peer: None,
-                });
+                out.configured.push(entry);
+            } else if learned {
+                out.learned.push(entry);
             }
         }
     }
-    out.sort();
-    out.dedup();
+    for list in [&mut out.configured, &mut out.learned] {
+        list.sort();
+        list.dedup();
+    }
     out
 }
 

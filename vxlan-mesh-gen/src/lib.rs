@@ -19,8 +19,21 @@
 //! breaks, YAML values are double-quoted), see [`escape`].
 //!
 //! ```
+//! use vxlan_mesh_core::Inventory;
 //! use vxlan_mesh_gen::{render, Format};
-//! let fleet = vxlan_mesh_core::testing::two_hosts();
+//!
+//! let fleet = Inventory::from_toml_str(r#"
+//!     [[networks]]
+//!     name = "lan"
+//!     vni = 100
+//!     bridge = "vxbr0"
+//!     [[hosts]]
+//!     name = "a"
+//!     address = "192.0.2.1"
+//!     [[hosts]]
+//!     name = "b"
+//!     address = "192.0.2.2"
+//! "#)?.validate()?;
 //! let plan = fleet.plan("a")?;
 //! let files = render(&plan, Format::Networkd)?;
 //! assert!(files.iter().any(|f| f.path.ends_with("etc/systemd/network/50-vxlan-mesh-vxm100.netdev")));

@@ -22,7 +22,12 @@
 //! ```no_run
 //! use vxlan_mesh_lab::{names, Lab, LabSpec};
 //!
-//! let fleet = vxlan_mesh_core::testing::two_hosts();
+//! let fleet = vxlan_mesh_core::Inventory::from_toml_str(
+//!     "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
+//!      [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\
+//!      [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n",
+//! )?
+//! .validate()?;
 //! let lab = Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag("e2e"))?)?;
 //! for host in &lab.spec().hosts {
 //!     // Deploy the host's plan inside its namespace, e.g.
@@ -34,7 +39,7 @@
 //! let (a, b) = (&lab.spec().hosts[0].containers[0], &lab.spec().hosts[1].containers[0]);
 //! assert!(lab.max_frame_probe(a, b, a.mtu)?.ok());
 //! assert!(!lab.loop_check(std::time::Duration::from_secs(1))?.storm);
-//! # Ok::<(), vxlan_mesh_lab::LabError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 

@@ -332,6 +332,51 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Vec<FdbEntry> {
 mod tests {
     use super::*;
 
+    /// An owned VXLAN device of `flags` with the kernel's counters.
+    fn owned_vxlan(flags: LinkFlags) -> LinkMessage {
+        let mut stats = Stats64::default();
+        stats.rx_bytes = 10;
+        stats.tx_bytes = 20;
+        stats.rx_packets = 1;
+        stats.tx_packets = 2;
+        stats.rx_errors = 3;
+        stats.tx_errors = 4;
+        stats.rx_dropped = 5;
+        stats.tx_dropped = 6;
+        let mut link = LinkMessage::default();
+        link.header.index = 7;
+        link.header.flags = flags;
+        link.attributes = vec![
+            LinkAttribute::IfName("vxm100".into()),
+            LinkAttribute::IfAlias("vxlan-mesh:lan".into()),
+            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Vxlan)]),
+            LinkAttribute::Stats64(stats),
+        ];
+        link
+    }
+
+    #[test]
+    fn owned_links_carry_their_counters_and_are_up_only_with_carrier() {
+        let running = links(&[owned_vxlan(LinkFlags::Up | LinkFlags::LowerUp)]);
+        let expected = LinkObservation {
+            up: true,
+            stats: Some(LinkStats {
+                rx_bytes: 10,
+                tx_bytes: 20,
+                rx_packets: 1,
+                tx_packets: 2,
+                rx_errors: 3,
+                tx_errors: 4,
+                rx_dropped: 5,
+                tx_dropped: 6,
+            }),
+        };
+        assert_eq!(running.owned.get("vxm100"), Some(&expected));
+        // Administratively up without carrier (IFF_LOWER_UP) is not up.
+        let no_carrier = links(&[owned_vxlan(LinkFlags::Up)]);
+        assert_eq!(no_carrier.owned.get("vxm100").map(|l| l.up), Some(false));
+    }
+
     #[test]
     fn alias_parts() {
         assert_eq!(parse_alias("vxlan-mesh:lan"), ("lan".to_string(), None));

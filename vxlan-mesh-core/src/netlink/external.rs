@@ -174,13 +174,14 @@ pub(crate) fn observe_firewall() -> Result<Option<ObservedTable>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
-/// The owned table as read, and the counter of its drop rule (`Some` only when the table is
+/// The owned table as read, and the counter of its drop rule (only when the table is
 /// [`Table::Ours`]: only then is the rule the one our script writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ObservedTable {
     /// The table, classified.
     pub(crate) table: Table,
-    /// Packets and bytes its drop rule dropped (from non-peers, to the VXLAN port).
+    /// Packets and bytes its drop rule dropped (from non-peers, to the VXLAN port), when the
+    /// table is ours.
     pub(crate) drops: Option<PacketCounter>,
 }
 
@@ -208,7 +209,7 @@ pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
         Ok((fw, rules)) => match with_rules(fw, &rules) {
             Ok((fw, drops)) => ObservedTable {
                 table: Table::Ours(fw),
-                drops: Some(drops),
+                drops,
             },
             Err(reason) => ObservedTable {
                 table: Table::Altered {
@@ -219,6 +220,13 @@ pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
             },
         },
     }
+}
+
+/// The envelope of an `nft -j` listing; its objects are read one by one (see
+/// [`parse_firewall`]).
+#[derive(serde::Deserialize)]
+struct Listing {
+    nftables: Vec<Value>,
 }
 
 const SET: &str = "its set is not one set `peers` of addresses";
@@ -234,14 +242,12 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
         port: 0,
         peers: Vec::new(),
     };
-    let items = json
-        .get("nftables")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+    // A listing without the `nftables` array lists nothing: no set, so not ours.
+    let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
     let mut sets = 0;
     let mut chains = 0;
     let mut rules = Vec::new();
-    for item in items {
+    for item in &items {
         let object = match NfListObject::deserialize(item) {
             Ok(object) => object,
             // Which kind of object the schema could not read decides what it means.
@@ -299,7 +305,7 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
 
 /// The firewall with its port, and the drop rule's counter, when the rules are exactly the
 /// two our script writes.
-fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall, PacketCounter), &'static str> {
+fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
@@ -346,16 +352,18 @@ fn accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str) -> Option<u32>
     }
 }
 
-/// The port and the counter of a drop rule that is exactly `udp dport PORT counter drop`.
-fn drop_rule(rule: &[Statement<'_>]) -> Option<(u32, PacketCounter)> {
+/// The port of a drop rule that is exactly `udp dport PORT counter drop`, and what its
+/// counter shows (`None` for a reference to a named counter, whose values are elsewhere).
+fn drop_rule(rule: &[Statement<'_>]) -> Option<(u32, Option<PacketCounter>)> {
+    let count = |n: Option<usize>| n.map_or(0, |n| u64::try_from(n).unwrap_or(u64::MAX));
     match rule {
         [port, Statement::Counter(counter), Statement::Drop(_)] => {
             let seen = match counter {
-                Counter::Anonymous(Some(c)) => PacketCounter {
-                    packets: c.packets.unwrap_or_default() as u64,
-                    bytes: c.bytes.unwrap_or_default() as u64,
-                },
-                _ => PacketCounter::default(),
+                Counter::Anonymous(Some(c)) => Some(PacketCounter {
+                    packets: count(c.packets),
+                    bytes: count(c.bytes),
+                }),
+                _ => None,
             };
             Some((dport(port)?, seen))
         }

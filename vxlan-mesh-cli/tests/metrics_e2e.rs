@@ -27,6 +27,12 @@ const INVENTORY: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxb
                          [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
                          [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
 
+/// Per-peer mode: one device per peer, labelled with the peer.
+const PER_PEER: &str = "mode = \"per-peer\"\n\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\n\
+                        [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
+                        [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n\n\
+                        [[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n";
+
 /// `promtool check metrics` on `text`; panics with promtool's complaints.
 fn promtool_check_metrics(text: &str) {
     let mut child = Command::new("promtool")
@@ -171,7 +177,7 @@ fn the_firewall_drop_counter_counts_strangers_vxlan_packets() {
 #[test]
 fn textfile_is_written_atomically_and_exits_0_on_drift() {
     let dir = Scratch::new("mettext");
-    let inv = dir.write("inventory.toml", INVENTORY);
+    let inv = dir.write("inventory.toml", PER_PEER);
     let host = Netns::new("metT");
     host.sh("ip addr add 192.0.2.1/24 dev lo");
 
@@ -191,7 +197,9 @@ fn textfile_is_written_atomically_and_exits_0_on_drift() {
     let metrics = std::fs::read_to_string(&file).unwrap();
     promtool_check_metrics(&metrics);
     assert!(sample(&metrics, "vxlan_mesh_pending_changes", "host=\"a\"") > 0);
-    assert_eq!(sample(&metrics, "vxlan_mesh_device_up", "host=\"a\""), 0);
+    for peer in ["b", "c"] {
+        assert_eq!(sample(&metrics, "vxlan_mesh_device_up", &format!("peer=\"{peer}\"")), 0);
+    }
     // Only the file itself is left: the temporary file was renamed over it.
     let entries: Vec<String> = std::fs::read_dir(&*dir)
         .unwrap()

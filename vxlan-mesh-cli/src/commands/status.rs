@@ -21,30 +21,33 @@ pub fn run(cli: &Cli, host: Option<&str>, format: StatusFormat, textfile: Option
     let plan = fleet.plan(&host.name)?;
     let ns = netlink::Netns::current()?;
     const CONTEXT: &str = "cannot compare this host with its plan";
-    if textfile.is_some() || format == StatusFormat::Prometheus {
+    let exposition = || -> Result<(String, Vec<Change>)> {
         let observed = netlink::observe_metrics(&ns, &plan).context(CONTEXT)?;
-        let text = metrics::render(&metrics::families(&plan, &observed));
-        return match textfile {
-            // A collector run from a timer: the drift is in the file, and a non-zero exit
-            // would only mark the unit failed.
-            Some(path) => {
-                write_atomically(path, &text)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            None => {
-                output::print(&text)?;
-                Ok(exit_code(&observed.changes))
-            }
-        };
+        Ok((metrics::render(&metrics::families(&plan, &observed)), observed.changes))
+    };
+    if let Some(path) = textfile {
+        write_atomically(path, &exposition()?.0)?;
+        // A collector run from a timer: the drift is in the file, and a non-zero exit
+        // would only mark the unit failed.
+        return Ok(ExitCode::SUCCESS);
     }
-    let changes = netlink::status(&ns, &plan).context(CONTEXT)?;
-    match format {
-        StatusFormat::Json => output::println(&serde_json::to_string_pretty(&StatusJson {
-            changes: &changes,
-            converged: changes.is_empty(),
-            host: &plan.host,
-        })?)?,
-        StatusFormat::Text | StatusFormat::Prometheus => {
+    let changes = match format {
+        StatusFormat::Prometheus => {
+            let (text, changes) = exposition()?;
+            output::print(&text)?;
+            changes
+        }
+        StatusFormat::Json => {
+            let changes = netlink::status(&ns, &plan).context(CONTEXT)?;
+            output::println(&serde_json::to_string_pretty(&StatusJson {
+                changes: &changes,
+                converged: changes.is_empty(),
+                host: &plan.host,
+            })?)?;
+            changes
+        }
+        StatusFormat::Text => {
+            let changes = netlink::status(&ns, &plan).context(CONTEXT)?;
             if changes.is_empty() {
                 if !cli.quiet {
                     output::println(&format!("host {}: converged", plan.host))?;
@@ -59,17 +62,14 @@ pub fn run(cli: &Cli, host: Option<&str>, format: StatusFormat, textfile: Option
                     output::println(&format!("  {change}"))?;
                 }
             }
+            changes
         }
-    }
-    Ok(exit_code(&changes))
-}
-
-fn exit_code(changes: &[Change]) -> ExitCode {
-    if changes.is_empty() {
+    };
+    Ok(if changes.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(DRIFT)
-    }
+    })
 }
 
 /// Writes `text` to `path` so that a reader (node_exporter) sees the old file or the new

@@ -7,6 +7,7 @@
 //!   firewall's drop counter in the metrics moves by what nft counted;
 //! - `--textfile` writes the file atomically and exits 0 on drift, where `--format
 //!   prometheus` exits 2;
+//! - the lock wait in the metrics is at least the time an apply held the lock;
 //! - the example alert rules pass `promtool check rules`.
 //!
 //! Root, iproute2, iputils-ping, nftables and promtool (Debian package `prometheus`) are
@@ -16,7 +17,9 @@
 mod common;
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -52,7 +55,7 @@ fn promtool_check_metrics(text: &str) {
 }
 
 /// The value of the sample of `name` whose labels contain `labels` (e.g. `host="a"`).
-fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
+fn value<T: std::str::FromStr>(metrics: &str, name: &str, labels: &str) -> T {
     metrics
         .lines()
         .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
@@ -61,8 +64,13 @@ fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
         .unwrap_or_else(|| panic!("no sample `{name}` with {labels} in:\n{metrics}"))
 }
 
+/// A count or 0/1 state (see [`value`]).
+fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
+    value(metrics, name, labels)
+}
+
 /// `vxlan-mesh -i INVENTORY ARGS…` in the namespace `ns`.
-fn vxm_in(ns: &str, inventory: &std::path::Path, args: &[&str]) -> Output {
+fn vxm_in(ns: &str, inventory: &Path, args: &[&str]) -> Output {
     Command::new("ip")
         .args(["netns", "exec", ns, common::BIN, "-i"])
         .arg(inventory)
@@ -71,12 +79,12 @@ fn vxm_in(ns: &str, inventory: &std::path::Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn status_prometheus(ns: &str, inventory: &std::path::Path, host: &str) -> Output {
+fn status_prometheus(ns: &str, inventory: &Path, host: &str) -> Output {
     vxm_in(ns, inventory, &["status", "--host", host, "--format", "prometheus"])
 }
 
 /// Metrics of a converged host (exit 0 required).
-fn converged_metrics(ns: &str, inventory: &std::path::Path, host: &str) -> String {
+fn converged_metrics(ns: &str, inventory: &Path, host: &str) -> String {
     let out = status_prometheus(ns, inventory, host);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     common::stdout(&out)
@@ -237,4 +245,65 @@ fn the_example_alert_rules_pass_promtool() {
     ] {
         assert!(rules.contains(metric), "the alert rules do not use `{metric}`");
     }
+}
+
+/// Whether the process `pid` has the file `path` open.
+fn has_open(pid: u32, path: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(Result::ok)
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == path))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn the_lock_wait_is_the_time_an_apply_held_the_namespace_s_lock() {
+    let dir = Scratch::new("metlock");
+    let inv = dir.write("inventory.toml", INVENTORY);
+    let host = Netns::new("metL");
+    host.sh("ip addr add 192.0.2.1/24 dev lo");
+    let inode = common::sh(&format!("stat -L -c %i /run/netns/{}", host.0));
+    let path = PathBuf::from(format!("/run/lock/vxlan-mesh-net{}.lock", inode.trim()));
+    // The test is the apply in progress: it holds the lock as `apply` does.
+    let apply = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    apply.lock().unwrap();
+    let mut status = Command::new("ip")
+        .args(["netns", "exec", &host.0, common::BIN, "-i"])
+        .arg(&inv)
+        .args(["status", "--host", "a", "--format", "prometheus"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once `status` has the lock file open, its clock runs and it waits for us (`ip netns
+    // exec` execs the command: same process).
+    while !has_open(status.id(), &path) {
+        assert!(
+            status.try_wait().unwrap().is_none(),
+            "status ended without waiting for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    const HELD: Duration = Duration::from_millis(300);
+    std::thread::sleep(HELD);
+    drop(apply);
+    let out = status.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let metrics = common::stdout(&out);
+    let waited: f64 = value(&metrics, "vxlan_mesh_lock_wait_seconds", "host=\"a\"");
+    // A lower bound by causality, not a timing: the lock was held this long after `status`
+    // started waiting.
+    assert!(
+        waited >= HELD.as_secs_f64(),
+        "waited {waited} s for a lock held {HELD:?}:\n{metrics}"
+    );
+    let took: f64 = value(&metrics, "vxlan_mesh_collection_duration_seconds", "host=\"a\"");
+    assert!(took >= waited, "{metrics}");
 }

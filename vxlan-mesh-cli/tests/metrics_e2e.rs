@@ -69,14 +69,18 @@ fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
     value(metrics, name, labels)
 }
 
-/// `vxlan-mesh -i INVENTORY ARGS…` in the namespace `ns`.
-fn vxm_in(ns: &str, inventory: &Path, args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", ns, common::BIN, "-i"])
+/// `vxlan-mesh -i INVENTORY ARGS…` in the namespace `ns`, to run.
+fn vxm_cmd(ns: &str, inventory: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, common::BIN, "-i"])
         .arg(inventory)
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    cmd
+}
+
+/// `vxlan-mesh -i INVENTORY ARGS…` in the namespace `ns`, run.
+fn vxm_in(ns: &str, inventory: &Path, args: &[&str]) -> Output {
+    vxm_cmd(ns, inventory, args).output().unwrap()
 }
 
 fn status_prometheus(ns: &str, inventory: &Path, host: &str) -> Output {
@@ -273,10 +277,7 @@ fn the_lock_wait_is_the_time_an_apply_held_the_namespace_s_lock() {
         .open(&path)
         .unwrap();
     apply.lock().unwrap();
-    let mut status = Command::new("ip")
-        .args(["netns", "exec", &host.0, common::BIN, "-i"])
-        .arg(&inv)
-        .args(["status", "--host", "a", "--format", "prometheus"])
+    let mut status = vxm_cmd(&host.0, &inv, &["status", "--host", "a", "--format", "prometheus"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

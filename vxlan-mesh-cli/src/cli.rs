@@ -68,6 +68,18 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Output format of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum StatusFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON, a stable contract.
+    Json,
+    /// Prometheus text exposition format (metrics, see the README's Monitoring section).
+    Prometheus,
+}
+
 /// Which host a command is about.
 #[derive(Debug, Args, Clone)]
 pub struct HostArg {
@@ -114,7 +126,11 @@ pub enum Command {
         host: HostArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
+        format: StatusFormat,
+        /// Write the Prometheus metrics atomically to this file (for node_exporter's
+        /// textfile collector) instead of printing; exits 0 once written, drift or not.
+        #[arg(long, value_name = "PATH", conflicts_with = "format")]
+        textfile: Option<PathBuf>,
     },
     /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
     /// ebtables chain, nftables table), and nothing else.

@@ -93,6 +93,7 @@ pub mod error;
 pub mod firewall;
 pub mod fleet;
 pub mod inventory;
+pub mod metrics;
 pub mod mtu;
 pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]

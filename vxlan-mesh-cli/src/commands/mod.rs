@@ -29,7 +29,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
         }
         Command::Apply { host, dry_run, force } => apply::run(cli, host.host.as_deref(), *dry_run, *force),
-        Command::Status { host, format } => status::run(cli, host.host.as_deref(), *format),
+        Command::Status { host, format, textfile } => {
+            status::run(cli, host.host.as_deref(), *format, textfile.as_deref())
+        }
         Command::Down { host } => down::run(cli, host.host.as_deref()),
         Command::Lab(args) => lab::run(cli, args),
         Command::Probe { host, format, timeout } => probe::run(cli, host.host.as_deref(), *format, *timeout),

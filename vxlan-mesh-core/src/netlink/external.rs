@@ -13,12 +13,18 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use nftables::expr::{Expression, NamedExpression, Payload};
+use nftables::schema::{NfListObject, Rule, SetType, SetTypeValue};
+use nftables::stmt::{Counter, Operator, Statement};
+use nftables::types::{NfChainPolicy, NfChainType, NfHook};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::ApplyError;
 use crate::argv;
 use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
+use crate::metrics::PacketCounter;
 use crate::ops::FORWARD;
 use crate::plan::{Firewall, LoopRule, EBTABLES_CHAIN, NFT_TABLE};
 
@@ -148,9 +154,9 @@ pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
     must(command.program.name(), &args, command.stdin.as_deref()).map(drop)
 }
 
-/// The table `inet` [`NFT_TABLE`] as it is, or `None` when it does not exist (or nft is
-/// missing).
-pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
+/// The table `inet` [`NFT_TABLE`] as it is (with the drop rule's counter when it is ours),
+/// or `None` when it does not exist (or nft is missing).
+pub(crate) fn observe_firewall() -> Result<Option<ObservedTable>, ApplyError> {
     let out = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)?;
     if !out.ok {
         if out.stderr.contains("No such file or directory") {
@@ -168,6 +174,17 @@ pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
     Ok(Some(parse_firewall(&json)))
 }
 
+/// The owned table as read, and the counter of its drop rule (only when the table is
+/// [`Table::Ours`]: only then is the rule the one our script writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObservedTable {
+    /// The table, classified.
+    pub(crate) table: Table,
+    /// Packets and bytes its drop rule dropped (from non-peers, to the VXLAN port), when the
+    /// table is ours.
+    pub(crate) drops: Option<PacketCounter>,
+}
+
 /// The table an `nft -j list table` listing shows. Ours is recognised by the outline
 /// [`crate::firewall::nft_script`] writes: one set `peers` of addresses and one chain
 /// `input` hooked at input, priority filter - 10, policy accept, and nothing else. With
@@ -175,70 +192,105 @@ pub(crate) fn observe_firewall() -> Result<Option<Table>, ApplyError> {
 /// ours altered ([`Table::Altered`], replaced by apply: an accept rule that lost its
 /// `saddr @peers` would open the port to everyone); any other outline is someone else's
 /// ([`Table::Foreign`], never replaced or deleted).
-pub(crate) fn parse_firewall(json: &Value) -> Table {
+///
+/// Each object of the listing is read into the typed structures of the `nftables` crate
+/// (libnftables-json's schema). An object those types cannot describe is not one our
+/// script writes: in place of a rule it makes the table altered, elsewhere foreign.
+pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
     let table = NFT_TABLE.to_string();
     match outline(json) {
-        Err(reason) => Table::Foreign {
-            table,
-            reason: reason.to_string(),
-        },
-        Ok((fw, rules)) => match with_rules(fw, &rules) {
-            Ok(fw) => Table::Ours(fw),
-            Err(reason) => Table::Altered {
+        Err(reason) => ObservedTable {
+            table: Table::Foreign {
                 table,
                 reason: reason.to_string(),
+            },
+            drops: None,
+        },
+        Ok((fw, rules)) => match with_rules(fw, &rules) {
+            Ok((fw, drops)) => ObservedTable {
+                table: Table::Ours(fw),
+                drops,
+            },
+            Err(reason) => ObservedTable {
+                table: Table::Altered {
+                    table,
+                    reason: reason.to_string(),
+                },
+                drops: None,
             },
         },
     }
 }
 
-/// The table's set and chain, when they are the ones our script writes, and its rules.
-fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
+/// The envelope of an `nft -j` listing; its objects are read one by one (see
+/// [`parse_firewall`]).
+#[derive(serde::Deserialize)]
+struct Listing {
+    nftables: Vec<Value>,
+}
+
+const SET: &str = "its set is not one set `peers` of addresses";
+const CHAIN: &str = "its chain is not one chain `input` hooked at input, priority -10, policy accept";
+const OTHER: &str = "it holds objects other than a set, a chain and rules";
+
+/// The table's set and chain, when they are the ones our script writes, and its rules
+/// (`None` for a rule the schema types cannot read).
+fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
         port: 0,
         peers: Vec::new(),
     };
-    let items = json
-        .get("nftables")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    // A listing without the `nftables` array lists nothing: no set, so not ours.
+    let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
     let mut sets = 0;
     let mut chains = 0;
     let mut rules = Vec::new();
-    const SET: &str = "its set is not one set `peers` of addresses";
-    const CHAIN: &str = "its chain is not one chain `input` hooked at input, priority -10, policy accept";
     for item in &items {
-        if let Some(set) = item.get("set") {
-            sets += 1;
-            if set.get("name").and_then(Value::as_str) != Some("peers") {
-                return Err(SET);
+        let object = match NfListObject::deserialize(item) {
+            Ok(object) => object,
+            // Which kind of object the schema could not read decides what it means.
+            Err(_) if item.get("rule").is_some() => {
+                rules.push(None);
+                continue;
             }
-            match set.get("type").and_then(Value::as_str) {
-                Some("ipv4_addr") => fw.family = Family::V4,
-                Some("ipv6_addr") => fw.family = Family::V6,
-                _ => return Err(SET),
+            Err(_) if item.get("set").is_some() => return Err(SET),
+            Err(_) if item.get("chain").is_some() => return Err(CHAIN),
+            Err(_) => return Err(OTHER),
+        };
+        match object {
+            NfListObject::Set(set) => {
+                sets += 1;
+                if set.name != "peers" {
+                    return Err(SET);
+                }
+                fw.family = match set.set_type {
+                    SetTypeValue::Single(SetType::Ipv4Addr) => Family::V4,
+                    SetTypeValue::Single(SetType::Ipv6Addr) => Family::V6,
+                    _ => return Err(SET),
+                };
+                for elem in set.elem.as_deref().unwrap_or_default() {
+                    match elem {
+                        Expression::String(s) => fw.peers.push(s.parse::<IpAddr>().map_err(|_| SET)?),
+                        _ => return Err(SET),
+                    }
+                }
             }
-            for elem in set.get("elem").and_then(Value::as_array).into_iter().flatten() {
-                fw.peers
-                    .push(elem.as_str().and_then(|s| s.parse::<IpAddr>().ok()).ok_or(SET)?);
+            NfListObject::Chain(chain) => {
+                chains += 1;
+                let shaped = chain.name == "input"
+                    && chain._type == Some(NfChainType::Filter)
+                    && chain.hook == Some(NfHook::Input)
+                    && chain.prio == Some(-10)
+                    && chain.policy == Some(NfChainPolicy::Accept);
+                if !shaped {
+                    return Err(CHAIN);
+                }
             }
-        } else if let Some(chain) = item.get("chain") {
-            chains += 1;
-            let shaped = chain.get("name").and_then(Value::as_str) == Some("input")
-                && chain.get("type").and_then(Value::as_str) == Some("filter")
-                && chain.get("hook").and_then(Value::as_str) == Some("input")
-                && chain.get("prio").and_then(Value::as_i64) == Some(-10)
-                && chain.get("policy").and_then(Value::as_str) == Some("accept");
-            if !shaped {
-                return Err(CHAIN);
-            }
-        } else if let Some(rule) = item.get("rule") {
-            rules.push(rule.clone());
-        } else if item.get("table").is_none() && item.get("metainfo").is_none() {
-            return Err("it holds objects other than a set, a chain and rules");
+            NfListObject::Rule(rule) => rules.push(Some(rule)),
+            NfListObject::Table(_) | NfListObject::MetainfoObject(_) => {}
+            _ => return Err(OTHER),
         }
     }
     if sets != 1 {
@@ -251,56 +303,69 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
     Ok((fw, rules))
 }
 
-/// The firewall with its port, when the rules are exactly the two our script writes.
-fn with_rules(mut fw: Firewall, rules: &[Value]) -> Result<Firewall, &'static str> {
+/// The firewall with its port, and the drop rule's counter, when the rules are exactly the
+/// two our script writes.
+fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
     };
-    let accept = rules.first().and_then(|r| accept_rule_port(r, saddr_protocol));
-    let drop = rules.get(1).and_then(drop_rule_port);
+    let statements = |i: usize| rules.get(i).and_then(Option::as_ref).map(|r| &*r.expr);
+    let accept = statements(0).and_then(|r| accept_rule_port(r, saddr_protocol));
+    let drop = statements(1).and_then(drop_rule);
     match (rules.len(), accept, drop) {
-        (2, Some(a), Some(d)) if a == d => {
+        (2, Some(a), Some((d, counter))) if a == d => {
             fw.port = u16::try_from(a).map_err(|_| "its rules name a port beyond 65535")?;
-            Ok(fw)
+            Ok((fw, counter))
         }
         _ => Err("its rules are not `saddr @peers udp dport PORT accept` then `udp dport PORT counter drop`"),
     }
 }
 
-/// The right-hand side of a `match` expression `PROTOCOL FIELD == RIGHT`, the only form
+/// The right-hand side of a `match` statement `PROTOCOL FIELD == RIGHT`, the only form
 /// our rules use (no `!=`, no prefixes or ranges on the left).
-fn payload_match<'a>(expr: &'a Value, protocol: &str, field: &str) -> Option<&'a Value> {
-    let m = expr.get("match")?;
-    let payload = m.pointer("/left/payload")?;
-    let exact = m.get("op").and_then(Value::as_str) == Some("==")
-        && payload.get("protocol").and_then(Value::as_str) == Some(protocol)
-        && payload.get("field").and_then(Value::as_str) == Some(field);
-    if exact {
-        m.get("right")
-    } else {
-        None
+fn payload_match<'a>(statement: &'a Statement<'_>, protocol: &str, field: &str) -> Option<&'a Expression<'a>> {
+    let Statement::Match(m) = statement else {
+        return None;
+    };
+    let Expression::Named(NamedExpression::Payload(Payload::PayloadField(payload))) = &m.left else {
+        return None;
+    };
+    (m.op == Operator::EQ && payload.protocol == protocol && payload.field == field).then_some(&m.right)
+}
+
+/// The UDP destination port a `udp dport == PORT` match names.
+fn dport(statement: &Statement<'_>) -> Option<u32> {
+    match payload_match(statement, "udp", "dport")? {
+        Expression::Number(port) => Some(*port),
+        _ => None,
     }
 }
 
 /// The port of an accept rule that is exactly `ip|ip6 saddr @peers udp dport PORT accept`.
-fn accept_rule_port(rule: &Value, saddr_protocol: &str) -> Option<u64> {
-    match rule.get("expr")?.as_array()?.as_slice() {
-        [saddr, dport, verdict]
-            if payload_match(saddr, saddr_protocol, "saddr").and_then(Value::as_str) == Some("@peers")
-                && verdict.get("accept").is_some() =>
-        {
-            payload_match(dport, "udp", "dport")?.as_u64()
+fn accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str) -> Option<u32> {
+    match rule {
+        [saddr, port, Statement::Accept(_)] if matches!(payload_match(saddr, saddr_protocol, "saddr"), Some(Expression::String(s)) if s == "@peers") => {
+            dport(port)
         }
         _ => None,
     }
 }
 
-/// The port of a drop rule that is exactly `udp dport PORT counter drop`.
-fn drop_rule_port(rule: &Value) -> Option<u64> {
-    match rule.get("expr")?.as_array()?.as_slice() {
-        [dport, counter, verdict] if counter.get("counter").is_some() && verdict.get("drop").is_some() => {
-            payload_match(dport, "udp", "dport")?.as_u64()
+/// The port of a drop rule that is exactly `udp dport PORT counter drop`, and what its
+/// counter shows (`None` for a reference to a named counter, whose values are elsewhere).
+fn drop_rule(rule: &[Statement<'_>]) -> Option<(u32, Option<PacketCounter>)> {
+    let count = |n: Option<usize>| n.map_or(0, |n| u64::try_from(n).unwrap_or(u64::MAX));
+    match rule {
+        [port, Statement::Counter(counter), Statement::Drop(_)] => {
+            let seen = match counter {
+                Counter::Anonymous(Some(c)) => Some(PacketCounter {
+                    packets: count(c.packets),
+                    bytes: count(c.bytes),
+                }),
+                _ => None,
+            };
+            Some((dport(port)?, seen))
         }
         _ => None,
     }
@@ -321,7 +386,7 @@ mod tests {
   {{"set": {{"family": "inet", "name": "peers", "table": "vxlan_mesh", "type": "ipv4_addr", "handle": 2, "elem": ["192.0.2.2", "192.0.2.3"]}}}},
   {{"chain": {{"family": "inet", "table": "vxlan_mesh", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}}},
   {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": 3, "expr": {accept}}}}},
-  {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": 4, "expr": [{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "udp", "field": "dport"}}}}, "right": 4789}}}}, {{"counter": {{"packets": 0, "bytes": 0}}}}, {{"drop": null}}]}}}}
+  {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": 4, "expr": [{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "udp", "field": "dport"}}}}, "right": 4789}}}}, {{"counter": {{"packets": 5000000000, "bytes": 7000000000}}}}, {{"drop": null}}]}}}}
 ]}}"#
         );
         serde_json::from_str(&text).unwrap()
@@ -335,7 +400,7 @@ mod tests {
         let accept = format!(
             r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
         );
-        let table = parse_firewall(&listing(&accept));
+        let table = parse_firewall(&listing(&accept)).table;
         let expected = Firewall {
             table: NFT_TABLE.into(),
             family: Family::V4,
@@ -343,6 +408,33 @@ mod tests {
             peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
         };
         assert_eq!(table, Table::Ours(expected));
+    }
+
+    #[test]
+    fn the_drop_rule_s_counter_is_read_from_our_table_only() {
+        let ours = format!(
+            r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+        );
+        // Beyond 32 bits: a busy host's byte counter.
+        let expected = PacketCounter {
+            packets: 5_000_000_000,
+            bytes: 7_000_000_000,
+        };
+        assert_eq!(parse_firewall(&listing(&ours)).drops, Some(expected));
+        let altered = format!(r#"[{DPORT}, {{"accept": null}}]"#);
+        assert_eq!(parse_firewall(&listing(&altered)).drops, None);
+    }
+
+    #[test]
+    fn a_rule_the_schema_cannot_read_makes_the_table_altered_and_other_objects_foreign() {
+        let unknown = r#"[{"no-such-statement": {}}, {"accept": null}]"#;
+        assert!(matches!(parse_firewall(&listing(unknown)).table, Table::Altered { .. }));
+        let mut with_map = listing(unknown);
+        with_map["nftables"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"map": {"family": "inet", "name": "m", "table": "vxlan_mesh", "type": "ipv4_addr", "map": "verdict"}}));
+        assert!(matches!(parse_firewall(&with_map).table, Table::Foreign { .. }));
     }
 
     #[test]
@@ -363,7 +455,7 @@ mod tests {
         ];
         for accept in tampered {
             assert!(
-                matches!(parse_firewall(&listing(&accept)), Table::Altered { .. }),
+                matches!(parse_firewall(&listing(&accept)).table, Table::Altered { .. }),
                 "{accept}"
             );
         }

@@ -27,6 +27,7 @@ mod addresses;
 mod execute;
 mod external;
 mod lock;
+mod metrics;
 mod netns;
 mod nf_probe;
 mod observe;
@@ -43,6 +44,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use lock::Lock;
+pub use metrics::observe_metrics;
 pub use netns::Netns;
 
 /// The parsers of what the kernel and `nft` return, reachable by the fuzz targets in
@@ -66,7 +68,7 @@ pub mod fuzzing {
 
     /// The owned table as read from `nft -j list table inet vxlan_mesh`.
     pub fn firewall_from_nft_json(json: &serde_json::Value) -> Table {
-        super::external::parse_firewall(json)
+        super::external::parse_firewall(json).table
     }
 }
 
@@ -327,7 +329,9 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
-        state.firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
+        let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
+        links.firewall_drops = firewall.as_ref().and_then(|f| f.drops);
+        state.firewall = firewall.map(|f| f.table);
         Ok((state, links))
     })
 }
@@ -391,7 +395,7 @@ pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         let mut socket = socket::Socket::new()?;
-        prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, _)| report)
+        prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, ..)| report)
     })
 }
 
@@ -422,25 +426,25 @@ pub fn down(ns: &Netns) -> Result<Report, ApplyError> {
     converge(ns, &State::default(), None)
 }
 
-/// Observe, diff and preflight: the report of what converging would do, and the index of
-/// every interface.
+/// Observe, diff and preflight: the report of what converging would do, the observed
+/// state, and what the link dump told beyond it (the index of every interface...).
 fn prepare(
     socket: &mut socket::Socket,
     desired: &State,
     plan: Option<&HostPlan>,
-) -> Result<(Report, HashMap<String, u32>), ApplyError> {
+) -> Result<(Report, State, observe::Links), ApplyError> {
     let (observed, links) = observe_with(socket)?;
     let changes = diff(desired, &observed)?;
     let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
-    Ok((Report { changes, warnings }, links.index))
+    Ok((Report { changes, warnings }, observed, links))
 }
 
 fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Exclusive)?;
         let mut socket = socket::Socket::new()?;
-        let (report, index) = prepare(&mut socket, desired, plan)?;
-        execute_in_phases(&mut socket, &report.changes, index)?;
+        let (report, _, links) = prepare(&mut socket, desired, plan)?;
+        execute_in_phases(&mut socket, &report.changes, links.index)?;
         Ok(report)
     })
 }

@@ -5,10 +5,12 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
+    Stats64,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
 use crate::diff::State;
+use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
 use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
 
@@ -26,6 +28,10 @@ pub(crate) struct Links {
     /// VXLAN devices vxlan-mesh does not own: the kernel refuses a second device with the
     /// same VNI and port, whoever made the first.
     pub(crate) foreign_vxlans: Vec<ForeignVxlan>,
+    /// Owned bridges and VXLAN devices by name: carrier and counters, for metrics.
+    pub(crate) owned: std::collections::BTreeMap<String, LinkObservation>,
+    /// What the owned firewall table's drop rule dropped, read with the table.
+    pub(crate) firewall_drops: Option<PacketCounter>,
 }
 
 /// What decides whether the kernel lets another VXLAN device share a VNI with this one
@@ -106,6 +112,7 @@ struct Raw<'a> {
     kind: Option<&'a InfoKind>,
     vxlan: Option<&'a [InfoVxlan]>,
     isolated: bool,
+    stats: Option<&'a Stats64>,
 }
 
 fn raw(link: &LinkMessage) -> Raw<'_> {
@@ -118,6 +125,7 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         kind: None,
         vxlan: None,
         isolated: false,
+        stats: None,
     };
     for attr in &link.attributes {
         match attr {
@@ -131,6 +139,7 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
             LinkAttribute::IfAlias(a) => r.alias = Some(a),
             LinkAttribute::Mtu(m) => r.mtu = *m,
             LinkAttribute::Controller(c) => r.controller = Some(*c),
+            LinkAttribute::Stats64(s) => r.stats = Some(s),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
@@ -167,10 +176,15 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             out.ports.entry(c).or_default().push(name.to_string());
         }
         let up = link.header.flags.contains(LinkFlags::Up);
+        let observation = LinkObservation {
+            up: up && link.header.flags.contains(LinkFlags::LowerUp),
+            stats: r.stats.map(link_stats),
+        };
         let bridge = r.controller.and_then(|c| names.get(&c).cloned());
         match (r.alias, r.kind) {
             (Some(alias), Some(InfoKind::Bridge)) if is_owned_alias(Some(alias)) => {
                 let (network, _) = parse_alias(alias);
+                out.owned.insert(name.to_string(), observation);
                 out.state.bridges.push(Bridge {
                     name: name.to_string(),
                     network,
@@ -181,6 +195,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             }
             (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {
                 let (network, peer) = parse_alias(alias);
+                out.owned.insert(name.to_string(), observation);
                 let mut vx = Vxlan {
                     name: name.to_string(),
                     network,
@@ -239,6 +254,19 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
     out.state.vxlans.sort();
     out.state.foreign.sort();
     out
+}
+
+fn link_stats(s: &Stats64) -> LinkStats {
+    LinkStats {
+        rx_bytes: s.rx_bytes,
+        tx_bytes: s.tx_bytes,
+        rx_packets: s.rx_packets,
+        tx_packets: s.tx_packets,
+        rx_errors: s.rx_errors,
+        tx_errors: s.tx_errors,
+        rx_dropped: s.rx_dropped,
+        tx_dropped: s.tx_dropped,
+    }
 }
 
 /// Neighbour states of configured entries: VXLAN reports `permanent` as both bits.
@@ -323,6 +351,51 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An owned VXLAN device of `flags` with the kernel's counters.
+    fn owned_vxlan(flags: LinkFlags) -> LinkMessage {
+        let mut stats = Stats64::default();
+        stats.rx_bytes = 10;
+        stats.tx_bytes = 20;
+        stats.rx_packets = 1;
+        stats.tx_packets = 2;
+        stats.rx_errors = 3;
+        stats.tx_errors = 4;
+        stats.rx_dropped = 5;
+        stats.tx_dropped = 6;
+        let mut link = LinkMessage::default();
+        link.header.index = 7;
+        link.header.flags = flags;
+        link.attributes = vec![
+            LinkAttribute::IfName("vxm100".into()),
+            LinkAttribute::IfAlias("vxlan-mesh:lan".into()),
+            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Vxlan)]),
+            LinkAttribute::Stats64(stats),
+        ];
+        link
+    }
+
+    #[test]
+    fn owned_links_carry_their_counters_and_are_up_only_with_carrier() {
+        let running = links(&[owned_vxlan(LinkFlags::Up | LinkFlags::LowerUp)]);
+        let expected = LinkObservation {
+            up: true,
+            stats: Some(LinkStats {
+                rx_bytes: 10,
+                tx_bytes: 20,
+                rx_packets: 1,
+                tx_packets: 2,
+                rx_errors: 3,
+                tx_errors: 4,
+                rx_dropped: 5,
+                tx_dropped: 6,
+            }),
+        };
+        assert_eq!(running.owned.get("vxm100"), Some(&expected));
+        // Administratively up without carrier (IFF_LOWER_UP) is not up.
+        let no_carrier = links(&[owned_vxlan(LinkFlags::Up)]);
+        assert_eq!(no_carrier.owned.get("vxm100").map(|l| l.up), Some(false));
+    }
 
     #[test]
     fn alias_parts() {

@@ -1,0 +1,443 @@
+//! Prometheus metrics of one host: a pure function from what was observed (and the plan)
+//! to metric families ([`families`]), and the one writer of the text exposition format
+//! ([`render`]) that `status --format prometheus` and `--textfile` print.
+//!
+//! Label values come from the plan only (host, network, bridge, device and peer names of
+//! the inventory), so their number is bounded by the fleet; nothing observed (interface
+//! names of other tools, error text) becomes a label.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use vxlan_mesh_core::metrics::{self, Observation};
+//! let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+//! let observed = Observation {
+//!     changes: Vec::new(),
+//!     fdb: Vec::new(),
+//!     links: Default::default(),
+//!     firewall_drops: None,
+//!     lock_wait: Duration::ZERO,
+//!     duration: Duration::from_millis(5),
+//!     collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+//! };
+//! let text = metrics::render(&metrics::families(&plan, &observed));
+//! assert!(text.contains("vxlan_mesh_converged{host=\"a\"} 1\n"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use crate::diff::Change;
+use crate::plan::{FdbEntry, HostPlan};
+
+/// Packets and bytes a counter has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketCounter {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// A link's traffic counters, as the kernel keeps them (`IFLA_STATS64`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets transmitted.
+    pub tx_packets: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Transmit errors.
+    pub tx_errors: u64,
+    /// Received packets dropped.
+    pub rx_dropped: u64,
+    /// Packets dropped on transmit.
+    pub tx_dropped: u64,
+}
+
+/// One owned link (bridge or VXLAN device) as observed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkObservation {
+    /// Operationally up: administratively up and with carrier (`IFF_UP` and
+    /// `IFF_LOWER_UP`); a bridge without a working port has no carrier.
+    pub up: bool,
+    /// Its counters, when the kernel reported them.
+    pub stats: Option<LinkStats>,
+}
+
+/// What one collection observed on the host, the input of [`families`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The changes that would converge the host (empty when converged).
+    pub changes: Vec<Change>,
+    /// The configured FDB entries of the owned VXLAN devices.
+    pub fdb: Vec<FdbEntry>,
+    /// Owned links by interface name.
+    pub links: BTreeMap<String, LinkObservation>,
+    /// What the firewall's drop rule dropped, when the table is ours and present.
+    pub firewall_drops: Option<PacketCounter>,
+    /// How long the collection waited for an apply in progress (the namespace's lock).
+    pub lock_wait: Duration,
+    /// How long the whole collection took, lock wait included.
+    pub duration: Duration,
+    /// When the collection started.
+    pub collected_at: SystemTime,
+}
+
+/// A metric's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A monotonic count (its name ends in `_total`).
+    Counter,
+}
+
+/// A sample's value: counts are written exactly, measurements as floats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// A count or a 0/1 state.
+    Int(u64),
+    /// A measurement (seconds).
+    Float(f64),
+}
+
+/// One sample of a family: its labels (name, value) and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Labels in the order written.
+    pub labels: Vec<(&'static str, String)>,
+    /// The value.
+    pub value: Value,
+}
+
+/// A metric family: name, type, help text and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// Metric name (prefix `vxlan_mesh_`, unit suffix, `_total` for counters).
+    pub name: &'static str,
+    /// Type.
+    pub kind: Kind,
+    /// One-line description.
+    pub help: &'static str,
+    /// Samples.
+    pub samples: Vec<Sample>,
+}
+
+/// Which device counter a family shows.
+type StatField = fn(&LinkStats) -> u64;
+
+/// The per-device traffic counters: name, help, field.
+const DEVICE_COUNTERS: [(&str, &str, StatField); 8] = [
+    (
+        "vxlan_mesh_device_receive_bytes_total",
+        "Bytes received by the VXLAN device.",
+        |s| s.rx_bytes,
+    ),
+    (
+        "vxlan_mesh_device_transmit_bytes_total",
+        "Bytes transmitted by the VXLAN device.",
+        |s| s.tx_bytes,
+    ),
+    (
+        "vxlan_mesh_device_receive_packets_total",
+        "Packets received by the VXLAN device.",
+        |s| s.rx_packets,
+    ),
+    (
+        "vxlan_mesh_device_transmit_packets_total",
+        "Packets transmitted by the VXLAN device.",
+        |s| s.tx_packets,
+    ),
+    (
+        "vxlan_mesh_device_receive_errors_total",
+        "Receive errors of the VXLAN device.",
+        |s| s.rx_errors,
+    ),
+    (
+        "vxlan_mesh_device_transmit_errors_total",
+        "Transmit errors of the VXLAN device.",
+        |s| s.tx_errors,
+    ),
+    (
+        "vxlan_mesh_device_receive_drop_total",
+        "Received packets the VXLAN device dropped.",
+        |s| s.rx_dropped,
+    ),
+    (
+        "vxlan_mesh_device_transmit_drop_total",
+        "Packets the VXLAN device dropped on transmit.",
+        |s| s.tx_dropped,
+    ),
+];
+
+/// The metric families of a host: its plan says which objects there should be (and names
+/// them), the observation what they are doing. Planned devices that are missing are shown
+/// down, without counters.
+pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
+    let host = || vec![("host", plan.host.clone())];
+    let one = |value: Value| vec![Sample { labels: host(), value }];
+    let flag = |b: bool| Value::Int(u64::from(b));
+    let count = |n: usize| Value::Int(u64::try_from(n).unwrap_or(u64::MAX));
+    let mut out = vec![
+        Family {
+            name: "vxlan_mesh_pending_changes",
+            kind: Kind::Gauge,
+            help: "Changes apply would make to converge this host on its plan (0 when converged).",
+            samples: one(count(observed.changes.len())),
+        },
+        Family {
+            name: "vxlan_mesh_converged",
+            kind: Kind::Gauge,
+            help: "1 when the host matches its plan, 0 when changes are pending.",
+            samples: one(flag(observed.changes.is_empty())),
+        },
+    ];
+
+    let link = |name: &str| observed.links.get(name).copied().unwrap_or_default();
+    out.push(Family {
+        name: "vxlan_mesh_network_up",
+        kind: Kind::Gauge,
+        help: "1 when the network's bridge is up with carrier, else 0.",
+        samples: plan
+            .networks
+            .iter()
+            .map(|n| Sample {
+                labels: vec![
+                    ("host", plan.host.clone()),
+                    ("network", n.name.clone()),
+                    ("bridge", n.bridge.name.clone()),
+                ],
+                value: flag(link(&n.bridge.name).up),
+            })
+            .collect(),
+    });
+
+    // Devices with their labels (host, network, device[, peer]).
+    let devices: Vec<(Vec<(&'static str, String)>, &str)> = plan
+        .vxlans()
+        .map(|v| {
+            let mut labels = vec![
+                ("host", plan.host.clone()),
+                ("network", v.network.clone()),
+                ("device", v.name.clone()),
+            ];
+            if let Some(peer) = &v.peer {
+                labels.push(("peer", peer.clone()));
+            }
+            (labels, v.name.as_str())
+        })
+        .collect();
+    let per_device = |value: &dyn Fn(&str) -> Option<Value>| -> Vec<Sample> {
+        devices
+            .iter()
+            .filter_map(|(labels, name)| {
+                value(name).map(|value| Sample {
+                    labels: labels.clone(),
+                    value,
+                })
+            })
+            .collect()
+    };
+    out.push(Family {
+        name: "vxlan_mesh_device_up",
+        kind: Kind::Gauge,
+        help: "1 when the VXLAN device is up with carrier, 0 when it is down or missing.",
+        samples: per_device(&|name| Some(flag(link(name).up))),
+    });
+    for (name, help, field) in DEVICE_COUNTERS {
+        out.push(Family {
+            name,
+            kind: Kind::Counter,
+            help,
+            samples: per_device(&|device| link(device).stats.map(|s| Value::Int(field(&s)))),
+        });
+    }
+    out.push(Family {
+        name: "vxlan_mesh_device_fdb_entries",
+        kind: Kind::Gauge,
+        help: "Configured FDB entries (flood and static) of the VXLAN device.",
+        samples: per_device(&|device| Some(count(observed.fdb.iter().filter(|e| e.device == device).count()))),
+    });
+
+    if let Some(drops) = observed.firewall_drops {
+        out.push(Family {
+            name: "vxlan_mesh_firewall_dropped_packets_total",
+            kind: Kind::Counter,
+            help: "Packets to the VXLAN port from non-peers dropped by the peer-only firewall.",
+            samples: one(Value::Int(drops.packets)),
+        });
+        out.push(Family {
+            name: "vxlan_mesh_firewall_dropped_bytes_total",
+            kind: Kind::Counter,
+            help: "Bytes to the VXLAN port from non-peers dropped by the peer-only firewall.",
+            samples: one(Value::Int(drops.bytes)),
+        });
+    }
+
+    let seconds = |d: Duration| Value::Float(d.as_secs_f64());
+    let since_epoch = observed
+        .collected_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    out.extend([
+        Family {
+            name: "vxlan_mesh_lock_wait_seconds",
+            kind: Kind::Gauge,
+            help: "Time the collection waited for an apply in progress to release the namespace's lock.",
+            samples: one(seconds(observed.lock_wait)),
+        },
+        Family {
+            name: "vxlan_mesh_collection_duration_seconds",
+            kind: Kind::Gauge,
+            help: "Time the collection of these metrics took, lock wait included.",
+            samples: one(seconds(observed.duration)),
+        },
+        Family {
+            name: "vxlan_mesh_collection_timestamp_seconds",
+            kind: Kind::Gauge,
+            help: "When these metrics were collected, in seconds since the Unix epoch.",
+            samples: one(seconds(since_epoch)),
+        },
+    ]);
+    out
+}
+
+/// The Prometheus text exposition format (version 0.0.4) of `families`: `# HELP`, `# TYPE`
+/// and the samples of each, label values escaped. Families without samples are left out.
+pub fn render(families: &[Family]) -> String {
+    let mut s = String::new();
+    for family in families.iter().filter(|f| !f.samples.is_empty()) {
+        let kind = match family.kind {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        };
+        let _ = writeln!(s, "# HELP {} {}", family.name, escape(family.help, false));
+        let _ = writeln!(s, "# TYPE {} {kind}", family.name);
+        for sample in &family.samples {
+            s.push_str(family.name);
+            if !sample.labels.is_empty() {
+                let labels: Vec<String> = sample
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v, true)))
+                    .collect();
+                let _ = write!(s, "{{{}}}", labels.join(","));
+            }
+            let _ = match sample.value {
+                Value::Int(v) => writeln!(s, " {v}"),
+                Value::Float(v) => writeln!(s, " {v}"),
+            };
+        }
+    }
+    s
+}
+
+/// Escapes `\` and newlines (HELP text), and `"` too in label values.
+fn escape(text: &str, quote: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn observation() -> Observation {
+        Observation {
+            changes: Vec::new(),
+            fdb: Vec::new(),
+            links: BTreeMap::new(),
+            firewall_drops: None,
+            lock_wait: Duration::from_millis(250),
+            duration: Duration::from_millis(300),
+            collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn samples_follow_the_plan_and_the_observation() {
+        let plan = crate::testing::two_hosts().plan("a").unwrap();
+        let device = plan.vxlans().next().unwrap().clone();
+        let mut seen = observation();
+        seen.changes = vec![Change::DeleteVxlan { vxlan: device.clone() }];
+        seen.fdb = plan.fdb().cloned().collect();
+        seen.links.insert(
+            device.name.clone(),
+            LinkObservation {
+                up: true,
+                stats: Some(LinkStats {
+                    tx_bytes: 1234,
+                    ..LinkStats::default()
+                }),
+            },
+        );
+        seen.firewall_drops = Some(PacketCounter { packets: 7, bytes: 700 });
+        let text = render(&families(&plan, &seen));
+        let labels = format!("host=\"a\",network=\"{}\",device=\"{}\"", device.network, device.name);
+        for line in [
+            "vxlan_mesh_pending_changes{host=\"a\"} 1".to_string(),
+            "vxlan_mesh_converged{host=\"a\"} 0".to_string(),
+            format!("vxlan_mesh_device_up{{{labels}}} 1"),
+            format!("vxlan_mesh_device_transmit_bytes_total{{{labels}}} 1234"),
+            format!("vxlan_mesh_device_fdb_entries{{{labels}}} {}", plan.fdb().count()),
+            format!(
+                "vxlan_mesh_network_up{{host=\"a\",network=\"{}\",bridge=\"{}\"}} 0",
+                plan.networks[0].name, plan.networks[0].bridge.name
+            ),
+            "vxlan_mesh_firewall_dropped_packets_total{host=\"a\"} 7".to_string(),
+            "vxlan_mesh_firewall_dropped_bytes_total{host=\"a\"} 700".to_string(),
+            "vxlan_mesh_lock_wait_seconds{host=\"a\"} 0.25".to_string(),
+            "vxlan_mesh_collection_timestamp_seconds{host=\"a\"} 1700000000".to_string(),
+            "# TYPE vxlan_mesh_device_receive_bytes_total counter".to_string(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_missing_device_is_down_without_counters() {
+        let plan = crate::testing::two_hosts().plan("a").unwrap();
+        let text = render(&families(&plan, &observation()));
+        assert!(text.contains("vxlan_mesh_device_up{"), "{text}");
+        assert!(text
+            .lines()
+            .any(|l| l.starts_with("vxlan_mesh_device_up{") && l.ends_with(" 0")));
+        assert!(!text.contains("receive_bytes_total"), "{text}");
+        assert!(!text.contains("firewall_dropped"), "{text}");
+    }
+
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        let family = Family {
+            name: "vxlan_mesh_x",
+            kind: Kind::Gauge,
+            help: "a \\ b\nc",
+            samples: vec![Sample {
+                labels: vec![("host", "q\"\\\n".into())],
+                value: Value::Int(1),
+            }],
+        };
+        assert_eq!(
+            render(&[family]),
+            "# HELP vxlan_mesh_x a \\\\ b\\nc\n# TYPE vxlan_mesh_x gauge\nvxlan_mesh_x{host=\"q\\\"\\\\\\n\"} 1\n"
+        );
+    }
+}

@@ -98,6 +98,12 @@ pub enum Op {
         /// The chain jumped to.
         chain: String,
     },
+    /// Delete the first `-j CHAIN` rule of `FORWARD`, wherever it is (the shell script
+    /// removes the jumps it counted this way: it knows their number, not their positions).
+    DeleteJump {
+        /// The chain jumped to.
+        chain: String,
+    },
     /// Delete the rule at a position (1 = first) of an ebtables chain.
     DeleteRuleAt {
         /// The chain holding the rule.

@@ -237,42 +237,14 @@ fn signature(v: &Vxlan) -> String {
     )
 }
 
-/// `ip link set dev NAME` with `settings`.
-fn set_link(name: &str, settings: LinkSettings) -> Cmd {
+/// `ip link set dev NAME` with the settings `set` chooses (the others left as they are).
+fn set_link(name: &str, set: impl FnOnce(&mut LinkSettings)) -> Cmd {
+    let mut settings = LinkSettings::default();
+    set(&mut settings);
     Cmd::of(&Op::SetLink {
         name: name.to_string(),
         settings,
     })
-}
-
-fn set_mtu(name: &str, mtu: u32) -> Cmd {
-    set_link(
-        name,
-        LinkSettings {
-            mtu: Some(mtu),
-            ..LinkSettings::default()
-        },
-    )
-}
-
-fn set_alias(name: &str, alias: &str) -> Cmd {
-    set_link(
-        name,
-        LinkSettings {
-            alias: Some(alias.to_string()),
-            ..LinkSettings::default()
-        },
-    )
-}
-
-fn set_up(name: &str, up: bool) -> Cmd {
-    set_link(
-        name,
-        LinkSettings {
-            up: Some(up),
-            ..LinkSettings::default()
-        },
-    )
 }
 
 fn delete_link(name: &str) -> Cmd {
@@ -291,21 +263,15 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
         delete: delete_link(&v.name),
         create: Cmd::of(&Op::CreateVxlan { vxlan: v.clone() }),
-        set_mtu: set_mtu(&v.name, v.mtu),
-        set_alias: set_alias(&v.name, &v.alias),
-        set_down: set_up(&v.name, false),
-        set_master: set_link(
-            &v.name,
-            LinkSettings {
-                master: Some(master),
-                ..LinkSettings::default()
-            },
-        ),
+        set_mtu: set_link(&v.name, |s| s.mtu = Some(v.mtu)),
+        set_alias: set_link(&v.name, |s| s.alias = Some(v.alias.clone())),
+        set_down: set_link(&v.name, |s| s.up = Some(false)),
+        set_master: set_link(&v.name, |s| s.master = Some(master)),
         set_isolated: Cmd::of(&Op::SetIsolated {
             name: v.name.clone(),
             isolated: v.isolated,
         }),
-        set_up: set_up(&v.name, true),
+        set_up: set_link(&v.name, |s| s.up = Some(true)),
         mtu: v.mtu.to_string(),
         alias: v.alias.clone(),
         bridge: v.bridge.clone().unwrap_or_default(),
@@ -333,9 +299,9 @@ fn net(n: &NetworkPlan) -> Net {
         name: n.name.clone(),
         bridge: br.name.clone(),
         create: Cmd::of(&Op::CreateBridge { name: br.name.clone() }),
-        set_mtu: set_mtu(&br.name, br.mtu),
-        set_alias: set_alias(&br.name, &br.alias),
-        set_up: set_up(&br.name, true),
+        set_mtu: set_link(&br.name, |s| s.mtu = Some(br.mtu)),
+        set_alias: set_link(&br.name, |s| s.alias = Some(br.alias.clone())),
+        set_up: set_link(&br.name, |s| s.up = Some(true)),
         mtu: br.mtu.to_string(),
         alias: br.alias.clone(),
         vxlans: n.vxlans.iter().map(|v| vx(n, v)).collect(),
@@ -381,12 +347,7 @@ fn ebtables_remove() -> EbtablesRemove {
 /// `ip link del` of the link in `$name`.
 fn link_delete() -> Cmd {
     let stand_in = "$name".to_string();
-    Cmd::at_run_time(
-        &Op::DeleteLink {
-            name: stand_in.clone(),
-        },
-        &[(stand_in, Param::Name)],
-    )
+    Cmd::at_run_time(&Op::DeleteLink { name: stand_in.clone() }, &[(stand_in, Param::Name)])
 }
 
 /// `bridge fdb del` of the entry `$mac` towards `$dst` of VXLAN device `$dev`.
@@ -427,7 +388,9 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         firewall_desc: firewall_desc(plan),
         owner: OWNER_MARK,
         nft_table: table.to_string(),
-        nft_remove: Piped::of(&Op::RemoveFirewall { table: table.to_string() }),
+        nft_remove: Piped::of(&Op::RemoveFirewall {
+            table: table.to_string(),
+        }),
         firewall: plan.firewall.as_ref().map(|fw| Nft {
             load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
             peers: fw.peers.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),

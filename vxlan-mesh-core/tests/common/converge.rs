@@ -3,7 +3,10 @@
 //! by tests/equivalence.rs (the `--dry-run` commands) and vxlan-mesh-gen's
 //! tests/script_equivalence.rs (the rendered script), which includes this folder by path.
 
+use std::process::Command;
+
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{diff, plan_host_from_toml, HostPlan, State};
 
@@ -101,4 +104,32 @@ pub fn states(earlier: &HostPlan, later: &HostPlan, path: Path) -> (State, State
         let later = seen.pop().unwrap();
         (seen.pop().unwrap(), later)
     })
+}
+
+/// The property: `path` reaches the state `apply` reaches, both from nothing and from the
+/// state `earlier` left.
+pub fn reaches_what_apply_reaches(earlier: &Spec, later: &Spec, path: Path) -> Result<(), TestCaseError> {
+    let (earlier, later) = (earlier.plan(), later.plan());
+    let by_path = states(&earlier, &later, path);
+    let by_apply = states(&earlier, &later, apply);
+    prop_assert_eq!(&by_path.0, &by_apply.0, "from nothing");
+    prop_assert_eq!(&by_path.1, &by_apply.1, "from the earlier inventory's state");
+    Ok(())
+}
+
+/// Runs shell text `script` here with positional arguments `args` (`$0` is `what`);
+/// fails the test, with `what` and the shell's errors, unless it succeeds.
+pub fn sh(what: &str, script: &str, args: &[&str]) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(what)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

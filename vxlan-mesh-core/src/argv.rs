@@ -1,7 +1,8 @@
 //! The argument vectors of the [`Op`]s: the `ip`, `bridge`, `ebtables` and `nft` command
 //! that performs each operation. One function ([`of`]) writes them; `apply --dry-run` prints
 //! them as shell text ([`Command::shell`], quoting through [`shell_word`]), the netlink
-//! apply runs the `ebtables` and `nft` ones as they are.
+//! apply runs the `ebtables` and `nft` ones as they are, and the rendered shell script
+//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`].
 
 use std::fmt;
 

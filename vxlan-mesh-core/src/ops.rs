@@ -2,7 +2,7 @@
 //!
 //! Every form reads these: the netlink executor turns each [`Op`] into requests,
 //! [`crate::argv`] turns each into the `ip`, `bridge`, `ebtables` and `nft` command that does
-//! the same (what `apply --dry-run` prints). The ordering rules live here and nowhere else:
+//! the same (what `apply --dry-run` prints and the rendered shell script runs). The ordering rules live here and nowhere else:
 //!
 //! - the firewall comes first and goes last (the diff orders changes so);
 //! - a device is created down, then its alias (the ownership mark), MTU and bridge are set

@@ -3,7 +3,7 @@
 //! The view below holds every value as a `String`, so that each reaches the escaper whole
 //! and comes out as one quoted word. Every command that changes the system is the
 //! [`argv::of`] of a typed [`Op`] (the one place each command's arguments are written, the
-//! same that `apply --dry-run` prints), held here as a [`Cmd`] and written by the template
+//! same that `apply --dry-run` prints), held here as a `Cmd` and written by the template
 //! as one `run ...` line; the template only decides *whether* to run it, by comparing the
 //! host's current state with the wanted values the view also provides.
 
@@ -68,13 +68,16 @@ struct Cmd(Vec<Word>);
 impl Cmd {
     /// The command of `op`, every word known now.
     fn of(op: &Op) -> Cmd {
-        Cmd::at_run_time(op, &[])
+        Cmd::new(&argv::of(op), &[])
     }
 
     /// The command of `op`, which holds stand-in values for what only the running script
     /// knows: each argument equal to a stand-in of `params` becomes that variable.
     fn at_run_time(op: &Op, params: &[(String, Param)]) -> Cmd {
-        let command = argv::of(op);
+        Cmd::new(&argv::of(op), params)
+    }
+
+    fn new(command: &argv::Command, params: &[(String, Param)]) -> Cmd {
         let word = |arg: &String| match params.iter().find(|(stand_in, _)| stand_in == arg) {
             Some((_, param)) => Word::Param(*param),
             None => Word::Value(arg.clone()),
@@ -124,9 +127,10 @@ struct Piped {
 
 impl Piped {
     fn of(op: &Op) -> Piped {
+        let command = argv::of(op);
         Piped {
-            cmd: Cmd::of(op),
-            text: argv::of(op).stdin.unwrap_or_default(),
+            cmd: Cmd::new(&command, &[]),
+            text: command.stdin.unwrap_or_default(),
         }
     }
 }

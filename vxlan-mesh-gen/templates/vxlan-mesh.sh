@@ -79,6 +79,8 @@ differs() {
 	fi
 }
 
+{# Every `run ...|words` below is a command the core's argv::of wrote for one typed operation
+    (src/shell.rs): this template only decides whether to run it. -#}
 # Runs a command that changes the system (or prints it, or only counts it).
 run() {
 	case "$MODE" in

@@ -63,8 +63,8 @@ for mode in isolation ebtables flood; do
     apply=() reapply=() batch=()
     for _ in $(seq "$RUNS"); do
         fresh_ns
-        t0=$(now); in_ns "$BIN" -q -i "$inv" apply --host h1; t1=$(now)
-        in_ns "$BIN" -q -i "$inv" apply --host h1; t2=$(now)
+        t0=$(now); in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t1=$(now)
+        in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t2=$(now)
         apply+=("$(ms "$t0" "$t1")") reapply+=("$(ms "$t1" "$t2")")
 
         fresh_ns

@@ -1,7 +1,8 @@
 //! The argument vectors of the [`Op`]s: the `ip`, `bridge`, `ebtables` and `nft` command
 //! that performs each operation. One function ([`of`]) writes them; `apply --dry-run` prints
 //! them as shell text ([`Command::shell`], quoting through [`shell_word`]), the netlink
-//! apply runs the `ebtables` and `nft` ones as they are.
+//! apply runs the `ebtables` and `nft` ones as they are, and the rendered shell script
+//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`].
 
 use std::fmt;
 
@@ -113,8 +114,28 @@ pub fn shell_word(value: &str) -> String {
     if plain {
         value.to_string()
     } else {
-        format!("'{}'", crate::names::shown_message(value).replace('\'', "'\\''"))
+        single_quoted(&crate::names::shown_message(value))
     }
+}
+
+/// `value` as one single-quoted shell word that gives back exactly `value`, every byte of
+/// it (newlines included): the quoting under [`shell_word`], and what a program that writes
+/// shell text to be run (the rendered script, a lab's `sh -c`) quotes values with.
+///
+/// Inside single quotes the shell interprets nothing, so the only character that needs
+/// care is `'` itself, written `'\''` (close, escaped quote, reopen).
+///
+/// ```
+/// use vxlan_mesh_core::argv::single_quoted;
+/// assert_eq!(single_quoted("vxm100"), "'vxm100'");
+/// assert_eq!(single_quoted("it's\n$HOME"), "'it'\\''s\n$HOME'");
+/// ```
+pub fn single_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    out.push_str(&value.replace('\'', "'\\''"));
+    out.push('\'');
+    out
 }
 
 /// The command that performs `op`: the one place each command's arguments are written.
@@ -153,6 +174,7 @@ pub fn of(op: &Op) -> Command {
             Command::new(Program::Ebtables, args)
         }
         Op::InsertJump { chain } => ebtables(["-I", FORWARD, "1", "-j", chain]),
+        Op::DeleteJump { chain } => ebtables(["-D", FORWARD, "-j", chain]),
         Op::DeleteRuleAt { chain, position } => ebtables(["-D", chain, &position.to_string()]),
         Op::DeleteChain { chain } => ebtables(["-X", chain]),
     }
@@ -285,6 +307,17 @@ mod tests {
             for_change(&Change::DeleteBridge { bridge }),
             ["ip link del dev 'br`id`'"]
         );
+    }
+
+    #[test]
+    fn single_quoted_survives_a_real_shell() -> Result<(), Box<dyn std::error::Error>> {
+        let nasty = "a'b\"c $(touch /x) `id` \\ \n;|&*?~ ";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' {}", single_quoted(nasty)))
+            .output()?;
+        assert_eq!(String::from_utf8(out.stdout)?, nasty);
+        Ok(())
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Every form reads these: the netlink executor turns each [`Op`] into requests,
 //! [`crate::argv`] turns each into the `ip`, `bridge`, `ebtables` and `nft` command that does
-//! the same (what `apply --dry-run` prints). The ordering rules live here and nowhere else:
+//! the same (what `apply --dry-run` prints and the rendered shell script runs). The ordering rules live here and nowhere else:
 //!
 //! - the firewall comes first and goes last (the diff orders changes so);
 //! - a device is created down, then its alias (the ownership mark), MTU and bridge are set
@@ -95,6 +95,12 @@ pub enum Op {
     },
     /// Insert `-j CHAIN` as the first rule of `FORWARD`.
     InsertJump {
+        /// The chain jumped to.
+        chain: String,
+    },
+    /// Delete the first `-j CHAIN` rule of `FORWARD`, wherever it is (the shell script
+    /// removes the jumps it counted this way: it knows their number, not their positions).
+    DeleteJump {
         /// The chain jumped to.
         chain: String,
     },

@@ -7,12 +7,11 @@
 
 use std::fmt::{self, Write};
 
-/// Shell escaper: writes every interpolated value as a single-quoted shell word.
+/// Shell escaper: writes every interpolated value as a single-quoted shell word, by the
+/// workspace's one quoting function ([`vxlan_mesh_core::argv::single_quoted`]).
 ///
-/// Inside single quotes the shell interprets nothing, so the only character that needs
-/// care is `'` itself, written as `'\''` (close, escaped quote, reopen). askama may hand a
-/// value over in several pieces; each piece becomes its own quoted word and adjacent quoted
-/// words concatenate, so the result is the same single word.
+/// askama may hand a value over in several pieces; each piece becomes its own quoted word
+/// and adjacent quoted words concatenate, so the result is the same single word.
 ///
 /// ```
 /// use askama::filters::Escaper;
@@ -26,29 +25,8 @@ pub struct ShellQuote;
 
 impl askama::filters::Escaper for ShellQuote {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
-        dest.write_char('\'')?;
-        let mut parts = string.split('\'');
-        if let Some(first) = parts.next() {
-            dest.write_str(first)?;
-        }
-        for part in parts {
-            dest.write_str("'\\''")?;
-            dest.write_str(part)?;
-        }
-        dest.write_char('\'')
+        dest.write_str(&vxlan_mesh_core::argv::single_quoted(string))
     }
-}
-
-/// Quotes one value as a shell word, exactly as the shell template's escaper does.
-///
-/// ```
-/// assert_eq!(vxlan_mesh_gen::escape::shell_quote("a b"), "'a b'");
-/// ```
-pub fn shell_quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    // Writing into a String cannot fail.
-    let _ = askama::filters::Escaper::write_escaped_str(&ShellQuote, &mut out, value);
-    out
 }
 
 /// Escaper for systemd unit-style files (`.netdev`, `.network`, `.service`, drop-ins).
@@ -148,17 +126,6 @@ pub(crate) mod filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_quote_survives_a_real_shell() -> Result<(), Box<dyn std::error::Error>> {
-        let nasty = "a'b\"c $(touch /x) `id` \\ \n;|&*?~ ";
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("printf '%s' {}", shell_quote(nasty)))
-            .output()?;
-        assert_eq!(String::from_utf8(out.stdout)?, nasty);
-        Ok(())
-    }
 
     #[test]
     fn unit_value_refuses_what_would_change_the_file() {

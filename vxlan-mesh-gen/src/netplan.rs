@@ -3,7 +3,7 @@
 //! port isolation), and the shared firewall and loop-prevention units.
 
 use askama::Template;
-use vxlan_mesh_core::{Family, HostPlan};
+use vxlan_mesh_core::HostPlan;
 
 // askama looks custom filters up as `filters::NAME` where the template struct is defined.
 use crate::escape::filters;
@@ -34,8 +34,8 @@ struct Tunnel {
     port: u16,
     mtu: u32,
     learning: bool,
-    v6: bool,
-    udp_checksum: bool,
+    /// The `checksums:` list, as the core words it for netplan (empty: no key).
+    checksums: Vec<&'static str>,
 }
 
 struct Bridge {
@@ -88,8 +88,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 port: v.port,
                 mtu: v.mtu,
                 learning: v.learning,
-                v6: Family::of(&v.local) == Family::V6,
-                udp_checksum: v.udp_checksum,
+                checksums: v.udp_checksum_mode().netplan_checksums(),
             });
             let fdb = fdb_of(net, v);
             if v.isolated || !fdb.is_empty() {

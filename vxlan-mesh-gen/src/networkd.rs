@@ -2,7 +2,7 @@
 //! in `etc/systemd/network`, plus the shared firewall and loop-prevention units.
 
 use askama::Template;
-use vxlan_mesh_core::{Family, HostPlan, NetworkPlan, Vxlan};
+use vxlan_mesh_core::{HostPlan, NetworkPlan, Vxlan};
 
 use crate::{fill, units, Header, RenderError, RenderedFile};
 
@@ -42,8 +42,8 @@ struct VxlanNetdev<'a> {
     remote: Option<String>,
     port: u16,
     learning: bool,
-    v6: bool,
-    udp_checksum: bool,
+    /// `[VXLAN]` checksum settings, as the core words them for networkd.
+    checksums: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -154,8 +154,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 remote: v.remote.map(|r| r.to_string()),
                 port: v.port,
                 learning: v.learning,
-                v6: Family::of(&v.local) == Family::V6,
-                udp_checksum: v.udp_checksum,
+                checksums: v.udp_checksum_mode().networkd_settings(),
             };
             files.push(file(
                 format!("{base}.netdev"),

@@ -1,26 +1,138 @@
 //! The shell script: `templates/vxlan-mesh.sh`, rendered with the single-quoting escaper.
 //!
 //! The view below holds every value as a `String`, so that each reaches the escaper whole
-//! and comes out as one quoted word. Every command that changes the system is an argument
-//! vector built here ([`Argv`]) and written by the template as one `run ...` line; the
-//! template only decides *whether* to run it, by comparing the host's current state with
-//! the wanted values the view also provides.
+//! and comes out as one quoted word. Every command that changes the system is the
+//! [`argv::of`] of a typed [`Op`] (the one place each command's arguments are written, the
+//! same that `apply --dry-run` prints), held here as a `Cmd` and written by the template
+//! as one `run ...` line; the template only decides *whether* to run it, by comparing the
+//! host's current state with the wanted values the view also provides.
 
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use askama::filters::Escaper;
 use askama::Template;
+use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
+use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
-use vxlan_mesh_core::{firewall, Family, HostPlan, LoopRule, NetworkPlan, Vxlan};
+use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, Vxlan};
 
+use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
 
 /// Where the script is installed.
 pub(crate) const PATH: &str = "usr/local/sbin/vxlan-mesh.sh";
 
-/// One command as its words; the template quotes each word.
-type Argv = Vec<String>;
+/// One word of a command the script runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Word {
+    /// A value known when rendering: written by the escaper, as every value is.
+    Value(String),
+    /// A value the script finds on the host (a stale link or FDB entry), held in a shell
+    /// variable of the template.
+    Param(Param),
+}
 
-fn argv(words: &[&str]) -> Argv {
-    words.iter().map(|w| (*w).to_string()).collect()
+/// The shell variables of the template's own loops that a command may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Param {
+    /// `prune_links`: the stale link.
+    Name,
+    /// `prune_fdb`: the VXLAN device.
+    Dev,
+    /// `prune_fdb`: the stale entry's MAC address.
+    Mac,
+    /// `prune_fdb`: the stale entry's destination.
+    Dst,
+}
+
+impl Param {
+    /// The variable's expansion, double-quoted (one word whatever it holds).
+    fn expansion(self) -> &'static str {
+        match self {
+            Param::Name => "\"$name\"",
+            Param::Dev => "\"$dev\"",
+            Param::Mac => "\"$mac\"",
+            Param::Dst => "\"$dst\"",
+        }
+    }
+}
+
+/// A command the script runs, as shell words: the program and arguments [`argv::of`] wrote
+/// for one operation (its standard input, if any, is passed separately). The template
+/// writes it through the `words` filter, which takes nothing but a `Cmd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cmd(Vec<Word>);
+
+impl Cmd {
+    /// The command of `op`, every word known now.
+    fn of(op: &Op) -> Cmd {
+        Cmd::new(&argv::of(op), &[])
+    }
+
+    /// The command of `op`, which holds stand-in values for what only the running script
+    /// knows: each argument equal to a stand-in of `params` becomes that variable.
+    fn at_run_time(op: &Op, params: &[(String, Param)]) -> Cmd {
+        Cmd::new(&argv::of(op), params)
+    }
+
+    fn new(command: &argv::Command, params: &[(String, Param)]) -> Cmd {
+        let word = |arg: &String| match params.iter().find(|(stand_in, _)| stand_in == arg) {
+            Some((_, param)) => Word::Param(*param),
+            None => Word::Value(arg.clone()),
+        };
+        let mut words = vec![Word::Value(command.program.name().to_string())];
+        words.extend(command.args.iter().map(word));
+        Cmd(words)
+    }
+}
+
+/// Shell text: every value quoted by the shell template's escaper, words separated by one
+/// space.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, w) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            match w {
+                Word::Value(v) => ShellQuote.write_escaped_str(&mut *f, v)?,
+                Word::Param(p) => f.write_str(p.expansion())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The template's custom filter, found by askama as `filters::NAME`.
+mod filters {
+    use askama::filters::Safe;
+
+    /// Writes a command: only a [`Cmd`](super::Cmd) is accepted, whose every value goes
+    /// through the escaper, so this cannot pass a string through unquoted.
+    #[askama::filter_fn]
+    pub fn words(value: &super::Cmd, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
+        Ok(Safe(value.to_string()))
+    }
+}
+
+/// A command that reads a script on standard input (`nft -f -`).
+struct Piped {
+    /// The command.
+    cmd: Cmd,
+    /// What it reads.
+    text: String,
+}
+
+impl Piped {
+    fn of(op: &Op) -> Piped {
+        let command = argv::of(op);
+        Piped {
+            cmd: Cmd::new(&command, &[]),
+            text: command.stdin.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -33,20 +145,24 @@ struct Script<'a> {
     firewall_desc: String,
     owner: &'static str,
     nft_table: String,
-    nft_remove: String,
+    nft_remove: Piped,
     firewall: Option<Nft>,
     chain: &'static str,
     /// The loop-prevention chain as the plan wants it (ebtables mode).
     ebtables: Option<Ebtables>,
     /// Commands that remove the chain and its jump (run when present and not wanted).
     ebtables_remove: EbtablesRemove,
+    /// Deletes the stale link `$name` (`prune_links`).
+    link_delete: Cmd,
+    /// Deletes the stale FDB entry `$mac` towards `$dst` of `$dev` (`prune_fdb`).
+    fdb_delete: Cmd,
     /// Every interface name the plan wants: owned links with other names are stale.
     wanted_links: Vec<String>,
     networks: Vec<Net>,
 }
 
 struct Nft {
-    apply: String,
+    load: Piped,
     /// The peers' addresses, one per line.
     peers: String,
     port: String,
@@ -55,17 +171,17 @@ struct Nft {
 struct Ebtables {
     /// The chain's rules as `ebtables -L` lists them, one per line.
     listing: String,
-    create: Argv,
-    flush: Argv,
-    rules: Vec<Argv>,
-    jump_delete: Argv,
-    jump_insert: Argv,
+    create: Cmd,
+    flush: Cmd,
+    rules: Vec<Cmd>,
+    jump_delete: Cmd,
+    jump_insert: Cmd,
 }
 
 struct EbtablesRemove {
-    jump_delete: Argv,
-    flush: Argv,
-    delete: Argv,
+    jump_delete: Cmd,
+    flush: Cmd,
+    delete: Cmd,
 }
 
 struct Net {
@@ -73,10 +189,10 @@ struct Net {
     bridge: String,
     mtu: String,
     alias: String,
-    create: Argv,
-    set_mtu: Argv,
-    set_alias: Argv,
-    set_up: Argv,
+    create: Cmd,
+    set_mtu: Cmd,
+    set_alias: Cmd,
+    set_up: Cmd,
     vxlans: Vec<Vx>,
 }
 
@@ -91,14 +207,14 @@ struct Vx {
     alias: String,
     bridge: String,
     isolated: &'static str,
-    delete: Argv,
-    create: Argv,
-    set_mtu: Argv,
-    set_alias: Argv,
-    set_down: Argv,
-    set_master: Argv,
-    set_isolated: Argv,
-    set_up: Argv,
+    delete: Cmd,
+    create: Cmd,
+    set_mtu: Cmd,
+    set_alias: Cmd,
+    set_down: Cmd,
+    set_master: Cmd,
+    set_isolated: Cmd,
+    set_up: Cmd,
     fdb: Vec<Fdb>,
 }
 
@@ -107,11 +223,11 @@ struct Fdb {
     key: String,
     mac: String,
     destination: String,
-    add: Argv,
+    add: Cmd,
 }
 
 /// The wanted fixed attributes of `v` in the words `vxlan_sig` (in the template) prints
-/// for an existing device.
+/// for an existing device; the checksum words are iproute2's, which `ip -d link` lists.
 fn signature(v: &Vxlan) -> String {
     format!(
         "vni {} local {} remote {} dev {} port {} learning {} checksum {}",
@@ -121,43 +237,26 @@ fn signature(v: &Vxlan) -> String {
         v.underlay_device.as_deref().unwrap_or("none"),
         v.port,
         if v.learning { "on" } else { "off" },
-        if v.udp_checksum { "on" } else { "off" },
+        v.udp_checksum_mode().iproute2_words().join(" "),
     )
 }
 
-fn create_vxlan(v: &Vxlan) -> Argv {
-    let (vni, local, port) = (v.vni.to_string(), v.local.to_string(), v.port.to_string());
-    let mut a = argv(&[
-        "ip", "link", "add", "name", &v.name, "type", "vxlan", "id", &vni, "local", &local,
-    ]);
-    if let Some(r) = v.remote {
-        a.extend(argv(&["remote", &r.to_string()]));
-    }
-    a.extend(argv(&["dstport", &port]));
-    if let Some(d) = &v.underlay_device {
-        a.extend(argv(&["dev", d]));
-    }
-    a.push(if v.learning { "learning" } else { "nolearning" }.to_string());
-    let checksum: &[&str] = match (Family::of(&v.local), v.udp_checksum) {
-        (Family::V4, true) => &["udpcsum"],
-        (Family::V4, false) => &["noudpcsum"],
-        (Family::V6, true) => &["noudp6zerocsumtx", "noudp6zerocsumrx"],
-        (Family::V6, false) => &["udp6zerocsumtx", "udp6zerocsumrx"],
-    };
-    a.extend(argv(checksum));
-    a
+/// `ip link set dev NAME` with the settings `set` chooses (the others left as they are).
+fn set_link(name: &str, set: impl FnOnce(&mut LinkSettings)) -> Cmd {
+    let mut settings = LinkSettings::default();
+    set(&mut settings);
+    Cmd::of(&Op::SetLink {
+        name: name.to_string(),
+        settings,
+    })
 }
 
-fn link_set(name: &str, rest: &[&str]) -> Argv {
-    let mut a = argv(&["ip", "link", "set", "dev", name]);
-    a.extend(argv(rest));
-    a
+fn delete_link(name: &str) -> Cmd {
+    Cmd::of(&Op::DeleteLink { name: name.to_string() })
 }
 
 fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
-    let mtu = v.mtu.to_string();
-    let bridge = v.bridge.clone().unwrap_or_default();
-    let isolated = if v.isolated { "on" } else { "off" };
+    let master = v.bridge.clone().map_or(Master::None, Master::Bridge);
     Vx {
         description: match &v.peer {
             Some(peer) => format!("VXLAN device towards {peer}, VNI {}", v.vni),
@@ -166,18 +265,21 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
         name: v.name.clone(),
         signature: signature(v),
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
-        delete: argv(&["ip", "link", "del", "dev", &v.name]),
-        create: create_vxlan(v),
-        set_mtu: link_set(&v.name, &["mtu", &mtu]),
-        set_alias: link_set(&v.name, &["alias", &v.alias]),
-        set_down: link_set(&v.name, &["down"]),
-        set_master: link_set(&v.name, &["master", &bridge]),
-        set_isolated: argv(&["bridge", "link", "set", "dev", &v.name, "isolated", isolated]),
-        set_up: link_set(&v.name, &["up"]),
-        mtu,
+        delete: delete_link(&v.name),
+        create: Cmd::of(&Op::CreateVxlan { vxlan: v.clone() }),
+        set_mtu: set_link(&v.name, |s| s.mtu = Some(v.mtu)),
+        set_alias: set_link(&v.name, |s| s.alias = Some(v.alias.clone())),
+        set_down: set_link(&v.name, |s| s.up = Some(false)),
+        set_master: set_link(&v.name, |s| s.master = Some(master)),
+        set_isolated: Cmd::of(&Op::SetIsolated {
+            name: v.name.clone(),
+            isolated: v.isolated,
+        }),
+        set_up: set_link(&v.name, |s| s.up = Some(true)),
+        mtu: v.mtu.to_string(),
         alias: v.alias.clone(),
-        bridge,
-        isolated,
+        bridge: v.bridge.clone().unwrap_or_default(),
+        isolated: if v.isolated { "on" } else { "off" },
         fdb: net
             .fdb
             .iter()
@@ -186,7 +288,7 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
                 let (mac, destination) = (e.mac.to_string(), e.destination.to_string());
                 Fdb {
                     key: format!("{mac}@{destination}"),
-                    add: argv(&["bridge", "fdb", "append", &mac, "dev", &v.name, "dst", &destination]),
+                    add: Cmd::of(&Op::AddFdb { entry: e.clone() }),
                     mac,
                     destination,
                 }
@@ -197,42 +299,82 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
 
 fn net(n: &NetworkPlan) -> Net {
     let br = &n.bridge;
-    let mtu = br.mtu.to_string();
     Net {
         name: n.name.clone(),
         bridge: br.name.clone(),
-        create: argv(&["ip", "link", "add", "name", &br.name, "type", "bridge"]),
-        set_mtu: link_set(&br.name, &["mtu", &mtu]),
-        set_alias: link_set(&br.name, &["alias", &br.alias]),
-        set_up: link_set(&br.name, &["up"]),
-        mtu,
+        create: Cmd::of(&Op::CreateBridge { name: br.name.clone() }),
+        set_mtu: set_link(&br.name, |s| s.mtu = Some(br.mtu)),
+        set_alias: set_link(&br.name, |s| s.alias = Some(br.alias.clone())),
+        set_up: set_link(&br.name, |s| s.up = Some(true)),
+        mtu: br.mtu.to_string(),
         alias: br.alias.clone(),
         vxlans: n.vxlans.iter().map(|v| vx(n, v)).collect(),
     }
 }
 
-fn ebtables(chain: &str, rules: &[LoopRule]) -> Ebtables {
-    let rule_words: Vec<Argv> = rules
-        .iter()
-        .map(|rule| {
-            let mut a = argv(&["ebtables", "-t", "filter", "-A", chain]);
-            a.extend(rule.ebtables_args());
-            a
-        })
-        .collect();
+fn ebtables(rules: &LoopRules) -> Ebtables {
+    let chain = || rules.chain.clone();
     Ebtables {
         listing: rules
+            .rules
             .iter()
             .map(|r| r.ebtables_args().join(" "))
             .collect::<Vec<_>>()
             .join("\n"),
-        create: argv(&["ebtables", "-t", "filter", "-N", chain]),
-        flush: argv(&["ebtables", "-t", "filter", "-F", chain]),
-        rules: rule_words,
-        jump_delete: argv(&["ebtables", "-t", "filter", "-D", "FORWARD", "-j", chain]),
+        create: Cmd::of(&Op::CreateChain { chain: chain() }),
+        flush: Cmd::of(&Op::FlushChain { chain: chain() }),
+        rules: rules
+            .rules
+            .iter()
+            .map(|rule| {
+                Cmd::of(&Op::AppendRule {
+                    chain: chain(),
+                    rule: rule.clone(),
+                })
+            })
+            .collect(),
+        jump_delete: Cmd::of(&Op::DeleteJump { chain: chain() }),
         // Position 1: evaluated before any rule of other tools that could accept the frame.
-        jump_insert: argv(&["ebtables", "-t", "filter", "-I", "FORWARD", "1", "-j", chain]),
+        jump_insert: Cmd::of(&Op::InsertJump { chain: chain() }),
     }
+}
+
+fn ebtables_remove() -> EbtablesRemove {
+    let chain = || EBTABLES_CHAIN.to_string();
+    EbtablesRemove {
+        jump_delete: Cmd::of(&Op::DeleteJump { chain: chain() }),
+        flush: Cmd::of(&Op::FlushChain { chain: chain() }),
+        delete: Cmd::of(&Op::DeleteChain { chain: chain() }),
+    }
+}
+
+/// `ip link del` of the link in `$name`.
+fn link_delete() -> Cmd {
+    let stand_in = "$name".to_string();
+    Cmd::at_run_time(&Op::DeleteLink { name: stand_in.clone() }, &[(stand_in, Param::Name)])
+}
+
+/// `bridge fdb del` of the entry `$mac` towards `$dst` of VXLAN device `$dev`.
+fn fdb_delete() -> Cmd {
+    // Stand-ins of the right types; only the words they become matter.
+    let device = "$dev".to_string();
+    let mac = MacAddr([0x02, 0, 0x5e, 0, 0x53, 0x01]);
+    let destination = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 255));
+    Cmd::at_run_time(
+        &Op::DeleteFdb {
+            entry: FdbEntry {
+                device: device.clone(),
+                mac,
+                destination,
+                peer: None,
+            },
+        },
+        &[
+            (device, Param::Dev),
+            (mac.to_string(), Param::Mac),
+            (destination.to_string(), Param::Dst),
+        ],
+    )
 }
 
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
@@ -250,19 +392,19 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         firewall_desc: firewall_desc(plan),
         owner: OWNER_MARK,
         nft_table: table.to_string(),
-        nft_remove: firewall::nft_remove_script(table),
+        nft_remove: Piped::of(&Op::RemoveFirewall {
+            table: table.to_string(),
+        }),
         firewall: plan.firewall.as_ref().map(|fw| Nft {
-            apply: firewall::nft_script(fw),
+            load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
             peers: fw.peers.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
             port: fw.port.to_string(),
         }),
         chain: EBTABLES_CHAIN,
-        ebtables: plan.loop_rules.as_ref().map(|r| ebtables(&r.chain, &r.rules)),
-        ebtables_remove: EbtablesRemove {
-            jump_delete: argv(&["ebtables", "-t", "filter", "-D", "FORWARD", "-j", EBTABLES_CHAIN]),
-            flush: argv(&["ebtables", "-t", "filter", "-F", EBTABLES_CHAIN]),
-            delete: argv(&["ebtables", "-t", "filter", "-X", EBTABLES_CHAIN]),
-        },
+        ebtables: plan.loop_rules.as_ref().map(ebtables),
+        ebtables_remove: ebtables_remove(),
+        link_delete: link_delete(),
+        fdb_delete: fdb_delete(),
         wanted_links,
         networks: plan.networks.iter().map(net).collect(),
     };
@@ -283,5 +425,19 @@ pub(crate) fn firewall_desc(plan: &HostPlan) -> String {
             fw.peers.len()
         ),
         None => format!("off in the inventory; UDP {} is open to anyone", plan.port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_time_commands_take_every_value_from_the_shell() {
+        assert_eq!(link_delete().to_string(), r#"'ip' 'link' 'del' 'dev' "$name""#);
+        assert_eq!(
+            fdb_delete().to_string(),
+            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'self'"#
+        );
     }
 }

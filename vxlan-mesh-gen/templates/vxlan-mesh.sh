@@ -42,11 +42,11 @@ WAIT=${VXLAN_MESH_WAIT:-30}
 {%- if let Some(fw) = firewall %}
 
 # The peer-only firewall: vxlan-mesh's own table, replaced atomically when loaded.
-NFT_APPLY={{ fw.apply }}
+NFT_APPLY={{ fw.load.text }}
 NFT_PEERS={{ fw.peers }}
 NFT_PORT={{ fw.port }}
 {%- endif %}
-NFT_REMOVE={{ nft_remove }}
+NFT_REMOVE={{ nft_remove.text }}
 {%- if let Some(ebt) = ebtables %}
 # The rules of the loop-prevention chain, as `ebtables -L` lists them.
 EBT_RULES={{ ebt.listing }}
@@ -79,6 +79,8 @@ differs() {
 	fi
 }
 
+{# Every `run ...|words` below is a command the core's argv::of wrote for one typed operation
+    (src/shell.rs): this template only decides whether to run it. -#}
 # Runs a command that changes the system (or prints it, or only counts it).
 run() {
 	case "$MODE" in
@@ -143,22 +145,24 @@ claim() {
 }
 
 # The attributes of a VXLAN link (details $1) that cannot change in place, in the words
-# the plan's are written in below.
+# the plan's are written in below (the checksum flags as iproute2 names them).
 vxlan_sig() {
 	printf '%s\n' "$1" | awk '{
 		for (i = 1; i <= NF; i++) if ($i == "vxlan" && $(i + 1) == "id") break
 		vni = $(i + 2); lo = "none"; re = "none"; dev = "none"; port = "none"; learn = "on"
-		c4 = "off"; c6 = "on"
+		# Older iproute2 lists only the checksum flags that are set: an absent one is off.
+		c4 = "noudpcsum"; tx = "noudp6zerocsumtx"; rx = "noudp6zerocsumrx"
 		for (j = i + 3; j <= NF && $j != "\\"; j++) {
 			if ($j == "local") lo = $(j + 1)
 			else if ($j == "remote") re = $(j + 1)
 			else if ($j == "dev") dev = $(j + 1)
 			else if ($j == "dstport") port = $(j + 1)
 			else if ($j == "nolearning") learn = "off"
-			else if ($j == "udpcsum") c4 = "on"
-			else if ($j == "udp6zerocsumtx") c6 = "off"
+			else if ($j == "udpcsum") c4 = $j
+			else if ($j == "udp6zerocsumtx") tx = $j
+			else if ($j == "udp6zerocsumrx") rx = $j
 		}
-		printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? c6 : c4)
+		printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? tx " " rx : c4)
 	}'
 }
 
@@ -179,7 +183,7 @@ prune_links() {
 			*" $name "*) continue ;;
 			esac
 			differs "$name ($kind marked by vxlan-mesh) is not in the plan: deleting it"
-			run ip link del dev "$name"
+			run {{ link_delete|words }}
 		done
 	done
 }
@@ -228,15 +232,19 @@ prune_fdb() {
 			esac
 		fi
 		differs "$dev: $kind FDB entry ${entry%@*} dst ${entry#*@} is not in the plan: deleting it"
-		run bridge fdb del "${entry%@*}" dev "$dev" dst "${entry#*@}"
+		mac=${entry%@*}
+		dst=${entry#*@}
+		run {{ fdb_delete|words }}
 	done
 }
 
-# Loads nftables script $1.
+# Runs the command $2... (nft) with the nftables script $1 on its standard input.
 nft_load() {
+	text=$1
+	shift
 	case "$MODE" in
-	apply) printf '%s' "$1" | nft -f - ;;
-	print) printf 'nft -f - <<EOF\n%sEOF\n' "$1" ;;
+	apply) printf '%s' "$text" | "$@" ;;
+	print) printf '%s <<EOF\n%sEOF\n' "$*" "$text" ;;
 	check)
 		drift=1
 		printf '  would load the nftables script of the plan\n'
@@ -285,13 +293,13 @@ firewall_step() {
 	need nft
 	if ! firewall_ok; then
 		differs "nftables table inet $NFT_TABLE is missing or differs from the plan: loading it"
-		nft_load "$NFT_APPLY"
+		nft_load "$NFT_APPLY" {{ fw.load.cmd|words }}
 	fi
 {%- else %}
 	# The firewall is off in the inventory: vxlan-mesh's table must not be there.
 	if nft_present; then
 		differs "nftables table inet $NFT_TABLE is there but the firewall is off: deleting it"
-		nft_load "$NFT_REMOVE"
+		nft_load "$NFT_REMOVE" {{ nft_remove.cmd|words }}
 	fi
 {%- endif %}
 }
@@ -302,13 +310,13 @@ loop_step() {
 	# Loop prevention is in place before any VXLAN port comes up.
 	if ! ebt_chain_exists; then
 		differs "ebtables chain $EBT_CHAIN is missing: creating it"
-		run{% for w in ebt.create %} {{ w }}{% endfor %}
+		run {{ ebt.create|words }}
 	fi
 	if [ "$(ebt_rules "$EBT_CHAIN")" != "$EBT_RULES" ]; then
 		differs "ebtables chain $EBT_CHAIN does not hold the planned rules: refilling it"
-		run{% for w in ebt.flush %} {{ w }}{% endfor %}
+		run {{ ebt.flush|words }}
 {%- for rule in ebt.rules %}
-		run{% for w in rule %} {{ w }}{% endfor %}
+		run {{ rule|words }}
 {%- endfor %}
 	fi
 	# FORWARD jumps to the chain once, as its first rule: a rule of another tool above it
@@ -317,10 +325,10 @@ loop_step() {
 	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "-j $EBT_CHAIN" ]; then
 		differs "FORWARD jumps to $EBT_CHAIN $jumps time(s), not once as its first rule: re-inserting the jump at position 1"
 		while [ "$jumps" -gt 0 ]; do
-			run{% for w in ebt.jump_delete %} {{ w }}{% endfor %}
+			run {{ ebt.jump_delete|words }}
 			jumps=$((jumps - 1))
 		done
-		run{% for w in ebt.jump_insert %} {{ w }}{% endfor %}
+		run {{ ebt.jump_insert|words }}
 	fi
 {%- else %}
 	# No ebtables loop prevention in the plan: vxlan-mesh's chain must not be there.
@@ -335,12 +343,12 @@ loop_down() {
 	if [ "$jumps" -gt 0 ] || ebt_chain_exists; then
 		differs "ebtables chain $EBT_CHAIN is there but not in the plan: deleting it"
 		while [ "$jumps" -gt 0 ]; do
-			run{% for w in ebtables_remove.jump_delete %} {{ w }}{% endfor %}
+			run {{ ebtables_remove.jump_delete|words }}
 			jumps=$((jumps - 1))
 		done
 		if ebt_chain_exists; then
-			run{% for w in ebtables_remove.flush %} {{ w }}{% endfor %}
-			run{% for w in ebtables_remove.delete %} {{ w }}{% endfor %}
+			run {{ ebtables_remove.flush|words }}
+			run {{ ebtables_remove.delete|words }}
 		fi
 	fi
 }
@@ -358,12 +366,12 @@ converge() {
 	claim {{ net.bridge }}
 	if ! link_exists {{ net.bridge }}; then
 		[ "$CREATOR" = networkd ] || differs {{ net.bridge }}" is missing: creating it"
-		create {{ net.bridge }}{% for w in net.create %} {{ w }}{% endfor %}
+		create {{ net.bridge }} {{ net.create|words }}
 	fi
 	d=$(details {{ net.bridge }})
-	[ "$(field "$d" mtu)" = {{ net.mtu }} ] || run{% for w in net.set_mtu %} {{ w }}{% endfor %}
-	[ "$(field "$d" alias)" = {{ net.alias }} ] || run{% for w in net.set_alias %} {{ w }}{% endfor %}
-	is_up "$d" || run{% for w in net.set_up %} {{ w }}{% endfor %}
+	[ "$(field "$d" mtu)" = {{ net.mtu }} ] || run {{ net.set_mtu|words }}
+	[ "$(field "$d" alias)" = {{ net.alias }} ] || run {{ net.set_alias|words }}
+	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 
 	# {{ v.description }}
@@ -371,31 +379,31 @@ converge() {
 	d=$(details {{ v.name }})
 	if [ -n "$d" ] && [ "$(vxlan_sig "$d")" != {{ v.signature }} ]; then
 		differs {{ v.name }}" is \"$(vxlan_sig "$d")\", the plan wants \""{{ v.signature }}"\" (cannot change in place): re-creating it"
-		run{% for w in v.delete %} {{ w }}{% endfor %}
+		run {{ v.delete|words }}
 		# Also under sync: systemd-networkd never re-creates a netdev it made once, so
 		# the device is made here with the attributes its .netdev file has.
-		run{% for w in v.create %} {{ w }}{% endfor %}
+		run {{ v.create|words }}
 		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
 	if [ -z "$d" ]; then
 		[ "$CREATOR" = networkd ] || differs {{ v.name }}" is missing: creating it"
-		create {{ v.name }}{% for w in v.create %} {{ w }}{% endfor %}
+		create {{ v.name }} {{ v.create|words }}
 		d=$(details {{ v.name }})
 	fi
-	[ "$(field "$d" mtu)" = {{ v.mtu }} ] || run{% for w in v.set_mtu %} {{ w }}{% endfor %}
-	[ "$(field "$d" alias)" = {{ v.alias }} ] || run{% for w in v.set_alias %} {{ w }}{% endfor %}
+	[ "$(field "$d" mtu)" = {{ v.mtu }} ] || run {{ v.set_mtu|words }}
+	[ "$(field "$d" alias)" = {{ v.alias }} ] || run {{ v.set_alias|words }}
 	if [ "$(field "$d" master)" != {{ v.bridge }} ]; then
 		# Joins its bridge down, so that it never forwards before isolation is set.
-		run{% for w in v.set_down %} {{ w }}{% endfor %}
-		run{% for w in v.set_master %} {{ w }}{% endfor %}
+		run {{ v.set_down|words }}
+		run {{ v.set_master|words }}
 		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
-	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run{% for w in v.set_isolated %} {{ w }}{% endfor %}
+	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run {{ v.set_isolated|words }}
 {%- for e in v.fdb %}
-	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run{% for w in e.add %} {{ w }}{% endfor %}
+	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run {{ e.add|words }}
 {%- endfor %}
 	prune_fdb {{ v.name }} {{ v.remote }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
-	is_up "$d" || run{% for w in v.set_up %} {{ w }}{% endfor %}
+	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}
 }
@@ -405,7 +413,7 @@ stop() {
 	prune_links
 	loop_down
 	if nft_present; then
-		nft_load "$NFT_REMOVE"
+		nft_load "$NFT_REMOVE" {{ nft_remove.cmd|words }}
 	fi
 }
 

@@ -63,7 +63,7 @@ fn every_form_carries_the_cores_firewall_text() {
                     Some(fw) => {
                         let nft = vxlan_mesh_core::firewall::nft_script(fw);
                         let found = match format {
-                            Format::Shell => files[0].contents.contains(&vxlan_mesh_gen::escape::shell_quote(&nft)),
+                            Format::Shell => files[0].contents.contains(&vxlan_mesh_core::argv::single_quoted(&nft)),
                             // The networkd form's files, byte for byte once real Ignition wrote
                             // them: tests/ignition.rs.
                             Format::Ignition => continue,

@@ -211,7 +211,7 @@ impl Lab {
         self.check_netns(netns)?;
         let mut copy = String::new();
         for d in dirs.iter().filter(|d| d.is_dir()) {
-            let quoted = format!("'{}'", d.display().to_string().replace('\'', "'\\''"));
+            let quoted = vxlan_mesh_core::argv::single_quoted(&d.display().to_string());
             copy.push_str(&format!("cp -r {quoted}/. /run/systemd/network/; "));
         }
         let script = format!(

@@ -179,6 +179,7 @@ impl Executor<'_> {
             | Op::FlushChain { .. }
             | Op::AppendRule { .. }
             | Op::InsertJump { .. }
+            | Op::DeleteJump { .. }
             | Op::DeleteRuleAt { .. }
             | Op::DeleteChain { .. } => {
                 self.flush()?;

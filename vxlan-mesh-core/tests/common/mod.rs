@@ -1,7 +1,10 @@
-//! Shared by the tests that need a network namespace of their own.
-#![allow(clippy::expect_used, dead_code)]
+//! Shared by the tests that need a network namespace of their own (all of them need the
+//! `netlink` feature).
+#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
 
 use nix::sched::{unshare, CloneFlags};
+
+pub mod converge;
 
 /// Runs `f` in a fresh, anonymous network namespace (gone when the thread ends), so tests
 /// run in parallel and leave nothing behind. Needs root; fails loudly without.

@@ -79,6 +79,7 @@ fn v4(peers: &[&str]) -> Firewall {
         family: Family::V4,
         port: 4789,
         peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+        wireguard: None,
     }
 }
 

@@ -199,6 +199,7 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
         family: Family::V4,
         port: 0,
         peers: Vec::new(),
+        wireguard: None,
     };
     let items = json
         .get("nftables")
@@ -341,6 +342,7 @@ mod tests {
             family: Family::V4,
             port: 4789,
             peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+            wireguard: None,
         };
         assert_eq!(table, Table::Ours(expected));
     }

@@ -189,6 +189,13 @@ pub enum ApplyError {
         /// The foreign device holding them.
         foreign: String,
     },
+    /// The plan is encrypted, and this build cannot set up WireGuard yet: applying the rest
+    /// would make a mesh between inner addresses that nothing carries.
+    #[error("host `{host}`: encryption = \"wireguard\" cannot be applied by this version yet; nothing was changed")]
+    EncryptionUnsupported {
+        /// The host whose plan it is.
+        host: String,
+    },
     /// Applying stopped part-way, after the changes in `done` were made (those after them
     /// may be partly made); `source` says why.
     #[error("stopped after {} of {total} change(s); the change(s) after those may be partly made", done.len())]
@@ -427,6 +434,11 @@ fn prepare(
     desired: &State,
     plan: Option<&HostPlan>,
 ) -> Result<(Report, HashMap<String, u32>), ApplyError> {
+    if let Some(plan) = plan.filter(|p| p.wireguard.is_some()) {
+        return Err(ApplyError::EncryptionUnsupported {
+            host: plan.host.clone(),
+        });
+    }
     let (observed, links) = observe_with(socket)?;
     let changes = diff(desired, &observed)?;
     let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;

@@ -276,8 +276,15 @@ impl FromStr for PublicKey {
     }
 }
 
-/// The standard base64 (with padding) of a 32-byte key: 44 characters, the last `=`.
-pub(crate) fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
+/// The standard base64 (with padding) of a 32-byte key: 44 characters, the last `=`, the
+/// form `wg` reads and writes key files in.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::{decode_key, encode_key};
+/// let text = encode_key(&[7; 32]);
+/// assert_eq!(decode_key(&text), Ok([7; 32]));
+/// ```
+pub fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
     let mut out = String::with_capacity(44);
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -293,8 +300,9 @@ pub(crate) fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
     out
 }
 
-/// The 32 bytes of a key written as standard base64, or why it is not one.
-pub(crate) fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
+/// The 32 bytes of a key written as standard base64, or why it is not one. The reason never
+/// quotes the text, so that it may be shown for a private key too.
+pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
     const WHAT: &str =
         "a WireGuard key is 32 bytes in base64: 44 characters ending in `=`, as `vxlan-mesh keygen` or `wg pubkey` print it";
     let bytes = s.as_bytes();

@@ -1,5 +1,6 @@
 //! `vxlan-mesh status`: the differences between this host and its plan.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -7,15 +8,16 @@ use serde::Serialize;
 use vxlan_mesh_core::{netlink, Change};
 
 use crate::cli::{Cli, OutputFormat};
-use crate::{inventory_file, output};
+use crate::{inventory_file, keys, output};
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
 
-pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat, key: &Path) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
+    keys::check_host_key(&plan, key)?;
     let changes =
         netlink::status(&netlink::Netns::current()?, &plan).context("cannot compare this host with its plan")?;
     match format {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::keys::{KeyArg, DEFAULT_KEY_PATH};
+use crate::keys::{KeyArg, DEFAULT_KEY_FILE};
 
 // Exit codes, in `--help`, the man page and the README's "Exit codes" section; a macro
 // because `concat!` takes literals only.
@@ -135,7 +135,7 @@ pub enum Command {
     /// The private key is written to a new file of mode 0600 and never printed.
     Keygen {
         /// Where to write the private key.
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_KEY_PATH)]
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_KEY_FILE)]
         out: PathBuf,
         /// Replace an existing key file (the host's public key changes: update the inventory
         /// and apply it on every host).

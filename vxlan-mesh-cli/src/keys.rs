@@ -10,12 +10,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+pub use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::wireguard::{decode_key, encode_key};
 use vxlan_mesh_core::{HostPlan, PublicKey};
 use x25519_dalek::{PublicKey as DalekPublic, StaticSecret};
-
-/// Where `keygen` writes the private key, and where `apply` reads it, by default.
-pub const DEFAULT_KEY_PATH: &str = "/etc/vxlan-mesh/wireguard.key";
 
 /// The largest key file read: a key is 44 characters; anything much longer is not one.
 const KEY_FILE_MAX: u64 = 1024;
@@ -25,7 +23,7 @@ const KEY_FILE_MAX: u64 = 1024;
 pub struct KeyArg {
     /// This host's WireGuard private key (with `encryption = "wireguard"`; ignored
     /// otherwise). Its public half must be the host's `public-key` in the inventory.
-    #[arg(long, value_name = "FILE", env = "VXLAN_MESH_WIREGUARD_KEY", default_value = DEFAULT_KEY_PATH)]
+    #[arg(long, value_name = "FILE", env = "VXLAN_MESH_WIREGUARD_KEY", default_value = DEFAULT_KEY_FILE)]
     pub wireguard_key: PathBuf,
 }
 
@@ -117,11 +115,12 @@ pub fn public_key_of_file(path: &Path) -> Result<PublicKey, KeyError> {
     Ok(public_of(&StaticSecret::from(bytes)))
 }
 
-/// Checks that the key in `path` is the private half of `plan`'s `public-key`; nothing to
-/// check (and no file read) when the plan is not encrypted.
-pub fn check_host_key(plan: &HostPlan, path: &Path) -> Result<(), KeyError> {
-    let Some(wg) = &plan.wireguard else {
-        return Ok(());
+/// `plan` with its WireGuard interface given the key in `path`, after checking that the key
+/// is the private half of the host's `public-key`; unchanged (and no file read) when the
+/// plan is not encrypted.
+pub fn with_host_key(mut plan: HostPlan, path: &Path) -> Result<HostPlan, KeyError> {
+    let Some(wg) = &mut plan.wireguard else {
+        return Ok(plan);
     };
     let found = public_key_of_file(path)?;
     if found != wg.public_key {
@@ -132,7 +131,8 @@ pub fn check_host_key(plan: &HostPlan, path: &Path) -> Result<(), KeyError> {
             expected: wg.public_key,
         });
     }
-    Ok(())
+    wg.private_key_file = Some(path.to_path_buf());
+    Ok(plan)
 }
 
 /// Writes a new private key to `path` (mode 0600, its directory made if missing) and returns
@@ -193,7 +193,10 @@ mod tests {
     #[test]
     fn a_clear_plan_never_reads_the_key_file() {
         let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-        assert!(check_host_key(&plan, Path::new("/nonexistent/wireguard.key")).is_ok());
+        assert_eq!(
+            with_host_key(plan.clone(), Path::new("/nonexistent/wireguard.key")).unwrap(),
+            plan
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -324,6 +325,10 @@ pub struct WireguardPlan {
     pub interface: String,
     /// This host's public key (its private half must be in the key file).
     pub public_key: PublicKey,
+    /// The file holding this host's private key, which the WireGuard interface is given
+    /// ([`DEFAULT_KEY_FILE`](crate::wireguard::DEFAULT_KEY_FILE) unless the host says
+    /// otherwise); `null` as observed on a host, where only the public key shows.
+    pub private_key_file: Option<PathBuf>,
     /// Inner address of this host; the VXLAN devices' `local`.
     pub address: IpAddr,
     /// Length of the inner prefix the address is set with (its route reaches every peer).
@@ -332,6 +337,8 @@ pub struct WireguardPlan {
     pub listen_port: u16,
     /// MTU of the interface: the underlay MTU minus WireGuard's overhead.
     pub mtu: u32,
+    /// Administratively up.
+    pub up: bool,
     /// Ownership mark (interface alias).
     pub alias: String,
     /// The other hosts, in inventory order.
@@ -339,7 +346,7 @@ pub struct WireguardPlan {
 }
 
 /// A peer of the WireGuard interface.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WireguardPeer {
     /// Host name.
     pub name: String,
@@ -677,6 +684,7 @@ fn wireguard_plan(fleet: &Fleet, me: &Host, peers: &[Peer]) -> Option<WireguardP
     Some(WireguardPlan {
         interface: settings.interface.clone(),
         public_key: mine.public_key,
+        private_key_file: Some(PathBuf::from(wireguard::DEFAULT_KEY_FILE)),
         address: mine.address,
         prefix_len: settings.prefix.prefix_len(),
         listen_port: settings.port,
@@ -684,6 +692,7 @@ fn wireguard_plan(fleet: &Fleet, me: &Host, peers: &[Peer]) -> Option<WireguardP
             .encapsulation()
             .wireguard_mtu(me.underlay_mtu)
             .unwrap_or(me.underlay_mtu),
+        up: true,
         alias: wireguard::owner_alias(),
         peers,
     })

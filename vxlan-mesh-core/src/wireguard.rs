@@ -16,6 +16,10 @@ pub const DEFAULT_PORT: u16 = 51820;
 /// Name of the WireGuard interface when `[wireguard]` does not name one.
 pub const DEFAULT_INTERFACE: &str = "vxmwg0";
 
+/// Where a host's WireGuard private key is kept unless `apply --wireguard-key` says
+/// otherwise (and where `vxlan-mesh keygen` writes it).
+pub const DEFAULT_KEY_FILE: &str = "/etc/vxlan-mesh/wireguard.key";
+
 /// Prefix the inner (WireGuard) addresses are taken from when `[wireguard]` does not name
 /// one: a private (RFC 1918) /16, room for 65,534 host ids.
 pub const DEFAULT_PREFIX: Prefix = Prefix {

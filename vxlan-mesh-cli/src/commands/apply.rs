@@ -17,8 +17,7 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path
         let host = inventory_file::select_host(&fleet, host).map_err(|e| {
             anyhow!("{e:#}\nto preview another host's changes on this machine: vxlan-mesh apply --dry-run --host NAME")
         })?;
-        let plan = fleet.plan(&host.name)?;
-        keys::check_host_key(&plan, key)?;
+        let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
         let preview =
             netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
         warn(&preview);
@@ -34,8 +33,7 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path
         return Ok(ExitCode::SUCCESS);
     }
     let host = select_for_change(&here, &fleet, host, force)?;
-    let plan = fleet.plan(&host.name)?;
-    keys::check_host_key(&plan, key)?;
+    let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
     let report = netlink::apply(&here, &plan)
         .map_err(|e| stopped(e, ""))
         .with_context(|| format!("apply for host `{}` stopped", plan.host))?;

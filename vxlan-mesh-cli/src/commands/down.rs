@@ -17,7 +17,7 @@ pub fn run(cli: &Cli, host: Option<&str>, key: &Path) -> Result<ExitCode> {
         Some(h) => {
             let fleet = inventory_file::load(&cli.inventory)?;
             let host = inventory_file::select_host(&fleet, Some(h))?;
-            keys::check_host_key(&fleet.plan(&host.name)?, key)?;
+            keys::with_host_key(fleet.plan(&host.name)?, key)?;
             Some(host.name.clone())
         }
         None => None,

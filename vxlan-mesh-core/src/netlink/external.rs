@@ -20,7 +20,7 @@ use crate::argv;
 use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::ops::FORWARD;
-use crate::plan::{Firewall, LoopRule, EBTABLES_CHAIN, NFT_TABLE};
+use crate::plan::{Firewall, LoopRule, WireguardFilter, EBTABLES_CHAIN, NFT_TABLE};
 
 struct Output {
     ok: bool,
@@ -70,7 +70,7 @@ fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Outp
 }
 
 /// Runs a command that must succeed.
-fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
+pub(crate) fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
     let out = run(program, args, stdin)?;
     if out.ok {
         Ok(out.stdout)
@@ -252,8 +252,23 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Value>), &'static str> {
     Ok((fw, rules))
 }
 
-/// The firewall with its port, when the rules are exactly the two our script writes.
+/// The firewall with its port, when the rules are exactly the two our script writes, after
+/// the two of an encrypted mesh (VXLAN from the WireGuard interface only).
 fn with_rules(mut fw: Firewall, rules: &[Value]) -> Result<Firewall, &'static str> {
+    let rules = match rules {
+        [accept, drop, rest @ ..] if rest.len() == 2 => {
+            let (interface, port) = iifname_accept(accept).ok_or(WIREGUARD_RULES)?;
+            if drop_rule_port(drop) != Some(port) {
+                return Err(WIREGUARD_RULES);
+            }
+            fw.wireguard = Some(WireguardFilter {
+                interface,
+                vxlan_port: u16::try_from(port).map_err(|_| "its rules name a port beyond 65535")?,
+            });
+            rest
+        }
+        _ => rules,
+    };
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
@@ -292,6 +307,24 @@ fn accept_rule_port(rule: &Value, saddr_protocol: &str) -> Option<u64> {
                 && verdict.get("accept").is_some() =>
         {
             payload_match(dport, "udp", "dport")?.as_u64()
+        }
+        _ => None,
+    }
+}
+
+const WIREGUARD_RULES: &str =
+    "its first rules are not `iifname IFNAME udp dport PORT accept` then `udp dport PORT counter drop`";
+
+/// The interface and port of an accept rule that is exactly `iifname IFNAME udp dport PORT
+/// accept`.
+fn iifname_accept(rule: &Value) -> Option<(String, u64)> {
+    match rule.get("expr")?.as_array()?.as_slice() {
+        [iif, dport, verdict] if verdict.get("accept").is_some() => {
+            let m = iif.get("match")?;
+            let exact = m.get("op").and_then(Value::as_str) == Some("==")
+                && m.pointer("/left/meta/key").and_then(Value::as_str) == Some("iifname");
+            let interface = m.get("right").and_then(Value::as_str).filter(|_| exact)?;
+            Some((interface.to_string(), payload_match(dport, "udp", "dport")?.as_u64()?))
         }
         _ => None,
     }

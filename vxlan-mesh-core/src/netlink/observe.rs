@@ -8,6 +8,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
+use super::wireguard::OwnedLink;
 use crate::diff::State;
 use crate::names::{is_owned_alias, OWNER_MARK};
 use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
@@ -26,6 +27,8 @@ pub(crate) struct Links {
     /// VXLAN devices vxlan-mesh does not own: the kernel refuses a second device with the
     /// same VNI and port, whoever made the first.
     pub(crate) foreign_vxlans: Vec<ForeignVxlan>,
+    /// The owned WireGuard interface (its peers and address are read apart).
+    pub(crate) wireguard: Option<OwnedLink>,
 }
 
 /// What decides whether the kernel lets another VXLAN device share a VNI with this one
@@ -169,6 +172,16 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
         let up = link.header.flags.contains(LinkFlags::Up);
         let bridge = r.controller.and_then(|c| names.get(&c).cloned());
         match (r.alias, r.kind) {
+            // A kernel WireGuard link, or wireguard-go's TUN device.
+            (Some(alias), Some(InfoKind::Wireguard | InfoKind::Tun)) if alias == crate::wireguard::owner_alias() => {
+                out.wireguard = Some(OwnedLink {
+                    name: name.to_string(),
+                    index: link.header.index,
+                    mtu: r.mtu,
+                    up,
+                    alias: alias.to_string(),
+                });
+            }
             (Some(alias), Some(InfoKind::Bridge)) if is_owned_alias(Some(alias)) => {
                 let (network, _) = parse_alias(alias);
                 out.state.bridges.push(Bridge {

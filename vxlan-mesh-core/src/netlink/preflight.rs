@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 
-use super::external;
 use super::observe::Links;
 use super::socket::Socket;
+use super::{external, wireguard};
 use super::{ApplyError, Warning};
 use crate::diff::{Change, State};
 use crate::plan::{HostPlan, Vxlan};
@@ -25,7 +25,31 @@ pub(crate) fn check(
     }
     vni_in_use(changes, links)?;
     tools(changes)?;
-    Ok(foreign_bridge_ports(observed, changes, links))
+    let mut warnings = foreign_bridge_ports(observed, changes, links);
+    warnings.extend(userspace_wireguard(changes)?);
+    Ok(warnings)
+}
+
+/// A WireGuard interface to create where the kernel has none is run by wireguard-go, which
+/// must then be there: said once, as a warning.
+fn userspace_wireguard(changes: &[Change]) -> Result<Vec<Warning>, ApplyError> {
+    if wireguard::kernel_has_wireguard() {
+        return Ok(Vec::new());
+    }
+    let mut warnings = Vec::new();
+    for change in changes {
+        if let Change::CreateWireguard { wireguard } = change {
+            if external::find_program(wireguard::USERSPACE).is_none() {
+                return Err(ApplyError::ToolMissing {
+                    program: wireguard::USERSPACE,
+                });
+            }
+            warnings.push(Warning::Userspace {
+                interface: wireguard.interface.clone(),
+            });
+        }
+    }
+    Ok(warnings)
 }
 
 /// The programs the changes run must be there before the first change is made: a missing
@@ -35,6 +59,7 @@ fn tools(changes: &[Change]) -> Result<(), ApplyError> {
         let program = match change {
             Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
             Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
+            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => "wg",
             _ => continue,
         };
         if external::find_program(program).is_none() {

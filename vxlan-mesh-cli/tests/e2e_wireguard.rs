@@ -433,6 +433,16 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
         "{before:?}"
     );
 
+    // The first host knows the newcomer before the newcomer exists: converged, but a peer
+    // never seen, which status tells apart from drift.
+    let out = mounts.cli(&first.netns, &four, &keys[0].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, &four, &keys[0].0, &["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let text = show(&out);
+    assert!(text.contains("host wg1: converged"), "{text}");
+    assert!(text.contains("no WireGuard handshake yet with wg4"), "{text}");
+
     apply(&lab, &mounts, &four, &keys, 4);
     lab.attach_containers().unwrap();
     let after = sessions(&mounts, &first.netns);

@@ -173,3 +173,93 @@ fn a_clear_plan_has_no_wireguard_and_json_says_null() {
     let back: HostPlan = serde_json::from_value(v).unwrap();
     assert_eq!(back, p);
 }
+
+// ---- changing an applied interface: only what differs, peer by peer
+
+use vxlan_mesh_core::{argv, diff, ops, ops::Op, Change, State};
+
+/// The operations that turn host h1 of `before` into host h1 of `after`.
+fn ops_between(before: &Fleet, after: &Fleet) -> Vec<Op> {
+    let have = plan(before, "h1").state();
+    let want = plan(after, "h1").state();
+    ops::lower(&diff(&want, &have).unwrap())
+}
+
+#[test]
+fn adding_a_host_sets_one_peer_and_touches_no_other() {
+    let ops = ops_between(&fleet(3, "flood", false, ""), &fleet(4, "flood", false, ""));
+    let wireguard: Vec<&Op> = ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                Op::SetPeer { .. }
+                    | Op::RemovePeer { .. }
+                    | Op::ConfigureWireguard { .. }
+                    | Op::DeleteLink { .. }
+                    | Op::CreateWireguard { .. }
+            )
+        })
+        .collect();
+    assert_eq!(wireguard.len(), 1, "{ops:?}");
+    let Op::SetPeer { peer, .. } = wireguard[0] else {
+        panic!("{ops:?}")
+    };
+    assert_eq!(peer.name, "h4");
+}
+
+#[test]
+fn removing_a_host_removes_its_peer_only() {
+    let ops = ops_between(&fleet(4, "flood", false, ""), &fleet(3, "flood", false, ""));
+    let removed: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::RemovePeer { public_key, .. } => Some(public_key.to_string()),
+            Op::SetPeer { .. } | Op::CreateWireguard { .. } | Op::DeleteLink { .. } => panic!("{ops:?}"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, [KEYS[3]]);
+}
+
+#[test]
+fn an_observed_peer_with_another_endpoint_is_set_again_alone() {
+    let want = plan(&fleet(3, "flood", false, ""), "h1").state();
+    let mut have = want.clone();
+    let wg = have.wireguard.as_mut().unwrap();
+    wg.private_key_file = None; // as observed: never read back
+    wg.peers[1].endpoint = "198.51.100.7:1".parse().unwrap();
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(matches!(&changes[0], Change::UpdateWireguard { .. }));
+    assert_eq!(changes[0].to_string(), "update wireguard vxmwg0: update peer h3");
+    let lowered = ops::lower(&changes);
+    assert!(
+        matches!(&lowered[..], [Op::SetPeer { peer, .. }] if peer.name == "h3"),
+        "{lowered:?}"
+    );
+    // Nothing differs: nothing to do (the key file is not observable, so not compared).
+    let mut same = want.clone();
+    same.wireguard.as_mut().unwrap().private_key_file = None;
+    assert!(diff(&want, &same).unwrap().is_empty());
+}
+
+#[test]
+fn dry_run_creates_the_interface_before_the_vxlan_devices_with_the_key_path() {
+    let p = plan(&fleet(2, "flood", false, ""), "h1");
+    let lines = argv::for_changes(&diff(&p.state(), &State::default()).unwrap());
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {lines:#?}"))
+    };
+    assert!(at("ip link add name vxmwg0 type wireguard") < at("ip link add name vxm100 type vxlan"));
+    assert!(lines.contains(&"wg set vxmwg0 private-key /etc/vxlan-mesh/wireguard.key listen-port 51820".to_string()));
+    assert!(lines.contains(&"ip address add 10.213.0.1/16 dev vxmwg0".to_string()));
+    assert!(lines.contains(&format!(
+        "wg set vxmwg0 peer {} endpoint 192.0.2.2:51820 allowed-ips 10.213.0.2/32 persistent-keepalive off",
+        KEYS[1]
+    )));
+    assert!(at("wg set vxmwg0 peer") < at("ip link set dev vxmwg0 up"));
+}

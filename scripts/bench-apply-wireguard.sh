@@ -18,6 +18,8 @@ NS=vxm-wgbench-$$
 MNT=$WORK/mnt
 cleanup() {
     nsenter --mount="$MNT" --net="/run/netns/$NS" ip link del vxmwg0 2>/dev/null || true
+    # Twice: the namespace file is mounted over its own bind mount.
+    umount -l "$MNT" 2>/dev/null || true
     umount -l "$MNT" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"

@@ -17,18 +17,9 @@ use std::process::{Command, Output};
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-use common::{Scratch, BIN};
+use common::{text as show, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)

@@ -124,6 +124,19 @@ fn a_wrong_private_key_is_refused_naming_the_host_and_both_public_keys() {
     }
 }
 
+/// `status --host a` with the key file `key`.
+fn status_with(inv: &str, key: &Path) -> Output {
+    vxm(&[
+        "-i",
+        inv,
+        "status",
+        "--host",
+        "a",
+        "--wireguard-key",
+        key.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn a_key_file_others_can_read_or_that_holds_no_key_is_refused_without_showing_it() {
     let dir = Scratch::new("bad-key");
@@ -131,33 +144,14 @@ fn a_key_file_others_can_read_or_that_holds_no_key_is_refused_without_showing_it
     let public = keygen(&key);
     let inv = inventory(&dir, &public, "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = vxm(&[
-        "-i",
-        &inv,
-        "status",
-        "--host",
-        "a",
-        "--wireguard-key",
-        key.to_str().unwrap(),
-    ]);
+    let out = status_with(&inv, &key);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("is readable by group or others (mode 644)"),
-        "{}",
-        stderr(&out)
-    );
+    let err = stderr(&out);
+    assert!(err.contains("is readable by group or others (mode 644)"), "{err}");
 
     let garbage = dir.write("garbage.key", "this is not a key at all, and must not be echoed\n");
     std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = vxm(&[
-        "-i",
-        &inv,
-        "status",
-        "--host",
-        "a",
-        "--wireguard-key",
-        garbage.to_str().unwrap(),
-    ]);
+    let out = status_with(&inv, &garbage);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("does not hold a WireGuard private key"), "{err}");

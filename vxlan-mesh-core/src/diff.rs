@@ -426,18 +426,26 @@ pub enum ForeignConflict {
     },
 }
 
-fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
+/// The link settings of an interface that a change sets in place: MTU, up, alias.
+type LinkSettings<'a> = (u32, bool, &'a str);
+
+/// What differs between two interfaces' [`LinkSettings`], in words.
+fn link_delta((mtu, up, alias): LinkSettings<'_>, (to_mtu, to_up, to_alias): LinkSettings<'_>) -> Vec<String> {
     let mut d = Vec::new();
-    if from.mtu != to.mtu {
-        d.push(format!("mtu {} -> {}", from.mtu, to.mtu));
+    if mtu != to_mtu {
+        d.push(format!("mtu {mtu} -> {to_mtu}"));
     }
-    if from.up != to.up {
-        d.push(if to.up { "up" } else { "down" }.to_string());
+    if up != to_up {
+        d.push(if to_up { "up" } else { "down" }.to_string());
     }
-    if from.alias != to.alias {
-        d.push(format!("alias {} -> {}", shown(&from.alias), shown(&to.alias)));
+    if alias != to_alias {
+        d.push(format!("alias {} -> {}", shown(alias), shown(to_alias)));
     }
     d
+}
+
+fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
+    link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias))
 }
 
 /// Attributes that the kernel cannot change on an existing VXLAN device.
@@ -533,16 +541,7 @@ pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> 
 
 /// What differs between an observed and a wanted WireGuard interface, in words.
 fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
-    let mut d = Vec::new();
-    if from.mtu != to.mtu {
-        d.push(format!("mtu {} -> {}", from.mtu, to.mtu));
-    }
-    if from.up != to.up {
-        d.push(if to.up { "up" } else { "down" }.to_string());
-    }
-    if from.alias != to.alias {
-        d.push(format!("alias {} -> {}", shown(&from.alias), shown(&to.alias)));
-    }
+    let mut d = link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias));
     if (from.address, from.prefix_len) != (to.address, to.prefix_len) {
         d.push(format!(
             "address {}/{} -> {}/{}",

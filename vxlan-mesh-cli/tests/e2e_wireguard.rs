@@ -112,12 +112,22 @@ fn keygen(dir: &Path, hosts: usize) -> Vec<(PathBuf, String)> {
 /// An encrypted inventory of the first `hosts` of `keys`: hosts `wgN` at `192.0.2.N`, one
 /// network, in `mode` (`flood` or `per-peer`).
 fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
+    inventory_in(keys, hosts, mode, false)
+}
+
+/// [`inventory`], with the hosts at `2001:db8::N` when `v6`.
+fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
     let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n");
     s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
     for (i, (_, public)) in keys.iter().enumerate().take(hosts) {
         let n = i + 1;
+        let address = if v6 {
+            format!("2001:db8::{n}")
+        } else {
+            format!("192.0.2.{n}")
+        };
         s.push_str(&format!(
-            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"192.0.2.{n}\"\npublic-key = \"{public}\"\n"
+            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{public}\"\n"
         ));
     }
     s
@@ -156,10 +166,13 @@ fn switch_counters(lab: &Lab) -> (u64, u64) {
     (count(4789), count(51820))
 }
 
-fn count_underlay(lab: &Lab) {
-    let script = "table bridge wgcap {\n chain cap {\n  type filter hook forward priority 0; policy accept;\n  \
-                  ether type ip udp dport 4789 counter\n  ether type ip udp dport 51820 counter\n }\n}\n";
-    nft_in(&lab.spec().switch, script);
+fn count_underlay(lab: &Lab, v6: bool) {
+    let ether = if v6 { "ip6" } else { "ip" };
+    let script = format!(
+        "table bridge wgcap {{\n chain cap {{\n  type filter hook forward priority 0; policy accept;\n  \
+         ether type {ether} udp dport 4789 counter\n  ether type {ether} udp dport 51820 counter\n }}\n}}\n"
+    );
+    nft_in(&lab.spec().switch, &script);
 }
 
 /// Loads an nftables script in namespace `netns`.
@@ -196,14 +209,16 @@ fn sessions(mounts: &HostMounts, netns: &str) -> Vec<(String, u64, u64, u64)> {
         .collect()
 }
 
-fn encrypted_mesh(mode: &str, tag: &str) {
+/// `container_mtu`: 1500 minus WireGuard's overhead over the underlay's family and VXLAN's
+/// over the (IPv4) inner addresses.
+fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
     let dir = Scratch::new(tag);
     let keys = keygen(&dir, 4);
-    let text = inventory(&keys, 4, mode);
+    let text = inventory_in(&keys, 4, mode, v6);
     let inv = dir.write("inventory.toml", &text);
     let lab = lab_for(&text, tag);
     let mounts = HostMounts::new(&dir, &lab);
-    count_underlay(&lab);
+    count_underlay(&lab, v6);
 
     // Every host, with the userspace fallback said once per apply.
     for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
@@ -218,7 +233,7 @@ fn encrypted_mesh(mode: &str, tag: &str) {
     assert!(matrix.is_full(), "{}", matrix.render_text());
     let containers: Vec<_> = lab.containers().collect();
     let (a, b) = (containers[0], containers.last().unwrap());
-    assert_eq!(a.mtu, 1390, "IPv4 in WireGuard over IPv4 at 1500");
+    assert_eq!(a.mtu, container_mtu);
     let probe = lab.max_frame_probe(a, b, a.mtu).unwrap();
     assert!(probe.fits && probe.larger_fails, "{probe:?}");
 
@@ -254,12 +269,17 @@ fn encrypted_mesh(mode: &str, tag: &str) {
 
 #[test]
 fn flood_mesh_inside_wireguard_reaches_every_pair_with_no_vxlan_on_the_underlay() {
-    encrypted_mesh("flood", "wgf");
+    encrypted_mesh("flood", false, 1390, "wgf");
 }
 
 #[test]
 fn per_peer_mesh_inside_wireguard_reaches_every_pair_with_no_vxlan_on_the_underlay() {
-    encrypted_mesh("per-peer", "wgp");
+    encrypted_mesh("per-peer", false, 1390, "wgp");
+}
+
+#[test]
+fn over_an_ipv6_underlay_too() {
+    encrypted_mesh("flood", true, 1370, "wg6");
 }
 
 #[test]

@@ -25,9 +25,36 @@ pub(crate) fn check(
     }
     vni_in_use(changes, links)?;
     tools(changes)?;
+    key_file(changes)?;
     let mut warnings = foreign_bridge_ports(observed, changes, links);
     warnings.extend(userspace_wireguard(changes)?);
     Ok(warnings)
+}
+
+/// The private key file a WireGuard change gives `wg` must be there before anything is
+/// changed: a missing one found after the interface was made would leave it keyless.
+fn key_file(changes: &[Change]) -> Result<(), ApplyError> {
+    for change in changes {
+        let wanted = match change {
+            Change::CreateWireguard { wireguard } | Change::UpdateWireguard { to: wireguard, .. } => wireguard,
+            _ => continue,
+        };
+        let readable = wanted
+            .private_key_file
+            .as_ref()
+            .is_some_and(|f| std::fs::File::open(f).is_ok());
+        if !readable {
+            return Err(ApplyError::Missing {
+                role: "WireGuard private key file",
+                name: wanted
+                    .private_key_file
+                    .as_ref()
+                    .map_or_else(|| "(none given)".to_string(), |f| f.display().to_string()),
+                by: wanted.interface.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A WireGuard interface to create where the kernel has none is run by wireguard-go, which

@@ -96,6 +96,9 @@ fn details(plan: &HostPlan) -> String {
         }
     }
     let _ = writeln!(s, "ownership marks (interface alias):");
+    if let Some(wg) = &plan.wireguard {
+        let _ = writeln!(s, "  {:<12} {}", wg.interface, wg.alias);
+    }
     for net in &plan.networks {
         let _ = writeln!(s, "  {:<12} {}", net.bridge.name, net.bridge.alias);
         for vx in &net.vxlans {

@@ -469,3 +469,47 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
     let matrix = lab.ping_matrix().unwrap();
     assert!(matrix.is_full(), "{}", matrix.render_text());
 }
+
+#[test]
+fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
+    let tag = "wgd";
+    let dir = Scratch::new(tag);
+    let keys = keygen(&dir, 3);
+    let text = inventory(&keys, 3, "flood");
+    let inv = dir.write("inventory.toml", &text);
+    let lab = lab_for(&text, tag);
+    let mounts = HostMounts::new(&dir, &lab);
+    apply(&lab, &mounts, &inv, &keys, 3);
+    lab.attach_containers().unwrap();
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+
+    // By hand on wg1: wg2's peer removed, wg3's endpoint changed, the MTU lowered.
+    let first = &lab.spec().hosts[0];
+    let (wg2, wg3) = (&keys[1].1, &keys[2].1);
+    for cmd in [
+        vec!["wg", "set", INTERFACE, "peer", wg2, "remove"],
+        vec!["wg", "set", INTERFACE, "peer", wg3, "endpoint", "192.0.2.99:51820"],
+        vec!["ip", "link", "set", "dev", INTERFACE, "mtu", "1400"],
+    ] {
+        let out = mounts.exec(&first.netns, &cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", show(&out));
+    }
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("update wireguard vxmwg0: mtu 1400 -> 1440, add peer wg2, update peer wg3"),
+        "{text}"
+    );
+
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["converged"], true, "{}", show(&out));
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    let peers = json["wireguard_peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{json}");
+}

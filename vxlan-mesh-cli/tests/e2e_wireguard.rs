@@ -282,17 +282,41 @@ fn over_an_ipv6_underlay_too() {
     encrypted_mesh("flood", true, 1370, "wg6");
 }
 
+/// Three hosts in flood mode, deployed, containers attached. Fields drop in order: the
+/// interfaces and mount namespaces first, then the lab, the scratch directory last.
+struct Mesh {
+    mounts: HostMounts,
+    lab: Lab,
+    keys: Vec<(PathBuf, String)>,
+    inventory: PathBuf,
+    _dir: Scratch,
+}
+
+impl Mesh {
+    fn deployed(tag: &str) -> Mesh {
+        let dir = Scratch::new(tag);
+        let keys = keygen(&dir, 3);
+        let text = inventory(&keys, 3, "flood");
+        let inventory = dir.write("inventory.toml", &text);
+        let lab = lab_for(&text, tag);
+        let mounts = HostMounts::new(&dir, &lab);
+        apply(&lab, &mounts, &inventory, &keys, 3);
+        lab.attach_containers().unwrap();
+        Mesh {
+            mounts,
+            lab,
+            keys,
+            inventory,
+            _dir: dir,
+        }
+    }
+}
+
 #[test]
 fn a_spoofed_vxlan_packet_from_the_underlay_delivers_nothing() {
     let tag = "wgs";
-    let dir = Scratch::new(tag);
-    let keys = keygen(&dir, 3);
-    let text = inventory(&keys, 3, "flood");
-    let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
-    let mounts = HostMounts::new(&dir, &lab);
-    apply(&lab, &mounts, &inv, &keys, 3);
-    lab.attach_containers().unwrap();
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts) = (&mesh.lab, &mesh.mounts);
 
     // A stranger on the underlay switch with host wg1's address sends VXLAN (the mesh's VNI
     // and port) to wg3. It neither asks (a permanent entry for wg3) nor answers ARP, so
@@ -473,14 +497,8 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
 #[test]
 fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
     let tag = "wgd";
-    let dir = Scratch::new(tag);
-    let keys = keygen(&dir, 3);
-    let text = inventory(&keys, 3, "flood");
-    let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
-    let mounts = HostMounts::new(&dir, &lab);
-    apply(&lab, &mounts, &inv, &keys, 3);
-    lab.attach_containers().unwrap();
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
     let matrix = lab.ping_matrix().unwrap();
     assert!(matrix.is_full(), "{}", matrix.render_text());
 
@@ -495,7 +513,7 @@ fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
         let out = mounts.exec(&first.netns, &cmd);
         assert!(out.status.success(), "{cmd:?}: {}", show(&out));
     }
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let text = show(&out);
     assert!(
@@ -503,9 +521,9 @@ fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
         "{text}"
     );
 
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["apply"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status", "--format", "json"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["converged"], true, "{}", show(&out));
     let matrix = lab.ping_matrix().unwrap();

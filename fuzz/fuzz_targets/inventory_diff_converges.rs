@@ -79,6 +79,15 @@ fn execute(state: &mut State, change: &Change) {
             let b = state.bridges.iter_mut().find(|b| b.name == from.name);
             *b.unwrap_or_else(|| panic!("update of missing bridge {}", from.name)) = to.clone();
         }
+        Change::CreateWireguard { wireguard } => {
+            assert!(state.wireguard.is_none(), "create of a second WireGuard interface");
+            state.wireguard = Some(wireguard.clone());
+        }
+        Change::UpdateWireguard { from, to } => {
+            assert_eq!(state.wireguard.as_ref(), Some(from), "update of another interface");
+            state.wireguard = Some(to.clone());
+        }
+        Change::DeleteWireguard { .. } => state.wireguard = None,
     }
 }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::keys::{KeyArg, DEFAULT_KEY_FILE};
+
 // Exit codes, in `--help`, the man page and the README's "Exit codes" section; a macro
 // because `concat!` takes literals only.
 macro_rules! exit_codes {
@@ -119,6 +121,8 @@ pub enum Command {
         /// assigned on this machine.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        key: KeyArg,
     },
     /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
     Status {
@@ -131,12 +135,29 @@ pub enum Command {
         /// textfile collector) instead of printing; exits 0 once written, drift or not.
         #[arg(long, value_name = "PATH", conflicts_with = "format")]
         textfile: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArg,
     },
     /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
     /// ebtables chain, nftables table), and nothing else.
     Down {
         #[command(flatten)]
         host: HostArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Make this host's WireGuard private key and print its public key, ready to paste as
+    /// the host's `public-key` in the inventory.
+    ///
+    /// The private key is written to a new file of mode 0600 and never printed.
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_KEY_FILE)]
+        out: PathBuf,
+        /// Replace an existing key file (the host's public key changes: update the inventory
+        /// and apply it on every host).
+        #[arg(long)]
+        force: bool,
     },
     /// Check the underlay path to every peer: reachability, and whether the path MTU carries
     /// the plan's container MTU plus the VXLAN overhead (don't-fragment pings, binary search).

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod inventory_file;
+mod keys;
 mod output;
 mod progress;
 

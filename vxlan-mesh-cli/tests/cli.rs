@@ -157,6 +157,21 @@ ownership marks (interface alias):
 }
 
 #[test]
+fn plan_verbose_of_an_encrypted_mesh_lists_endpoints_and_marks_the_wireguard_interface() {
+    let text = stdout_of(&["-v", "-i", "docs/encrypted.toml", "plan", "--host", "lxd1"]);
+    let details = text.split("\nfirewall allow-list").nth(1).expect("no allow-list");
+    assert_eq!(
+        details,
+        " (UDP 51820): 192.0.2.4 198.51.100.2 198.51.100.3 198.51.100.40
+ownership marks (interface alias):
+  vxmwg0       vxlan-mesh::wireguard
+  vxbr0        vxlan-mesh:lan
+  vxm100       vxlan-mesh:lan
+"
+    );
+}
+
+#[test]
 fn check_verbose_lists_networks_and_hosts() {
     let ran = vxm()
         .args(["-v", "-i", "examples/hetzner.toml", "check"])

@@ -9,7 +9,7 @@ use std::fmt;
 use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};
 use crate::ops::{self, LinkSettings, Master, Op, FORWARD};
-use crate::plan::{FdbEntry, Vxlan};
+use crate::plan::{FdbEntry, Vxlan, WireguardPeer};
 
 /// The ebtables table vxlan-mesh's chain lives in.
 const EBTABLES_TABLE: &str = "filter";
@@ -26,6 +26,8 @@ pub enum Program {
     Ebtables,
     /// nftables' `nft`.
     Nft,
+    /// wireguard-tools' `wg`.
+    Wg,
 }
 
 impl Program {
@@ -40,6 +42,7 @@ impl Program {
             Program::Bridge => "bridge",
             Program::Ebtables => "ebtables",
             Program::Nft => "nft",
+            Program::Wg => "wg",
         }
     }
 }
@@ -177,7 +180,62 @@ pub fn of(op: &Op) -> Command {
         Op::DeleteJump { chain } => ebtables(["-D", FORWARD, "-j", chain]),
         Op::DeleteRuleAt { chain, position } => ebtables(["-D", chain, &position.to_string()]),
         Op::DeleteChain { chain } => ebtables(["-X", chain]),
+        Op::CreateWireguard { name } => Command::new(Program::Ip, ["link", "add", "name", name, "type", "wireguard"]),
+        Op::ConfigureWireguard {
+            interface,
+            private_key_file,
+            listen_port,
+        } => {
+            let mut args = vec!["set".to_string(), interface.clone()];
+            if let Some(file) = private_key_file {
+                // The file's path: `wg` reads the key from it.
+                args.push("private-key".into());
+                args.push(file.display().to_string());
+            }
+            args.push("listen-port".into());
+            args.push(listen_port.to_string());
+            Command::new(Program::Wg, args)
+        }
+        Op::SetPeer { interface, peer } => Command::new(Program::Wg, set_peer(interface, peer)),
+        Op::RemovePeer { interface, public_key } => Command::new(
+            Program::Wg,
+            ["set", interface, "peer", &public_key.to_string(), "remove"],
+        ),
+        Op::AddAddress {
+            interface,
+            address,
+            prefix_len,
+        } => Command::new(
+            Program::Ip,
+            ["address", "add", &format!("{address}/{prefix_len}"), "dev", interface],
+        ),
+        Op::DeleteAddress {
+            interface,
+            address,
+            prefix_len,
+        } => Command::new(
+            Program::Ip,
+            ["address", "del", &format!("{address}/{prefix_len}"), "dev", interface],
+        ),
     }
+}
+
+fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
+    let allowed: Vec<String> = peer.allowed_ips.iter().map(ToString::to_string).collect();
+    vec![
+        "set".into(),
+        interface.into(),
+        "peer".into(),
+        peer.public_key.to_string(),
+        "endpoint".into(),
+        peer.endpoint.to_string(),
+        // `wg` replaces the peer's list with this one.
+        "allowed-ips".into(),
+        allowed.join(","),
+        "persistent-keepalive".into(),
+        peer.persistent_keepalive
+            .map_or_else(|| "off".to_string(), |k| k.to_string()),
+    ]
 }
 
 /// The shell lines that perform one change (what `apply --dry-run` prints under it).

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::names::shown;
-use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan};
+use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
 
 /// The objects vxlan-mesh manages on a host: desired (see [`HostPlan::state`]) or observed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,10 @@ pub struct State {
     pub loop_rules: Option<LoopChain>,
     /// The nftables table named [`crate::plan::NFT_TABLE`], when present.
     pub firewall: Option<Table>,
+    /// The owned WireGuard interface, when present (observed: its peers named by the
+    /// public key, its private key file unknown).
+    #[serde(default)]
+    pub wireguard: Option<WireguardPlan>,
     /// Names of interfaces present on the host that vxlan-mesh does not own (observed only).
     pub foreign: Vec<String>,
 }
@@ -52,6 +56,7 @@ impl HostPlan {
             learned: Vec::new(),
             loop_rules: self.loop_rules.clone().map(LoopChain::wanted),
             firewall: self.firewall.clone().map(Table::Ours),
+            wireguard: self.wireguard.clone(),
             foreign: Vec::new(),
         }
     }
@@ -169,6 +174,24 @@ pub enum Change {
         /// The bridge as observed.
         bridge: Bridge,
     },
+    /// Delete the owned WireGuard interface (a wireguard-go daemon serving it exits with it).
+    DeleteWireguard {
+        /// The interface as observed.
+        wireguard: WireguardPlan,
+    },
+    /// Create the WireGuard interface with its key, port, address and peers.
+    CreateWireguard {
+        /// The interface.
+        wireguard: WireguardPlan,
+    },
+    /// Change the WireGuard interface in place: only what differs, peer by peer, so that
+    /// the sessions of unchanged peers go on.
+    UpdateWireguard {
+        /// As observed.
+        from: WireguardPlan,
+        /// As wanted.
+        to: WireguardPlan,
+    },
     /// Create a bridge.
     CreateBridge {
         /// The bridge.
@@ -238,7 +261,8 @@ pub enum Change {
 
 impl Change {
     /// Where the change falls in [`diff`]'s order: 0 firewall, 1 removals of entries, devices
-    /// and bridges, 2 bridges, 3 loop rules, 4 devices, 5 FDB entries, 6 removals of the chain
+    /// and bridges, 2 bridges and the WireGuard interface (whose address the VXLAN devices
+    /// start from), 3 loop rules, 4 devices, 5 FDB entries, 6 removals of the chain
     /// and the table. Changes of one phase do not depend on each other's completion.
     ///
     /// ```
@@ -250,8 +274,14 @@ impl Change {
     pub fn phase(&self) -> u8 {
         match self {
             Change::InstallFirewall { .. } => 0,
-            Change::DeleteFdb { .. } | Change::DeleteVxlan { .. } | Change::DeleteBridge { .. } => 1,
-            Change::CreateBridge { .. } | Change::UpdateBridge { .. } => 2,
+            Change::DeleteFdb { .. }
+            | Change::DeleteVxlan { .. }
+            | Change::DeleteBridge { .. }
+            | Change::DeleteWireguard { .. } => 1,
+            Change::CreateBridge { .. }
+            | Change::UpdateBridge { .. }
+            | Change::CreateWireguard { .. }
+            | Change::UpdateWireguard { .. } => 2,
             Change::InstallLoopRules { .. } | Change::PlaceLoopJump { .. } => 3,
             Change::CreateVxlan { .. } | Change::RecreateVxlan { .. } | Change::UpdateVxlan { .. } => 4,
             Change::AddFdb { .. } => 5,
@@ -279,6 +309,23 @@ impl fmt::Display for Change {
             ),
             Change::DeleteVxlan { vxlan } => write!(f, "delete vxlan {} (vni {})", shown(&vxlan.name), vxlan.vni),
             Change::DeleteBridge { bridge } => write!(f, "delete bridge {}", shown(&bridge.name)),
+            Change::DeleteWireguard { wireguard } => write!(f, "delete wireguard {}", shown(&wireguard.interface)),
+            Change::CreateWireguard { wireguard } => write!(
+                f,
+                "create wireguard {} {}/{} port {} mtu {} with {} peer(s)",
+                shown(&wireguard.interface),
+                wireguard.address,
+                wireguard.prefix_len,
+                wireguard.listen_port,
+                wireguard.mtu,
+                wireguard.peers.len()
+            ),
+            Change::UpdateWireguard { from, to } => write!(
+                f,
+                "update wireguard {}: {}",
+                shown(&to.interface),
+                wireguard_delta(from, to).join(", ")
+            ),
             Change::CreateBridge { bridge } => write!(f, "create bridge {} mtu {}", shown(&bridge.name), bridge.mtu),
             Change::UpdateBridge { from, to } => {
                 write!(
@@ -385,18 +432,26 @@ pub enum ForeignConflict {
     },
 }
 
-fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
+/// The link settings of an interface that a change sets in place: MTU, up, alias.
+type LinkSettings<'a> = (u32, bool, &'a str);
+
+/// What differs between two interfaces' [`LinkSettings`], in words.
+fn link_delta((mtu, up, alias): LinkSettings<'_>, (to_mtu, to_up, to_alias): LinkSettings<'_>) -> Vec<String> {
     let mut d = Vec::new();
-    if from.mtu != to.mtu {
-        d.push(format!("mtu {} -> {}", from.mtu, to.mtu));
+    if mtu != to_mtu {
+        d.push(format!("mtu {mtu} -> {to_mtu}"));
     }
-    if from.up != to.up {
-        d.push(if to.up { "up" } else { "down" }.to_string());
+    if up != to_up {
+        d.push(if to_up { "up" } else { "down" }.to_string());
     }
-    if from.alias != to.alias {
-        d.push(format!("alias {} -> {}", shown(&from.alias), shown(&to.alias)));
+    if alias != to_alias {
+        d.push(format!("alias {} -> {}", shown(alias), shown(to_alias)));
     }
     d
+}
+
+fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
+    link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias))
 }
 
 /// Attributes that the kernel cannot change on an existing VXLAN device.
@@ -450,6 +505,72 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
     d
 }
 
+/// The peers of `from` and `to` by public key: removed (in `from` only), added or changed
+/// (in `to`, with what `from` has for that key, if anything).
+pub(crate) struct PeerDelta<'a> {
+    /// Peers to remove, as observed.
+    pub(crate) removed: Vec<&'a WireguardPeer>,
+    /// Peers to add or set, as wanted, with the observed one when it exists.
+    pub(crate) set: Vec<(&'a WireguardPeer, Option<&'a WireguardPeer>)>,
+}
+
+/// Whether two peers' settings agree (the observed side names a peer by its key).
+fn same_peer(a: &WireguardPeer, b: &WireguardPeer) -> bool {
+    let sorted = |p: &WireguardPeer| {
+        let mut v = p.allowed_ips.clone();
+        v.sort_unstable();
+        v
+    };
+    a.public_key == b.public_key
+        && a.endpoint == b.endpoint
+        && sorted(a) == sorted(b)
+        && a.persistent_keepalive == b.persistent_keepalive
+}
+
+pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> PeerDelta<'a> {
+    let have: BTreeMap<_, &WireguardPeer> = from.peers.iter().map(|p| (p.public_key, p)).collect();
+    let want: BTreeMap<_, &WireguardPeer> = to.peers.iter().map(|p| (p.public_key, p)).collect();
+    PeerDelta {
+        removed: have
+            .iter()
+            .filter(|(k, _)| !want.contains_key(*k))
+            .map(|(_, p)| *p)
+            .collect(),
+        set: to
+            .peers
+            .iter()
+            .map(|p| (p, have.get(&p.public_key).copied()))
+            .filter(|(p, had)| had.is_none_or(|h| !same_peer(p, h)))
+            .collect(),
+    }
+}
+
+/// What differs between an observed and a wanted WireGuard interface, in words.
+fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
+    let mut d = link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias));
+    if (from.address, from.prefix_len) != (to.address, to.prefix_len) {
+        d.push(format!(
+            "address {}/{} -> {}/{}",
+            from.address, from.prefix_len, to.address, to.prefix_len
+        ));
+    }
+    if from.listen_port != to.listen_port {
+        d.push(format!("listen port {} -> {}", from.listen_port, to.listen_port));
+    }
+    if from.public_key != to.public_key {
+        d.push(format!("key {} -> {}", from.public_key, to.public_key));
+    }
+    let peers = peer_delta(from, to);
+    for p in peers.removed {
+        d.push(format!("remove peer {}", p.public_key));
+    }
+    for (p, had) in peers.set {
+        let verb = if had.is_some() { "update" } else { "add" };
+        d.push(format!("{verb} peer {}", shown(&p.name)));
+    }
+    d
+}
+
 fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
     (&e.device, e.mac, e.destination)
 }
@@ -481,6 +602,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
         .iter()
         .map(|b| &b.name)
         .chain(desired.vxlans.iter().map(|v| &v.name))
+        .chain(desired.wireguard.iter().map(|w| &w.interface))
     {
         if observed.foreign.iter().any(|f| f == name) {
             return Err(ForeignConflict::Interface { name: name.clone() });
@@ -591,11 +713,32 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             });
         }
     }
+    // Another name is another interface: the old one goes first.
+    match (&desired.wireguard, &observed.wireguard) {
+        (want, Some(have)) if want.as_ref().is_none_or(|w| w.interface != have.interface) => {
+            changes.push(Change::DeleteWireguard {
+                wireguard: have.clone(),
+            });
+        }
+        _ => {}
+    }
     for want in &desired.bridges {
         match have_br.get(want.name.as_str()) {
             None => changes.push(Change::CreateBridge { bridge: want.clone() }),
             Some(have) if !bridge_delta(have, want).is_empty() => changes.push(Change::UpdateBridge {
                 from: (*have).clone(),
+                to: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if let Some(want) = &desired.wireguard {
+        match observed.wireguard.as_ref().filter(|h| h.interface == want.interface) {
+            None => changes.push(Change::CreateWireguard {
+                wireguard: want.clone(),
+            }),
+            Some(have) if !wireguard_delta(have, want).is_empty() => changes.push(Change::UpdateWireguard {
+                from: have.clone(),
                 to: want.clone(),
             }),
             Some(_) => {}

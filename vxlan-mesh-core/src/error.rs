@@ -461,6 +461,106 @@ validation_errors! {
             /// Its underlay MTU.
             underlay_mtu: u32,
         } = "underlay-mtu-too-large",
+        /// A `[wireguard]` table while `encryption` is not `"wireguard"`.
+        #[error("`wireguard`: only applies to `encryption = \"wireguard\"`; the tunnels are in clear (set `encryption = \"wireguard\"` or remove the table)")]
+        WireguardWithoutEncryption = "wireguard-without-encryption",
+        /// A host without `public-key` while encryption is on.
+        #[error("host `{host}`: `public-key` is required with `encryption = \"wireguard\"` (run `vxlan-mesh keygen` on the host and paste the public key it prints)")]
+        MissingPublicKey {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+        } = "missing-public-key",
+        /// A `public-key` that is not base64 of 32 bytes.
+        #[error("host `{host}`: `public-key` `{key}` is not usable: {why}")]
+        BadPublicKey {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The value as written (shortened and escaped; a public key is no secret).
+            key: String,
+            /// Why it is refused.
+            why: String,
+        } = "bad-public-key",
+        /// Two hosts with one public key (one private key copied to two hosts).
+        #[error("host `{host}`: `public-key` `{key}` is already the public key of host `{other}`; every host needs its own key pair")]
+        DuplicatePublicKey {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The host that has it first.
+            other: String,
+            /// The repeated key.
+            key: String,
+        } = "duplicate-public-key",
+        /// `wireguard.port = 0`.
+        #[error("`wireguard.port`: 0 is not a usable UDP port (use 1..65535, usually 51820)")]
+        WireguardPortZero = "wireguard-port-zero",
+        /// The WireGuard port is the VXLAN port: both sockets cannot listen on it.
+        #[error("`wireguard.port`: {port} is also the VXLAN `port`; WireGuard and VXLAN each need their own UDP port")]
+        WireguardPortIsVxlanPort {
+            /// The port.
+            port: u16,
+        } = "wireguard-port-is-vxlan-port",
+        /// A host id without an address in the inner prefix.
+        #[error("host `{host}`: `id` {id} has no address in `wireguard.prefix` `{prefix}`, which holds host ids 1..={max}; use a larger prefix")]
+        WireguardPrefixTooSmall {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its id.
+            id: u32,
+            /// The prefix.
+            prefix: String,
+            /// The largest id the prefix holds.
+            max: u128,
+        } = "wireguard-prefix-too-small",
+        /// An underlay address inside the inner prefix: routes to it would loop through WireGuard.
+        #[error("host `{host}`: `address` `{address}` lies in `wireguard.prefix` `{prefix}`; the inner prefix must not hold underlay addresses (its route would send WireGuard's own packets into the tunnel)")]
+        WireguardPrefixHoldsUnderlay {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its underlay address.
+            address: IpAddr,
+            /// The prefix.
+            prefix: String,
+        } = "wireguard-prefix-holds-underlay",
+        /// The WireGuard interface name is taken by another object of the mesh.
+        #[error("`wireguard.interface` `{interface}` is {taken_by}; the WireGuard interface needs a name of its own")]
+        WireguardInterfaceTaken {
+            /// The name.
+            interface: String,
+            /// What has it already, in words.
+            taken_by: String,
+        } = "wireguard-interface-taken",
+        /// An `endpoint` that peers cannot dial.
+        #[error("host `{host}`: `endpoint` `{endpoint}` cannot be dialled: {reason}")]
+        BadEndpoint {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The endpoint.
+            endpoint: std::net::SocketAddr,
+            /// Why it is refused.
+            reason: &'static str,
+        } = "bad-endpoint",
+        /// WireGuard keys or settings on a host while encryption is off.
+        #[error("host `{host}`: `{key}` only applies to `encryption = \"wireguard\"` (set it or remove the key)")]
+        WireguardKeyWithoutEncryption {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The key.
+            key: Key,
+        } = "wireguard-key-without-encryption",
     }
 }
 
@@ -504,6 +604,17 @@ impl ValidationError {
                 network(index, Key::Vni)
             }
             E::MtuTooSmall { index, .. } | E::MtuTooLarge { index, .. } => network(index, Key::Mtu),
+            E::WireguardWithoutEncryption => FieldPath::root(Key::Wireguard),
+            E::MissingPublicKey { index, .. } | E::BadPublicKey { index, .. } | E::DuplicatePublicKey { index, .. } => {
+                host(index, Key::PublicKey)
+            }
+            E::WireguardPortZero | E::WireguardPortIsVxlanPort { .. } => FieldPath::of(Section::Wireguard, Key::Port),
+            E::WireguardPrefixTooSmall { .. } | E::WireguardPrefixHoldsUnderlay { .. } => {
+                FieldPath::of(Section::Wireguard, Key::Prefix)
+            }
+            E::WireguardInterfaceTaken { .. } => FieldPath::of(Section::Wireguard, Key::Interface),
+            E::BadEndpoint { index, .. } => host(index, Key::Endpoint),
+            E::WireguardKeyWithoutEncryption { index, key, .. } => host(index, *key),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! The table is vxlan-mesh's own (`inet vxlan_mesh`); loading the script replaces that table
 //! atomically and touches no other table. Its input chain runs before the default filter
 //! priority, accepts the VXLAN port from peers and drops it from everyone else; other
-//! tables' verdicts on everything else are untouched.
+//! tables' verdicts on everything else are untouched. In an encrypted mesh the protected
+//! port is WireGuard's, and the VXLAN port is accepted on the WireGuard interface only, so
+//! no VXLAN packet is taken from the underlay in clear, whatever its source address.
 
 use std::fmt::Write as _;
 
@@ -20,6 +22,7 @@ use crate::plan::Firewall;
 ///     family: Family::V4,
 ///     port: 4789,
 ///     peers: vec!["192.0.2.2".parse().unwrap()],
+///     wireguard: None,
 /// };
 /// let script = firewall::nft_script(&fw);
 /// assert!(script.contains("ip saddr @peers udp dport 4789 accept"));
@@ -45,6 +48,10 @@ pub fn nft_script(fw: &Firewall) -> String {
     let _ = writeln!(s, "\t}}");
     let _ = writeln!(s, "\tchain input {{");
     let _ = writeln!(s, "\t\ttype filter hook input priority filter - 10; policy accept;");
+    if let Some(wg) = &fw.wireguard {
+        let _ = writeln!(s, "\t\tiifname \"{}\" udp dport {} accept", wg.interface, wg.vxlan_port);
+        let _ = writeln!(s, "\t\tudp dport {} counter drop", wg.vxlan_port);
+    }
     let _ = writeln!(s, "\t\t{match_kw} saddr @peers udp dport {} accept", fw.port);
     let _ = writeln!(s, "\t\tudp dport {} counter drop", fw.port);
     let _ = writeln!(s, "\t}}");
@@ -60,4 +67,36 @@ pub fn nft_script(fw: &Firewall) -> String {
 /// ```
 pub fn nft_remove_script(table: &str) -> String {
     format!("table inet {table} {{}}\ndelete table inet {table}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::WireguardFilter;
+
+    #[test]
+    fn an_encrypted_mesh_takes_vxlan_from_the_wireguard_interface_only() {
+        let fw = Firewall {
+            table: "vxlan_mesh".into(),
+            family: Family::V4,
+            port: 51820,
+            peers: vec!["192.0.2.2".parse().unwrap()],
+            wireguard: Some(WireguardFilter {
+                interface: "vxmwg0".into(),
+                vxlan_port: 4789,
+            }),
+        };
+        let script = nft_script(&fw);
+        let rules: Vec<&str> = script.lines().map(str::trim).filter(|l| l.contains("dport")).collect();
+        assert_eq!(
+            rules,
+            [
+                "iifname \"vxmwg0\" udp dport 4789 accept",
+                "udp dport 4789 counter drop",
+                "ip saddr @peers udp dport 51820 accept",
+                "udp dport 51820 counter drop",
+            ]
+        );
+    }
 }

@@ -2,15 +2,17 @@
 //! the derived facts (host ids, network MTUs, VNI ranges) computed once.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
 pub use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
-use crate::names::{check_bridge_name, check_name, shown};
+use crate::mtu::Encapsulation;
+use crate::names::{check_bridge_name, check_ifname, check_name, shown, DEVICE_PREFIX};
 use crate::path::{FieldPath, Key, Section};
+use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 use crate::{address, mtu, vni};
 
 /// A validated network (read-only: only validation makes one).
@@ -51,6 +53,34 @@ pub struct Host {
     pub underlay_mtu: u32,
     /// Indices into [`Fleet::networks`] of the networks it joins.
     pub networks: Vec<usize>,
+    /// Its WireGuard facts, with `encryption = "wireguard"`.
+    pub wireguard: Option<HostWireguard>,
+}
+
+/// A host's WireGuard facts (read-only: only validation makes them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HostWireguard {
+    /// Public key.
+    pub public_key: PublicKey,
+    /// Inner address: host number `id` of the fleet's prefix.
+    pub address: IpAddr,
+    /// Where peers send its WireGuard packets: `endpoint`, or `address` and the WireGuard port.
+    pub endpoint: SocketAddr,
+    /// Keepalive interval its peers use towards it, in seconds.
+    pub persistent_keepalive: Option<u16>,
+}
+
+/// The fleet's WireGuard settings, defaults filled in (read-only: only validation makes them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct WireguardSettings {
+    /// Prefix of the inner addresses.
+    pub prefix: Prefix,
+    /// Listen port.
+    pub port: u16,
+    /// Interface name.
+    pub interface: String,
 }
 
 /// A fleet whose inventory passed validation; the planner's only input.
@@ -91,6 +121,7 @@ pub struct Fleet {
     pub(crate) loop_prevention: LoopPrevention,
     pub(crate) firewall: bool,
     pub(crate) family: Family,
+    pub(crate) wireguard: Option<WireguardSettings>,
     pub(crate) networks: Vec<Network>,
     pub(crate) hosts: Vec<Host>,
 }
@@ -151,7 +182,9 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
 
     let family = inv.hosts.first().map_or(Family::V4, |h| Family::of(&h.address));
     let mut hosts = check_hosts(inv, family, errors);
-    let networks = check_networks(inv, mode, family, &hosts, errors);
+    let wireguard = check_wireguard(inv, family, &mut hosts, errors);
+    let encapsulation = encapsulation(family, wireguard.as_ref());
+    let networks = check_networks(inv, mode, encapsulation, &hosts, errors);
     for (ni, n) in networks.iter().enumerate() {
         for &hi in &n.members {
             hosts[hi].networks.push(ni);
@@ -164,6 +197,7 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
         loop_prevention: inv.loop_prevention.unwrap_or_default(),
         firewall: inv.firewall.unwrap_or(true),
         family,
+        wireguard,
         networks,
         hosts,
     }
@@ -247,8 +281,169 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
             device: h.device.clone(),
             underlay_mtu: h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU),
             networks: Vec::new(),
+            wireguard: None,
         })
         .collect()
+}
+
+/// The fleet's WireGuard settings, when `encryption = "wireguard"`, giving every host its
+/// WireGuard facts; without encryption, refuses WireGuard keys and the `[wireguard]` table.
+fn check_wireguard(
+    inv: &Inventory,
+    family: Family,
+    hosts: &mut [Host],
+    errors: &mut Vec<E>,
+) -> Option<WireguardSettings> {
+    if inv.encryption.unwrap_or_default() != Encryption::Wireguard {
+        if inv.wireguard.is_some() {
+            errors.push(E::WireguardWithoutEncryption);
+        }
+        for (index, h) in inv.hosts.iter().enumerate() {
+            let given = [
+                (Key::PublicKey, h.public_key.is_some()),
+                (Key::Endpoint, h.endpoint.is_some()),
+                (Key::PersistentKeepalive, h.persistent_keepalive.is_some()),
+            ];
+            for (key, _) in given.into_iter().filter(|(_, given)| *given) {
+                errors.push(E::WireguardKeyWithoutEncryption {
+                    host: shown(&h.name),
+                    index,
+                    key,
+                });
+            }
+        }
+        return None;
+    }
+    let spec = inv.wireguard.clone().unwrap_or_default();
+    let settings = WireguardSettings {
+        prefix: spec.prefix.unwrap_or(wireguard::DEFAULT_PREFIX),
+        port: spec.port.unwrap_or(wireguard::DEFAULT_PORT),
+        interface: spec
+            .interface
+            .unwrap_or_else(|| wireguard::DEFAULT_INTERFACE.to_string()),
+    };
+    if settings.port == 0 {
+        errors.push(E::WireguardPortZero);
+    } else if settings.port == inv.port.unwrap_or(DEFAULT_PORT) {
+        errors.push(E::WireguardPortIsVxlanPort { port: settings.port });
+    }
+    bad_name(
+        errors,
+        FieldPath::of(Section::Wireguard, Key::Interface),
+        &settings.interface,
+        check_ifname,
+    );
+    if let Some(taken_by) = interface_taken_by(inv, &settings.interface) {
+        errors.push(E::WireguardInterfaceTaken {
+            interface: shown(&settings.interface),
+            taken_by,
+        });
+    }
+    let mut keys: BTreeMap<PublicKey, &str> = BTreeMap::new();
+    for (index, (h, host)) in inv.hosts.iter().zip(hosts.iter_mut()).enumerate() {
+        if settings.prefix.contains(&h.address) {
+            errors.push(E::WireguardPrefixHoldsUnderlay {
+                host: shown(&h.name),
+                index,
+                address: h.address,
+                prefix: settings.prefix.to_string(),
+            });
+        }
+        let inner = settings.prefix.host(host.id);
+        if inner.is_none() && host.id != 0 {
+            errors.push(E::WireguardPrefixTooSmall {
+                host: shown(&h.name),
+                index,
+                id: host.id,
+                prefix: settings.prefix.to_string(),
+                max: settings.prefix.max_host(),
+            });
+        }
+        // The default endpoint is the checked `address` and `wireguard.port`.
+        let endpoint = h.endpoint.unwrap_or(SocketAddr::new(h.address, settings.port));
+        if let Some(reason) = h.endpoint.and_then(|e| endpoint_problem(&e, family)) {
+            errors.push(E::BadEndpoint {
+                host: shown(&h.name),
+                index,
+                endpoint,
+                reason,
+            });
+        }
+        let public_key = match &h.public_key {
+            None => {
+                errors.push(E::MissingPublicKey {
+                    host: shown(&h.name),
+                    index,
+                });
+                None
+            }
+            Some(text) => match text.parse::<PublicKey>() {
+                Err(why) => {
+                    let shortened: String = text.chars().take(64).collect();
+                    errors.push(E::BadPublicKey {
+                        host: shown(&h.name),
+                        index,
+                        key: shown(&shortened),
+                        why,
+                    });
+                    None
+                }
+                Ok(key) => {
+                    if let Some(other) = keys.insert(key, &h.name) {
+                        errors.push(E::DuplicatePublicKey {
+                            host: shown(&h.name),
+                            index,
+                            other: shown(other),
+                            key: key.to_string(),
+                        });
+                        keys.insert(key, other);
+                    }
+                    Some(key)
+                }
+            },
+        };
+        if let (Some(public_key), Some(address)) = (public_key, inner) {
+            host.wireguard = Some(HostWireguard {
+                public_key,
+                address,
+                endpoint,
+                persistent_keepalive: h.persistent_keepalive.filter(|s| *s != 0),
+            });
+        }
+    }
+    Some(settings)
+}
+
+/// VXLAN over a `family` underlay, inside WireGuard when it has `wireguard` settings.
+fn encapsulation(family: Family, wireguard: Option<&WireguardSettings>) -> Encapsulation {
+    Encapsulation {
+        underlay: family,
+        wireguard_inner: wireguard.map(|w| Family::of(&w.prefix.network())),
+    }
+}
+
+/// What already has the name `interface`, in words, if something of the mesh does.
+fn interface_taken_by(inv: &Inventory, interface: &str) -> Option<String> {
+    if let Some(n) = inv.networks.iter().find(|n| n.bridge == interface) {
+        return Some(format!("the bridge of network `{}`", shown(&n.name)));
+    }
+    if let Some(h) = inv.hosts.iter().find(|h| h.device.as_deref() == Some(interface)) {
+        return Some(format!("the underlay `device` of host `{}`", shown(&h.name)));
+    }
+    let digits = interface.strip_prefix(DEVICE_PREFIX)?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("the name of a VXLAN device vxlan-mesh creates (`{DEVICE_PREFIX}` and a VNI)"))
+}
+
+/// Why peers cannot dial `endpoint` over a `family` underlay, if they cannot.
+fn endpoint_problem(endpoint: &SocketAddr, family: Family) -> Option<&'static str> {
+    if endpoint.port() == 0 {
+        return Some("port 0 cannot be dialled");
+    }
+    if Family::of(&endpoint.ip()) != family {
+        return Some("its address family differs from the underlay's");
+    }
+    address::endpoint_problem(&endpoint.ip())
 }
 
 /// Explicit ids first; then each host without one takes the smallest free id, in list order.
@@ -290,7 +485,13 @@ fn assign_ids(hosts: &[HostSpec], errors: &mut Vec<E>) -> Vec<u32> {
         .collect()
 }
 
-fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], errors: &mut Vec<E>) -> Vec<Network> {
+fn check_networks(
+    inv: &Inventory,
+    mode: Mode,
+    encapsulation: Encapsulation,
+    hosts: &[Host],
+    errors: &mut Vec<E>,
+) -> Vec<Network> {
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut bridges: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, n) in inv.networks.iter().enumerate() {
@@ -420,7 +621,7 @@ fn check_networks(inv: &Inventory, mode: Mode, family: Family, hosts: &[Host], e
             requested: n.mtu,
             container_ipv6,
         };
-        let mtu::NetworkMtu { mtu, max: max_mtu } = mtu::check_network(&spec, &member_mtus, family, errors);
+        let mtu::NetworkMtu { mtu, max: max_mtu } = mtu::check_network(&spec, &member_mtus, encapsulation, errors);
         networks.push(Network {
             name: n.name.clone(),
             vni: n.vni,
@@ -459,6 +660,25 @@ impl Fleet {
     /// Underlay address family of every host.
     pub fn family(&self) -> Family {
         self.family
+    }
+
+    /// Whether the tunnels run inside WireGuard.
+    pub fn encryption(&self) -> Encryption {
+        if self.wireguard.is_some() {
+            Encryption::Wireguard
+        } else {
+            Encryption::None
+        }
+    }
+
+    /// The WireGuard settings, with `encryption = "wireguard"`.
+    pub fn wireguard(&self) -> Option<&WireguardSettings> {
+        self.wireguard.as_ref()
+    }
+
+    /// How VXLAN packets reach the underlay (the MTU rules' input).
+    pub fn encapsulation(&self) -> Encapsulation {
+        encapsulation(self.family, self.wireguard.as_ref())
     }
 
     /// The networks, in inventory order.

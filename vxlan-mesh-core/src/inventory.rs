@@ -3,7 +3,7 @@
 //! These types mirror the file one to one and carry no derived facts; call
 //! [`Inventory::validate`] to obtain a [`Fleet`](crate::Fleet) that the planner accepts.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::error::{ParseError, ParseProblem};
 use crate::names::shown_message;
 use crate::path::{FieldPath, Key, Position, Positions, Section};
+use crate::wireguard::{Encryption, Prefix};
 
 /// UDP destination port used when the inventory does not name one (IANA's VXLAN port).
 pub const DEFAULT_PORT: u16 = 4789;
@@ -57,6 +58,13 @@ pub struct Inventory {
     /// Whether to accept VXLAN traffic from mesh peers only; `true` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<bool>,
+    /// Whether tunnels run inside WireGuard; [`Encryption::None`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// The `[wireguard]` table: settings of the WireGuard underlay (with
+    /// `encryption = "wireguard"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wireguard: Option<WireguardSpec>,
     /// The overlay L2 segments.
     #[serde(default)]
     pub networks: Vec<NetworkSpec>,
@@ -135,6 +143,23 @@ impl LoopPrevention {
     }
 }
 
+/// The `[wireguard]` table: fleet-wide settings of the WireGuard underlay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct WireguardSpec {
+    /// Prefix the hosts' inner (WireGuard) addresses come from: host id `n` gets the `n`-th
+    /// address; [`DEFAULT_PREFIX`](crate::wireguard::DEFAULT_PREFIX) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
+    /// UDP port WireGuard listens on; [`DEFAULT_PORT`](crate::wireguard::DEFAULT_PORT) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Name of the WireGuard interface;
+    /// [`DEFAULT_INTERFACE`](crate::wireguard::DEFAULT_INTERFACE) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
 /// One overlay network (an L2 segment) as written in `[[networks]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -176,6 +201,18 @@ pub struct HostSpec {
     /// Names of the networks this host joins; all networks when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub networks: Option<Vec<String>>,
+    /// The host's WireGuard public key in base64 (required with `encryption = "wireguard"`;
+    /// checked by validation). Never a private key: those stay in a file on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Address and port the other hosts send WireGuard packets to, when not `address` and
+    /// the WireGuard port (a host behind NAT or a port forward).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<SocketAddr>,
+    /// Seconds between keepalive packets this host's peers send it (keeps NAT mappings
+    /// open); none when absent or 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_keepalive: Option<u16>,
 }
 
 impl Inventory {
@@ -325,6 +362,8 @@ impl<'t> Reader<'t> {
             mode: None,
             loop_prevention: None,
             firewall: None,
+            encryption: None,
+            wireguard: None,
             networks: Vec::new(),
             hosts: Vec::new(),
         };
@@ -337,6 +376,8 @@ impl<'t> Reader<'t> {
                     inv.loop_prevention = self.one_of(path, value, LoopPrevention::ALL, |l| l.as_str())
                 }
                 Key::Firewall => inv.firewall = self.boolean(path, value),
+                Key::Encryption => inv.encryption = self.one_of(path, value, Encryption::ALL, |e| e.as_str()),
+                Key::Wireguard => inv.wireguard = self.wireguard(value),
                 Key::Networks => {
                     for (section, t) in self.tables(key, value, Section::Network, "network") {
                         inv.networks.extend(self.network(section, t));
@@ -385,12 +426,34 @@ impl<'t> Reader<'t> {
         })
     }
 
+    fn wireguard(&mut self, table: &Value<'_>) -> Option<WireguardSpec> {
+        let section = Section::Wireguard;
+        let Some(t) = table.get_ref().as_table() else {
+            self.wrong(FieldPath::root(Key::Wireguard), "a table (`[wireguard]`)", table);
+            return None;
+        };
+        let at = self.at(&table.span());
+        self.positions.insert(FieldPath::whole(section), at);
+        let mut spec = WireguardSpec::default();
+        for (key, value) in self.fields(section, t, Key::WIREGUARD).0 {
+            let path = FieldPath::of(section, key);
+            match key {
+                Key::Prefix => spec.prefix = self.prefix(path, value),
+                Key::Port => spec.port = self.integer(path, value, u16::MAX.into()).map(|p| p as u16),
+                Key::Interface => spec.interface = self.string(path, value),
+                _ => {}
+            }
+        }
+        Some(spec)
+    }
+
     fn host(&mut self, section: Section, table: &Value<'_>) -> Option<HostSpec> {
         let t = table.get_ref().as_table()?;
         let at = self.at(&table.span());
         self.positions.insert(FieldPath::whole(section), at);
         let (mut name, mut address, mut device, mut underlay_mtu, mut id, mut networks) =
             (None, None, None, None, None, None);
+        let (mut public_key, mut endpoint, mut persistent_keepalive) = (None, None, None);
         let (fields, unknown) = self.fields(section, t, Key::HOST);
         for (key, value) in fields {
             let path = FieldPath::of(section, key);
@@ -401,6 +464,11 @@ impl<'t> Reader<'t> {
                 Key::UnderlayMtu => underlay_mtu = self.integer(path, value, u32::MAX.into()).map(|v| v as u32),
                 Key::Id => id = self.integer(path, value, u32::MAX.into()).map(|v| v as u32),
                 Key::Networks => networks = self.strings(section, key, value),
+                Key::PublicKey => public_key = self.string(path, value),
+                Key::Endpoint => endpoint = self.endpoint(path, value),
+                Key::PersistentKeepalive => {
+                    persistent_keepalive = self.integer(path, value, u16::MAX.into()).map(|v| v as u16)
+                }
                 _ => {}
             }
         }
@@ -417,6 +485,9 @@ impl<'t> Reader<'t> {
             underlay_mtu,
             id,
             networks,
+            public_key,
+            endpoint,
+            persistent_keepalive,
         })
     }
 
@@ -536,6 +607,37 @@ impl<'t> Reader<'t> {
     fn address(&mut self, path: FieldPath, value: &Value<'_>) -> Option<IpAddr> {
         const EXPECTED: &str =
             "an IPv4 or IPv6 address in quotes, such as \"192.0.2.1\" or \"2001:db8::1\" (no prefix length or zone)";
+        let Some(text) = value.get_ref().as_str() else {
+            self.wrong(path, EXPECTED, value);
+            return None;
+        };
+        let addr = text.parse().ok();
+        if addr.is_none() {
+            let message = format!("`{path}` must be {EXPECTED}, got {}", got(value.get_ref()));
+            self.fail(ParseProblem::BadValue, Some(path), message, &value.span());
+        }
+        addr
+    }
+
+    fn prefix(&mut self, path: FieldPath, value: &Value<'_>) -> Option<Prefix> {
+        const EXPECTED: &str = "a network prefix in quotes, such as \"10.213.0.0/16\" or \"fd00:6d65:7368::/64\"";
+        let Some(text) = value.get_ref().as_str() else {
+            self.wrong(path, EXPECTED, value);
+            return None;
+        };
+        match text.parse::<Prefix>() {
+            Ok(p) => Some(p),
+            Err(why) => {
+                let message = format!("`{path}` must be {EXPECTED}, got {}: {why}", got(value.get_ref()));
+                self.fail(ParseProblem::BadValue, Some(path), message, &value.span());
+                None
+            }
+        }
+    }
+
+    fn endpoint(&mut self, path: FieldPath, value: &Value<'_>) -> Option<SocketAddr> {
+        const EXPECTED: &str =
+            "an address and port in quotes, such as \"198.51.100.7:51820\" or \"[2001:db8::7]:51820\"";
         let Some(text) = value.get_ref().as_str() else {
             self.wrong(path, EXPECTED, value);
             return None;

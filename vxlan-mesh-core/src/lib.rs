@@ -105,17 +105,19 @@ pub mod probe;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;
+pub mod wireguard;
 
 pub use address::Family;
 pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
-pub use fleet::{Fleet, Host, Network};
-pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+pub use fleet::{Fleet, Host, HostWireguard, Network, WireguardSettings};
+pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules, MacAddr, NetworkPlan, Peer,
-    UdpChecksum, Vxlan,
+    UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
 };
+pub use wireguard::{Encryption, Prefix, PublicKey};
 
 /// Parses, validates and plans in one call.
 ///

@@ -1,6 +1,6 @@
-//! The one place that computes and checks MTUs: VXLAN overhead per underlay family, the
-//! largest overlay MTU a network can have, the smallest it may have, and the validation rules
-//! that follow from them.
+//! The one place that computes and checks MTUs: VXLAN overhead per underlay family,
+//! WireGuard's overhead when the tunnels run inside it, the largest overlay MTU a network can
+//! have, the smallest it may have, and the validation rules that follow from them.
 
 use crate::address::Family;
 use crate::error::ValidationError;
@@ -21,15 +21,81 @@ pub const fn overhead(family: Family) -> u32 {
     }
 }
 
-/// Overlay MTU a host's underlay allows: its underlay MTU minus the overhead (0 if none).
+/// Bytes WireGuard adds to an inner packet: outer IP header (20 or 40), UDP (8), WireGuard's
+/// data header (16) and authentication tag (16).
 ///
 /// ```
 /// use vxlan_mesh_core::{mtu, Family};
-/// assert_eq!(mtu::overlay_mtu(1500, Family::V4), 1450);
-/// assert_eq!(mtu::overlay_mtu(1500, Family::V6), 1430);
+/// assert_eq!(mtu::wireguard_overhead(Family::V4), 60);
+/// assert_eq!(mtu::wireguard_overhead(Family::V6), 80);
 /// ```
-pub const fn overlay_mtu(underlay_mtu: u32, family: Family) -> u32 {
-    underlay_mtu.saturating_sub(overhead(family))
+pub const fn wireguard_overhead(underlay: Family) -> u32 {
+    match underlay {
+        Family::V4 => 60,
+        Family::V6 => 80,
+    }
+}
+
+/// How VXLAN packets reach the underlay: in clear, or inside WireGuard (whose inner
+/// addresses have their own family, which decides the VXLAN header's size).
+///
+/// ```
+/// use vxlan_mesh_core::{mtu::Encapsulation, Family};
+/// let wg = Encapsulation { underlay: Family::V4, wireguard_inner: Some(Family::V4) };
+/// assert_eq!(wg.overhead(), 110);
+/// assert_eq!(wg.overlay_mtu(1500), 1390);
+/// assert_eq!(wg.wireguard_mtu(1500), Some(1440));
+/// assert_eq!(Encapsulation::clear(Family::V6).overlay_mtu(1500), 1430);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Encapsulation {
+    /// Family of the underlay addresses.
+    pub underlay: Family,
+    /// Family of the WireGuard (inner) addresses VXLAN runs between, when encrypted.
+    pub wireguard_inner: Option<Family>,
+}
+
+impl Encapsulation {
+    /// VXLAN straight over the underlay.
+    pub const fn clear(underlay: Family) -> Encapsulation {
+        Encapsulation {
+            underlay,
+            wireguard_inner: None,
+        }
+    }
+
+    /// Bytes added to a container's frame on its way to the underlay.
+    pub const fn overhead(self) -> u32 {
+        match self.wireguard_inner {
+            None => overhead(self.underlay),
+            Some(inner) => wireguard_overhead(self.underlay) + overhead(inner),
+        }
+    }
+
+    /// Overlay (container) MTU an underlay MTU allows (0 if none).
+    pub const fn overlay_mtu(self, underlay_mtu: u32) -> u32 {
+        underlay_mtu.saturating_sub(self.overhead())
+    }
+
+    /// MTU of the WireGuard interface over an underlay MTU, when encrypted.
+    pub const fn wireguard_mtu(self, underlay_mtu: u32) -> Option<u32> {
+        match self.wireguard_inner {
+            None => None,
+            Some(_) => Some(underlay_mtu.saturating_sub(wireguard_overhead(self.underlay))),
+        }
+    }
+
+    /// The path in words, for messages: `IPv4`, `WireGuard over IPv4 (inner IPv6)`.
+    pub const fn describe(self) -> &'static str {
+        match (self.underlay, self.wireguard_inner) {
+            (Family::V4, None) => "IPv4",
+            (Family::V6, None) => "IPv6",
+            (Family::V4, Some(Family::V4)) => "WireGuard over IPv4 (inner IPv4)",
+            (Family::V4, Some(Family::V6)) => "WireGuard over IPv4 (inner IPv6)",
+            (Family::V6, Some(Family::V4)) => "WireGuard over IPv6 (inner IPv4)",
+            (Family::V6, Some(Family::V6)) => "WireGuard over IPv6 (inner IPv6)",
+        }
+    }
 }
 
 /// Smallest MTU containers may use, and why.
@@ -94,20 +160,20 @@ pub(crate) fn check_underlay(host: &Member<'_>, errors: &mut Vec<ValidationError
     }
 }
 
-/// The MTUs of `network` joined by `members` over a `family` underlay, checking that every
+/// The MTUs of `network` joined by `members` over the `encapsulation`, checking that every
 /// member's underlay leaves room for the minimum container MTU and that a requested `mtu`
 /// lies between that minimum and what the smallest underlay allows.
 pub(crate) fn check_network(
     network: &NetworkMtuSpec<'_>,
     members: &[Member<'_>],
-    family: Family,
+    encapsulation: Encapsulation,
     errors: &mut Vec<ValidationError>,
 ) -> NetworkMtu {
     let (min, why) = min_container_mtu(network.container_ipv6);
-    let limiting = members.iter().min_by_key(|h| overlay_mtu(h.underlay_mtu, family));
-    let max = limiting.map_or(0, |h| overlay_mtu(h.underlay_mtu, family));
+    let limiting = members.iter().min_by_key(|h| encapsulation.overlay_mtu(h.underlay_mtu));
+    let max = limiting.map_or(0, |h| encapsulation.overlay_mtu(h.underlay_mtu));
     for h in members {
-        let overlay = overlay_mtu(h.underlay_mtu, family);
+        let overlay = encapsulation.overlay_mtu(h.underlay_mtu);
         if overlay < min {
             errors.push(ValidationError::UnderlayMtuTooSmall {
                 host: shown(h.name),
@@ -138,8 +204,8 @@ pub(crate) fn check_network(
                     max,
                     host: shown(h.name),
                     underlay_mtu: h.underlay_mtu,
-                    family: family.name(),
-                    overhead: overhead(family),
+                    family: encapsulation.describe(),
+                    overhead: encapsulation.overhead(),
                 });
             }
             m

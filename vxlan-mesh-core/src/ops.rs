@@ -13,10 +13,14 @@
 //!   are deleted (highest position first, so positions stay valid), and a chain loses its
 //!   jumps before it is deleted.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
-use crate::diff::Change;
-use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan};
+use crate::diff::{peer_delta, Change};
+use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
+use crate::wireguard::PublicKey;
 
 /// The built-in ebtables chain vxlan-mesh's chain is jumped to from.
 pub const FORWARD: &str = "FORWARD";
@@ -116,6 +120,55 @@ pub enum Op {
         /// The chain.
         chain: String,
     },
+    /// Create a WireGuard interface, down: a kernel `wireguard` link, or where the kernel
+    /// has no WireGuard, the TUN device of a `wireguard-go` daemon started for it.
+    CreateWireguard {
+        /// Its name.
+        name: String,
+    },
+    /// Give a WireGuard interface its private key (read by `wg` from the file: the key is
+    /// never on a command line) and listen port.
+    ConfigureWireguard {
+        /// The interface.
+        interface: String,
+        /// The private key's file; the key itself is never in an operation.
+        private_key_file: Option<PathBuf>,
+        /// The UDP port it listens on.
+        listen_port: u16,
+    },
+    /// Add a peer to a WireGuard interface, or set an existing peer's endpoint, allowed IPs
+    /// and keepalive (its session goes on).
+    SetPeer {
+        /// The interface.
+        interface: String,
+        /// The peer.
+        peer: WireguardPeer,
+    },
+    /// Remove a peer from a WireGuard interface.
+    RemovePeer {
+        /// The interface.
+        interface: String,
+        /// The peer's public key.
+        public_key: PublicKey,
+    },
+    /// Add an address (and the route of its prefix) to an interface.
+    AddAddress {
+        /// The interface.
+        interface: String,
+        /// The address.
+        address: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+    },
+    /// Delete an address from an interface.
+    DeleteAddress {
+        /// The interface.
+        interface: String,
+        /// The address.
+        address: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+    },
 }
 
 /// Link settings changed together (`ip link set dev NAME ...`).
@@ -189,6 +242,11 @@ pub fn for_change(change: &Change) -> Vec<Op> {
         Change::DeleteBridge { bridge } => vec![Op::DeleteLink {
             name: bridge.name.clone(),
         }],
+        Change::DeleteWireguard { wireguard } => vec![Op::DeleteLink {
+            name: wireguard.interface.clone(),
+        }],
+        Change::CreateWireguard { wireguard } => create_wireguard(wireguard),
+        Change::UpdateWireguard { from, to } => update_wireguard(from, to),
         Change::CreateBridge { bridge } => create_bridge(bridge),
         Change::UpdateBridge { from, to } => update_bridge(from, to),
         Change::InstallLoopRules { rules, exists } => install_loop_rules(rules, *exists),
@@ -341,6 +399,97 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
     }
     if to.up && (!from.up || moved) {
         v.push(up(&to.name));
+    }
+    v
+}
+
+fn configure_wireguard(w: &WireguardPlan) -> Op {
+    Op::ConfigureWireguard {
+        interface: w.interface.clone(),
+        private_key_file: w.private_key_file.clone(),
+        listen_port: w.listen_port,
+    }
+}
+
+fn set_peer(w: &WireguardPlan, peer: &WireguardPeer) -> Op {
+    Op::SetPeer {
+        interface: w.interface.clone(),
+        peer: peer.clone(),
+    }
+}
+
+fn address(w: &WireguardPlan, add: bool) -> Op {
+    let (interface, address, prefix_len) = (w.interface.clone(), w.address, w.prefix_len);
+    if add {
+        Op::AddAddress {
+            interface,
+            address,
+            prefix_len,
+        }
+    } else {
+        Op::DeleteAddress {
+            interface,
+            address,
+            prefix_len,
+        }
+    }
+}
+
+/// Created down and marked, keyed, addressed and given its peers before it comes up.
+fn create_wireguard(w: &WireguardPlan) -> Vec<Op> {
+    let mut v = vec![
+        Op::CreateWireguard {
+            name: w.interface.clone(),
+        },
+        set(
+            &w.interface,
+            LinkSettings {
+                alias: Some(w.alias.clone()),
+                mtu: Some(w.mtu),
+                ..LinkSettings::default()
+            },
+        ),
+        configure_wireguard(w),
+        address(w, true),
+    ];
+    v.extend(w.peers.iter().map(|p| set_peer(w, p)));
+    if w.up {
+        v.push(up(&w.interface));
+    }
+    v
+}
+
+/// Only what differs, and peers one by one: an unchanged peer is not touched, so its
+/// session (handshake, counters) goes on.
+fn update_wireguard(from: &WireguardPlan, to: &WireguardPlan) -> Vec<Op> {
+    let settings = LinkSettings {
+        alias: (from.alias != to.alias).then(|| to.alias.clone()),
+        mtu: (from.mtu != to.mtu).then_some(to.mtu),
+        master: None,
+        up: (from.up && !to.up).then_some(false),
+    };
+    let mut v = Vec::new();
+    if settings != LinkSettings::default() {
+        v.push(set(&to.interface, settings));
+    }
+    if from.listen_port != to.listen_port || from.public_key != to.public_key {
+        v.push(configure_wireguard(to));
+    }
+    if (from.address, from.prefix_len) != (to.address, to.prefix_len) {
+        // An interface without an address is observed with the unspecified one.
+        if !from.address.is_unspecified() {
+            v.push(address(from, false));
+        }
+        v.push(address(to, true));
+    }
+    let peers = peer_delta(from, to);
+    v.extend(peers.removed.into_iter().map(|p| Op::RemovePeer {
+        interface: to.interface.clone(),
+        public_key: p.public_key,
+    }));
+    v.extend(peers.set.into_iter().map(|(p, _)| set_peer(to, p)));
+    if to.up && !from.up {
+        v.push(up(&to.interface));
     }
     v
 }

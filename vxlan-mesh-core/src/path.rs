@@ -46,6 +46,20 @@ pub enum Key {
     UnderlayMtu,
     /// `id` of a host.
     Id,
+    /// `encryption` (top level).
+    Encryption,
+    /// `wireguard`: the `[wireguard]` table at the top level.
+    Wireguard,
+    /// `prefix` of the `[wireguard]` table.
+    Prefix,
+    /// `interface` of the `[wireguard]` table.
+    Interface,
+    /// `public-key` of a host.
+    PublicKey,
+    /// `endpoint` of a host.
+    Endpoint,
+    /// `persistent-keepalive` of a host.
+    PersistentKeepalive,
 }
 
 impl Key {
@@ -55,9 +69,13 @@ impl Key {
         Key::Mode,
         Key::LoopPrevention,
         Key::Firewall,
+        Key::Encryption,
+        Key::Wireguard,
         Key::Networks,
         Key::Hosts,
     ];
+    /// The keys of the `[wireguard]` table.
+    pub const WIREGUARD: &'static [Key] = &[Key::Prefix, Key::Port, Key::Interface];
     /// The keys of a `[[networks]]` table.
     pub const NETWORK: &'static [Key] = &[Key::Name, Key::Vni, Key::Bridge, Key::Mtu, Key::ContainerIpv6];
     /// The keys of a `[[hosts]]` table.
@@ -68,6 +86,9 @@ impl Key {
         Key::UnderlayMtu,
         Key::Id,
         Key::Networks,
+        Key::PublicKey,
+        Key::Endpoint,
+        Key::PersistentKeepalive,
     ];
 
     /// The spelling in the inventory.
@@ -92,6 +113,13 @@ impl Key {
             Key::Device => "device",
             Key::UnderlayMtu => "underlay-mtu",
             Key::Id => "id",
+            Key::Encryption => "encryption",
+            Key::Wireguard => "wireguard",
+            Key::Prefix => "prefix",
+            Key::Interface => "interface",
+            Key::PublicKey => "public-key",
+            Key::Endpoint => "endpoint",
+            Key::PersistentKeepalive => "persistent-keepalive",
         }
     }
 }
@@ -117,6 +145,8 @@ pub enum Section {
     Network(usize),
     /// The `[[hosts]]` table at this index (from 0, in file order).
     Host(usize),
+    /// The `[wireguard]` table.
+    Wireguard,
 }
 
 impl fmt::Display for Section {
@@ -125,6 +155,7 @@ impl fmt::Display for Section {
             Section::Root => Ok(()),
             Section::Network(i) => write!(f, "networks[{i}]"),
             Section::Host(i) => write!(f, "hosts[{i}]"),
+            Section::Wireguard => f.write_str("wireguard"),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! added, never renamed or removed within a schema version.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,8 @@ use crate::error::PlanError;
 use crate::fleet::{Family, Fleet, Host};
 use crate::inventory::{LoopPrevention, Mode};
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
-use crate::{mtu, vni};
+use crate::vni;
+use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 
 /// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
 /// ebtables argument strings).
@@ -297,8 +299,65 @@ pub struct Firewall {
     pub family: Family,
     /// Protected UDP port.
     pub port: u16,
-    /// Addresses allowed to send to the port, sorted.
+    /// Addresses allowed to send to the port, sorted. With encryption, the port is the
+    /// WireGuard port, and the peers' endpoint addresses are among them.
     pub peers: Vec<IpAddr>,
+    /// With encryption: the VXLAN port, accepted on the WireGuard interface only.
+    #[serde(default)]
+    pub wireguard: Option<WireguardFilter>,
+}
+
+/// The firewall's part for an encrypted mesh: VXLAN is accepted only from inside WireGuard
+/// (whose cryptokey routing already ties each inner source address to one peer's key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WireguardFilter {
+    /// The WireGuard interface.
+    pub interface: String,
+    /// The VXLAN port.
+    pub vxlan_port: u16,
+}
+
+/// The WireGuard interface of an encrypted mesh on one host. It carries no private key: the
+/// key stays in a file on the host, which `apply` is given by path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireguardPlan {
+    /// Interface name.
+    pub interface: String,
+    /// This host's public key (its private half must be in the key file).
+    pub public_key: PublicKey,
+    /// The file holding this host's private key, which the WireGuard interface is given
+    /// ([`DEFAULT_KEY_FILE`](crate::wireguard::DEFAULT_KEY_FILE) unless the host says
+    /// otherwise); `null` as observed on a host, where only the public key shows.
+    pub private_key_file: Option<PathBuf>,
+    /// Inner address of this host; the VXLAN devices' `local`.
+    pub address: IpAddr,
+    /// Length of the inner prefix the address is set with (its route reaches every peer).
+    pub prefix_len: u8,
+    /// UDP port WireGuard listens on.
+    pub listen_port: u16,
+    /// MTU of the interface: the underlay MTU minus WireGuard's overhead.
+    pub mtu: u32,
+    /// Administratively up.
+    pub up: bool,
+    /// Ownership mark (interface alias).
+    pub alias: String,
+    /// The other hosts, in inventory order.
+    pub peers: Vec<WireguardPeer>,
+}
+
+/// A peer of the WireGuard interface.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WireguardPeer {
+    /// Host name.
+    pub name: String,
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// Where its WireGuard packets are sent.
+    pub endpoint: SocketAddr,
+    /// Inner addresses routed to it and accepted from it: its inner address alone.
+    pub allowed_ips: Vec<Prefix>,
+    /// Keepalive interval towards it, in seconds (none when absent).
+    pub persistent_keepalive: Option<u16>,
 }
 
 /// A host the plan's host has tunnels to.
@@ -380,8 +439,14 @@ pub struct HostPlan {
     pub underlay_device: Option<String>,
     /// Underlay MTU.
     pub underlay_mtu: u32,
-    /// VXLAN encapsulation overhead in bytes.
+    /// Encapsulation overhead in bytes (VXLAN, plus WireGuard with encryption).
     pub overhead: u32,
+    /// Whether the tunnels run inside WireGuard.
+    #[serde(default)]
+    pub encryption: Encryption,
+    /// The WireGuard interface, with encryption.
+    #[serde(default)]
+    pub wireguard: Option<WireguardPlan>,
     /// Mode.
     pub mode: Mode,
     /// UDP destination port.
@@ -472,10 +537,11 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             network: net.name.clone(),
             peer: peer.map(str::to_string),
             vni,
-            local: me.address,
+            local: tunnel_address(me),
             remote,
             port: fleet.port,
-            underlay_device: me.device.clone(),
+            // Inside WireGuard the route to the inner prefix picks the device.
+            underlay_device: me.device.clone().filter(|_| fleet.wireguard.is_none()),
             // Flood mode learns which peer owns a MAC from received frames, so unicast goes
             // to one peer; without learning every frame would be replicated to all peers (the
             // all-zeros entries are the only match). A per-peer device has one remote anyway.
@@ -493,7 +559,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             for peer in others {
                 // Validation guarantees the range fits; the fallback keeps this total.
                 let vni = vni::link_vni(net.vni, me.id, peer.id).unwrap_or(vni::MAX_VNI);
-                vxlans.push(device(vni, Some(peer.address), Some(&peer.name)));
+                vxlans.push(device(vni, Some(tunnel_address(peer)), Some(&peer.name)));
             }
         } else {
             let vx = device(net.vni, None, None);
@@ -501,7 +567,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 fdb.push(FdbEntry {
                     device: vx.name.clone(),
                     mac: MacAddr::ZERO,
-                    destination: peer.address,
+                    destination: tunnel_address(peer),
                     peer: Some(peer.name.clone()),
                 });
             }
@@ -539,14 +605,29 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
         })
         .collect();
 
+    let wireguard = wireguard_plan(fleet, me, &peers);
     let firewall = fleet.firewall.then(|| {
         let mut addrs: Vec<IpAddr> = peers.iter().map(|p| p.address).collect();
+        let (port, filter) = match (&fleet.wireguard, &wireguard) {
+            (Some(settings), Some(wg)) => {
+                // A peer behind NAT sends from its endpoint's address, not its own.
+                addrs.extend(wg.peers.iter().map(|p| p.endpoint.ip()));
+                let filter = WireguardFilter {
+                    interface: settings.interface.clone(),
+                    vxlan_port: fleet.port,
+                };
+                (settings.port, Some(filter))
+            }
+            _ => (fleet.port, None),
+        };
         addrs.sort_unstable();
+        addrs.dedup();
         Firewall {
             table: NFT_TABLE.to_string(),
             family: fleet.family,
-            port: fleet.port,
+            port,
             peers: addrs,
+            wireguard: filter,
         }
     });
 
@@ -563,7 +644,9 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
         family: fleet.family,
         underlay_device: me.device.clone(),
         underlay_mtu: me.underlay_mtu,
-        overhead: mtu::overhead(fleet.family),
+        overhead: fleet.encapsulation().overhead(),
+        encryption: fleet.encryption(),
+        wireguard,
         mode: fleet.mode,
         port: fleet.port,
         loop_prevention,
@@ -572,4 +655,45 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
         peers,
         networks,
     }
+}
+
+/// The address `host`'s tunnels start and end at: its inner (WireGuard) address with
+/// encryption, its underlay address without.
+fn tunnel_address(host: &Host) -> IpAddr {
+    host.wireguard.as_ref().map_or(host.address, |w| w.address)
+}
+
+/// The WireGuard interface of `me`, whose peers are the hosts it has tunnels to.
+fn wireguard_plan(fleet: &Fleet, me: &Host, peers: &[Peer]) -> Option<WireguardPlan> {
+    let settings = fleet.wireguard.as_ref()?;
+    let mine = me.wireguard.as_ref()?;
+    let peers = peers
+        .iter()
+        .filter_map(|p| fleet.host(&p.name))
+        .filter_map(|h| {
+            let w = h.wireguard.as_ref()?;
+            Some(WireguardPeer {
+                name: h.name.clone(),
+                public_key: w.public_key,
+                endpoint: w.endpoint,
+                allowed_ips: vec![Prefix::single(w.address)],
+                persistent_keepalive: w.persistent_keepalive,
+            })
+        })
+        .collect();
+    Some(WireguardPlan {
+        interface: settings.interface.clone(),
+        public_key: mine.public_key,
+        private_key_file: Some(PathBuf::from(wireguard::DEFAULT_KEY_FILE)),
+        address: mine.address,
+        prefix_len: settings.prefix.prefix_len(),
+        listen_port: settings.port,
+        mtu: fleet
+            .encapsulation()
+            .wireguard_mtu(me.underlay_mtu)
+            .unwrap_or(me.underlay_mtu),
+        up: true,
+        alias: wireguard::owner_alias(),
+        peers,
+    })
 }

@@ -46,6 +46,9 @@ pub struct Target {
     pub address: IpAddr,
     /// Underlay family.
     pub family: Family,
+    /// Bytes the plan's encapsulation adds to a container's frame on the way to the
+    /// underlay (VXLAN, and WireGuard when encrypted): the plan's `overhead`.
+    pub overhead: u32,
     /// Smallest size searched ([`floor`]); a path that does not carry it is reported as
     /// below the floor.
     pub floor: u32,
@@ -60,15 +63,20 @@ pub struct Target {
 }
 
 impl Target {
-    /// Largest underlay packet the plan sends to this peer: the container MTU plus the VXLAN
-    /// overhead.
+    /// Largest underlay packet the plan sends to this peer: the container MTU plus the
+    /// encapsulation's overhead.
     pub fn needed(&self) -> u32 {
-        self.container_mtu.saturating_add(mtu::overhead(self.family))
+        self.container_mtu.saturating_add(self.overhead)
+    }
+
+    /// The largest container MTU a path of `path_mtu` bytes carries.
+    pub fn overlay_mtu(&self, path_mtu: u32) -> u32 {
+        path_mtu.saturating_sub(self.overhead)
     }
 
     /// Whether the plan's container MTU fits a path of `path_mtu` bytes.
     pub fn fits(&self, path_mtu: u32) -> bool {
-        self.container_mtu <= mtu::overlay_mtu(path_mtu, self.family)
+        self.container_mtu <= self.overlay_mtu(path_mtu)
     }
 }
 
@@ -100,6 +108,7 @@ pub fn targets(fleet: &Fleet, plan: &HostPlan) -> Vec<Target> {
                 peer: peer.name.clone(),
                 address: peer.address,
                 family: plan.family,
+                overhead: plan.overhead,
                 floor: floor(plan.family).min(ceiling),
                 ceiling,
                 network: widest.name.clone(),
@@ -360,7 +369,7 @@ impl PeerReport {
             network: target.network.clone(),
             container_mtu: target.container_mtu,
             needed: target.needed(),
-            max_container_mtu: path_mtu.map(|m| mtu::overlay_mtu(m, target.family)),
+            max_container_mtu: path_mtu.map(|m| target.overlay_mtu(m)),
             probes,
             detail,
         }

@@ -34,6 +34,9 @@ fn host(name: &str, address: IpAddr, device: Option<&str>) -> HostSpec {
         underlay_mtu: None,
         id: None,
         networks: None,
+        public_key: None,
+        endpoint: None,
+        persistent_keepalive: None,
     }
 }
 
@@ -44,6 +47,8 @@ fn one_network(mode: Option<Mode>, hosts: Vec<HostSpec>) -> Fleet {
         mode,
         loop_prevention: None,
         firewall: None,
+        encryption: None,
+        wireguard: None,
         networks: vec![NetworkSpec {
             name: "lan".into(),
             vni: 100,

@@ -79,6 +79,7 @@ fn v4(peers: &[&str]) -> Firewall {
         family: Family::V4,
         port: 4789,
         peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+        wireguard: None,
     }
 }
 
@@ -212,4 +213,29 @@ fn a_script_that_fails_changes_nothing() {
     let broken = format!("{}this is not nft\n", nft_script(&v4(&["192.0.2.9"])));
     assert!(ns.nft(&["-f", "-"], &broken).is_err());
     assert_eq!(ns.ruleset(), before);
+}
+
+#[test]
+fn an_encrypted_table_loads_and_is_read_back_as_ours_with_its_wireguard_rules() {
+    use vxlan_mesh_core::netlink::fuzzing::firewall_from_nft_json;
+    use vxlan_mesh_core::{Table, WireguardFilter};
+    let ns = Netns::new();
+    let fw = Firewall {
+        port: 51820,
+        wireguard: Some(WireguardFilter {
+            interface: "vxmwg0".into(),
+            vxlan_port: 4789,
+        }),
+        ..v4(&["192.0.2.2", "198.51.100.9"])
+    };
+    ns.load(&nft_script(&fw));
+    let json: serde_json::Value =
+        serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "vxlan_mesh"], "").unwrap()).unwrap();
+    assert_eq!(firewall_from_nft_json(&json), Table::Ours(fw.clone()));
+    // Without the WireGuard rules it is another table of ours: replaced by apply.
+    let clear = Firewall { wireguard: None, ..fw };
+    ns.load(&nft_script(&clear));
+    let json: serde_json::Value =
+        serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "vxlan_mesh"], "").unwrap()).unwrap();
+    assert_eq!(firewall_from_nft_json(&json), Table::Ours(clear));
 }

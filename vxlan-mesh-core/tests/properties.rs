@@ -37,6 +37,9 @@ prop_compose! {
             // Explicit ids with gaps, as after hosts were removed.
             id: explicit_ids.then_some(1 + i as u32 * id_spread),
             networks: None,
+            public_key: None,
+            endpoint: None,
+            persistent_keepalive: None,
         }).collect();
         // Ranges far enough apart for any id up to 40 (780 links).
         let networks = (0..nets).map(|k| NetworkSpec {
@@ -51,6 +54,8 @@ prop_compose! {
             mode: Some(if per_peer { Mode::PerPeer } else { Mode::Flood }),
             loop_prevention: per_peer.then_some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
             firewall: Some(true),
+            encryption: None,
+            wireguard: None,
             networks,
             hosts,
         }
@@ -166,6 +171,9 @@ proptest! {
             underlay_mtu: None,
             id: explicit.then(|| grown.hosts.iter().filter_map(|h| h.id).max().unwrap_or(0) + 1 + n as u32 % 3),
             networks: None,
+            public_key: None,
+            endpoint: None,
+            persistent_keepalive: None,
         });
         let after = link_vnis(&grown.validate().unwrap());
         prop_assert!(after.len() > before.len() || fleet_is_flood(&inv));

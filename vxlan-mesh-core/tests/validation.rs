@@ -474,7 +474,7 @@ fn type_errors_name_the_field_and_the_expected_kind_in_words() {
         (host("address = \"192.0.2.1\"\ndevice = { name = \"eth0\" }"), "9:10: `hosts[0].device` must be a string, got a table", "wrong-type", "hosts[0].device"),
         (host("address = \"192.0.2.1\"\nnetworks = \"lan\""), "9:12: `hosts[0].networks` must be an array of strings, got the string \"lan\"", "wrong-type", "hosts[0].networks"),
         (host("address = \"192.0.2.1\"\nnetworks = [\"lan\", 7]"), "9:20: `hosts[0].networks[1]` must be a string, got the integer 7", "wrong-type", "hosts[0].networks[1]"),
-        (host("address = \"192.0.2.1\"\nunderlay_mtu = 9000"), "9:1: unknown key `underlay_mtu` in `hosts[0]` (did you mean `underlay-mtu`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`", "unknown-key", "hosts[0]"),
+        (host("address = \"192.0.2.1\"\nunderlay_mtu = 9000"), "9:1: unknown key `underlay_mtu` in `hosts[0]` (did you mean `underlay-mtu`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`, `public-key`, `endpoint`, `persistent-keepalive`", "unknown-key", "hosts[0]"),
         (host(""), "6:1: `hosts[0]` has no `address`, which is required", "missing-key", "hosts[0].address"),
     ];
     for (text, want, code, path) in cases {
@@ -580,6 +580,17 @@ fn codes_are_listed_and_stable() {
             "underlay-mtu-too-small",
             "device-is-bridge",
             "underlay-mtu-too-large",
+            "wireguard-without-encryption",
+            "missing-public-key",
+            "bad-public-key",
+            "duplicate-public-key",
+            "wireguard-port-zero",
+            "wireguard-port-is-vxlan-port",
+            "wireguard-prefix-too-small",
+            "wireguard-prefix-holds-underlay",
+            "wireguard-interface-taken",
+            "bad-endpoint",
+            "wireguard-key-without-encryption",
         ]
     );
     let parse: Vec<&str> = ParseProblem::ALL.iter().map(|p| p.code()).collect();
@@ -600,8 +611,12 @@ fn codes_are_listed_and_stable() {
 fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     // A fully written inventory survives a round trip, and its keys are exactly the reader's.
     let text = "port = 8472\nmode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false\n\
+                encryption = \"wireguard\"\n\
+                [wireguard]\nprefix = \"fd00:6d65:7368::/64\"\nport = 51000\ninterface = \"wg-mesh\"\n\
                 [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\ncontainer-ipv6 = false\n\
-                [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\ndevice = \"eth0\"\nunderlay-mtu = 9000\nid = 3\nnetworks = [\"lan\"]\n";
+                [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\ndevice = \"eth0\"\nunderlay-mtu = 9000\nid = 3\nnetworks = [\"lan\"]\n\
+                public-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
+                endpoint = \"198.51.100.7:40000\"\npersistent-keepalive = 25\n";
     let inv = Inventory::from_toml_str(text).unwrap();
     let written = inv.to_toml_string().unwrap();
     assert_eq!(Inventory::from_toml_str(&written).unwrap(), inv);
@@ -615,6 +630,7 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     assert_eq!(keys(&value), names(Key::ROOT));
     assert_eq!(keys(value["networks"][0].as_table().unwrap()), names(Key::NETWORK));
     assert_eq!(keys(value["hosts"][0].as_table().unwrap()), names(Key::HOST));
+    assert_eq!(keys(value["wireguard"].as_table().unwrap()), names(Key::WIREGUARD));
 }
 
 // ---- error chains ----

@@ -182,6 +182,9 @@ prop_compose! {
             underlay_mtu: None,
             id: explicit_ids.then(|| u32::try_from(10 * i + 3).unwrap()),
             networks: None,
+            public_key: None,
+            endpoint: None,
+            persistent_keepalive: None,
         }).collect();
         let mut bridges = bridges.into_iter();
         let mut networks = vec![NetworkSpec {
@@ -206,6 +209,8 @@ prop_compose! {
             // Only per-peer mode takes the key: in flood mode validation refuses it.
             loop_prevention: per_peer.then_some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
             firewall: Some(firewall),
+            encryption: None,
+            wireguard: None,
             networks,
             hosts,
         }

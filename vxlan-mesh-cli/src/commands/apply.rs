@@ -1,5 +1,6 @@
 //! `vxlan-mesh apply`: converge this host through netlink, or print the commands.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -7,16 +8,16 @@ use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{argv, Fleet, Host};
 
 use crate::cli::Cli;
-use crate::{inventory_file, output};
+use crate::{inventory_file, keys, output};
 
-pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let here = Netns::current()?;
     if dry_run {
         let host = inventory_file::select_host(&fleet, host).map_err(|e| {
             anyhow!("{e:#}\nto preview another host's changes on this machine: vxlan-mesh apply --dry-run --host NAME")
         })?;
-        let plan = fleet.plan(&host.name)?;
+        let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
         let preview =
             netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
         warn(&preview);
@@ -32,7 +33,7 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool) -> Result<
         return Ok(ExitCode::SUCCESS);
     }
     let host = select_for_change(&here, &fleet, host, force)?;
-    let plan = fleet.plan(&host.name)?;
+    let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
     let report = netlink::apply(&here, &plan)
         .map_err(|e| stopped(e, ""))
         .with_context(|| format!("apply for host `{}` stopped", plan.host))?;

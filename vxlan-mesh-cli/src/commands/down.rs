@@ -1,22 +1,25 @@
 //! `vxlan-mesh down`: remove everything vxlan-mesh owns on this host.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use vxlan_mesh_core::netlink;
 
 use crate::cli::Cli;
-use crate::{inventory_file, output};
+use crate::{inventory_file, keys, output};
 
-pub fn run(cli: &Cli, host: Option<&str>) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, key: &Path) -> Result<ExitCode> {
     // Ownership marks, not the inventory, decide what goes; the inventory only names the
-    // host in messages (and an explicit --host must exist in it).
+    // host in messages (and an explicit --host must exist in it, with its key when the
+    // mesh is encrypted, so that a wrong --host is noticed before anything is removed).
     let name = match host {
-        Some(h) => Some(
-            inventory_file::select_host(&inventory_file::load(&cli.inventory)?, Some(h))?
-                .name
-                .clone(),
-        ),
+        Some(h) => {
+            let fleet = inventory_file::load(&cli.inventory)?;
+            let host = inventory_file::select_host(&fleet, Some(h))?;
+            keys::with_host_key(fleet.plan(&host.name)?, key)?;
+            Some(host.name.clone())
+        }
         None => None,
     };
     let who = name.map(|n| format!("host {n}: ")).unwrap_or_default();

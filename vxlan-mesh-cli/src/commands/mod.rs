@@ -5,6 +5,7 @@ mod check;
 mod completions;
 mod down;
 mod graph;
+mod keygen;
 mod lab;
 mod plan;
 mod probe;
@@ -28,11 +29,26 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Render { format, host, all, out } => {
             render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
         }
-        Command::Apply { host, dry_run, force } => apply::run(cli, host.host.as_deref(), *dry_run, *force),
-        Command::Status { host, format, textfile } => {
-            status::run(cli, host.host.as_deref(), *format, textfile.as_deref())
-        }
-        Command::Down { host } => down::run(cli, host.host.as_deref()),
+        Command::Apply {
+            host,
+            dry_run,
+            force,
+            key,
+        } => apply::run(cli, host.host.as_deref(), *dry_run, *force, &key.wireguard_key),
+        Command::Status {
+            host,
+            format,
+            textfile,
+            key,
+        } => status::run(
+            cli,
+            host.host.as_deref(),
+            *format,
+            textfile.as_deref(),
+            &key.wireguard_key,
+        ),
+        Command::Down { host, key } => down::run(cli, host.host.as_deref(), &key.wireguard_key),
+        Command::Keygen { out, force } => keygen::run(cli, out, *force),
         Command::Lab(args) => lab::run(cli, args),
         Command::Probe { host, format, timeout } => probe::run(cli, host.host.as_deref(), *format, *timeout),
     }

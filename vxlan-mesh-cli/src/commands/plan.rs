@@ -96,6 +96,9 @@ fn details(plan: &HostPlan) -> String {
         }
     }
     let _ = writeln!(s, "ownership marks (interface alias):");
+    if let Some(wg) = &plan.wireguard {
+        let _ = writeln!(s, "  {:<12} {}", wg.interface, wg.alias);
+    }
     for net in &plan.networks {
         let _ = writeln!(s, "  {:<12} {}", net.bridge.name, net.bridge.alias);
         for vx in &net.vxlans {
@@ -123,7 +126,45 @@ pub fn text(plan: &HostPlan) -> String {
         plan.port
     );
     let _ = writeln!(s, "loop prevention: {}", plan.loop_prevention.describe());
+    match &plan.wireguard {
+        Some(wg) => {
+            let _ = writeln!(
+                s,
+                "encryption: wireguard · interface {} {}/{} · UDP {} · MTU {} · public key {}",
+                wg.interface, wg.address, wg.prefix_len, wg.listen_port, wg.mtu, wg.public_key
+            );
+            for p in &wg.peers {
+                let keepalive = p
+                    .persistent_keepalive
+                    .map(|k| format!(" · keepalive {k}s"))
+                    .unwrap_or_default();
+                let allowed: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
+                let _ = writeln!(
+                    s,
+                    "  peer {:<16} {:<24} allowed {} · key {}{keepalive}",
+                    p.name,
+                    p.endpoint,
+                    allowed.join(","),
+                    p.public_key
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(s, "encryption: none (VXLAN crosses the underlay in clear UDP)");
+        }
+    }
     match &plan.firewall {
+        Some(fw @ vxlan_mesh_core::Firewall { wireguard: Some(w), .. }) => {
+            let _ = writeln!(
+                s,
+                "firewall: nftables table inet {} accepts WireGuard (UDP {}) from {} peer address(es) only, VXLAN (UDP {}) on {} only",
+                fw.table,
+                fw.port,
+                fw.peers.len(),
+                w.vxlan_port,
+                w.interface
+            );
+        }
         Some(fw) => {
             let _ = writeln!(
                 s,

@@ -21,7 +21,9 @@ pub fn root() -> PathBuf {
 /// The binary, run from the workspace root with no inventory from the environment.
 pub fn vxm() -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.current_dir(root()).env_remove("VXLAN_MESH_INVENTORY");
+    cmd.current_dir(root())
+        .env_remove("VXLAN_MESH_INVENTORY")
+        .env_remove("VXLAN_MESH_WIREGUARD_KEY");
     cmd
 }
 

@@ -14,9 +14,12 @@ use std::collections::HashMap;
 
 use super::requests as rq;
 use super::socket::{Batch, Request, Socket};
-use super::{external, observe, ApplyError};
+use super::{external, observe, wireguard, ApplyError};
 use crate::argv;
 use crate::ops::{LinkSettings, Master, Op};
+
+/// The kernel's answer to a link kind it does not know.
+const EOPNOTSUPP: i32 = 95;
 
 /// One stage: whole groups, plus the group still open for the last device named.
 #[derive(Default)]
@@ -130,6 +133,23 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// A kernel `wireguard` link; where the kernel does not know the kind, a wireguard-go
+    /// daemon's TUN device (as wg-quick falls back).
+    fn create_wireguard(&mut self, name: &str) -> Result<(), ApplyError> {
+        self.flush()?;
+        let mut batch = Batch::default();
+        batch.group(name, vec![rq::create_wireguard(name)]);
+        match self.socket.execute(batch, &[])?.first_error {
+            None => {}
+            Some(ApplyError::Netlink { source, .. }) if source.raw_os_error() == Some(EOPNOTSUPP) => {
+                wireguard::start_userspace(name)?;
+            }
+            Some(e) => return Err(e),
+        }
+        self.index.remove(name);
+        Ok(())
+    }
+
     fn op(&mut self, op: &Op) -> Result<(), ApplyError> {
         match op {
             Op::CreateBridge { name } => {
@@ -171,8 +191,29 @@ impl Executor<'_> {
                     vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
                 );
             }
-            // ebtables and nftables: run the command `--dry-run` prints, after everything
-            // queued before it.
+            Op::CreateWireguard { name } => self.create_wireguard(name)?,
+            Op::AddAddress {
+                interface,
+                address,
+                prefix_len,
+            }
+            | Op::DeleteAddress {
+                interface,
+                address,
+                prefix_len,
+            } => {
+                let i = self.index_of(interface, "wireguard interface", interface)?;
+                let add = matches!(op, Op::AddAddress { .. });
+                self.stages
+                    .setup
+                    .add(interface, vec![rq::address(interface, i, *address, *prefix_len, add)]);
+            }
+            // ebtables, nftables and wg: run the command `--dry-run` prints, after
+            // everything queued before it.
+            Op::ConfigureWireguard { .. } | Op::SetPeer { .. } | Op::RemovePeer { .. } => {
+                self.flush()?;
+                external::run_command(&argv::of(op))?;
+            }
             Op::LoadFirewall { .. }
             | Op::RemoveFirewall { .. }
             | Op::CreateChain { .. }

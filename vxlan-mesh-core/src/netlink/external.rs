@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use nftables::expr::{Expression, NamedExpression, Payload};
+use nftables::expr::{Expression, MetaKey, NamedExpression, Payload};
 use nftables::schema::{NfListObject, Rule, SetType, SetTypeValue};
 use nftables::stmt::{Counter, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
@@ -26,7 +26,7 @@ use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
 use crate::ops::FORWARD;
-use crate::plan::{Firewall, LoopRule, EBTABLES_CHAIN, NFT_TABLE};
+use crate::plan::{Firewall, LoopRule, WireguardFilter, EBTABLES_CHAIN, NFT_TABLE};
 
 struct Output {
     ok: bool,
@@ -76,7 +76,7 @@ fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Outp
 }
 
 /// Runs a command that must succeed.
-fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
+pub(crate) fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
     let out = run(program, args, stdin)?;
     if out.ok {
         Ok(out.stdout)
@@ -241,6 +241,7 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
         family: Family::V4,
         port: 0,
         peers: Vec::new(),
+        wireguard: None,
     };
     // A listing without the `nftables` array lists nothing: no set, so not ours.
     let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
@@ -303,20 +304,46 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
     Ok((fw, rules))
 }
 
-/// The firewall with its port, and the drop rule's counter, when the rules are exactly the
-/// two our script writes.
+/// The firewall with its port, and what its drop rules dropped, when the rules are exactly
+/// the two our script writes, after the two of an encrypted mesh (VXLAN from the WireGuard
+/// interface only).
 fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
+    let statements = |i: usize| rules.get(i).and_then(Option::as_ref).map(|r| &*r.expr);
+    let mut clear_drops = None;
+    let first = if rules.len() == 4 {
+        let (interface, port) = statements(0).and_then(iifname_accept).ok_or(WIREGUARD_RULES)?;
+        let (dropped_port, counter) = statements(1).and_then(drop_rule).ok_or(WIREGUARD_RULES)?;
+        if dropped_port != port {
+            return Err(WIREGUARD_RULES);
+        }
+        fw.wireguard = Some(WireguardFilter {
+            interface,
+            vxlan_port: u16::try_from(port).map_err(|_| "its rules name a port beyond 65535")?,
+        });
+        clear_drops = counter;
+        2
+    } else {
+        0
+    };
     let saddr_protocol = match fw.family {
         Family::V4 => "ip",
         Family::V6 => "ip6",
     };
-    let statements = |i: usize| rules.get(i).and_then(Option::as_ref).map(|r| &*r.expr);
-    let accept = statements(0).and_then(|r| accept_rule_port(r, saddr_protocol));
-    let drop = statements(1).and_then(drop_rule);
-    match (rules.len(), accept, drop) {
+    let accept = statements(first).and_then(|r| accept_rule_port(r, saddr_protocol));
+    let drop = statements(first + 1).and_then(drop_rule);
+    match (rules.len() - first, accept, drop) {
         (2, Some(a), Some((d, counter))) if a == d => {
             fw.port = u16::try_from(a).map_err(|_| "its rules name a port beyond 65535")?;
-            Ok((fw, counter))
+            // Everything the table dropped: frames from non-peers, and (encrypted) VXLAN
+            // that did not come through the WireGuard interface.
+            let drops = match (counter, clear_drops) {
+                (Some(c), Some(d)) => Some(PacketCounter {
+                    packets: c.packets.saturating_add(d.packets),
+                    bytes: c.bytes.saturating_add(d.bytes),
+                }),
+                (c, d) => c.or(d),
+            };
+            Ok((fw, drops))
         }
         _ => Err("its rules are not `saddr @peers udp dport PORT accept` then `udp dport PORT counter drop`"),
     }
@@ -347,6 +374,24 @@ fn accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str) -> Option<u32>
     match rule {
         [saddr, port, Statement::Accept(_)] if matches!(payload_match(saddr, saddr_protocol, "saddr"), Some(Expression::String(s)) if s == "@peers") => {
             dport(port)
+        }
+        _ => None,
+    }
+}
+
+const WIREGUARD_RULES: &str =
+    "its first rules are not `iifname IFNAME udp dport PORT accept` then `udp dport PORT counter drop`";
+
+/// The interface and port of an accept rule that is exactly `iifname IFNAME udp dport PORT
+/// accept`.
+fn iifname_accept(rule: &[Statement<'_>]) -> Option<(String, u32)> {
+    match rule {
+        [Statement::Match(iif), port, Statement::Accept(_)] => {
+            let meta = matches!(&iif.left, Expression::Named(NamedExpression::Meta(m)) if m.key == MetaKey::Iifname);
+            match &iif.right {
+                Expression::String(name) if meta && iif.op == Operator::EQ => Some((name.to_string(), dport(port)?)),
+                _ => None,
+            }
         }
         _ => None,
     }
@@ -406,6 +451,7 @@ mod tests {
             family: Family::V4,
             port: 4789,
             peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+            wireguard: None,
         };
         assert_eq!(table, Table::Ours(expected));
     }

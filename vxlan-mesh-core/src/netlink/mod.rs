@@ -35,6 +35,7 @@ mod preflight;
 mod receive;
 mod requests;
 mod socket;
+mod wireguard;
 
 use std::collections::HashMap;
 use std::io;
@@ -276,11 +277,23 @@ pub enum Warning {
         /// Its foreign ports, sorted.
         ports: Vec<String>,
     },
+    /// The kernel has no WireGuard: the interface is created by the userspace
+    /// implementation, wireguard-go.
+    Userspace {
+        /// The WireGuard interface.
+        interface: String,
+    },
 }
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Warning::Userspace { interface } => write!(
+                f,
+                "this kernel has no WireGuard: `{}` is run by {}, the userspace implementation (slower), whose daemon exits when the interface is deleted",
+                interface.escape_debug(),
+                wireguard::USERSPACE
+            ),
             Warning::ForeignBridgePorts { bridge, ports } => {
                 let ports: Vec<String> = ports.iter().map(|p| format!("`{}`", p.escape_debug())).collect();
                 write!(
@@ -328,6 +341,9 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         let mut state = std::mem::take(&mut links.state);
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
+        if let Some(link) = &links.wireguard {
+            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?)?);
+        }
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
         links.firewall_drops = firewall.as_ref().and_then(|f| f.drops);
@@ -342,6 +358,43 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
             what: "ebtables or nft output",
             message: "the reading thread panicked".into(),
         })
+    })
+}
+
+pub use wireguard::PeerSession;
+
+/// The sessions of the plan's WireGuard peers in the namespace `ns`, in the plan's order,
+/// each with the peer's host name: when the latest handshake was, and the bytes exchanged.
+/// Empty without encryption or when the interface does not exist (`status` reports that as
+/// drift); a peer the interface does not have is left out.
+///
+/// ```no_run
+/// # let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// use vxlan_mesh_core::netlink::{self, Netns};
+/// for (name, session) in netlink::wireguard_sessions(&Netns::current()?, &plan)? {
+///     println!("{name}: {:?}", session.latest_handshake);
+/// }
+/// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
+/// ```
+pub fn wireguard_sessions(ns: &Netns, plan: &HostPlan) -> Result<Vec<(String, PeerSession)>, ApplyError> {
+    let Some(want) = &plan.wireguard else {
+        return Ok(Vec::new());
+    };
+    ns.run(|| {
+        let mut socket = socket::Socket::new()?;
+        let links = observe::links(&socket.dump_links()?);
+        if links.wireguard.as_ref().is_none_or(|l| l.name != want.interface) {
+            return Ok(Vec::new());
+        }
+        let mut sessions = wireguard::dump(&want.interface)?.peers;
+        Ok(want
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let i = sessions.iter().position(|s| s.peer.public_key == p.public_key)?;
+                Some((p.name.clone(), sessions.swap_remove(i)))
+            })
+            .collect())
     })
 }
 

@@ -9,6 +9,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
+use super::wireguard::OwnedLink;
 use crate::diff::State;
 use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
@@ -32,6 +33,8 @@ pub(crate) struct Links {
     pub(crate) owned: std::collections::BTreeMap<String, LinkObservation>,
     /// What the owned firewall table's drop rule dropped, read with the table.
     pub(crate) firewall_drops: Option<PacketCounter>,
+    /// The owned WireGuard interface (its peers and address are read apart).
+    pub(crate) wireguard: Option<OwnedLink>,
 }
 
 /// What decides whether the kernel lets another VXLAN device share a VNI with this one
@@ -182,6 +185,16 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
         };
         let bridge = r.controller.and_then(|c| names.get(&c).cloned());
         match (r.alias, r.kind) {
+            // A kernel WireGuard link, or wireguard-go's TUN device.
+            (Some(alias), Some(InfoKind::Wireguard | InfoKind::Tun)) if alias == crate::wireguard::owner_alias() => {
+                out.wireguard = Some(OwnedLink {
+                    name: name.to_string(),
+                    index: link.header.index,
+                    mtu: r.mtu,
+                    up,
+                    alias: alias.to_string(),
+                });
+            }
             (Some(alias), Some(InfoKind::Bridge)) if is_owned_alias(Some(alias)) => {
                 let (network, _) = parse_alias(alias);
                 out.owned.insert(name.to_string(), observation);

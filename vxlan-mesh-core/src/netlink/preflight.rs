@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 
-use super::external;
 use super::observe::Links;
 use super::socket::Socket;
+use super::{external, wireguard};
 use super::{ApplyError, Warning};
 use crate::diff::{Change, State};
 use crate::plan::{HostPlan, Vxlan};
@@ -25,7 +25,58 @@ pub(crate) fn check(
     }
     vni_in_use(changes, links)?;
     tools(changes)?;
-    Ok(foreign_bridge_ports(observed, changes, links))
+    key_file(changes)?;
+    let mut warnings = foreign_bridge_ports(observed, changes, links);
+    warnings.extend(userspace_wireguard(changes)?);
+    Ok(warnings)
+}
+
+/// The private key file a WireGuard change gives `wg` must be there before anything is
+/// changed: a missing one found after the interface was made would leave it keyless.
+fn key_file(changes: &[Change]) -> Result<(), ApplyError> {
+    for change in changes {
+        let wanted = match change {
+            Change::CreateWireguard { wireguard } | Change::UpdateWireguard { to: wireguard, .. } => wireguard,
+            _ => continue,
+        };
+        let readable = wanted
+            .private_key_file
+            .as_ref()
+            .is_some_and(|f| std::fs::File::open(f).is_ok());
+        if !readable {
+            return Err(ApplyError::Missing {
+                role: "WireGuard private key file",
+                name: wanted
+                    .private_key_file
+                    .as_ref()
+                    .map_or_else(|| "(none given)".to_string(), |f| f.display().to_string()),
+                by: wanted.interface.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A WireGuard interface to create where the kernel has none is run by wireguard-go, which
+/// must then be there: said once, as a warning.
+fn userspace_wireguard(changes: &[Change]) -> Result<Vec<Warning>, ApplyError> {
+    if wireguard::kernel_has_wireguard() {
+        return Ok(Vec::new());
+    }
+    let mut warnings = Vec::new();
+    for change in changes {
+        if let Change::CreateWireguard { wireguard } = change {
+            if external::find_program(wireguard::USERSPACE).is_none() {
+                return Err(ApplyError::ToolMissing {
+                    program: wireguard::USERSPACE,
+                });
+            }
+            warnings.push(Warning::Userspace {
+                interface: wireguard.interface.clone(),
+            });
+        }
+    }
+    Ok(warnings)
 }
 
 /// The programs the changes run must be there before the first change is made: a missing
@@ -35,6 +86,7 @@ fn tools(changes: &[Change]) -> Result<(), ApplyError> {
         let program = match change {
             Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
             Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
+            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => "wg",
             _ => continue,
         };
         if external::find_program(program).is_none() {

@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage,
@@ -23,6 +24,43 @@ fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.attributes.push(LinkAttribute::IfName(name.to_string()));
     m
+}
+
+/// `ip link add NAME type wireguard` (down).
+pub(crate) fn create_wireguard(name: &str) -> Request {
+    let mut m = named(name);
+    m.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Wireguard)]));
+    Request::new(
+        RouteNetlinkMessage::NewLink(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+        "create wireguard",
+        name,
+    )
+}
+
+/// `ip address add|del ADDRESS/LEN dev NAME` (the interface's index given).
+pub(crate) fn address(name: &str, index: u32, address: IpAddr, prefix_len: u8, add: bool) -> Request {
+    let mut m = AddressMessage::default();
+    m.header.family = match address {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    m.header.prefix_len = prefix_len;
+    m.header.index = index;
+    // IPv4 wants the local address in both (as `ip address add` sends it on a plain link).
+    m.attributes.push(AddressAttribute::Local(address));
+    m.attributes.push(AddressAttribute::Address(address));
+    if add {
+        Request::new(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add address to",
+            name,
+        )
+    } else {
+        Request::new(RouteNetlinkMessage::DelAddress(m), 0, "delete address from", name)
+    }
 }
 
 /// `ip link add NAME type bridge` (down).

@@ -1,0 +1,533 @@
+//! End to end, encrypted: 4 hosts behind an underlay switch (the `vxlan-mesh-lab` fixture),
+//! 3 containers per host, every host deployed with `vxlan-mesh apply` and its own key. This
+//! kernel has no WireGuard, so apply runs wireguard-go; its UAPI socket directory is per
+//! mount namespace, so each host namespace gets a private mount namespace of its own (made
+//! here: the lab's hosts share the machine's), and every command for a host runs in it
+//! through `nsenter`.
+//!
+//! Root, iproute2, iputils-ping, nftables, wireguard-go and wireguard-tools (`wg`) needed;
+//! fails loudly without.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use vxlan_mesh_core::Inventory;
+use vxlan_mesh_lab::{names, Lab, LabSpec};
+
+use common::{text as show, Scratch, BIN};
+
+const INTERFACE: &str = "vxmwg0";
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+/// A private mount namespace per host namespace (with its own /run/wireguard), kept in a
+/// file. Dropping it deletes each host's WireGuard interface (so that the wireguard-go
+/// daemon serving it exits: it would otherwise keep the namespace alive) and unmounts the
+/// files, also when the test fails.
+struct HostMounts {
+    hosts: Vec<(String, PathBuf)>,
+}
+
+impl HostMounts {
+    fn new(dir: &Path, lab: &Lab) -> HostMounts {
+        let mut mounts = HostMounts { hosts: Vec::new() };
+        for h in &lab.spec().hosts {
+            let file = dir.join(format!("mnt-{}", h.name));
+            std::fs::write(&file, "").unwrap();
+            let f = file.to_str().unwrap();
+            assert!(run("mount", &["--bind", f, f]).status.success());
+            assert!(run("mount", &["--make-private", f]).status.success());
+            mounts.hosts.push((h.netns.clone(), file.clone()));
+            let arg = format!("--mount={f}");
+            let out = run(
+                "unshare",
+                &[
+                    &arg,
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    "mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard",
+                ],
+            );
+            assert!(out.status.success(), "unshare: {}", show(&out));
+        }
+        mounts
+    }
+
+    /// Runs `argv` in host namespace `netns` and its mount namespace.
+    fn exec(&self, netns: &str, argv: &[&str]) -> Output {
+        let (_, file) = self.hosts.iter().find(|(n, _)| n == netns).unwrap();
+        let mount = format!("--mount={}", file.display());
+        let net = format!("--net=/run/netns/{netns}");
+        let mut args = vec![mount.as_str(), net.as_str()];
+        args.extend_from_slice(argv);
+        run("nsenter", &args)
+    }
+
+    fn cli(&self, netns: &str, inventory: &Path, key: &Path, args: &[&str]) -> Output {
+        let mut argv = vec![BIN, "-i", inventory.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--wireguard-key", key.to_str().unwrap()]);
+        self.exec(netns, &argv)
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for (netns, file) in &self.hosts {
+            let _ = self.exec(netns, &["ip", "link", "del", INTERFACE]);
+            let f = file.to_str().unwrap();
+            let _ = run("umount", &["-l", f]);
+            let _ = run("umount", &["-l", f]);
+        }
+    }
+}
+
+/// Keys made with `vxlan-mesh keygen`, one per host: (private key file, public key).
+fn keygen(dir: &Path, hosts: usize) -> Vec<(PathBuf, String)> {
+    (1..=hosts)
+        .map(|i| {
+            let path = dir.join(format!("wg{i}.key"));
+            let out = common::vxm()
+                .args(["keygen", "--out", path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", show(&out));
+            let public = String::from_utf8(out.stdout).unwrap();
+            let public = public.trim().trim_start_matches("public-key = ").trim_matches('"');
+            (path, public.to_string())
+        })
+        .collect()
+}
+
+/// An encrypted inventory of the first `hosts` of `keys`: hosts `wgN` at `192.0.2.N`, one
+/// network, in `mode` (`flood` or `per-peer`).
+fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
+    inventory_in(keys, hosts, mode, false)
+}
+
+/// [`inventory`], with the hosts at `2001:db8::N` when `v6`.
+fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
+    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n");
+    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    for (i, (_, public)) in keys.iter().enumerate().take(hosts) {
+        let n = i + 1;
+        let address = if v6 {
+            format!("2001:db8::{n}")
+        } else {
+            format!("192.0.2.{n}")
+        };
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{public}\"\n"
+        ));
+    }
+    s
+}
+
+fn lab_for(text: &str, tag: &str) -> Lab {
+    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
+    Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(tag)).unwrap()).unwrap()
+}
+
+/// Applies on the first `hosts` hosts of the lab; each must succeed.
+fn apply(lab: &Lab, mounts: &HostMounts, inventory: &Path, keys: &[(PathBuf, String)], hosts: usize) {
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(keys).take(hosts) {
+        let out = mounts.cli(&h.netns, inventory, key, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
+    }
+}
+
+/// Counts UDP packets to `port` crossing the underlay switch, in an nftables table of the
+/// switch namespace.
+fn switch_counters(lab: &Lab) -> (u64, u64) {
+    let text = lab
+        .exec_ok(&lab.spec().switch, &["nft", "-j", "list", "table", "bridge", "wgcap"])
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let count = |port: u64| {
+        json["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i.get("rule"))
+            .find(|r| r["expr"][1]["match"]["right"] == port)
+            .and_then(|r| r["expr"][2]["counter"]["packets"].as_u64())
+            .unwrap()
+    };
+    (count(4789), count(51820))
+}
+
+fn count_underlay(lab: &Lab, v6: bool) {
+    let ether = if v6 { "ip6" } else { "ip" };
+    let script = format!(
+        "table bridge wgcap {{\n chain cap {{\n  type filter hook forward priority 0; policy accept;\n  \
+         ether type {ether} udp dport 4789 counter\n  ether type {ether} udp dport 51820 counter\n }}\n}}\n"
+    );
+    nft_in(&lab.spec().switch, &script);
+}
+
+/// Loads an nftables script in namespace `netns`.
+fn nft_in(netns: &str, script: &str) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            std::io::Write::write_all(c.stdin.as_mut().unwrap(), script.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+/// `(latest handshake, bytes received, bytes sent)` of every peer of a host's interface.
+fn sessions(mounts: &HostMounts, netns: &str) -> Vec<(String, u64, u64, u64)> {
+    let out = mounts.exec(netns, &["wg", "show", INTERFACE, "dump"]);
+    assert!(out.status.success(), "{}", show(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[0].to_string(),
+                f[4].parse().unwrap(),
+                f[5].parse().unwrap(),
+                f[6].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `container_mtu`: 1500 minus WireGuard's overhead over the underlay's family and VXLAN's
+/// over the (IPv4) inner addresses.
+fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
+    let dir = Scratch::new(tag);
+    let keys = keygen(&dir, 4);
+    let text = inventory_in(&keys, 4, mode, v6);
+    let inv = dir.write("inventory.toml", &text);
+    let lab = lab_for(&text, tag);
+    let mounts = HostMounts::new(&dir, &lab);
+    count_underlay(&lab, v6);
+
+    // Every host, with the userspace fallback said once per apply.
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
+        let out = mounts.cli(&h.netns, &inv, key, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("is run by wireguard-go").count(), 1, "{stderr}");
+    }
+    lab.attach_containers().unwrap();
+
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    let containers: Vec<_> = lab.containers().collect();
+    let (a, b) = (containers[0], containers.last().unwrap());
+    assert_eq!(a.mtu, container_mtu);
+    let probe = lab.max_frame_probe(a, b, a.mtu).unwrap();
+    assert!(probe.fits && probe.larger_fails, "{probe:?}");
+
+    // On the underlay: WireGuard only, not one VXLAN packet.
+    let (vxlan, wireguard) = switch_counters(&lab);
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+    assert!(wireguard > 100, "{wireguard} WireGuard packets");
+
+    // Idempotent, converged, every peer seen.
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
+        let out = mounts.cli(&h.netns, &inv, key, &["apply"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("no changes"),
+            "{}",
+            show(&out)
+        );
+        let out = mounts.cli(&h.netns, &inv, key, &["status"]);
+        assert_eq!(out.status.code(), Some(0), "status on {}: {}", h.name, show(&out));
+    }
+
+    // `down` removes the interface and its daemon.
+    let h = &lab.spec().hosts[0];
+    let out = mounts.cli(&h.netns, &inv, &keys[0].0, &["down", "--host", &h.name]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(!mounts
+        .exec(&h.netns, &["ip", "link", "show"])
+        .stdout
+        .windows(INTERFACE.len())
+        .any(|w| w == INTERFACE.as_bytes()));
+    let sockets = mounts.exec(&h.netns, &["ls", "/run/wireguard"]);
+    assert!(sockets.stdout.is_empty(), "wireguard-go left {}", show(&sockets));
+}
+
+#[test]
+fn flood_mesh_inside_wireguard_reaches_every_pair_with_no_vxlan_on_the_underlay() {
+    encrypted_mesh("flood", false, 1390, "wgf");
+}
+
+#[test]
+fn per_peer_mesh_inside_wireguard_reaches_every_pair_with_no_vxlan_on_the_underlay() {
+    encrypted_mesh("per-peer", false, 1390, "wgp");
+}
+
+#[test]
+fn over_an_ipv6_underlay_too() {
+    encrypted_mesh("flood", true, 1370, "wg6");
+}
+
+/// Three hosts in flood mode, deployed, containers attached. Fields drop in order: the
+/// interfaces and mount namespaces first, then the lab, the scratch directory last.
+struct Mesh {
+    mounts: HostMounts,
+    lab: Lab,
+    keys: Vec<(PathBuf, String)>,
+    inventory: PathBuf,
+    _dir: Scratch,
+}
+
+impl Mesh {
+    fn deployed(tag: &str) -> Mesh {
+        let dir = Scratch::new(tag);
+        let keys = keygen(&dir, 3);
+        let text = inventory(&keys, 3, "flood");
+        let inventory = dir.write("inventory.toml", &text);
+        let lab = lab_for(&text, tag);
+        let mounts = HostMounts::new(&dir, &lab);
+        apply(&lab, &mounts, &inventory, &keys, 3);
+        lab.attach_containers().unwrap();
+        Mesh {
+            mounts,
+            lab,
+            keys,
+            inventory,
+            _dir: dir,
+        }
+    }
+}
+
+#[test]
+fn a_spoofed_vxlan_packet_from_the_underlay_delivers_nothing() {
+    let tag = "wgs";
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts) = (&mesh.lab, &mesh.mounts);
+
+    // A stranger on the underlay switch with host wg1's address sends VXLAN (the mesh's VNI
+    // and port) to wg3. It neither asks (a permanent entry for wg3) nor answers ARP, so
+    // wg1's traffic keeps going to wg1.
+    let spec = lab.spec();
+    let victim = &spec.hosts[2];
+    let stranger = format!("{}-x", spec.switch);
+    let victim_mac = {
+        let out = lab.exec_ok(
+            &victim.netns,
+            &["cat", &format!("/sys/class/net/{}/address", victim.device)],
+        );
+        out.unwrap().trim().to_string()
+    };
+    let _stranger = StrangerNs(stranger.clone());
+    let port = format!("{tag}x{}", std::process::id() % 100_000);
+    let sh = |cmd: &str| {
+        let out = run("sh", &["-c", cmd]);
+        assert!(out.status.success(), "{cmd}: {}", show(&out));
+    };
+    sh(&format!("ip netns add {stranger}"));
+    sh(&format!(
+        "ip -n {sw} link add {port} type veth peer name ul0 netns {stranger} && ip -n {sw} link set {port} master {br} up",
+        sw = spec.switch,
+        br = names::SWITCH_BRIDGE
+    ));
+    sh(&format!(
+        "ip netns exec {stranger} sysctl -qw net.ipv4.conf.all.arp_ignore=8 net.ipv4.conf.default.arp_ignore=8 && \
+         ip -n {stranger} link set ul0 up && ip -n {stranger} addr add 192.0.2.1/24 dev ul0 && \
+         ip -n {stranger} neigh add 192.0.2.3 lladdr {victim_mac} dev ul0 nud permanent && \
+         ip -n {stranger} link add vx type vxlan id 1000 local 192.0.2.1 remote 192.0.2.3 dstport 4789 && \
+         ip -n {stranger} link set vx up && ip -n {stranger} addr add 198.51.100.250/24 dev vx"
+    ));
+    // Frames from the stranger's VXLAN device that the victim's bridge passes on towards
+    // its containers, counted there.
+    let stranger_mac = run("ip", &["netns", "exec", &stranger, "cat", "/sys/class/net/vx/address"]);
+    let stranger_mac = String::from_utf8(stranger_mac.stdout).unwrap().trim().to_string();
+    nft_in(
+        &victim.netns,
+        &format!(
+            "table bridge spoofcap {{\n chain c {{\n  type filter hook forward priority 0; policy accept;\n  \
+             ether saddr {stranger_mac} counter\n }}\n}}\n"
+        ),
+    );
+    let delivered = || -> u64 {
+        let text = lab
+            .exec_ok(&victim.netns, &["nft", "-j", "list", "table", "bridge", "spoofcap"])
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|i| {
+                i.pointer("/rule/expr/1/counter/packets")
+                    .and_then(serde_json::Value::as_u64)
+            })
+            .unwrap()
+    };
+    let dropped = |ns: &str| -> String {
+        let out = mounts.exec(ns, &["nft", "list", "chain", "inet", "vxlan_mesh", "input"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let drops_before = dropped(&victim.netns);
+    // Broadcast ARP requests in VXLAN, several.
+    let _ = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &stranger,
+            "ping",
+            "-c",
+            "5",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "198.51.100.251",
+        ],
+    );
+    assert_eq!(delivered(), 0, "a spoofed VXLAN frame reached the overlay");
+    assert_ne!(
+        dropped(&victim.netns),
+        drops_before,
+        "the spoofed packets never arrived"
+    );
+
+    // And garbage to the WireGuard port delivers nothing either.
+    let _ = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &stranger,
+            "bash",
+            "-c",
+            "for i in 1 2 3 4 5; do printf 'garbage-%s' $i > /dev/udp/192.0.2.3/51820; done",
+        ],
+    );
+    assert_eq!(delivered(), 0);
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}
+
+/// A namespace of this test, deleted on drop.
+struct StrangerNs(String);
+
+impl Drop for StrangerNs {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "del", &self.0]);
+    }
+}
+
+#[test]
+fn adding_a_host_keeps_the_old_peers_sessions() {
+    let tag = "wga";
+    let dir = Scratch::new(tag);
+    let keys = keygen(&dir, 4);
+    let three = dir.write("three.toml", &inventory(&keys, 3, "flood"));
+    let four_text = inventory(&keys, 4, "flood");
+    let four = dir.write("four.toml", &four_text);
+    let lab = lab_for(&four_text, tag);
+    let mounts = HostMounts::new(&dir, &lab);
+    apply(&lab, &mounts, &three, &keys, 3);
+    // The fourth host has no bridge yet: attach the others' containers only.
+    for h in &lab.spec().hosts[..3] {
+        for c in &h.containers {
+            lab.exec_ok(
+                &h.netns,
+                &["ip", "link", "set", &c.host_ifname, "master", &c.bridge, "up"],
+            )
+            .unwrap();
+        }
+    }
+    // Traffic between the first three hosts' containers: sessions with handshakes.
+    let first = &lab.spec().hosts[0];
+    for peer in &lab.spec().hosts[1..3] {
+        let target = peer.containers[0].ipv4.unwrap().to_string();
+        let out = lab
+            .exec(&first.containers[0].netns, &["ping", "-c", "2", "-W", "2", &target])
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    let before = sessions(&mounts, &first.netns);
+    assert_eq!(before.len(), 2);
+    assert!(
+        before.iter().all(|(_, handshake, rx, _)| *handshake > 0 && *rx > 0),
+        "{before:?}"
+    );
+
+    // The first host knows the newcomer before the newcomer exists: converged, but a peer
+    // never seen, which status tells apart from drift.
+    let out = mounts.cli(&first.netns, &four, &keys[0].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, &four, &keys[0].0, &["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let text = show(&out);
+    assert!(text.contains("host wg1: converged"), "{text}");
+    assert!(text.contains("no WireGuard handshake yet with wg4"), "{text}");
+
+    apply(&lab, &mounts, &four, &keys, 4);
+    lab.attach_containers().unwrap();
+    let after = sessions(&mounts, &first.netns);
+    assert_eq!(after.len(), 3);
+    for (key, handshake, rx, tx) in &before {
+        let (_, h2, rx2, tx2) = after.iter().find(|(k, ..)| k == key).unwrap();
+        // A reset peer starts again from no handshake and zero counters.
+        assert!(
+            h2 >= handshake && rx2 >= rx && tx2 >= tx,
+            "peer {key} was reset: {before:?} -> {after:?}"
+        );
+    }
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}
+
+#[test]
+fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
+    let tag = "wgd";
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+
+    // By hand on wg1: wg2's peer removed, wg3's endpoint changed, the MTU lowered.
+    let first = &lab.spec().hosts[0];
+    let (wg2, wg3) = (&keys[1].1, &keys[2].1);
+    for cmd in [
+        vec!["wg", "set", INTERFACE, "peer", wg2, "remove"],
+        vec!["wg", "set", INTERFACE, "peer", wg3, "endpoint", "192.0.2.99:51820"],
+        vec!["ip", "link", "set", "dev", INTERFACE, "mtu", "1400"],
+    ] {
+        let out = mounts.exec(&first.netns, &cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", show(&out));
+    }
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("update wireguard vxmwg0: mtu 1400 -> 1440, add peer wg2, update peer wg3"),
+        "{text}"
+    );
+
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["converged"], true, "{}", show(&out));
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    let peers = json["wireguard_peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{json}");
+}

@@ -1,0 +1,235 @@
+//! The WireGuard interface: created through rtnetlink (kind `wireguard`), or where the kernel
+//! has no WireGuard, by a `wireguard-go` daemon, as `wg-quick` does; configured and read with
+//! `wg`, which talks to both (the kernel's generic netlink family, wireguard-go's UAPI
+//! socket) in the same words; its address through rtnetlink.
+//!
+//! `wg show IFNAME dump` prints the private key on its first line: it is dropped there, and no
+//! error or value of this module ever holds it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use serde::Serialize;
+
+use super::external;
+use super::ApplyError;
+use crate::plan::{WireguardPeer, WireguardPlan};
+use crate::wireguard::{decode_key, Prefix, PublicKey};
+
+/// Where the kernel keeps its modules' state: no `wireguard` there means no kernel WireGuard
+/// (built in or loaded; `modprobe` may still load it on demand, which the fallback covers).
+const KERNEL_MODULE: &str = "/sys/module/wireguard";
+
+/// The daemon started where the kernel refuses the `wireguard` link kind.
+pub(crate) const USERSPACE: &str = "wireguard-go";
+
+/// Whether this kernel has WireGuard loaded or built in.
+pub(crate) fn kernel_has_wireguard() -> bool {
+    Path::new(KERNEL_MODULE).exists()
+}
+
+/// Starts `wireguard-go NAME`, which creates the TUN device `NAME` and its UAPI socket
+/// before it returns (its daemon goes on serving; it exits when the device is deleted).
+pub(crate) fn start_userspace(name: &str) -> Result<(), ApplyError> {
+    // Its banner (a warning that a kernel module would be faster) is dropped: apply warns
+    // once, in its own words.
+    external::must(USERSPACE, &[name], None)?;
+    // The daemon it leaves behind sets the device's MTU to its default when it takes the
+    // device over, and answers on the UAPI socket only after that: one question waits for
+    // it, so that the MTU set next stays.
+    external::must("wg", &["show", name, "listen-port"], None).map(drop)
+}
+
+/// One peer of `wg show dump`, with what the kernel knows of its session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PeerSession {
+    /// The peer as configured (named by its public key: the interface knows no names).
+    pub peer: WireguardPeer,
+    /// When the latest handshake with it completed; `None` if never.
+    pub latest_handshake: Option<SystemTime>,
+    /// Bytes received from it.
+    pub rx_bytes: u64,
+    /// Bytes sent to it.
+    pub tx_bytes: u64,
+}
+
+/// The interface as `wg show dump` shows it, without its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dump {
+    /// Public key (`None` without a private key).
+    pub(crate) public_key: Option<PublicKey>,
+    /// Listen port.
+    pub(crate) listen_port: u16,
+    /// Peers in the order listed.
+    pub(crate) peers: Vec<PeerSession>,
+}
+
+fn malformed(line: usize) -> ApplyError {
+    // Only the line number: the first line holds the private key.
+    ApplyError::Decode {
+        what: "`wg show dump` output",
+        message: format!("line {line} is not in the expected form"),
+    }
+}
+
+/// Parses `wg show IFNAME dump`: an interface line (private key, public key, listen port,
+/// fwmark), then one line per peer (public key, preshared key, endpoint, allowed IPs,
+/// latest handshake, bytes received, bytes sent, persistent keepalive), tab-separated.
+pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
+    let mut lines = text.lines();
+    let first: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let (public_key, listen_port) = match first.as_slice() {
+        [_private, public, port, _fwmark] => (
+            decode_key(public).ok().map(PublicKey),
+            port.parse().map_err(|_| malformed(1))?,
+        ),
+        _ => return Err(malformed(1)),
+    };
+    let mut peers = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let bad = || malformed(i + 2);
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [key, _psk, endpoint, allowed, handshake, rx, tx, keepalive] = fields.as_slice() else {
+            return Err(bad());
+        };
+        let public_key = PublicKey(decode_key(key).map_err(|_| bad())?);
+        let endpoint: SocketAddr = match *endpoint {
+            "(none)" => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            e => e.parse().map_err(|_| bad())?,
+        };
+        let allowed_ips = match *allowed {
+            "(none)" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|p| p.parse::<Prefix>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?,
+        };
+        let persistent_keepalive = match *keepalive {
+            "off" => None,
+            k => Some(k.parse().map_err(|_| bad())?),
+        };
+        let handshake: u64 = handshake.parse().map_err(|_| bad())?;
+        peers.push(PeerSession {
+            peer: WireguardPeer {
+                name: public_key.to_string(),
+                public_key,
+                endpoint,
+                allowed_ips,
+                persistent_keepalive,
+            },
+            latest_handshake: (handshake != 0).then(|| UNIX_EPOCH + Duration::from_secs(handshake)),
+            rx_bytes: rx.parse().map_err(|_| bad())?,
+            tx_bytes: tx.parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(Dump {
+        public_key,
+        listen_port,
+        peers,
+    })
+}
+
+/// `wg show NAME dump`, parsed.
+pub(crate) fn dump(name: &str) -> Result<Dump, ApplyError> {
+    parse_dump(&external::must("wg", &["show", name, "dump"], None)?)
+}
+
+/// The owned WireGuard link as the link dump shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwnedLink {
+    pub(crate) name: String,
+    pub(crate) index: u32,
+    pub(crate) mtu: u32,
+    pub(crate) up: bool,
+    pub(crate) alias: String,
+}
+
+/// The interface's address: the first one that is not IPv6 link-local (which the kernel
+/// may add by itself). An interface without one shows the unspecified address.
+fn address_of(index: u32, addresses: &[AddressMessage]) -> (IpAddr, u8) {
+    addresses
+        .iter()
+        .filter(|m| m.header.index == index)
+        .filter_map(|m| {
+            let ip = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let ip = ip.or_else(|| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            })?;
+            let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+            (!link_local).then_some((ip, m.header.prefix_len))
+        })
+        .next()
+        .unwrap_or((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+}
+
+/// The owned interface as a plan would describe it: its peers named by their public keys,
+/// its private key file unknown.
+pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage]) -> Result<WireguardPlan, ApplyError> {
+    let dump = dump(&link.name)?;
+    let (address, prefix_len) = address_of(link.index, addresses);
+    Ok(WireguardPlan {
+        interface: link.name.clone(),
+        // A missing key shows as the all-zeros key, which no plan has: it is set again.
+        public_key: dump.public_key.unwrap_or(PublicKey([0; 32])),
+        private_key_file: None,
+        address,
+        prefix_len,
+        listen_port: dump.listen_port,
+        mtu: link.mtu,
+        up: link.up,
+        alias: link.alias.clone(),
+        peers: dump.peers.into_iter().map(|s| s.peer).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const PRIVATE: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    const PUBLIC: &str = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+    const PEER: &str = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+
+    #[test]
+    fn a_dump_gives_the_interface_and_its_peers_without_the_private_key() {
+        let text = format!(
+            "{PRIVATE}\t{PUBLIC}\t51820\toff\n\
+             {PEER}\t(none)\t192.0.2.2:51820\t10.213.0.2/32\t1700000000\t1234\t5678\t25\n\
+             {PUBLIC}\t(none)\t(none)\t(none)\t0\t0\t0\toff\n"
+        );
+        let dump = parse_dump(&text).unwrap();
+        assert_eq!(dump.public_key.map(|k| k.to_string()), Some(PUBLIC.into()));
+        assert_eq!(dump.listen_port, 51820);
+        let first = &dump.peers[0];
+        assert_eq!(first.peer.endpoint.to_string(), "192.0.2.2:51820");
+        assert_eq!(first.peer.allowed_ips[0].to_string(), "10.213.0.2/32");
+        assert_eq!(first.peer.persistent_keepalive, Some(25));
+        assert_eq!(
+            first.latest_handshake,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!((first.rx_bytes, first.tx_bytes), (1234, 5678));
+        let second = &dump.peers[1];
+        assert_eq!(second.latest_handshake, None);
+        assert!(second.peer.allowed_ips.is_empty());
+        assert!(!format!("{dump:?}").contains(PRIVATE));
+    }
+
+    #[test]
+    fn a_malformed_dump_is_an_error_that_never_quotes_the_private_key() {
+        let err = parse_dump(&format!("{PRIVATE}\tgarbage\n")).unwrap_err();
+        assert!(!err.to_string().contains(PRIVATE), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+}

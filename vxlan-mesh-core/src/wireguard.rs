@@ -1,0 +1,375 @@
+//! The WireGuard underlay's pure facts: the `encryption` setting, the inner-address prefix and
+//! how each host's inner address derives from its id, and the shape of a public key.
+//!
+//! Private keys never pass through this module (nor through the inventory or the plan): only
+//! public keys, which are safe to print.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// WireGuard listen port used when `[wireguard]` does not name one (WireGuard's usual port).
+pub const DEFAULT_PORT: u16 = 51820;
+
+/// Name of the WireGuard interface when `[wireguard]` does not name one.
+pub const DEFAULT_INTERFACE: &str = "vxmwg0";
+
+/// Where a host's WireGuard private key is kept unless `apply --wireguard-key` says
+/// otherwise (and where `vxlan-mesh keygen` writes it).
+pub const DEFAULT_KEY_FILE: &str = "/etc/vxlan-mesh/wireguard.key";
+
+/// Prefix the inner (WireGuard) addresses are taken from when `[wireguard]` does not name
+/// one: a private (RFC 1918) /16, room for 65,534 host ids.
+pub const DEFAULT_PREFIX: Prefix = Prefix {
+    network: IpAddr::V4(Ipv4Addr::new(10, 213, 0, 0)),
+    len: 16,
+};
+
+/// The `String` conversions serde uses to read and write a type as its text form
+/// (`Display` and `FromStr`, whose error says what is wrong in words).
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl From<$t> for String {
+            fn from(value: $t) -> String {
+                value.to_string()
+            }
+        }
+
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+    };
+}
+
+/// Whether the hosts' tunnels run in clear or inside WireGuard.
+///
+/// ```
+/// use vxlan_mesh_core::Encryption;
+/// assert_eq!(Encryption::default(), Encryption::None);
+/// assert_eq!(Encryption::Wireguard.as_str(), "wireguard");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Encryption {
+    /// VXLAN over the underlay in clear UDP.
+    #[default]
+    None,
+    /// VXLAN between the hosts' WireGuard addresses: nothing leaves a host in clear.
+    Wireguard,
+}
+
+impl Encryption {
+    /// Every setting, in the order the documentation lists them.
+    pub const ALL: &'static [Encryption] = &[Encryption::None, Encryption::Wireguard];
+
+    /// The spelling used in the inventory.
+    ///
+    /// ```
+    /// assert_eq!(vxlan_mesh_core::Encryption::None.as_str(), "none");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encryption::None => "none",
+            Encryption::Wireguard => "wireguard",
+        }
+    }
+}
+
+/// An IP network prefix (`10.213.0.0/16`, `fd00:6d65:7368::/64`) with no host bits set.
+///
+/// ```
+/// use vxlan_mesh_core::Prefix;
+/// let p: Prefix = "10.213.0.0/16".parse().unwrap();
+/// assert_eq!(p.to_string(), "10.213.0.0/16");
+/// assert_eq!(p.host(3).map(|a| a.to_string()), Some("10.213.0.3".into()));
+/// assert!("10.213.0.1/16".parse::<Prefix>().is_err()); // host bits set
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Prefix {
+    network: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    /// The prefix holding `addr` alone (`/32` or `/128`).
+    ///
+    /// ```
+    /// let p = vxlan_mesh_core::Prefix::single("10.213.0.2".parse().unwrap());
+    /// assert_eq!(p.to_string(), "10.213.0.2/32");
+    /// ```
+    pub fn single(addr: IpAddr) -> Prefix {
+        let len = match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        Prefix { network: addr, len }
+    }
+
+    /// The network address.
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
+    /// The prefix length in bits.
+    pub fn prefix_len(&self) -> u8 {
+        self.len
+    }
+
+    /// Bits the family's addresses have (32 or 128).
+    fn bits(&self) -> u32 {
+        match self.network {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        }
+    }
+
+    /// Host bits of `addr` as an integer, the network bits cleared.
+    fn host_part(&self, addr: &IpAddr) -> u128 {
+        let value = match addr {
+            IpAddr::V4(a) => u128::from(u32::from(*a)),
+            IpAddr::V6(a) => u128::from(*a),
+        };
+        let host_bits = self.bits() - u32::from(self.len);
+        if host_bits >= 128 {
+            value
+        } else {
+            value & ((1u128 << host_bits) - 1)
+        }
+    }
+
+    /// Whether `addr` lies in the prefix.
+    ///
+    /// ```
+    /// let p: vxlan_mesh_core::Prefix = "10.213.0.0/16".parse().unwrap();
+    /// assert!(p.contains(&"10.213.9.9".parse().unwrap()));
+    /// assert!(!p.contains(&"10.214.0.1".parse().unwrap()));
+    /// ```
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        let same_family = matches!(
+            (addr, self.network),
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+        );
+        same_family && self.network_of(addr) == self.network
+    }
+
+    fn network_of(&self, addr: &IpAddr) -> IpAddr {
+        let host = self.host_part(addr);
+        match addr {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(*a) & !(host as u32)).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(*a) & !host).into()),
+        }
+    }
+
+    /// The largest host number the prefix holds: the last address is left out (IPv4's
+    /// broadcast address; in IPv6 kept symmetric), as is the network address itself (0).
+    ///
+    /// ```
+    /// let p: vxlan_mesh_core::Prefix = "192.168.7.0/24".parse().unwrap();
+    /// assert_eq!(p.max_host(), 254);
+    /// ```
+    pub fn max_host(&self) -> u128 {
+        let host_bits = self.bits() - u32::from(self.len);
+        match host_bits {
+            0 => 0,
+            128.. => u128::MAX - 1,
+            n => (1u128 << n) - 2,
+        }
+    }
+
+    /// The address of host number `n` (a host id) in the prefix, if it fits.
+    pub fn host(&self, n: u32) -> Option<IpAddr> {
+        let n = u128::from(n);
+        if n == 0 || n > self.max_host() {
+            return None;
+        }
+        Some(match self.network {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(a) | n as u32).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(a) | n).into()),
+        })
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.len)
+    }
+}
+
+serde_as_text!(Prefix);
+
+impl FromStr for Prefix {
+    type Err = String;
+
+    /// Parses `ADDRESS/LENGTH`; the error says what is wrong in words.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, len) = s
+            .split_once('/')
+            .ok_or_else(|| "it has no prefix length (write it as `ADDRESS/LENGTH`)".to_string())?;
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| "its address part is not an IPv4 or IPv6 address".to_string())?;
+        let max = match network {
+            IpAddr::V4(_) => 32u8,
+            IpAddr::V6(_) => 128u8,
+        };
+        let len: u8 = len
+            .parse()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("its length must be a number from 0 to {max}"))?;
+        let p = Prefix { network, len };
+        if p.host_part(&network) != 0 {
+            return Err(format!(
+                "it has host bits set; the network is `{}/{len}`",
+                p.network_of(&network)
+            ));
+        }
+        Ok(p)
+    }
+}
+
+/// Ownership mark (interface alias) of the WireGuard interface: the owner mark with an empty
+/// network name, which no network can have, so it never equals a network's mark.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::wireguard::owner_alias(), "vxlan-mesh::wireguard");
+/// ```
+pub fn owner_alias() -> String {
+    format!("{}:wireguard", crate::names::OWNER_MARK)
+}
+
+/// Bytes of a WireGuard public (or private) key.
+pub const KEY_LEN: usize = 32;
+
+/// A WireGuard public key: 32 bytes, written in base64 (44 characters ending in `=`), as
+/// `wg pubkey` and `vxlan-mesh keygen` print it.
+///
+/// ```
+/// use vxlan_mesh_core::PublicKey;
+/// let k: PublicKey = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=".parse().unwrap();
+/// assert_eq!(k.to_string(), "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=");
+/// assert!("not a key".parse::<PublicKey>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct PublicKey(pub [u8; KEY_LEN]);
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_key(&self.0))
+    }
+}
+
+serde_as_text!(PublicKey);
+
+impl FromStr for PublicKey {
+    type Err = String;
+
+    /// Parses the base64 form; the error says what is wrong in words.
+    fn from_str(s: &str) -> Result<Self, String> {
+        decode_key(s).map(PublicKey)
+    }
+}
+
+/// The standard base64 (with padding) of a 32-byte key: 44 characters, the last `=`, the
+/// form `wg` reads and writes key files in.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::{decode_key, encode_key};
+/// let text = encode_key(&[7; 32]);
+/// assert_eq!(decode_key(&text), Ok([7; 32]));
+/// ```
+pub fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
+    let mut out = String::with_capacity(44);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The 32 bytes of a key written as standard base64, or why it is not one. The reason never
+/// quotes the text, so that it may be shown for a private key too.
+pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
+    const WHAT: &str =
+        "a WireGuard key is 32 bytes in base64: 44 characters ending in `=`, as `vxlan-mesh keygen` or `wg pubkey` print it";
+    let bytes = s.as_bytes();
+    if bytes.len() != 44 || bytes[43] != b'=' || bytes[42] == b'=' {
+        return Err(format!("it is {} characters long; {WHAT}", s.chars().count()));
+    }
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = [0u8; KEY_LEN];
+    let mut at = 0;
+    for &c in &bytes[..43] {
+        let v = BASE64
+            .iter()
+            .position(|&b| b == c)
+            .ok_or_else(|| format!("it holds a character outside base64; {WHAT}"))?;
+        bits = (bits << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            if at < KEY_LEN {
+                out[at] = (bits >> nbits) as u8;
+            }
+            at += 1;
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    // 43 characters carry 258 bits: the 2 left over must be zero in a canonical encoding.
+    if bits != 0 {
+        return Err(format!("its last character is not a canonical base64 ending; {WHAT}"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_base64() {
+        for seed in [0u8, 1, 0x7f, 0xff] {
+            let bytes: [u8; KEY_LEN] = std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));
+            let text = encode_key(&bytes);
+            assert_eq!(text.len(), 44);
+            assert_eq!(decode_key(&text), Ok(bytes));
+        }
+    }
+
+    #[test]
+    fn non_canonical_and_short_keys_are_refused() {
+        // Same bytes as "AAAA…A=" but the two spare bits set.
+        let bad = format!("{}B=", "A".repeat(42));
+        assert!(decode_key(&bad).is_err());
+        assert!(decode_key("AAAA").is_err());
+        assert!(decode_key(&format!("{}==", "A".repeat(42))).is_err());
+    }
+
+    #[test]
+    fn ipv6_prefixes_give_host_addresses() {
+        let p: Prefix = "fd00:6d65:7368::/64".parse().unwrap();
+        assert_eq!(p.host(258).map(|a| a.to_string()), Some("fd00:6d65:7368::102".into()));
+        let tiny: Prefix = "10.0.0.0/30".parse().unwrap();
+        assert_eq!(tiny.max_host(), 2);
+        assert!(tiny.host(3).is_none());
+    }
+}

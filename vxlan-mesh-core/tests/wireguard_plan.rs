@@ -1,0 +1,265 @@
+//! The plan of an encrypted mesh: VXLAN between the hosts' inner (WireGuard) addresses, the
+//! WireGuard interface and its peers, the MTU through both headers, and the firewall.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use vxlan_mesh_core::{Encryption, Fleet, HostPlan, Inventory, ValidationError};
+
+const KEYS: [&str; 4] = [
+    "yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=",
+    "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=",
+    "Rv4Otndn0+l632AjSfd4VOyAzxLAVrJVMro4o9sRtC0=",
+    "3+o18TNcY2UtqB3oumKI+0SavTHs97094Azw1PRAjSs=",
+];
+
+/// An encrypted fleet of `n` hosts in `mode` (IPv6 underlay with `v6`), with `wireguard`
+/// lines in the `[wireguard]` table.
+fn fleet(n: usize, mode: &str, v6: bool, wireguard: &str) -> Fleet {
+    let mut text = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\n{wireguard}\n");
+    text.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+    for (i, key) in KEYS.iter().enumerate().take(n) {
+        let address = if v6 {
+            format!("2001:db8::{}", i + 1)
+        } else {
+            format!("192.0.2.{}", i + 1)
+        };
+        text.push_str(&format!(
+            "[[hosts]]\nname = \"h{}\"\naddress = \"{address}\"\npublic-key = \"{key}\"\n",
+            i + 1
+        ));
+    }
+    Inventory::from_toml_str(&text).unwrap().validate().unwrap()
+}
+
+fn plan(fleet: &Fleet, host: &str) -> HostPlan {
+    fleet.plan(host).unwrap()
+}
+
+#[test]
+fn flood_devices_run_between_inner_addresses() {
+    let p = plan(&fleet(3, "flood", false, ""), "h2");
+    assert_eq!(p.encryption, Encryption::Wireguard);
+    let vx = p.vxlans().next().unwrap();
+    assert_eq!(vx.local.to_string(), "10.213.0.2");
+    assert_eq!(vx.underlay_device, None);
+    let dests: Vec<String> = p.fdb().map(|e| e.destination.to_string()).collect();
+    assert_eq!(dests, ["10.213.0.1", "10.213.0.3"]);
+}
+
+#[test]
+fn per_peer_devices_have_the_peers_inner_addresses_as_remotes() {
+    let p = plan(&fleet(3, "per-peer", false, "prefix = \"172.16.9.0/24\""), "h1");
+    let remotes: Vec<String> = p.vxlans().map(|v| v.remote.unwrap().to_string()).collect();
+    assert_eq!(remotes, ["172.16.9.2", "172.16.9.3"]);
+    assert!(p.vxlans().all(|v| v.local.to_string() == "172.16.9.1"));
+}
+
+#[test]
+fn the_wireguard_interface_has_every_peer_with_its_inner_address_allowed() {
+    let p = plan(&fleet(3, "flood", false, "port = 51000\ninterface = \"wg-mesh\""), "h1");
+    let wg = p.wireguard.unwrap();
+    assert_eq!(wg.interface, "wg-mesh");
+    assert_eq!(wg.public_key.to_string(), KEYS[0]);
+    assert_eq!((wg.address.to_string(), wg.prefix_len), ("10.213.0.1".into(), 16));
+    assert_eq!(wg.listen_port, 51000);
+    assert_eq!(wg.mtu, 1440);
+    let peers: Vec<(String, String, String, String)> = wg
+        .peers
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.public_key.to_string(),
+                p.endpoint.to_string(),
+                p.allowed_ips.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        peers,
+        [
+            (
+                "h2".into(),
+                KEYS[1].into(),
+                "192.0.2.2:51000".into(),
+                "10.213.0.2/32".into()
+            ),
+            (
+                "h3".into(),
+                KEYS[2].into(),
+                "192.0.2.3:51000".into(),
+                "10.213.0.3/32".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn mtu_accounts_for_wireguard_and_the_inner_family() {
+    // (underlay IPv6?, prefix, container MTU, WireGuard MTU)
+    let cases = [
+        (false, "prefix = \"10.213.0.0/16\"", 1390, 1440),
+        (false, "prefix = \"fd00:6d65:7368::/64\"", 1370, 1440),
+        (true, "prefix = \"10.213.0.0/16\"", 1370, 1420),
+        (true, "prefix = \"fd00:6d65:7368::/64\"", 1350, 1420),
+    ];
+    for (v6, prefix, container, wireguard) in cases {
+        let p = plan(&fleet(2, "flood", v6, prefix), "h1");
+        assert_eq!(p.networks[0].mtu, container, "{v6} {prefix}");
+        assert_eq!(p.vxlans().next().unwrap().mtu, container);
+        assert_eq!(p.overhead, 1500 - container);
+        assert_eq!(p.wireguard.unwrap().mtu, wireguard, "{v6} {prefix}");
+    }
+}
+
+#[test]
+fn a_network_mtu_beyond_both_headers_names_wireguard() {
+    let text = format!(
+        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\n\
+         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"{}\"\n\
+         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"{}\"\n",
+        KEYS[0], KEYS[1]
+    );
+    let errors = Inventory::from_toml_str(&text).unwrap().validate().unwrap_err();
+    let e = errors.iter().next().unwrap();
+    assert!(matches!(e, ValidationError::MtuTooLarge { max: 1390, .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("VXLAN over WireGuard over IPv4 (inner IPv4) adds 110 bytes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_firewall_guards_the_wireguard_port_and_takes_vxlan_from_the_interface_only() {
+    let text = format!(
+        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
+         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"{}\"\n\
+         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"{}\"\nendpoint = \"198.51.100.9:40000\"\npersistent-keepalive = 25\n",
+        KEYS[0], KEYS[1]
+    );
+    let fleet = Inventory::from_toml_str(&text).unwrap().validate().unwrap();
+    let p = plan(&fleet, "a");
+    let fw = p.firewall.unwrap();
+    assert_eq!(fw.port, 51820);
+    let peers: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
+    assert_eq!(peers, ["192.0.2.2", "198.51.100.9"]);
+    let filter = fw.wireguard.unwrap();
+    assert_eq!((filter.interface.as_str(), filter.vxlan_port), ("vxmwg0", 4789));
+    let peer = &p.wireguard.unwrap().peers[0];
+    assert_eq!(peer.endpoint.to_string(), "198.51.100.9:40000");
+    assert_eq!(peer.persistent_keepalive, Some(25));
+}
+
+#[test]
+fn adding_a_host_keeps_the_inner_addresses_of_the_others() {
+    let before = fleet(3, "flood", false, "");
+    let after = fleet(4, "flood", false, "");
+    for h in ["h1", "h2", "h3"] {
+        assert_eq!(
+            plan(&before, h).wireguard.unwrap().address,
+            plan(&after, h).wireguard.unwrap().address
+        );
+    }
+}
+
+#[test]
+fn a_clear_plan_has_no_wireguard_and_json_says_null() {
+    let p = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+    assert_eq!(p.encryption, Encryption::None);
+    let v = serde_json::to_value(&p).unwrap();
+    assert_eq!(v["encryption"], "none");
+    assert!(v["wireguard"].is_null());
+    assert!(v["firewall"]["wireguard"].is_null());
+    let back: HostPlan = serde_json::from_value(v).unwrap();
+    assert_eq!(back, p);
+}
+
+// ---- changing an applied interface: only what differs, peer by peer
+
+use vxlan_mesh_core::{argv, diff, ops, ops::Op, Change, State};
+
+/// The operations that turn host h1 of `before` into host h1 of `after`.
+fn ops_between(before: &Fleet, after: &Fleet) -> Vec<Op> {
+    let have = plan(before, "h1").state();
+    let want = plan(after, "h1").state();
+    ops::lower(&diff(&want, &have).unwrap())
+}
+
+#[test]
+fn adding_a_host_sets_one_peer_and_touches_no_other() {
+    let ops = ops_between(&fleet(3, "flood", false, ""), &fleet(4, "flood", false, ""));
+    let wireguard: Vec<&Op> = ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                Op::SetPeer { .. }
+                    | Op::RemovePeer { .. }
+                    | Op::ConfigureWireguard { .. }
+                    | Op::DeleteLink { .. }
+                    | Op::CreateWireguard { .. }
+            )
+        })
+        .collect();
+    assert_eq!(wireguard.len(), 1, "{ops:?}");
+    let Op::SetPeer { peer, .. } = wireguard[0] else {
+        panic!("{ops:?}")
+    };
+    assert_eq!(peer.name, "h4");
+}
+
+#[test]
+fn removing_a_host_removes_its_peer_only() {
+    let ops = ops_between(&fleet(4, "flood", false, ""), &fleet(3, "flood", false, ""));
+    let removed: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::RemovePeer { public_key, .. } => Some(public_key.to_string()),
+            Op::SetPeer { .. } | Op::CreateWireguard { .. } | Op::DeleteLink { .. } => panic!("{ops:?}"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, [KEYS[3]]);
+}
+
+#[test]
+fn an_observed_peer_with_another_endpoint_is_set_again_alone() {
+    let want = plan(&fleet(3, "flood", false, ""), "h1").state();
+    let mut have = want.clone();
+    let wg = have.wireguard.as_mut().unwrap();
+    wg.private_key_file = None; // as observed: never read back
+    wg.peers[1].endpoint = "198.51.100.7:1".parse().unwrap();
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(matches!(&changes[0], Change::UpdateWireguard { .. }));
+    assert_eq!(changes[0].to_string(), "update wireguard vxmwg0: update peer h3");
+    let lowered = ops::lower(&changes);
+    assert!(
+        matches!(&lowered[..], [Op::SetPeer { peer, .. }] if peer.name == "h3"),
+        "{lowered:?}"
+    );
+    // Nothing differs: nothing to do (the key file is not observable, so not compared).
+    let mut same = want.clone();
+    same.wireguard.as_mut().unwrap().private_key_file = None;
+    assert!(diff(&want, &same).unwrap().is_empty());
+}
+
+#[test]
+fn dry_run_creates_the_interface_before_the_vxlan_devices_with_the_key_path() {
+    let p = plan(&fleet(2, "flood", false, ""), "h1");
+    let lines = argv::for_changes(&diff(&p.state(), &State::default()).unwrap());
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {lines:#?}"))
+    };
+    assert!(at("ip link add name vxmwg0 type wireguard") < at("ip link add name vxm100 type vxlan"));
+    assert!(lines.contains(&"wg set vxmwg0 private-key /etc/vxlan-mesh/wireguard.key listen-port 51820".to_string()));
+    assert!(lines.contains(&"ip address add 10.213.0.1/16 dev vxmwg0".to_string()));
+    assert!(lines.contains(&format!(
+        "wg set vxmwg0 peer {} endpoint 192.0.2.2:51820 allowed-ips 10.213.0.2/32 persistent-keepalive off",
+        KEYS[1]
+    )));
+    assert!(at("wg set vxmwg0 peer") < at("ip link set dev vxmwg0 up"));
+}

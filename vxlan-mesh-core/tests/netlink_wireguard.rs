@@ -11,7 +11,8 @@ use common::in_netns;
 use vxlan_mesh_core::netlink::{self, ApplyError, Netns};
 use vxlan_mesh_core::plan_host_from_toml;
 
-const INVENTORY: &str = "encryption = \"wireguard\"\n\
+// Inner addresses in a documentation range (the default prefix is private).
+const INVENTORY: &str = "encryption = \"wireguard\"\n[wireguard]\nprefix = \"192.0.2.128/25\"\n\
     [[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n\
     [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
     [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=\"\n";
@@ -58,7 +59,7 @@ fn status_without_interface(key: std::path::PathBuf) {
     assert!(
         drift
             .iter()
-            .any(|c| c.to_string().starts_with("create wireguard vxmwg0 10.213.0.1/16")),
+            .any(|c| c.to_string().starts_with("create wireguard vxmwg0 192.0.2.129/25")),
         "{drift:?}"
     );
     assert!(netlink::wireguard_sessions(&here, &plan).unwrap().is_empty());

@@ -10,14 +10,15 @@ use crate::names;
 use crate::LabError;
 
 /// Candidate IPv4 /24s for containers (documentation ranges), in order of preference; a lab
-/// takes the first that holds no underlay address of the fleet. An overlap would make a
+/// takes the first that holds no underlay address of the fleet. 203.0.113.0/24 comes last:
+/// the project's tests keep their traffic to 198.51.100.0/24 and 192.0.2.0/24 where they can. An overlap would make a
 /// host answer ARP for its own underlay address on its bridge (Linux answers ARP for any
 /// local address on any interface), stealing that container address: seen with the Hetzner
 /// example, whose underlay is 198.51.100.0/24.
 pub const CONTAINER_V4_NETS: [Ipv4Addr; 3] = [
     Ipv4Addr::new(198, 51, 100, 0),
-    Ipv4Addr::new(203, 0, 113, 0),
     Ipv4Addr::new(192, 0, 2, 0),
+    Ipv4Addr::new(203, 0, 113, 0),
 ];
 
 /// Candidate third groups of the containers' IPv6 /64s `2001:db8:<base+network>::/64`.
@@ -262,15 +263,15 @@ impl LabSpec {
     /// [`MAX_CONTAINERS_PER_NETWORK`] containers take `.1`–`.253`): the loop check ARPs for it.
     ///
     /// ```
-    /// // The Hetzner example's underlay is 198.51.100.0/24: containers move to 203.0.113.0/24.
+    /// // The Hetzner example's underlay is 198.51.100.0/24: containers move to 192.0.2.0/24.
     /// let fleet = vxlan_mesh_core::Inventory::from_toml_str(
     ///     "[[networks]]\nname = \"lan\"\nvni = 1\nbridge = \"br0\"\n\
     ///      [[hosts]]\nname = \"a\"\naddress = \"198.51.100.1\"\n\
     ///      [[hosts]]\nname = \"b\"\naddress = \"198.51.100.2\"\n",
     /// )?.validate()?;
     /// let spec = vxlan_mesh_lab::LabSpec::from_fleet(&fleet, 1, "doc")?;
-    /// assert_eq!(spec.unknown_v4().to_string(), "203.0.113.254");
-    /// assert_eq!(spec.hosts[0].containers[0].ipv4.map(|a| a.to_string()), Some("203.0.113.1".into()));
+    /// assert_eq!(spec.unknown_v4().to_string(), "192.0.2.254");
+    /// assert_eq!(spec.hosts[0].containers[0].ipv4.map(|a| a.to_string()), Some("192.0.2.1".into()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn unknown_v4(&self) -> Ipv4Addr {

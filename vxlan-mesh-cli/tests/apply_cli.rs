@@ -27,7 +27,7 @@ fn apply_status_down_with_host_found_by_local_address() {
     let ns = Netns::new("cli");
     let (_d, inv) = inventory("cli", "isolation", 4, None);
     // h2's underlay address is assigned here: commands find the host without --host.
-    ns.sh("ip addr add 198.51.100.2/24 dev lo");
+    ns.sh("ip addr add 198.51.100.2/32 dev lo");
 
     let out = ns.cli(&inv, &["status"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

@@ -32,7 +32,7 @@ const FLOOD_FIREWALL: &str = "firewall = true";
 /// A namespace where host h1 (198.51.100.1) lives.
 fn host_ns(tag: &str) -> Netns {
     let ns = Netns::new(tag);
-    ns.sh("ip addr add 198.51.100.1/24 dev lo");
+    ns.sh("ip addr add 198.51.100.1/32 dev lo");
     ns
 }
 
@@ -318,7 +318,7 @@ fn apply_for_a_host_whose_address_is_elsewhere_needs_force() {
     let out = ns.cli(&inv, &["apply", "--force", "--host", "h2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Where the address is assigned, no --force is needed.
-    ns.sh("ip addr add 198.51.100.2/24 dev lo");
+    ns.sh("ip addr add 198.51.100.2/32 dev lo");
     let out = ns.cli(&inv, &["apply", "--host", "h2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -11,8 +11,14 @@ use std::process::Command as StdCommand;
 
 use common::{root, vxm, Assert as _, Netns, Scratch, BIN};
 
+/// Stdout of `vxlan-mesh ARGS…`, which must succeed.
 fn stdout_of(args: &[&str]) -> String {
     vxm().args(args).assert().success().stdout()
+}
+
+/// Stderr of `vxlan-mesh ARGS…`, which must fail with exit code 1.
+fn stderr_of_error(args: &[&str]) -> String {
+    vxm().args(args).assert().code(1).stderr()
 }
 
 fn tempdir(tag: &str) -> Scratch {
@@ -105,11 +111,10 @@ fn quiet_check_prints_nothing_on_success_and_conflicts_with_verbose() {
 
 #[test]
 fn check_json_of_a_valid_inventory() {
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "check", "--format", "json"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("check-geo", ran.stdout());
+    insta::assert_snapshot!(
+        "check-geo",
+        stdout_of(&["-i", "examples/classic-geo.toml", "check", "--format", "json"])
+    );
 }
 
 #[test]
@@ -158,11 +163,7 @@ ownership marks (interface alias):
 
 #[test]
 fn check_verbose_lists_networks_and_hosts() {
-    let ran = vxm()
-        .args(["-v", "-i", "examples/hetzner.toml", "check"])
-        .assert()
-        .success();
-    insta::assert_snapshot!(ran.stdout(), @r#"
+    insta::assert_snapshot!(stdout_of(&["-v", "-i", "examples/hetzner.toml", "check"]), @r#"
 examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
   network lan: bridge vxbr0, VNI 1000..1005, container MTU 1450 (max 1450), 4 hosts
   host lxd1 (id 1): 198.51.100.1, underlay MTU 1500
@@ -176,22 +177,21 @@ examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
 
 #[test]
 fn plan_text_of_both_examples() {
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "plan", "--host", "lxd1"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-geo-lxd1", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd3"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-hetzner-lxd3", ran.stdout());
+    insta::assert_snapshot!(
+        "plan-geo-lxd1",
+        stdout_of(&["-i", "examples/classic-geo.toml", "plan", "--host", "lxd1"])
+    );
+    insta::assert_snapshot!(
+        "plan-hetzner-lxd3",
+        stdout_of(&["-i", "examples/hetzner.toml", "plan", "--host", "lxd3"])
+    );
 }
 
 #[test]
 fn plan_json_is_the_documented_contract() {
-    let ran = vxm()
-        .args([
+    insta::assert_snapshot!(
+        "plan-hetzner-lxd1-json",
+        stdout_of(&[
             "-i",
             "examples/hetzner.toml",
             "plan",
@@ -200,9 +200,7 @@ fn plan_json_is_the_documented_contract() {
             "--format",
             "json",
         ])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-hetzner-lxd1-json", ran.stdout());
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "-i",
         "examples/classic-geo.toml",
@@ -296,11 +294,7 @@ error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 
 #[test]
 fn plan_of_an_invalid_inventory_fails_like_check() {
-    let ran = vxm()
-        .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"])
-        .assert()
-        .code(1);
-    insta::assert_snapshot!(ran.stderr(), @r#"
+    insta::assert_snapshot!(stderr_of_error(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"]), @r#"
 error: vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
 vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 "#);
@@ -359,18 +353,18 @@ fn plan_without_host_uses_the_locally_assigned_address() {
 
 #[test]
 fn graph_mermaid_and_dot_of_both_examples() {
-    let ran = vxm().args(["-i", "examples/hetzner.toml", "graph"]).assert().success();
-    insta::assert_snapshot!("graph-hetzner-mermaid", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "graph", "--format", "mermaid"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("graph-geo-mermaid", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "graph", "--format", "dot"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("graph-hetzner-dot", ran.stdout());
+    insta::assert_snapshot!(
+        "graph-hetzner-mermaid",
+        stdout_of(&["-i", "examples/hetzner.toml", "graph"])
+    );
+    insta::assert_snapshot!(
+        "graph-geo-mermaid",
+        stdout_of(&["-i", "examples/classic-geo.toml", "graph", "--format", "mermaid"])
+    );
+    insta::assert_snapshot!(
+        "graph-hetzner-dot",
+        stdout_of(&["-i", "examples/hetzner.toml", "graph", "--format", "dot"])
+    );
 }
 
 #[test]

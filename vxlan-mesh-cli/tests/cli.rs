@@ -408,22 +408,6 @@ fn graph_of_an_invalid_inventory_fails() {
 // ---------------------------------------------------------------- render
 
 #[test]
-fn render_shell_goes_to_stdout_and_names_its_source() {
-    let script = stdout_of(&[
-        "-i",
-        "examples/hetzner.toml",
-        "render",
-        "--format",
-        "shell",
-        "--host",
-        "lxd1",
-    ]);
-    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
-    assert!(script.contains("Inventory: 'examples/hetzner.toml'"), "{script}");
-    assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
-}
-
-#[test]
 fn render_to_a_directory_for_one_host_and_for_all() {
     let dir = tempdir("render");
     vxm()

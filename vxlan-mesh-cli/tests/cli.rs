@@ -9,16 +9,16 @@ mod common;
 
 use std::process::Command as StdCommand;
 
-use common::{root, vxm, Assert as _, Netns, Scratch, BIN};
+use common::{root, vxm, Assert as _, Netns, Ran, Scratch, BIN};
 
 /// Stdout of `vxlan-mesh ARGS…`, which must succeed.
 fn stdout_of(args: &[&str]) -> String {
     vxm().args(args).assert().success().stdout()
 }
 
-/// Stderr of `vxlan-mesh ARGS…`, which must fail with exit code 1.
-fn stderr_of_error(args: &[&str]) -> String {
-    vxm().args(args).assert().code(1).stderr()
+/// `vxlan-mesh ARGS…`, checked to fail with exit code 1.
+fn fails(args: &[&str]) -> Ran {
+    vxm().args(args).assert().code(1)
 }
 
 fn tempdir(tag: &str) -> Scratch {
@@ -59,7 +59,7 @@ fn version_prints_the_crate_version() {
 fn unknown_command_and_option_are_usage_errors() {
     // Exit 1, not clap's usual 2: 2 means drift, and a typo must never look like drift.
     vxm().arg("frobnicate").assert().code(1);
-    vxm().args(["plan", "--hots", "a"]).assert().code(1);
+    fails(&["plan", "--hots", "a"]);
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn quiet_check_prints_nothing_on_success_and_conflicts_with_verbose() {
         .success()
         .stdout_eq("")
         .stderr_eq("");
-    vxm().args(["-q", "-v", "check"]).assert().code(1);
+    fails(&["-q", "-v", "check"]);
 }
 
 // ---------------------------------------------------------------- check
@@ -177,14 +177,12 @@ examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
 
 #[test]
 fn plan_text_of_both_examples() {
-    insta::assert_snapshot!(
-        "plan-geo-lxd1",
-        stdout_of(&["-i", "examples/classic-geo.toml", "plan", "--host", "lxd1"])
-    );
-    insta::assert_snapshot!(
-        "plan-hetzner-lxd3",
-        stdout_of(&["-i", "examples/hetzner.toml", "plan", "--host", "lxd3"])
-    );
+    for (name, inventory, host) in [
+        ("plan-geo-lxd1", "examples/classic-geo.toml", "lxd1"),
+        ("plan-hetzner-lxd3", "examples/hetzner.toml", "lxd3"),
+    ] {
+        insta::assert_snapshot!(name, stdout_of(&["-i", inventory, "plan", "--host", host]));
+    }
 }
 
 #[test]
@@ -274,19 +272,12 @@ fn plan_all_prints_every_host() {
         text.matches("\nhost ").count() + usize::from(text.starts_with("host ")),
         4
     );
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--all", "--host", "lxd1"])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "plan", "--all", "--host", "lxd1"]);
 }
 
 #[test]
 fn plan_of_an_unknown_host_names_the_known_ones() {
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd9"])
-        .assert()
-        .code(1)
-        .stdout_eq("");
+    let ran = fails(&["-i", "examples/hetzner.toml", "plan", "--host", "lxd9"]).stdout_eq("");
     insta::assert_snapshot!(ran.stderr(), @r#"
 error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 "#);
@@ -294,7 +285,7 @@ error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 
 #[test]
 fn plan_of_an_invalid_inventory_fails_like_check() {
-    insta::assert_snapshot!(stderr_of_error(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"]), @r#"
+    insta::assert_snapshot!(fails(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"]).stderr(), @r#"
 error: vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
 vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 "#);
@@ -353,18 +344,15 @@ fn plan_without_host_uses_the_locally_assigned_address() {
 
 #[test]
 fn graph_mermaid_and_dot_of_both_examples() {
-    insta::assert_snapshot!(
-        "graph-hetzner-mermaid",
-        stdout_of(&["-i", "examples/hetzner.toml", "graph"])
-    );
-    insta::assert_snapshot!(
-        "graph-geo-mermaid",
-        stdout_of(&["-i", "examples/classic-geo.toml", "graph", "--format", "mermaid"])
-    );
-    insta::assert_snapshot!(
-        "graph-hetzner-dot",
-        stdout_of(&["-i", "examples/hetzner.toml", "graph", "--format", "dot"])
-    );
+    for (name, inventory, format) in [
+        ("graph-hetzner-mermaid", "examples/hetzner.toml", None),
+        ("graph-geo-mermaid", "examples/classic-geo.toml", Some("mermaid")),
+        ("graph-hetzner-dot", "examples/hetzner.toml", Some("dot")),
+    ] {
+        let mut args = vec!["-i", inventory, "graph"];
+        args.extend(format.map(|f| ["--format", f]).into_iter().flatten());
+        insta::assert_snapshot!(name, stdout_of(&args));
+    }
 }
 
 #[test]
@@ -394,15 +382,8 @@ fn graph_dot_is_accepted_by_graphviz() {
 
 #[test]
 fn graph_of_an_invalid_inventory_fails() {
-    vxm()
-        .args(["-i", "vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"])
-        .assert()
-        .code(1)
-        .stdout_eq("");
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "graph", "--format", "png"])
-        .assert()
-        .code(1);
+    fails(&["-i", "vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"]).stdout_eq("");
+    fails(&["-i", "examples/hetzner.toml", "graph", "--format", "png"]);
 }
 
 // ---------------------------------------------------------------- render
@@ -457,59 +438,44 @@ fn render_to_a_directory_for_one_host_and_for_all() {
 #[test]
 fn render_error_paths() {
     // A multi-file form needs a directory.
-    let out = vxm()
-        .args([
-            "-i",
-            "examples/hetzner.toml",
-            "render",
-            "--format",
-            "networkd",
-            "--host",
-            "lxd1",
-        ])
-        .assert()
-        .code(1)
-        .stdout_eq("")
-        .0;
+    let out = fails(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "networkd",
+        "--host",
+        "lxd1",
+    ])
+    .stdout_eq("")
+    .0;
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("error: the networkd form is 14 files ("), "{stderr}");
     assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
-        .assert()
-        .code(1)
+    fails(&["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
         .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");
     // The format is required; an unknown one is a usage error (exit 1).
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "render", "--host", "lxd1"])
-        .assert()
-        .code(1);
-    vxm()
-        .args([
-            "-i",
-            "examples/hetzner.toml",
-            "render",
-            "--format",
-            "yaml",
-            "--host",
-            "lxd1",
-        ])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "render", "--host", "lxd1"]);
+    fails(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "yaml",
+        "--host",
+        "lxd1",
+    ]);
     // An invalid inventory renders nothing.
-    vxm()
-        .args([
-            "-i",
-            "vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
-            "render",
-            "--format",
-            "shell",
-            "--host",
-            "a",
-        ])
-        .assert()
-        .code(1)
-        .stdout_eq("");
+    fails(&[
+        "-i",
+        "vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+        "render",
+        "--format",
+        "shell",
+        "--host",
+        "a",
+    ])
+    .stdout_eq("");
 }
 
 // ---------------------------------------------------------------- apply, status, down
@@ -520,22 +486,12 @@ fn render_error_paths() {
 #[test]
 fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
     for cmd in ["apply", "status", "down"] {
-        vxm()
-            .args(["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
-            .assert()
-            .code(1)
+        fails(&["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
             .stdout_eq("")
             .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
-        vxm()
-            .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"])
-            .assert()
-            .code(1)
-            .stdout_eq("");
+        fails(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"]).stdout_eq("");
     }
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"]);
 }
 
 // ---------------------------------------------------------------- completions and man
@@ -547,7 +503,7 @@ fn completions_for_other_shells_and_a_bad_shell() {
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         assert!(stdout_of(&["completions", shell]).contains("graph"), "{shell}");
     }
-    vxm().args(["completions", "tcsh"]).assert().code(1);
+    fails(&["completions", "tcsh"]);
 }
 
 #[test]

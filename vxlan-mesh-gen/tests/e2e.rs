@@ -21,8 +21,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::lab::{assert_overlay_works, build_lab, deploy_networkd, exec_expect, serial};
-use common::{example, TempDir};
+use common::lab::{assert_overlay_works, deploy_networkd, exec_expect, form_lab};
 use vxlan_mesh_core::HostPlan;
 use vxlan_mesh_gen::{render_with, write_files, Format, Options};
 use vxlan_mesh_lab::Lab;
@@ -65,10 +64,7 @@ fn footprint(lab: &Lab, ns: &str) -> String {
 }
 
 fn shell_form(inventory: &str, base: &str) {
-    let _serial = serial();
-    let (fleet, _) = example(inventory);
-    let lab = build_lab(&fleet, base);
-    let tmp = TempDir::new(base);
+    let (_serial, fleet, lab, tmp) = form_lab(inventory, base);
     let mut before = Vec::new();
     for host in &lab.spec().hosts {
         let plan = fleet.plan(&host.name).unwrap();
@@ -141,10 +137,7 @@ fn assert_underlay_untouched(lab: &Lab, ns: &str, plan: &HostPlan) {
 }
 
 fn networkd_form(inventory: &str, base: &str, netplan: bool) {
-    let _serial = serial();
-    let (fleet, _) = example(inventory);
-    let lab = build_lab(&fleet, base);
-    let tmp = TempDir::new(base);
+    let (_serial, fleet, lab, tmp) = form_lab(inventory, base);
     let mut daemons = Vec::new();
     for host in &lab.spec().hosts {
         let plan = fleet.plan(&host.name).unwrap();

@@ -21,7 +21,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::lab::{assert_overlay_works, build_lab, deploy_networkd, serial};
+use common::lab::{assert_overlay_works, deploy_networkd, form_lab};
 use common::{example, TempDir};
 use vxlan_mesh_core::HostPlan;
 use vxlan_mesh_gen::{render, Format};
@@ -255,10 +255,7 @@ fn a_user_config_merging_ours_by_hash_gets_both_and_a_wrong_hash_stops_ignition(
 // End to end: networkd on the files Ignition wrote, in a namespace lab.
 
 fn ignition_end_to_end(inventory: &str, base: &str) {
-    let _serial = serial();
-    let (fleet, _) = example(inventory);
-    let lab = build_lab(&fleet, base);
-    let tmp = TempDir::new(base);
+    let (_serial, fleet, lab, tmp) = form_lab(inventory, base);
     let mut daemons = Vec::new();
     for host in &lab.spec().hosts {
         let plan = fleet.plan(&host.name).unwrap();

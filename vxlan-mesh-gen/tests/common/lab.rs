@@ -11,20 +11,24 @@ use vxlan_mesh_core::{Fleet, HostPlan};
 use vxlan_mesh_lab::systemd::Order;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
+use super::{example, TempDir};
+
 /// One lab at a time in this binary: two labs probing at once (hundreds of concurrent
 /// pings with 1–2 s timeouts on a 2-core machine) lose pings that succeed when run alone.
 static ONE_LAB_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-pub fn serial() -> MutexGuard<'static, ()> {
-    ONE_LAB_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub fn build_lab(fleet: &Fleet, base: &str) -> Lab {
+/// What an end-to-end test of a form starts from: the lock (hold it until the end), the
+/// fleet of inventory `inventory`, its lab of 3 containers per host under a tag made from
+/// `base`, and a scratch directory named after `base`.
+pub fn form_lab(inventory: &str, base: &str) -> (MutexGuard<'static, ()>, Fleet, Lab, TempDir) {
+    let serial = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let (fleet, _) = example(inventory);
     assert!(
         nix_is_root(),
         "end-to-end tests build network namespaces and must run as root"
     );
-    Lab::build(LabSpec::from_fleet(fleet, 3, &names::unique_tag(base)).unwrap()).unwrap()
+    let lab = Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(base)).unwrap()).unwrap();
+    (serial, fleet, lab, TempDir::new(base))
 }
 
 fn nix_is_root() -> bool {

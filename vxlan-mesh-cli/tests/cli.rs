@@ -9,10 +9,16 @@ mod common;
 
 use std::process::Command as StdCommand;
 
-use common::{root, vxm, Assert as _, Netns, Scratch, BIN};
+use common::{root, vxm, Assert as _, Netns, Ran, Scratch, BIN};
 
+/// Stdout of `vxlan-mesh ARGS…`, which must succeed.
 fn stdout_of(args: &[&str]) -> String {
     vxm().args(args).assert().success().stdout()
+}
+
+/// `vxlan-mesh ARGS…`, checked to fail with exit code 1.
+fn fails(args: &[&str]) -> Ran {
+    vxm().args(args).assert().code(1)
 }
 
 fn tempdir(tag: &str) -> Scratch {
@@ -53,7 +59,7 @@ fn version_prints_the_crate_version() {
 fn unknown_command_and_option_are_usage_errors() {
     // Exit 1, not clap's usual 2: 2 means drift, and a typo must never look like drift.
     vxm().arg("frobnicate").assert().code(1);
-    vxm().args(["plan", "--hots", "a"]).assert().code(1);
+    fails(&["plan", "--hots", "a"]);
 }
 
 #[test]
@@ -98,18 +104,17 @@ fn quiet_check_prints_nothing_on_success_and_conflicts_with_verbose() {
         .success()
         .stdout_eq("")
         .stderr_eq("");
-    vxm().args(["-q", "-v", "check"]).assert().code(1);
+    fails(&["-q", "-v", "check"]);
 }
 
 // ---------------------------------------------------------------- check
 
 #[test]
 fn check_json_of_a_valid_inventory() {
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "check", "--format", "json"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("check-geo", ran.stdout());
+    insta::assert_snapshot!(
+        "check-geo",
+        stdout_of(&["-i", "examples/classic-geo.toml", "check", "--format", "json"])
+    );
 }
 
 #[test]
@@ -173,11 +178,7 @@ ownership marks (interface alias):
 
 #[test]
 fn check_verbose_lists_networks_and_hosts() {
-    let ran = vxm()
-        .args(["-v", "-i", "examples/hetzner.toml", "check"])
-        .assert()
-        .success();
-    insta::assert_snapshot!(ran.stdout(), @r#"
+    insta::assert_snapshot!(stdout_of(&["-v", "-i", "examples/hetzner.toml", "check"]), @r#"
 examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
   network lan: bridge vxbr0, VNI 1000..1005, container MTU 1450 (max 1450), 4 hosts
   host lxd1 (id 1): 198.51.100.1, underlay MTU 1500
@@ -191,22 +192,19 @@ examples/hetzner.toml: valid (4 hosts, per-peer mode; lan mtu 1450)
 
 #[test]
 fn plan_text_of_both_examples() {
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "plan", "--host", "lxd1"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-geo-lxd1", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd3"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-hetzner-lxd3", ran.stdout());
+    for (name, inventory, host) in [
+        ("plan-geo-lxd1", "examples/classic-geo.toml", "lxd1"),
+        ("plan-hetzner-lxd3", "examples/hetzner.toml", "lxd3"),
+    ] {
+        insta::assert_snapshot!(name, stdout_of(&["-i", inventory, "plan", "--host", host]));
+    }
 }
 
 #[test]
 fn plan_json_is_the_documented_contract() {
-    let ran = vxm()
-        .args([
+    insta::assert_snapshot!(
+        "plan-hetzner-lxd1-json",
+        stdout_of(&[
             "-i",
             "examples/hetzner.toml",
             "plan",
@@ -215,9 +213,7 @@ fn plan_json_is_the_documented_contract() {
             "--format",
             "json",
         ])
-        .assert()
-        .success();
-    insta::assert_snapshot!("plan-hetzner-lxd1-json", ran.stdout());
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "-i",
         "examples/classic-geo.toml",
@@ -291,19 +287,12 @@ fn plan_all_prints_every_host() {
         text.matches("\nhost ").count() + usize::from(text.starts_with("host ")),
         4
     );
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--all", "--host", "lxd1"])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "plan", "--all", "--host", "lxd1"]);
 }
 
 #[test]
 fn plan_of_an_unknown_host_names_the_known_ones() {
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "plan", "--host", "lxd9"])
-        .assert()
-        .code(1)
-        .stdout_eq("");
+    let ran = fails(&["-i", "examples/hetzner.toml", "plan", "--host", "lxd9"]).stdout_eq("");
     insta::assert_snapshot!(ran.stderr(), @r#"
 error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 "#);
@@ -311,11 +300,7 @@ error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)
 
 #[test]
 fn plan_of_an_invalid_inventory_fails_like_check() {
-    let ran = vxm()
-        .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"])
-        .assert()
-        .code(1);
-    insta::assert_snapshot!(ran.stderr(), @r#"
+    insta::assert_snapshot!(fails(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", "plan", "--host", "a"]).stderr(), @r#"
 error: vxlan-mesh-cli/tests/bad/port-zero.toml: invalid inventory (1 problem)
 vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port (use 1..65535, usually 4789)
 "#);
@@ -374,18 +359,15 @@ fn plan_without_host_uses_the_locally_assigned_address() {
 
 #[test]
 fn graph_mermaid_and_dot_of_both_examples() {
-    let ran = vxm().args(["-i", "examples/hetzner.toml", "graph"]).assert().success();
-    insta::assert_snapshot!("graph-hetzner-mermaid", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/classic-geo.toml", "graph", "--format", "mermaid"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("graph-geo-mermaid", ran.stdout());
-    let ran = vxm()
-        .args(["-i", "examples/hetzner.toml", "graph", "--format", "dot"])
-        .assert()
-        .success();
-    insta::assert_snapshot!("graph-hetzner-dot", ran.stdout());
+    for (name, inventory, format) in [
+        ("graph-hetzner-mermaid", "examples/hetzner.toml", None),
+        ("graph-geo-mermaid", "examples/classic-geo.toml", Some("mermaid")),
+        ("graph-hetzner-dot", "examples/hetzner.toml", Some("dot")),
+    ] {
+        let mut args = vec!["-i", inventory, "graph"];
+        args.extend(format.map(|f| ["--format", f]).into_iter().flatten());
+        insta::assert_snapshot!(name, stdout_of(&args));
+    }
 }
 
 #[test]
@@ -415,34 +397,11 @@ fn graph_dot_is_accepted_by_graphviz() {
 
 #[test]
 fn graph_of_an_invalid_inventory_fails() {
-    vxm()
-        .args(["-i", "vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"])
-        .assert()
-        .code(1)
-        .stdout_eq("");
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "graph", "--format", "png"])
-        .assert()
-        .code(1);
+    fails(&["-i", "vxlan-mesh-cli/tests/bad/mixed-families.toml", "graph"]).stdout_eq("");
+    fails(&["-i", "examples/hetzner.toml", "graph", "--format", "png"]);
 }
 
 // ---------------------------------------------------------------- render
-
-#[test]
-fn render_shell_goes_to_stdout_and_names_its_source() {
-    let script = stdout_of(&[
-        "-i",
-        "examples/hetzner.toml",
-        "render",
-        "--format",
-        "shell",
-        "--host",
-        "lxd1",
-    ]);
-    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
-    assert!(script.contains("Inventory: 'examples/hetzner.toml'"), "{script}");
-    assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
-}
 
 #[test]
 fn render_to_a_directory_for_one_host_and_for_all() {
@@ -494,59 +453,44 @@ fn render_to_a_directory_for_one_host_and_for_all() {
 #[test]
 fn render_error_paths() {
     // A multi-file form needs a directory.
-    let out = vxm()
-        .args([
-            "-i",
-            "examples/hetzner.toml",
-            "render",
-            "--format",
-            "networkd",
-            "--host",
-            "lxd1",
-        ])
-        .assert()
-        .code(1)
-        .stdout_eq("")
-        .0;
+    let out = fails(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "networkd",
+        "--host",
+        "lxd1",
+    ])
+    .stdout_eq("")
+    .0;
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("error: the networkd form is 14 files ("), "{stderr}");
     assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
-        .assert()
-        .code(1)
+    fails(&["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
         .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");
     // The format is required; an unknown one is a usage error (exit 1).
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "render", "--host", "lxd1"])
-        .assert()
-        .code(1);
-    vxm()
-        .args([
-            "-i",
-            "examples/hetzner.toml",
-            "render",
-            "--format",
-            "yaml",
-            "--host",
-            "lxd1",
-        ])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "render", "--host", "lxd1"]);
+    fails(&[
+        "-i",
+        "examples/hetzner.toml",
+        "render",
+        "--format",
+        "yaml",
+        "--host",
+        "lxd1",
+    ]);
     // An invalid inventory renders nothing.
-    vxm()
-        .args([
-            "-i",
-            "vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
-            "render",
-            "--format",
-            "shell",
-            "--host",
-            "a",
-        ])
-        .assert()
-        .code(1)
-        .stdout_eq("");
+    fails(&[
+        "-i",
+        "vxlan-mesh-cli/tests/bad/bridge-with-slash.toml",
+        "render",
+        "--format",
+        "shell",
+        "--host",
+        "a",
+    ])
+    .stdout_eq("");
 }
 
 // ---------------------------------------------------------------- apply, status, down
@@ -557,22 +501,12 @@ fn render_error_paths() {
 #[test]
 fn apply_status_down_refuse_unknown_hosts_and_invalid_inventories() {
     for cmd in ["apply", "status", "down"] {
-        vxm()
-            .args(["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
-            .assert()
-            .code(1)
+        fails(&["-i", "examples/hetzner.toml", cmd, "--host", "lxd9"])
             .stdout_eq("")
             .stderr_eq("error: no host named `lxd9` in the inventory (hosts: lxd1, lxd2, lxd3, lxd4)\n");
-        vxm()
-            .args(["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"])
-            .assert()
-            .code(1)
-            .stdout_eq("");
+        fails(&["-i", "vxlan-mesh-cli/tests/bad/port-zero.toml", cmd, "--host", "a"]).stdout_eq("");
     }
-    vxm()
-        .args(["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"])
-        .assert()
-        .code(1);
+    fails(&["-i", "examples/hetzner.toml", "apply", "--host", "lxd1", "--dry-runn"]);
 }
 
 // ---------------------------------------------------------------- completions and man
@@ -584,7 +518,7 @@ fn completions_for_other_shells_and_a_bad_shell() {
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         assert!(stdout_of(&["completions", shell]).contains("graph"), "{shell}");
     }
-    vxm().args(["completions", "tcsh"]).assert().code(1);
+    fails(&["completions", "tcsh"]);
 }
 
 #[test]

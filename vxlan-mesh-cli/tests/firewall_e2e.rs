@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use vxlan_mesh_core::testing::{FOREIGN_NFT_TABLES, FOREIGN_NFT_TABLE_NAMES};
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
@@ -31,30 +32,6 @@ const STRANGER_OVERLAY: &str = "198.51.100.200";
 /// Frames sent per phase. Other tests on the machine share its per-CPU packet backlog, so a
 /// few may be lost to their bursts: half must arrive (and, with the firewall, be dropped).
 const SENT: u64 = 20;
-
-/// Foreign tables as an operator or another tool would have them: one also accepts the
-/// VXLAN port (our chain runs first and its drop is final), one shares our name's prefix.
-const FOREIGN: &str = "\
-table inet filter {
-\tchain input {
-\t\ttype filter hook input priority filter; policy accept;
-\t\tudp dport 4789 counter accept
-\t\ttcp dport 22 accept
-\t}
-}
-table ip nat {
-\tchain postrouting {
-\t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr 203.0.113.0/24 masquerade
-\t}
-}
-table inet vxlan_mesh_other {
-\tset peers {
-\t\ttype ipv4_addr
-\t\telements = { 203.0.113.9 }
-\t}
-}
-";
 
 /// Runs `sh -euc script` in namespace `ns` with `stdin`; panics with the output on failure.
 fn sh_in(ns: &str, script: &str, stdin: &str) -> String {
@@ -156,7 +133,7 @@ fn attack(stranger: &str, target: IpAddr) {
 
 fn foreign_tables(ns: &str) -> String {
     let mut s = String::new();
-    for (family, name) in [("inet", "filter"), ("ip", "nat"), ("inet", "vxlan_mesh_other")] {
+    for (family, name) in FOREIGN_NFT_TABLE_NAMES {
         s += &sh(ns, &format!("nft -s list table {family} {name}"));
     }
     s
@@ -222,7 +199,7 @@ fn peer_only_firewall(mode: &str, v6: bool) {
     );
 
     // Foreign tables on host a before vxlan-mesh ever runs.
-    sh_in(&a.netns, "nft -f -", FOREIGN);
+    sh_in(&a.netns, "nft -f -", FOREIGN_NFT_TABLES);
     let foreign_before = foreign_tables(&a.netns);
 
     // Without the firewall.

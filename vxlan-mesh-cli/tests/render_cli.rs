@@ -16,20 +16,25 @@ fn vxm(args: &[&str]) -> Output {
 
 #[test]
 fn shell_goes_to_stdout_and_names_its_inventory_and_host() {
-    let out = vxm(&[
-        "-i",
-        "examples/hetzner.toml",
-        "render",
-        "--format",
-        "shell",
-        "--host",
-        "lxd2",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let script = String::from_utf8(out.stdout).unwrap();
-    assert!(script.starts_with("#!/bin/sh\n# vxlan-mesh "), "{script}");
-    assert!(script.contains("host 'lxd2'"));
-    assert!(script.contains("# Inventory: 'examples/hetzner.toml'"));
+    for host in ["lxd1", "lxd2"] {
+        let out = vxm(&[
+            "-i",
+            "examples/hetzner.toml",
+            "render",
+            "--format",
+            "shell",
+            "--host",
+            host,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.starts_with("#!/bin/sh\n# vxlan-mesh "), "{script}");
+        assert!(script.contains(&format!("host '{host}'")));
+        assert!(script.contains("# Inventory: 'examples/hetzner.toml'"));
+        if host == "lxd1" {
+            assert!(script.contains("'vxm1003'"), "per-peer device towards lxd4 missing");
+        }
+    }
 }
 
 #[test]
@@ -52,29 +57,21 @@ fn a_multi_file_form_without_out_is_refused_with_the_file_list() {
 
 #[test]
 fn all_needs_out_and_writes_one_folder_per_host() {
-    let out = vxm(&[
+    let all = [
         "-i",
         "examples/classic-geo.toml",
         "render",
         "--format",
         "netplan",
         "--all",
-    ]);
+    ];
+    let out = vxm(&all);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--all writes one folder per host and needs --out DIR"));
 
     let dir = Scratch::new("all");
     let d = dir.to_str().unwrap();
-    let out = vxm(&[
-        "-i",
-        "examples/classic-geo.toml",
-        "render",
-        "--format",
-        "netplan",
-        "--all",
-        "--out",
-        d,
-    ]);
+    let out = vxm(&[&all[..], &["--out", d]].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for host in ["lxd1", "lxd2", "lxd3", "lxd4"] {
         let yaml = dir.join(host).join("etc/netplan/60-vxlan-mesh.yaml");

@@ -26,6 +26,35 @@ pub fn large_fleet(hosts: u32, mode: Mode) -> Fleet {
     one_network(Some(mode), hosts)
 }
 
+/// nftables tables an operator or another tool could have beside ours, in `nft -f` syntax:
+/// one also accepts the VXLAN port 4789 (our chain runs first and its drop is final), one
+/// shares our table name's prefix. Tests load them and check that ours leaves them alone.
+pub const FOREIGN_NFT_TABLES: &str = "\
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tudp dport 4789 counter accept
+\t\ttcp dport 22 accept
+\t}
+}
+table ip nat {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip saddr 203.0.113.0/24 masquerade
+\t}
+}
+table inet vxlan_mesh_other {
+\tset peers {
+\t\ttype ipv4_addr
+\t\telements = { 203.0.113.9 }
+\t}
+}
+";
+
+/// `(family, name)` of each table of [`FOREIGN_NFT_TABLES`].
+pub const FOREIGN_NFT_TABLE_NAMES: [(&str, &str); 3] =
+    [("inet", "filter"), ("ip", "nat"), ("inet", "vxlan_mesh_other")];
+
 fn host(name: &str, address: IpAddr, device: Option<&str>) -> HostSpec {
     HostSpec {
         name: name.into(),

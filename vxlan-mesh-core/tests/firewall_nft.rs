@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vxlan_mesh_core::firewall::{nft_remove_script, nft_script};
+use vxlan_mesh_core::testing::{FOREIGN_NFT_TABLES, FOREIGN_NFT_TABLE_NAMES};
 use vxlan_mesh_core::{Family, Firewall};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -91,30 +92,6 @@ fn v6(peers: &[&str]) -> Firewall {
     }
 }
 
-/// Foreign tables as an operator or another tool would have them, one of them also
-/// filtering the VXLAN port, and one with a name that shares our prefix.
-const FOREIGN: &str = "\
-table inet filter {
-\tchain input {
-\t\ttype filter hook input priority filter; policy accept;
-\t\tudp dport 4789 counter accept
-\t\ttcp dport 22 accept
-\t}
-}
-table ip nat {
-\tchain postrouting {
-\t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr 198.51.100.0/24 masquerade
-\t}
-}
-table inet vxlan_mesh_other {
-\tset peers {
-\t\ttype ipv4_addr
-\t\telements = { 203.0.113.9 }
-\t}
-}
-";
-
 #[test]
 fn the_script_is_what_nft_lists_back() {
     let ns = Netns::new();
@@ -175,12 +152,12 @@ fn loading_twice_changes_nothing_and_a_new_peer_list_replaces_the_old() {
 #[test]
 fn foreign_tables_survive_load_replace_and_remove() {
     let ns = Netns::new();
-    ns.load(FOREIGN);
+    ns.load(FOREIGN_NFT_TABLES);
     let before = ns.ruleset();
 
     ns.load(&nft_script(&v4(&["192.0.2.2"])));
     ns.load(&nft_script(&v4(&["192.0.2.2", "192.0.2.3"])));
-    for (family, name) in [("inet", "filter"), ("ip", "nat"), ("inet", "vxlan_mesh_other")] {
+    for (family, name) in FOREIGN_NFT_TABLE_NAMES {
         let table = ns.table(family, name).unwrap();
         assert!(
             before.contains(&table),
@@ -196,7 +173,7 @@ fn foreign_tables_survive_load_replace_and_remove() {
 #[test]
 fn the_remove_script_succeeds_when_there_is_nothing_to_remove() {
     let ns = Netns::new();
-    ns.load(FOREIGN);
+    ns.load(FOREIGN_NFT_TABLES);
     let before = ns.ruleset();
     ns.load(&nft_remove_script("vxlan_mesh"));
     ns.load(&nft_remove_script("vxlan_mesh"));

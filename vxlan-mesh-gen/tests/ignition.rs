@@ -19,18 +19,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use common::TempDir;
-use vxlan_mesh_core::{Fleet, HostPlan};
+use common::lab::{assert_overlay_works, deploy_networkd, form_lab};
+use common::{example, TempDir};
+use vxlan_mesh_core::HostPlan;
 use vxlan_mesh_gen::{render, Format};
-use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 /// Debian ships the binary for the initramfs only.
 const IGNITION: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
-const NETWORKD: &str = "/lib/systemd/systemd-networkd";
 
 /// What the root holds before Ignition runs, for its SELinux relabel step (setfiles), and
 /// the record Ignition leaves: not part of the config's files.
@@ -185,11 +182,8 @@ fn real_ignition_writes_exactly_the_networkd_files_with_their_modes() {
 #[test]
 fn files_left_by_an_earlier_provisioning_are_replaced() {
     let tmp = TempDir::new("ign-over");
-    let (_, path) = common::inventories()
-        .into_iter()
-        .find(|(n, _)| n == "per-peer-ebtables")
-        .unwrap();
-    let plan = common::fleet(&path).plan("lxd1").unwrap();
+    let (fleet, _) = example("per-peer-ebtables");
+    let plan = fleet.plan("lxd1").unwrap();
     let want = networkd_tree(&plan);
     let root = tmp.0.join("root");
     for p in want.keys() {
@@ -235,8 +229,8 @@ fn sha512(dir: &Path, contents: &str) -> String {
 #[test]
 fn a_user_config_merging_ours_by_hash_gets_both_and_a_wrong_hash_stops_ignition() {
     let tmp = TempDir::new("ign-merge");
-    let (_, path) = common::inventories().into_iter().find(|(n, _)| n == "hetzner").unwrap();
-    let plan = common::fleet(&path).plan("lxd1").unwrap();
+    let (fleet, _) = example("hetzner");
+    let plan = fleet.plan("lxd1").unwrap();
     let ours = config_of(&plan);
     let hash = sha512(&tmp.0, &ours);
 
@@ -260,175 +254,28 @@ fn a_user_config_merging_ours_by_hash_gets_both_and_a_wrong_hash_stops_ignition(
 // ---------------------------------------------------------------------------------------
 // End to end: networkd on the files Ignition wrote, in a namespace lab.
 
-/// One lab at a time in this binary: concurrent ping bursts on a 2-core machine lose pings.
-static ONE_LAB_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// systemd-networkd running in a host namespace; killed on drop.
-struct Networkd(Child);
-
-impl Drop for Networkd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// networkd in `ns` on `root`'s etc/systemd/network, as notes.md says it runs in a
-/// namespace: a private mount namespace, read-only sysfs (no waiting for udev), its own
-/// /run/systemd with the files in /run/systemd/network.
-fn start_networkd(ns: &str, root: &Path, log: &Path) -> Networkd {
-    let script = format!(
-        "set -e; umount /sys; mount -t sysfs -o ro sysfs /sys; mount -t tmpfs tmpfs /run/systemd; \
-         mkdir -p /run/systemd/network /run/systemd/netif; cp -r '{}'/. /run/systemd/network/; \
-         chown -R systemd-network:systemd-network /run/systemd/netif; exec {NETWORKD}",
-        root.join("etc/systemd/network").display()
-    );
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "unshare", "-m", "sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start systemd-networkd in {ns}: {e}"));
-    Networkd(child)
-}
-
-/// Runs the start commands (`ExecStartPre=`, `ExecStart=`, `ExecStartPost=`, a leading `-`
-/// meaning failure is fine) of the units Ignition wrote under `root` that are ordered
-/// `Before=` (`before`) or `After=` systemd-networkd.service, as systemd would. An absolute
-/// path that exists in `root` (a shipped script or nft file) is taken from there.
-fn run_units(lab: &Lab, ns: &str, root: &Path, before: bool) {
-    let dir = root.join("etc/systemd/system");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
-    let mut units: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "service"))
-        .collect();
-    units.sort();
-    for unit in units {
-        let body = std::fs::read_to_string(&unit).unwrap();
-        let ordered = |key: &str| {
-            body.lines().any(|l| {
-                l.strip_prefix(key)
-                    .is_some_and(|v| v.split_whitespace().any(|u| u == "systemd-networkd.service"))
-            })
-        };
-        if !ordered(if before { "Before=" } else { "After=" }) {
-            continue;
-        }
-        for key in ["ExecStartPre=", "ExecStart=", "ExecStartPost="] {
-            for cmd in body.lines().filter_map(|l| l.strip_prefix(key)) {
-                let (may_fail, cmd) = cmd.strip_prefix('-').map_or((false, cmd), |c| (true, c));
-                let argv: Vec<String> = cmd
-                    .split_whitespace()
-                    .map(|a| a.trim_matches('\''))
-                    .map(|a| match a.strip_prefix('/') {
-                        Some(rel) if root.join(rel).exists() => root.join(rel).display().to_string(),
-                        _ => a.to_string(),
-                    })
-                    .collect();
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let out = lab.exec(ns, &argv).unwrap();
-                assert!(
-                    may_fail || out.status.success(),
-                    "{}: {argv:?}: {}",
-                    unit.display(),
-                    text(&out)
-                );
-            }
-        }
-    }
-}
-
-/// Waits until every bridge and VXLAN device of `plan` is up (networkd made them); the
-/// overlay checks then prove the rest (flood entries, isolation, MTUs).
-fn wait_devices(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let devices: Vec<&str> = plan
-        .networks
-        .iter()
-        .flat_map(|n| std::iter::once(n.bridge.name.as_str()).chain(n.vxlans.iter().map(|v| v.name.as_str())))
-        .collect();
-    loop {
-        let links = lab.exec(ns, &["ip", "-br", "link"]).unwrap();
-        let links = String::from_utf8_lossy(&links.stdout);
-        let up = |d: &&str| {
-            links.lines().any(|l| {
-                let mut words = l.split_whitespace();
-                words.next().is_some_and(|n| n.split('@').next() == Some(*d)) && l.contains("UP")
-            })
-        };
-        let missing: Vec<&&str> = devices.iter().filter(|d| !up(d)).collect();
-        if missing.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{ns}: networkd did not bring up {missing:?}:\n{links}\n--- networkd log ---\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn overlay_works(lab: &Lab, what: &str) {
-    lab.attach_containers().unwrap();
-    // A loaded machine may lose a ping: a failed matrix is probed again, twice at most.
-    let mut matrix = lab.ping_matrix().unwrap();
-    for _ in 0..2 {
-        if matrix.is_full() {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-        matrix = lab.ping_matrix().unwrap();
-    }
-    assert!(
-        matrix.is_full(),
-        "{what}: not every container reaches every other:\n{}",
-        matrix.render_text()
-    );
-    let hosts = &lab.spec().hosts;
-    for a in hosts {
-        for b in hosts.iter().filter(|b| b.name != a.name) {
-            let (ca, cb) = (&a.containers[0], &b.containers[0]);
-            let probe = lab.max_frame_probe(ca, cb, ca.mtu).unwrap();
-            assert!(
-                probe.ok(),
-                "{what}: frames of MTU {} from {} to {}: {probe:?}",
-                ca.mtu,
-                a.name,
-                b.name
-            );
-        }
-    }
-    let check = lab.loop_check(Duration::from_secs(1)).unwrap();
-    assert!(!check.storm, "{what}: broadcast storm: {check:?}");
-}
-
 fn ignition_end_to_end(inventory: &str, base: &str) {
-    let _serial = ONE_LAB_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (_, path) = common::inventories().into_iter().find(|(n, _)| n == inventory).unwrap();
-    let fleet: Fleet = common::fleet(&path);
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(base)).unwrap()).unwrap();
-    let tmp = TempDir::new(base);
+    let (_serial, fleet, lab, tmp) = form_lab(inventory, base);
     let mut daemons = Vec::new();
     for host in &lab.spec().hosts {
         let plan = fleet.plan(&host.name).unwrap();
         let ns = host.netns.as_str();
         let root = materialise(&config_of(&plan), &tmp.0.join(&host.name));
-        run_units(&lab, ns, &root, true);
         let log = tmp.0.join(format!("{}.networkd.log", host.name));
-        daemons.push(start_networkd(ns, &root, &log));
-        wait_devices(&lab, ns, &plan, &log);
-        run_units(&lab, ns, &root, false);
+        daemons.push(deploy_networkd(
+            &lab,
+            ns,
+            &root,
+            &[root.join("etc/systemd/network")],
+            &plan,
+            &log,
+        ));
         if plan.firewall.is_some() {
             let out = lab.exec(ns, &["nft", "list", "table", "inet", "vxlan_mesh"]).unwrap();
             assert!(out.status.success(), "{ns}: no firewall: {}", text(&out));
         }
     }
-    overlay_works(&lab, &format!("Ignition form of {inventory}"));
+    assert_overlay_works(&lab, &format!("Ignition form of {inventory}"));
     drop(daemons);
 }
 

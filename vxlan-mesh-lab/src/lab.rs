@@ -232,13 +232,7 @@ impl Lab {
             format!("link set {br} up"),
         ];
         for h in &self.spec.hosts {
-            lines.push(format!(
-                "link add {port} mtu {mtu} type veth peer name {dev} mtu {mtu} netns {ns}",
-                port = h.switch_port,
-                mtu = h.mtu,
-                dev = h.device,
-                ns = h.netns
-            ));
+            lines.push(veth_pair(&h.switch_port, &h.device, h.mtu, &h.netns));
             lines.push(format!("link set {} master {br}", h.switch_port));
             lines.push(format!("link set {} up", h.switch_port));
         }
@@ -284,16 +278,16 @@ impl Lab {
             }
         }
         for c in &host.containers {
-            lines.push(format!(
-                "link add {hif} mtu {mtu} type veth peer name {cif} mtu {mtu} netns {ns}",
-                hif = c.host_ifname,
-                mtu = c.mtu,
-                cif = c.ifname,
-                ns = c.netns
-            ));
+            lines.push(veth_pair(&c.host_ifname, &c.ifname, c.mtu, &c.netns));
         }
         cmd::ip_batch(Some(&host.netns), &lines)
     }
+}
+
+/// The `ip` batch line that makes a veth pair with both ends of MTU `mtu`: `here` stays in
+/// the namespace the batch runs in, `there` goes into namespace `netns`.
+fn veth_pair(here: &str, there: &str, mtu: u32, netns: &str) -> String {
+    format!("link add {here} mtu {mtu} type veth peer name {there} mtu {mtu} netns {netns}")
 }
 
 fn build_container(c: &Container) -> Result<(), LabError> {

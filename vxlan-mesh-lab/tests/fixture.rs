@@ -23,30 +23,27 @@ fn hosts_toml(addresses: &[&str], extra: &str) -> String {
     s
 }
 
-fn ip(netns: &str, args: &str) {
-    let out = Command::new("ip")
+/// Runs iproute2's `program` (`ip`, `bridge`) with `-n netns` and the words of `args`;
+/// panics with its stderr on failure.
+fn iproute2(program: &str, netns: &str, args: &str) {
+    let out = Command::new(program)
         .args(["-n", netns])
         .args(args.split_whitespace())
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "ip -n {netns} {args}: {}",
+        "{program} -n {netns} {args}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
 
+fn ip(netns: &str, args: &str) {
+    iproute2("ip", netns, args);
+}
+
 fn bridge_cmd(netns: &str, args: &str) {
-    let out = Command::new("bridge")
-        .args(["-n", netns])
-        .args(args.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bridge -n {netns} {args}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    iproute2("bridge", netns, args);
 }
 
 /// Bridges only (what a deployment creates first), no VXLAN: containers on one host reach
@@ -64,17 +61,20 @@ fn deploy_bridges(lab: &Lab, fleet: &Fleet) {
     }
 }
 
-/// A flood-mode overlay by hand, from the plan's values.
-fn deploy_flood_by_hand(lab: &Lab, fleet: &Fleet) {
+/// The plan's overlay by hand, from its values: bridges, VXLAN devices (with their remote
+/// in per-peer mode) as up ports of them, and flood entries (flood mode). Nothing is
+/// isolated and there is no loop prevention.
+fn deploy_by_hand(lab: &Lab, fleet: &Fleet) {
     deploy_bridges(lab, fleet);
     for host in &lab.spec().hosts {
         let plan = fleet.plan(&host.name).unwrap();
         for n in &plan.networks {
             for vx in &n.vxlans {
+                let remote = vx.remote.map(|r| format!("remote {r}")).unwrap_or_default();
                 ip(
                     &host.netns,
                     &format!(
-                        "link add {} type vxlan id {} local {} dstport {} nolearning",
+                        "link add {} type vxlan id {} local {} {remote} dstport {} nolearning",
                         vx.name, vx.vni, vx.local, vx.port
                     ),
                 );
@@ -101,7 +101,7 @@ fn exists(ns: &str) -> bool {
 fn full_matrix_after_hand_deployed_flood_overlay() {
     let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &names::unique_tag("t")).unwrap()).unwrap();
-    deploy_flood_by_hand(&lab, &fleet);
+    deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
     let m = lab.ping_matrix().unwrap();
     // 6 containers: 30 ordered pairs, each over IPv4 and IPv6.
@@ -150,7 +150,7 @@ fn attach_without_bridge_fails_naming_it() {
 fn cut_loses_exactly_the_host_pairs_and_heal_restores_them() {
     let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
-    deploy_flood_by_hand(&lab, &fleet);
+    deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
     lab.cut("h2").unwrap();
     let m = lab.ping_matrix().unwrap();
@@ -186,7 +186,7 @@ fn ipv6_underlay_and_named_device() {
     // Different /64s: the fixture adds on-link routes so the underlay still connects.
     let ping = lab.exec(a, &["ping", "-c", "1", "-W", "2", "2001:db8:1::2"]).unwrap();
     assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
-    deploy_flood_by_hand(&lab, &fleet);
+    deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
     let m = lab.ping_matrix().unwrap();
     assert_eq!(m.pairs(), 2);
@@ -279,27 +279,8 @@ fn loop_check_reports_a_storm_without_loop_prevention() {
         "mode = \"per-peer\"",
     ));
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
-    deploy_bridges(&lab, &fleet);
-    for host in &lab.spec().hosts {
-        let plan = fleet.plan(&host.name).unwrap();
-        for n in &plan.networks {
-            for vx in &n.vxlans {
-                let remote = vx.remote.unwrap();
-                ip(
-                    &host.netns,
-                    &format!(
-                        "link add {} type vxlan id {} local {} remote {remote} dstport {} nolearning",
-                        vx.name, vx.vni, vx.local, vx.port
-                    ),
-                );
-                // Deliberately NOT isolated.
-                ip(
-                    &host.netns,
-                    &format!("link set {} mtu {} master {} up", vx.name, vx.mtu, n.bridge.name),
-                );
-            }
-        }
-    }
+    // One VXLAN port per peer on each bridge, deliberately NOT isolated.
+    deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
     let lc = lab.loop_check(Duration::from_secs(1)).unwrap();
     eprintln!("{lc:?}");

@@ -2,6 +2,8 @@
 //! this file (IPv6, ebtables, underlay device with the firewall off).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 
 use vxlan_mesh_core::{Fleet, Inventory};
@@ -27,6 +29,15 @@ pub fn inventories() -> Vec<(String, PathBuf)> {
         "expected the examples and test inventories, found {out:?}"
     );
     out
+}
+
+/// The validated fleet and path of the inventory `name` (see [`inventories`]).
+pub fn example(name: &str) -> (Fleet, PathBuf) {
+    let (_, path) = inventories()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no inventory {name}"));
+    (fleet(&path), path)
 }
 
 /// Parses and validates an inventory file.

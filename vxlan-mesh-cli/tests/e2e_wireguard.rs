@@ -3,10 +3,11 @@
 //! kernel has no WireGuard, so apply runs wireguard-go; its UAPI socket directory is per
 //! mount namespace, so each host namespace gets a private mount namespace of its own (made
 //! here: the lab's hosts share the machine's), and every command for a host runs in it
-//! through `nsenter`.
+//! through `nsenter`. After traffic, each host's `status --format prometheus` passes
+//! `promtool check metrics` and shows a recent handshake with every peer.
 //!
-//! Root, iproute2, iputils-ping, nftables, wireguard-go and wireguard-tools (`wg`) needed;
-//! fails loudly without.
+//! Root, iproute2, iputils-ping, nftables, wireguard-go, wireguard-tools (`wg`) and promtool
+//! (Debian package `prometheus`) needed; fails loudly without.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -17,7 +18,7 @@ use std::process::{Command, Output};
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-use common::{text as show, Scratch, BIN};
+use common::{promtool_check_metrics, text as show, value, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
 /// The inner (WireGuard) prefix of the test meshes: a documentation range, apart from the
@@ -213,6 +214,41 @@ fn sessions(mounts: &HostMounts, netns: &str) -> Vec<(String, u64, u64, u64)> {
         .collect()
 }
 
+/// `status --format prometheus` on a host after traffic: promtool accepts it, and every peer
+/// has a handshake the example alert (3 minutes) does not fire on, and bytes both ways.
+fn recent_handshakes_in_metrics<'a>(
+    mounts: &HostMounts,
+    netns: &str,
+    inv: &Path,
+    key: &Path,
+    peers: impl Iterator<Item = &'a str>,
+) {
+    let out = mounts.cli(netns, inv, key, &["status", "--format", "prometheus"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let metrics = String::from_utf8(out.stdout).unwrap();
+    promtool_check_metrics(&metrics);
+    let collected: f64 = value(&metrics, "vxlan_mesh_collection_timestamp_seconds", "");
+    for peer in peers {
+        let label = format!("peer=\"{peer}\"");
+        let handshake: f64 = value(
+            &metrics,
+            "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
+            &label,
+        );
+        assert!(
+            handshake > 0.0 && collected.floor() - handshake <= 180.0 && handshake <= collected.ceil(),
+            "handshake with `{peer}` at {handshake}, collected at {collected}:\n{metrics}"
+        );
+        for counter in ["receive", "transmit"] {
+            let name = format!("vxlan_mesh_wireguard_peer_{counter}_bytes_total");
+            assert!(
+                value::<u64>(&metrics, &name, &label) > 0,
+                "{name} of `{peer}`:\n{metrics}"
+            );
+        }
+    }
+}
+
 /// `container_mtu`: 1500 minus WireGuard's overhead over the underlay's family and VXLAN's
 /// over the (IPv4) inner addresses.
 fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
@@ -256,6 +292,8 @@ fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
         );
         let out = mounts.cli(&h.netns, &inv, key, &["status"]);
         assert_eq!(out.status.code(), Some(0), "status on {}: {}", h.name, show(&out));
+        let peers = lab.spec().hosts.iter().filter(|p| p.name != h.name);
+        recent_handshakes_in_metrics(&mounts, &h.netns, &inv, key, peers.map(|p| p.name.as_str()));
     }
 
     // `down` removes the interface and its daemon.

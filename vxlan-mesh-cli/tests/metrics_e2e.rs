@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -24,7 +23,7 @@ use std::time::Duration;
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
-use common::{root, text, Netns, Scratch};
+use common::{promtool_check_metrics, root, text, value, Netns, Scratch};
 
 const INVENTORY: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\n\
                          [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
@@ -36,35 +35,7 @@ const PER_PEER: &str = "mode = \"per-peer\"\n\n[[networks]]\nname = \"lan\"\nvni
                         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n\n\
                         [[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n";
 
-/// `promtool check metrics` on `text`; panics with promtool's complaints.
-fn promtool_check_metrics(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package `prometheus`) must be installed");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics:\n{}\non:\n{text}",
-        self::text(&out)
-    );
-}
-
-/// The value of the sample of `name` whose labels contain `labels` (e.g. `host="a"`).
-fn value<T: std::str::FromStr>(metrics: &str, name: &str, labels: &str) -> T {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no sample `{name}` with {labels} in:\n{metrics}"))
-}
-
-/// A count or 0/1 state (see [`value`]).
+/// A count or 0/1 state (see [`value`](common::value)).
 fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
     value(metrics, name, labels)
 }
@@ -246,6 +217,7 @@ fn the_example_alert_rules_pass_promtool() {
         "vxlan_mesh_pending_changes",
         "vxlan_mesh_firewall_dropped_packets_total",
         "vxlan_mesh_device_up",
+        "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
     ] {
         assert!(rules.contains(metric), "the alert rules do not use `{metric}`");
     }

@@ -15,6 +15,7 @@
 //!     fdb: Vec::new(),
 //!     links: Default::default(),
 //!     firewall_drops: None,
+//!     wireguard: Vec::new(),
 //!     lock_wait: Duration::ZERO,
 //!     duration: Duration::from_millis(5),
 //!     collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -29,6 +30,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::diff::Change;
 use crate::plan::{FdbEntry, HostPlan};
+use crate::wireguard::PeerSession;
 
 /// Packets and bytes a counter has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,6 +83,9 @@ pub struct Observation {
     pub links: BTreeMap<String, LinkObservation>,
     /// What the firewall's drop rule dropped, when the table is ours and present.
     pub firewall_drops: Option<PacketCounter>,
+    /// The WireGuard sessions of the plan's peers, each with the peer's host name (empty
+    /// without encryption; a peer the interface lacks is left out).
+    pub wireguard: Vec<(String, PeerSession)>,
     /// How long the collection waited for an apply in progress (the namespace's lock).
     pub lock_wait: Duration,
     /// How long the whole collection took, lock wait included.
@@ -282,6 +287,8 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
         });
     }
 
+    out.extend(wireguard_families(plan, &observed.wireguard));
+
     let seconds = |d: Duration| Value::Float(d.as_secs_f64());
     let since_epoch = observed
         .collected_at
@@ -308,6 +315,47 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
         },
     ]);
     out
+}
+
+/// The per-peer WireGuard families. The handshake is a timestamp (the Prometheus
+/// convention: the age is `time() - ...` in a query, and stays right between scrapes of a
+/// textfile); a peer that never completed one shows 0, as `wg` does, so an alert on the age
+/// covers it without a second expression. Peers the interface lacks have no samples (that
+/// is drift, in `vxlan_mesh_pending_changes`).
+fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Vec<Family> {
+    let per_peer = |value: &dyn Fn(&PeerSession) -> u64| -> Vec<Sample> {
+        sessions
+            .iter()
+            .map(|(peer, session)| Sample {
+                labels: vec![("host", plan.host.clone()), ("peer", peer.clone())],
+                value: Value::Int(value(session)),
+            })
+            .collect()
+    };
+    vec![
+        Family {
+            name: "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
+            kind: Kind::Gauge,
+            help: "When the latest WireGuard handshake with the peer completed, in seconds since the Unix epoch (0: never).",
+            samples: per_peer(&|s| {
+                s.latest_handshake
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs())
+            }),
+        },
+        Family {
+            name: "vxlan_mesh_wireguard_peer_receive_bytes_total",
+            kind: Kind::Counter,
+            help: "Bytes received from the WireGuard peer.",
+            samples: per_peer(&|s| s.rx_bytes),
+        },
+        Family {
+            name: "vxlan_mesh_wireguard_peer_transmit_bytes_total",
+            kind: Kind::Counter,
+            help: "Bytes sent to the WireGuard peer.",
+            samples: per_peer(&|s| s.tx_bytes),
+        },
+    ]
 }
 
 /// The Prometheus text exposition format (version 0.0.4) of `families`: `# HELP`, `# TYPE`
@@ -366,6 +414,7 @@ mod tests {
             fdb: Vec::new(),
             links: BTreeMap::new(),
             firewall_drops: None,
+            wireguard: Vec::new(),
             lock_wait: Duration::from_millis(250),
             duration: Duration::from_millis(300),
             collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -422,6 +471,66 @@ mod tests {
             .any(|l| l.starts_with("vxlan_mesh_device_up{") && l.ends_with(" 0")));
         assert!(!text.contains("receive_bytes_total"), "{text}");
         assert!(!text.contains("firewall_dropped"), "{text}");
+    }
+
+    /// Host `a` of an encrypted three-host fleet (two WireGuard peers).
+    fn encrypted_plan() -> HostPlan {
+        let mut text =
+            String::from("encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+        for (name, last, key) in [
+            ("a", 1, "yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o="),
+            ("b", 2, "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU="),
+            ("c", 3, "Rv4Otndn0+l632AjSfd4VOyAzxLAVrJVMro4o9sRtC0="),
+        ] {
+            text.push_str(&format!(
+                "[[hosts]]\nname = \"{name}\"\naddress = \"192.0.2.{last}\"\npublic-key = \"{key}\"\n"
+            ));
+        }
+        let fleet = crate::Inventory::from_toml_str(&text).unwrap().validate().unwrap();
+        fleet.plan("a").unwrap()
+    }
+
+    fn session(plan: &HostPlan, i: usize, handshake: Option<u64>, rx: u64, tx: u64) -> (String, PeerSession) {
+        let peer = plan.wireguard.as_ref().unwrap().peers[i].clone();
+        let name = peer.name.clone();
+        (
+            name,
+            PeerSession {
+                peer,
+                latest_handshake: handshake.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+                rx_bytes: rx,
+                tx_bytes: tx,
+            },
+        )
+    }
+
+    #[test]
+    fn wireguard_peers_show_their_handshake_and_bytes_and_never_is_zero() {
+        let plan = encrypted_plan();
+        let mut seen = observation();
+        seen.wireguard = vec![
+            session(&plan, 0, Some(1_699_999_950), 300, 400),
+            session(&plan, 1, None, 0, 148),
+        ];
+        let (seen_peer, never_peer) = (seen.wireguard[0].0.clone(), seen.wireguard[1].0.clone());
+        let text = render(&families(&plan, &seen));
+        for line in [
+            "# TYPE vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds gauge".to_string(),
+            "# TYPE vxlan_mesh_wireguard_peer_receive_bytes_total counter".to_string(),
+            format!("vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds{{host=\"a\",peer=\"{seen_peer}\"}} 1699999950"),
+            format!("vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds{{host=\"a\",peer=\"{never_peer}\"}} 0"),
+            format!("vxlan_mesh_wireguard_peer_receive_bytes_total{{host=\"a\",peer=\"{seen_peer}\"}} 300"),
+            format!("vxlan_mesh_wireguard_peer_transmit_bytes_total{{host=\"a\",peer=\"{never_peer}\"}} 148"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn without_sessions_there_are_no_wireguard_metrics() {
+        let plan = crate::testing::two_hosts().plan("a").unwrap();
+        let text = render(&families(&plan, &observation()));
+        assert!(!text.contains("wireguard"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The WireGuard underlay's pure facts: the `encryption` setting, the inner-address prefix and
-//! how each host's inner address derives from its id, and the shape of a public key.
+//! how each host's inner address derives from its id, the shape of a public key, and a peer's
+//! session as the interface reports it.
 //!
 //! Private keys never pass through this module (nor through the inventory or the plan): only
 //! public keys, which are safe to print.
@@ -7,8 +8,11 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use crate::plan::WireguardPeer;
 
 /// WireGuard listen port used when `[wireguard]` does not name one (WireGuard's usual port).
 pub const DEFAULT_PORT: u16 = 51820;
@@ -338,6 +342,21 @@ pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
         return Err(format!("its last character is not a canonical base64 ending; {WHAT}"));
     }
     Ok(out)
+}
+
+/// One peer of `wg show dump`, with what the kernel knows of its session (read by
+/// `netlink::wireguard_sessions`, shown by `status` and [`crate::metrics`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PeerSession {
+    /// The peer as configured (named by its public key: the interface knows no names).
+    pub peer: WireguardPeer,
+    /// When the latest handshake with it completed; `None` if never.
+    pub latest_handshake: Option<SystemTime>,
+    /// Bytes received from it.
+    pub rx_bytes: u64,
+    /// Bytes sent to it.
+    pub tx_bytes: u64,
 }
 
 #[cfg(test)]

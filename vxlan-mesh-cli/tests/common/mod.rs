@@ -5,8 +5,9 @@
 //! Each test file compiles its own copy (`mod common;`) and uses a part of it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `vxlan-mesh` binary under test.
@@ -358,4 +359,32 @@ impl Fleet {
     pub fn host(&self, n: u8) -> String {
         format!("{}{n}", self.prefix)
     }
+}
+
+/// `promtool check metrics` on `metrics`; panics with promtool's complaints.
+pub fn promtool_check_metrics(metrics: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package `prometheus`) must be installed");
+    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}\non:\n{metrics}",
+        text(&out)
+    );
+}
+
+/// The value of the sample of `name` whose labels contain `labels` (e.g. `host="a"`).
+pub fn value<T: std::str::FromStr>(metrics: &str, name: &str, labels: &str) -> T {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sample `{name}` with {labels} in:\n{metrics}"))
 }

@@ -1,17 +1,18 @@
 //! Collecting what [`crate::metrics`] turns into Prometheus metrics: the same observation
-//! and diff as [`super::status`], plus link counters, the firewall's drop counter and the
-//! time spent waiting for the lock.
+//! and diff as [`super::status`], plus link counters, the firewall's drop counter, the
+//! WireGuard peers' sessions and the time spent waiting for the lock.
 
 use std::time::{Instant, SystemTime};
 
 use super::lock::{self, Lock};
-use super::{prepare, socket, ApplyError, Netns};
+use super::{prepare, sessions_of, socket, ApplyError, Netns};
 use crate::metrics::Observation;
 use crate::plan::HostPlan;
 
 /// Observes the namespace `ns` against `plan` for metrics: the pending changes (as
 /// [`super::status`] returns them, failing where it fails), the owned links' carrier and
-/// counters, the FDB entries, the firewall's drop counter, and how long the collection
+/// counters, the FDB entries, the firewall's drop counter, the WireGuard sessions (as
+/// [`super::wireguard_sessions`] reads them, with encryption only), and how long the collection
 /// waited for the lock and took.
 ///
 /// ```no_run
@@ -29,11 +30,13 @@ pub fn observe_metrics(ns: &Netns, plan: &HostPlan) -> Result<Observation, Apply
         let lock_wait = started.elapsed();
         let mut socket = socket::Socket::new()?;
         let (report, state, links) = prepare(&mut socket, &plan.state(), Some(plan))?;
+        let wireguard = sessions_of(&links, plan)?;
         Ok(Observation {
             changes: report.changes,
             fdb: state.fdb,
             links: links.owned,
             firewall_drops: links.firewall_drops,
+            wireguard,
             lock_wait,
             duration: started.elapsed(),
             collected_at,

@@ -361,7 +361,7 @@ fn joined<T>(r: std::thread::Result<Result<T, ApplyError>>) -> Result<T, ApplyEr
     })
 }
 
-pub use wireguard::PeerSession;
+pub use crate::wireguard::PeerSession;
 
 /// The sessions of the plan's WireGuard peers in the namespace `ns`, in the plan's order,
 /// each with the peer's host name: when the latest handshake was, and the bytes exchanged.
@@ -377,25 +377,32 @@ pub use wireguard::PeerSession;
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
 pub fn wireguard_sessions(ns: &Netns, plan: &HostPlan) -> Result<Vec<(String, PeerSession)>, ApplyError> {
+    if plan.wireguard.is_none() {
+        return Ok(Vec::new());
+    }
+    ns.run(|| {
+        let mut socket = socket::Socket::new()?;
+        sessions_of(&observe::links(&socket.dump_links()?), plan)
+    })
+}
+
+/// [`wireguard_sessions`] in the current namespace, given its links (read already).
+fn sessions_of(links: &observe::Links, plan: &HostPlan) -> Result<Vec<(String, PeerSession)>, ApplyError> {
     let Some(want) = &plan.wireguard else {
         return Ok(Vec::new());
     };
-    ns.run(|| {
-        let mut socket = socket::Socket::new()?;
-        let links = observe::links(&socket.dump_links()?);
-        if links.wireguard.as_ref().is_none_or(|l| l.name != want.interface) {
-            return Ok(Vec::new());
-        }
-        let mut sessions = wireguard::dump(&want.interface)?.peers;
-        Ok(want
-            .peers
-            .iter()
-            .filter_map(|p| {
-                let i = sessions.iter().position(|s| s.peer.public_key == p.public_key)?;
-                Some((p.name.clone(), sessions.swap_remove(i)))
-            })
-            .collect())
-    })
+    if links.wireguard.as_ref().is_none_or(|l| l.name != want.interface) {
+        return Ok(Vec::new());
+    }
+    let mut sessions = wireguard::dump(&want.interface)?.peers;
+    Ok(want
+        .peers
+        .iter()
+        .filter_map(|p| {
+            let i = sessions.iter().position(|s| s.peer.public_key == p.public_key)?;
+            Some((p.name.clone(), sessions.swap_remove(i)))
+        })
+        .collect())
 }
 
 /// The addresses assigned in the namespace `ns` (both families), read through netlink:

@@ -8,15 +8,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use serde::Serialize;
 
 use super::external;
 use super::ApplyError;
 use crate::plan::{WireguardPeer, WireguardPlan};
-use crate::wireguard::{decode_key, Prefix, PublicKey};
+use crate::wireguard::{decode_key, PeerSession, Prefix, PublicKey};
 
 /// Where the kernel keeps its modules' state: no `wireguard` there means no kernel WireGuard
 /// (built in or loaded; `modprobe` may still load it on demand, which the fallback covers).
@@ -40,20 +39,6 @@ pub(crate) fn start_userspace(name: &str) -> Result<(), ApplyError> {
     // device over, and answers on the UAPI socket only after that: one question waits for
     // it, so that the MTU set next stays.
     external::must("wg", &["show", name, "listen-port"], None).map(drop)
-}
-
-/// One peer of `wg show dump`, with what the kernel knows of its session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct PeerSession {
-    /// The peer as configured (named by its public key: the interface knows no names).
-    pub peer: WireguardPeer,
-    /// When the latest handshake with it completed; `None` if never.
-    pub latest_handshake: Option<SystemTime>,
-    /// Bytes received from it.
-    pub rx_bytes: u64,
-    /// Bytes sent to it.
-    pub tx_bytes: u64,
 }
 
 /// The interface as `wg show dump` shows it, without its private key.

@@ -1,0 +1,330 @@
+//! End to end, encrypted: the rendered shell script deployed on 3 hosts × 2 containers of a
+//! namespace lab (crate `vxlan-mesh-lab`), each host with its own key made by `wg genkey`.
+//! This kernel has no WireGuard, so the script falls back to wireguard-go, whose UAPI socket
+//! directory (/run/wireguard) belongs to the mount namespace: every host namespace gets a
+//! private mount namespace of its own, kept in a file, and every command for a host runs in
+//! it through `nsenter`.
+//!
+//! Needs root, iproute2, iputils-ping, nftables, wireguard-tools (`wg`) and wireguard-go;
+//! fails (does not skip) without them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::lab::lab_of;
+use common::TempDir;
+use vxlan_mesh_core::Inventory;
+use vxlan_mesh_gen::{render_with, write_files, Format, Options};
+use vxlan_mesh_lab::Lab;
+
+const INTERFACE: &str = "vxmwg0";
+const SCRIPT: &str = "usr/local/sbin/vxlan-mesh.sh";
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+/// Each host namespace's private mount namespace (with a tmpfs on /run/wireguard), bound to
+/// a file. Dropped: each host's WireGuard interface is deleted (its wireguard-go daemon
+/// exits with it) and the files unmounted, also when the test failed.
+struct Mounts(Vec<(String, PathBuf)>);
+
+impl Mounts {
+    fn new(dir: &Path, lab: &Lab) -> Mounts {
+        let mut mounts = Mounts(Vec::new());
+        for h in &lab.spec().hosts {
+            let file = dir.join(format!("mnt-{}", h.name));
+            std::fs::write(&file, "").unwrap();
+            let f = file.to_str().unwrap();
+            let sh = format!(
+                "mount --bind {f} {f} && mount --make-private {f} && unshare --mount={f} --propagation private \
+                 sh -c 'mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard'"
+            );
+            let out = run("sh", &["-c", &sh]);
+            assert!(out.status.success(), "{sh}: {}", text(&out));
+            mounts.0.push((h.netns.clone(), file));
+        }
+        mounts
+    }
+
+    /// Runs `argv` in host namespace `netns` and its mount namespace.
+    fn exec(&self, netns: &str, argv: &[&str]) -> Output {
+        let (_, file) = self.0.iter().find(|(n, _)| n == netns).unwrap();
+        let mount = format!("--mount={}", file.display());
+        let net = format!("--net=/run/netns/{netns}");
+        let mut args = vec![mount.as_str(), net.as_str()];
+        args.extend_from_slice(argv);
+        run("nsenter", &args)
+    }
+
+    /// Runs the host's rendered script with `verb`, given the private key file `key`.
+    fn script(&self, netns: &str, script: &Path, key: &Path, verb: &str) -> Output {
+        let env = format!("VXLAN_MESH_WIREGUARD_KEY={}", key.display());
+        self.exec(netns, &["env", &env, "sh", script.to_str().unwrap(), verb])
+    }
+}
+
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        for (netns, file) in &self.0 {
+            let _ = self.exec(netns, &["ip", "link", "del", "dev", INTERFACE]);
+            let f = file.to_str().unwrap();
+            let _ = run("umount", &["-l", f]);
+            let _ = run("umount", &["-l", f]);
+        }
+    }
+}
+
+/// `(private key file, public key)` per host, made with `wg genkey` and `wg pubkey`.
+fn keys(dir: &Path, hosts: usize) -> Vec<(PathBuf, String)> {
+    (1..=hosts)
+        .map(|i| {
+            let private = run("wg", &["genkey"]);
+            assert!(private.status.success(), "wg genkey: {}", text(&private));
+            let path = dir.join(format!("wg{i}.key"));
+            std::fs::write(&path, &private.stdout).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let public = Command::new("sh")
+                .args(["-c", "wg pubkey < \"$0\"", path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(public.status.success(), "wg pubkey: {}", text(&public));
+            (path, String::from_utf8(public.stdout).unwrap().trim().to_string())
+        })
+        .collect()
+}
+
+/// Hosts `wgN` at `192.0.2.N`, one network, in `mode`; inner addresses in a documentation
+/// range apart from the underlay and the containers (198.51.100.0/24).
+fn inventory(keys: &[(PathBuf, String)], mode: &str) -> String {
+    let mut s = format!(
+        "encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"192.0.2.128/25\"\n\
+         [[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n"
+    );
+    for (i, (_, public)) in keys.iter().enumerate() {
+        let n = i + 1;
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"192.0.2.{n}\"\npublic-key = \"{public}\"\n"
+        ));
+    }
+    s
+}
+
+/// Counts UDP packets to the VXLAN port (4789) and to WireGuard's (51820) crossing the
+/// underlay switch: rules of a table of ours in the switch namespace.
+struct UnderlayCounter<'a>(&'a Lab);
+
+impl UnderlayCounter<'_> {
+    const TABLE: &'static str = "gwgcap";
+
+    fn install(lab: &Lab) -> UnderlayCounter<'_> {
+        let (switch, t) = (&lab.spec().switch, Self::TABLE);
+        let hook = "{ type filter hook forward priority 0; policy accept; }";
+        lab.exec_ok(switch, &["nft", "add", "table", "bridge", t]).unwrap();
+        lab.exec_ok(switch, &["nft", "add", "chain", "bridge", t, "c", hook])
+            .unwrap();
+        for port in ["4789", "51820"] {
+            let rule = [
+                "nft", "add", "rule", "bridge", t, "c", "ether", "type", "ip", "udp", "dport", port, "counter",
+            ];
+            lab.exec_ok(switch, &rule).unwrap();
+        }
+        UnderlayCounter(lab)
+    }
+
+    /// `(VXLAN packets, WireGuard packets)`.
+    fn read(&self) -> (u64, u64) {
+        let listing = self
+            .0
+            .exec_ok(&self.0.spec().switch, &["nft", "list", "table", "bridge", Self::TABLE])
+            .unwrap();
+        let count = |port: &str| -> u64 {
+            let line = listing
+                .lines()
+                .find(|l| l.contains(&format!("udp dport {port} counter packets")))
+                .unwrap_or_else(|| panic!("no counter for {port}:\n{listing}"));
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let i = words.iter().position(|w| *w == "packets").unwrap();
+            words[i + 1].parse().unwrap()
+        };
+        (count("4789"), count("51820"))
+    }
+}
+
+/// The host's links, one name per entry.
+fn links(mounts: &Mounts, netns: &str) -> Vec<String> {
+    let out = mounts.exec(netns, &["ip", "-o", "link", "show"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// `(peer public key, latest handshake)` of the host's WireGuard interface.
+fn handshakes(mounts: &Mounts, netns: &str) -> Vec<(String, String)> {
+    let out = mounts.exec(netns, &["wg", "show", INTERFACE, "latest-handshakes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect()
+}
+
+fn assert_mesh_works(lab: &Lab) {
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert!(matrix.pairs() >= 6 * 5, "expected 3 hosts × 2 containers");
+    let hosts = &lab.spec().hosts;
+    for b in &hosts[1..] {
+        let (ca, cb) = (&hosts[0].containers[0], &b.containers[0]);
+        assert_eq!(ca.mtu, 1390, "1500 − 60 (WireGuard, IPv4) − 50 (VXLAN, IPv4)");
+        let probe = lab.max_frame_probe(ca, cb, ca.mtu).unwrap();
+        assert!(probe.ok(), "frames of MTU {} to {}: {probe:?}", ca.mtu, b.name);
+    }
+}
+
+#[test]
+fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
+    let tmp = TempDir::new("gwg");
+    let keys = keys(&tmp.0, 3);
+    let fleet = Inventory::from_toml_str(&inventory(&keys, "flood"))
+        .unwrap()
+        .validate()
+        .unwrap();
+    let (_serial, lab) = lab_of(&fleet, 2, "gwg");
+    let mounts = Mounts::new(&tmp.0, &lab);
+    let counter = UnderlayCounter::install(&lab);
+    let hosts = &lab.spec().hosts;
+    let scripts: Vec<PathBuf> = hosts
+        .iter()
+        .map(|h| {
+            let files = render_with(&fleet.plan(&h.name).unwrap(), Format::Shell, &Options::default()).unwrap();
+            for f in &files {
+                let key = std::fs::read_to_string(&keys[0].0).unwrap();
+                assert!(
+                    !f.contents.contains(key.trim()),
+                    "{} holds a private key",
+                    f.path.display()
+                );
+            }
+            let dir = tmp.0.join(&h.name);
+            write_files(&dir, &files).unwrap();
+            dir.join(SCRIPT)
+        })
+        .collect();
+
+    // Another host's key: refused before anything changes, naming the host and both keys.
+    let (first, script) = (&hosts[0], &scripts[0]);
+    let out = mounts.script(&first.netns, script, &keys[1].0, "start");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "host `wg1`: the private key in `{}` has the public key `{}`, but the `public-key` of host `wg1` in the inventory is `{}`",
+            keys[1].0.display(),
+            keys[1].1,
+            keys[0].1
+        )),
+        "{said}"
+    );
+    let untouched = links(&mounts, &first.netns);
+    assert!(
+        !untouched.iter().any(|l| l == INTERFACE || l == "vxbr0"),
+        "{untouched:?}"
+    );
+
+    // Every host with its own key; the userspace fallback said once.
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+        let out = mounts.script(&h.netns, script, key, "start");
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(0), "start on {}: {said}", h.name);
+        assert_eq!(said.matches("is run by wireguard-go").count(), 1, "{said}");
+    }
+    lab.attach_containers().unwrap();
+    assert_mesh_works(&lab);
+    let (vxlan, wireguard) = counter.read();
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+    assert!(wireguard > 0, "no WireGuard packets on the underlay");
+
+    // A second start changes nothing and says nothing; status agrees.
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+        let out = mounts.script(&h.netns, script, key, "start");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(text(&out), "", "second start on {}", h.name);
+        let out = mounts.script(&h.netns, script, key, "status");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    // Drift by hand on wg1: wg2's peer removed, a stray address. status lists it; start
+    // repairs it without touching wg3's peer (its session, and handshake, go on).
+    let (wg2, wg3) = (&keys[1].1, &keys[2].1);
+    for cmd in [
+        vec!["wg", "set", INTERFACE, "peer", wg2, "remove"],
+        vec!["ip", "addr", "add", "192.0.2.250/32", "dev", INTERFACE],
+    ] {
+        let out = mounts.exec(&first.netns, &cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out));
+    }
+    let before = handshakes(&mounts, &first.netns);
+    let out = mounts.script(&first.netns, script, &keys[0].0, "status");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("address 192.0.2.250/32 is not in the plan"),
+        "{}",
+        text(&out)
+    );
+    let out = mounts.script(&first.netns, script, &keys[0].0, "start");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = handshakes(&mounts, &first.netns);
+    let of = |list: &[(String, String)], key: &str| list.iter().find(|(k, _)| k == key).map(|(_, t)| t.clone());
+    assert!(of(&before, wg3).is_some_and(|t| t != "0"), "{before:?}");
+    assert_eq!(of(&after, wg3), of(&before, wg3), "wg3's session was reset");
+    assert!(of(&after, wg2).is_some(), "wg2 not added back: {after:?}");
+    let out = mounts.script(&first.netns, script, &keys[0].0, "status");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_mesh_works(&lab);
+
+    // stop removes everything, the daemon with its interface.
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+        let out = mounts.script(&h.netns, script, key, "stop");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let left = links(&mounts, &h.netns);
+        assert!(
+            !left
+                .iter()
+                .any(|l| l == INTERFACE || l == "vxbr0" || l.starts_with("vxm")),
+            "{}: {left:?}",
+            h.name
+        );
+        let tables = mounts.exec(&h.netns, &["nft", "list", "tables"]);
+        assert!(!text(&tables).contains("vxlan_mesh"), "{}", text(&tables));
+        // wireguard-go exits once it sees its device gone, and removes its socket.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let sockets = mounts.exec(&h.netns, &["ls", "/run/wireguard"]);
+            if sockets.stdout.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "wireguard-go left {}", text(&sockets));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

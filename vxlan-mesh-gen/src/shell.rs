@@ -17,7 +17,6 @@ use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
-use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
@@ -486,10 +485,7 @@ fn wg(w: &WireguardPlan) -> Wg {
         .collect();
     Wg {
         public_key: w.public_key.to_string(),
-        key_file: w
-            .private_key_file
-            .as_ref()
-            .map_or_else(|| DEFAULT_KEY_FILE.to_string(), |f| f.display().to_string()),
+        key_file: crate::networkd::key_file(w),
         listen_port: w.listen_port.to_string(),
         address: format!("{}/{}", w.address, w.prefix_len),
         mtu: w.mtu.to_string(),

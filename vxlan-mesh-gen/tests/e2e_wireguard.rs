@@ -328,3 +328,154 @@ fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
         }
     }
 }
+
+/// A real private key (`wg genkey`) at a path systemd-networkd may read (group
+/// systemd-network, mode 0640, as the README says), and a plan of host `host` of the
+/// encrypted test inventory that names it. The inventory's public keys are not this key's:
+/// networkd reads the file but cannot create the device here anyway.
+fn encrypted_plan_with_key(dir: &Path, host: &str) -> (vxlan_mesh_core::HostPlan, String) {
+    let (fleet, _) = common::example("encrypted-per-peer");
+    let mut plan = fleet.plan(host).unwrap();
+    let key = dir.join("wireguard.key");
+    let private = run("wg", &["genkey"]);
+    assert!(private.status.success(), "wg genkey: {}", text(&private));
+    std::fs::write(&key, &private.stdout).unwrap();
+    let out = run("chgrp", &["systemd-network", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    plan.wireguard.as_mut().unwrap().private_key_file = Some(key);
+    let private = String::from_utf8(private.stdout).unwrap().trim().to_string();
+    (plan, private)
+}
+
+/// Every rendered form of `plan`: none holds the private key `private`.
+fn assert_no_private_key(plan: &vxlan_mesh_core::HostPlan, private: &str) {
+    for format in Format::ALL {
+        for f in render_with(plan, format, &Options::default()).unwrap() {
+            assert!(
+                !f.contents.contains(private),
+                "{format}: {} holds the private key",
+                f.path.display()
+            );
+        }
+    }
+}
+
+/// Runs systemd-networkd on `dirs` in the lab's first host namespace until it has made the
+/// plan's bridge and VXLAN devices, and returns its log. networkd cannot create the
+/// WireGuard device on this kernel (no WireGuard): it says so, about the device, not a file.
+fn networkd_log(lab: &Lab, plan: &vxlan_mesh_core::HostPlan, dirs: &[PathBuf], log: &Path) -> String {
+    let ns = &lab.spec().hosts[0].netns;
+    let daemon = common::lab::Networkd(lab.start_networkd(ns, dirs, log).unwrap());
+    common::lab::wait_configured(lab, ns, plan, log);
+    drop(daemon);
+    std::fs::read_to_string(log).unwrap()
+}
+
+/// Lines of a networkd log about a file of ours (`ours` are parts of their names), but the
+/// one that says a link is configured with it: a warning on parsing a file names it
+/// (`FILE:LINE: ...`), and so does a failure to load one.
+fn about_our_files<'a>(log: &'a str, ours: &[&str]) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| ours.iter().any(|o| l.contains(o)) && !l.contains(": Configuring with "))
+        .collect()
+}
+
+#[test]
+fn networkd_parses_the_encrypted_files_without_a_warning() {
+    let tmp = TempDir::new("gwn");
+    let (plan, private) = encrypted_plan_with_key(&tmp.0, "lxd1");
+    assert_no_private_key(&plan, &private);
+    let (fleet, _) = common::example("encrypted-per-peer");
+    let (_serial, lab) = lab_of(&fleet, 1, "gwn");
+    let root = tmp.0.join("root");
+    write_files(
+        &root,
+        &render_with(&plan, Format::Networkd, &Options::default()).unwrap(),
+    )
+    .unwrap();
+    let netdev = std::fs::read_to_string(root.join("etc/systemd/network/50-vxlan-mesh-vxmwg0.netdev")).unwrap();
+    assert!(netdev.contains("Kind=wireguard"), "{netdev}");
+
+    let log = networkd_log(
+        &lab,
+        &plan,
+        &[root.join("etc/systemd/network")],
+        &tmp.0.join("networkd.log"),
+    );
+    let warnings = about_our_files(&log, &["50-vxlan-mesh-"]);
+    assert!(
+        warnings.is_empty(),
+        "networkd on our files:\n{}\n--- log ---\n{log}",
+        warnings.join("\n")
+    );
+    // It loaded the WireGuard netdev (here it fails to create the device: no kernel WireGuard).
+    assert!(
+        log.contains(&format!("{INTERFACE}: netdev")),
+        "networkd never made {INTERFACE}:\n{log}"
+    );
+}
+
+#[test]
+fn netplan_generates_a_wireguard_netdev_that_networkd_parses_without_a_warning() {
+    let tmp = TempDir::new("gwp");
+    let (plan, _) = encrypted_plan_with_key(&tmp.0, "lxd1");
+    let root = tmp.0.join("root");
+    write_files(
+        &root,
+        &render_with(&plan, Format::Netplan, &Options::default()).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new("netplan")
+        .args(["generate", "--root-dir"])
+        .arg(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run netplan (apt-get install netplan.io): {e}"));
+    assert!(out.status.success(), "netplan generate: {}", text(&out));
+    let generated = root.join("run/systemd/network");
+    let netdev = std::fs::read_to_string(generated.join("10-netplan-vxmwg0.netdev")).unwrap();
+    let w = plan.wireguard.as_ref().unwrap();
+    for line in [
+        "Kind=wireguard".to_string(),
+        format!("PrivateKeyFile={}", w.private_key_file.as_ref().unwrap().display()),
+        format!("ListenPort={}", w.listen_port),
+        format!("MTUBytes={}", w.mtu),
+    ] {
+        assert!(netdev.lines().any(|l| l == line), "no `{line}` in:\n{netdev}");
+    }
+    assert_eq!(netdev.matches("[WireGuardPeer]").count(), w.peers.len(), "{netdev}");
+    for p in &w.peers {
+        for line in [
+            format!("PublicKey={}", p.public_key),
+            format!("Endpoint={}", p.endpoint),
+            format!("AllowedIPs={}", p.allowed_ips[0]),
+        ] {
+            assert!(netdev.lines().any(|l| l == line), "no `{line}` in:\n{netdev}");
+        }
+    }
+    assert!(netdev.contains("PersistentKeepalive=25"), "{netdev}");
+    let network = std::fs::read_to_string(generated.join("10-netplan-vxmwg0.network")).unwrap();
+    assert!(
+        network.contains(&format!("Address={}/{}", w.address, w.prefix_len)),
+        "{network}"
+    );
+
+    let (fleet, _) = common::example("encrypted-per-peer");
+    let (_serial, lab) = lab_of(&fleet, 1, "gwp");
+    let log = networkd_log(
+        &lab,
+        &plan,
+        &[generated, root.join("etc/systemd/network")],
+        &tmp.0.join("networkd.log"),
+    );
+    let warnings = about_our_files(&log, &["10-netplan-", "50-vxlan-mesh"]);
+    assert!(
+        warnings.is_empty(),
+        "networkd on our files:\n{}\n--- log ---\n{log}",
+        warnings.join("\n")
+    );
+    assert!(
+        log.contains(&format!("{INTERFACE}: netdev")),
+        "networkd never made {INTERFACE}:\n{log}"
+    );
+}

@@ -165,7 +165,7 @@ fn stat_column(table: &str, column: &str) -> Vec<u64> {
 }
 
 /// systemd-networkd running in a host namespace; killed on drop.
-pub struct Networkd(Child);
+pub struct Networkd(pub Child);
 
 impl Drop for Networkd {
     fn drop(&mut self) {
@@ -176,7 +176,7 @@ impl Drop for Networkd {
 
 /// Waits until networkd has made the plan's links, up, with their flood entries and
 /// isolation flags.
-fn wait_configured(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
+pub fn wait_configured(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match configured(lab, ns, plan) {

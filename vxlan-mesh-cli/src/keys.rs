@@ -211,7 +211,13 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("wireguard.key");
         let public = generate(&path, true).unwrap();
-        for (mode, ok) in [(0o600, true), (0o640, true), (0o660, false), (0o604, false), (0o644, false)] {
+        for (mode, ok) in [
+            (0o600, true),
+            (0o640, true),
+            (0o660, false),
+            (0o604, false),
+            (0o644, false),
+        ] {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
             let got = public_key_of_file(&path);
             assert_eq!(got.is_ok(), ok, "mode {mode:o}: {got:?}");

@@ -479,3 +479,67 @@ fn netplan_generates_a_wireguard_netdev_that_networkd_parses_without_a_warning()
         "networkd never made {INTERFACE}:\n{log}"
     );
 }
+
+/// The networkd form on this kernel: networkd makes the bridges and VXLAN devices but cannot
+/// make the WireGuard device, and the shipped sync starts it with wireguard-go and
+/// configures it, as the shell form does. The mesh then works as the shell form's does.
+#[test]
+fn networkd_form_with_its_sync_runs_an_encrypted_mesh_through_wireguard_go() {
+    let tmp = TempDir::new("gwd");
+    let keys = keys(&tmp.0, 3);
+    for (key, _) in &keys {
+        // As the README says: networkd reads the key as systemd-network.
+        let out = run("chgrp", &["systemd-network", key.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let fleet = Inventory::from_toml_str(&inventory(&keys, "flood"))
+        .unwrap()
+        .validate()
+        .unwrap();
+    let (_serial, lab) = lab_of(&fleet, 2, "gwd");
+    let mounts = Mounts::new(&tmp.0, &lab);
+    let counter = UnderlayCounter::install(&lab);
+    let mut daemons = Vec::new();
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
+        let mut plan = fleet.plan(&h.name).unwrap();
+        plan.wireguard.as_mut().unwrap().private_key_file = Some(key.clone());
+        let root = tmp.0.join(&h.name);
+        write_files(
+            &root,
+            &render_with(&plan, Format::Networkd, &Options::default()).unwrap(),
+        )
+        .unwrap();
+        lab.run_units(&h.netns, &root, vxlan_mesh_lab::systemd::Order::BeforeNetworkd)
+            .unwrap();
+        let log = tmp.0.join(format!("{}.networkd.log", h.name));
+        daemons.push(common::lab::Networkd(
+            lab.start_networkd(&h.netns, &[root.join("etc/systemd/network")], &log)
+                .unwrap(),
+        ));
+        // vxlan-mesh-sync.service's command, in the host's mount namespace (wireguard-go's
+        // socket); the key file is the one the files name.
+        let script = root.join(SCRIPT);
+        let out = mounts.exec(&h.netns, &["sh", script.to_str().unwrap(), "sync"]);
+        let said = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "sync on {}: {said}\n--- networkd ---\n{}",
+            h.name,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert_eq!(said.matches("is run by wireguard-go").count(), 1, "{said}");
+    }
+    lab.attach_containers().unwrap();
+    assert_mesh_works(&lab);
+    let (vxlan, wireguard) = counter.read();
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+    assert!(wireguard > 0, "no WireGuard packets on the underlay");
+    for h in &lab.spec().hosts {
+        let script = tmp.0.join(&h.name).join(SCRIPT);
+        let out = mounts.exec(&h.netns, &["sh", script.to_str().unwrap(), "status"]);
+        assert_eq!(out.status.code(), Some(0), "status on {}: {}", h.name, text(&out));
+    }
+    drop(daemons);
+}

@@ -14,11 +14,12 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use common::lab::lab_of;
 use common::TempDir;
-use vxlan_mesh_core::Inventory;
+use vxlan_mesh_core::{Fleet, Inventory};
 use vxlan_mesh_gen::{render_with, write_files, Format, Options};
 use vxlan_mesh_lab::Lab;
 
@@ -201,34 +202,72 @@ fn assert_mesh_works(lab: &Lab) {
     }
 }
 
+/// An encrypted flood mesh of 3 hosts × 2 containers with a key per host, its lab and the
+/// hosts' mount namespaces, nothing deployed yet. Fields drop in the order cleanup needs:
+/// the WireGuard interfaces and mount namespaces, the lab, the scratch directory last.
+struct Mesh {
+    mounts: Mounts,
+    lab: Lab,
+    _serial: MutexGuard<'static, ()>,
+    fleet: Fleet,
+    keys: Vec<(PathBuf, String)>,
+    tmp: TempDir,
+}
+
+impl Mesh {
+    /// `networkd`: the key files readable by systemd-networkd.
+    fn new(base: &str, networkd: bool) -> Mesh {
+        let tmp = TempDir::new(base);
+        let keys = keys(&tmp.0, 3);
+        if networkd {
+            for (key, _) in &keys {
+                readable_by_networkd(key);
+            }
+        }
+        let fleet = Inventory::from_toml_str(&inventory(&keys, "flood"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        let (serial, lab) = lab_of(&fleet, 2, base);
+        let mounts = Mounts::new(&tmp.0, &lab);
+        Mesh {
+            mounts,
+            lab,
+            _serial: serial,
+            fleet,
+            keys,
+            tmp,
+        }
+    }
+
+    /// Host `host`'s plan, its key file named in it, rendered in `format` into the scratch
+    /// directory; returns the rendered tree's root. No rendered file holds the key.
+    fn render(&self, host: usize, format: Format) -> PathBuf {
+        let (name, (key, _)) = (&self.lab.spec().hosts[host].name, &self.keys[host]);
+        let mut plan = self.fleet.plan(name).unwrap();
+        plan.wireguard.as_mut().unwrap().private_key_file = Some(key.clone());
+        assert_no_private_key(&plan, std::fs::read_to_string(key).unwrap().trim());
+        let root = self.tmp.0.join(name);
+        render_into(&plan, format, &root);
+        root
+    }
+}
+
+/// The underlay carried WireGuard, and not one VXLAN packet in clear.
+fn assert_only_wireguard_crossed(counter: &UnderlayCounter<'_>) {
+    let (vxlan, wireguard) = counter.read();
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+    assert!(wireguard > 0, "no WireGuard packets on the underlay");
+}
+
 #[test]
 fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
-    let tmp = TempDir::new("gwg");
-    let keys = keys(&tmp.0, 3);
-    let fleet = Inventory::from_toml_str(&inventory(&keys, "flood"))
-        .unwrap()
-        .validate()
-        .unwrap();
-    let (_serial, lab) = lab_of(&fleet, 2, "gwg");
-    let mounts = Mounts::new(&tmp.0, &lab);
-    let counter = UnderlayCounter::install(&lab);
+    let mesh = Mesh::new("gwg", false);
+    let (lab, mounts, keys) = (&mesh.lab, &mesh.mounts, &mesh.keys);
+    let counter = UnderlayCounter::install(lab);
     let hosts = &lab.spec().hosts;
-    let scripts: Vec<PathBuf> = hosts
-        .iter()
-        .map(|h| {
-            let files = render_with(&fleet.plan(&h.name).unwrap(), Format::Shell, &Options::default()).unwrap();
-            for f in &files {
-                let key = std::fs::read_to_string(&keys[0].0).unwrap();
-                assert!(
-                    !f.contents.contains(key.trim()),
-                    "{} holds a private key",
-                    f.path.display()
-                );
-            }
-            let dir = tmp.0.join(&h.name);
-            write_files(&dir, &files).unwrap();
-            dir.join(SCRIPT)
-        })
+    let scripts: Vec<PathBuf> = (0..hosts.len())
+        .map(|i| mesh.render(i, Format::Shell).join(SCRIPT))
         .collect();
 
     // Another host's key: refused before anything changes, naming the host and both keys.
@@ -245,27 +284,25 @@ fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
         )),
         "{said}"
     );
-    let untouched = links(&mounts, &first.netns);
+    let untouched = links(mounts, &first.netns);
     assert!(
         !untouched.iter().any(|l| l == INTERFACE || l == "vxbr0"),
         "{untouched:?}"
     );
 
     // Every host with its own key; the userspace fallback said once.
-    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(keys) {
         let out = mounts.script(&h.netns, script, key, "start");
         let said = text(&out);
         assert_eq!(out.status.code(), Some(0), "start on {}: {said}", h.name);
         assert_eq!(said.matches("is run by wireguard-go").count(), 1, "{said}");
     }
     lab.attach_containers().unwrap();
-    assert_mesh_works(&lab);
-    let (vxlan, wireguard) = counter.read();
-    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
-    assert!(wireguard > 0, "no WireGuard packets on the underlay");
+    assert_mesh_works(lab);
+    assert_only_wireguard_crossed(&counter);
 
     // A second start changes nothing and says nothing; status agrees.
-    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(keys) {
         let out = mounts.script(&h.netns, script, key, "start");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert_eq!(text(&out), "", "second start on {}", h.name);
@@ -283,7 +320,7 @@ fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
         let out = mounts.exec(&first.netns, &cmd);
         assert!(out.status.success(), "{cmd:?}: {}", text(&out));
     }
-    let before = handshakes(&mounts, &first.netns);
+    let before = handshakes(mounts, &first.netns);
     let out = mounts.script(&first.netns, script, &keys[0].0, "status");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
@@ -293,20 +330,20 @@ fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
     );
     let out = mounts.script(&first.netns, script, &keys[0].0, "start");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let after = handshakes(&mounts, &first.netns);
+    let after = handshakes(mounts, &first.netns);
     let of = |list: &[(String, String)], key: &str| list.iter().find(|(k, _)| k == key).map(|(_, t)| t.clone());
     assert!(of(&before, wg3).is_some_and(|t| t != "0"), "{before:?}");
     assert_eq!(of(&after, wg3), of(&before, wg3), "wg3's session was reset");
     assert!(of(&after, wg2).is_some(), "wg2 not added back: {after:?}");
     let out = mounts.script(&first.netns, script, &keys[0].0, "status");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_mesh_works(&lab);
+    assert_mesh_works(lab);
 
     // stop removes everything, the daemon with its interface.
-    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(&keys) {
+    for ((h, script), (key, _)) in hosts.iter().zip(&scripts).zip(keys) {
         let out = mounts.script(&h.netns, script, key, "stop");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let left = links(&mounts, &h.netns);
+        let left = links(mounts, &h.netns);
         assert!(
             !left
                 .iter()
@@ -329,6 +366,14 @@ fn shell_script_deploys_an_encrypted_mesh_through_wireguard_go() {
     }
 }
 
+/// Makes the key file `key` readable by systemd-networkd, as the README says: group
+/// systemd-network, mode 0640.
+fn readable_by_networkd(key: &Path) {
+    let out = run("chgrp", &["systemd-network", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640)).unwrap();
+}
+
 /// A real private key (`wg genkey`) at a path systemd-networkd may read (group
 /// systemd-network, mode 0640, as the README says), and a plan of host `host` of the
 /// encrypted test inventory that names it. The inventory's public keys are not this key's:
@@ -340,9 +385,7 @@ fn encrypted_plan_with_key(dir: &Path, host: &str) -> (vxlan_mesh_core::HostPlan
     let private = run("wg", &["genkey"]);
     assert!(private.status.success(), "wg genkey: {}", text(&private));
     std::fs::write(&key, &private.stdout).unwrap();
-    let out = run("chgrp", &["systemd-network", key.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    readable_by_networkd(&key);
     plan.wireguard.as_mut().unwrap().private_key_file = Some(key);
     let private = String::from_utf8(private.stdout).unwrap().trim().to_string();
     (plan, private)
@@ -362,23 +405,35 @@ fn assert_no_private_key(plan: &vxlan_mesh_core::HostPlan, private: &str) {
 }
 
 /// Runs systemd-networkd on `dirs` in the lab's first host namespace until it has made the
-/// plan's bridge and VXLAN devices, and returns its log. networkd cannot create the
-/// WireGuard device on this kernel (no WireGuard): it says so, about the device, not a file.
-fn networkd_log(lab: &Lab, plan: &vxlan_mesh_core::HostPlan, dirs: &[PathBuf], log: &Path) -> String {
+/// plan's bridge and VXLAN devices, then checks its log: no line about a file of ours
+/// (`ours`: parts of their names) but the ones saying a link is configured with it (a
+/// warning on parsing a file names it, `FILE:LINE: ...`, and so does a failure to load
+/// one), and the WireGuard netdev loaded (on this kernel, without WireGuard, networkd then
+/// fails to create the device: it says so about the device, not a file).
+fn assert_networkd_parses(lab: &Lab, plan: &vxlan_mesh_core::HostPlan, dirs: &[PathBuf], ours: &[&str], log: &Path) {
     let ns = &lab.spec().hosts[0].netns;
     let daemon = common::lab::Networkd(lab.start_networkd(ns, dirs, log).unwrap());
     common::lab::wait_configured(lab, ns, plan, log);
     drop(daemon);
-    std::fs::read_to_string(log).unwrap()
+    let log = std::fs::read_to_string(log).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| ours.iter().any(|o| l.contains(o)) && !l.contains(": Configuring with "))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "networkd on our files:\n{}\n--- log ---\n{log}",
+        warnings.join("\n")
+    );
+    assert!(
+        log.contains(&format!("{INTERFACE}: netdev")),
+        "networkd never made {INTERFACE}:\n{log}"
+    );
 }
 
-/// Lines of a networkd log about a file of ours (`ours` are parts of their names), but the
-/// one that says a link is configured with it: a warning on parsing a file names it
-/// (`FILE:LINE: ...`), and so does a failure to load one.
-fn about_our_files<'a>(log: &'a str, ours: &[&str]) -> Vec<&'a str> {
-    log.lines()
-        .filter(|l| ours.iter().any(|o| l.contains(o)) && !l.contains(": Configuring with "))
-        .collect()
+/// Renders `plan` in `format` into the directory `root`.
+fn render_into(plan: &vxlan_mesh_core::HostPlan, format: Format, root: &Path) {
+    write_files(root, &render_with(plan, format, &Options::default()).unwrap()).unwrap();
 }
 
 #[test]
@@ -389,30 +444,16 @@ fn networkd_parses_the_encrypted_files_without_a_warning() {
     let (fleet, _) = common::example("encrypted-per-peer");
     let (_serial, lab) = lab_of(&fleet, 1, "gwn");
     let root = tmp.0.join("root");
-    write_files(
-        &root,
-        &render_with(&plan, Format::Networkd, &Options::default()).unwrap(),
-    )
-    .unwrap();
+    render_into(&plan, Format::Networkd, &root);
     let netdev = std::fs::read_to_string(root.join("etc/systemd/network/50-vxlan-mesh-vxmwg0.netdev")).unwrap();
     assert!(netdev.contains("Kind=wireguard"), "{netdev}");
 
-    let log = networkd_log(
+    assert_networkd_parses(
         &lab,
         &plan,
         &[root.join("etc/systemd/network")],
+        &["50-vxlan-mesh-"],
         &tmp.0.join("networkd.log"),
-    );
-    let warnings = about_our_files(&log, &["50-vxlan-mesh-"]);
-    assert!(
-        warnings.is_empty(),
-        "networkd on our files:\n{}\n--- log ---\n{log}",
-        warnings.join("\n")
-    );
-    // It loaded the WireGuard netdev (here it fails to create the device: no kernel WireGuard).
-    assert!(
-        log.contains(&format!("{INTERFACE}: netdev")),
-        "networkd never made {INTERFACE}:\n{log}"
     );
 }
 
@@ -421,11 +462,7 @@ fn netplan_generates_a_wireguard_netdev_that_networkd_parses_without_a_warning()
     let tmp = TempDir::new("gwp");
     let (plan, _) = encrypted_plan_with_key(&tmp.0, "lxd1");
     let root = tmp.0.join("root");
-    write_files(
-        &root,
-        &render_with(&plan, Format::Netplan, &Options::default()).unwrap(),
-    )
-    .unwrap();
+    render_into(&plan, Format::Netplan, &root);
     let out = Command::new("netplan")
         .args(["generate", "--root-dir"])
         .arg(&root)
@@ -462,21 +499,12 @@ fn netplan_generates_a_wireguard_netdev_that_networkd_parses_without_a_warning()
 
     let (fleet, _) = common::example("encrypted-per-peer");
     let (_serial, lab) = lab_of(&fleet, 1, "gwp");
-    let log = networkd_log(
+    assert_networkd_parses(
         &lab,
         &plan,
         &[generated, root.join("etc/systemd/network")],
+        &["10-netplan-", "50-vxlan-mesh"],
         &tmp.0.join("networkd.log"),
-    );
-    let warnings = about_our_files(&log, &["10-netplan-", "50-vxlan-mesh"]);
-    assert!(
-        warnings.is_empty(),
-        "networkd on our files:\n{}\n--- log ---\n{log}",
-        warnings.join("\n")
-    );
-    assert!(
-        log.contains(&format!("{INTERFACE}: netdev")),
-        "networkd never made {INTERFACE}:\n{log}"
     );
 }
 
@@ -485,34 +513,15 @@ fn netplan_generates_a_wireguard_netdev_that_networkd_parses_without_a_warning()
 /// configures it, as the shell form does. The mesh then works as the shell form's does.
 #[test]
 fn networkd_form_with_its_sync_runs_an_encrypted_mesh_through_wireguard_go() {
-    let tmp = TempDir::new("gwd");
-    let keys = keys(&tmp.0, 3);
-    for (key, _) in &keys {
-        // As the README says: networkd reads the key as systemd-network.
-        let out = run("chgrp", &["systemd-network", key.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", text(&out));
-        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640)).unwrap();
-    }
-    let fleet = Inventory::from_toml_str(&inventory(&keys, "flood"))
-        .unwrap()
-        .validate()
-        .unwrap();
-    let (_serial, lab) = lab_of(&fleet, 2, "gwd");
-    let mounts = Mounts::new(&tmp.0, &lab);
-    let counter = UnderlayCounter::install(&lab);
+    let mesh = Mesh::new("gwd", true);
+    let (lab, mounts) = (&mesh.lab, &mesh.mounts);
+    let counter = UnderlayCounter::install(lab);
     let mut daemons = Vec::new();
-    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
-        let mut plan = fleet.plan(&h.name).unwrap();
-        plan.wireguard.as_mut().unwrap().private_key_file = Some(key.clone());
-        let root = tmp.0.join(&h.name);
-        write_files(
-            &root,
-            &render_with(&plan, Format::Networkd, &Options::default()).unwrap(),
-        )
-        .unwrap();
+    for (i, h) in lab.spec().hosts.iter().enumerate() {
+        let root = mesh.render(i, Format::Networkd);
         lab.run_units(&h.netns, &root, vxlan_mesh_lab::systemd::Order::BeforeNetworkd)
             .unwrap();
-        let log = tmp.0.join(format!("{}.networkd.log", h.name));
+        let log = mesh.tmp.0.join(format!("{}.networkd.log", h.name));
         daemons.push(common::lab::Networkd(
             lab.start_networkd(&h.netns, &[root.join("etc/systemd/network")], &log)
                 .unwrap(),
@@ -532,12 +541,10 @@ fn networkd_form_with_its_sync_runs_an_encrypted_mesh_through_wireguard_go() {
         assert_eq!(said.matches("is run by wireguard-go").count(), 1, "{said}");
     }
     lab.attach_containers().unwrap();
-    assert_mesh_works(&lab);
-    let (vxlan, wireguard) = counter.read();
-    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
-    assert!(wireguard > 0, "no WireGuard packets on the underlay");
+    assert_mesh_works(lab);
+    assert_only_wireguard_crossed(&counter);
     for h in &lab.spec().hosts {
-        let script = tmp.0.join(&h.name).join(SCRIPT);
+        let script = mesh.tmp.0.join(&h.name).join(SCRIPT);
         let out = mounts.exec(&h.netns, &["sh", script.to_str().unwrap(), "status"]);
         assert_eq!(out.status.code(), Some(0), "status on {}: {}", h.name, text(&out));
     }

@@ -29,6 +29,10 @@
 #             VXLAN_MESH_WAIT seconds, default 30), marks them, deletes stale links and FDB
 #             entries, re-creates a device whose fixed attributes differ (networkd never
 #             changes an existing one), reloads the firewall and the loop prevention
+{%- if wireguard.is_some() %}
+#             (where the kernel has no WireGuard, networkd cannot create the WireGuard
+#             interface: sync starts it with wireguard-go and configures it as start does)
+{%- endif %}
 #   loop-start, loop-stop
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)

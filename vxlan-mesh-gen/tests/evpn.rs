@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use vxlan_mesh_core::frr::Config;
 use vxlan_mesh_core::HostPlan;
 use vxlan_mesh_gen::{render, write_files, Format, RenderError, RenderedFile};
@@ -143,16 +141,7 @@ fn netplan_generate_gives_networkd_the_same_port_flags() {
             "{yaml}"
         );
         write_files(&root, &files).unwrap();
-        let out = Command::new("netplan")
-            .args(["generate", "--root-dir"])
-            .arg(&root)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run netplan (apt-get install netplan.io): {e}"));
-        assert!(
-            out.status.success(),
-            "netplan generate: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::netplan_generate(&root, &plan.host);
         for v in plan.vxlans() {
             let generated = root.join("run/systemd/network");
             let netdev = std::fs::read_to_string(generated.join(format!("10-netplan-{}.netdev", v.name))).unwrap();

@@ -242,7 +242,7 @@ pub enum RenderError {
 /// ```
 /// use vxlan_mesh_gen::{render, Format};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("b")?;
-/// for format in Format::ALL {
+/// for format in Format::of_plan(&plan) {
 ///     assert!(!render(&plan, format)?.is_empty());
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())

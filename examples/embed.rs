@@ -18,7 +18,7 @@ use vxlan_mesh_gen::{render_with, Format, Options, RenderedFile};
 /// The Hetzner example of the classic HOWTO, built into the program.
 const BUNDLED: &str = include_str!("hetzner.toml");
 
-/// Every form's files, in [`Format::ALL`] order.
+/// Every form's files, in [`Format::ALL`] order (the forms the plan has: [`Format::of_plan`]).
 type Rendered = Vec<(Format, Vec<RenderedFile>)>;
 
 /// Parse → validate → plan → render. Every step's error names the field or object at fault.
@@ -31,7 +31,7 @@ fn plan_and_render(text: &str, source: &str, host: &str) -> Result<(HostPlan, Re
         inventory: source.to_string(),
     };
     let mut rendered = Vec::new();
-    for format in Format::ALL {
+    for format in Format::of_plan(&plan) {
         rendered.push((format, render_with(&plan, format, &opts)?));
     }
     Ok((plan, rendered))

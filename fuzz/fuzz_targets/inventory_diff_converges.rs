@@ -102,6 +102,8 @@ fn normal(state: &State) -> State {
                 .is_some_and(|v| v.remote == Some(e.destination))
     };
     let mut s = state.clone();
+    // Who owns the FDB (evpn mode: FRR) is the plan's to say, not the kernel's to show.
+    s.external_fdb = false;
     s.bridges.sort();
     s.vxlans.sort();
     s.fdb.retain(|e| !implied(e));

@@ -241,4 +241,6 @@ pub enum RenderFormat {
     Netplan,
     /// An Ignition config (spec 3.3.0) writing the networkd form's files.
     Ignition,
+    /// The FRR configuration (router bgp block) of an evpn-mode host.
+    Frr,
 }

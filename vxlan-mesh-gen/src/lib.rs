@@ -12,7 +12,9 @@
 //! - [`Format::Netplan`]: netplan YAML plus networkd drop-ins for what netplan has no key for
 //!   (FDB flood entries, bridge port isolation), and the same firewall units;
 //! - [`Format::Ignition`]: one Ignition config (spec 3.3.0) that writes the networkd form's
-//!   files, for hosts provisioned at first boot (Flatcar).
+//!   files, for hosts provisioned at first boot (Flatcar);
+//! - [`Format::Frr`]: in evpn mode, the host's FRR configuration (the `router bgp` block of
+//!   [`vxlan_mesh_core::frr::Config`]), which the other forms also ship and load.
 //!
 //! Every file comes from an askama template under `templates/`; `askama.toml` declares the
 //! escaper of each template type (shell words are single-quoted, unit-file values refuse line
@@ -45,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 pub mod escape;
+mod frr;
 mod ignition;
 mod netplan;
 mod networkd;
@@ -76,11 +79,34 @@ pub enum Format {
     Netplan,
     /// An Ignition config holding the networkd form's files.
     Ignition,
+    /// The FRR configuration of an evpn-mode host.
+    Frr,
 }
 
 impl Format {
     /// Every format, in a fixed order.
-    pub const ALL: [Format; 4] = [Format::Shell, Format::Networkd, Format::Netplan, Format::Ignition];
+    pub const ALL: [Format; 5] = [
+        Format::Shell,
+        Format::Networkd,
+        Format::Netplan,
+        Format::Ignition,
+        Format::Frr,
+    ];
+
+    /// The formats `plan` can be rendered in: every one but [`Format::Frr`] outside evpn
+    /// mode (such a plan has no BGP configuration).
+    ///
+    /// ```
+    /// use vxlan_mesh_gen::Format;
+    /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a")?;
+    /// assert!(!Format::of_plan(&plan).any(|f| f == Format::Frr));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn of_plan(plan: &HostPlan) -> impl Iterator<Item = Format> + '_ {
+        Format::ALL
+            .into_iter()
+            .filter(|f| *f != Format::Frr || plan.evpn.is_some())
+    }
 
     /// The format's name on the command line.
     ///
@@ -93,6 +119,7 @@ impl Format {
             Format::Networkd => "networkd",
             Format::Netplan => "netplan",
             Format::Ignition => "ignition",
+            Format::Frr => "frr",
         }
     }
 }
@@ -109,7 +136,7 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd, netplan or ignition)"))
+            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd, netplan, ignition or frr)"))
     }
 }
 
@@ -189,16 +216,15 @@ pub enum RenderError {
         /// serde_json's error.
         source: serde_json::Error,
     },
-    /// The plan is in evpn mode, which this form cannot express yet: its devices would lack
-    /// their bridge port flags, and the host its FRR configuration.
+    /// The FRR form of a plan that is not in evpn mode, which has no BGP configuration.
     #[error(
-        "host `{host}`: mode = \"evpn\" is not rendered by the `{format}` form yet; use `vxlan-mesh apply` on the host"
+        "host `{host}`: the `frr` form is the BGP configuration of mode = \"evpn\"; this inventory's mode is `{mode}`"
     )]
-    Evpn {
+    NotEvpn {
         /// The host whose plan it is.
         host: String,
-        /// The form asked for.
-        format: Format,
+        /// The plan's mode.
+        mode: &'static str,
     },
 }
 
@@ -207,7 +233,7 @@ pub enum RenderError {
 /// ```
 /// use vxlan_mesh_gen::{render, Format};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("b")?;
-/// for format in Format::ALL {
+/// for format in Format::of_plan(&plan) {
 ///     assert!(!render(&plan, format)?.is_empty());
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -227,13 +253,6 @@ pub fn render(plan: &HostPlan, format: Format) -> Result<Vec<RenderedFile>, Rend
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Vec<RenderedFile>, RenderError> {
-    // The one refusal for every form, before any template sees the plan.
-    if plan.evpn.is_some() {
-        return Err(RenderError::Evpn {
-            host: plan.host.clone(),
-            format,
-        });
-    }
     let header = Header::new(plan, format, opts);
     let files = match format {
         Format::Shell => shell::render(plan, &header)?,
@@ -241,6 +260,10 @@ pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Ve
         Format::Netplan => netplan::render(plan, &header)?,
         // The networkd form's files, whatever they are, carried as they are.
         Format::Ignition => vec![ignition::render(&render_with(plan, Format::Networkd, opts)?)?],
+        Format::Frr => vec![frr::render(plan, &header)?.ok_or_else(|| RenderError::NotEvpn {
+            host: plan.host.clone(),
+            mode: plan.mode.as_str(),
+        })?],
     };
     for f in &files {
         check_relative(&f.path)?;

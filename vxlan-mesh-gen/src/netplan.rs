@@ -1,6 +1,6 @@
 //! netplan: one YAML file (`tunnels:` of mode vxlan, `bridges:`), networkd drop-ins for the
 //! `.network` files netplan generates where netplan has no key (FDB flood entries, bridge
-//! port isolation), and the shared firewall and loop-prevention units.
+//! port isolation, bridge port learning), and the shared firewall and loop-prevention units.
 
 use askama::Template;
 use vxlan_mesh_core::HostPlan;
@@ -19,6 +19,8 @@ struct Yaml<'a> {
     h: &'a Header,
     flood: bool,
     isolation: bool,
+    /// evpn mode: bridge ports that must not learn (a drop-in each).
+    no_port_learning: bool,
     ebtables: bool,
     underlay_device: Option<&'a str>,
     wireguard: Option<Wireguard>,
@@ -47,6 +49,7 @@ struct Tunnel {
     port: u16,
     mtu: u32,
     learning: bool,
+    neigh_suppress: bool,
     /// The `checksums:` list, as the core words it for netplan (empty: no key).
     checksums: Vec<&'static str>,
 }
@@ -65,6 +68,7 @@ struct DropIn<'a> {
     network_file: String,
     name: &'a str,
     isolated: bool,
+    port_learning: bool,
     fdb: Vec<Fdb>,
 }
 
@@ -108,7 +112,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         for v in &net.vxlans {
             not_underlay(plan, &v.name, YAML)?;
             tunnels.push(Tunnel {
-                description: describe(net, v),
+                description: describe(plan, net, v),
                 name: v.name.clone(),
                 vni: v.vni,
                 local: v.local.to_string(),
@@ -116,10 +120,11 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 port: v.port,
                 mtu: v.mtu,
                 learning: v.learning,
+                neigh_suppress: v.neigh_suppress,
                 checksums: v.udp_checksum_mode().netplan_checksums(),
             });
             let fdb = fdb_of(net, v);
-            if v.isolated || !fdb.is_empty() {
+            if v.isolated || !v.port_learning || !fdb.is_empty() {
                 let network_file = generated_network(&v.name);
                 let path = format!("{DIR}/{network_file}.d/50-vxlan-mesh.conf");
                 let dropin = DropIn {
@@ -127,6 +132,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                     network_file,
                     name: &v.name,
                     isolated: v.isolated,
+                    port_learning: v.port_learning,
                     fdb,
                 };
                 dropins.push(RenderedFile {
@@ -141,6 +147,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         h,
         flood: plan.fdb().next().is_some(),
         isolation: plan.vxlans().any(|v| v.isolated),
+        no_port_learning: plan.vxlans().any(|v| !v.port_learning),
         ebtables: plan.loop_rules.is_some(),
         underlay_device: plan.underlay_device.as_deref(),
         wireguard,

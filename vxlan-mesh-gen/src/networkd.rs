@@ -56,6 +56,8 @@ struct VxlanNetwork<'a> {
     mtu: u32,
     bridge: Option<&'a str>,
     isolated: bool,
+    neigh_suppress: bool,
+    port_learning: bool,
     fdb: Vec<Fdb>,
 }
 
@@ -132,9 +134,13 @@ pub(crate) fn fdb_of(net: &NetworkPlan, v: &Vxlan) -> Vec<Fdb> {
 }
 
 /// One line saying what a VXLAN device is for.
-pub(crate) fn describe(net: &NetworkPlan, v: &Vxlan) -> String {
+pub(crate) fn describe(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> String {
     match &v.peer {
         Some(peer) => format!("Network {}: VXLAN device towards {peer}, VNI {}", net.name, v.vni),
+        None if plan.evpn.is_some() => format!(
+            "Network {}: VXLAN device, VNI {}, flooding to the VTEPs FRR learns over BGP EVPN",
+            net.name, v.vni
+        ),
         None => format!(
             "Network {}: VXLAN device, VNI {}, flooding to {} peer(s)",
             net.name,
@@ -226,7 +232,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
             not_underlay(plan, &v.name, &format!("{base}.network"))?;
             let netdev = VxlanNetdev {
                 h,
-                description: describe(net, v),
+                description: describe(plan, net, v),
                 underlay_device: v.underlay_device.as_deref(),
                 name: &v.name,
                 mtu: v.mtu,
@@ -244,11 +250,13 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
             ));
             let network = VxlanNetwork {
                 h,
-                description: describe(net, v),
+                description: describe(plan, net, v),
                 name: &v.name,
                 mtu: v.mtu,
                 bridge: v.bridge.as_deref(),
                 isolated: v.isolated,
+                neigh_suppress: v.neigh_suppress,
+                port_learning: v.port_learning,
                 fdb: fdb_of(net, v),
             };
             files.push(file(

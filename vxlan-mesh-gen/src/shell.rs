@@ -171,17 +171,21 @@ struct Script<'a> {
     /// The WireGuard interface of an encrypted mesh.
     wireguard: Option<Wg>,
     networks: Vec<Net>,
+    /// evpn mode: the `router bgp` block FRR must run.
+    frr: Option<Frr>,
 }
 
 struct Nft {
     load: Piped,
-    /// The peers' addresses, one per line.
+    /// The peers' addresses (evpn mode: the underlay prefix), one per line.
     peers: String,
     port: String,
     /// With encryption: the WireGuard interface, the only one VXLAN is accepted on.
     vxlan_interface: String,
     /// With encryption: the VXLAN port ('' without).
     vxlan_port: String,
+    /// evpn mode: the BGP port, accepted from the prefix only.
+    bgp_port: Option<String>,
 }
 
 /// The WireGuard interface: what `wireguard_step` compares and the commands it runs.
@@ -219,6 +223,12 @@ struct WgPeer {
     /// `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template) prints a peer.
     line: String,
     set: Cmd,
+}
+
+/// FRR's configuration in evpn mode.
+struct Frr {
+    /// The core's `router bgp` block, as FRR's `show running-config` prints it.
+    conf: String,
 }
 
 struct Ebtables {
@@ -267,8 +277,19 @@ struct Vx {
     set_down: Cmd,
     set_master: Cmd,
     set_isolated: Cmd,
+    /// evpn mode: the bridge port flags, as `ip -d link` lists them, and the command that
+    /// sets them.
+    port_flags: Option<PortFlags>,
+    /// evpn mode: FRR owns the FDB entries, which the script neither adds nor prunes.
+    external_fdb: bool,
     set_up: Cmd,
     fdb: Vec<Fdb>,
+}
+
+struct PortFlags {
+    neigh_suppress: &'static str,
+    learning: &'static str,
+    set: Cmd,
 }
 
 struct Fdb {
@@ -308,11 +329,21 @@ fn delete_link(name: &str) -> Cmd {
     Cmd::of(&Op::DeleteLink { name: name.to_string() })
 }
 
-fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
+/// iproute2's word for a flag.
+fn on_off(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
     let master = v.bridge.clone().map_or(Master::None, Master::Bridge);
     Vx {
         description: match &v.peer {
             Some(peer) => format!("VXLAN device towards {peer}, VNI {}", v.vni),
+            None if plan.evpn.is_some() => format!("VXLAN device, VNI {}, its FDB entries by FRR (EVPN)", v.vni),
             None => format!("VXLAN device, VNI {}, flooding to {} peer(s)", v.vni, net.fdb.len()),
         },
         name: v.name.clone(),
@@ -328,11 +359,21 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
             name: v.name.clone(),
             isolated: v.isolated,
         }),
+        port_flags: (v.neigh_suppress || !v.port_learning).then(|| PortFlags {
+            neigh_suppress: on_off(v.neigh_suppress),
+            learning: on_off(v.port_learning),
+            set: Cmd::of(&Op::SetPortFlags {
+                name: v.name.clone(),
+                neigh_suppress: v.neigh_suppress,
+                learning: v.port_learning,
+            }),
+        }),
+        external_fdb: plan.evpn.is_some(),
         set_up: set_link(&v.name, |s| s.up = Some(true)),
         mtu: v.mtu.to_string(),
         alias: v.alias.clone(),
         bridge: v.bridge.clone().unwrap_or_default(),
-        isolated: if v.isolated { "on" } else { "off" },
+        isolated: on_off(v.isolated),
         fdb: net
             .fdb
             .iter()
@@ -350,7 +391,7 @@ fn vx(net: &NetworkPlan, v: &Vxlan) -> Vx {
     }
 }
 
-fn net(n: &NetworkPlan) -> Net {
+fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
     let br = &n.bridge;
     Net {
         name: n.name.clone(),
@@ -361,7 +402,7 @@ fn net(n: &NetworkPlan) -> Net {
         set_up: set_link(&br.name, |s| s.up = Some(true)),
         mtu: br.mtu.to_string(),
         alias: br.alias.clone(),
-        vxlans: n.vxlans.iter().map(|v| vx(n, v)).collect(),
+        vxlans: n.vxlans.iter().map(|v| vx(plan, n, v)).collect(),
     }
 }
 
@@ -536,7 +577,13 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         }),
         firewall: plan.firewall.as_ref().map(|fw| Nft {
             load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
-            peers: fw.peers.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+            peers: fw
+                .peers
+                .iter()
+                .map(ToString::to_string)
+                .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
+                .collect::<Vec<_>>()
+                .join("\n"),
             port: fw.port.to_string(),
             vxlan_interface: fw.wireguard.as_ref().map(|w| w.interface.clone()).unwrap_or_default(),
             vxlan_port: fw
@@ -544,6 +591,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 .as_ref()
                 .map(|w| w.vxlan_port.to_string())
                 .unwrap_or_default(),
+            bgp_port: fw.evpn.as_ref().map(|e| e.bgp_port.to_string()),
         }),
         chain: EBTABLES_CHAIN,
         ebtables: plan.loop_rules.as_ref().map(ebtables),
@@ -552,7 +600,8 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         fdb_delete: fdb_delete(),
         wanted_links,
         wireguard: plan.wireguard.as_ref().map(wg),
-        networks: plan.networks.iter().map(net).collect(),
+        networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
+        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),
@@ -571,6 +620,10 @@ pub(crate) fn firewall_desc(plan: &HostPlan) -> String {
             fw.peers.len(),
             w.vxlan_port,
             w.interface
+        ),
+        Some(fw @ vxlan_mesh_core::Firewall { evpn: Some(e), .. }) => format!(
+            "nftables table inet {} accepts UDP {} and TCP {} from {} only",
+            fw.table, fw.port, e.bgp_port, e.prefix
         ),
         Some(fw) => format!(
             "nftables table inet {} accepts UDP {} from the {} peer(s) only",

@@ -6,7 +6,7 @@
 use askama::Template;
 use vxlan_mesh_core::{firewall, HostPlan};
 
-use crate::{fill, shell, Header, RenderError, RenderedFile};
+use crate::{fill, frr, shell, Header, RenderError, RenderedFile};
 
 const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
 const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
@@ -37,6 +37,9 @@ struct EbtablesUnit<'a> {
 struct SyncUnit<'a> {
     h: &'a Header,
     script: &'a str,
+    /// evpn mode: the sync also loads FRR's configuration, so it runs after FRR (and again
+    /// when FRR restarts, which forgets what was loaded).
+    frr: bool,
 }
 
 #[derive(Template)]
@@ -98,7 +101,13 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         units.push(EBTABLES_UNIT);
     }
     let path = format!("{UNIT_DIR}/{SYNC_UNIT}");
-    let unit = SyncUnit { h, script: &script };
+    // evpn mode: the script's sync loads this file's block into FRR.
+    files.extend(frr::render(plan, h)?);
+    let unit = SyncUnit {
+        h,
+        script: &script,
+        frr: plan.evpn.is_some(),
+    };
     files.push(RenderedFile {
         contents: fill(&path, &unit)?,
         path: path.into(),

@@ -37,7 +37,7 @@
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
 #   DRYRUN=1  print the commands that would change the system instead of running them
-# Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}.
+# Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}{% if frr.is_some() %}, FRR with bgpd enabled (vtysh){% endif %}.
 set -eu
 
 # Debian keeps nft and ebtables in /usr/sbin, which cron's PATH lacks.
@@ -72,8 +72,17 @@ NFT_PORT={{ fw.port }}
 NFT_VXLAN_IF={{ fw.vxlan_interface }}
 NFT_VXLAN_PORT={{ fw.vxlan_port }}
 {%- endif %}
+{%- if let Some(bgp) = fw.bgp_port %}
+NFT_BGP_PORT={{ bgp }}
+{%- endif %}
 {%- endif %}
 NFT_REMOVE={{ nft_remove.text }}
+{%- if let Some(frr) = frr %}
+
+# EVPN: vxlan-mesh's router bgp block for FRR, as `vtysh -c 'show running-config'` prints
+# it; its peer-group vxlan-mesh marks it as vxlan-mesh's.
+FRR_CONF={{ frr.conf }}
+{%- endif %}
 {%- if let Some(ebt) = ebtables %}
 # The rules of the loop-prevention chain, as `ebtables -L` lists them.
 EBT_RULES={{ ebt.listing }}
@@ -287,7 +296,7 @@ nft_present() {
 {%- if let Some(fw) = firewall %}
 
 # True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
-# and drops it from everyone else.
+# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}.
 firewall_ok() {
 	nft_present || return 1
 	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
@@ -297,6 +306,12 @@ firewall_ok() {
 	*"saddr @peers udp dport $NFT_PORT accept"*) ;;
 	*) return 1 ;;
 	esac
+{%- if fw.bgp_port.is_some() %}
+	case "$rules" in
+	*"saddr @peers tcp dport $NFT_BGP_PORT accept"*"tcp dport $NFT_BGP_PORT counter"*"drop"*) ;;
+	*) return 1 ;;
+	esac
+{%- endif %}
 	case "$rules" in
 	*"udp dport $NFT_PORT counter"*"drop"*) ;;
 	*) return 1 ;;
@@ -471,6 +486,84 @@ wireguard_step() {
 	is_up "$d" || run {{ wg.set_up|words }}
 }
 {%- endif %}
+{%- if frr.is_some() %}
+
+# The running `router bgp` block of FRR's default VRF, as `show running-config` prints it
+# (nothing when there is none).
+frr_running() {
+	vtysh -c 'show running-config' 2>/dev/null | awk '/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }' || true
+}
+
+# True when the router bgp block $1 carries vxlan-mesh's mark, its peer-group.
+frr_ours() {
+	printf '%s\n' "$1" | grep -qx ' neighbor vxlan-mesh peer-group'
+}
+
+# Removes the running router bgp block $1 (its first line is `router bgp ASN`).
+frr_remove() {
+	run vtysh -c 'configure terminal' -c "no $(printf '%s\n' "$1" | head -n 1)"
+}
+
+# Loads $FRR_CONF into FRR (vtysh reads it from a file).
+frr_load() {
+	case "$MODE" in
+	apply)
+		file=$(mktemp)
+		printf '%s' "$FRR_CONF" >"$file"
+		if ! vtysh -f "$file"; then
+			rm -f "$file"
+			die "vtysh could not load vxlan-mesh's router bgp block (is bgpd enabled in /etc/frr/daemons?)"
+		fi
+		rm -f "$file"
+		;;
+	print) printf 'vtysh -f FILE, FILE holding:\n%s' "$FRR_CONF" ;;
+	check)
+		drift=1
+		printf '  would load the router bgp block of the plan into FRR\n'
+		;;
+	esac
+}
+
+# Refuses, before anything changes, what would stop FRR from taking the plan's block: no
+# vtysh, or a router bgp block of someone else's (without the peer-group vxlan-mesh), which
+# is never changed.
+frr_preflight() {
+	if ! command -v vtysh >/dev/null 2>&1; then
+		[ "$MODE" != apply ] || die "vtysh is not installed: EVPN needs FRR (install frr, set bgpd=yes in /etc/frr/daemons, restart frr and run again)"
+		return 0
+	fi
+	have=$(frr_running)
+	if [ -n "$have" ] && ! frr_ours "$have"; then
+		die "FRR has \`$(printf '%s\n' "$have" | head -n 1)\` without the peer-group vxlan-mesh: it is not vxlan-mesh's, so it is left alone (remove it, or move its sessions elsewhere, and run again)"
+	fi
+}
+
+# EVPN: FRR runs the plan's router bgp block; an older block of vxlan-mesh's is replaced.
+frr_step() {
+	if ! command -v vtysh >/dev/null 2>&1; then
+		differs "vtysh is not installed: EVPN needs FRR with bgpd enabled"
+		return 0
+	fi
+	have=$(frr_running)
+	[ "$have" != "$(printf '%s' "$FRR_CONF")" ] || return 0
+	if [ -z "$have" ]; then
+		differs "FRR has no router bgp block: loading vxlan-mesh's"
+	else
+		differs "FRR's router bgp block of vxlan-mesh differs from the plan: replacing it"
+		frr_remove "$have"
+	fi
+	frr_load
+}
+
+# Removes vxlan-mesh's router bgp block from FRR, if FRR runs one.
+frr_down() {
+	command -v vtysh >/dev/null 2>&1 || return 0
+	have=$(frr_running)
+	if [ -n "$have" ] && frr_ours "$have"; then
+		frr_remove "$have"
+	fi
+}
+{%- endif %}
 
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
@@ -478,6 +571,9 @@ converge() {
 	need ip bridge awk sed
 {%- if wireguard.is_some() %}
 	wg_key_check
+{%- endif %}
+{%- if frr.is_some() %}
+	frr_preflight
 {%- endif %}
 	firewall_step
 	loop_step
@@ -524,17 +620,32 @@ converge() {
 		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
 	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run {{ v.set_isolated|words }}
+{%- if let Some(p) = v.port_flags %}
+	if [ "$(field "$d" neigh_suppress)" != {{ p.neigh_suppress }} ] || [ "$(field "$d" learning)" != {{ p.learning }} ]; then
+		run {{ p.set|words }}
+	fi
+{%- endif %}
+{%- if v.external_fdb %}
+	# FRR installs and removes this device's FDB entries (EVPN): none is vxlan-mesh's.
+{%- else %}
 {%- for e in v.fdb %}
 	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run {{ e.add|words }}
 {%- endfor %}
 	prune_fdb {{ v.name }} {{ v.remote }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
+{%- endif %}
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}
+{%- if frr.is_some() %}
+	frr_step
+{%- endif %}
 }
 
 stop() {
 	need ip
+{%- if frr.is_some() %}
+	frr_down
+{%- endif %}
 	prune_links
 	loop_down
 	if nft_present; then

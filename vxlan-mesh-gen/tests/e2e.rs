@@ -19,7 +19,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::lab::{assert_overlay_works, deploy_networkd, exec_expect, form_lab};
 use vxlan_mesh_core::HostPlan;
@@ -146,17 +145,7 @@ fn networkd_form(inventory: &str, base: &str, netplan: bool) {
         let mut dirs = Vec::new();
         if netplan {
             files_of(&plan, Format::Netplan, &root);
-            let out = Command::new("netplan")
-                .args(["generate", "--root-dir"])
-                .arg(&root)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run netplan (apt-get install netplan.io): {e}"));
-            assert!(
-                out.status.success(),
-                "netplan generate failed for {}: {}",
-                host.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            common::netplan_generate(&root, &host.name);
             dirs.push(root.join("run/systemd/network"));
             let ours = root.join("etc/systemd/network");
             if ours.exists() {

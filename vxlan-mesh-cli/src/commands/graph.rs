@@ -105,6 +105,7 @@ impl Mesh {
         let vnis = match self.mode {
             Mode::Flood => format!("VNI {} (flood: one device, one FDB entry per peer)", n.vni),
             Mode::PerPeer => format!("VNIs {}..{} (one per link)", n.vni, n.vni_last),
+            Mode::Evpn => format!("VNI {} (evpn: FRR installs the flood list)", n.vni),
             // `Mode` is non-exhaustive: a mode added later shows its VNI range until it has
             // words of its own here.
             _ => format!("VNIs {}..{}", n.vni, n.vni_last),
@@ -206,5 +207,18 @@ mod tests {
         // Pair indices {1,2}→0, {1,3}→1, {2,3}→2 on base 100.
         assert_eq!(lan, vec![100, 101, 102]);
         assert!(dot(&m).contains("h1 -- h2 [label=\"lan VNI 102\"];"));
+    }
+
+    #[test]
+    fn evpn_networks_have_no_static_links_and_say_who_floods() {
+        let evpn = THREE.replace(
+            "address = \"192.0.2.1\"\n",
+            "address = \"192.0.2.1\"\nroute-reflector = true\n",
+        );
+        let m = mesh(&format!(
+            "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\n{evpn}"
+        ));
+        assert!(m.links.is_empty(), "{:?}", m.links);
+        assert!(mermaid(&m).contains("VNI 100 (evpn: FRR installs the flood list)"));
     }
 }

@@ -1,5 +1,5 @@
 //! `vxlan-mesh render`: a host's plan as a shell script, systemd-networkd files, netplan
-//! YAML or an Ignition config.
+//! YAML, an Ignition config or (evpn mode) its FRR configuration.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,6 +19,7 @@ impl From<RenderFormat> for Format {
             RenderFormat::Networkd => Format::Networkd,
             RenderFormat::Netplan => Format::Netplan,
             RenderFormat::Ignition => Format::Ignition,
+            RenderFormat::Frr => Format::Frr,
         }
     }
 }

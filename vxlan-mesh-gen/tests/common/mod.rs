@@ -49,6 +49,21 @@ pub fn fleet(path: &Path) -> Fleet {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Runs the real `netplan generate --root-dir ROOT` on a rendered netplan tree (its output
+/// lands in ROOT/run/systemd/network); panics naming `what` unless it succeeds.
+pub fn netplan_generate(root: &Path, what: &str) {
+    let out = std::process::Command::new("netplan")
+        .args(["generate", "--root-dir"])
+        .arg(root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run netplan (apt-get install netplan.io): {e}"));
+    assert!(
+        out.status.success(),
+        "netplan generate failed for {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The label headers name: the path relative to the workspace, stable across machines.
 pub fn label(name: &str, path: &Path) -> String {
     let dir = path.parent().and_then(|d| d.file_name()).unwrap().to_string_lossy();

@@ -47,6 +47,7 @@ mod cleanup;
 mod cmd;
 mod error;
 mod lab;
+mod mountns;
 pub mod names;
 mod netns;
 mod probe;
@@ -56,6 +57,7 @@ pub mod systemd;
 pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
 pub use error::LabError;
 pub use lab::{Lab, Progress};
+pub use mountns::MOUNT_NS_DIR;
 pub use netns::run_in_netns;
 pub use probe::{
     neighbour_table_limit, Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT,

@@ -3,12 +3,14 @@
 
 mod check;
 mod deploy;
+mod fleet_copy;
 mod state;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use vxlan_mesh_core::Encryption;
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
 use crate::cli::lab::{LabArgs, LabCommand, Via};
@@ -83,10 +85,15 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     let deployer = deploy::for_via(via);
     // Refuse before building anything when this build cannot deploy that way.
     deployer.available()?;
+    if fleet.encryption() == Encryption::Wireguard {
+        deployer.encryption()?;
+    }
     if let Some(existing) = vxlan_mesh_lab::list_namespaces(&names::tag_prefix(tag))?.first() {
         bail!("lab `{tag}` exists (namespace `{existing}`); run `vxlan-mesh lab --tag {tag} down` first");
     }
-    let mut spec = LabSpec::from_fleet(&fleet, containers, tag)?;
+    let workdir = state::workdir(tag);
+    let fleet = fleet_copy::prepare(&inventory, fleet, &workdir)?;
+    let mut spec = LabSpec::from_fleet(&fleet.fleet, containers, tag)?;
     if let Some(rate) = rate {
         spec = spec.with_underlay_rate(rate);
     }
@@ -94,11 +101,9 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     let n_containers = spec.containers().count();
     let mut progress = Progress::phases(cli.quiet);
     let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
-    let workdir = state::workdir(tag);
     let ctx = deploy::Ctx {
         lab: &lab,
         fleet: &fleet,
-        inventory: &inventory,
         workdir: &workdir,
     };
     for (i, host) in lab.spec().hosts.iter().enumerate() {
@@ -127,6 +132,14 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     state::save(&st)?;
     let _kept = lab.persist();
     if !cli.quiet {
+        if fleet.encrypted() {
+            outln!(
+                "encrypted: WireGuard with the lab's own key pairs (`{}`), not the hosts' keys; \
+                 each host's wireguard-go runs in the host's own mount namespace (`{}/<host namespace>`)",
+                workdir.join("keys").display(),
+                vxlan_mesh_lab::MOUNT_NS_DIR
+            )?;
+        }
         outln!(
             "lab `{tag}` up: {hosts} hosts, {n_containers} containers, deployed via {} in {:.1}s; \
              next: vxlan-mesh lab{} {}",

@@ -14,6 +14,11 @@
 //! [`cleanup_prefix`] removes those of a crashed run. Building uses `ip -batch`, one process
 //! per namespace, so 16 hosts × 4 containers build in about a second.
 //!
+//! For an encrypted fleet (`encryption = "wireguard"`), each host namespace also gets a
+//! persistent mount namespace of its own ([`LabHost::mount_ns`], under [`MOUNT_NS_DIR`]) with
+//! a private `/run/wireguard`, so that every host's wireguard-go has its own control socket;
+//! [`Lab::exec`] runs the host's commands in it, and removing the lab releases it.
+//!
 //! [`systemd`] deploys a rendered systemd-networkd or netplan tree into a host the way
 //! systemd would: its units around systemd-networkd, and networkd itself.
 //!

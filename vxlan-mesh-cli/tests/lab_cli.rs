@@ -568,7 +568,7 @@ fn an_encrypted_ipv6_lab_is_removed_by_its_tag_without_state() {
 }
 
 #[test]
-fn encrypted_labs_refuse_networkd_and_netplan_saying_why() {
+fn encrypted_labs_refuse_networkd_and_netplan_saying_why_and_a_failed_up_leaves_no_keys() {
     let tag = Tag::new();
     let fleet = encrypted_fleet("flood", false);
     for via in ["networkd", "netplan"] {
@@ -583,4 +583,10 @@ fn encrypted_labs_refuse_networkd_and_netplan_saying_why() {
         assert!(tag.namespaces().is_empty(), "nothing is built");
         assert!(!PathBuf::from(format!("/run/vxlan-mesh-lab/{}", tag.0)).exists());
     }
+    // An `up` that fails after the lab made its keys (too many containers for the
+    // containers' subnet) takes them away again.
+    let out = tag.lab(Some(&fleet.0), &["up", "--containers", "100"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exceed"));
+    assert!(!PathBuf::from(format!("/run/vxlan-mesh-lab/{}", tag.0)).exists());
 }

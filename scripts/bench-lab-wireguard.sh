@@ -42,24 +42,8 @@ inventory() {
     } >"$INV"
 }
 
-median() { sort -g | sed -n 2p; }
-
-# Three runs; prints the medians of overlay, WireGuard-link goodput and their ratio.
-measure() {
-    local runs=()
-    for _ in 1 2 3; do
-        runs+=("$("${LAB[@]}" check --throughput --seconds "$SECS" --format json |
-            jq -r '.throughput | "\(.overlay_bits_per_second/1e9) \(.underlay_bits_per_second/1e9) \(.ratio)"')")
-    done
-    local o u r
-    o=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
-    u=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
-    r=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
-    printf 'overlay %.3f Gbit/s  wireguard %.3f Gbit/s  ratio %.3f  (runs: %s)\n' "$o" "$u" "$r" \
-        "$(printf '%s\n' "${runs[@]}" | awk '{printf "%.3f ", $3}')"
-}
-
-state() { cat "/run/vxlan-mesh-lab/$TAG.json"; }
+# shellcheck source=scripts/bench-lab-lib.sh
+source scripts/bench-lab-lib.sh
 
 # Clock ticks of user+system time of every wireguard-go of the lab, and of the machine.
 wg_ticks() {
@@ -109,6 +93,6 @@ for s in "${SETTINGS[@]}"; do
         printf '%-9s overlay   %s\n' "$s" "$(cpu_run "$c0" "$c1" "$a1")"
         printf '%-9s wireguard %s\n' "$s" "$(cpu_run "$h0" "$h1" "$i1")"
     else
-        printf '%-9s %s\n' "$s" "$(measure)"
+        printf '%-9s %s\n' "$s" "$(measure wireguard)"
     fi
 done

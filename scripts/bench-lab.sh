@@ -27,24 +27,8 @@ LAB=("$BIN" lab --tag "$TAG")
 trap '"${LAB[@]}" down >/dev/null 2>&1 || true; rm -f "$TMPINV"' EXIT
 TMPINV=$(mktemp --suffix=.toml)
 
-median() { sort -g | sed -n 2p; }
-
-# Three runs; prints "overlay underlay ratio" medians (Gbit/s, Gbit/s, ratio).
-measure() {
-    local runs=()
-    for _ in 1 2 3; do
-        runs+=("$("${LAB[@]}" check --throughput --seconds "$SECS" --format json |
-            jq -r '.throughput | "\(.overlay_bits_per_second/1e9) \(.underlay_bits_per_second/1e9) \(.ratio)"')")
-    done
-    local o u r
-    o=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
-    u=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
-    r=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
-    printf 'overlay %.2f Gbit/s  underlay %.2f Gbit/s  ratio %.3f  (runs: %s)\n' "$o" "$u" "$r" \
-        "$(printf '%s\n' "${runs[@]}" | awk '{printf "%.3f ", $3}')"
-}
-
-state() { cat "/run/vxlan-mesh-lab/$TAG.json"; }
+# shellcheck source=scripts/bench-lab-lib.sh
+source scripts/bench-lab-lib.sh
 
 # Deploys flood mode by hand from each host's plan, with extra `ip link add` VXLAN options.
 deploy_by_hand() {
@@ -94,5 +78,5 @@ for s in "${SETTINGS[@]}"; do
         ;;
     *) echo "unknown setting $s" >&2; exit 2 ;;
     esac
-    printf '%-12s %s\n' "$s" "$(measure)"
+    printf '%-12s %s\n' "$s" "$(measure underlay)"
 done

@@ -20,9 +20,6 @@ use vxlan_mesh_lab::{names, Lab, LabSpec};
 use common::{promtool_check_metrics, text as show, value, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
-/// The inner (WireGuard) prefix of the test meshes: a documentation range, apart from the
-/// underlay addresses `192.0.2.1`–`.4` and the containers (198.51.100.0/24).
-const INNER: &str = "192.0.2.128/25";
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
@@ -84,21 +81,8 @@ fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
 
 /// [`inventory`], with the hosts at `2001:db8::N` when `v6`.
 fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
-    // Inner addresses in a documentation range too (the default prefix is private).
-    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"{INNER}\"\n");
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    for (i, (_, public)) in keys.iter().enumerate().take(hosts) {
-        let n = i + 1;
-        let address = if v6 {
-            format!("2001:db8::{n}")
-        } else {
-            format!("192.0.2.{n}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{public}\"\n"
-        ));
-    }
-    s
+    let public: Vec<&str> = keys.iter().take(hosts).map(|(_, p)| p.as_str()).collect();
+    common::encrypted_inventory(&public, mode, v6)
 }
 
 fn lab_for(text: &str, tag: &str) -> Lab {

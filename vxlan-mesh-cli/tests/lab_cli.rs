@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vxlan_mesh_lab::{list_namespaces, names};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
 fn example(name: &str) -> PathBuf {
@@ -308,25 +310,13 @@ fn up_refuses_an_existing_lab_and_unknown_vias_fail_early() {
 /// An encrypted inventory of 3 hosts (`192.0.2.N`, or `2001:db8::N` when `v6`) in `mode`,
 /// whose public keys belong to nobody here: the lab must bring its own.
 fn encrypted_fleet(mode: &str, v6: bool) -> SmallFleet {
-    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"192.0.2.128/25\"\n");
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
     // Public keys whose private halves were thrown away when the test was written.
     let keys = [
         "Xc19hylN/yRezcvzIf1cWGR6P1Ocx8rHPkoMblAVoQc=",
         "YQ31MiYLGPzKOzgc2JOd47zXn5DiAWD+Rvs2kdkPrEo=",
         "/SxQoHzxwmOs8pYzw6pyuTTSLPNC3EKnuZnF1vAPojU=",
     ];
-    for (i, key) in keys.iter().enumerate() {
-        let n = i + 1;
-        let address = if v6 {
-            format!("2001:db8::{n}")
-        } else {
-            format!("192.0.2.{n}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"h{n}\"\naddress = \"{address}\"\npublic-key = \"{key}\"\n"
-        ));
-    }
+    let s = common::encrypted_inventory(&keys, mode, v6);
     let path = std::env::temp_dir().join(format!("wg-{}.toml", names::unique_tag("fleet")));
     std::fs::write(&path, s).unwrap();
     SmallFleet(path)

@@ -16,17 +16,22 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// # Ok::<(), vxlan_mesh_lab::LabError>(())
 /// ```
 pub fn list_namespaces(prefix: &str) -> Result<Vec<String>, LabError> {
-    let dir = match std::fs::read_dir(NETNS_DIR) {
+    names_in(Path::new(NETNS_DIR), prefix)
+}
+
+/// Names of the entries of `dir` that start with `prefix`, sorted; none when `dir` is missing.
+pub(crate) fn names_in(dir: &Path, prefix: &str) -> Result<Vec<String>, LabError> {
+    let entries = match std::fs::read_dir(dir) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
             return Err(LabError::Io {
-                path: NETNS_DIR.into(),
+                path: dir.to_path_buf(),
                 source,
             })
         }
     };
-    let mut out: Vec<String> = dir
+    let mut out: Vec<String> = entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.starts_with(prefix))

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
-use crate::cleanup::NETNS_DIR;
+use crate::cleanup::{names_in, NETNS_DIR};
 use crate::{cmd, LabError};
 
 /// Where the mount namespace files live, one per host namespace, named like it (so that a
@@ -82,19 +82,7 @@ pub(crate) fn release(file: &Path) -> Result<(), LabError> {
 
 /// Names of the host namespaces with a mount namespace file that starts with `prefix`.
 pub(crate) fn list(prefix: &str) -> Result<Vec<String>, LabError> {
-    let dir = Path::new(MOUNT_NS_DIR);
-    let entries = match fs::read_dir(dir) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(io(dir)(source)),
-    };
-    let mut out: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with(prefix))
-        .collect();
-    out.sort();
-    Ok(out)
+    names_in(Path::new(MOUNT_NS_DIR), prefix)
 }
 
 /// The program and arguments that run `argv` in host namespace `netns` and the mount

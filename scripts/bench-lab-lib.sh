@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by scripts/bench-lab.sh and scripts/bench-lab-wireguard.sh (sourced, not run).
-# Expects SECS (seconds per run), TAG (the lab's tag) and LAB (the `vxlan-mesh lab --tag
-# TAG` command line, an array).
+# Expects SECS (seconds per run), TAG (the lab's tag), BIN (vxlan-mesh) and LAB (the
+# `vxlan-mesh lab --tag TAG` command line, an array).
 
 median() { sort -g | sed -n 2p; }
 
@@ -23,3 +23,27 @@ measure() {
 
 # The lab's state file (`lab up` wrote it).
 state() { cat "/run/vxlan-mesh-lab/$TAG.json"; }
+
+# deploy_by_hand INVENTORY EXTRA: deploys flood mode by hand from each host's plan (BIN is
+# vxlan-mesh), with extra `ip link add` VXLAN options; bridges and VXLAN devices a
+# deployment made are replaced; then attaches the containers.
+deploy_by_hand() {
+    local inv=$1 extra=$2
+    local n ns plan dev
+    n=$(state | jq '.spec.hosts | length')
+    for ((i = 0; i < n; i++)); do
+        ns=$(state | jq -r ".spec.hosts[$i].netns")
+        plan=$("$BIN" -i "$inv" plan --host "$(state | jq -r ".spec.hosts[$i].name")" --format json)
+        for dev in $(jq -r '.networks[] | .bridge.name, .vxlans[].name' <<<"$plan"); do
+            if ip -n "$ns" link show "$dev" >/dev/null 2>&1; then ip -n "$ns" link del "$dev"; fi
+        done
+        jq -r --arg extra "$extra" '.networks[] as $n |
+            "link add \($n.bridge.name) type bridge",
+            "link set \($n.bridge.name) mtu \($n.bridge.mtu) up",
+            ($n.vxlans[] | "link add \(.name) type vxlan id \(.vni) local \(.local) dstport \(.port) \(if .learning then "learning" else "nolearning" end) \($extra)",
+                "link set \(.name) mtu \(.mtu) master \($n.bridge.name) up")' <<<"$plan" | ip -n "$ns" -batch -
+        jq -r '.networks[].fdb[] | "fdb append \(.mac) dev \(.device) dst \(.destination)"' <<<"$plan" |
+            bridge -n "$ns" -batch -
+    done
+    "${LAB[@]}" attach >/dev/null
+}

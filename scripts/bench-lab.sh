@@ -30,25 +30,6 @@ TMPINV=$(mktemp --suffix=.toml)
 # shellcheck source=scripts/bench-lab-lib.sh
 source scripts/bench-lab-lib.sh
 
-# Deploys flood mode by hand from each host's plan, with extra `ip link add` VXLAN options.
-deploy_by_hand() {
-    local extra=$1
-    local n ns plan
-    n=$(state | jq '.spec.hosts | length')
-    for ((i = 0; i < n; i++)); do
-        ns=$(state | jq -r ".spec.hosts[$i].netns")
-        plan=$("$BIN" -i "$INV" plan --host "$(state | jq -r ".spec.hosts[$i].name")" --format json)
-        jq -r --arg extra "$extra" '.networks[] as $n |
-            "link add \($n.bridge.name) type bridge",
-            "link set \($n.bridge.name) mtu \($n.bridge.mtu) up",
-            ($n.vxlans[] | "link add \(.name) type vxlan id \(.vni) local \(.local) dstport \(.port) \(if .learning then "learning" else "nolearning" end) \($extra)",
-                "link set \(.name) mtu \(.mtu) master \($n.bridge.name) up")' <<<"$plan" | ip -n "$ns" -batch -
-        jq -r '.networks[].fdb[] | "fdb append \(.mac) dev \(.device) dst \(.destination)"' <<<"$plan" |
-            bridge -n "$ns" -batch -
-    done
-    "${LAB[@]}" attach >/dev/null
-}
-
 each_host() { # runs "$@" with {} replaced by each host namespace
     for ns in $(state | jq -r '.spec.hosts[].netns'); do "${@//\{\}/$ns}"; done
 }
@@ -62,7 +43,7 @@ for s in "${SETTINGS[@]}"; do
     unshaped) "$BIN" -q -i "$inv" lab --tag "$TAG" up ;;
     noudpcsum)
         "$BIN" -q -i "$inv" lab --tag "$TAG" up --via none
-        deploy_by_hand noudpcsum
+        deploy_by_hand "$INV" noudpcsum
         ;;
     vxlan-nogro)
         "$BIN" -q -i "$inv" lab --tag "$TAG" up

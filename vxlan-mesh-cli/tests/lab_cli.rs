@@ -567,7 +567,8 @@ fn encrypted_labs_refuse_networkd_and_netplan_saying_why_and_a_failed_up_leaves_
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(&format!("`--via {via}` cannot deploy an encrypted inventory"))
-                && err.contains("kernel's WireGuard module"),
+                && err.contains("kernel's WireGuard module")
+                && err.contains("/etc/vxlan-mesh/wireguard.key"),
             "{err}"
         );
         assert!(tag.namespaces().is_empty(), "nothing is built");

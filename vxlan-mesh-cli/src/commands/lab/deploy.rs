@@ -10,7 +10,7 @@ use vxlan_mesh_lab::{Lab, LabHost};
 
 use super::fleet_copy::LabFleet;
 use super::Via;
-use crate::keys::KEY_ENV;
+use crate::keys::{DEFAULT_KEY_FILE, KEY_ENV};
 
 /// What a deployer works with.
 pub struct Ctx<'a> {
@@ -206,9 +206,11 @@ impl Deployer for Networkd {
     fn encryption(&self) -> Result<()> {
         bail!(
             "`--via {}` cannot deploy an encrypted inventory (`encryption = \"wireguard\"`) in the lab: \
-             systemd-networkd creates WireGuard devices through the kernel's WireGuard module only, \
-             with no userspace fallback, and the lab runs WireGuard in userspace (wireguard-go, one per \
-             host), as on a kernel without the module; use `--via netlink` or `--via shell`",
+             systemd-networkd makes the WireGuard device only through the kernel's WireGuard module \
+             (which kernels such as this lab's often lack; the lab's hosts then run wireguard-go, each \
+             in its own mount namespace), and it reads the private key from the path the rendered \
+             files name, `{DEFAULT_KEY_FILE}`: this machine's own key, which the lab never touches; \
+             use `--via netlink` or `--via shell`, which take the lab's own key of each host",
             if self.netplan { "netplan" } else { "networkd" }
         )
     }

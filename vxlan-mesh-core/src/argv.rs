@@ -28,6 +28,8 @@ pub enum Program {
     Nft,
     /// wireguard-tools' `wg`.
     Wg,
+    /// `wireguard-go`, the userspace WireGuard started where the kernel has none.
+    WireguardGo,
 }
 
 impl Program {
@@ -36,13 +38,14 @@ impl Program {
     /// ```
     /// assert_eq!(vxlan_mesh_core::argv::Program::Nft.name(), "nft");
     /// ```
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Program::Ip => "ip",
             Program::Bridge => "bridge",
             Program::Ebtables => "ebtables",
             Program::Nft => "nft",
             Program::Wg => "wg",
+            Program::WireguardGo => "wireguard-go",
         }
     }
 }
@@ -141,6 +144,15 @@ pub fn single_quoted(value: &str) -> String {
     out
 }
 
+/// iproute2's word for a flag.
+fn on_off(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}
+
 /// The command that performs `op`: the one place each command's arguments are written.
 ///
 /// ```
@@ -158,13 +170,23 @@ pub fn of(op: &Op) -> Command {
         Op::DeleteLink { name } => Command::new(Program::Ip, ["link", "del", "dev", name]),
         Op::SetIsolated { name, isolated } => Command::new(
             Program::Bridge,
+            ["link", "set", "dev", name, "isolated", on_off(*isolated)],
+        ),
+        Op::SetPortFlags {
+            name,
+            neigh_suppress,
+            learning,
+        } => Command::new(
+            Program::Bridge,
             [
                 "link",
                 "set",
                 "dev",
                 name,
-                "isolated",
-                if *isolated { "on" } else { "off" },
+                "neigh_suppress",
+                on_off(*neigh_suppress),
+                "learning",
+                on_off(*learning),
             ],
         ),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
@@ -218,6 +240,18 @@ pub fn of(op: &Op) -> Command {
             ["address", "del", &format!("{address}/{prefix_len}"), "dev", interface],
         ),
     }
+}
+
+/// The command that performs [`Op::CreateWireguard`] `{ name }` where the kernel refuses
+/// [`of`]'s (no `wireguard` link kind): `wireguard-go NAME`, which creates the TUN device
+/// `NAME` and serves it, as `wg-quick` falls back. `apply` runs it when the kernel has no
+/// WireGuard, the rendered shell script when `ip link add` fails.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::userspace_wireguard("vxmwg0").shell(), "wireguard-go vxmwg0");
+/// ```
+pub fn userspace_wireguard(name: &str) -> Command {
+    Command::new(Program::WireguardGo, [name])
 }
 
 fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {

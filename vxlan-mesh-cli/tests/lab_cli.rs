@@ -530,6 +530,33 @@ fn an_encrypted_lab_uses_its_own_keys_checks_and_leaves_nothing() {
     assert_eq!(default_key(), etc_before, "the default key path changed");
 }
 
+/// The rendered shell script deploys an encrypted lab too, with the lab's key of each host
+/// in `VXLAN_MESH_WIREGUARD_KEY` (the operator's, set in the environment of `lab`, would
+/// make the script refuse: it is none of the hosts' keys), in each host's mount namespace.
+#[test]
+fn an_encrypted_lab_via_the_shell_script() {
+    let tag = Tag::new();
+    let fleet = encrypted_fleet("per-peer", false);
+    let user = UserKey::new();
+    let before = user.snapshot();
+    let v = encrypted_up_check(&tag, &fleet, &user, &["up", "--via", "shell", "--containers", "2"], &[]);
+    assert_eq!(v["via"], "shell");
+    assert!(
+        v["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["mtu"] == 1390 && f["fits"] == true && f["larger_fails"] == true),
+        "{}",
+        text(&v["frames"])
+    );
+    let daemons = wireguard_go_of(&tag.0);
+    let down = tag.ok(None::<&str>, &["down"]);
+    assert!(down.contains("10 namespaces removed"), "{down}");
+    nothing_left(&tag, &daemons);
+    assert_eq!(user.snapshot(), before, "the operator's key was read or written");
+}
+
 /// IPv6 underlay, per-peer mode; then `down` without the state file (as after an `up` that
 /// was killed before saving it) still finds the mount namespaces and daemons by the tag.
 #[test]

@@ -350,7 +350,7 @@ impl UserKey {
 
     /// (access, modification and change times, size) of the key, and the names in HOME;
     /// read without reading the key, which would move its access time.
-    fn snapshot(&self) -> (i64, i64, i64, u64, Vec<String>) {
+    fn snapshot(&self) -> KeySnapshot {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(&self.key).unwrap();
         let mut names: Vec<String> = std::fs::read_dir(&self.home)
@@ -361,6 +361,9 @@ impl UserKey {
         (meta.atime(), meta.mtime(), meta.ctime(), meta.len(), names)
     }
 }
+
+/// What [`UserKey::snapshot`] compares.
+type KeySnapshot = (i64, i64, i64, u64, Vec<String>);
 
 impl Drop for UserKey {
     fn drop(&mut self) {
@@ -490,6 +493,45 @@ fn encrypted_up_check(tag: &Tag, fleet: &SmallFleet, user: &UserKey, up: &[&str]
     v
 }
 
+/// `lab down` of a 3-host lab with 2 containers per host (10 namespaces) leaves nothing of it,
+/// and the operator's key as it was (`before`); `without_state`: the state file is removed
+/// first, as after an `up` killed before it saved it, so that `down` has only the tag.
+fn down_leaves_nothing(tag: &Tag, user: &UserKey, before: &KeySnapshot, without_state: bool) {
+    let daemons = wireguard_go_of(&tag.0);
+    if without_state {
+        std::fs::remove_file(format!("/run/vxlan-mesh-lab/{}.json", tag.0)).unwrap();
+    }
+    let down = tag.ok(None::<&str>, &["down"]);
+    assert!(down.contains("10 namespaces removed"), "{down}");
+    nothing_left(tag, &daemons);
+    assert_eq!(&user.snapshot(), before, "the operator's key was read or written");
+}
+
+/// An encrypted 3-host lab (`encrypted_fleet(mode, v6)`) brought up with `up`, checked
+/// (frames at `mtu`) and taken down ([`down_leaves_nothing`]); returns the check's JSON.
+fn encrypted_round(mode: &str, v6: bool, up: &[&str], mtu: u64, without_state: bool) -> Value {
+    let tag = Tag::new();
+    let fleet = encrypted_fleet(mode, v6);
+    let user = UserKey::new();
+    let before = user.snapshot();
+    let v = encrypted_up_check(&tag, &fleet, &user, up, &[]);
+    frames_fit_at(&v, mtu);
+    down_leaves_nothing(&tag, &user, &before, without_state);
+    v
+}
+
+/// Every largest-frame probe of a `check` report passed at `mtu`, and one byte more failed.
+fn frames_fit_at(v: &Value, mtu: u64) {
+    let frames = v["frames"].as_array().unwrap();
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["mtu"] == mtu && f["fits"] == true && f["larger_fails"] == true),
+        "{}",
+        text(&v["frames"])
+    );
+}
+
 #[test]
 fn an_encrypted_lab_uses_its_own_keys_checks_and_leaves_nothing() {
     let tag = Tag::new();
@@ -504,15 +546,8 @@ fn an_encrypted_lab_uses_its_own_keys_checks_and_leaves_nothing() {
         &["--throughput", "--seconds", "1"],
     );
     // IPv4 underlay at 1500, IPv4 inner addresses: 1500 - 60 (WireGuard) - 50 (VXLAN).
-    let frames = v["frames"].as_array().unwrap();
-    assert_eq!(frames.len(), 2);
-    assert!(
-        frames
-            .iter()
-            .all(|f| f["mtu"] == 1390 && f["fits"] == true && f["larger_fails"] == true),
-        "{}",
-        text(&v["frames"])
-    );
+    assert_eq!(v["frames"].as_array().unwrap().len(), 2);
+    frames_fit_at(&v, 1390);
     // The baseline is the WireGuard link alone: host to host over the inner addresses.
     let t = &v["throughput"];
     assert_eq!(t["underlay_path"], "wireguard", "{}", text(t));
@@ -522,11 +557,7 @@ fn an_encrypted_lab_uses_its_own_keys_checks_and_leaves_nothing() {
     let text_check = tag.ok(None::<&str>, &["check"]);
     assert!(text_check.contains("encrypted: wireguard"), "{text_check}");
 
-    let daemons = wireguard_go_of(&tag.0);
-    let down = tag.ok(None::<&str>, &["down"]);
-    assert!(down.contains("10 namespaces removed"), "{down}");
-    nothing_left(&tag, &daemons);
-    assert_eq!(user.snapshot(), before, "the operator's key was read or written");
+    down_leaves_nothing(&tag, &user, &before, false);
     assert_eq!(default_key(), etc_before, "the default key path changed");
 }
 
@@ -535,53 +566,22 @@ fn an_encrypted_lab_uses_its_own_keys_checks_and_leaves_nothing() {
 /// make the script refuse: it is none of the hosts' keys), in each host's mount namespace.
 #[test]
 fn an_encrypted_lab_via_the_shell_script() {
-    let tag = Tag::new();
-    let fleet = encrypted_fleet("per-peer", false);
-    let user = UserKey::new();
-    let before = user.snapshot();
-    let v = encrypted_up_check(&tag, &fleet, &user, &["up", "--via", "shell", "--containers", "2"], &[]);
-    assert_eq!(v["via"], "shell");
-    assert!(
-        v["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["mtu"] == 1390 && f["fits"] == true && f["larger_fails"] == true),
-        "{}",
-        text(&v["frames"])
+    let v = encrypted_round(
+        "per-peer",
+        false,
+        &["up", "--via", "shell", "--containers", "2"],
+        1390,
+        false,
     );
-    let daemons = wireguard_go_of(&tag.0);
-    let down = tag.ok(None::<&str>, &["down"]);
-    assert!(down.contains("10 namespaces removed"), "{down}");
-    nothing_left(&tag, &daemons);
-    assert_eq!(user.snapshot(), before, "the operator's key was read or written");
+    assert_eq!(v["via"], "shell");
 }
 
 /// IPv6 underlay, per-peer mode; then `down` without the state file (as after an `up` that
 /// was killed before saving it) still finds the mount namespaces and daemons by the tag.
 #[test]
 fn an_encrypted_ipv6_lab_is_removed_by_its_tag_without_state() {
-    let tag = Tag::new();
-    let fleet = encrypted_fleet("per-peer", true);
-    let user = UserKey::new();
-    let before = user.snapshot();
-    let v = encrypted_up_check(&tag, &fleet, &user, &["up", "--containers", "2"], &[]);
     // IPv6 underlay: 1500 - 80 (WireGuard) - 50 (VXLAN, IPv4 inner addresses).
-    assert!(
-        v["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["mtu"] == 1370 && f["fits"] == true && f["larger_fails"] == true),
-        "{}",
-        text(&v["frames"])
-    );
-    let daemons = wireguard_go_of(&tag.0);
-    std::fs::remove_file(format!("/run/vxlan-mesh-lab/{}.json", tag.0)).unwrap();
-    let down = tag.ok(None::<&str>, &["down"]);
-    assert!(down.contains("10 namespaces removed"), "{down}");
-    nothing_left(&tag, &daemons);
-    assert_eq!(user.snapshot(), before, "the operator's key was read or written");
+    encrypted_round("per-peer", true, &["up", "--containers", "2"], 1370, true);
 }
 
 #[test]

@@ -27,43 +27,8 @@ LAB=("$BIN" lab --tag "$TAG")
 trap '"${LAB[@]}" down >/dev/null 2>&1 || true; rm -f "$TMPINV"' EXIT
 TMPINV=$(mktemp --suffix=.toml)
 
-median() { sort -g | sed -n 2p; }
-
-# Three runs; prints "overlay underlay ratio" medians (Gbit/s, Gbit/s, ratio).
-measure() {
-    local runs=()
-    for _ in 1 2 3; do
-        runs+=("$("${LAB[@]}" check --throughput --seconds "$SECS" --format json |
-            jq -r '.throughput | "\(.overlay_bits_per_second/1e9) \(.underlay_bits_per_second/1e9) \(.ratio)"')")
-    done
-    local o u r
-    o=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
-    u=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
-    r=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
-    printf 'overlay %.2f Gbit/s  underlay %.2f Gbit/s  ratio %.3f  (runs: %s)\n' "$o" "$u" "$r" \
-        "$(printf '%s\n' "${runs[@]}" | awk '{printf "%.3f ", $3}')"
-}
-
-state() { cat "/run/vxlan-mesh-lab/$TAG.json"; }
-
-# Deploys flood mode by hand from each host's plan, with extra `ip link add` VXLAN options.
-deploy_by_hand() {
-    local extra=$1
-    local n ns plan
-    n=$(state | jq '.spec.hosts | length')
-    for ((i = 0; i < n; i++)); do
-        ns=$(state | jq -r ".spec.hosts[$i].netns")
-        plan=$("$BIN" -i "$INV" plan --host "$(state | jq -r ".spec.hosts[$i].name")" --format json)
-        jq -r --arg extra "$extra" '.networks[] as $n |
-            "link add \($n.bridge.name) type bridge",
-            "link set \($n.bridge.name) mtu \($n.bridge.mtu) up",
-            ($n.vxlans[] | "link add \(.name) type vxlan id \(.vni) local \(.local) dstport \(.port) \(if .learning then "learning" else "nolearning" end) \($extra)",
-                "link set \(.name) mtu \(.mtu) master \($n.bridge.name) up")' <<<"$plan" | ip -n "$ns" -batch -
-        jq -r '.networks[].fdb[] | "fdb append \(.mac) dev \(.device) dst \(.destination)"' <<<"$plan" |
-            bridge -n "$ns" -batch -
-    done
-    "${LAB[@]}" attach >/dev/null
-}
+# shellcheck source=scripts/bench-lab-lib.sh
+source scripts/bench-lab-lib.sh
 
 each_host() { # runs "$@" with {} replaced by each host namespace
     for ns in $(state | jq -r '.spec.hosts[].netns'); do "${@//\{\}/$ns}"; done
@@ -78,7 +43,7 @@ for s in "${SETTINGS[@]}"; do
     unshaped) "$BIN" -q -i "$inv" lab --tag "$TAG" up ;;
     noudpcsum)
         "$BIN" -q -i "$inv" lab --tag "$TAG" up --via none
-        deploy_by_hand noudpcsum
+        deploy_by_hand "$INV" noudpcsum
         ;;
     vxlan-nogro)
         "$BIN" -q -i "$inv" lab --tag "$TAG" up
@@ -94,5 +59,5 @@ for s in "${SETTINGS[@]}"; do
         ;;
     *) echo "unknown setting $s" >&2; exit 2 ;;
     esac
-    printf '%-12s %s\n' "$s" "$(measure)"
+    printf '%-12s %s\n' "$s" "$(measure underlay)"
 done

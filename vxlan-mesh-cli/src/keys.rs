@@ -18,12 +18,15 @@ use x25519_dalek::{PublicKey as DalekPublic, StaticSecret};
 /// The largest key file read: a key is 44 characters; anything much longer is not one.
 const KEY_FILE_MAX: u64 = 1024;
 
+/// The environment variable that gives the key file instead of `--wireguard-key`.
+pub const KEY_ENV: &str = "VXLAN_MESH_WIREGUARD_KEY";
+
 /// `--wireguard-key FILE` of the commands that act on this host.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArg {
     /// This host's WireGuard private key (with `encryption = "wireguard"`; ignored
     /// otherwise). Its public half must be the host's `public-key` in the inventory.
-    #[arg(long, value_name = "FILE", env = "VXLAN_MESH_WIREGUARD_KEY", default_value = DEFAULT_KEY_FILE)]
+    #[arg(long, value_name = "FILE", env = KEY_ENV, default_value = DEFAULT_KEY_FILE)]
     pub wireguard_key: PathBuf,
 }
 

@@ -1,9 +1,8 @@
 //! End to end, encrypted: 4 hosts behind an underlay switch (the `vxlan-mesh-lab` fixture),
 //! 3 containers per host, every host deployed with `vxlan-mesh apply` and its own key. This
 //! kernel has no WireGuard, so apply runs wireguard-go; its UAPI socket directory is per
-//! mount namespace, so each host namespace gets a private mount namespace of its own (made
-//! here: the lab's hosts share the machine's), and every command for a host runs in it
-//! through `nsenter`. After traffic, each host's `status --format prometheus` passes
+//! mount namespace, so the lab gives each host namespace of an encrypted fleet a private
+//! mount namespace of its own, and runs every command for a host in it (`Lab::exec`). After traffic, each host's `status --format prometheus` passes
 //! `promtool check metrics` and shows a recent handshake with every peer.
 //!
 //! Root, iproute2, iputils-ping, nftables, wireguard-go, wireguard-tools (`wg`) and promtool
@@ -21,9 +20,6 @@ use vxlan_mesh_lab::{names, Lab, LabSpec};
 use common::{promtool_check_metrics, text as show, value, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
-/// The inner (WireGuard) prefix of the test meshes: a documentation range, apart from the
-/// underlay addresses `192.0.2.1`–`.4` and the containers (198.51.100.0/24).
-const INNER: &str = "192.0.2.128/25";
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
@@ -32,49 +28,24 @@ fn run(program: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{program}: {e}"))
 }
 
-/// A private mount namespace per host namespace (with its own /run/wireguard), kept in a
-/// file. Dropping it deletes each host's WireGuard interface (so that the wireguard-go
-/// daemon serving it exits: it would otherwise keep the namespace alive) and unmounts the
-/// files, also when the test fails.
+/// Commands for the lab's hosts. The lab gives every host of an encrypted fleet its own
+/// persistent mount namespace (with its own /run/wireguard), and `Lab::exec` runs a host's
+/// commands in it; removing the lab kills the wireguard-go daemons and releases them.
 struct HostMounts {
-    hosts: Vec<(String, PathBuf)>,
+    lab: Lab,
 }
 
 impl HostMounts {
-    fn new(dir: &Path, lab: &Lab) -> HostMounts {
-        let mut mounts = HostMounts { hosts: Vec::new() };
-        for h in &lab.spec().hosts {
-            let file = dir.join(format!("mnt-{}", h.name));
-            std::fs::write(&file, "").unwrap();
-            let f = file.to_str().unwrap();
-            assert!(run("mount", &["--bind", f, f]).status.success());
-            assert!(run("mount", &["--make-private", f]).status.success());
-            mounts.hosts.push((h.netns.clone(), file.clone()));
-            let arg = format!("--mount={f}");
-            let out = run(
-                "unshare",
-                &[
-                    &arg,
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-c",
-                    "mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard",
-                ],
-            );
-            assert!(out.status.success(), "unshare: {}", show(&out));
+    fn new(lab: &Lab) -> HostMounts {
+        // Operates on the lab without owning it: the test's `Lab` removes it.
+        HostMounts {
+            lab: Lab::open(lab.spec().clone()),
         }
-        mounts
     }
 
     /// Runs `argv` in host namespace `netns` and its mount namespace.
     fn exec(&self, netns: &str, argv: &[&str]) -> Output {
-        let (_, file) = self.hosts.iter().find(|(n, _)| n == netns).unwrap();
-        let mount = format!("--mount={}", file.display());
-        let net = format!("--net=/run/netns/{netns}");
-        let mut args = vec![mount.as_str(), net.as_str()];
-        args.extend_from_slice(argv);
-        run("nsenter", &args)
+        self.lab.exec(netns, argv).unwrap()
     }
 
     fn cli(&self, netns: &str, inventory: &Path, key: &Path, args: &[&str]) -> Output {
@@ -82,17 +53,6 @@ impl HostMounts {
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["--wireguard-key", key.to_str().unwrap()]);
         self.exec(netns, &argv)
-    }
-}
-
-impl Drop for HostMounts {
-    fn drop(&mut self) {
-        for (netns, file) in &self.hosts {
-            let _ = self.exec(netns, &["ip", "link", "del", INTERFACE]);
-            let f = file.to_str().unwrap();
-            let _ = run("umount", &["-l", f]);
-            let _ = run("umount", &["-l", f]);
-        }
     }
 }
 
@@ -121,21 +81,8 @@ fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
 
 /// [`inventory`], with the hosts at `2001:db8::N` when `v6`.
 fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
-    // Inner addresses in a documentation range too (the default prefix is private).
-    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"{INNER}\"\n");
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    for (i, (_, public)) in keys.iter().enumerate().take(hosts) {
-        let n = i + 1;
-        let address = if v6 {
-            format!("2001:db8::{n}")
-        } else {
-            format!("192.0.2.{n}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{public}\"\n"
-        ));
-    }
-    s
+    let public: Vec<&str> = keys.iter().take(hosts).map(|(_, p)| p.as_str()).collect();
+    common::encrypted_inventory(&public, mode, v6)
 }
 
 fn lab_for(text: &str, tag: &str) -> Lab {
@@ -257,7 +204,7 @@ fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
     let text = inventory_in(&keys, 4, mode, v6);
     let inv = dir.write("inventory.toml", &text);
     let lab = lab_for(&text, tag);
-    let mounts = HostMounts::new(&dir, &lab);
+    let mounts = HostMounts::new(&lab);
     count_underlay(&lab, v6);
 
     // Every host, with the userspace fallback said once per apply.
@@ -324,8 +271,8 @@ fn over_an_ipv6_underlay_too() {
     encrypted_mesh("flood", true, 1370, "wg6");
 }
 
-/// Three hosts in flood mode, deployed, containers attached. Fields drop in order: the
-/// interfaces and mount namespaces first, then the lab, the scratch directory last.
+/// Three hosts in flood mode, deployed, containers attached. Fields drop in order: the lab
+/// (its daemons and mount namespaces with it), the scratch directory last.
 struct Mesh {
     mounts: HostMounts,
     lab: Lab,
@@ -341,7 +288,7 @@ impl Mesh {
         let text = inventory(&keys, 3, "flood");
         let inventory = dir.write("inventory.toml", &text);
         let lab = lab_for(&text, tag);
-        let mounts = HostMounts::new(&dir, &lab);
+        let mounts = HostMounts::new(&lab);
         apply(&lab, &mounts, &inventory, &keys, 3);
         lab.attach_containers().unwrap();
         Mesh {
@@ -482,7 +429,7 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
     let four_text = inventory(&keys, 4, "flood");
     let four = dir.write("four.toml", &four_text);
     let lab = lab_for(&four_text, tag);
-    let mounts = HostMounts::new(&dir, &lab);
+    let mounts = HostMounts::new(&lab);
     apply(&lab, &mounts, &three, &keys, 3);
     // The fourth host has no bridge yet: attach the others' containers only.
     for h in &lab.spec().hosts[..3] {

@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::{cmd, LabError};
+use crate::{cmd, mountns, LabError};
 
 /// Where `ip netns` keeps its named namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -16,17 +16,22 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// # Ok::<(), vxlan_mesh_lab::LabError>(())
 /// ```
 pub fn list_namespaces(prefix: &str) -> Result<Vec<String>, LabError> {
-    let dir = match std::fs::read_dir(NETNS_DIR) {
+    names_in(Path::new(NETNS_DIR), prefix)
+}
+
+/// Names of the entries of `dir` that start with `prefix`, sorted; none when `dir` is missing.
+pub(crate) fn names_in(dir: &Path, prefix: &str) -> Result<Vec<String>, LabError> {
+    let entries = match std::fs::read_dir(dir) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
             return Err(LabError::Io {
-                path: NETNS_DIR.into(),
+                path: dir.to_path_buf(),
                 source,
             })
         }
     };
-    let mut out: Vec<String> = dir
+    let mut out: Vec<String> = entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.starts_with(prefix))
@@ -36,8 +41,9 @@ pub fn list_namespaces(prefix: &str) -> Result<Vec<String>, LabError> {
 }
 
 /// Removes every named network namespace whose name starts with `prefix`, after killing the
-/// processes still running in them (left by a crashed lab: daemons, iperf3 servers), and
-/// returns the names removed.
+/// processes still running in them (left by a crashed lab: daemons such as wireguard-go,
+/// iperf3 servers), releases the hosts' mount namespaces
+/// ([`MOUNT_NS_DIR`](crate::MOUNT_NS_DIR)), and returns the names removed.
 ///
 /// Pass a whole tag prefix such as `"vxm-lab-"` ([`tag_prefix`](crate::names::tag_prefix)) to
 /// remove one lab; `"vxm-"` removes every lab on the machine, including other tests' labs.
@@ -53,12 +59,18 @@ pub fn cleanup_prefix(prefix: &str) -> Result<Vec<String>, LabError> {
             "refusing to remove every namespace: empty prefix".into(),
         ));
     }
-    let names = list_namespaces(prefix)?;
+    let mut names = list_namespaces(prefix)?;
+    // A mount namespace file whose network namespace is gone (a `down` interrupted
+    // half-way) is released all the same.
+    names.extend(mountns::list(prefix)?);
+    names.sort();
+    names.dedup();
     remove_namespaces(&names)?;
     Ok(names)
 }
 
-/// Kills the processes in `names` and deletes the namespaces; missing ones are skipped.
+/// Kills the processes in `names`, deletes the namespaces and releases their mount
+/// namespaces; missing ones are skipped.
 pub(crate) fn remove_namespaces(names: &[String]) -> Result<(), LabError> {
     if names.is_empty() {
         return Ok(());
@@ -66,6 +78,9 @@ pub(crate) fn remove_namespaces(names: &[String]) -> Result<(), LabError> {
     kill_processes_in(names);
     let lines: Vec<String> = names.iter().map(|n| format!("netns del {n}")).collect();
     cmd::ip_batch_force(None, &lines)?;
+    for name in names {
+        mountns::release(&mountns::file_for(name))?;
+    }
     let left: Vec<&String> = names.iter().filter(|n| Path::new(NETNS_DIR).join(n).exists()).collect();
     if let Some(first) = left.first() {
         return Err(LabError::Spec(format!(

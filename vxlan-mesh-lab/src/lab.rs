@@ -5,7 +5,7 @@ use std::process::Output;
 
 use crate::cleanup::{list_namespaces, remove_namespaces};
 use crate::spec::{Container, LabHost, LabSpec};
-use crate::{cmd, names, LabError};
+use crate::{cmd, mountns, names, LabError};
 
 /// A step of [`Lab::build_with_progress`], for progress output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,12 @@ impl Lab {
     /// [`Lab::build`], reporting each step to `progress`.
     pub fn build_with_progress(spec: LabSpec, progress: &mut dyn FnMut(Progress)) -> Result<Lab, LabError> {
         names::check_tag(&spec.tag)?;
-        if let Some(name) = list_namespaces(&names::tag_prefix(&spec.tag))?.into_iter().next() {
+        let prefix = names::tag_prefix(&spec.tag);
+        if let Some(name) = list_namespaces(&prefix)?
+            .into_iter()
+            .chain(mountns::list(&prefix)?)
+            .next()
+        {
             return Err(LabError::NamespaceExists { name });
         }
         // From here on, Drop removes whatever part was built if a step fails.
@@ -74,6 +79,9 @@ impl Lab {
         let total = lab.spec.hosts.len();
         for (i, host) in lab.spec.hosts.iter().enumerate() {
             lab.build_host(host)?;
+            if let Some(file) = &host.mount_ns {
+                mountns::create(&host.netns, file)?;
+            }
             progress(Progress::Host { done: i + 1, total });
         }
         let total = lab.spec.containers().count();
@@ -151,7 +159,8 @@ impl Lab {
     }
 
     /// Runs `argv` inside namespace `netns` (`ip netns exec`) and returns its output, whatever
-    /// its exit status. Only namespaces of this lab are accepted.
+    /// its exit status. Only namespaces of this lab are accepted. A host with its own mount
+    /// namespace ([`LabHost::mount_ns`]) runs it there too (`nsenter --mount --net`).
     ///
     /// ```no_run
     /// # let lab: vxlan_mesh_lab::Lab = todo!();
@@ -160,16 +169,36 @@ impl Lab {
     /// # Ok::<(), vxlan_mesh_lab::LabError>(())
     /// ```
     pub fn exec(&self, netns: &str, argv: &[&str]) -> Result<Output, LabError> {
-        self.check_netns(netns)?;
-        cmd::netns_exec(netns, argv)
+        let (program, args) = self.command_in(netns, argv)?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cmd::output(program, &args, None)
     }
 
     /// Like [`Lab::exec`] but fails unless the command succeeds; returns its stdout.
     pub fn exec_ok(&self, netns: &str, argv: &[&str]) -> Result<String, LabError> {
+        let (program, args) = self.command_in(netns, argv)?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cmd::run(program, &args, None)
+    }
+
+    /// The program and arguments that run `argv` in namespace `netns` of this lab: in the
+    /// host's mount namespace as well when it has one.
+    fn command_in(&self, netns: &str, argv: &[&str]) -> Result<(&'static str, Vec<String>), LabError> {
         self.check_netns(netns)?;
-        let mut args = vec!["netns", "exec", netns];
-        args.extend_from_slice(argv);
-        cmd::run("ip", &args, None)
+        let mount = self
+            .spec
+            .hosts
+            .iter()
+            .find(|h| h.netns == netns)
+            .and_then(|h| h.mount_ns.as_deref());
+        Ok(match mount {
+            Some(file) => ("nsenter", mountns::nsenter_args(netns, file, argv)),
+            None => {
+                let mut args = vec!["netns".to_string(), "exec".to_string(), netns.to_string()];
+                args.extend(argv.iter().map(|a| (*a).to_string()));
+                ("ip", args)
+            }
+        })
     }
 
     pub(crate) fn check_netns(&self, netns: &str) -> Result<(), LabError> {

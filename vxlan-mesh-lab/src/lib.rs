@@ -14,6 +14,11 @@
 //! [`cleanup_prefix`] removes those of a crashed run. Building uses `ip -batch`, one process
 //! per namespace, so 16 hosts × 4 containers build in about a second.
 //!
+//! For an encrypted fleet (`encryption = "wireguard"`), each host namespace also gets a
+//! persistent mount namespace of its own ([`LabHost::mount_ns`], under [`MOUNT_NS_DIR`]) with
+//! a private `/run/wireguard`, so that every host's wireguard-go has its own control socket;
+//! [`Lab::exec`] runs the host's commands in it, and removing the lab releases it.
+//!
 //! [`systemd`] deploys a rendered systemd-networkd or netplan tree into a host the way
 //! systemd would: its units around systemd-networkd, and networkd itself.
 //!
@@ -47,6 +52,7 @@ mod cleanup;
 mod cmd;
 mod error;
 mod lab;
+mod mountns;
 pub mod names;
 mod netns;
 mod probe;
@@ -56,6 +62,7 @@ pub mod systemd;
 pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
 pub use error::LabError;
 pub use lab::{Lab, Progress};
+pub use mountns::MOUNT_NS_DIR;
 pub use netns::run_in_netns;
 pub use probe::{
     neighbour_table_limit, Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT,

@@ -2,12 +2,12 @@
 //! by one process can be probed and removed by another.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use vxlan_mesh_core::Fleet;
 
-use crate::names;
-use crate::LabError;
+use crate::{mountns, names, LabError};
 
 /// Candidate IPv4 /24s for containers (documentation ranges), in order of preference; a lab
 /// takes the first that holds no underlay address of the fleet. 203.0.113.0/24 comes last:
@@ -78,6 +78,15 @@ pub struct LabHost {
     pub switch_port: String,
     /// Container namespaces on this host.
     pub containers: Vec<Container>,
+    /// The host's WireGuard (inner) address, when the fleet is encrypted: VXLAN runs
+    /// between these, and host→host traffic over the WireGuard link alone uses them.
+    #[serde(default)]
+    pub inner_address: Option<IpAddr>,
+    /// File keeping the host's own mount namespace (see [`MOUNT_NS_DIR`](crate::MOUNT_NS_DIR)),
+    /// when the fleet is encrypted: [`Lab::exec`](crate::Lab::exec) runs the host's commands in
+    /// it, so that each host's wireguard-go has its own `/run/wireguard`.
+    #[serde(default)]
+    pub mount_ns: Option<PathBuf>,
 }
 
 /// One container: a namespace with one veth whose other end sits in its host's namespace.
@@ -213,7 +222,6 @@ impl LabSpec {
             }
             hosts.push(LabHost {
                 name: host.name.clone(),
-                netns,
                 address: host.address,
                 prefix_len: if host.address.is_ipv4() { 24 } else { 64 },
                 device: host
@@ -223,6 +231,9 @@ impl LabSpec {
                 mtu: host.underlay_mtu,
                 switch_port: names::switch_port(hi),
                 containers,
+                inner_address: host.wireguard.as_ref().map(|w| w.address),
+                mount_ns: host.wireguard.is_some().then(|| mountns::file_for(&netns)),
+                netns,
             });
         }
         Ok(LabSpec {

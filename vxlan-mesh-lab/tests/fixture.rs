@@ -288,3 +288,44 @@ fn loop_check_reports_a_storm_without_loop_prevention() {
     drop(lab);
     assert!(lc.storm, "{lc:?}");
 }
+
+/// An encrypted fleet's hosts each get a mount namespace of their own: `/run/wireguard` is
+/// private to the host (what one host's wireguard-go puts there, no other host and not the
+/// machine sees), `/sys` shows the host's own devices, and the namespaces are released
+/// with the lab, also when found only by the tag prefix (a crashed run).
+#[test]
+fn encrypted_hosts_get_private_mount_namespaces_released_with_the_lab() {
+    let mut toml = hosts_toml(&["192.0.2.1", "192.0.2.2"], "encryption = \"wireguard\"");
+    for (host, key) in [
+        ("h1", "Xc19hylN/yRezcvzIf1cWGR6P1Ocx8rHPkoMblAVoQc="),
+        ("h2", "YQ31MiYLGPzKOzgc2JOd47zXn5DiAWD+Rvs2kdkPrEo="),
+    ] {
+        toml = toml.replace(
+            &format!("name = \"{host}\"\n"),
+            &format!("name = \"{host}\"\npublic-key = \"{key}\"\n"),
+        );
+    }
+    let tag = names::unique_tag("mnt");
+    let spec = LabSpec::from_fleet(&fleet(&toml), 1, &tag).unwrap();
+    let files: Vec<_> = spec.hosts.iter().map(|h| h.mount_ns.clone().unwrap()).collect();
+    let lab = Lab::build(spec).unwrap();
+    let (h0, h1) = (lab.spec().hosts[0].netns.clone(), lab.spec().hosts[1].netns.clone());
+    let (h0, h1) = (h0.as_str(), h1.as_str());
+    let marker = format!("{tag}.sock");
+    lab.exec_ok(h0, &["touch", &format!("/run/wireguard/{marker}")])
+        .unwrap();
+    assert_eq!(lab.exec_ok(h0, &["ls", "/run/wireguard"]).unwrap().trim(), marker);
+    assert_eq!(lab.exec_ok(h1, &["ls", "/run/wireguard"]).unwrap(), "");
+    assert!(!Path::new("/run/wireguard").join(&marker).exists());
+    let devices = lab.exec_ok(h0, &["ls", "/sys/class/net"]).unwrap();
+    assert!(devices.split_whitespace().any(|d| d == "ul0"), "{devices}");
+    assert!(files.iter().all(|f| f.exists()));
+
+    // As after a crash: nothing but the tag prefix to go by.
+    let _kept = lab.persist();
+    let removed = cleanup_prefix(&names::tag_prefix(&tag)).unwrap();
+    assert!(removed.iter().any(|n| n == h0), "{removed:?}");
+    assert!(files.iter().all(|f| !f.exists()), "{files:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&names::tag_prefix(&tag)), "{mounts}");
+}

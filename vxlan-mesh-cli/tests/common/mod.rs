@@ -291,6 +291,31 @@ pub fn inventory(head: &str, vni: u32, hosts: usize, host_extra: &str) -> String
     s
 }
 
+/// The inner (WireGuard) prefix of the encrypted test meshes: a documentation range, apart
+/// from the underlay addresses `192.0.2.1`–`.4` and the containers (198.51.100.0/24).
+pub const WIREGUARD_INNER: &str = "192.0.2.128/25";
+
+/// An encrypted inventory (`encryption = "wireguard"`, inner prefix [`WIREGUARD_INNER`]) of
+/// one host per public key: `wgN` with id N at `192.0.2.N` (`2001:db8::N` when `v6`), one
+/// network `lan` (VNI 1000, bridge `vxbr0`), in `mode` (`flood` or `per-peer`).
+pub fn encrypted_inventory<S: AsRef<str>>(public_keys: &[S], mode: &str, v6: bool) -> String {
+    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"{WIREGUARD_INNER}\"\n");
+    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    for (i, public) in public_keys.iter().enumerate() {
+        let n = i + 1;
+        let address = if v6 {
+            format!("2001:db8::{n}")
+        } else {
+            format!("192.0.2.{n}")
+        };
+        s.push_str(&format!(
+            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{}\"\n",
+            public.as_ref()
+        ));
+    }
+    s
+}
+
 /// One inventory of an edit sequence: hosts `h<N>` (or `lxd<N>`) with id N and address
 /// `192.0.2.N`.
 #[derive(Debug, Clone)]

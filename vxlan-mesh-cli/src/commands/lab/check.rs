@@ -1,10 +1,12 @@
 //! `lab check`: reachability matrix, largest frame, loop check and (optionally) throughput,
 //! as one report printed as text or JSON.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
+use vxlan_mesh_core::Encryption;
 use vxlan_mesh_lab::{Container, Lab, LoopCheck, Reachability};
 
 use super::state::LabState;
@@ -22,6 +24,8 @@ pub struct Report {
     pub inventory: String,
     /// How it was deployed.
     pub via: String,
+    /// Whether the mesh runs inside WireGuard (`wireguard`) or not (`none`).
+    pub encryption: Encryption,
     /// Every container pinged every other container of its network (`None`: not probed,
     /// the underlay storms).
     pub reachability: Option<Reachability>,
@@ -46,12 +50,18 @@ pub struct Frame {
     pub larger_fails: bool,
 }
 
-/// iperf3 TCP goodput, overlay (container→container) against underlay (host→host).
+/// iperf3 TCP goodput, overlay (container→container) against underlay (host→host): over
+/// the underlay itself in a clear mesh, over the WireGuard link alone (between the hosts'
+/// inner addresses, through the same wireguard-go) in an encrypted one.
 #[derive(Debug, Serialize)]
 pub struct Throughput {
     pub from_host: String,
     pub to_host: String,
     pub seconds: u32,
+    /// What the host→host run crossed: `underlay` or `wireguard`.
+    pub underlay_path: &'static str,
+    /// The address the host→host run connected to.
+    pub underlay_address: IpAddr,
     pub overlay_bits_per_second: f64,
     pub underlay_bits_per_second: f64,
     pub ratio: f64,
@@ -67,6 +77,11 @@ pub fn run(lab: &Lab, st: &LabState, throughput_seconds: Option<u32>, quiet: boo
         lab: lab.spec().tag.clone(),
         inventory: st.inventory.display().to_string(),
         via: st.via.clone(),
+        encryption: if lab.spec().hosts.iter().any(|h| h.inner_address.is_some()) {
+            Encryption::Wireguard
+        } else {
+            Encryption::None
+        },
         reachability: None,
         frames: Vec::new(),
         loop_check,
@@ -149,12 +164,19 @@ fn measure(lab: &Lab, seconds: u32) -> Result<Throughput> {
     let Some(b_addr) = b.ipv4 else {
         anyhow::bail!("container `{}` has no IPv4 address", b.netns);
     };
-    let underlay = lab.iperf3(&ha.netns, &hb.netns, hb.address, seconds)?;
+    // Encrypted: the baseline is WireGuard alone, so the ratio is what VXLAN costs on top.
+    let (underlay_path, underlay_address) = match hb.inner_address {
+        Some(inner) => ("wireguard", inner),
+        None => ("underlay", hb.address),
+    };
+    let underlay = lab.iperf3(&ha.netns, &hb.netns, underlay_address, seconds)?;
     let overlay = lab.iperf3(&a.netns, &b.netns, b_addr.into(), seconds)?;
     Ok(Throughput {
         from_host: a.host.clone(),
         to_host: b.host.clone(),
         seconds,
+        underlay_path,
+        underlay_address,
         overlay_bits_per_second: overlay.bits_per_second,
         underlay_bits_per_second: underlay.bits_per_second,
         ratio: if underlay.bits_per_second > 0.0 {
@@ -167,7 +189,14 @@ fn measure(lab: &Lab, seconds: u32) -> Result<Throughput> {
 
 impl Report {
     pub fn render_text(&self) -> String {
-        let mut s = format!("lab `{}` ({}, deployed via {})\n\n", self.lab, self.inventory, self.via);
+        let encrypted = match self.encryption {
+            Encryption::None => String::new(),
+            other => format!(", encrypted: {}", other.as_str()),
+        };
+        let mut s = format!(
+            "lab `{}` ({}, deployed via {}{encrypted})\n\n",
+            self.lab, self.inventory, self.via
+        );
         match &self.reachability {
             Some(r) => {
                 s.push_str("reachability (reachable container pairs / pairs, per host pair):\n");
@@ -197,13 +226,18 @@ impl Report {
             if l.storm { "STORM" } else { "no storm" }
         ));
         if let Some(t) = &self.throughput {
+            let baseline = match t.underlay_path {
+                "wireguard" => "WireGuard link alone",
+                _ => "underlay",
+            };
             s.push_str(&format!(
-                "\nthroughput {} -> {} (iperf3 TCP, {}s): overlay {:.2} Gbit/s, underlay {:.2} Gbit/s, ratio {:.3}\n",
+                "\nthroughput {} -> {} (iperf3 TCP, {}s): overlay {:.2} Gbit/s, {baseline} {:.2} Gbit/s (host -> {}), ratio {:.3}\n",
                 t.from_host,
                 t.to_host,
                 t.seconds,
                 t.overlay_bits_per_second / 1e9,
                 t.underlay_bits_per_second / 1e9,
+                t.underlay_address,
                 t.ratio
             ));
         }

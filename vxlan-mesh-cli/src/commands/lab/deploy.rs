@@ -4,18 +4,19 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use vxlan_mesh_core::Fleet;
 use vxlan_mesh_gen::Format;
 use vxlan_mesh_lab::systemd::{Order, NETWORKD};
 use vxlan_mesh_lab::{Lab, LabHost};
 
+use super::fleet_copy::LabFleet;
 use super::Via;
+use crate::keys::{DEFAULT_KEY_FILE, KEY_ENV};
 
 /// What a deployer works with.
 pub struct Ctx<'a> {
     pub lab: &'a Lab,
-    pub fleet: &'a Fleet,
-    pub inventory: &'a Path,
+    /// The fleet deployed, with the lab's keys when encrypted.
+    pub fleet: &'a LabFleet,
     pub workdir: &'a Path,
 }
 
@@ -23,6 +24,11 @@ pub struct Ctx<'a> {
 pub trait Deployer {
     /// Fails at once, with the reason, when this build cannot deploy this way.
     fn available(&self) -> Result<()>;
+    /// Fails at once, with the reason, when this way cannot deploy an encrypted fleet in
+    /// the lab.
+    fn encryption(&self) -> Result<()> {
+        Ok(())
+    }
     /// Deploys `host`'s plan inside its namespace.
     fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()>;
     /// Waits until every host's bridges exist (daemons configure asynchronously).
@@ -80,11 +86,15 @@ impl Deployer for Netlink {
     fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
         let exe = current_exe()?;
         let exe = exe.to_string_lossy();
-        let inventory = ctx.inventory.to_string_lossy();
-        let out = ctx.lab.exec(
-            &host.netns,
-            &[&exe, "-q", "-i", &inventory, "apply", "--host", &host.name],
-        )?;
+        let inventory = ctx.fleet.inventory.to_string_lossy();
+        let key = ctx.fleet.key_of(&host.name);
+        let key = key.as_ref().map(|k| k.to_string_lossy());
+        let mut argv = vec![&*exe, "-q", "-i", &*inventory, "apply", "--host", &host.name];
+        if let Some(key) = &key {
+            argv.extend(["--wireguard-key", key]);
+        }
+        // In the host's mount namespace when encrypted (`Lab::exec`): its wireguard-go.
+        let out = ctx.lab.exec(&host.netns, &argv)?;
         if !out.status.success() {
             return Err(anyhow!(
                 "`vxlan-mesh apply --host {}` failed in `{}`: {}",
@@ -100,7 +110,7 @@ impl Deployer for Netlink {
 /// Renders `host`'s plan in `format` into `<workdir>/<host>/root/` (laid out as on the host)
 /// and returns that root.
 fn render_into(ctx: &Ctx<'_>, host: &LabHost, format: Format) -> Result<PathBuf> {
-    let plan = ctx.fleet.plan(&host.name)?;
+    let plan = ctx.fleet.fleet.plan(&host.name)?;
     let files = vxlan_mesh_gen::render(&plan, format)?;
     let root = root_of(ctx, host);
     if root.exists() {
@@ -140,7 +150,8 @@ fn run_ok(ctx: &Ctx<'_>, host: &LabHost, argv: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The rendered shell script, run with `start` inside the host namespace.
+/// The rendered shell script, run with `start` inside the host namespace (and, when
+/// encrypted, its mount namespace, with the lab's key of the host).
 struct Shell;
 
 impl Deployer for Shell {
@@ -150,14 +161,23 @@ impl Deployer for Shell {
 
     fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
         let root = render_into(ctx, host, Format::Shell)?;
-        let plan = ctx.fleet.plan(&host.name)?;
+        let plan = ctx.fleet.fleet.plan(&host.name)?;
         let files = vxlan_mesh_gen::render(&plan, Format::Shell)?;
         let script = files
             .iter()
             .find(|f| f.mode & 0o111 != 0)
             .ok_or_else(|| anyhow!("the shell rendering of `{}` has no executable script", host.name))?;
         let path = root.join(&script.path);
-        run_ok(ctx, host, &["sh", &path.to_string_lossy(), "start"])
+        let path = path.to_string_lossy();
+        // The script reads the host's key where `apply` would: from the environment.
+        let key = ctx
+            .fleet
+            .key_of(&host.name)
+            .map(|k| format!("{KEY_ENV}={}", k.display()));
+        let mut argv = vec!["env"];
+        argv.extend(key.as_deref());
+        argv.extend(["sh", &path, "start"]);
+        run_ok(ctx, host, &argv)
     }
 }
 
@@ -181,6 +201,18 @@ impl Deployer for Networkd {
             need("netplan")?;
         }
         Ok(())
+    }
+
+    fn encryption(&self) -> Result<()> {
+        bail!(
+            "`--via {}` cannot deploy an encrypted inventory (`encryption = \"wireguard\"`) in the lab: \
+             systemd-networkd makes the WireGuard device only through the kernel's WireGuard module \
+             (which kernels such as this lab's often lack; the lab's hosts then run wireguard-go, each \
+             in its own mount namespace), and it reads the private key from the path the rendered \
+             files name, `{DEFAULT_KEY_FILE}`: this machine's own key, which the lab never touches; \
+             use `--via netlink` or `--via shell`, which take the lab's own key of each host",
+            if self.netplan { "netplan" } else { "networkd" }
+        )
     }
 
     fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
@@ -227,7 +259,7 @@ impl Deployer for Networkd {
 fn wait_for_devices(ctx: &Ctx<'_>, timeout: std::time::Duration) -> Result<()> {
     let deadline = std::time::Instant::now() + timeout;
     for host in &ctx.lab.spec().hosts {
-        let plan = ctx.fleet.plan(&host.name)?;
+        let plan = ctx.fleet.fleet.plan(&host.name)?;
         let mut want: Vec<String> = plan.networks.iter().map(|n| n.bridge.name.clone()).collect();
         want.extend(plan.vxlans().map(|v| v.name.clone()));
         loop {

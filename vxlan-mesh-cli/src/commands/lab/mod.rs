@@ -3,12 +3,14 @@
 
 mod check;
 mod deploy;
+mod fleet_copy;
 mod state;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use vxlan_mesh_core::Encryption;
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
 use crate::cli::lab::{LabArgs, LabCommand, Via};
@@ -83,68 +85,87 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     let deployer = deploy::for_via(via);
     // Refuse before building anything when this build cannot deploy that way.
     deployer.available()?;
+    if fleet.encryption() == Encryption::Wireguard {
+        deployer.encryption()?;
+    }
     if let Some(existing) = vxlan_mesh_lab::list_namespaces(&names::tag_prefix(tag))?.first() {
         bail!("lab `{tag}` exists (namespace `{existing}`); run `vxlan-mesh lab --tag {tag} down` first");
     }
-    let mut spec = LabSpec::from_fleet(&fleet, containers, tag)?;
-    if let Some(rate) = rate {
-        spec = spec.with_underlay_rate(rate);
-    }
-    let hosts = spec.hosts.len();
-    let n_containers = spec.containers().count();
-    let mut progress = Progress::phases(cli.quiet);
-    let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
     let workdir = state::workdir(tag);
-    let ctx = deploy::Ctx {
-        lab: &lab,
-        fleet: &fleet,
-        inventory: &inventory,
-        workdir: &workdir,
-    };
-    for (i, host) in lab.spec().hosts.iter().enumerate() {
-        progress.show(&format!(
-            "deploying via {}: host {}/{hosts} ({})",
-            via.as_str(),
-            i + 1,
-            host.name
-        ));
-        deployer
-            .deploy(&ctx, host)
-            .with_context(|| format!("deploying host `{}` via {}", host.name, via.as_str()))?;
-    }
-    if via != Via::None {
-        progress.show("attaching containers");
-        deployer.wait_ready(&ctx)?;
-        lab.attach_containers()?;
-    }
-    progress.clear();
-    let st = state::LabState {
-        inventory,
-        via: via.as_str().to_string(),
-        containers,
-        spec: lab.spec().clone(),
-    };
-    state::save(&st)?;
-    let _kept = lab.persist();
-    if !cli.quiet {
-        outln!(
-            "lab `{tag}` up: {hosts} hosts, {n_containers} containers, deployed via {} in {:.1}s; \
-             next: vxlan-mesh lab{} {}",
-            via.as_str(),
-            started.elapsed().as_secs_f64(),
-            if tag == "lab" {
-                String::new()
-            } else {
-                format!(" --tag {tag}")
-            },
-            if via == Via::None {
-                "attach (after deploying each host), then check"
-            } else {
-                "check"
+    // A failed `up` leaves nothing behind: the lab removes its namespaces when dropped, and
+    // the lab's keys and files go here.
+    let result = (|| -> Result<ExitCode> {
+        let fleet = fleet_copy::prepare(&inventory, fleet, &workdir)?;
+        let mut spec = LabSpec::from_fleet(&fleet.fleet, containers, tag)?;
+        if let Some(rate) = rate {
+            spec = spec.with_underlay_rate(rate);
+        }
+        let hosts = spec.hosts.len();
+        let n_containers = spec.containers().count();
+        let mut progress = Progress::phases(cli.quiet);
+        let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
+        let ctx = deploy::Ctx {
+            lab: &lab,
+            fleet: &fleet,
+            workdir: &workdir,
+        };
+        for (i, host) in lab.spec().hosts.iter().enumerate() {
+            progress.show(&format!(
+                "deploying via {}: host {}/{hosts} ({})",
+                via.as_str(),
+                i + 1,
+                host.name
+            ));
+            deployer
+                .deploy(&ctx, host)
+                .with_context(|| format!("deploying host `{}` via {}", host.name, via.as_str()))?;
+        }
+        if via != Via::None {
+            progress.show("attaching containers");
+            deployer.wait_ready(&ctx)?;
+            lab.attach_containers()?;
+        }
+        progress.clear();
+        let st = state::LabState {
+            inventory,
+            via: via.as_str().to_string(),
+            containers,
+            spec: lab.spec().clone(),
+        };
+        state::save(&st)?;
+        let _kept = lab.persist();
+        if !cli.quiet {
+            if fleet.encrypted() {
+                outln!(
+                    "encrypted: WireGuard with the lab's own key pairs (`{}`), not the hosts' keys; \
+                     each host's wireguard-go runs in the host's own mount namespace (`{}/<host namespace>`)",
+                    workdir.join("keys").display(),
+                    vxlan_mesh_lab::MOUNT_NS_DIR
+                )?;
             }
-        )?;
+            outln!(
+                "lab `{tag}` up: {hosts} hosts, {n_containers} containers, deployed via {} in {:.1}s; \
+                 next: vxlan-mesh lab{} {}",
+                via.as_str(),
+                started.elapsed().as_secs_f64(),
+                if tag == "lab" {
+                    String::new()
+                } else {
+                    format!(" --tag {tag}")
+                },
+                if via == Via::None {
+                    "attach (after deploying each host), then check"
+                } else {
+                    "check"
+                }
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })();
+    if result.is_err() {
+        let _ = state::remove(tag);
     }
-    Ok(ExitCode::SUCCESS)
+    result
 }
 
 /// A step of the lab's build, as the progress line shows it.

@@ -296,8 +296,8 @@ nft_present() {
 {%- if let Some(fw) = firewall %}
 
 # True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
-# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}{% if !fw.vxlan_port.is_empty() %}, takes VXLAN from
-# $NFT_VXLAN_IF only and lets it leave by $NFT_VXLAN_IF only{% endif %}.
+# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}{% if !fw.vxlan_port.is_empty() %}; and lets VXLAN in
+# and out by $NFT_VXLAN_IF only{% endif %}.
 firewall_ok() {
 	nft_present || return 1
 	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)

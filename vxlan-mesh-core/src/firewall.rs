@@ -96,11 +96,27 @@ pub fn nft_remove_script(table: &str) -> String {
     format!("table inet {table} {{}}\ndelete table inet {table}\n")
 }
 
+/// The firewall of an encrypted mesh's host with one peer (`192.0.2.2`), for tests.
+#[cfg(test)]
+pub(crate) fn encrypted_example() -> Firewall {
+    Firewall {
+        table: "vxlan_mesh".into(),
+        family: Family::V4,
+        port: 51820,
+        peers: vec![std::net::Ipv4Addr::new(192, 0, 2, 2).into()],
+        wireguard: Some(crate::WireguardFilter {
+            interface: "vxmwg0".into(),
+            vxlan_port: 4789,
+        }),
+        evpn: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::{EvpnFilter, WireguardFilter};
+    use crate::EvpnFilter;
 
     #[test]
     fn an_evpn_mesh_admits_vxlan_and_bgp_from_the_underlay_prefix() {
@@ -134,18 +150,7 @@ mod tests {
 
     #[test]
     fn an_encrypted_mesh_takes_vxlan_from_the_wireguard_interface_only() {
-        let fw = Firewall {
-            table: "vxlan_mesh".into(),
-            family: Family::V4,
-            port: 51820,
-            peers: vec!["192.0.2.2".parse().unwrap()],
-            wireguard: Some(WireguardFilter {
-                interface: "vxmwg0".into(),
-                vxlan_port: 4789,
-            }),
-            evpn: None,
-        };
-        let script = nft_script(&fw);
+        let script = nft_script(&encrypted_example());
         let rules: Vec<&str> = script.lines().map(str::trim).filter(|l| l.contains("dport")).collect();
         assert_eq!(
             rules,
@@ -166,12 +171,9 @@ mod tests {
     #[test]
     fn only_an_encrypted_mesh_has_an_output_chain() {
         let fw = Firewall {
-            table: "vxlan_mesh".into(),
-            family: Family::V4,
             port: 4789,
-            peers: vec!["192.0.2.2".parse().unwrap()],
             wireguard: None,
-            evpn: None,
+            ..encrypted_example()
         };
         assert!(!nft_script(&fw).contains("output"), "{}", nft_script(&fw));
     }

@@ -277,35 +277,40 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
         samples: per_device(&|device| Some(count(observed.fdb.iter().filter(|e| e.device == device).count()))),
     });
 
-    if let Some(drops) = observed.firewall_drops {
-        out.push(Family {
-            name: "vxlan_mesh_firewall_dropped_packets_total",
-            kind: Kind::Counter,
-            help: "Packets to the VXLAN port from non-peers dropped by the peer-only firewall.",
-            samples: one(Value::Int(drops.packets)),
-        });
-        out.push(Family {
-            name: "vxlan_mesh_firewall_dropped_bytes_total",
-            kind: Kind::Counter,
-            help: "Bytes to the VXLAN port from non-peers dropped by the peer-only firewall.",
-            samples: one(Value::Int(drops.bytes)),
-        });
-    }
-    // Apart from the drops above: these are this host's own packets, a sign that its
-    // WireGuard interface is missing or down, not that someone else sends.
-    if let Some(blocked) = observed.firewall_blocked {
-        out.push(Family {
-            name: "vxlan_mesh_firewall_blocked_clear_packets_total",
-            kind: Kind::Counter,
-            help: "VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
-            samples: one(Value::Int(blocked.packets)),
-        });
-        out.push(Family {
-            name: "vxlan_mesh_firewall_blocked_clear_bytes_total",
-            kind: Kind::Counter,
-            help: "Bytes of VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
-            samples: one(Value::Int(blocked.bytes)),
-        });
+    // The output chain's drops apart from the input chain's: they are this host's own
+    // packets, a sign that its WireGuard interface is missing or down, not that someone
+    // else sends.
+    let firewall = [
+        (
+            observed.firewall_drops,
+            ["vxlan_mesh_firewall_dropped_packets_total", "vxlan_mesh_firewall_dropped_bytes_total"],
+            [
+                "Packets to the VXLAN port from non-peers dropped by the peer-only firewall.",
+                "Bytes to the VXLAN port from non-peers dropped by the peer-only firewall.",
+            ],
+        ),
+        (
+            observed.firewall_blocked,
+            [
+                "vxlan_mesh_firewall_blocked_clear_packets_total",
+                "vxlan_mesh_firewall_blocked_clear_bytes_total",
+            ],
+            [
+                "VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
+                "Bytes of VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
+            ],
+        ),
+    ];
+    for (counter, names, helps) in firewall {
+        let Some(counter) = counter else { continue };
+        for ((name, help), value) in names.into_iter().zip(helps).zip([counter.packets, counter.bytes]) {
+            out.push(Family {
+                name,
+                kind: Kind::Counter,
+                help,
+                samples: one(Value::Int(value)),
+            });
+        }
     }
 
     out.extend(wireguard_families(plan, &observed.wireguard));

@@ -738,18 +738,7 @@ mod tests {
     fn the_encrypted_table_is_ours_only_with_its_output_chain() {
         let oif = r#"{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "vxmwg0"}}"#;
         let observed = parse_firewall(&encrypted_listing(&output_chain(oif)));
-        let expected = Firewall {
-            table: NFT_TABLE.into(),
-            family: Family::V4,
-            port: 51820,
-            peers: vec!["192.0.2.2".parse().unwrap()],
-            wireguard: Some(WireguardFilter {
-                interface: "vxmwg0".into(),
-                vxlan_port: 4789,
-            }),
-            evpn: None,
-        };
-        assert_eq!(observed.table, Table::Ours(expected));
+        assert_eq!(observed.table, Table::Ours(crate::firewall::encrypted_example()));
         // Input drops (both ports) apart from the output chain's.
         assert_eq!(observed.drops, Some(PacketCounter { packets: 4, bytes: 200 }));
         assert_eq!(observed.blocked, Some(PacketCounter { packets: 5, bytes: 700 }));

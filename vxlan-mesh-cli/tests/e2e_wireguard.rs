@@ -615,4 +615,18 @@ fn with_wireguard_down_or_gone_no_vxlan_leaves_in_clear() {
         assert_eq!(out.status.code(), Some(2), "status on {}: {}", h.name, show(&out));
         assert!(show(&out).contains(expected), "status on {}: {}", h.name, show(&out));
     }
+
+    // apply brings the interfaces back (the test's route, as specific as the interface's,
+    // removed first), and the mesh with them.
+    for (h, (key, _)) in hosts.iter().zip(keys) {
+        let route = ["ip", "route", "del", common::WIREGUARD_INNER];
+        let out = mounts.exec(&h.netns, &route);
+        assert!(out.status.success(), "{route:?} on {}: {}", h.name, show(&out));
+        let out = mounts.cli(&h.netns, inv, key, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
+    }
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    let (vxlan, _) = switch_counters(lab);
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
 }

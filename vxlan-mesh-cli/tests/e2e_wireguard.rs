@@ -522,3 +522,111 @@ fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
     let peers = json["wireguard_peers"].as_array().unwrap();
     assert_eq!(peers.len(), 2, "{json}");
 }
+
+/// What the firewall's output chain on host `netns` dropped: packets of its one rule (`oifname
+/// != IFNAME udp dport 4789 counter drop`); `None` without the chain.
+fn blocked_in_clear(mounts: &HostMounts, netns: &str) -> Option<u64> {
+    let out = mounts.exec(netns, &["nft", "-j", "list", "chain", "inet", "vxlan_mesh", "output"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    json["nftables"].as_array()?.iter().find_map(|i| {
+        i.pointer("/rule/expr/2/counter/packets")
+            .and_then(serde_json::Value::as_u64)
+    })
+}
+
+/// With the WireGuard interface down (wireguard-go stopped, an admin, a unit ordering) or
+/// gone, the VXLAN devices still start from the inner address, and the kernel routes their
+/// packets by whatever else matches: here an explicit route to the inner prefix through the
+/// underlay (on a real host, the default route; in this lab the underlay's /24 holds the
+/// inner prefix too). The firewall's output chain keeps every one of them off the underlay,
+/// its counter shows them, and status reports the interface as drift.
+#[test]
+fn with_wireguard_down_or_gone_no_vxlan_leaves_in_clear() {
+    let tag = "wgl";
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    count_underlay(lab, false);
+
+    // wg1 and wg2: the interface down (it keeps its address, so the VXLAN devices keep
+    // sending); wg3: the interface deleted, and its daemon exits with it.
+    let hosts = &lab.spec().hosts;
+    for (i, h) in hosts.iter().enumerate() {
+        let gateway = hosts[(i + 1) % hosts.len()].address.to_string();
+        let gone = i == 2;
+        let wg: &[&str] = if gone {
+            &["ip", "link", "del", "dev", INTERFACE]
+        } else {
+            &["ip", "link", "set", "dev", INTERFACE, "down"]
+        };
+        let route = ["ip", "route", "add", common::WIREGUARD_INNER, "via", &gateway];
+        for cmd in [wg, &route] {
+            let out = mounts.exec(&h.netns, cmd);
+            assert!(out.status.success(), "{cmd:?} on {}: {}", h.name, show(&out));
+        }
+    }
+    let before: Vec<Option<u64>> = hosts[..2].iter().map(|h| blocked_in_clear(mounts, &h.netns)).collect();
+
+    // Each host's first container pings the next host's: nothing gets through, and nothing
+    // crosses in clear.
+    for (i, h) in hosts.iter().enumerate() {
+        let peer = &hosts[(i + 1) % hosts.len()];
+        let target = peer.containers[0].ipv4.unwrap().to_string();
+        let out = lab
+            .exec(
+                &h.containers[0].netns,
+                &["ping", "-c", "3", "-i", "0.2", "-W", "1", &target],
+            )
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{} reached {}: {}",
+            h.name,
+            peer.name,
+            show(&out)
+        );
+    }
+    let (vxlan, _) = switch_counters(lab);
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+    for ((h, (key, _)), before) in hosts.iter().zip(keys).zip(before) {
+        let after = blocked_in_clear(mounts, &h.netns).unwrap_or_else(|| panic!("{}: no output chain", h.name));
+        let before = before.unwrap_or_default();
+        assert!(
+            after > before,
+            "{}: the output chain dropped nothing ({before} -> {after})",
+            h.name
+        );
+        // The metric is that counter.
+        let out = mounts.cli(&h.netns, inv, key, &["status", "--format", "prometheus"]);
+        let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
+        promtool_check_metrics(&metrics);
+        let metric: u64 = value(&metrics, "vxlan_mesh_firewall_blocked_clear_packets_total", "");
+        assert!(metric >= after, "{}: {metric} < {after}:\n{metrics}", h.name);
+    }
+
+    // status: drift on every host, the interface down or missing.
+    for ((h, (key, _)), expected) in hosts.iter().zip(keys).zip([
+        "update wireguard vxmwg0: up",
+        "update wireguard vxmwg0: up",
+        "create wireguard vxmwg0",
+    ]) {
+        let out = mounts.cli(&h.netns, inv, key, &["status"]);
+        assert_eq!(out.status.code(), Some(2), "status on {}: {}", h.name, show(&out));
+        assert!(show(&out).contains(expected), "status on {}: {}", h.name, show(&out));
+    }
+
+    // apply brings the interfaces back (the test's route, as specific as the interface's,
+    // removed first), and the mesh with them.
+    for (h, (key, _)) in hosts.iter().zip(keys) {
+        let route = ["ip", "route", "del", common::WIREGUARD_INNER];
+        let out = mounts.exec(&h.netns, &route);
+        assert!(out.status.success(), "{route:?} on {}: {}", h.name, show(&out));
+        let out = mounts.cli(&h.netns, inv, key, &["apply"]);
+        assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
+    }
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+    let (vxlan, _) = switch_counters(lab);
+    assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+}

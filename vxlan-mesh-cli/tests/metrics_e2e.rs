@@ -216,6 +216,7 @@ fn the_example_alert_rules_pass_promtool() {
     for metric in [
         "vxlan_mesh_pending_changes",
         "vxlan_mesh_firewall_dropped_packets_total",
+        "vxlan_mesh_firewall_blocked_clear_packets_total",
         "vxlan_mesh_device_up",
         "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
     ] {

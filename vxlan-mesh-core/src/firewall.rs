@@ -6,7 +6,12 @@
 //! priority, accepts the VXLAN port from peers and drops it from everyone else; other
 //! tables' verdicts on everything else are untouched. In an encrypted mesh the protected
 //! port is WireGuard's, and the VXLAN port is accepted on the WireGuard interface only, so
-//! no VXLAN packet is taken from the underlay in clear, whatever its source address. In
+//! no VXLAN packet is taken from the underlay in clear, whatever its source address; and an
+//! output chain drops VXLAN leaving by any other interface, so none is sent in clear either
+//! when the WireGuard interface is missing or down (the VXLAN devices then start from an
+//! inner address that the kernel would route by whatever else matches, e.g. the default
+//! route). The kernel's vxlan driver sends through the output hook (`ip_local_out`), and
+//! the table is loaded before any VXLAN device exists in every form. In
 //! evpn mode the set holds the fleet's underlay prefix instead of the peers' addresses (a
 //! host that joins is admitted without changing the others), and BGP (TCP 179) is accepted
 //! from it and dropped from everyone else.
@@ -67,6 +72,16 @@ pub fn nft_script(fw: &Firewall) -> String {
         let _ = writeln!(s, "\t\ttcp dport {} counter drop", evpn.bgp_port);
     }
     let _ = writeln!(s, "\t}}");
+    if let Some(wg) = &fw.wireguard {
+        let _ = writeln!(s, "\tchain output {{");
+        let _ = writeln!(s, "\t\ttype filter hook output priority filter - 10; policy accept;");
+        let _ = writeln!(
+            s,
+            "\t\toifname != \"{}\" udp dport {} counter drop",
+            wg.interface, wg.vxlan_port
+        );
+        let _ = writeln!(s, "\t}}");
+    }
     let _ = writeln!(s, "}}");
     s
 }
@@ -81,11 +96,27 @@ pub fn nft_remove_script(table: &str) -> String {
     format!("table inet {table} {{}}\ndelete table inet {table}\n")
 }
 
+/// The firewall of an encrypted mesh's host with one peer (`192.0.2.2`), for tests.
+#[cfg(test)]
+pub(crate) fn encrypted_example() -> Firewall {
+    Firewall {
+        table: "vxlan_mesh".into(),
+        family: Family::V4,
+        port: 51820,
+        peers: vec![std::net::Ipv4Addr::new(192, 0, 2, 2).into()],
+        wireguard: Some(crate::WireguardFilter {
+            interface: "vxmwg0".into(),
+            vxlan_port: 4789,
+        }),
+        evpn: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::{EvpnFilter, WireguardFilter};
+    use crate::EvpnFilter;
 
     #[test]
     fn an_evpn_mesh_admits_vxlan_and_bgp_from_the_underlay_prefix() {
@@ -119,18 +150,7 @@ mod tests {
 
     #[test]
     fn an_encrypted_mesh_takes_vxlan_from_the_wireguard_interface_only() {
-        let fw = Firewall {
-            table: "vxlan_mesh".into(),
-            family: Family::V4,
-            port: 51820,
-            peers: vec!["192.0.2.2".parse().unwrap()],
-            wireguard: Some(WireguardFilter {
-                interface: "vxmwg0".into(),
-                vxlan_port: 4789,
-            }),
-            evpn: None,
-        };
-        let script = nft_script(&fw);
+        let script = nft_script(&encrypted_example());
         let rules: Vec<&str> = script.lines().map(str::trim).filter(|l| l.contains("dport")).collect();
         assert_eq!(
             rules,
@@ -139,7 +159,22 @@ mod tests {
                 "udp dport 4789 counter drop",
                 "ip saddr @peers udp dport 51820 accept",
                 "udp dport 51820 counter drop",
+                "oifname != \"vxmwg0\" udp dport 4789 counter drop",
             ]
         );
+        assert!(
+            script.contains("\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn only_an_encrypted_mesh_has_an_output_chain() {
+        let fw = Firewall {
+            port: 4789,
+            wireguard: None,
+            ..encrypted_example()
+        };
+        assert!(!nft_script(&fw).contains("output"), "{}", nft_script(&fw));
     }
 }

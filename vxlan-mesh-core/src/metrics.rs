@@ -15,6 +15,7 @@
 //!     fdb: Vec::new(),
 //!     links: Default::default(),
 //!     firewall_drops: None,
+//!     firewall_blocked: None,
 //!     wireguard: Vec::new(),
 //!     lock_wait: Duration::ZERO,
 //!     duration: Duration::from_millis(5),
@@ -83,6 +84,10 @@ pub struct Observation {
     pub links: BTreeMap<String, LinkObservation>,
     /// What the firewall's drop rule dropped, when the table is ours and present.
     pub firewall_drops: Option<PacketCounter>,
+    /// What the firewall's output chain dropped (an encrypted mesh's VXLAN packets that were
+    /// about to leave in clear, outside the WireGuard interface), when the table is ours and
+    /// present.
+    pub firewall_blocked: Option<PacketCounter>,
     /// The WireGuard sessions of the plan's peers, each with the peer's host name (empty
     /// without encryption; a peer the interface lacks is left out).
     pub wireguard: Vec<(String, PeerSession)>,
@@ -272,19 +277,40 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
         samples: per_device(&|device| Some(count(observed.fdb.iter().filter(|e| e.device == device).count()))),
     });
 
-    if let Some(drops) = observed.firewall_drops {
-        out.push(Family {
-            name: "vxlan_mesh_firewall_dropped_packets_total",
-            kind: Kind::Counter,
-            help: "Packets to the VXLAN port from non-peers dropped by the peer-only firewall.",
-            samples: one(Value::Int(drops.packets)),
-        });
-        out.push(Family {
-            name: "vxlan_mesh_firewall_dropped_bytes_total",
-            kind: Kind::Counter,
-            help: "Bytes to the VXLAN port from non-peers dropped by the peer-only firewall.",
-            samples: one(Value::Int(drops.bytes)),
-        });
+    // The output chain's drops apart from the input chain's: they are this host's own
+    // packets, a sign that its WireGuard interface is missing or down, not that someone
+    // else sends.
+    let firewall = [
+        (
+            observed.firewall_drops,
+            ["vxlan_mesh_firewall_dropped_packets_total", "vxlan_mesh_firewall_dropped_bytes_total"],
+            [
+                "Packets to the VXLAN port from non-peers dropped by the peer-only firewall.",
+                "Bytes to the VXLAN port from non-peers dropped by the peer-only firewall.",
+            ],
+        ),
+        (
+            observed.firewall_blocked,
+            [
+                "vxlan_mesh_firewall_blocked_clear_packets_total",
+                "vxlan_mesh_firewall_blocked_clear_bytes_total",
+            ],
+            [
+                "VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
+                "Bytes of VXLAN packets this host was about to send outside the WireGuard interface, dropped by the firewall.",
+            ],
+        ),
+    ];
+    for (counter, names, helps) in firewall {
+        let Some(counter) = counter else { continue };
+        for ((name, help), value) in names.into_iter().zip(helps).zip([counter.packets, counter.bytes]) {
+            out.push(Family {
+                name,
+                kind: Kind::Counter,
+                help,
+                samples: one(Value::Int(value)),
+            });
+        }
     }
 
     out.extend(wireguard_families(plan, &observed.wireguard));
@@ -414,6 +440,7 @@ mod tests {
             fdb: Vec::new(),
             links: BTreeMap::new(),
             firewall_drops: None,
+            firewall_blocked: None,
             wireguard: Vec::new(),
             lock_wait: Duration::from_millis(250),
             duration: Duration::from_millis(300),
@@ -439,6 +466,7 @@ mod tests {
             },
         );
         seen.firewall_drops = Some(PacketCounter { packets: 7, bytes: 700 });
+        seen.firewall_blocked = Some(PacketCounter { packets: 3, bytes: 450 });
         let text = render(&families(&plan, &seen));
         let labels = format!("host=\"a\",network=\"{}\",device=\"{}\"", device.network, device.name);
         for line in [
@@ -453,6 +481,8 @@ mod tests {
             ),
             "vxlan_mesh_firewall_dropped_packets_total{host=\"a\"} 7".to_string(),
             "vxlan_mesh_firewall_dropped_bytes_total{host=\"a\"} 700".to_string(),
+            "vxlan_mesh_firewall_blocked_clear_packets_total{host=\"a\"} 3".to_string(),
+            "vxlan_mesh_firewall_blocked_clear_bytes_total{host=\"a\"} 450".to_string(),
             "vxlan_mesh_lock_wait_seconds{host=\"a\"} 0.25".to_string(),
             "vxlan_mesh_collection_timestamp_seconds{host=\"a\"} 1700000000".to_string(),
             "# TYPE vxlan_mesh_device_receive_bytes_total counter".to_string(),
@@ -471,6 +501,7 @@ mod tests {
             .any(|l| l.starts_with("vxlan_mesh_device_up{") && l.ends_with(" 0")));
         assert!(!text.contains("receive_bytes_total"), "{text}");
         assert!(!text.contains("firewall_dropped"), "{text}");
+        assert!(!text.contains("firewall_blocked"), "{text}");
     }
 
     /// Host `a` of an encrypted three-host fleet (two WireGuard peers).

@@ -614,7 +614,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
 pub(crate) fn firewall_desc(plan: &HostPlan) -> String {
     match &plan.firewall {
         Some(fw @ vxlan_mesh_core::Firewall { wireguard: Some(w), .. }) => format!(
-            "nftables table inet {} accepts WireGuard (UDP {}) from the {} peer address(es) only, VXLAN (UDP {}) on {} only",
+            "nftables table inet {} accepts WireGuard (UDP {}) from the {} peer address(es) only, VXLAN (UDP {}) in and out by {} only",
             fw.table,
             fw.port,
             fw.peers.len(),

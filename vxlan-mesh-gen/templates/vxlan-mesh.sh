@@ -296,7 +296,8 @@ nft_present() {
 {%- if let Some(fw) = firewall %}
 
 # True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
-# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}.
+# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}{% if !fw.vxlan_port.is_empty() %}; and lets VXLAN in
+# and out by $NFT_VXLAN_IF only{% endif %}.
 firewall_ok() {
 	nft_present || return 1
 	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
@@ -321,6 +322,15 @@ firewall_ok() {
 	*"iifname \"$NFT_VXLAN_IF\" udp dport $NFT_VXLAN_PORT accept"*"udp dport $NFT_VXLAN_PORT counter"*"drop"*) ;;
 	*) return 1 ;;
 	esac
+	# VXLAN leaves by the WireGuard interface only, also while that interface is down.
+	case "$(nft list chain inet "$NFT_TABLE" output 2>/dev/null || true)" in
+	*"oifname != \"$NFT_VXLAN_IF\" udp dport $NFT_VXLAN_PORT counter"*"drop"*) ;;
+	*) return 1 ;;
+	esac
+{%- else %}
+	# Only an encrypted mesh's table has an output chain (one left over would keep this
+	# mesh's VXLAN from leaving).
+	! nft list chain inet "$NFT_TABLE" output >/dev/null 2>&1
 {%- endif %}
 }
 {%- endif %}

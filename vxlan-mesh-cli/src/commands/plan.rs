@@ -190,7 +190,7 @@ pub fn text(plan: &HostPlan) -> String {
         Some(fw @ vxlan_mesh_core::Firewall { wireguard: Some(w), .. }) => {
             let _ = writeln!(
                 s,
-                "firewall: nftables table inet {} accepts WireGuard (UDP {}) from {} peer address(es) only, VXLAN (UDP {}) on {} only",
+                "firewall: nftables table inet {} accepts WireGuard (UDP {}) from {} peer address(es) only, VXLAN (UDP {}) in and out by {} only",
                 fw.table,
                 fw.port,
                 fw.peers.len(),

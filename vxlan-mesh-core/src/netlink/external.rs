@@ -184,12 +184,16 @@ pub(crate) struct ObservedTable {
     /// Packets and bytes its drop rule dropped (from non-peers, to the VXLAN port), when the
     /// table is ours.
     pub(crate) drops: Option<PacketCounter>,
+    /// Packets and bytes its output chain dropped (VXLAN this host was about to send in
+    /// clear, outside the WireGuard interface), when the table is ours and encrypted.
+    pub(crate) blocked: Option<PacketCounter>,
 }
 
 /// The table an `nft -j list table` listing shows. Ours is recognised by the outline
-/// [`crate::firewall::nft_script`] writes: one set `peers` of addresses and one chain
-/// `input` hooked at input, priority filter - 10, policy accept, and nothing else. With
-/// exactly our two rules it is [`Table::Ours`] with its parameters; with other rules it is
+/// [`crate::firewall::nft_script`] writes: one set `peers` of addresses, one chain `input`
+/// hooked at input and (encrypted) one chain `output` hooked at output, each priority
+/// filter - 10, policy accept, and nothing else. With exactly our rules it is
+/// [`Table::Ours`] with its parameters; with other rules it is
 /// ours altered ([`Table::Altered`], replaced by apply: an accept rule that lost its
 /// `saddr @peers` would open the port to everyone); any other outline is someone else's
 /// ([`Table::Foreign`], never replaced or deleted).
@@ -206,11 +210,13 @@ pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
                 reason: reason.to_string(),
             },
             drops: None,
+            blocked: None,
         },
         Ok(outline) => match with_rules(outline) {
-            Ok((fw, drops)) => ObservedTable {
+            Ok((fw, drops, blocked)) => ObservedTable {
                 table: Table::Ours(fw),
                 drops,
+                blocked,
             },
             Err(reason) => ObservedTable {
                 table: Table::Altered {
@@ -218,6 +224,7 @@ pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
                     reason: reason.to_string(),
                 },
                 drops: None,
+                blocked: None,
             },
         },
     }
@@ -231,7 +238,7 @@ struct Listing {
 }
 
 const SET: &str = "its set is not one set `peers` of addresses";
-const CHAIN: &str = "its chain is not one chain `input` hooked at input, priority -10, policy accept";
+const CHAIN: &str = "its chains are not one chain `input` hooked at input and at most one chain `output` hooked at output, priority -10, policy accept";
 const OTHER: &str = "it holds objects other than a set, a chain and rules";
 
 /// The table's set and chain, when they are the ones our script writes, and its rules
@@ -249,14 +256,19 @@ fn outline(json: &Value) -> Result<Outline, &'static str> {
     // A listing without the `nftables` array lists nothing: no set, so not ours.
     let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
     let mut sets = 0;
-    let mut chains = 0;
+    let mut inputs = 0;
+    let mut output = None;
     let mut rules = Vec::new();
+    let mut output_rules = Vec::new();
     for item in &items {
         let object = match NfListObject::deserialize(item) {
             Ok(object) => object,
             // Which kind of object the schema could not read decides what it means.
             Err(_) if item.get("rule").is_some() => {
-                rules.push(None);
+                match item.pointer("/rule/chain").and_then(Value::as_str) {
+                    Some("output") => output_rules.push(None),
+                    _ => rules.push(None),
+                }
                 continue;
             }
             Err(_) if item.get("set").is_some() => return Err(SET),
@@ -293,16 +305,26 @@ fn outline(json: &Value) -> Result<Outline, &'static str> {
                 }
             }
             NfListObject::Chain(chain) => {
-                chains += 1;
-                let shaped = chain.name == "input"
-                    && chain._type == Some(NfChainType::Filter)
-                    && chain.hook == Some(NfHook::Input)
+                let hook = match &*chain.name {
+                    "input" => {
+                        inputs += 1;
+                        NfHook::Input
+                    }
+                    "output" if output.is_none() => {
+                        output = Some(());
+                        NfHook::Output
+                    }
+                    _ => return Err(CHAIN),
+                };
+                let shaped = chain._type == Some(NfChainType::Filter)
+                    && chain.hook == Some(hook)
                     && chain.prio == Some(-10)
                     && chain.policy == Some(NfChainPolicy::Accept);
                 if !shaped {
                     return Err(CHAIN);
                 }
             }
+            NfListObject::Rule(rule) if rule.chain == "output" => output_rules.push(Some(rule)),
             NfListObject::Rule(rule) => rules.push(Some(rule)),
             NfListObject::Table(_) | NfListObject::MetainfoObject(_) => {}
             _ => return Err(OTHER),
@@ -311,19 +333,26 @@ fn outline(json: &Value) -> Result<Outline, &'static str> {
     if sets != 1 {
         return Err(SET);
     }
-    if chains != 1 {
+    if inputs != 1 {
         return Err(CHAIN);
     }
     fw.peers.sort_unstable();
-    Ok(Outline { fw, rules, prefixes })
+    Ok(Outline {
+        fw,
+        rules,
+        output: output.map(|()| output_rules),
+        prefixes,
+    })
 }
 
 /// The set and chain of the table, when they are the ones our script writes.
 struct Outline {
     /// The firewall as far as the set tells (no port yet).
     fw: Firewall,
-    /// The chain's rules (`None` for a rule the schema types cannot read).
+    /// The input chain's rules (`None` for a rule the schema types cannot read).
     rules: Vec<Option<Rule<'static>>>,
+    /// The output chain's rules, when there is an output chain.
+    output: Option<Vec<Option<Rule<'static>>>>,
     /// The elements of an interval set (evpn mode), instead of peer addresses.
     prefixes: Option<Vec<Prefix>>,
 }
@@ -341,13 +370,19 @@ fn set_prefix(elem: &Expression<'_>) -> Option<Prefix> {
     }
 }
 
+/// What the table dropped on input (from non-peers; encrypted, VXLAN from outside
+/// WireGuard), and on output (encrypted: VXLAN this host was about to send in clear).
+type Drops = (Option<PacketCounter>, Option<PacketCounter>);
+
 /// The firewall with its port, and what its drop rules dropped, when the rules are exactly
 /// the two our script writes, after the two of an encrypted mesh (VXLAN from the WireGuard
-/// interface only).
-fn with_rules(outline: Outline) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
+/// interface only), whose output chain holds exactly its one rule (VXLAN out of the
+/// WireGuard interface only); any other mesh has no output chain.
+fn with_rules(outline: Outline) -> Result<(Firewall, Option<PacketCounter>, Option<PacketCounter>), &'static str> {
     let Outline {
         mut fw,
         rules,
+        output,
         prefixes,
     } = outline;
     let statements = |i: usize| rules.get(i).and_then(Option::as_ref).map(|r| &*r.expr);
@@ -356,21 +391,32 @@ fn with_rules(outline: Outline) -> Result<(Firewall, Option<PacketCounter>), &'s
         Family::V6 => "ip6",
     };
     if let Some(prefixes) = prefixes {
-        return evpn_rules(fw, &prefixes, &rules, saddr_protocol);
+        if output.is_some() {
+            return Err(OUTPUT_RULE);
+        }
+        return evpn_rules(fw, &prefixes, &rules, saddr_protocol).map(|(fw, drops)| (fw, drops, None));
     }
-    let mut clear_drops = None;
+    let mut clear_drops: Drops = (None, None);
     let first = if rules.len() == 4 {
         let (interface, port) = statements(0).and_then(iifname_accept).ok_or(WIREGUARD_RULES)?;
         let (dropped_port, counter) = statements(1).and_then(drop_rule).ok_or(WIREGUARD_RULES)?;
         if dropped_port != port {
             return Err(WIREGUARD_RULES);
         }
+        let output = output.as_deref().ok_or(OUTPUT_RULE)?;
+        let blocked = match output {
+            [Some(rule)] => oifname_drop(&rule.expr).filter(|(i, p, _)| *i == interface && *p == port),
+            _ => None,
+        };
+        let (_, _, blocked) = blocked.ok_or(OUTPUT_RULE)?;
         fw.wireguard = Some(WireguardFilter {
             interface,
             vxlan_port: u16::try_from(port).map_err(|_| "its rules name a port beyond 65535")?,
         });
-        clear_drops = counter;
+        clear_drops = (counter, blocked);
         2
+    } else if output.is_some() {
+        return Err(OUTPUT_RULE);
     } else {
         0
     };
@@ -381,14 +427,14 @@ fn with_rules(outline: Outline) -> Result<(Firewall, Option<PacketCounter>), &'s
             fw.port = u16::try_from(a).map_err(|_| "its rules name a port beyond 65535")?;
             // Everything the table dropped: frames from non-peers, and (encrypted) VXLAN
             // that did not come through the WireGuard interface.
-            let drops = match (counter, clear_drops) {
+            let drops = match (counter, clear_drops.0) {
                 (Some(c), Some(d)) => Some(PacketCounter {
                     packets: c.packets.saturating_add(d.packets),
                     bytes: c.bytes.saturating_add(d.bytes),
                 }),
                 (c, d) => c.or(d),
             };
-            Ok((fw, drops))
+            Ok((fw, drops, clear_drops.1))
         }
         _ => Err("its rules are not `saddr @peers udp dport PORT accept` then `udp dport PORT counter drop`"),
     }
@@ -493,6 +539,26 @@ fn iifname_accept(rule: &[Statement<'_>]) -> Option<(String, u32)> {
             let meta = matches!(&iif.left, Expression::Named(NamedExpression::Meta(m)) if m.key == MetaKey::Iifname);
             match &iif.right {
                 Expression::String(name) if meta && iif.op == Operator::EQ => Some((name.to_string(), dport(port)?)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+const OUTPUT_RULE: &str = "its output chain is not one rule `oifname != IFNAME udp dport PORT counter drop` for the WireGuard interface and VXLAN port it accepts (only an encrypted mesh has one)";
+
+/// The interface, port and counter of a drop rule that is exactly `oifname != IFNAME udp
+/// dport PORT counter drop`.
+fn oifname_drop(rule: &[Statement<'_>]) -> Option<(String, u32, Option<PacketCounter>)> {
+    match rule {
+        [Statement::Match(oif), rest @ ..] => {
+            let meta = matches!(&oif.left, Expression::Named(NamedExpression::Meta(m)) if m.key == MetaKey::Oifname);
+            match &oif.right {
+                Expression::String(name) if meta && oif.op == Operator::NEQ => {
+                    let (port, counter) = drop_rule(rest)?;
+                    Some((name.to_string(), port, counter))
+                }
                 _ => None,
             }
         }
@@ -629,6 +695,83 @@ mod tests {
             saddr,
         ));
         assert!(matches!(two.table, Table::Altered { .. }), "{two:?}");
+    }
+
+    /// `nft -j list table inet vxlan_mesh` of the encrypted table `nft_script` writes (nft
+    /// 1.0.6), with the output chain's listing (chain and rules) given.
+    fn encrypted_listing(output: &str) -> Value {
+        let rule = |chain: &str, handle: u32, expr: &str| {
+            format!(
+                r#"{{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "{chain}", "handle": {handle}, "expr": {expr}}}}}"#
+            )
+        };
+        let wg =
+            r#"{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 51820}}"#;
+        let saddr =
+            r#"{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@peers"}}"#;
+        let iif = r#"{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "vxmwg0"}}"#;
+        let counter = r#"{"counter": {"packets": 2, "bytes": 100}}"#;
+        let text = format!(
+            r#"{{"nftables": [
+  {{"table": {{"family": "inet", "name": "vxlan_mesh", "handle": 2}}}},
+  {{"set": {{"family": "inet", "name": "peers", "table": "vxlan_mesh", "type": "ipv4_addr", "handle": 3, "elem": ["192.0.2.2"]}}}},
+  {{"chain": {{"family": "inet", "table": "vxlan_mesh", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}}},
+  {}, {}, {}, {}{output}
+]}}"#,
+            rule("input", 4, &format!(r#"[{iif}, {DPORT}, {{"accept": null}}]"#)),
+            rule("input", 5, &format!(r#"[{DPORT}, {counter}, {{"drop": null}}]"#)),
+            rule("input", 6, &format!(r#"[{saddr}, {wg}, {{"accept": null}}]"#)),
+            rule("input", 7, &format!(r#"[{wg}, {counter}, {{"drop": null}}]"#)),
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The output chain of the encrypted table, with its rule's interface match given.
+    fn output_chain(oif: &str) -> String {
+        format!(
+            r#", {{"chain": {{"family": "inet", "table": "vxlan_mesh", "name": "output", "handle": 8, "type": "filter", "hook": "output", "prio": -10, "policy": "accept"}}}},
+  {{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "output", "handle": 9, "expr": [{oif}, {DPORT}, {{"counter": {{"packets": 5, "bytes": 700}}}}, {{"drop": null}}]}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_encrypted_table_is_ours_only_with_its_output_chain() {
+        let oif = r#"{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "vxmwg0"}}"#;
+        let observed = parse_firewall(&encrypted_listing(&output_chain(oif)));
+        assert_eq!(observed.table, Table::Ours(crate::firewall::encrypted_example()));
+        // Input drops (both ports) apart from the output chain's.
+        assert_eq!(observed.drops, Some(PacketCounter { packets: 4, bytes: 200 }));
+        assert_eq!(observed.blocked, Some(PacketCounter { packets: 5, bytes: 700 }));
+
+        // A table of an older vxlan-mesh, without the output chain: VXLAN may leave in clear
+        // when WireGuard is down, so apply must replace it.
+        let without = parse_firewall(&encrypted_listing(""));
+        assert!(matches!(without.table, Table::Altered { .. }), "{without:?}");
+        // The rule inverted, for another interface, or without its interface match.
+        for oif in [
+            r#"{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "vxmwg0"}}"#,
+            r#"{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "eth0"}}"#,
+            r#"{"match": {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": "vxmwg0"}}"#,
+        ] {
+            let tampered = parse_firewall(&encrypted_listing(&output_chain(oif)));
+            assert!(matches!(tampered.table, Table::Altered { .. }), "{oif}: {tampered:?}");
+        }
+    }
+
+    #[test]
+    fn an_output_chain_in_an_unencrypted_table_is_not_ours() {
+        let accept = format!(
+            r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+        );
+        let mut json = listing(&accept);
+        let oif = r#"{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": "vxmwg0"}}"#;
+        let extra: Value = serde_json::from_str(&format!("[{}]", &output_chain(oif)[1..])).unwrap();
+        json["nftables"]
+            .as_array_mut()
+            .unwrap()
+            .extend(extra.as_array().unwrap().iter().cloned());
+        let observed = parse_firewall(&json);
+        assert!(matches!(observed.table, Table::Altered { .. }), "{observed:?}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub fn observe_metrics(ns: &Netns, plan: &HostPlan) -> Result<Observation, Apply
             fdb: state.fdb,
             links: links.owned,
             firewall_drops: links.firewall_drops,
+            firewall_blocked: links.firewall_blocked,
             wireguard,
             lock_wait,
             duration: started.elapsed(),

@@ -347,6 +347,7 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
         links.firewall_drops = firewall.as_ref().and_then(|f| f.drops);
+        links.firewall_blocked = firewall.as_ref().and_then(|f| f.blocked);
         state.firewall = firewall.map(|f| f.table);
         Ok((state, links))
     })

@@ -33,6 +33,8 @@ pub(crate) struct Links {
     pub(crate) owned: std::collections::BTreeMap<String, LinkObservation>,
     /// What the owned firewall table's drop rule dropped, read with the table.
     pub(crate) firewall_drops: Option<PacketCounter>,
+    /// What the owned firewall table's output chain dropped (encrypted meshes).
+    pub(crate) firewall_blocked: Option<PacketCounter>,
     /// The owned WireGuard interface (its peers and address are read apart).
     pub(crate) wireguard: Option<OwnedLink>,
 }

@@ -29,12 +29,24 @@ pub fn form_lab(inventory: &str, base: &str) -> (MutexGuard<'static, ()>, Fleet,
 /// The lock (hold it until the end) and a lab of `fleet` with `containers` containers per
 /// host, under a tag made from `base`.
 pub fn lab_of(fleet: &Fleet, containers: usize, base: &str) -> (MutexGuard<'static, ()>, Lab) {
+    lab_with(fleet, containers, base, |_| {})
+}
+
+/// [`lab_of`], with the lab's spec changed by `edit` before the lab is built.
+pub fn lab_with(
+    fleet: &Fleet,
+    containers: usize,
+    base: &str,
+    edit: impl FnOnce(&mut LabSpec),
+) -> (MutexGuard<'static, ()>, Lab) {
     let serial = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     assert!(
         nix_is_root(),
         "end-to-end tests build network namespaces and must run as root"
     );
-    let lab = Lab::build(LabSpec::from_fleet(fleet, containers, &names::unique_tag(base)).unwrap()).unwrap();
+    let mut spec = LabSpec::from_fleet(fleet, containers, &names::unique_tag(base)).unwrap();
+    edit(&mut spec);
+    let lab = Lab::build(spec).unwrap();
     (serial, lab)
 }
 

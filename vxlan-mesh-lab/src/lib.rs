@@ -14,10 +14,12 @@
 //! [`cleanup_prefix`] removes those of a crashed run. Building uses `ip -batch`, one process
 //! per namespace, so 16 hosts × 4 containers build in about a second.
 //!
+//! [`frr`] runs zebra and bgpd in each host namespace for `mode = "evpn"` fleets.
+//!
 //! [`systemd`] deploys a rendered systemd-networkd or netplan tree into a host the way
 //! systemd would: its units around systemd-networkd, and networkd itself.
 //!
-//! Needs root, iproute2 and iputils-ping (and systemd-networkd for [`systemd`]).
+//! Needs root, iproute2 and iputils-ping (and systemd-networkd for [`systemd`], FRR for [`frr`]).
 //!
 //! ```no_run
 //! use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -46,6 +48,7 @@
 mod cleanup;
 mod cmd;
 mod error;
+pub mod frr;
 mod lab;
 pub mod names;
 mod netns;

@@ -279,6 +279,12 @@ impl Frr {
             if !running.is_ours() {
                 return Err(FrrError::Foreign { asn: running.asn });
             }
+            if let Some(why) = &running.unreadable {
+                return Err(FrrError::Decode {
+                    what: "FRR's running `router bgp` block of vxlan-mesh",
+                    message: format!("{why}; remove that section by hand, then apply again"),
+                });
+            }
             if running.asn != desired.asn {
                 return Err(FrrError::OtherAsn {
                     running: running.asn,
@@ -355,6 +361,9 @@ fn desired_block(text: &str, asn: u32) -> Result<Block, FrrError> {
     let block = Block::find(text)
         .map_err(|Malformed(m)| FrrError::Desired(format!("cannot be read: {m}")))?
         .ok_or_else(|| FrrError::Desired("holds no `router bgp` block".to_string()))?;
+    if let Some(why) = &block.unreadable {
+        return Err(FrrError::Desired(format!("cannot be read: {why}")));
+    }
     if block.asn != asn {
         return Err(FrrError::Desired(format!(
             "is `router bgp {}`, not `router bgp {asn}`",

@@ -81,9 +81,24 @@ impl Deployer for Netlink {
         let exe = current_exe()?;
         let exe = exe.to_string_lossy();
         let inventory = ctx.inventory.to_string_lossy();
+        // The host's own FRR instance (mode evpn); where none runs, apply finds no block of
+        // its own to remove there.
+        let frr_root = super::state::frr_root(&ctx.lab.spec().tag);
         let out = ctx.lab.exec(
             &host.netns,
-            &[&exe, "-q", "-i", &inventory, "apply", "--host", &host.name],
+            &[
+                &exe,
+                "-q",
+                "-i",
+                &inventory,
+                "apply",
+                "--host",
+                &host.name,
+                "--frr-pathspace",
+                &host.netns,
+                "--frr-vty-dir",
+                &frr_root.to_string_lossy(),
+            ],
         )?;
         if !out.status.success() {
             return Err(anyhow!(

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use vxlan_mesh_lab::frr::{cleanup_frr_prefix, FrrLab};
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
 use crate::cli::lab::{LabArgs, LabCommand, Via};
@@ -83,6 +84,18 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     let deployer = deploy::for_via(via);
     // Refuse before building anything when this build cannot deploy that way.
     deployer.available()?;
+    let bgp = fleet
+        .hosts()
+        .iter()
+        .map(|h| fleet.plan(&h.name).map(|p| crate::frr::wants_frr(&p)))
+        .collect::<Result<Vec<bool>, _>>()?
+        .contains(&true);
+    if bgp && !matches!(via, Via::Netlink | Via::None) {
+        bail!(
+            "`--via {}` cannot deploy mode `evpn` in the lab: its BGP configuration is loaded into each host's FRR by `apply`; use `--via netlink`",
+            via.as_str()
+        );
+    }
     if let Some(existing) = vxlan_mesh_lab::list_namespaces(&names::tag_prefix(tag))?.first() {
         bail!("lab `{tag}` exists (namespace `{existing}`); run `vxlan-mesh lab --tag {tag} down` first");
     }
@@ -95,6 +108,13 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     let mut progress = Progress::phases(cli.quiet);
     let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
     let workdir = state::workdir(tag);
+    // Declared after the lab: dropped (stopped) before it on failure.
+    let frr = if bgp {
+        progress.show("starting zebra and bgpd in every host");
+        Some(FrrLab::start(&lab, state::frr_root(tag))?)
+    } else {
+        None
+    };
     let ctx = deploy::Ctx {
         lab: &lab,
         fleet: &fleet,
@@ -125,6 +145,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         spec: lab.spec().clone(),
     };
     state::save(&st)?;
+    let _kept = frr.map(FrrLab::persist);
     let _kept = lab.persist();
     if !cli.quiet {
         outln!(
@@ -159,6 +180,9 @@ fn build_step(step: &vxlan_mesh_lab::Progress) -> String {
 }
 
 fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {
+    // FRR's daemons by their pid files, then (after a crashed `lab up`) by their pathspace.
+    FrrLab::adopt(state::frr_root(tag)).stop()?;
+    cleanup_frr_prefix(&names::tag_prefix(tag))?;
     let mut removed = 0;
     if let Ok(st) = state::load(tag) {
         Lab::adopt(st.spec.clone()).destroy()?;

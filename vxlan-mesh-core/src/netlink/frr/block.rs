@@ -37,6 +37,9 @@ pub struct Block {
     /// `address-family` (`Some("address-family l2vpn evpn")`), each with its lines without
     /// their indentation, in order.
     pub(crate) contexts: Vec<(Option<String>, Vec<String>)>,
+    /// Why the lines cannot be edited one by one, if they cannot (a section vxlan-mesh
+    /// never writes): such a block can be recognised and removed whole, not converged.
+    pub(crate) unreadable: Option<String>,
 }
 
 /// Why a text could not be read as a `router bgp` block.
@@ -61,50 +64,51 @@ impl Block {
             }
         };
         let mut contexts: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
+        let mut unreadable = None;
         let mut in_family = false;
         for line in lines {
             let line = line.trim_end();
             // The block ends at the first line that is not indented (`exit`, or `!` before 7.x).
             if !line.starts_with(' ') {
-                return Ok(Some(Block { asn, contexts }));
-            }
-            if line.starts_with("   ") {
-                // `vni N` sections inside an address family: vxlan-mesh writes none, and a
-                // line edit there would need their context too.
-                return Err(Malformed(format!(
-                    "`{}` is in a section nested inside an address family, which vxlan-mesh does not write",
-                    line.trim_start()
-                )));
-            }
-            if let Some(inner) = line.strip_prefix("  ") {
-                if !in_family {
-                    return Err(Malformed(format!(
-                        "`{line}` is indented twice outside an address family"
-                    )));
-                }
-                if let Some((_, lines)) = contexts.last_mut() {
-                    lines.push(inner.trim_start().to_string());
-                }
-                continue;
+                return Ok(Some(Block {
+                    asn,
+                    contexts,
+                    unreadable,
+                }));
             }
             let inner = line.trim_start();
-            match inner {
-                "!" | "" => {}
-                "exit-address-family" => in_family = false,
-                _ if inner.starts_with("address-family ") => {
+            let depth = line.len() - inner.len();
+            let problem = match (depth, inner) {
+                (1, "!") | (_, "") => None,
+                (1, "exit-address-family") => {
+                    in_family = false;
+                    None
+                }
+                (1, _) if inner.starts_with("address-family ") => {
                     in_family = true;
                     contexts.push((Some(inner.to_string()), Vec::new()));
+                    None
                 }
-                _ => {
-                    if in_family {
-                        return Err(Malformed(format!(
-                            "`{inner}` is at the top level inside an address family"
-                        )));
-                    }
+                (1, _) if in_family => Some("is at the top level inside an address family"),
+                (1, _) => {
                     if let Some((_, top)) = contexts.first_mut() {
                         top.push(inner.to_string());
                     }
+                    None
                 }
+                (2, _) if in_family => {
+                    if let Some((_, lines)) = contexts.last_mut() {
+                        lines.push(inner.to_string());
+                    }
+                    None
+                }
+                (2, _) => Some("is indented twice outside an address family"),
+                // `vni N` sections inside an address family: vxlan-mesh writes none, and a
+                // line edit there would need their context too.
+                _ => Some("is in a section nested inside an address family, which vxlan-mesh does not write"),
+            };
+            if let (Some(problem), None) = (problem, &unreadable) {
+                unreadable = Some(format!("`{inner}` {problem}"));
             }
         }
         Err(Malformed(format!("`router bgp {asn}` has no `exit` line")))
@@ -135,6 +139,7 @@ impl Block {
         let empty = Block {
             asn: self.asn,
             contexts: Vec::new(),
+            unreadable: None,
         };
         let running = running.unwrap_or(&empty);
         let mut edits = Vec::new();
@@ -337,6 +342,7 @@ mod tests {
         Block::find(text).ok().flatten().unwrap_or(Block {
             asn: 0,
             contexts: Vec::new(),
+            unreadable: None,
         })
     }
 
@@ -359,7 +365,9 @@ mod tests {
         assert!(Block::find("router bgp 1\n bgp router-id 1.1.1.1\n").is_err());
         assert!(Block::find("router bgp x\nexit\n").is_err());
         let nested = "router bgp 1\n !\n address-family l2vpn evpn\n  vni 100\n   rd 1:1\n  exit-vni\n exit-address-family\nexit\n";
-        assert!(Block::find(nested).is_err());
+        let nested = block(nested);
+        assert_eq!(nested.asn, 1);
+        assert!(nested.unreadable.is_some_and(|u| u.contains("`rd 1:1`")));
     }
 
     #[test]

@@ -80,7 +80,14 @@ impl EvpnLab {
         let inventory = inventory.to_str().unwrap();
         let mut argv = vec![BIN, "-i", inventory];
         argv.extend_from_slice(args);
-        argv.extend(["--host", &host.name, "--frr-pathspace", &host.netns, "--frr-vty-dir", root]);
+        argv.extend([
+            "--host",
+            &host.name,
+            "--frr-pathspace",
+            &host.netns,
+            "--frr-vty-dir",
+            root,
+        ]);
         self.lab.exec(&host.netns, &argv).unwrap()
     }
 
@@ -169,7 +176,11 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
     }
     let first_six = e.only(&[1, 2, 3, 4, 5, 6]);
     first_six.attach_containers().unwrap();
-    full_matrix(&first_six, Duration::from_secs(30), "6 hosts × 2 containers all reachable");
+    full_matrix(
+        &first_six,
+        Duration::from_secs(30),
+        "6 hosts × 2 containers all reachable",
+    );
 
     // Every host converged and healthy: FRR's entries are not drift.
     for h in 1..=6 {
@@ -182,7 +193,16 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
     // of which vxlan-mesh writes in evpn mode (its plan has no FDB entry; apply's changes
     // name none): FRR installed them.
     let plan_text = {
-        let argv = [BIN, "-i", six.to_str().unwrap(), "plan", "--host", "h3", "--format", "json"];
+        let argv = [
+            BIN,
+            "-i",
+            six.to_str().unwrap(),
+            "plan",
+            "--host",
+            "h3",
+            "--format",
+            "json",
+        ];
         e.lab.exec_ok(e.netns(3), &argv).unwrap()
     };
     let plan: serde_json::Value = serde_json::from_str(&plan_text).unwrap();
@@ -199,7 +219,10 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
                 assert!(fdb.contains(&remote), "h{h} lacks `{remote}`:\n{fdb}");
             }
         }
-        assert!(!fdb.contains(&format!("dst 192.0.2.{h} ")), "h{h} floods to itself:\n{fdb}");
+        assert!(
+            !fdb.contains(&format!("dst 192.0.2.{h} ")),
+            "h{h} floods to itself:\n{fdb}"
+        );
     }
 
     // A 7th host: the new inventory applied on it only. The others' plans do not change
@@ -210,7 +233,11 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
     e.lab.attach_containers().unwrap();
     let all = e.only(&[1, 2, 3, 4, 5, 6, 7]);
     let limit = Duration::from_secs(10).saturating_sub(applied.elapsed());
-    full_matrix(&all, limit, "every container reaching h7's containers after apply on h7 only");
+    full_matrix(
+        &all,
+        limit,
+        "every container reaching h7's containers after apply on h7 only",
+    );
     for h in 1..=6 {
         let out = e.cli(h, &seven, &["status"]);
         assert!(out.status.success(), "h{h} with the 7-host inventory: {}", text(&out));
@@ -230,7 +257,9 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
     assert_eq!(v["converged"], true, "{}", text(&json));
     let sessions = v["frr"]["health"]["sessions"].as_array().unwrap();
     assert!(
-        sessions.iter().any(|s| s["peer"] == "192.0.2.2" && s["state"] == "Established"),
+        sessions
+            .iter()
+            .any(|s| s["peer"] == "192.0.2.2" && s["state"] == "Established"),
         "{}",
         text(&json)
     );
@@ -240,7 +269,11 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
     // down removes what apply added: our block, and nothing else of FRR's.
     let out = e.cli(4, &seven, &["down"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("remove FRR `router bgp 65000`"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("remove FRR `router bgp 65000`"),
+        "{}",
+        text(&out)
+    );
     let again = e.cli(4, &seven, &["down"]);
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("nothing owned by vxlan-mesh here"),
@@ -261,7 +294,10 @@ fn arp_broadcasts_per_request(e: &EvpnLab, hosts: usize, count: u32) -> f64 {
     let before = total(e);
     for _ in 0..count {
         e.lab.exec_ok(&a.netns, &["ip", "neigh", "flush", "all"]).unwrap();
-        let out = e.lab.exec(&a.netns, &["ping", "-n", "-q", "-c", "1", "-W", "1", &target]).unwrap();
+        let out = e
+            .lab
+            .exec(&a.netns, &["ping", "-n", "-q", "-c", "1", "-W", "1", &target])
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out));
     }
     (total(e) - before) as f64 / count as f64

@@ -210,8 +210,17 @@ fn foreign_blocks_are_refused_and_remove_takes_only_ours() {
     assert!(f.running_config(&ns).unwrap().contains("bgp router-id 10.0.0.1"));
     vtysh(&lab, &frr, &h1, &["configure terminal", "no router bgp 65000"]);
 
-    // Ours, under another AS number than the desired one.
+    // Ours, under another AS number than the desired one. Alone (h2 has no BGP), the
+    // reflector has no session and no remote VTEP.
     f.load(&ns, &block(1, ""), 65000).unwrap();
+    let problems = poll(Duration::from_secs(10), "zebra knowing VNI 100", || {
+        let p = f.health(&ns).unwrap().problems(&[100]);
+        (!p.contains(&HealthProblem::VniUnknown { vni: 100 })).then_some(p)
+    });
+    assert_eq!(
+        problems,
+        [HealthProblem::NoSession, HealthProblem::NoRemoteVtep { vni: 100 }]
+    );
     let other = block(1, "").replace("router bgp 65000", "router bgp 65001");
     let err = f.load(&ns, &other, 65001).unwrap_err();
     assert!(

@@ -91,6 +91,13 @@ pub enum HealthProblem {
         /// The VNI.
         vni: u32,
     },
+    /// A VNI of the plan for which FRR learnt no remote VTEP: every network has at least two
+    /// hosts, so this host's containers reach nobody on it (the others are down or
+    /// unreachable, or announce nothing FRR can use).
+    NoRemoteVtep {
+        /// The VNI.
+        vni: u32,
+    },
 }
 
 impl fmt::Display for HealthProblem {
@@ -104,11 +111,12 @@ impl fmt::Display for HealthProblem {
             ),
             HealthProblem::NoSession => f.write_str("no BGP session in the `l2vpn evpn` address family"),
             HealthProblem::VniUnknown { vni } => {
-                write!(
-                    f,
-                    "VNI {vni} is not known to FRR's zebra (no EVPN for its VXLAN device)"
-                )
+                write!(f, "VNI {vni} is not known to FRR's zebra (no EVPN for its VXLAN device)")
             }
+            HealthProblem::NoRemoteVtep { vni } => write!(
+                f,
+                "VNI {vni}: FRR learnt no remote VTEP, so no other host is reachable on it (FRR 8.4 announces IPv4 VTEPs only)"
+            ),
         }
     }
 }
@@ -179,7 +187,8 @@ impl Health {
     }
 
     /// What is wrong, for a host whose plan announces `expected_vnis`: sessions not
-    /// established (or none at all), and VNIs zebra does not know.
+    /// established (or none at all), VNIs zebra does not know, and VNIs without any remote
+    /// VTEP.
     pub fn problems(&self, expected_vnis: &[u32]) -> Vec<HealthProblem> {
         let mut problems: Vec<HealthProblem> = self
             .sessions
@@ -196,8 +205,11 @@ impl Health {
         problems.extend(
             expected_vnis
                 .iter()
-                .filter(|vni| !self.vnis.iter().any(|v| v.vni == **vni))
-                .map(|vni| HealthProblem::VniUnknown { vni: *vni }),
+                .filter_map(|vni| match self.vnis.iter().find(|v| v.vni == *vni) {
+                    None => Some(HealthProblem::VniUnknown { vni: *vni }),
+                    Some(v) if v.remote_vteps.is_empty() => Some(HealthProblem::NoRemoteVtep { vni: *vni }),
+                    Some(_) => None,
+                }),
         );
         problems
     }
@@ -239,12 +251,13 @@ mod tests {
         assert_eq!(h.vnis[0].remote_vteps, ["192.0.2.3", "192.0.2.1"]);
         assert!(h.vnis[1].remote_vteps.is_empty());
         assert_eq!(
-            h.problems(&[100, 300]),
+            h.problems(&[100, 200, 300]),
             [
                 HealthProblem::SessionDown {
                     peer: "192.0.2.99".into(),
                     state: "Connect".into()
                 },
+                HealthProblem::NoRemoteVtep { vni: 200 },
                 HealthProblem::VniUnknown { vni: 300 }
             ]
         );

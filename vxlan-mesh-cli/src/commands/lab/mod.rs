@@ -137,6 +137,10 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         deployer.wait_ready(&ctx)?;
         lab.attach_containers()?;
     }
+    if let (Some(frr), Via::Netlink) = (&frr, via) {
+        progress.show("waiting for BGP EVPN to converge");
+        wait_for_bgp(&lab, frr, &fleet, std::time::Duration::from_secs(60))?;
+    }
     progress.clear();
     let st = state::LabState {
         inventory,
@@ -166,6 +170,42 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until every host's FRR has its block and reports no health problem (sessions
+/// established, every VNI known with remote VTEPs), so that `lab check` right after `up`
+/// checks a converged control plane.
+fn wait_for_bgp(lab: &Lab, frr: &FrrLab, fleet: &vxlan_mesh_core::Fleet, limit: std::time::Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    for host in &lab.spec().hosts {
+        let plan = fleet.plan(&host.name)?;
+        let ns = vxlan_mesh_core::netlink::Netns::named(&host.netns)?;
+        loop {
+            let status = crate::frr::status(&frr.frr(&host.netns), &ns, &plan)?;
+            let left: Vec<String> = status
+                .iter()
+                .flat_map(|s| {
+                    s.changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(s.problems.iter().map(ToString::to_string))
+                })
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "host `{}`: BGP EVPN not converged after {} s: {}",
+                    host.name,
+                    limit.as_secs(),
+                    left.join("; ")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    Ok(())
 }
 
 /// A step of the lab's build, as the progress line shows it.

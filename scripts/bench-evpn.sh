@@ -68,7 +68,7 @@ packets_for() {
             local a
             a=$(underlay)
             sleep 0.5
-            quiet=$(($(underlay) - a))
+            quiet=$(($(underlay) - a - 2))
         done
         local before
         before=$(underlay)

@@ -15,12 +15,15 @@ use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
-/// The first `hosts` hosts of an evpn fleet on 192.0.2.0/24: h1 and h2 reflect, BGP timers
-/// short (keepalive 1 s, hold 3 s) so that a dead reflector is noticed at once.
-fn evpn_inventory(hosts: usize) -> String {
-    let mut s = "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\nkeepalive = 1\nhold-time = 3\n\
-                 [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
-        .to_string();
+/// The first `hosts` hosts of an evpn fleet on 192.0.2.0/24: h1 and h2 reflect. `timers`:
+/// keepalive 1 s and hold time 3 s, so that a dead reflector is noticed at once (else
+/// FRR's, a keepalive a minute: a quiet underlay to count packets on).
+fn evpn_inventory(hosts: usize, timers: bool) -> String {
+    let timers = if timers { "keepalive = 1\nhold-time = 3\n" } else { "" };
+    let mut s = format!(
+        "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\n{timers}\
+         [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
+    );
     for i in 1..=hosts {
         s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
         if i <= 2 {
@@ -97,6 +100,17 @@ impl EvpnLab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// vtysh of host `h`'s FRR instance with `commands`; its output.
+    fn vtysh(&self, h: usize, commands: &[&str]) -> String {
+        let mut argv = vec!["vtysh".to_string()];
+        argv.extend(self.frr.as_ref().unwrap().frr(self.netns(h)).vtysh_args());
+        for c in commands {
+            argv.extend(["-c".to_string(), (*c).to_string()]);
+        }
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.lab.exec_ok(self.netns(h), &argv).unwrap()
+    }
+
     /// The lab restricted to `hosts` (1-based): their containers only.
     fn only(&self, hosts: &[usize]) -> Lab {
         let mut spec = self.lab.spec().clone();
@@ -167,9 +181,9 @@ fn mac_of(lab: &Lab, netns: &str, ifname: &str) -> String {
 
 #[test]
 fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_die() {
-    let e = EvpnLab::build(&evpn_inventory(7), 2, "evpn", true);
-    let six = e.inventory("six.toml", &evpn_inventory(6));
-    let seven = e.inventory("seven.toml", &evpn_inventory(7));
+    let e = EvpnLab::build(&evpn_inventory(7, true), 2, "evpn", true);
+    let six = e.inventory("six.toml", &evpn_inventory(6, true));
+    let seven = e.inventory("seven.toml", &evpn_inventory(7, true));
     for h in 1..=6 {
         let out = e.apply(h, &six);
         assert!(out.contains("create FRR `router bgp 65000`"), "h{h}: {out}");
@@ -224,6 +238,20 @@ fn six_hosts_get_their_fdb_from_frr_a_seventh_joins_alone_and_a_reflector_may_di
             "h{h} floods to itself:\n{fdb}"
         );
     }
+
+    // The dry run names the change and prints the vtysh command of h7's instance.
+    let out = e.cli(7, &seven, &["apply", "--dry-run"]);
+    let dry = String::from_utf8_lossy(&out.stdout);
+    let vtysh = format!(
+        "vtysh -N {} --vty_socket {} -c 'configure terminal' -c 'router bgp 65000' -c 'bgp router-id 192.0.2.7'",
+        e.netns(7),
+        e.dir.join("frr").display()
+    );
+    assert!(
+        dry.contains("# create FRR `router bgp 65000`") && dry.contains(&vtysh),
+        "{}",
+        text(&out)
+    );
 
     // A 7th host: the new inventory applied on it only. The others' plans do not change
     // (status with the new inventory: converged), and every container reaches its
@@ -318,10 +346,10 @@ fn settle(e: &EvpnLab, hosts: usize) {
 fn arp_requests_are_answered_locally_in_evpn_mode_and_flooded_in_flood_mode() {
     const HOSTS: usize = 4;
     const REQUESTS: u32 = 10;
-    let evpn = EvpnLab::build(&evpn_inventory(HOSTS), 1, "arpe", true);
+    let evpn = EvpnLab::build(&evpn_inventory(HOSTS, false), 1, "arpe", true);
     let flood = EvpnLab::build(&flood_inventory(HOSTS), 1, "arpf", false);
     let (ie, iflood) = (
-        evpn.inventory("evpn.toml", &evpn_inventory(HOSTS)),
+        evpn.inventory("evpn.toml", &evpn_inventory(HOSTS, false)),
         flood.inventory("flood.toml", &flood_inventory(HOSTS)),
     );
     for h in 1..=HOSTS {
@@ -368,4 +396,31 @@ fn arp_requests_are_answered_locally_in_evpn_mode_and_flooded_in_flood_mode() {
     // local bridge answers; what bystanders see is background (measured 0 to 0.1 per request).
     assert!(flood_rate >= (HOSTS - 2) as f64 * 0.9, "flood {flood_rate}");
     assert!(evpn_rate < 0.5, "evpn {evpn_rate} (flood {flood_rate})");
+}
+
+#[test]
+fn apply_refuses_someone_elses_router_bgp_before_changing_anything() {
+    let e = EvpnLab::build(&evpn_inventory(2, false), 1, "evpnown", true);
+    let inventory = e.inventory("fleet.toml", &evpn_inventory(2, false));
+    e.vtysh(2, &["configure terminal", "router bgp 65000", "bgp router-id 10.0.0.2"]);
+
+    let out = e.cli(2, &inventory, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FRR already runs `router bgp 65000`, which vxlan-mesh did not write"),
+        "{}",
+        text(&out)
+    );
+    // Nothing half-applied: no device was made.
+    let link = e.lab.exec(e.netns(2), &["ip", "link", "show", "vxbr0"]).unwrap();
+    assert!(!link.status.success(), "vxbr0 exists after a refused apply");
+    // down leaves someone else's block alone.
+    let out = e.cli(2, &inventory, &["down"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let running = e.vtysh(2, &["show running-config"]);
+    assert!(
+        running.contains("router bgp 65000\n bgp router-id 10.0.0.2"),
+        "{running}"
+    );
 }

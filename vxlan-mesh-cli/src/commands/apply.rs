@@ -40,6 +40,9 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path
     }
     let host = select_for_change(&here, &fleet, host, force)?;
     let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
+    // What FRR would refuse (someone else's `router bgp`, a daemon not running) stops the
+    // apply before any device changes, as the kernel's refusals do.
+    frr::preview(bgp, &here, &plan).with_context(|| format!("apply for host `{}` refused", plan.host))?;
     let report = netlink::apply(&here, &plan)
         .map_err(|e| stopped(e, ""))
         .with_context(|| format!("apply for host `{}` stopped", plan.host))?;

@@ -224,7 +224,7 @@ fn plan_json_is_the_documented_contract() {
         "json",
     ]))
     .unwrap();
-    assert_eq!(v["schema"], 2);
+    assert_eq!(v["schema"], 3);
     assert_eq!(v["host"], "lxd2");
     assert_eq!(v["networks"][0]["mtu"], 1450);
     // Every field docs/plan-json.md documents is there (the doc test checks the reverse).

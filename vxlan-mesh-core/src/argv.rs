@@ -141,6 +141,15 @@ pub fn single_quoted(value: &str) -> String {
     out
 }
 
+/// iproute2's word for a flag.
+fn on_off(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}
+
 /// The command that performs `op`: the one place each command's arguments are written.
 ///
 /// ```
@@ -158,13 +167,23 @@ pub fn of(op: &Op) -> Command {
         Op::DeleteLink { name } => Command::new(Program::Ip, ["link", "del", "dev", name]),
         Op::SetIsolated { name, isolated } => Command::new(
             Program::Bridge,
+            ["link", "set", "dev", name, "isolated", on_off(*isolated)],
+        ),
+        Op::SetPortFlags {
+            name,
+            neigh_suppress,
+            learning,
+        } => Command::new(
+            Program::Bridge,
             [
                 "link",
                 "set",
                 "dev",
                 name,
-                "isolated",
-                if *isolated { "on" } else { "off" },
+                "neigh_suppress",
+                on_off(*neigh_suppress),
+                "learning",
+                on_off(*learning),
             ],
         ),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),

@@ -37,6 +37,11 @@ pub struct State {
     pub wireguard: Option<WireguardPlan>,
     /// Names of interfaces present on the host that vxlan-mesh does not own (observed only).
     pub foreign: Vec<String>,
+    /// The owned VXLAN devices' FDB entries belong to an external control plane (evpn mode:
+    /// FRR's zebra installs the flood list and remote MACs), so the diff neither adds nor
+    /// removes any (desired only).
+    #[serde(default)]
+    pub external_fdb: bool,
 }
 
 impl HostPlan {
@@ -58,6 +63,7 @@ impl HostPlan {
             firewall: self.firewall.clone().map(Table::Ours),
             wireguard: self.wireguard.clone(),
             foreign: Vec::new(),
+            external_fdb: self.evpn.is_some(),
         }
     }
 }
@@ -293,13 +299,23 @@ impl Change {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::InstallFirewall { firewall } => write!(
-                f,
-                "install nftables table inet {} (UDP {} from {} peer(s) only)",
-                shown(&firewall.table),
-                firewall.port,
-                firewall.peers.len()
-            ),
+            Change::InstallFirewall { firewall } => match &firewall.evpn {
+                Some(evpn) => write!(
+                    f,
+                    "install nftables table inet {} (UDP {} and TCP {} from {} only)",
+                    shown(&firewall.table),
+                    firewall.port,
+                    evpn.bgp_port,
+                    evpn.prefix
+                ),
+                None => write!(
+                    f,
+                    "install nftables table inet {} (UDP {} from {} peer(s) only)",
+                    shown(&firewall.table),
+                    firewall.port,
+                    firewall.peers.len()
+                ),
+            },
             Change::DeleteFdb { entry } => write!(
                 f,
                 "delete fdb {} dst {} on {}",
@@ -496,6 +512,15 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
     if from.isolated != to.isolated {
         d.push(format!("isolated {}", if to.isolated { "on" } else { "off" }));
     }
+    if from.neigh_suppress != to.neigh_suppress {
+        d.push(format!(
+            "neigh_suppress {}",
+            if to.neigh_suppress { "on" } else { "off" }
+        ));
+    }
+    if from.port_learning != to.port_learning {
+        d.push(format!("port learning {}", if to.port_learning { "on" } else { "off" }));
+    }
     if from.up != to.up {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }
@@ -583,7 +608,8 @@ fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
 /// removing loop rules and the firewall comes last. A chain or table named like ours but
 /// not ours ([`LoopChain::owned`], [`Table::Foreign`]) is an error when the plan wants it and
 /// left alone otherwise; ours altered ([`Table::Altered`]) is replaced or removed.
-/// FDB entries the kernel implies from a device's `remote` are not reported.
+/// FDB entries the kernel implies from a device's `remote` are not reported, nor, when
+/// `desired.external_fdb` (evpn mode), any FDB entry: FRR installs and removes those.
 ///
 /// ```
 /// use vxlan_mesh_core::{diff, State};
@@ -667,9 +693,12 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
         .filter(|e| !implied(e, &want_vx))
         .map(|e| (fdb_key(e), e))
         .collect();
+    // Entries an external control plane installed are its own, whatever they are.
+    let external = |_: &&FdbEntry| !desired.external_fdb;
     let have_fdb: BTreeMap<_, &FdbEntry> = observed
         .fdb
         .iter()
+        .filter(external)
         .filter(|e| !implied(e, &have_vx))
         // Entries of devices that go away or are recreated vanish with the device.
         .filter(|e| want_vx.contains_key(e.device.as_str()) && !recreated.contains(&e.device.as_str()))
@@ -695,7 +724,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
                 .get(e.device.as_str())
                 .is_some_and(|v| v.remote == Some(e.destination))
     };
-    for entry in &observed.learned {
+    for entry in observed.learned.iter().filter(external) {
         let kept = want_vx.contains_key(entry.device.as_str()) && !recreated.contains(&entry.device.as_str());
         if kept && !destination_of(entry) {
             changes.push(Change::DeleteFdb { entry: entry.clone() });

@@ -217,7 +217,7 @@ validation_errors! {
         #[error("`port`: 0 is not a usable UDP port (use 1..65535, usually 4789)")]
         PortZero = "port-zero",
         /// `loop-prevention` given while `mode` is not per-peer.
-        #[error("`loop-prevention`: only applies to `mode = \"per-peer\"`; flood mode is loop-free by construction (remove the key or change `mode`)")]
+        #[error("`loop-prevention`: only applies to `mode = \"per-peer\"`; flood and evpn modes have one VXLAN device per network and cannot loop (remove the key or change `mode`)")]
         LoopPreventionWithoutPerPeer = "loop-prevention-without-per-peer",
         /// A name that cannot be used.
         #[error("`{field}` = `{value}`: {problem}")]
@@ -561,6 +561,70 @@ validation_errors! {
             /// The key.
             key: Key,
         } = "wireguard-key-without-encryption",
+        /// An `[evpn]` table while `mode` is not `"evpn"`.
+        #[error("`evpn`: only applies to `mode = \"evpn\"` (set `mode = \"evpn\"` or remove the table)")]
+        EvpnWithoutEvpnMode = "evpn-without-evpn-mode",
+        /// `route-reflector` on a host while `mode` is not `"evpn"`.
+        #[error("host `{host}`: `route-reflector` only applies to `mode = \"evpn\"` (set `mode = \"evpn\"` or remove the key)")]
+        RouteReflectorWithoutEvpn {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+        } = "route-reflector-without-evpn",
+        /// EVPN mode without any route reflector.
+        #[error("`hosts`: `mode = \"evpn\"` needs at least one host with `route-reflector = true` (two, on different failure domains, are recommended)")]
+        EvpnNoRouteReflector = "evpn-no-route-reflector",
+        /// EVPN mode with WireGuard encryption.
+        #[error("`encryption`: `\"wireguard\"` cannot be combined with `mode = \"evpn\"`: every host's WireGuard peer list names every other host, so a new host would need every host re-applied, which EVPN exists to avoid (use `mode = \"flood\"` with encryption, or evpn without)")]
+        EvpnWithEncryption = "evpn-with-encryption",
+        /// EVPN mode without `[evpn] underlay-prefix`.
+        #[error("`evpn.underlay-prefix` is required with `mode = \"evpn\"`: the prefix holding every host's underlay address, from which route reflectors accept BGP sessions and the firewall accepts VXLAN and BGP (e.g. `underlay-prefix = \"198.51.100.0/24\"`)")]
+        EvpnMissingUnderlayPrefix = "evpn-missing-underlay-prefix",
+        /// An underlay prefix of the other address family than the hosts' addresses.
+        #[error("`evpn.underlay-prefix` `{prefix}` is {family}, but the underlay is {underlay}")]
+        EvpnUnderlayPrefixFamily {
+            /// The prefix.
+            prefix: String,
+            /// Its family.
+            family: &'static str,
+            /// The underlay's family.
+            underlay: &'static str,
+        } = "evpn-underlay-prefix-family",
+        /// A host whose underlay address is outside the underlay prefix.
+        #[error("host `{host}`: `address` `{address}` lies outside `evpn.underlay-prefix` `{prefix}`; route reflectors would refuse its BGP session and the firewall its VXLAN packets")]
+        EvpnAddressOutsidePrefix {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// Its address.
+            address: IpAddr,
+            /// The prefix.
+            prefix: String,
+        } = "evpn-address-outside-underlay-prefix",
+        /// An AS number BGP cannot use.
+        #[error("`evpn.asn` {asn} is not usable: {reason}")]
+        BadAsn {
+            /// The AS number.
+            asn: u32,
+            /// Why it is refused.
+            reason: &'static str,
+        } = "bad-asn",
+        /// A BGP hold time of 1 or 2 seconds.
+        #[error("`evpn.hold-time` {hold_time} is not allowed: BGP's hold time is 0 (no keepalives) or at least 3 seconds")]
+        EvpnHoldTimeTooShort {
+            /// The hold time.
+            hold_time: u16,
+        } = "evpn-hold-time-too-short",
+        /// A keepalive interval not below the hold time.
+        #[error("`evpn.keepalive` {keepalive} must be below `evpn.hold-time` {hold_time}, unless both are 0 (no keepalives)")]
+        EvpnKeepaliveNotBelowHoldTime {
+            /// The keepalive interval.
+            keepalive: u16,
+            /// The hold time.
+            hold_time: u16,
+        } = "evpn-keepalive-not-below-hold-time",
     }
 }
 
@@ -615,6 +679,17 @@ impl ValidationError {
             E::WireguardInterfaceTaken { .. } => FieldPath::of(Section::Wireguard, Key::Interface),
             E::BadEndpoint { index, .. } => host(index, Key::Endpoint),
             E::WireguardKeyWithoutEncryption { index, key, .. } => host(index, *key),
+            E::EvpnWithoutEvpnMode => FieldPath::root(Key::Evpn),
+            E::RouteReflectorWithoutEvpn { index, .. } => host(index, Key::RouteReflector),
+            E::EvpnNoRouteReflector => FieldPath::root(Key::Hosts),
+            E::EvpnWithEncryption => FieldPath::root(Key::Encryption),
+            E::EvpnMissingUnderlayPrefix | E::EvpnUnderlayPrefixFamily { .. } => {
+                FieldPath::of(Section::Evpn, Key::UnderlayPrefix)
+            }
+            E::EvpnAddressOutsidePrefix { index, .. } => host(index, Key::Address),
+            E::BadAsn { .. } => FieldPath::of(Section::Evpn, Key::Asn),
+            E::EvpnHoldTimeTooShort { .. } => FieldPath::of(Section::Evpn, Key::HoldTime),
+            E::EvpnKeepaliveNotBelowHoldTime { .. } => FieldPath::of(Section::Evpn, Key::Keepalive),
         }
     }
 }

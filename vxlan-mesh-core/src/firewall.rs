@@ -6,7 +6,10 @@
 //! priority, accepts the VXLAN port from peers and drops it from everyone else; other
 //! tables' verdicts on everything else are untouched. In an encrypted mesh the protected
 //! port is WireGuard's, and the VXLAN port is accepted on the WireGuard interface only, so
-//! no VXLAN packet is taken from the underlay in clear, whatever its source address.
+//! no VXLAN packet is taken from the underlay in clear, whatever its source address. In
+//! evpn mode the set holds the fleet's underlay prefix instead of the peers' addresses (a
+//! host that joins is admitted without changing the others), and BGP (TCP 179) is accepted
+//! from it and dropped from everyone else.
 
 use std::fmt::Write as _;
 
@@ -23,6 +26,7 @@ use crate::plan::Firewall;
 ///     port: 4789,
 ///     peers: vec!["192.0.2.2".parse().unwrap()],
 ///     wireguard: None,
+///     evpn: None,
 /// };
 /// let script = firewall::nft_script(&fw);
 /// assert!(script.contains("ip saddr @peers udp dport 4789 accept"));
@@ -41,9 +45,13 @@ pub fn nft_script(fw: &Firewall) -> String {
     let _ = writeln!(s, "table inet {} {{", fw.table);
     let _ = writeln!(s, "\tset peers {{");
     let _ = writeln!(s, "\t\ttype {addr_type}");
-    if !fw.peers.is_empty() {
-        let list: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
-        let _ = writeln!(s, "\t\telements = {{ {} }}", list.join(", "));
+    let mut elements: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
+    if let Some(evpn) = &fw.evpn {
+        let _ = writeln!(s, "\t\tflags interval");
+        elements.push(evpn.prefix.to_string());
+    }
+    if !elements.is_empty() {
+        let _ = writeln!(s, "\t\telements = {{ {} }}", elements.join(", "));
     }
     let _ = writeln!(s, "\t}}");
     let _ = writeln!(s, "\tchain input {{");
@@ -54,6 +62,10 @@ pub fn nft_script(fw: &Firewall) -> String {
     }
     let _ = writeln!(s, "\t\t{match_kw} saddr @peers udp dport {} accept", fw.port);
     let _ = writeln!(s, "\t\tudp dport {} counter drop", fw.port);
+    if let Some(evpn) = &fw.evpn {
+        let _ = writeln!(s, "\t\t{match_kw} saddr @peers tcp dport {} accept", evpn.bgp_port);
+        let _ = writeln!(s, "\t\ttcp dport {} counter drop", evpn.bgp_port);
+    }
     let _ = writeln!(s, "\t}}");
     let _ = writeln!(s, "}}");
     s
@@ -73,7 +85,37 @@ pub fn nft_remove_script(table: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::WireguardFilter;
+    use crate::{EvpnFilter, WireguardFilter};
+
+    #[test]
+    fn an_evpn_mesh_admits_vxlan_and_bgp_from_the_underlay_prefix() {
+        let fw = Firewall {
+            table: "vxlan_mesh".into(),
+            family: Family::V4,
+            port: 4789,
+            peers: Vec::new(),
+            wireguard: None,
+            evpn: Some(EvpnFilter {
+                prefix: "198.51.100.0/24".parse().unwrap(),
+                bgp_port: 179,
+            }),
+        };
+        let script = nft_script(&fw);
+        assert!(
+            script.contains("\t\tflags interval\n\t\telements = { 198.51.100.0/24 }\n"),
+            "{script}"
+        );
+        let rules: Vec<&str> = script.lines().map(str::trim).filter(|l| l.contains("dport")).collect();
+        assert_eq!(
+            rules,
+            [
+                "ip saddr @peers udp dport 4789 accept",
+                "udp dport 4789 counter drop",
+                "ip saddr @peers tcp dport 179 accept",
+                "tcp dport 179 counter drop",
+            ]
+        );
+    }
 
     #[test]
     fn an_encrypted_mesh_takes_vxlan_from_the_wireguard_interface_only() {
@@ -86,6 +128,7 @@ mod tests {
                 interface: "vxmwg0".into(),
                 vxlan_port: 4789,
             }),
+            evpn: None,
         };
         let script = nft_script(&fw);
         let rules: Vec<&str> = script.lines().map(str::trim).filter(|l| l.contains("dport")).collect();

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
+use crate::evpn::{self, BgpTimers};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::mtu::Encapsulation;
 use crate::names::{check_bridge_name, check_ifname, check_name, shown, DEVICE_PREFIX};
@@ -55,6 +56,8 @@ pub struct Host {
     pub networks: Vec<usize>,
     /// Its WireGuard facts, with `encryption = "wireguard"`.
     pub wireguard: Option<HostWireguard>,
+    /// Whether it is a BGP route reflector (evpn mode only).
+    pub route_reflector: bool,
 }
 
 /// A host's WireGuard facts (read-only: only validation makes them).
@@ -81,6 +84,18 @@ pub struct WireguardSettings {
     pub port: u16,
     /// Interface name.
     pub interface: String,
+}
+
+/// The fleet's EVPN settings, defaults filled in (read-only: only validation makes them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EvpnSettings {
+    /// The (internal) BGP AS number of every host.
+    pub asn: u32,
+    /// The prefix holding every host's underlay address.
+    pub underlay_prefix: Prefix,
+    /// The sessions' timers, when the inventory sets them (else FRR's defaults apply).
+    pub timers: Option<BgpTimers>,
 }
 
 /// A fleet whose inventory passed validation; the planner's only input.
@@ -122,6 +137,7 @@ pub struct Fleet {
     pub(crate) firewall: bool,
     pub(crate) family: Family,
     pub(crate) wireguard: Option<WireguardSettings>,
+    pub(crate) evpn: Option<EvpnSettings>,
     pub(crate) networks: Vec<Network>,
     pub(crate) hosts: Vec<Host>,
 }
@@ -170,6 +186,7 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
         errors.push(E::PortZero);
     }
     let mode = inv.mode.unwrap_or_default();
+    // Keys of per-peer mode mean nothing in the others (evpn included).
     if inv.loop_prevention.is_some() && mode != Mode::PerPeer {
         errors.push(E::LoopPreventionWithoutPerPeer);
     }
@@ -183,6 +200,7 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
     let family = inv.hosts.first().map_or(Family::V4, |h| Family::of(&h.address));
     let mut hosts = check_hosts(inv, family, errors);
     let wireguard = check_wireguard(inv, family, &mut hosts, errors);
+    let evpn = check_evpn(inv, mode, family, &mut hosts, errors);
     let encapsulation = encapsulation(family, wireguard.as_ref());
     let networks = check_networks(inv, mode, encapsulation, &hosts, errors);
     for (ni, n) in networks.iter().enumerate() {
@@ -198,9 +216,99 @@ fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
         firewall: inv.firewall.unwrap_or(true),
         family,
         wireguard,
+        evpn,
         networks,
         hosts,
     }
+}
+
+/// The fleet's EVPN settings in evpn mode, marking its route reflectors; in other modes,
+/// refuses the `[evpn]` table and `route-reflector`.
+fn check_evpn(
+    inv: &Inventory,
+    mode: Mode,
+    family: Family,
+    hosts: &mut [Host],
+    errors: &mut Vec<E>,
+) -> Option<EvpnSettings> {
+    if mode != Mode::Evpn {
+        if inv.evpn.is_some() {
+            errors.push(E::EvpnWithoutEvpnMode);
+        }
+        for (index, h) in inv.hosts.iter().enumerate() {
+            if h.route_reflector.is_some() {
+                errors.push(E::RouteReflectorWithoutEvpn {
+                    host: shown(&h.name),
+                    index,
+                });
+            }
+        }
+        return None;
+    }
+    // A new host would need every host's WireGuard peer list changed: no EVPN then.
+    if inv.encryption.unwrap_or_default() == Encryption::Wireguard {
+        errors.push(E::EvpnWithEncryption);
+    }
+    let spec = inv.evpn.clone().unwrap_or_default();
+    let asn = spec.asn.unwrap_or(evpn::DEFAULT_ASN);
+    if let Some(reason) = evpn::asn_problem(asn) {
+        errors.push(E::BadAsn { asn, reason });
+    }
+    // One timer given: the other in BGP's usual ratio (FRR's defaults are 60 and 180).
+    let timers = match (spec.keepalive, spec.hold_time) {
+        (None, None) => None,
+        (Some(keepalive), None) => Some(BgpTimers {
+            keepalive,
+            hold_time: keepalive.saturating_mul(3),
+        }),
+        (None, Some(hold_time)) => Some(BgpTimers {
+            keepalive: hold_time / 3,
+            hold_time,
+        }),
+        (Some(keepalive), Some(hold_time)) => Some(BgpTimers { keepalive, hold_time }),
+    };
+    if let Some(t) = timers {
+        if (1..3).contains(&t.hold_time) {
+            errors.push(E::EvpnHoldTimeTooShort { hold_time: t.hold_time });
+        } else if t.keepalive >= t.hold_time && (t.keepalive, t.hold_time) != (0, 0) {
+            errors.push(E::EvpnKeepaliveNotBelowHoldTime {
+                keepalive: t.keepalive,
+                hold_time: t.hold_time,
+            });
+        }
+    }
+    match spec.underlay_prefix {
+        None => errors.push(E::EvpnMissingUnderlayPrefix),
+        Some(prefix) if Family::of(&prefix.network()) != family => errors.push(E::EvpnUnderlayPrefixFamily {
+            prefix: prefix.to_string(),
+            family: Family::of(&prefix.network()).name(),
+            underlay: family.name(),
+        }),
+        Some(prefix) => {
+            for (index, h) in inv.hosts.iter().enumerate() {
+                if !prefix.contains(&h.address) && Family::of(&h.address) == family {
+                    errors.push(E::EvpnAddressOutsidePrefix {
+                        host: shown(&h.name),
+                        index,
+                        address: h.address,
+                        prefix: prefix.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    for (h, host) in inv.hosts.iter().zip(hosts.iter_mut()) {
+        host.route_reflector = h.route_reflector.unwrap_or(false);
+    }
+    if !hosts.iter().any(|h| h.route_reflector) {
+        errors.push(E::EvpnNoRouteReflector);
+    }
+    // Without a prefix the fleet is invalid (an error says so) and never planned.
+    Some(EvpnSettings {
+        asn,
+        underlay_prefix: spec.underlay_prefix?,
+        timers,
+    })
 }
 
 fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host> {
@@ -282,6 +390,7 @@ fn check_hosts(inv: &Inventory, family: Family, errors: &mut Vec<E>) -> Vec<Host
             underlay_mtu: h.underlay_mtu.unwrap_or(DEFAULT_UNDERLAY_MTU),
             networks: Vec::new(),
             wireguard: None,
+            route_reflector: false,
         })
         .collect()
 }
@@ -570,7 +679,7 @@ fn check_networks(
             });
         }
         let vni_last = match mode {
-            Mode::Flood => n.vni,
+            Mode::Flood | Mode::Evpn => n.vni,
             Mode::PerPeer => {
                 let links = vni::range_len(max_id);
                 let last = u64::from(n.vni) + links - 1;
@@ -674,6 +783,11 @@ impl Fleet {
     /// The WireGuard settings, with `encryption = "wireguard"`.
     pub fn wireguard(&self) -> Option<&WireguardSettings> {
         self.wireguard.as_ref()
+    }
+
+    /// The EVPN settings, with `mode = "evpn"`.
+    pub fn evpn(&self) -> Option<&EvpnSettings> {
+        self.evpn.as_ref()
     }
 
     /// How VXLAN packets reach the underlay (the MTU rules' input).

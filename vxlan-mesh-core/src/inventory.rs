@@ -65,6 +65,10 @@ pub struct Inventory {
     /// `encryption = "wireguard"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wireguard: Option<WireguardSpec>,
+    /// The `[evpn]` table: settings of the BGP EVPN control plane (with `mode = "evpn"`
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evpn: Option<EvpnSpec>,
     /// The overlay L2 segments.
     #[serde(default)]
     pub networks: Vec<NetworkSpec>,
@@ -90,11 +94,15 @@ pub enum Mode {
     Flood,
     /// One VXLAN device per peer and network, as the classic script does; needs loop prevention.
     PerPeer,
+    /// One VXLAN device per network, as in flood mode, whose FDB entries (flood list and
+    /// remote MACs) a BGP EVPN control plane (FRR) installs: new hosts need configuration
+    /// on themselves only.
+    Evpn,
 }
 
 impl Mode {
     /// Every mode, in the order the documentation lists them.
-    pub const ALL: &'static [Mode] = &[Mode::Flood, Mode::PerPeer];
+    pub const ALL: &'static [Mode] = &[Mode::Flood, Mode::PerPeer, Mode::Evpn];
 
     /// The spelling used in the inventory.
     ///
@@ -105,6 +113,7 @@ impl Mode {
         match self {
             Mode::Flood => "flood",
             Mode::PerPeer => "per-peer",
+            Mode::Evpn => "evpn",
         }
     }
 }
@@ -160,6 +169,28 @@ pub struct WireguardSpec {
     pub interface: Option<String>,
 }
 
+/// The `[evpn]` table: fleet-wide settings of the BGP EVPN control plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EvpnSpec {
+    /// The fleet's (internal) BGP autonomous system number;
+    /// [`DEFAULT_ASN`](crate::evpn::DEFAULT_ASN) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// The prefix every host's underlay address lies in: route reflectors accept BGP
+    /// sessions from it, and the firewall accepts VXLAN and BGP from it (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay_prefix: Option<Prefix>,
+    /// BGP keepalive interval in seconds; a third of `hold_time` when only that is given,
+    /// FRR's default when both are absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<u16>,
+    /// BGP hold time in seconds; three times `keepalive` when only that is given, FRR's
+    /// default when both are absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_time: Option<u16>,
+}
+
 /// One overlay network (an L2 segment) as written in `[[networks]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -213,6 +244,10 @@ pub struct HostSpec {
     /// open); none when absent or 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_keepalive: Option<u16>,
+    /// Whether the host is a BGP route reflector (with `mode = "evpn"` only); `false` when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_reflector: Option<bool>,
 }
 
 impl Inventory {
@@ -364,6 +399,7 @@ impl<'t> Reader<'t> {
             firewall: None,
             encryption: None,
             wireguard: None,
+            evpn: None,
             networks: Vec::new(),
             hosts: Vec::new(),
         };
@@ -378,6 +414,7 @@ impl<'t> Reader<'t> {
                 Key::Firewall => inv.firewall = self.boolean(path, value),
                 Key::Encryption => inv.encryption = self.one_of(path, value, Encryption::ALL, |e| e.as_str()),
                 Key::Wireguard => inv.wireguard = self.wireguard(value),
+                Key::Evpn => inv.evpn = self.evpn(value),
                 Key::Networks => {
                     for (section, t) in self.tables(key, value, Section::Network, "network") {
                         inv.networks.extend(self.network(section, t));
@@ -447,13 +484,35 @@ impl<'t> Reader<'t> {
         Some(spec)
     }
 
+    fn evpn(&mut self, table: &Value<'_>) -> Option<EvpnSpec> {
+        let section = Section::Evpn;
+        let Some(t) = table.get_ref().as_table() else {
+            self.wrong(FieldPath::root(Key::Evpn), "a table (`[evpn]`)", table);
+            return None;
+        };
+        let at = self.at(&table.span());
+        self.positions.insert(FieldPath::whole(section), at);
+        let mut spec = EvpnSpec::default();
+        for (key, value) in self.fields(section, t, Key::EVPN).0 {
+            let path = FieldPath::of(section, key);
+            match key {
+                Key::Asn => spec.asn = self.integer(path, value, u32::MAX.into()).map(|v| v as u32),
+                Key::UnderlayPrefix => spec.underlay_prefix = self.prefix(path, value),
+                Key::Keepalive => spec.keepalive = self.integer(path, value, u16::MAX.into()).map(|v| v as u16),
+                Key::HoldTime => spec.hold_time = self.integer(path, value, u16::MAX.into()).map(|v| v as u16),
+                _ => {}
+            }
+        }
+        Some(spec)
+    }
+
     fn host(&mut self, section: Section, table: &Value<'_>) -> Option<HostSpec> {
         let t = table.get_ref().as_table()?;
         let at = self.at(&table.span());
         self.positions.insert(FieldPath::whole(section), at);
         let (mut name, mut address, mut device, mut underlay_mtu, mut id, mut networks) =
             (None, None, None, None, None, None);
-        let (mut public_key, mut endpoint, mut persistent_keepalive) = (None, None, None);
+        let (mut public_key, mut endpoint, mut persistent_keepalive, mut route_reflector) = (None, None, None, None);
         let (fields, unknown) = self.fields(section, t, Key::HOST);
         for (key, value) in fields {
             let path = FieldPath::of(section, key);
@@ -469,6 +528,7 @@ impl<'t> Reader<'t> {
                 Key::PersistentKeepalive => {
                     persistent_keepalive = self.integer(path, value, u16::MAX.into()).map(|v| v as u16)
                 }
+                Key::RouteReflector => route_reflector = self.boolean(path, value),
                 _ => {}
             }
         }
@@ -488,6 +548,7 @@ impl<'t> Reader<'t> {
             public_key,
             endpoint,
             persistent_keepalive,
+            route_reflector,
         })
     }
 

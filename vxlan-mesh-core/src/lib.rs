@@ -90,8 +90,10 @@ mod address;
 pub mod argv;
 pub mod diff;
 pub mod error;
+pub mod evpn;
 pub mod firewall;
 pub mod fleet;
+pub mod frr;
 pub mod inventory;
 pub mod metrics;
 pub mod mtu;
@@ -110,12 +112,12 @@ pub mod wireguard;
 pub use address::Family;
 pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
-pub use fleet::{Fleet, Host, HostWireguard, Network, WireguardSettings};
-pub use inventory::{HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
+pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
+pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
-    Bridge, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules, MacAddr, NetworkPlan, Peer,
-    UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
+    BgpSession, Bridge, EvpnFilter, EvpnPlan, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules,
+    MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
 };
 pub use wireguard::{Encryption, Prefix, PublicKey};
 

@@ -6,8 +6,9 @@
 //!
 //! - the firewall comes first and goes last (the diff orders changes so);
 //! - a device is created down, then its alias (the ownership mark), MTU and bridge are set
-//!   together, then bridge port isolation, and only then is it brought up: an isolated port
-//!   never forwards before it is isolated;
+//!   together, then bridge port isolation and the port's neighbour suppression and learning
+//!   flags, and only then is it brought up: an isolated port never forwards before it is
+//!   isolated, an EVPN port never learns from the tunnel;
 //! - a device that moves to another bridge or goes down is taken down before it moves;
 //! - the jump to the loop-prevention chain is inserted first in `FORWARD` before stale jumps
 //!   are deleted (highest position first, so positions stay valid), and a chain loses its
@@ -69,6 +70,16 @@ pub enum Op {
         name: String,
         /// Isolated or not.
         isolated: bool,
+    },
+    /// Set a bridge port's neighbour suppression and learning flags (evpn mode: suppression
+    /// on, learning off).
+    SetPortFlags {
+        /// The bridge port.
+        name: String,
+        /// Neighbour suppression (`neigh_suppress`).
+        neigh_suppress: bool,
+        /// Source MAC learning.
+        learning: bool,
     },
     /// Add a permanent FDB entry on a VXLAN device.
     AddFdb {
@@ -372,10 +383,27 @@ fn create_vxlan(vx: &Vxlan) -> Vec<Op> {
             isolated: true,
         });
     }
+    if vx.bridge.is_some() && !default_port_flags(vx) {
+        v.push(set_port_flags(vx));
+    }
     if vx.up {
         v.push(up(&vx.name));
     }
     v
+}
+
+/// Whether a port's neighbour suppression and learning are the kernel's defaults for a new
+/// port (off, on): then nothing needs setting.
+fn default_port_flags(vx: &Vxlan) -> bool {
+    !vx.neigh_suppress && vx.port_learning
+}
+
+fn set_port_flags(vx: &Vxlan) -> Op {
+    Op::SetPortFlags {
+        name: vx.name.clone(),
+        neigh_suppress: vx.neigh_suppress,
+        learning: vx.port_learning,
+    }
 }
 
 fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
@@ -396,6 +424,11 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
             name: to.name.clone(),
             isolated: to.isolated,
         });
+    }
+    // Likewise its neighbour suppression and learning start at the defaults.
+    let flags_changed = (from.neigh_suppress, from.port_learning) != (to.neigh_suppress, to.port_learning);
+    if to.bridge.is_some() && (flags_changed || (moved && !default_port_flags(to))) {
+        v.push(set_port_flags(to));
     }
     if to.up && (!from.up || moved) {
         v.push(up(&to.name));

@@ -60,6 +60,18 @@ pub enum Key {
     Endpoint,
     /// `persistent-keepalive` of a host.
     PersistentKeepalive,
+    /// `evpn`: the `[evpn]` table at the top level.
+    Evpn,
+    /// `asn` of the `[evpn]` table.
+    Asn,
+    /// `keepalive` of the `[evpn]` table.
+    Keepalive,
+    /// `hold-time` of the `[evpn]` table.
+    HoldTime,
+    /// `underlay-prefix` of the `[evpn]` table.
+    UnderlayPrefix,
+    /// `route-reflector` of a host.
+    RouteReflector,
 }
 
 impl Key {
@@ -71,11 +83,14 @@ impl Key {
         Key::Firewall,
         Key::Encryption,
         Key::Wireguard,
+        Key::Evpn,
         Key::Networks,
         Key::Hosts,
     ];
     /// The keys of the `[wireguard]` table.
     pub const WIREGUARD: &'static [Key] = &[Key::Prefix, Key::Port, Key::Interface];
+    /// The keys of the `[evpn]` table.
+    pub const EVPN: &'static [Key] = &[Key::Asn, Key::UnderlayPrefix, Key::Keepalive, Key::HoldTime];
     /// The keys of a `[[networks]]` table.
     pub const NETWORK: &'static [Key] = &[Key::Name, Key::Vni, Key::Bridge, Key::Mtu, Key::ContainerIpv6];
     /// The keys of a `[[hosts]]` table.
@@ -89,6 +104,7 @@ impl Key {
         Key::PublicKey,
         Key::Endpoint,
         Key::PersistentKeepalive,
+        Key::RouteReflector,
     ];
 
     /// The spelling in the inventory.
@@ -120,6 +136,12 @@ impl Key {
             Key::PublicKey => "public-key",
             Key::Endpoint => "endpoint",
             Key::PersistentKeepalive => "persistent-keepalive",
+            Key::Evpn => "evpn",
+            Key::Asn => "asn",
+            Key::Keepalive => "keepalive",
+            Key::HoldTime => "hold-time",
+            Key::UnderlayPrefix => "underlay-prefix",
+            Key::RouteReflector => "route-reflector",
         }
     }
 }
@@ -147,6 +169,8 @@ pub enum Section {
     Host(usize),
     /// The `[wireguard]` table.
     Wireguard,
+    /// The `[evpn]` table.
+    Evpn,
 }
 
 impl fmt::Display for Section {
@@ -156,6 +180,7 @@ impl fmt::Display for Section {
             Section::Network(i) => write!(f, "networks[{i}]"),
             Section::Host(i) => write!(f, "hosts[{i}]"),
             Section::Wireguard => f.write_str("wireguard"),
+            Section::Evpn => f.write_str("evpn"),
         }
     }
 }

@@ -4,12 +4,13 @@
 //! added, never renamed or removed within a schema version.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
+use crate::evpn::BgpTimers;
 use crate::fleet::{Family, Fleet, Host};
 use crate::inventory::{LoopPrevention, Mode};
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
@@ -17,8 +18,9 @@ use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 
 /// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
-/// ebtables argument strings).
-pub const PLAN_SCHEMA: u32 = 2;
+/// ebtables argument strings; 3: `mode` `"evpn"` with the `evpn` section, the VXLAN
+/// devices' bridge port flags `neigh_suppress` and `port_learning`, and `firewall.evpn`).
+pub const PLAN_SCHEMA: u32 = 3;
 
 /// Name of the ebtables chain vxlan-mesh owns in ebtables loop-prevention mode.
 pub const EBTABLES_CHAIN: &str = "VXLAN-MESH";
@@ -114,10 +116,24 @@ pub struct Vxlan {
     pub bridge: Option<String>,
     /// Bridge port isolation flag.
     pub isolated: bool,
+    /// Bridge port neighbour suppression (`neigh_suppress`): the bridge answers ARP and
+    /// neighbour solicitations for remote hosts from the entries EVPN installed, instead of
+    /// flooding them (evpn mode).
+    #[serde(default)]
+    pub neigh_suppress: bool,
+    /// Bridge port learning: whether the bridge learns source MACs of frames coming in
+    /// through this port (off in evpn mode, where FRR installs the remote MACs).
+    #[serde(default = "port_learning_default")]
+    pub port_learning: bool,
     /// Administratively up.
     pub up: bool,
     /// Ownership mark (interface alias).
     pub alias: String,
+}
+
+/// The kernel's default for a bridge port's learning flag (on).
+fn port_learning_default() -> bool {
+    true
 }
 
 impl Vxlan {
@@ -305,6 +321,19 @@ pub struct Firewall {
     /// With encryption: the VXLAN port, accepted on the WireGuard interface only.
     #[serde(default)]
     pub wireguard: Option<WireguardFilter>,
+    /// In evpn mode: the underlay prefix VXLAN (`port`) and BGP are accepted from (`peers`
+    /// is then empty: a host that joins needs no change on the others).
+    #[serde(default)]
+    pub evpn: Option<EvpnFilter>,
+}
+
+/// The firewall's part in evpn mode: whom it admits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EvpnFilter {
+    /// Sources accepted: the fleet's underlay prefix.
+    pub prefix: Prefix,
+    /// The BGP port (TCP), accepted from the prefix only.
+    pub bgp_port: u16,
 }
 
 /// The firewall's part for an encrypted mesh: VXLAN is accepted only from inside WireGuard
@@ -360,6 +389,37 @@ pub struct WireguardPeer {
     pub persistent_keepalive: Option<u16>,
 }
 
+/// The BGP EVPN control plane of one host (evpn mode): what the FRR configuration is
+/// made from ([`crate::frr::Config::from_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvpnPlan {
+    /// The fleet's AS number (every session is internal BGP).
+    pub asn: u32,
+    /// BGP router id: the IPv4 underlay address, or the host id as a 32-bit number over
+    /// IPv6 ([`crate::evpn::router_id`]).
+    pub router_id: Ipv4Addr,
+    /// Whether this host is a route reflector.
+    pub route_reflector: bool,
+    /// Sessions this host opens: to every route reflector but itself, in address order.
+    pub sessions: Vec<BgpSession>,
+    /// Route reflectors: the prefix they accept client sessions from (`bgp listen range`),
+    /// so that a new host needs configuration on itself only.
+    pub listen_range: Option<Prefix>,
+    /// The VNIs this host announces (one per network it joins), ascending.
+    pub vnis: Vec<u32>,
+    /// The sessions' timers; FRR's defaults when absent.
+    pub timers: Option<BgpTimers>,
+}
+
+/// A BGP session to a route reflector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BgpSession {
+    /// The reflector's underlay address (FRR's neighbour).
+    pub address: IpAddr,
+    /// Its host name.
+    pub peer: String,
+}
+
 /// A host the plan's host has tunnels to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Peer {
@@ -375,12 +435,12 @@ pub struct Peer {
 ///
 /// ```
 /// use vxlan_mesh_core::LoopPreventionPlan;
-/// assert_eq!(LoopPreventionPlan::ByConstruction.describe(), "none needed: one VXLAN device per network (flood mode)");
+/// assert_eq!(LoopPreventionPlan::ByConstruction.describe(), "none needed: one VXLAN device per network (flood and evpn modes)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoopPreventionPlan {
-    /// Flood mode: one VXLAN port per bridge cannot loop.
+    /// Flood and evpn modes: one VXLAN port per bridge cannot loop.
     ByConstruction,
     /// Bridge port isolation on every VXLAN port.
     Isolation,
@@ -396,7 +456,7 @@ impl LoopPreventionPlan {
     /// ```
     pub fn describe(self) -> &'static str {
         match self {
-            LoopPreventionPlan::ByConstruction => "none needed: one VXLAN device per network (flood mode)",
+            LoopPreventionPlan::ByConstruction => "none needed: one VXLAN device per network (flood and evpn modes)",
             LoopPreventionPlan::Isolation => "bridge port isolation on every VXLAN port",
             LoopPreventionPlan::Ebtables => "one ebtables rule in chain VXLAN-MESH",
         }
@@ -418,7 +478,7 @@ pub struct NetworkPlan {
     pub bridge: Bridge,
     /// The VXLAN devices (one in flood mode, one per peer in per-peer mode).
     pub vxlans: Vec<Vxlan>,
-    /// FDB flood entries (flood mode).
+    /// FDB flood entries (flood mode; in evpn mode FRR installs them).
     pub fdb: Vec<FdbEntry>,
 }
 
@@ -457,6 +517,9 @@ pub struct HostPlan {
     pub loop_rules: Option<LoopRules>,
     /// Peer-only firewall, when enabled.
     pub firewall: Option<Firewall>,
+    /// The BGP EVPN control plane, in evpn mode.
+    #[serde(default)]
+    pub evpn: Option<EvpnPlan>,
     /// Hosts this host has tunnels to, in inventory order.
     pub peers: Vec<Peer>,
     /// Networks the host joins, in inventory order.
@@ -517,8 +580,9 @@ impl Fleet {
 
 fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
     let per_peer = fleet.mode == Mode::PerPeer;
+    let evpn = fleet.mode == Mode::Evpn;
     let loop_prevention = match (fleet.mode, fleet.loop_prevention) {
-        (Mode::Flood, _) => LoopPreventionPlan::ByConstruction,
+        (Mode::Flood | Mode::Evpn, _) => LoopPreventionPlan::ByConstruction,
         (Mode::PerPeer, LoopPrevention::Isolation) => LoopPreventionPlan::Isolation,
         (Mode::PerPeer, LoopPrevention::Ebtables) => LoopPreventionPlan::Ebtables,
     };
@@ -545,11 +609,16 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             // Flood mode learns which peer owns a MAC from received frames, so unicast goes
             // to one peer; without learning every frame would be replicated to all peers (the
             // all-zeros entries are the only match). A per-peer device has one remote anyway.
-            learning: !per_peer,
+            // In evpn mode FRR installs the remote MACs: learning would race it.
+            learning: !per_peer && !evpn,
             udp_checksum: true,
             mtu: net.mtu,
             bridge: Some(net.bridge.clone()),
             isolated: loop_prevention == LoopPreventionPlan::Isolation,
+            // EVPN's type-2 routes give the bridge remote MACs and IPs: it answers ARP/ND
+            // itself, and learns nothing from the tunnel.
+            neigh_suppress: evpn,
+            port_learning: !evpn,
             up: true,
             alias: owner_alias(&net.name, peer),
         };
@@ -561,6 +630,9 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 let vni = vni::link_vni(net.vni, me.id, peer.id).unwrap_or(vni::MAX_VNI);
                 vxlans.push(device(vni, Some(tunnel_address(peer)), Some(&peer.name)));
             }
+        } else if evpn {
+            // FRR installs the flood list from type-3 routes.
+            vxlans.push(device(net.vni, None, None));
         } else {
             let vx = device(net.vni, None, None);
             for peer in others {
@@ -606,8 +678,18 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
         .collect();
 
     let wireguard = wireguard_plan(fleet, me, &peers);
+    let evpn_plan = evpn_plan(fleet, me, &networks);
     let firewall = fleet.firewall.then(|| {
-        let mut addrs: Vec<IpAddr> = peers.iter().map(|p| p.address).collect();
+        // In evpn mode the whole underlay prefix is admitted, so a new host needs no change
+        // on the others.
+        let evpn_filter = fleet.evpn.as_ref().map(|e| EvpnFilter {
+            prefix: e.underlay_prefix,
+            bgp_port: crate::evpn::BGP_PORT,
+        });
+        let mut addrs: Vec<IpAddr> = match evpn_filter {
+            Some(_) => Vec::new(),
+            None => peers.iter().map(|p| p.address).collect(),
+        };
         let (port, filter) = match (&fleet.wireguard, &wireguard) {
             (Some(settings), Some(wg)) => {
                 // A peer behind NAT sends from its endpoint's address, not its own.
@@ -628,6 +710,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             port,
             peers: addrs,
             wireguard: filter,
+            evpn: evpn_filter,
         }
     });
 
@@ -652,9 +735,39 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
         loop_prevention,
         loop_rules,
         firewall,
+        evpn: evpn_plan,
         peers,
         networks,
     }
+}
+
+/// The BGP EVPN control plane of `me`, in evpn mode: a client peers with every route
+/// reflector; a reflector with the other reflectors, and accepts every other host through
+/// its listen range.
+fn evpn_plan(fleet: &Fleet, me: &Host, networks: &[NetworkPlan]) -> Option<EvpnPlan> {
+    let settings = fleet.evpn.as_ref()?;
+    let mut sessions: Vec<BgpSession> = fleet
+        .hosts
+        .iter()
+        .filter(|h| h.route_reflector && h.name != me.name)
+        .map(|h| BgpSession {
+            address: h.address,
+            peer: h.name.clone(),
+        })
+        .collect();
+    // FRR lists neighbours in address order: the rendered block compares line by line.
+    sessions.sort();
+    let mut vnis: Vec<u32> = networks.iter().map(|n| n.vni).collect();
+    vnis.sort_unstable();
+    Some(EvpnPlan {
+        asn: settings.asn,
+        router_id: crate::evpn::router_id(me.address, me.id),
+        route_reflector: me.route_reflector,
+        sessions,
+        listen_range: me.route_reflector.then_some(settings.underlay_prefix),
+        vnis,
+        timers: settings.timers,
+    })
 }
 
 /// The address `host`'s tunnels start and end at: its inner (WireGuard) address with

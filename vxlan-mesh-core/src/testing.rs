@@ -66,6 +66,7 @@ fn host(name: &str, address: IpAddr, device: Option<&str>) -> HostSpec {
         public_key: None,
         endpoint: None,
         persistent_keepalive: None,
+        route_reflector: None,
     }
 }
 
@@ -78,6 +79,7 @@ fn one_network(mode: Option<Mode>, hosts: Vec<HostSpec>) -> Fleet {
         firewall: None,
         encryption: None,
         wireguard: None,
+        evpn: None,
         networks: vec![NetworkSpec {
             name: "lan".into(),
             vni: 100,

@@ -261,3 +261,108 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
         .iter()
         .all(|c| !matches!(c, Change::DeleteFdb { .. })));
 }
+
+// ---- evpn mode ----
+
+const EVPN: &str = r#"
+mode = "evpn"
+[evpn]
+underlay-prefix = "192.0.2.0/24"
+[[networks]]
+name = "lan"
+vni = 100
+bridge = "vxbr0"
+[[hosts]]
+name = "a"
+address = "192.0.2.1"
+route-reflector = true
+[[hosts]]
+name = "b"
+address = "192.0.2.2"
+[[hosts]]
+name = "c"
+address = "192.0.2.3"
+"#;
+
+/// `state` with the FDB entries FRR's zebra installs on `vxm100`: flood entries towards the
+/// VTEPs it learned (`self permanent`) and a remote MAC (here observed as configured too).
+fn with_frr_entries(state: &State) -> State {
+    let entry = |mac: &str, destination: &str| vxlan_mesh_core::FdbEntry {
+        device: "vxm100".into(),
+        mac: mac.to_string().try_into().unwrap(),
+        destination: destination.parse().unwrap(),
+        peer: None,
+    };
+    let mut observed = state.clone();
+    observed.external_fdb = false;
+    observed.fdb = vec![
+        entry("00:00:00:00:00:00", "192.0.2.2"),
+        entry("00:00:00:00:00:00", "192.0.2.77"),
+        entry("02:00:00:00:00:07", "192.0.2.3"),
+    ];
+    observed.learned = vec![entry("02:00:00:00:00:08", "192.0.2.99")];
+    observed
+}
+
+#[test]
+fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
+    let desired = plan(EVPN, "b");
+    assert!(desired.external_fdb && desired.fdb.is_empty());
+    let observed = with_frr_entries(&desired);
+    assert_eq!(diff(&desired, &observed).unwrap(), []);
+    // The same entries on a flood-mode device are drift, all of them.
+    let flood = State {
+        external_fdb: false,
+        ..desired.clone()
+    };
+    let changes = diff(&flood, &observed).unwrap();
+    assert_eq!(kinds(&changes), ["delete-fdb"; 4], "{changes:#?}");
+}
+
+#[test]
+fn in_evpn_mode_the_port_flags_are_what_status_checks() {
+    let desired = plan(EVPN, "a");
+    let vx = &desired.vxlans[0];
+    assert!(!vx.learning && vx.neigh_suppress && !vx.port_learning, "{vx:?}");
+    // A port whose neighbour suppression was turned off and that learns again.
+    let mut observed = desired.clone();
+    observed.vxlans[0].neigh_suppress = false;
+    observed.vxlans[0].port_learning = true;
+    let changes = diff(&desired, &observed).unwrap();
+    assert_eq!(kinds(&changes), ["update-vxlan"]);
+    assert_eq!(
+        changes[0].to_string(),
+        "update vxlan vxm100: neigh_suppress on, port learning off"
+    );
+    let commands: Vec<String> = vxlan_mesh_core::ops::lower(&changes)
+        .iter()
+        .map(|op| vxlan_mesh_core::argv::of(op).shell())
+        .collect();
+    assert_eq!(commands, ["bridge link set dev vxm100 neigh_suppress on learning off"]);
+}
+
+#[test]
+fn an_evpn_port_gets_its_flags_before_it_comes_up() {
+    let desired = plan(EVPN, "a");
+    let changes = diff(&desired, &State::default()).unwrap();
+    let commands: Vec<String> = vxlan_mesh_core::ops::lower(&changes)
+        .iter()
+        .map(|op| vxlan_mesh_core::argv::of(op).shell())
+        .filter(|c| c.contains("vxm100"))
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "ip link add name vxm100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning udpcsum",
+            "ip link set dev vxm100 alias vxlan-mesh:lan mtu 1450 master vxbr0",
+            "bridge link set dev vxm100 neigh_suppress on learning off",
+            "ip link set dev vxm100 up",
+        ]
+    );
+    // No flood entries: FRR installs them.
+    assert!(!changes.iter().any(|c| matches!(c, Change::AddFdb { .. })));
+    assert_eq!(
+        changes[0].to_string(),
+        "install nftables table inet vxlan_mesh (UDP 4789 and TCP 179 from 192.0.2.0/24 only)"
+    );
+}

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vxlan_mesh_core::firewall::{nft_remove_script, nft_script};
 use vxlan_mesh_core::testing::{FOREIGN_NFT_TABLES, FOREIGN_NFT_TABLE_NAMES};
-use vxlan_mesh_core::{Family, Firewall};
+use vxlan_mesh_core::{EvpnFilter, Family, Firewall};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -81,6 +81,7 @@ fn v4(peers: &[&str]) -> Firewall {
         port: 4789,
         peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
         wireguard: None,
+        evpn: None,
     }
 }
 
@@ -108,6 +109,38 @@ fn the_script_is_what_nft_lists_back() {
         table.contains("udp dport 4789 counter packets 0 bytes 0 drop"),
         "{table}"
     );
+}
+
+#[test]
+fn the_evpn_script_admits_the_underlay_prefix_to_vxlan_and_bgp() {
+    let ns = Netns::new();
+    for (family, prefix, saddr) in [
+        (Family::V4, "198.51.100.0/24", "ip saddr"),
+        (Family::V6, "2001:db8:100::/48", "ip6 saddr"),
+    ] {
+        let fw = Firewall {
+            family,
+            evpn: Some(EvpnFilter {
+                prefix: prefix.parse().unwrap(),
+                bgp_port: 179,
+            }),
+            ..v4(&[])
+        };
+        // Loaded twice: the second load replaces the first.
+        ns.load(&nft_script(&fw));
+        ns.load(&nft_script(&fw));
+        let table = ns.table("inet", "vxlan_mesh").unwrap();
+        for line in [
+            "flags interval".to_string(),
+            format!("elements = {{ {prefix} }}"),
+            format!("{saddr} @peers udp dport 4789 accept"),
+            "udp dport 4789 counter packets 0 bytes 0 drop".to_string(),
+            format!("{saddr} @peers tcp dport 179 accept"),
+            "tcp dport 179 counter packets 0 bytes 0 drop".to_string(),
+        ] {
+            assert!(table.contains(&line), "`{line}` not in {table}");
+        }
+    }
 }
 
 #[test]

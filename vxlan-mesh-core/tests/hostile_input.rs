@@ -400,7 +400,7 @@ fn duplicate_names_bridges_and_ids_are_validation_errors() {
 fn unknown_keys_are_rejected_where_they_stand() {
     assert_eq!(
         unparsable(&format!("prot = 4789\n{NET}")),
-        "1:1: unknown key `prot` (did you mean `port`?); the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `encryption`, `wireguard`, `networks`, `hosts`"
+        "1:1: unknown key `prot` (did you mean `port`?); the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `encryption`, `wireguard`, `evpn`, `networks`, `hosts`"
     );
     assert_eq!(
         unparsable(&with_network("name = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nvlan = 5")),
@@ -408,7 +408,7 @@ fn unknown_keys_are_rejected_where_they_stand() {
     );
     assert_eq!(
         unparsable(&with_host_a("name = \"a\"\nadress = \"192.0.2.1\"")),
-        "8:1: unknown key `adress` in `hosts[0]` (did you mean `address`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`, `public-key`, `endpoint`, `persistent-keepalive`"
+        "8:1: unknown key `adress` in `hosts[0]` (did you mean `address`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`, `public-key`, `endpoint`, `persistent-keepalive`, `route-reflector`"
     );
 }
 
@@ -417,18 +417,18 @@ fn quoted_inventory_text_in_syntax_errors_cannot_forge_lines() {
     // Keys and values are quoted as written; control characters come out escaped.
     assert_eq!(
         unparsable(&format!("\"x\\nerror: forged\" = 1\n{NET}")),
-        "1:1: unknown key `x\\nerror: forged`; the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `encryption`, `wireguard`, `networks`, `hosts`"
+        "1:1: unknown key `x\\nerror: forged`; the allowed keys are `port`, `mode`, `loop-prevention`, `firewall`, `encryption`, `wireguard`, `evpn`, `networks`, `hosts`"
     );
     assert_eq!(
         unparsable(&format!("mode = \"x\\u001b[2J\\u202E\"\n{NET}")),
-        "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"x\\u{1b}[2J\\u{202e}\""
+        "1:8: `mode` must be one of `flood`, `per-peer`, `evpn`, got the string \"x\\u{1b}[2J\\u{202e}\""
     );
     // A long value is shortened.
     let long = "x".repeat(500);
     assert_eq!(
         unparsable(&format!("mode = \"{long}\"\n{NET}")),
         format!(
-            "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"{}…\"",
+            "1:8: `mode` must be one of `flood`, `per-peer`, `evpn`, got the string \"{}…\"",
             &long[..64]
         )
     );

@@ -40,6 +40,7 @@ prop_compose! {
             public_key: None,
             endpoint: None,
             persistent_keepalive: None,
+            route_reflector: None,
         }).collect();
         // Ranges far enough apart for any id up to 40 (780 links).
         let networks = (0..nets).map(|k| NetworkSpec {
@@ -56,6 +57,7 @@ prop_compose! {
             firewall: Some(true),
             encryption: None,
             wireguard: None,
+            evpn: None,
             networks,
             hosts,
         }
@@ -174,6 +176,7 @@ proptest! {
             public_key: None,
             endpoint: None,
             persistent_keepalive: None,
+            route_reflector: None,
         });
         let after = link_vnis(&grown.validate().unwrap());
         prop_assert!(after.len() > before.len() || fleet_is_flood(&inv));

@@ -427,8 +427,8 @@ fn type_errors_name_the_field_and_the_expected_kind_in_words() {
     let cases: Vec<(String, &str, &str, &str)> = vec![
         // Top level: integer, enum, boolean, array of tables.
         (format!("port = \"4789\"\n{NET}"), "1:8: `port` must be an integer, got the string \"4789\"", "wrong-type", "port"),
-        (format!("mode = \"mesh\"\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, got the string \"mesh\"", "bad-value", "mode"),
-        (format!("mode = 1\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, got the integer 1", "wrong-type", "mode"),
+        (format!("mode = \"mesh\"\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, `evpn`, got the string \"mesh\"", "bad-value", "mode"),
+        (format!("mode = 1\n{NET}"), "1:8: `mode` must be one of `flood`, `per-peer`, `evpn`, got the integer 1", "wrong-type", "mode"),
         (
             format!("loop-prevention = \"nft\"\n{NET}"),
             "1:19: `loop-prevention` must be one of `isolation`, `ebtables`, got the string \"nft\"",
@@ -474,7 +474,7 @@ fn type_errors_name_the_field_and_the_expected_kind_in_words() {
         (host("address = \"192.0.2.1\"\ndevice = { name = \"eth0\" }"), "9:10: `hosts[0].device` must be a string, got a table", "wrong-type", "hosts[0].device"),
         (host("address = \"192.0.2.1\"\nnetworks = \"lan\""), "9:12: `hosts[0].networks` must be an array of strings, got the string \"lan\"", "wrong-type", "hosts[0].networks"),
         (host("address = \"192.0.2.1\"\nnetworks = [\"lan\", 7]"), "9:20: `hosts[0].networks[1]` must be a string, got the integer 7", "wrong-type", "hosts[0].networks[1]"),
-        (host("address = \"192.0.2.1\"\nunderlay_mtu = 9000"), "9:1: unknown key `underlay_mtu` in `hosts[0]` (did you mean `underlay-mtu`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`, `public-key`, `endpoint`, `persistent-keepalive`", "unknown-key", "hosts[0]"),
+        (host("address = \"192.0.2.1\"\nunderlay_mtu = 9000"), "9:1: unknown key `underlay_mtu` in `hosts[0]` (did you mean `underlay-mtu`?); the allowed keys are `name`, `address`, `device`, `underlay-mtu`, `id`, `networks`, `public-key`, `endpoint`, `persistent-keepalive`, `route-reflector`", "unknown-key", "hosts[0]"),
         (host(""), "6:1: `hosts[0]` has no `address`, which is required", "missing-key", "hosts[0].address"),
     ];
     for (text, want, code, path) in cases {
@@ -591,6 +591,16 @@ fn codes_are_listed_and_stable() {
             "wireguard-interface-taken",
             "bad-endpoint",
             "wireguard-key-without-encryption",
+            "evpn-without-evpn-mode",
+            "route-reflector-without-evpn",
+            "evpn-no-route-reflector",
+            "evpn-with-encryption",
+            "evpn-missing-underlay-prefix",
+            "evpn-underlay-prefix-family",
+            "evpn-address-outside-underlay-prefix",
+            "bad-asn",
+            "evpn-hold-time-too-short",
+            "evpn-keepalive-not-below-hold-time",
         ]
     );
     let parse: Vec<&str> = ParseProblem::ALL.iter().map(|p| p.code()).collect();
@@ -613,10 +623,11 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     let text = "port = 8472\nmode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false\n\
                 encryption = \"wireguard\"\n\
                 [wireguard]\nprefix = \"fd00:6d65:7368::/64\"\nport = 51000\ninterface = \"wg-mesh\"\n\
+                [evpn]\nasn = 65001\nunderlay-prefix = \"192.0.2.0/24\"\nkeepalive = 10\nhold-time = 30\n\
                 [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\ncontainer-ipv6 = false\n\
                 [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\ndevice = \"eth0\"\nunderlay-mtu = 9000\nid = 3\nnetworks = [\"lan\"]\n\
                 public-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
-                endpoint = \"198.51.100.7:40000\"\npersistent-keepalive = 25\n";
+                endpoint = \"198.51.100.7:40000\"\npersistent-keepalive = 25\nroute-reflector = true\n";
     let inv = Inventory::from_toml_str(text).unwrap();
     let written = inv.to_toml_string().unwrap();
     assert_eq!(Inventory::from_toml_str(&written).unwrap(), inv);
@@ -631,6 +642,168 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     assert_eq!(keys(value["networks"][0].as_table().unwrap()), names(Key::NETWORK));
     assert_eq!(keys(value["hosts"][0].as_table().unwrap()), names(Key::HOST));
     assert_eq!(keys(value["wireguard"].as_table().unwrap()), names(Key::WIREGUARD));
+    assert_eq!(keys(value["evpn"].as_table().unwrap()), names(Key::EVPN));
+}
+
+// ---- evpn mode ----
+
+/// An evpn inventory of `n` hosts in 198.51.100.0/24, the first a route reflector, with
+/// `evpn` as the `[evpn]` table's extra lines.
+fn evpn(evpn: &str, n: usize) -> String {
+    let hosts: Vec<String> = (1..=n)
+        .map(|i| {
+            let rr = if i == 1 { "route-reflector = true\n" } else { "" };
+            format!("[[hosts]]\nname = \"h{i}\"\naddress = \"198.51.100.{i}\"\n{rr}")
+        })
+        .collect();
+    format!(
+        "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"198.51.100.0/24\"\n{evpn}\n{NET}{}",
+        hosts.join("\n")
+    )
+}
+
+#[test]
+fn an_evpn_inventory_is_valid_with_defaults() {
+    let fleet = valid(&evpn("", 3));
+    let settings = fleet.evpn().unwrap();
+    assert_eq!(settings.asn, 65000);
+    assert_eq!(settings.timers, None);
+    assert_eq!(settings.underlay_prefix.to_string(), "198.51.100.0/24");
+    let reflectors: Vec<bool> = fleet.hosts().iter().map(|h| h.route_reflector).collect();
+    assert_eq!(reflectors, [true, false, false]);
+    // Flood mode has no evpn settings.
+    assert!(valid(&format!("{NET}{}", hosts(2))).evpn().is_none());
+}
+
+#[test]
+fn the_asn_must_be_usable_by_bgp() {
+    for asn in ["1", "65000", "4294967295"] {
+        assert_eq!(
+            valid(&evpn(&format!("asn = {asn}"), 2)).evpn().unwrap().asn.to_string(),
+            asn
+        );
+    }
+    for asn in [0u32, 23456] {
+        let (errs, msg) = errors(&evpn(&format!("asn = {asn}"), 2));
+        assert!(
+            matches!(errs.as_slice(), [E::BadAsn { asn: a, .. }] if *a == asn),
+            "{errs:?}"
+        );
+        assert!(msg.contains(&format!("`evpn.asn` {asn}")), "{msg}");
+        assert_eq!(errs[0].path(), FieldPath::of(Section::Evpn, Key::Asn));
+    }
+    let (_, code, path) = parse_error(&evpn("asn = 4294967296", 2));
+    assert_eq!((code, path.as_deref()), ("out-of-range", Some("evpn.asn")));
+}
+
+#[test]
+fn bgp_timers_follow_bgp_s_rules() {
+    let timers = |extra: &str| {
+        valid(&evpn(extra, 2))
+            .evpn()
+            .unwrap()
+            .timers
+            .map(|t| (t.keepalive, t.hold_time))
+    };
+    assert_eq!(timers("keepalive = 3\nhold-time = 9"), Some((3, 9)));
+    assert_eq!(timers("keepalive = 0\nhold-time = 0"), Some((0, 0)));
+    assert_eq!(timers("hold-time = 0"), Some((0, 0)));
+    // One given: the other in BGP's usual ratio, hold time = 3 × keepalive.
+    assert_eq!(timers("keepalive = 10"), Some((10, 30)));
+    assert_eq!(timers("hold-time = 9"), Some((3, 9)));
+    assert_eq!(timers("keepalive = 30000"), Some((30000, 65535)));
+    for hold in [1, 2] {
+        let (errs, msg) = errors(&evpn(&format!("hold-time = {hold}"), 2));
+        assert_eq!(errs, vec![E::EvpnHoldTimeTooShort { hold_time: hold }]);
+        assert!(msg.contains(&format!("`evpn.hold-time` {hold}")), "{msg}");
+        assert_eq!(errs[0].path(), FieldPath::of(Section::Evpn, Key::HoldTime));
+    }
+    for (keepalive, hold) in [(30, 30), (40, 30), (5, 0)] {
+        let (errs, msg) = errors(&evpn(&format!("keepalive = {keepalive}\nhold-time = {hold}"), 2));
+        assert_eq!(
+            errs,
+            vec![E::EvpnKeepaliveNotBelowHoldTime {
+                keepalive,
+                hold_time: hold
+            }]
+        );
+        assert!(msg.contains("must be below `evpn.hold-time`"), "{msg}");
+        assert_eq!(errs[0].path(), FieldPath::of(Section::Evpn, Key::Keepalive));
+    }
+}
+
+#[test]
+fn evpn_needs_an_underlay_prefix_holding_every_host() {
+    let no_prefix = evpn("", 2).replace("underlay-prefix = \"198.51.100.0/24\"\n", "");
+    let (errs, msg) = errors(&no_prefix);
+    assert_eq!(errs, vec![E::EvpnMissingUnderlayPrefix]);
+    assert!(msg.contains("`evpn.underlay-prefix` is required"), "{msg}");
+    let v6 = evpn("", 2).replace("198.51.100.0/24", "2001:db8::/32");
+    let (errs, _) = errors(&v6);
+    assert!(
+        matches!(errs.as_slice(), [E::EvpnUnderlayPrefixFamily { .. }]),
+        "{errs:?}"
+    );
+    let narrow = evpn("", 3).replace("198.51.100.0/24", "198.51.100.0/31");
+    let (errs, msg) = errors(&narrow);
+    assert!(
+        matches!(
+            errs.as_slice(),
+            [
+                E::EvpnAddressOutsidePrefix { index: 1, .. },
+                E::EvpnAddressOutsidePrefix { index: 2, .. }
+            ]
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        msg.contains("host `h3`: `address` `198.51.100.3` lies outside"),
+        "{msg}"
+    );
+    assert_eq!(errs[1].path(), FieldPath::of(Section::Host(2), Key::Address));
+    // Without `[evpn]` at all: the same error, no position but the file's.
+    let no_table = format!("mode = \"evpn\"\n{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nroute-reflector = true\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n");
+    assert_eq!(errors(&no_table).0, vec![E::EvpnMissingUnderlayPrefix]);
+}
+
+#[test]
+fn evpn_needs_a_route_reflector_and_refuses_encryption() {
+    let (errs, msg) = errors(&evpn("", 2).replace("route-reflector = true\n", ""));
+    assert_eq!(errs, vec![E::EvpnNoRouteReflector]);
+    assert!(msg.contains("`route-reflector = true`"), "{msg}");
+    assert_eq!(errs[0].path(), FieldPath::root(Key::Hosts));
+    let rr_false = evpn("", 2).replace("route-reflector = true", "route-reflector = false");
+    assert_eq!(errors(&rr_false).0, vec![E::EvpnNoRouteReflector]);
+    let encrypted = evpn("", 2).replace("mode = \"evpn\"", "mode = \"evpn\"\nencryption = \"wireguard\"");
+    let (errs, msg) = errors(&encrypted);
+    assert!(errs.contains(&E::EvpnWithEncryption), "{errs:?}");
+    assert!(
+        msg.contains("`encryption`") && msg.contains("cannot be combined with `mode = \"evpn\"`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn evpn_keys_outside_evpn_mode_are_refused() {
+    let flood = evpn("", 2).replace("mode = \"evpn\"\n", "");
+    let (errs, msg) = errors(&flood);
+    assert_eq!(
+        errs,
+        vec![
+            E::EvpnWithoutEvpnMode,
+            E::RouteReflectorWithoutEvpn {
+                host: "h1".into(),
+                index: 0
+            }
+        ]
+    );
+    assert!(msg.contains("`evpn`: only applies to `mode = \"evpn\"`"), "{msg}");
+    assert_eq!(errs[1].path(), FieldPath::of(Section::Host(0), Key::RouteReflector));
+    // And per-peer mode's key in evpn mode.
+    let (errs, _) = errors(&format!("loop-prevention = \"isolation\"\n{}", evpn("", 2)));
+    assert_eq!(errs, vec![E::LoopPreventionWithoutPerPeer]);
+    let (_, code, path) = parse_error(&evpn("prefix = \"198.51.100.0/24\"", 2));
+    assert_eq!((code, path.as_deref()), ("unknown-key", Some("evpn")));
 }
 
 // ---- error chains ----

@@ -198,6 +198,17 @@ pub enum RenderError {
         /// The form asked for.
         format: Format,
     },
+    /// The plan is in evpn mode, which this form cannot express yet: its devices would lack
+    /// their bridge port flags, and the host its FRR configuration.
+    #[error(
+        "host `{host}`: mode = \"evpn\" is not rendered by the `{format}` form yet; use `vxlan-mesh apply` on the host"
+    )]
+    Evpn {
+        /// The host whose plan it is.
+        host: String,
+        /// The form asked for.
+        format: Format,
+    },
 }
 
 /// Renders `plan` in `format`, with default [`Options`].
@@ -228,6 +239,12 @@ pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Ve
     // The one refusal for every form, before any template sees the plan.
     if plan.encryption != Encryption::None || plan.wireguard.is_some() {
         return Err(RenderError::Encrypted {
+            host: plan.host.clone(),
+            format,
+        });
+    }
+    if plan.evpn.is_some() {
+        return Err(RenderError::Evpn {
             host: plan.host.clone(),
             format,
         });

@@ -185,6 +185,7 @@ prop_compose! {
             public_key: None,
             endpoint: None,
             persistent_keepalive: None,
+            route_reflector: None,
         }).collect();
         let mut bridges = bridges.into_iter();
         let mut networks = vec![NetworkSpec {
@@ -211,6 +212,7 @@ prop_compose! {
             firewall: Some(firewall),
             encryption: None,
             wireguard: None,
+            evpn: None,
             networks,
             hosts,
         }

@@ -108,6 +108,39 @@ fn details(plan: &HostPlan) -> String {
     s
 }
 
+/// The BGP EVPN control plane's lines of the plan text.
+fn evpn_text(s: &mut String, evpn: &vxlan_mesh_core::EvpnPlan) {
+    let timers = evpn
+        .timers
+        .map(|t| format!("keepalive {}s, hold time {}s", t.keepalive, t.hold_time))
+        .unwrap_or_else(|| "FRR's default timers".to_string());
+    let role = if evpn.route_reflector {
+        "route reflector"
+    } else {
+        "route reflector client"
+    };
+    let _ = writeln!(
+        s,
+        "evpn: BGP AS {} · router-id {} · {role} · {timers}",
+        evpn.asn, evpn.router_id
+    );
+    for session in &evpn.sessions {
+        let _ = writeln!(
+            s,
+            "  session {:<16} {} (route reflector)",
+            session.peer, session.address
+        );
+    }
+    if let Some(range) = &evpn.listen_range {
+        let _ = writeln!(
+            s,
+            "  listen range {range} (accepts sessions from every host of the prefix)"
+        );
+    }
+    let vnis: Vec<String> = evpn.vnis.iter().map(ToString::to_string).collect();
+    let _ = writeln!(s, "  VNIs announced: {}", vnis.join(", "));
+}
+
 /// The plan as a readable table.
 pub fn text(plan: &HostPlan) -> String {
     let mut s = String::new();
@@ -165,6 +198,13 @@ pub fn text(plan: &HostPlan) -> String {
                 w.interface
             );
         }
+        Some(fw @ vxlan_mesh_core::Firewall { evpn: Some(e), .. }) => {
+            let _ = writeln!(
+                s,
+                "firewall: nftables table inet {} accepts VXLAN (UDP {}) and BGP (TCP {}) from {} only",
+                fw.table, fw.port, e.bgp_port, e.prefix
+            );
+        }
         Some(fw) => {
             let _ = writeln!(
                 s,
@@ -177,6 +217,9 @@ pub fn text(plan: &HostPlan) -> String {
         None => {
             let _ = writeln!(s, "firewall: off (UDP {} open to anyone)", plan.port);
         }
+    }
+    if let Some(evpn) = &plan.evpn {
+        evpn_text(&mut s, evpn);
     }
     for net in &plan.networks {
         let _ = writeln!(s);
@@ -191,15 +234,22 @@ pub fn text(plan: &HostPlan) -> String {
             "DEVICE", "VNI", "REMOTE", "PEER"
         );
         for vx in &net.vxlans {
-            let remote = vx
-                .remote
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| format!("fdb: {} peer(s)", net.fdb.len()));
+            let remote = match (vx.remote, &plan.evpn) {
+                (Some(r), _) => r.to_string(),
+                (None, Some(_)) => "fdb: by FRR (EVPN)".to_string(),
+                (None, None) => format!("fdb: {} peer(s)", net.fdb.len()),
+            };
             let mut flags = Vec::new();
             if vx.isolated {
                 flags.push("isolated");
             }
             flags.push(if vx.learning { "learning" } else { "nolearning" });
+            if vx.neigh_suppress {
+                flags.push("neigh_suppress");
+            }
+            if !vx.port_learning {
+                flags.push("port-nolearning");
+            }
             let _ = writeln!(
                 s,
                 "  {:<12} {:>8}  {:<24} {:<16} {}",

@@ -177,6 +177,15 @@ impl Executor<'_> {
             Op::SetIsolated { name, isolated } => {
                 self.stages.ports.add(name, vec![rq::set_isolated(name, *isolated)]);
             }
+            Op::SetPortFlags {
+                name,
+                neigh_suppress,
+                learning,
+            } => {
+                self.stages
+                    .ports
+                    .add(name, vec![rq::set_port_flags(name, *neigh_suppress, *learning)]);
+            }
             Op::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
                 self.stages.setup.add(

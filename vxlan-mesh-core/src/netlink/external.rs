@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use nftables::expr::{Expression, MetaKey, NamedExpression, Payload};
-use nftables::schema::{NfListObject, Rule, SetType, SetTypeValue};
+use nftables::schema::{NfListObject, Rule, SetFlag, SetType, SetTypeValue};
 use nftables::stmt::{Counter, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 use serde::Deserialize as _;
@@ -26,7 +26,8 @@ use crate::diff::{ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
 use crate::ops::FORWARD;
-use crate::plan::{Firewall, LoopRule, WireguardFilter, EBTABLES_CHAIN, NFT_TABLE};
+use crate::plan::{EvpnFilter, Firewall, LoopRule, WireguardFilter, EBTABLES_CHAIN, NFT_TABLE};
+use crate::wireguard::Prefix;
 
 struct Output {
     ok: bool,
@@ -206,7 +207,7 @@ pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
             },
             drops: None,
         },
-        Ok((fw, rules)) => match with_rules(fw, &rules) {
+        Ok(outline) => match with_rules(outline) {
             Ok((fw, drops)) => ObservedTable {
                 table: Table::Ours(fw),
                 drops,
@@ -235,14 +236,16 @@ const OTHER: &str = "it holds objects other than a set, a chain and rules";
 
 /// The table's set and chain, when they are the ones our script writes, and its rules
 /// (`None` for a rule the schema types cannot read).
-fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'static str> {
+fn outline(json: &Value) -> Result<Outline, &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
         family: Family::V4,
         port: 0,
         peers: Vec::new(),
         wireguard: None,
+        evpn: None,
     };
+    let mut prefixes = None;
     // A listing without the `nftables` array lists nothing: no set, so not ours.
     let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
     let mut sets = 0;
@@ -271,7 +274,18 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
                     SetTypeValue::Single(SetType::Ipv6Addr) => Family::V6,
                     _ => return Err(SET),
                 };
-                for elem in set.elem.as_deref().unwrap_or_default() {
+                let interval = set.flags.as_ref().is_some_and(|f| f.contains(&SetFlag::Interval));
+                if set.flags.as_ref().is_some_and(|f| f.len() != usize::from(interval)) {
+                    return Err(SET);
+                }
+                let elems = set.elem.as_deref().unwrap_or_default();
+                if interval {
+                    // evpn mode: the underlay prefix (nft lists a full-length one as an address).
+                    let list = elems.iter().map(set_prefix).collect::<Option<Vec<Prefix>>>();
+                    prefixes = Some(list.ok_or(SET)?);
+                    continue;
+                }
+                for elem in elems {
                     match elem {
                         Expression::String(s) => fw.peers.push(s.parse::<IpAddr>().map_err(|_| SET)?),
                         _ => return Err(SET),
@@ -301,14 +315,49 @@ fn outline(json: &Value) -> Result<(Firewall, Vec<Option<Rule<'static>>>), &'sta
         return Err(CHAIN);
     }
     fw.peers.sort_unstable();
-    Ok((fw, rules))
+    Ok(Outline { fw, rules, prefixes })
+}
+
+/// The set and chain of the table, when they are the ones our script writes.
+struct Outline {
+    /// The firewall as far as the set tells (no port yet).
+    fw: Firewall,
+    /// The chain's rules (`None` for a rule the schema types cannot read).
+    rules: Vec<Option<Rule<'static>>>,
+    /// The elements of an interval set (evpn mode), instead of peer addresses.
+    prefixes: Option<Vec<Prefix>>,
+}
+
+/// A prefix element of an interval set: `{"prefix": {"addr", "len"}}`, or a bare address
+/// for a full-length prefix.
+fn set_prefix(elem: &Expression<'_>) -> Option<Prefix> {
+    match elem {
+        Expression::String(s) => s.parse::<IpAddr>().ok().map(Prefix::single),
+        Expression::Named(NamedExpression::Prefix(p)) => match &*p.addr {
+            Expression::String(a) => format!("{a}/{}", p.len).parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The firewall with its port, and what its drop rules dropped, when the rules are exactly
 /// the two our script writes, after the two of an encrypted mesh (VXLAN from the WireGuard
 /// interface only).
-fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
+fn with_rules(outline: Outline) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
+    let Outline {
+        mut fw,
+        rules,
+        prefixes,
+    } = outline;
     let statements = |i: usize| rules.get(i).and_then(Option::as_ref).map(|r| &*r.expr);
+    let saddr_protocol = match fw.family {
+        Family::V4 => "ip",
+        Family::V6 => "ip6",
+    };
+    if let Some(prefixes) = prefixes {
+        return evpn_rules(fw, &prefixes, &rules, saddr_protocol);
+    }
     let mut clear_drops = None;
     let first = if rules.len() == 4 {
         let (interface, port) = statements(0).and_then(iifname_accept).ok_or(WIREGUARD_RULES)?;
@@ -324,10 +373,6 @@ fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall,
         2
     } else {
         0
-    };
-    let saddr_protocol = match fw.family {
-        Family::V4 => "ip",
-        Family::V6 => "ip6",
     };
     let accept = statements(first).and_then(|r| accept_rule_port(r, saddr_protocol));
     let drop = statements(first + 1).and_then(drop_rule);
@@ -349,6 +394,50 @@ fn with_rules(mut fw: Firewall, rules: &[Option<Rule<'_>>]) -> Result<(Firewall,
     }
 }
 
+const EVPN_RULES: &str = "its rules are not `saddr @peers udp dport PORT accept`, `udp dport PORT counter drop`, `saddr @peers tcp dport 179 accept`, `tcp dport 179 counter drop` for one prefix";
+
+/// The evpn mode's table: one prefix in the set, VXLAN then BGP accepted from it and
+/// dropped from everyone else; the drops are both rules' counters.
+fn evpn_rules(
+    mut fw: Firewall,
+    prefixes: &[Prefix],
+    rules: &[Option<Rule<'_>>],
+    saddr_protocol: &str,
+) -> Result<(Firewall, Option<PacketCounter>), &'static str> {
+    let [prefix] = prefixes else {
+        return Err(EVPN_RULES);
+    };
+    let statements: Vec<&[Statement<'_>]> = rules
+        .iter()
+        .map(|r| r.as_ref().map(|r| &*r.expr))
+        .collect::<Option<_>>()
+        .ok_or(EVPN_RULES)?;
+    let [vxlan_accept, vxlan_drop, bgp_accept, bgp_drop] = statements.as_slice() else {
+        return Err(EVPN_RULES);
+    };
+    let port = accept_rule_port(vxlan_accept, saddr_protocol).ok_or(EVPN_RULES)?;
+    let (dropped, vxlan_counter) = drop_rule(vxlan_drop).ok_or(EVPN_RULES)?;
+    let bgp_port = tcp_accept_rule_port(bgp_accept, saddr_protocol).ok_or(EVPN_RULES)?;
+    let (bgp_dropped, bgp_counter) = tcp_drop_rule(bgp_drop).ok_or(EVPN_RULES)?;
+    if port != dropped || bgp_port != bgp_dropped {
+        return Err(EVPN_RULES);
+    }
+    let port16 = |p: u32| u16::try_from(p).map_err(|_| "its rules name a port beyond 65535");
+    fw.port = port16(port)?;
+    fw.evpn = Some(EvpnFilter {
+        prefix: *prefix,
+        bgp_port: port16(bgp_port)?,
+    });
+    let drops = match (vxlan_counter, bgp_counter) {
+        (Some(c), Some(d)) => Some(PacketCounter {
+            packets: c.packets.saturating_add(d.packets),
+            bytes: c.bytes.saturating_add(d.bytes),
+        }),
+        (c, d) => c.or(d),
+    };
+    Ok((fw, drops))
+}
+
 /// The right-hand side of a `match` statement `PROTOCOL FIELD == RIGHT`, the only form
 /// our rules use (no `!=`, no prefixes or ranges on the left).
 fn payload_match<'a>(statement: &'a Statement<'_>, protocol: &str, field: &str) -> Option<&'a Expression<'a>> {
@@ -363,7 +452,12 @@ fn payload_match<'a>(statement: &'a Statement<'_>, protocol: &str, field: &str) 
 
 /// The UDP destination port a `udp dport == PORT` match names.
 fn dport(statement: &Statement<'_>) -> Option<u32> {
-    match payload_match(statement, "udp", "dport")? {
+    protocol_dport(statement, "udp")
+}
+
+/// The destination port a `PROTOCOL dport == PORT` match names.
+fn protocol_dport(statement: &Statement<'_>, protocol: &str) -> Option<u32> {
+    match payload_match(statement, protocol, "dport")? {
         Expression::Number(port) => Some(*port),
         _ => None,
     }
@@ -371,9 +465,18 @@ fn dport(statement: &Statement<'_>) -> Option<u32> {
 
 /// The port of an accept rule that is exactly `ip|ip6 saddr @peers udp dport PORT accept`.
 fn accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str) -> Option<u32> {
+    protocol_accept_rule_port(rule, saddr_protocol, "udp")
+}
+
+/// The port of an accept rule that is exactly `ip|ip6 saddr @peers tcp dport PORT accept`.
+fn tcp_accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str) -> Option<u32> {
+    protocol_accept_rule_port(rule, saddr_protocol, "tcp")
+}
+
+fn protocol_accept_rule_port(rule: &[Statement<'_>], saddr_protocol: &str, protocol: &str) -> Option<u32> {
     match rule {
         [saddr, port, Statement::Accept(_)] if matches!(payload_match(saddr, saddr_protocol, "saddr"), Some(Expression::String(s)) if s == "@peers") => {
-            dport(port)
+            protocol_dport(port, protocol)
         }
         _ => None,
     }
@@ -400,6 +503,15 @@ fn iifname_accept(rule: &[Statement<'_>]) -> Option<(String, u32)> {
 /// The port of a drop rule that is exactly `udp dport PORT counter drop`, and what its
 /// counter shows (`None` for a reference to a named counter, whose values are elsewhere).
 fn drop_rule(rule: &[Statement<'_>]) -> Option<(u32, Option<PacketCounter>)> {
+    protocol_drop_rule(rule, "udp")
+}
+
+/// As [`drop_rule`], for `tcp dport PORT counter drop`.
+fn tcp_drop_rule(rule: &[Statement<'_>]) -> Option<(u32, Option<PacketCounter>)> {
+    protocol_drop_rule(rule, "tcp")
+}
+
+fn protocol_drop_rule(rule: &[Statement<'_>], protocol: &str) -> Option<(u32, Option<PacketCounter>)> {
     let count = |n: Option<usize>| n.map_or(0, |n| u64::try_from(n).unwrap_or(u64::MAX));
     match rule {
         [port, Statement::Counter(counter), Statement::Drop(_)] => {
@@ -410,7 +522,7 @@ fn drop_rule(rule: &[Statement<'_>]) -> Option<(u32, Option<PacketCounter>)> {
                 }),
                 _ => None,
             };
-            Some((dport(port)?, seen))
+            Some((protocol_dport(port, protocol)?, seen))
         }
         _ => None,
     }
@@ -452,8 +564,71 @@ mod tests {
             port: 4789,
             peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
             wireguard: None,
+            evpn: None,
         };
         assert_eq!(table, Table::Ours(expected));
+    }
+
+    /// `nft -j list table inet vxlan_mesh` of the evpn-mode table `nft_script` writes (nft
+    /// 1.0.6), with the set's elements and the BGP accept rule's source match given.
+    fn evpn_listing(elem: &str, bgp_saddr: &str) -> Value {
+        let rule = |handle: u32, expr: String| {
+            format!(
+                r#"{{"rule": {{"family": "inet", "table": "vxlan_mesh", "chain": "input", "handle": {handle}, "expr": {expr}}}}}"#
+            )
+        };
+        let saddr =
+            r#"{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@peers"}}"#;
+        let tcp =
+            r#"{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 179}}"#;
+        let counter = r#"{"counter": {"packets": 2, "bytes": 100}}"#;
+        let text = format!(
+            r#"{{"nftables": [
+  {{"table": {{"family": "inet", "name": "vxlan_mesh", "handle": 2}}}},
+  {{"set": {{"family": "inet", "name": "peers", "table": "vxlan_mesh", "type": "ipv4_addr", "handle": 2, "flags": ["interval"], "elem": {elem}}}}},
+  {{"chain": {{"family": "inet", "table": "vxlan_mesh", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}}},
+  {}, {}, {}, {}
+]}}"#,
+            rule(3, format!(r#"[{saddr}, {DPORT}, {{"accept": null}}]"#)),
+            rule(4, format!(r#"[{DPORT}, {counter}, {{"drop": null}}]"#)),
+            rule(5, format!(r#"[{bgp_saddr}{tcp}, {{"accept": null}}]"#)),
+            rule(6, format!(r#"[{tcp}, {counter}, {{"drop": null}}]"#)),
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_evpn_table_is_read_back_with_its_prefix_and_both_drop_counters() {
+        let saddr = r#"{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@peers"}}, "#;
+        let observed = parse_firewall(&evpn_listing(
+            r#"[{"prefix": {"addr": "198.51.100.0", "len": 24}}]"#,
+            saddr,
+        ));
+        let expected = Firewall {
+            table: NFT_TABLE.into(),
+            family: Family::V4,
+            port: 4789,
+            peers: Vec::new(),
+            wireguard: None,
+            evpn: Some(EvpnFilter {
+                prefix: "198.51.100.0/24".parse().unwrap(),
+                bgp_port: 179,
+            }),
+        };
+        assert_eq!(observed.table, Table::Ours(expected));
+        assert_eq!(observed.drops, Some(PacketCounter { packets: 4, bytes: 200 }));
+        // BGP accepted from everyone: ours altered, replaced by apply.
+        let open = parse_firewall(&evpn_listing(
+            r#"[{"prefix": {"addr": "198.51.100.0", "len": 24}}]"#,
+            "",
+        ));
+        assert!(matches!(open.table, Table::Altered { .. }), "{open:?}");
+        // Two prefixes: not the one the plan writes.
+        let two = parse_firewall(&evpn_listing(
+            r#"[{"prefix": {"addr": "198.51.100.0", "len": 24}}, "192.0.2.9"]"#,
+            saddr,
+        ));
+        assert!(matches!(two.table, Table::Altered { .. }), "{two:?}");
     }
 
     #[test]

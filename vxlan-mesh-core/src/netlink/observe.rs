@@ -115,6 +115,8 @@ struct Raw<'a> {
     kind: Option<&'a InfoKind>,
     vxlan: Option<&'a [InfoVxlan]>,
     isolated: bool,
+    neigh_suppress: bool,
+    port_learning: bool,
     stats: Option<&'a Stats64>,
 }
 
@@ -128,6 +130,9 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         kind: None,
         vxlan: None,
         isolated: false,
+        neigh_suppress: false,
+        // The kernel's default, and what a device that is no bridge port is read as.
+        port_learning: true,
         stats: None,
     };
     for attr in &link.attributes {
@@ -149,7 +154,14 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
                         LinkInfo::Kind(k) => r.kind = Some(k),
                         LinkInfo::Data(InfoData::Vxlan(d)) => r.vxlan = Some(d),
                         LinkInfo::PortData(InfoPortData::BridgePort(p)) => {
-                            r.isolated = p.iter().any(|x| matches!(x, InfoBridgePort::Isolated(true)));
+                            for flag in p {
+                                match flag {
+                                    InfoBridgePort::Isolated(b) => r.isolated = *b,
+                                    InfoBridgePort::NeighSupress(b) => r.neigh_suppress = *b,
+                                    InfoBridgePort::Learning(b) => r.port_learning = *b,
+                                    _ => {}
+                                }
+                            }
                         }
                         _ => {}
                     }
@@ -223,6 +235,8 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     mtu: r.mtu,
                     bridge,
                     isolated: r.isolated,
+                    neigh_suppress: r.neigh_suppress,
+                    port_learning: r.port_learning,
                     up,
                     alias: alias.to_string(),
                 };

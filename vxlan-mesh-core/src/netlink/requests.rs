@@ -169,6 +169,19 @@ pub(crate) fn set_isolated(name: &str, isolated: bool) -> Request {
     Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port isolation of", name)
 }
 
+/// `bridge link set dev NAME neigh_suppress on|off learning on|off`.
+pub(crate) fn set_port_flags(name: &str, neigh_suppress: bool, learning: bool) -> Request {
+    let mut m = named(name);
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![
+            InfoBridgePort::NeighSupress(neigh_suppress),
+            InfoBridgePort::Learning(learning),
+        ])),
+    ]));
+    Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port flags of", name)
+}
+
 /// `ip link del dev NAME`.
 pub(crate) fn delete_link(name: &str, index: u32, what: &'static str) -> Request {
     let mut m = LinkMessage::default();

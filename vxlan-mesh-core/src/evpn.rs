@@ -1,0 +1,58 @@
+//! Facts of the BGP EVPN control plane (`mode = "evpn"`) that validation, the plan and the
+//! FRR configuration share: the AS number rules, the timers, the router id.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+/// AS number used when `[evpn] asn` is absent: the first private 2-byte AS (RFC 6996).
+pub const DEFAULT_ASN: u32 = 65000;
+
+/// AS_TRANS (RFC 6793): the placeholder 2-byte speakers see for a 4-byte AS; never a real AS.
+pub const AS_TRANS: u32 = 23456;
+
+/// BGP's TCP port.
+pub const BGP_PORT: u16 = 179;
+
+/// Why `asn` cannot be the fleet's AS number, if it cannot.
+///
+/// ```
+/// use vxlan_mesh_core::evpn::asn_problem;
+/// assert!(asn_problem(65000).is_none());
+/// assert!(asn_problem(4_200_000_000).is_none());
+/// assert!(asn_problem(0).is_some());
+/// assert!(asn_problem(23456).is_some());
+/// ```
+pub fn asn_problem(asn: u32) -> Option<&'static str> {
+    match asn {
+        0 => Some("AS 0 is reserved (RFC 7607); use 1..=4294967295, e.g. a private AS such as 65000"),
+        AS_TRANS => Some("AS 23456 is AS_TRANS (RFC 6793), a placeholder that is never a real AS"),
+        _ => None,
+    }
+}
+
+/// BGP timers of the mesh's sessions, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BgpTimers {
+    /// Interval between keepalive messages.
+    pub keepalive: u16,
+    /// Time without a message after which a session is declared down (0: never).
+    pub hold_time: u16,
+}
+
+/// The BGP router id of a host: its underlay address over IPv4; over IPv6, where a host has
+/// no IPv4 address to take it from, its host id as a 32-bit number (host id 7 is
+/// `0.0.0.7`). Both are unique in the fleet (addresses and ids are) and stable (they change
+/// only when the inventory changes the host's address or id).
+///
+/// ```
+/// use vxlan_mesh_core::evpn::router_id;
+/// assert_eq!(router_id("198.51.100.7".parse().unwrap(), 3).to_string(), "198.51.100.7");
+/// assert_eq!(router_id("2001:db8::7".parse().unwrap(), 3).to_string(), "0.0.0.3");
+/// ```
+pub fn router_id(address: IpAddr, host_id: u32) -> Ipv4Addr {
+    match address {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => Ipv4Addr::from(host_id),
+    }
+}

@@ -39,9 +39,8 @@ impl FrrArg {
 
 /// The `router bgp` block the plan wants in FRR and its AS number; `None` outside evpn
 /// mode (where vxlan-mesh's block, if FRR still holds one, is removed).
-fn desired(_plan: &HostPlan) -> Option<(String, u32)> {
-    // evpnplan's `vxlan_mesh_core::frr::Config` lands with the merge of its branch.
-    None
+fn desired(plan: &HostPlan) -> Option<(String, u32)> {
+    vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| (c.render(), c.asn()))
 }
 
 /// Whether the plan needs FRR (mode `evpn`).
@@ -50,8 +49,8 @@ pub fn wants_frr(plan: &HostPlan) -> bool {
 }
 
 /// The VNIs the plan announces, which zebra must know.
-fn vnis(plan: &HostPlan) -> Vec<u32> {
-    plan.vxlans().map(|v| v.vni).collect()
+fn vnis(plan: &HostPlan) -> &[u32] {
+    plan.evpn.as_ref().map(|e| e.vnis.as_slice()).unwrap_or_default()
 }
 
 /// What converging FRR to the plan takes, changing nothing (`apply --dry-run`, `status`).
@@ -102,7 +101,7 @@ pub fn status(frr: &Frr, ns: &Netns, plan: &HostPlan) -> Result<Option<FrrStatus
     let health = frr
         .health(ns)
         .with_context(|| format!("cannot read the BGP EVPN state of {frr}"))?;
-    let problems = health.problems(&vnis(plan));
+    let problems = health.problems(vnis(plan));
     Ok(Some(FrrStatus {
         changes,
         health,

@@ -2,7 +2,7 @@
 //! running FRR through `vtysh`, and FRR's view of the sessions and VNIs.
 //!
 //! vxlan-mesh owns one block, the default VRF's `router bgp ASN` holding the peer-group
-//! [`PEER_GROUP`], and nothing else of FRR's configuration. [`Frr::load`] converges that
+//! [`PEER_GROUP`] ([`crate::frr::Config::render`] writes it), and nothing else of FRR's configuration. [`Frr::load`] converges that
 //! block to the desired text line by line (only the lines that differ are sent, so sessions
 //! that stay are never reset); a `router bgp` without the peer-group, or of another AS, is
 //! refused, never changed. [`Frr::remove`] deletes the block only when it is ours.
@@ -37,12 +37,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use block::{BgpChange, Edit, PEER_GROUP};
+pub use block::{BgpChange, Edit};
 use block::{Block, Malformed};
 pub use health::{Health, HealthProblem, Session, Vni};
 
 use super::lock::{self, Lock};
 use super::{external, ApplyError, Netns};
+use crate::frr::PEER_GROUP;
 
 /// FRR's integrated shell, the one way into the daemons.
 pub const VTYSH: &str = "vtysh";
@@ -98,7 +99,7 @@ pub enum FrrError {
     /// The default VRF's `router bgp` is someone else's: it does not declare vxlan-mesh's
     /// peer-group.
     #[error(
-        "FRR already runs `router bgp {asn}`, which vxlan-mesh did not write (it has no `neighbor {PEER_GROUP} peer-group`); nothing was changed: FRR has one default BGP instance, so remove that block or run the EVPN configuration yourself (`render --format frr`)"
+        "FRR already runs `router bgp {asn}`, which vxlan-mesh did not write (it has no `neighbor {PEER_GROUP} peer-group`); nothing was changed: FRR has one default BGP instance, so remove that block (or configure EVPN in it yourself) before applying"
     )]
     Foreign {
         /// Its AS number.

@@ -24,9 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The peer-group that marks a `router bgp` block as vxlan-mesh's: a block holding
-/// `neighbor vxlan-mesh peer-group` is ours, any other is someone else's.
-pub const PEER_GROUP: &str = "vxlan-mesh";
+use crate::frr::{running_block, PEER_GROUP};
 
 /// A `router bgp ASN` block of the default VRF, read into its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,27 +46,25 @@ pub(crate) struct Malformed(pub(crate) String);
 
 impl Block {
     /// The `router bgp ASN` block of the default VRF in `config` (a whole `show
-    /// running-config`, or a block alone), or `None` when there is none. Blocks of other
-    /// VRFs and views (`router bgp 65001 vrf red`) are other instances, never read.
+    /// running-config`, or a block alone, as [`running_block`] finds it), or `None` when there
+    /// is none. Blocks of other VRFs and views (`router bgp 65001 vrf red`) are other
+    /// instances, never read.
     pub(crate) fn find(config: &str) -> Result<Option<Block>, Malformed> {
-        let mut lines = config.lines();
-        let asn = loop {
-            let Some(line) = lines.next() else {
-                return Ok(None);
-            };
-            let words: Vec<&str> = line.trim_end().split(' ').collect();
-            if let ["router", "bgp", asn] = words.as_slice() {
-                break asn
-                    .parse::<u32>()
-                    .map_err(|_| Malformed(format!("`{line}`: the AS number is not a number")))?;
-            }
+        let Some(text) = running_block(config) else {
+            return Ok(None);
         };
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or_default();
+        let asn = first
+            .strip_prefix("router bgp ")
+            .and_then(|asn| asn.parse::<u32>().ok())
+            .ok_or_else(|| Malformed(format!("`{first}`: the AS number is not a 32-bit number")))?;
         let mut contexts: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
         let mut unreadable = None;
         let mut in_family = false;
         for line in lines {
             let line = line.trim_end();
-            // The block ends at the first line that is not indented (`exit`, or `!` before 7.x).
+            // The block ends at its `exit` line, the first one not indented.
             if !line.starts_with(' ') {
                 return Ok(Some(Block {
                     asn,
@@ -362,8 +358,8 @@ mod tests {
         );
         assert_eq!(Block::find("frr version 8.4.4\n!\nend\n"), Ok(None));
         assert!(!block("router bgp 1\n bgp router-id 1.1.1.1\nexit\n").is_ours());
-        assert!(Block::find("router bgp 1\n bgp router-id 1.1.1.1\n").is_err());
-        assert!(Block::find("router bgp x\nexit\n").is_err());
+        assert_eq!(Block::find("router bgp 1\n bgp router-id 1.1.1.1\n"), Ok(None));
+        assert!(Block::find("router bgp 99999999999\nexit\n").is_err());
         let nested = "router bgp 1\n !\n address-family l2vpn evpn\n  vni 100\n   rd 1:1\n  exit-vni\n exit-address-family\nexit\n";
         let nested = block(nested);
         assert_eq!(nested.asn, 1);

@@ -49,8 +49,8 @@ pub enum KeyError {
         /// Why (never quoting the file).
         why: String,
     },
-    /// The key file is readable by others than its owner.
-    #[error("`{path}` is readable by group or others (mode {mode:o}); a private key must be private: chmod 600 it")]
+    /// The key file is readable by others, or writable by its group.
+    #[error("`{path}` is readable by others or writable by its group (mode {mode:o}); a private key must be private: chmod 600 it (or 640, group systemd-network, for systemd-networkd)")]
     Exposed {
         /// The file.
         path: String,
@@ -91,6 +91,12 @@ fn public_of(secret: &StaticSecret) -> PublicKey {
     PublicKey(DalekPublic::from(secret).to_bytes())
 }
 
+/// Permission bits a key file must not have: read or write for others, write for the
+/// group. Group read is allowed: systemd-networkd reads `PrivateKeyFile=` as the user
+/// systemd-network, so the networkd and netplan forms need the key `root:systemd-network`
+/// 0640, and `status` runs on those hosts too.
+const EXPOSED_BITS: u32 = 0o027;
+
 /// The public half of the private key in `path`. Refuses a file others may read.
 pub fn public_key_of_file(path: &Path) -> Result<PublicKey, KeyError> {
     let shown = path.display().to_string();
@@ -100,7 +106,7 @@ pub fn public_key_of_file(path: &Path) -> Result<PublicKey, KeyError> {
     };
     let file = fs::File::open(path).map_err(read)?;
     let mode = file.metadata().map_err(read)?.permissions().mode();
-    if mode & 0o077 != 0 {
+    if mode & EXPOSED_BITS != 0 {
         return Err(KeyError::Exposed {
             path: shown,
             mode: mode & 0o7777,
@@ -197,6 +203,29 @@ mod tests {
             with_host_key(plan.clone(), Path::new("/nonexistent/wireguard.key")).unwrap(),
             plan
         );
+    }
+
+    #[test]
+    fn a_key_file_may_be_group_readable_for_networkd_but_no_more() {
+        let dir = std::env::temp_dir().join(format!("vxm-keys-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wireguard.key");
+        let public = generate(&path, true).unwrap();
+        for (mode, ok) in [
+            (0o600, true),
+            (0o640, true),
+            (0o660, false),
+            (0o604, false),
+            (0o644, false),
+        ] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let got = public_key_of_file(&path);
+            assert_eq!(got.is_ok(), ok, "mode {mode:o}: {got:?}");
+            if ok {
+                assert_eq!(got.unwrap(), public);
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -147,7 +147,10 @@ fn a_key_file_others_can_read_or_that_holds_no_key_is_refused_without_showing_it
     let out = status_with(&inv, &key);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("is readable by group or others (mode 644)"), "{err}");
+    assert!(
+        err.contains("is readable by others or writable by its group (mode 644)"),
+        "{err}"
+    );
 
     let garbage = dir.write("garbage.key", "this is not a key at all, and must not be echoed\n");
     std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -28,6 +28,8 @@ pub enum Program {
     Nft,
     /// wireguard-tools' `wg`.
     Wg,
+    /// `wireguard-go`, the userspace WireGuard started where the kernel has none.
+    WireguardGo,
 }
 
 impl Program {
@@ -36,13 +38,14 @@ impl Program {
     /// ```
     /// assert_eq!(vxlan_mesh_core::argv::Program::Nft.name(), "nft");
     /// ```
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Program::Ip => "ip",
             Program::Bridge => "bridge",
             Program::Ebtables => "ebtables",
             Program::Nft => "nft",
             Program::Wg => "wg",
+            Program::WireguardGo => "wireguard-go",
         }
     }
 }
@@ -237,6 +240,18 @@ pub fn of(op: &Op) -> Command {
             ["address", "del", &format!("{address}/{prefix_len}"), "dev", interface],
         ),
     }
+}
+
+/// The command that performs [`Op::CreateWireguard`] `{ name }` where the kernel refuses
+/// [`of`]'s (no `wireguard` link kind): `wireguard-go NAME`, which creates the TUN device
+/// `NAME` and serves it, as `wg-quick` falls back. `apply` runs it when the kernel has no
+/// WireGuard, the rendered shell script when `ip link add` fails.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::userspace_wireguard("vxmwg0").shell(), "wireguard-go vxmwg0");
+/// ```
+pub fn userspace_wireguard(name: &str) -> Command {
+    Command::new(Program::WireguardGo, [name])
 }
 
 fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {

@@ -55,7 +55,7 @@ mod units;
 use std::fmt;
 use std::path::PathBuf;
 
-use vxlan_mesh_core::{Encryption, HostPlan};
+use vxlan_mesh_core::HostPlan;
 
 pub use output::{check_relative, write_files, OutputDir, WriteError, Written, MANIFEST};
 
@@ -189,15 +189,6 @@ pub enum RenderError {
         /// serde_json's error.
         source: serde_json::Error,
     },
-    /// The plan is encrypted, which this form cannot express yet: rendering it would set up
-    /// a clear-text mesh between inner addresses that nothing creates.
-    #[error("host `{host}`: encryption = \"wireguard\" is not rendered by the `{format}` form yet; use `vxlan-mesh apply` on the host")]
-    Encrypted {
-        /// The host whose plan it is.
-        host: String,
-        /// The form asked for.
-        format: Format,
-    },
     /// The plan is in evpn mode, which this form cannot express yet: its devices would lack
     /// their bridge port flags, and the host its FRR configuration.
     #[error(
@@ -237,12 +228,6 @@ pub fn render(plan: &HostPlan, format: Format) -> Result<Vec<RenderedFile>, Rend
 /// ```
 pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Vec<RenderedFile>, RenderError> {
     // The one refusal for every form, before any template sees the plan.
-    if plan.encryption != Encryption::None || plan.wireguard.is_some() {
-        return Err(RenderError::Encrypted {
-            host: plan.host.clone(),
-            format,
-        });
-    }
     if plan.evpn.is_some() {
         return Err(RenderError::Evpn {
             host: plan.host.clone(),

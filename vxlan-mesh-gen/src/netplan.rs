@@ -7,7 +7,7 @@ use vxlan_mesh_core::HostPlan;
 
 // askama looks custom filters up as `filters::NAME` where the template struct is defined.
 use crate::escape::filters;
-use crate::networkd::{describe, fdb_of, not_underlay, Fdb, DIR};
+use crate::networkd::{describe, fdb_of, key_file, not_underlay, wg_peers, Fdb, WgPeer, DIR};
 use crate::{fill, units, Header, RenderError, RenderedFile};
 
 /// The YAML file; netplan reads `etc/netplan/*.yaml` and wants them readable by root only.
@@ -21,8 +21,21 @@ struct Yaml<'a> {
     isolation: bool,
     ebtables: bool,
     underlay_device: Option<&'a str>,
+    wireguard: Option<Wireguard>,
     vxlans: Vec<Tunnel>,
     bridges: Vec<Bridge>,
+}
+
+/// The WireGuard tunnel (`mode: wireguard`).
+struct Wireguard {
+    name: String,
+    public_key: String,
+    /// The private key file: netplan takes a path as `key` (and writes `PrivateKeyFile=`).
+    key_file: String,
+    port: u16,
+    address: String,
+    mtu: u32,
+    peers: Vec<WgPeer>,
 }
 
 struct Tunnel {
@@ -64,6 +77,21 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     let mut tunnels = Vec::new();
     let mut bridges = Vec::new();
     let mut dropins = Vec::new();
+    let wireguard = match &plan.wireguard {
+        Some(w) => {
+            not_underlay(plan, &w.interface, YAML)?;
+            Some(Wireguard {
+                name: w.interface.clone(),
+                public_key: w.public_key.to_string(),
+                key_file: key_file(w),
+                port: w.listen_port,
+                address: format!("{}/{}", w.address, w.prefix_len),
+                mtu: w.mtu,
+                peers: wg_peers(w),
+            })
+        }
+        None => None,
+    };
     for net in &plan.networks {
         not_underlay(plan, &net.bridge.name, YAML)?;
         bridges.push(Bridge {
@@ -115,6 +143,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         isolation: plan.vxlans().any(|v| v.isolated),
         ebtables: plan.loop_rules.is_some(),
         underlay_device: plan.underlay_device.as_deref(),
+        wireguard,
         vxlans: tunnels,
         bridges,
     };

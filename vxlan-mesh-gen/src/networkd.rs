@@ -2,7 +2,8 @@
 //! in `etc/systemd/network`, plus the shared firewall and loop-prevention units.
 
 use askama::Template;
-use vxlan_mesh_core::{HostPlan, NetworkPlan, Vxlan};
+use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
+use vxlan_mesh_core::{HostPlan, NetworkPlan, Vxlan, WireguardPlan};
 
 use crate::{fill, units, Header, RenderError, RenderedFile};
 
@@ -58,6 +59,58 @@ struct VxlanNetwork<'a> {
     fdb: Vec<Fdb>,
 }
 
+#[derive(Template)]
+#[template(path = "wireguard.netdev")]
+struct WireguardNetdev<'a> {
+    h: &'a Header,
+    name: &'a str,
+    mtu: u32,
+    alias: &'a str,
+    public_key: String,
+    key_file: String,
+    port: u16,
+    peers: Vec<WgPeer>,
+}
+
+#[derive(Template)]
+#[template(path = "wireguard.network")]
+struct WireguardNetwork<'a> {
+    h: &'a Header,
+    name: &'a str,
+    mtu: u32,
+    address: String,
+}
+
+/// A WireGuard peer as the networkd and netplan templates show it.
+pub(crate) struct WgPeer {
+    pub name: String,
+    pub public_key: String,
+    pub endpoint: String,
+    pub allowed_ips: Vec<String>,
+    pub keepalive: Option<u16>,
+}
+
+/// The peers of `w`, in plan order.
+pub(crate) fn wg_peers(w: &WireguardPlan) -> Vec<WgPeer> {
+    w.peers
+        .iter()
+        .map(|p| WgPeer {
+            name: p.name.clone(),
+            public_key: p.public_key.to_string(),
+            endpoint: p.endpoint.to_string(),
+            allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
+            keepalive: p.persistent_keepalive,
+        })
+        .collect()
+}
+
+/// The private key file the interface reads (by path; the key is never in a rendered file).
+pub(crate) fn key_file(w: &WireguardPlan) -> String {
+    w.private_key_file
+        .as_ref()
+        .map_or_else(|| DEFAULT_KEY_FILE.to_string(), |f| f.display().to_string())
+}
+
 /// A flood entry as the templates show it.
 pub(crate) struct Fdb {
     pub peer: String,
@@ -111,8 +164,37 @@ fn file(path: String, contents: String) -> RenderedFile {
     }
 }
 
+/// The WireGuard interface's `.netdev` and `.network`.
+fn wireguard(plan: &HostPlan, w: &WireguardPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
+    let base = format!("{DIR}/50-vxlan-mesh-{}", w.interface);
+    not_underlay(plan, &w.interface, &format!("{base}.network"))?;
+    let netdev = WireguardNetdev {
+        h,
+        name: &w.interface,
+        mtu: w.mtu,
+        alias: &w.alias,
+        public_key: w.public_key.to_string(),
+        key_file: key_file(w),
+        port: w.listen_port,
+        peers: wg_peers(w),
+    };
+    let network = WireguardNetwork {
+        h,
+        name: &w.interface,
+        mtu: w.mtu,
+        address: format!("{}/{}", w.address, w.prefix_len),
+    };
+    Ok(vec![
+        file(format!("{base}.netdev"), fill(&format!("{base}.netdev"), &netdev)?),
+        file(format!("{base}.network"), fill(&format!("{base}.network"), &network)?),
+    ])
+}
+
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
     let mut files = Vec::new();
+    if let Some(w) = &plan.wireguard {
+        files.extend(wireguard(plan, w, h)?);
+    }
     for net in &plan.networks {
         let br = &net.bridge;
         let base = format!("{DIR}/50-vxlan-mesh-{}", br.name);

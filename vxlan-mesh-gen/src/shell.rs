@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 use askama::filters::Escaper;
 use askama::Template;
@@ -16,7 +17,7 @@ use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
-use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, Vxlan};
+use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
@@ -45,6 +46,12 @@ enum Param {
     Mac,
     /// `prune_fdb`: the stale entry's destination.
     Dst,
+    /// The private key file the WireGuard interface is given (`VXLAN_MESH_WIREGUARD_KEY`).
+    KeyFile,
+    /// `wireguard_step`: a stale address of the WireGuard interface (`ADDRESS/LENGTH`).
+    Addr,
+    /// `wireguard_step`: a stale peer's public key.
+    Key,
 }
 
 impl Param {
@@ -55,6 +62,9 @@ impl Param {
             Param::Dev => "\"$dev\"",
             Param::Mac => "\"$mac\"",
             Param::Dst => "\"$dst\"",
+            Param::KeyFile => "\"$WG_KEY\"",
+            Param::Addr => "\"$addr\"",
+            Param::Key => "\"$key\"",
         }
     }
 }
@@ -158,6 +168,8 @@ struct Script<'a> {
     fdb_delete: Cmd,
     /// Every interface name the plan wants: owned links with other names are stale.
     wanted_links: Vec<String>,
+    /// The WireGuard interface of an encrypted mesh.
+    wireguard: Option<Wg>,
     networks: Vec<Net>,
 }
 
@@ -166,6 +178,47 @@ struct Nft {
     /// The peers' addresses, one per line.
     peers: String,
     port: String,
+    /// With encryption: the WireGuard interface, the only one VXLAN is accepted on.
+    vxlan_interface: String,
+    /// With encryption: the VXLAN port ('' without).
+    vxlan_port: String,
+}
+
+/// The WireGuard interface: what `wireguard_step` compares and the commands it runs.
+struct Wg {
+    interface: String,
+    /// The plan's public key of this host, which the key file's private key must match.
+    public_key: String,
+    /// The key file used unless `VXLAN_MESH_WIREGUARD_KEY` names another.
+    key_file: String,
+    listen_port: String,
+    /// `ADDRESS/LENGTH`, as `ip -o addr` lists it.
+    address: String,
+    mtu: String,
+    alias: String,
+    create: Cmd,
+    /// `wireguard-go NAME`, where the kernel refuses `create`.
+    userspace: Cmd,
+    set_mtu: Cmd,
+    set_alias: Cmd,
+    /// The key (read by `wg` from `$WG_KEY`) and the listen port.
+    configure: Cmd,
+    add_address: Cmd,
+    /// Deletes the stale address `$addr`.
+    delete_address: Cmd,
+    /// Removes the stale peer `$key`.
+    remove_peer: Cmd,
+    set_up: Cmd,
+    /// The wanted peers' public keys, space-separated: other peers are stale.
+    peer_keys: String,
+    peers: Vec<WgPeer>,
+}
+
+struct WgPeer {
+    name: String,
+    /// `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template) prints a peer.
+    line: String,
+    set: Cmd,
 }
 
 struct Ebtables {
@@ -377,9 +430,95 @@ fn fdb_delete() -> Cmd {
     )
 }
 
+/// The WireGuard interface's view. The key file is the shell variable `$WG_KEY` in every
+/// command: its default is the plan's file, and the environment may name another.
+fn wg(w: &WireguardPlan) -> Wg {
+    let interface = w.interface.clone();
+    let key_file = "$WG_KEY".to_string();
+    let configure = Cmd::at_run_time(
+        &Op::ConfigureWireguard {
+            interface: interface.clone(),
+            private_key_file: Some(PathBuf::from(&key_file)),
+            listen_port: w.listen_port,
+        },
+        &[(key_file, Param::KeyFile)],
+    );
+    // Stand-ins of the right types; only the words they become matter.
+    let stale_address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 255));
+    let delete_address = Cmd::at_run_time(
+        &Op::DeleteAddress {
+            interface: interface.clone(),
+            address: stale_address,
+            prefix_len: 32,
+        },
+        &[(format!("{stale_address}/32"), Param::Addr)],
+    );
+    let stale_key = PublicKey([0; 32]);
+    let remove_peer = Cmd::at_run_time(
+        &Op::RemovePeer {
+            interface: interface.clone(),
+            public_key: stale_key,
+        },
+        &[(stale_key.to_string(), Param::Key)],
+    );
+    let peers = w
+        .peers
+        .iter()
+        .map(|p| {
+            let allowed: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
+            WgPeer {
+                name: p.name.clone(),
+                line: format!(
+                    "{} {} {} {}",
+                    p.public_key,
+                    p.endpoint,
+                    allowed.join(","),
+                    p.persistent_keepalive
+                        .map_or_else(|| "off".to_string(), |k| k.to_string())
+                ),
+                set: Cmd::of(&Op::SetPeer {
+                    interface: interface.clone(),
+                    peer: p.clone(),
+                }),
+            }
+        })
+        .collect();
+    Wg {
+        public_key: w.public_key.to_string(),
+        key_file: crate::networkd::key_file(w),
+        listen_port: w.listen_port.to_string(),
+        address: format!("{}/{}", w.address, w.prefix_len),
+        mtu: w.mtu.to_string(),
+        alias: w.alias.clone(),
+        create: Cmd::of(&Op::CreateWireguard {
+            name: interface.clone(),
+        }),
+        userspace: Cmd::new(&argv::userspace_wireguard(&interface), &[]),
+        set_mtu: set_link(&interface, |s| s.mtu = Some(w.mtu)),
+        set_alias: set_link(&interface, |s| s.alias = Some(w.alias.clone())),
+        configure,
+        add_address: Cmd::of(&Op::AddAddress {
+            interface: interface.clone(),
+            address: w.address,
+            prefix_len: w.prefix_len,
+        }),
+        delete_address,
+        remove_peer,
+        set_up: set_link(&interface, |s| s.up = Some(true)),
+        peer_keys: w
+            .peers
+            .iter()
+            .map(|p| p.public_key.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        peers,
+        interface,
+    }
+}
+
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
     let table = plan.firewall.as_ref().map_or(NFT_TABLE, |fw| fw.table.as_str());
-    let mut wanted_links = Vec::new();
+    let mut wanted_links: Vec<String> = plan.wireguard.iter().map(|w| w.interface.clone()).collect();
     for n in &plan.networks {
         wanted_links.push(n.bridge.name.clone());
         wanted_links.extend(n.vxlans.iter().map(|v| v.name.clone()));
@@ -399,6 +538,12 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
             load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
             peers: fw.peers.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
             port: fw.port.to_string(),
+            vxlan_interface: fw.wireguard.as_ref().map(|w| w.interface.clone()).unwrap_or_default(),
+            vxlan_port: fw
+                .wireguard
+                .as_ref()
+                .map(|w| w.vxlan_port.to_string())
+                .unwrap_or_default(),
         }),
         chain: EBTABLES_CHAIN,
         ebtables: plan.loop_rules.as_ref().map(ebtables),
@@ -406,6 +551,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         link_delete: link_delete(),
         fdb_delete: fdb_delete(),
         wanted_links,
+        wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(net).collect(),
     };
     Ok(vec![RenderedFile {
@@ -418,6 +564,14 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
 /// One line on the firewall for headers of every format.
 pub(crate) fn firewall_desc(plan: &HostPlan) -> String {
     match &plan.firewall {
+        Some(fw @ vxlan_mesh_core::Firewall { wireguard: Some(w), .. }) => format!(
+            "nftables table inet {} accepts WireGuard (UDP {}) from the {} peer address(es) only, VXLAN (UDP {}) on {} only",
+            fw.table,
+            fw.port,
+            fw.peers.len(),
+            w.vxlan_port,
+            w.interface
+        ),
         Some(fw) => format!(
             "nftables table inet {} accepts UDP {} from the {} peer(s) only",
             fw.table,

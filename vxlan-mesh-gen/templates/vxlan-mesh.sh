@@ -6,13 +6,21 @@
 #
 # Mode: {{ mode }}; loop prevention: {{ loop_prevention }}
 # Firewall: {{ firewall_desc }}
+{%- if let Some(wg) = wireguard %}
+# Encryption: WireGuard interface {{ wg.interface }} ({{ wg.address }}, UDP {{ wg.listen_port }}, MTU {{ wg.mtu }}), public key {{ wg.public_key }};
+#   the VXLAN devices run between the peers' WireGuard addresses. Its private key is read by
+#   `wg` from the file VXLAN_MESH_WIREGUARD_KEY names (default {{ wg.key_file }}),
+#   whose public half must be the public key above: the script refuses to run otherwise.
+#   Where the kernel has no WireGuard, the interface is run by wireguard-go.
+{%- endif %}
 #
 # Usage: vxlan-mesh.sh start|stop|restart|status|sync
 #   start     make the host match the plan: create what is missing, correct what differs,
 #             delete what vxlan-mesh made earlier that the plan no longer has (links marked
 #             with the alias {{ owner }}..., FDB entries, the ebtables chain, the nftables
 #             table); safe to run again, and prints nothing when nothing differs
-#   stop      remove every link marked {{ owner }}..., the ebtables chain and its jump, and
+#   stop      remove every link marked {{ owner }}... (the WireGuard interface too, and
+#             with it a wireguard-go daemon serving it), the ebtables chain and its jump, and
 #             the nftables table; nothing else
 #   restart   stop, then start
 #   status    list every difference from the plan; exit 0 when there is none, 3 otherwise
@@ -21,11 +29,15 @@
 #             VXLAN_MESH_WAIT seconds, default 30), marks them, deletes stale links and FDB
 #             entries, re-creates a device whose fixed attributes differ (networkd never
 #             changes an existing one), reloads the firewall and the loop prevention
+{%- if wireguard.is_some() %}
+#             (where the kernel has no WireGuard, networkd cannot create the WireGuard
+#             interface: sync starts it with wireguard-go and configures it as start does)
+{%- endif %}
 #   loop-start, loop-stop
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
 #   DRYRUN=1  print the commands that would change the system instead of running them
-# Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}.
+# Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}.
 set -eu
 
 # Debian keeps nft and ebtables in /usr/sbin, which cron's PATH lacks.
@@ -39,12 +51,27 @@ EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
+{%- if let Some(wg) = wireguard %}
+
+# The WireGuard interface, this host's public key, and the file holding its private key
+# (given to `wg` by path: the key itself is never on a command line).
+WG_IF={{ wg.interface }}
+WG_PUBLIC={{ wg.public_key }}
+WG_KEY=${VXLAN_MESH_WIREGUARD_KEY:-{{ wg.key_file }}}
+# The public keys of the planned peers: any other peer is removed.
+WG_PEERS={{ wg.peer_keys }}
+{%- endif %}
 {%- if let Some(fw) = firewall %}
 
 # The peer-only firewall: vxlan-mesh's own table, replaced atomically when loaded.
 NFT_APPLY={{ fw.load.text }}
 NFT_PEERS={{ fw.peers }}
 NFT_PORT={{ fw.port }}
+{%- if !fw.vxlan_port.is_empty() %}
+# VXLAN is accepted on the WireGuard interface only.
+NFT_VXLAN_IF={{ fw.vxlan_interface }}
+NFT_VXLAN_PORT={{ fw.vxlan_port }}
+{%- endif %}
 {%- endif %}
 NFT_REMOVE={{ nft_remove.text }}
 {%- if let Some(ebt) = ebtables %}
@@ -166,7 +193,7 @@ vxlan_sig() {
 	}'
 }
 
-# Names of the links of kind $1 (bridge or vxlan) marked as vxlan-mesh's.
+# Names of the links of kind $1 marked as vxlan-mesh's.
 marked() {
 	ip -o link show type "$1" 2>/dev/null | awk -v o="$OWNER" '{
 		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
@@ -175,9 +202,11 @@ marked() {
 }
 
 # Deletes every marked link whose name is not one of $@ (a removed network, a renamed
-# bridge, a peer that left, a device of the other mode).
+# bridge, a peer that left, a device of the other mode, the WireGuard interface of a mesh
+# no longer encrypted: a kernel `wireguard` link or wireguard-go's `tun` device, whose
+# daemon exits with it).
 prune_links() {
-	for kind in vxlan bridge; do
+	for kind in vxlan bridge wireguard tun; do
 		for name in $(marked "$kind"); do
 			case " $* " in
 			*" $name "*) continue ;;
@@ -255,7 +284,7 @@ nft_load() {
 nft_present() {
 	command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1
 }
-{%- if firewall.is_some() %}
+{%- if let Some(fw) = firewall %}
 
 # True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
 # and drops it from everyone else.
@@ -269,9 +298,15 @@ firewall_ok() {
 	*) return 1 ;;
 	esac
 	case "$rules" in
-	*"udp dport $NFT_PORT counter"*"drop"*) return 0 ;;
+	*"udp dport $NFT_PORT counter"*"drop"*) ;;
 	*) return 1 ;;
 	esac
+{%- if !fw.vxlan_port.is_empty() %}
+	case "$rules" in
+	*"iifname \"$NFT_VXLAN_IF\" udp dport $NFT_VXLAN_PORT accept"*"udp dport $NFT_VXLAN_PORT counter"*"drop"*) ;;
+	*) return 1 ;;
+	esac
+{%- endif %}
 }
 {%- endif %}
 
@@ -353,13 +388,103 @@ loop_down() {
 	fi
 }
 
+{%- if let Some(wg) = wireguard %}
+
+# Refuses to go on unless the private key in $WG_KEY is this host's: its public half must
+# be the inventory's public key of this host. Runs before anything changes.
+wg_key_check() {
+	need wg
+	[ -r "$WG_KEY" ] || die "cannot read the WireGuard private key \`$WG_KEY\` (make one with \`vxlan-mesh keygen\`, or name it in VXLAN_MESH_WIREGUARD_KEY)"
+	found=$(wg pubkey <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
+	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
+}
+
+# The interface's peers as `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, one per line: `wg show
+# dump` without its first line (which holds the private key, and is never printed).
+wg_peers() {
+	wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " $3 " " $4 " " $8 }' || true
+}
+
+# The interface's addresses as ADDRESS/LENGTH (IPv6 link-local ones left out).
+wg_addresses() {
+	ip -o addr show dev "$WG_IF" 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
+}
+
+# Creates the interface: a kernel `wireguard` link, or where the kernel has none, the TUN
+# device of a wireguard-go daemon, as wg-quick falls back (said once).
+wg_create() {
+	if [ "$MODE" != apply ]; then
+		run {{ wg.create|words }}
+		[ "$MODE" = print ] && printf '%s ' '# where the kernel has no WireGuard, instead:' && run {{ wg.userspace|words }}
+		return 0
+	fi
+	run {{ wg.create|words }} 2>/dev/null && return 0
+	need wireguard-go
+	say "this kernel has no WireGuard: \`$WG_IF\` is run by wireguard-go, the userspace implementation (slower), whose daemon exits when the interface is deleted"
+	# Its banner (on standard error) is shown only when it fails.
+	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null) || die "wireguard-go could not create $WG_IF: $err"
+	# The daemon sets its default MTU when it takes the device over, and answers only
+	# after that: one question waits for it, so that the MTU set next stays.
+	wg show "$WG_IF" listen-port >/dev/null
+}
+
+# The WireGuard interface, before the VXLAN devices that start from its address: created
+# down, marked, given its MTU, key, listen port, address and peers, then brought up. Only
+# what differs is changed, peer by peer: an unchanged peer's session goes on.
+wireguard_step() {
+	claim "$WG_IF"
+	if ! link_exists "$WG_IF"; then
+		if [ "$CREATOR" = networkd ] && [ -d /sys/module/wireguard ]; then
+			# systemd-networkd creates it from its .netdev file.
+			create "$WG_IF" {{ wg.create|words }}
+		else
+			# Also under sync where the kernel has no WireGuard: networkd cannot create it.
+			[ "$CREATOR" = networkd ] || differs "$WG_IF is missing: creating it"
+			wg_create
+		fi
+	fi
+	d=$(details "$WG_IF")
+	[ "$(field "$d" alias)" = {{ wg.alias }} ] || run {{ wg.set_alias|words }}
+	[ "$(field "$d" mtu)" = {{ wg.mtu }} ] || run {{ wg.set_mtu|words }}
+	if [ "$(wg show "$WG_IF" public-key 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$(wg show "$WG_IF" listen-port 2>/dev/null)" != {{ wg.listen_port }} ]; then
+		differs "$WG_IF does not have the key of this host or the planned listen port: setting them"
+		run {{ wg.configure|words }}
+	fi
+	for addr in $(wg_addresses); do
+		[ "$addr" = {{ wg.address }} ] && continue
+		differs "$WG_IF: address $addr is not in the plan: deleting it"
+		run {{ wg.delete_address|words }}
+	done
+	wg_addresses | grep -qxF {{ wg.address }} || run {{ wg.add_address|words }}
+	for key in $(wg_peers | awk '{ print $1 }'); do
+		case " $WG_PEERS " in
+		*" $key "*) continue ;;
+		esac
+		differs "$WG_IF: peer $key is not in the plan: removing it"
+		run {{ wg.remove_peer|words }}
+	done
+	have=$(wg_peers)
+{%- for p in wg.peers %}
+	# Peer {{ p.name }}
+	printf '%s\n' "$have" | grep -qxF {{ p.line }} || run {{ p.set|words }}
+{%- endfor %}
+	is_up "$d" || run {{ wg.set_up|words }}
+}
+{%- endif %}
+
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
 	need ip bridge awk sed
+{%- if wireguard.is_some() %}
+	wg_key_check
+{%- endif %}
 	firewall_step
 	loop_step
 	prune_links{% for l in wanted_links %} {{ l }}{% endfor %}
+{%- if wireguard.is_some() %}
+	wireguard_step
+{%- endif %}
 {%- for net in networks %}
 
 	# Network {{ net.name }}: bridge {{ net.bridge }}, MTU {{ net.mtu }}

@@ -14,6 +14,7 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 
 use super::external;
 use super::ApplyError;
+use crate::argv::{self, Program};
 use crate::plan::{WireguardPeer, WireguardPlan};
 use crate::wireguard::{decode_key, PeerSession, Prefix, PublicKey};
 
@@ -22,7 +23,7 @@ use crate::wireguard::{decode_key, PeerSession, Prefix, PublicKey};
 const KERNEL_MODULE: &str = "/sys/module/wireguard";
 
 /// The daemon started where the kernel refuses the `wireguard` link kind.
-pub(crate) const USERSPACE: &str = "wireguard-go";
+pub(crate) const USERSPACE: &str = Program::WireguardGo.name();
 
 /// Whether this kernel has WireGuard loaded or built in.
 pub(crate) fn kernel_has_wireguard() -> bool {
@@ -34,7 +35,10 @@ pub(crate) fn kernel_has_wireguard() -> bool {
 pub(crate) fn start_userspace(name: &str) -> Result<(), ApplyError> {
     // Its banner (a warning that a kernel module would be faster) is dropped: apply warns
     // once, in its own words.
-    external::must(USERSPACE, &[name], None)?;
+    // argv's command, which the rendered shell script runs too.
+    let start = argv::userspace_wireguard(name);
+    let args: Vec<&str> = start.args.iter().map(String::as_str).collect();
+    external::must(start.program.name(), &args, None)?;
     // The daemon it leaves behind sets the device's MTU to its default when it takes the
     // device over, and answers on the UAPI socket only after that: one question waits for
     // it, so that the MTU set next stays.

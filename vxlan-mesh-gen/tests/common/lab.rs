@@ -21,14 +21,21 @@ static ONE_LAB_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// fleet of inventory `inventory`, its lab of 3 containers per host under a tag made from
 /// `base`, and a scratch directory named after `base`.
 pub fn form_lab(inventory: &str, base: &str) -> (MutexGuard<'static, ()>, Fleet, Lab, TempDir) {
-    let serial = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let (fleet, _) = example(inventory);
+    let (serial, lab) = lab_of(&fleet, 3, base);
+    (serial, fleet, lab, TempDir::new(base))
+}
+
+/// The lock (hold it until the end) and a lab of `fleet` with `containers` containers per
+/// host, under a tag made from `base`.
+pub fn lab_of(fleet: &Fleet, containers: usize, base: &str) -> (MutexGuard<'static, ()>, Lab) {
+    let serial = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     assert!(
         nix_is_root(),
         "end-to-end tests build network namespaces and must run as root"
     );
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(base)).unwrap()).unwrap();
-    (serial, fleet, lab, TempDir::new(base))
+    let lab = Lab::build(LabSpec::from_fleet(fleet, containers, &names::unique_tag(base)).unwrap()).unwrap();
+    (serial, lab)
 }
 
 fn nix_is_root() -> bool {
@@ -158,7 +165,7 @@ fn stat_column(table: &str, column: &str) -> Vec<u64> {
 }
 
 /// systemd-networkd running in a host namespace; killed on drop.
-pub struct Networkd(Child);
+pub struct Networkd(pub Child);
 
 impl Drop for Networkd {
     fn drop(&mut self) {
@@ -169,7 +176,7 @@ impl Drop for Networkd {
 
 /// Waits until networkd has made the plan's links, up, with their flood entries and
 /// isolation flags.
-fn wait_configured(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
+pub fn wait_configured(lab: &Lab, ns: &str, plan: &HostPlan, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match configured(lab, ns, plan) {

@@ -424,3 +424,47 @@ fn apply_refuses_someone_elses_router_bgp_before_changing_anything() {
         "{running}"
     );
 }
+
+/// FRR 8.4 has no IPv6 VTEPs: over an IPv6 underlay the sessions come up but no VTEP is
+/// announced, so no flood entry or remote MAC is installed. `status` must not call that
+/// healthy: it reports the VNI without remote VTEP (exit 3).
+#[test]
+fn an_ipv6_underlay_is_reported_unhealthy_not_converged() {
+    let toml = "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"2001:db8::/64\"\n\
+                [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
+                [[hosts]]\nname = \"h1\"\naddress = \"2001:db8::1\"\nroute-reflector = true\n\
+                [[hosts]]\nname = \"h2\"\naddress = \"2001:db8::2\"\n";
+    let e = EvpnLab::build(toml, 1, "evpn6", true);
+    let inventory = e.inventory("fleet.toml", toml);
+    for h in 1..=2 {
+        e.apply(h, &inventory);
+    }
+    e.lab.attach_containers().unwrap();
+    // Once the session is up and zebra knows the VNI, what is left is the missing VTEP.
+    let out = poll(Duration::from_secs(30), "h2's session established", || {
+        let out = e.cli(2, &inventory, &["status", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let up = v["frr"]["health"]["sessions"]
+            .as_array()?
+            .iter()
+            .any(|s| s["state"] == "Established");
+        let known = v["frr"]["health"]["vnis"].as_array()?.iter().any(|n| n["vni"] == 100);
+        (up && known).then_some((out, v))
+    });
+    let (out, v) = out;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(v["converged"], true, "{}", text(&out));
+    assert_eq!(
+        v["frr"]["problems"],
+        serde_json::json!([{"problem": "no-remote-vtep", "vni": 100}]),
+        "{}",
+        text(&out)
+    );
+    let out = e.cli(2, &inventory, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("VNI 100: FRR learnt no remote VTEP"),
+        "{}",
+        text(&out)
+    );
+    assert!(!e.fdb(2).contains("00:00:00:00:00:00"), "{}", e.fdb(2));
+}

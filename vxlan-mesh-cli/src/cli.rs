@@ -17,7 +17,8 @@ macro_rules! exit_codes {
   0  ok
   1  error (unreadable or invalid inventory, unknown host, usage error, failed operation)
   2  drift: the host differs from its plan, changes are pending (status)
-  3  a path check failed (probe): a peer is unreachable or its path MTU is too small"
+  3  a health check failed, with no drift: probe found a peer unreachable or a path MTU too small;
+     status found a WireGuard peer never seen, or in evpn mode a BGP session down or a VNI FRR lacks"
     };
 }
 

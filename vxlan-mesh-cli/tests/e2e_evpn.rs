@@ -468,3 +468,82 @@ fn an_ipv6_underlay_is_reported_unhealthy_not_converged() {
     );
     assert!(!e.fdb(2).contains("00:00:00:00:00:00"), "{}", e.fdb(2));
 }
+
+/// zebra and bgpd processes whose pathspace (`-N`) starts with `prefix`.
+fn frr_daemons(prefix: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| {
+            let words: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            words
+                .first()
+                .is_some_and(|w| w.ends_with(b"/zebra") || w.ends_with(b"/bgpd"))
+                && words.iter().any(|w| w.starts_with(prefix.as_bytes()))
+        })
+        .count()
+}
+
+#[test]
+fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
+    let tag = names::unique_tag("evlab");
+    let prefix = names::tag_prefix(&tag);
+    let dir = std::env::temp_dir().join(format!("vxm-e2e-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inventory = dir.join("fleet.toml");
+    std::fs::write(&inventory, evpn_inventory(3, false)).unwrap();
+    let lab = |args: &[&str]| {
+        let mut argv = vec!["-i", inventory.to_str().unwrap(), "lab", "--tag", &tag];
+        argv.extend_from_slice(args);
+        std::process::Command::new(BIN).args(&argv).output().unwrap()
+    };
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> Output, PathBuf);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down"]);
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let _down = Down(&lab, dir.clone());
+
+    // The rendered forms cannot load BGP into FRR: refused before anything is built.
+    let out = lab(&["up", "--via", "shell"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use `--via netlink`"),
+        "{}",
+        text(&out)
+    );
+
+    let out = lab(&["up", "--containers", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(frr_daemons(&prefix), 6);
+    // `up` returned once BGP converged: the first check passes.
+    let out = lab(&["check", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(v["reachability"]["ok"], 6, "{}", text(&out));
+    let out = lab(&["down"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(frr_daemons(&prefix), 0);
+    let etc: Vec<String> = std::fs::read_dir("/etc/frr")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(etc.is_empty(), "{etc:?}");
+
+    // An `up` whose state and pid files are gone (interrupted): down finds the daemons by
+    // their pathspace.
+    let out = lab(&["up", "--containers", "1", "--via", "none"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(frr_daemons(&prefix), 6);
+    let state = Path::new("/run/vxlan-mesh-lab");
+    std::fs::remove_file(state.join(format!("{tag}.json"))).unwrap();
+    std::fs::remove_dir_all(state.join(&tag)).unwrap();
+    let out = lab(&["down"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(frr_daemons(&prefix), 0);
+    assert!(!Path::new("/etc/frr").join(format!("{prefix}h0")).exists());
+}

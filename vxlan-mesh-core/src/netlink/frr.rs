@@ -198,15 +198,19 @@ impl Frr {
     }
 
     /// The shell command line that runs `commands` in this instance (what `--dry-run`
-    /// prints), each argument quoted when it needs to be.
+    /// prints), each word quoted by [`crate::argv::shell_word`] (lines read back from FRR
+    /// may hold anything).
     pub fn command_line(&self, commands: &[String]) -> String {
         let mut words = vec![VTYSH.to_string()];
-        words.extend(self.vtysh_args().iter().map(|a| quoted(a)));
+        words.extend(self.vtysh_args());
         for c in commands {
-            words.push("-c".to_string());
-            words.push(crate::argv::single_quoted(c));
+            words.extend(["-c".to_string(), c.clone()]);
         }
-        words.join(" ")
+        words
+            .iter()
+            .map(|w| crate::argv::shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// FRR's `show running-config`.
@@ -377,15 +381,6 @@ fn desired_block(text: &str, asn: u32) -> Result<Block, FrrError> {
         )));
     }
     Ok(block)
-}
-
-/// `arg` as a shell word: unchanged when it is plain, else single-quoted.
-fn quoted(arg: &str) -> String {
-    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@".contains(c)) {
-        arg.to_string()
-    } else {
-        crate::argv::single_quoted(arg)
-    }
 }
 
 /// Where an instance started with pathspace `name` and vty directory `dir` keeps its vty

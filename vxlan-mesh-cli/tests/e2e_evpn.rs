@@ -10,7 +10,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::frr::FrrLab;
+use vxlan_mesh_lab::frr::{daemons, FrrLab};
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
@@ -469,22 +469,6 @@ fn an_ipv6_underlay_is_reported_unhealthy_not_converged() {
     assert!(!e.fdb(2).contains("00:00:00:00:00:00"), "{}", e.fdb(2));
 }
 
-/// zebra and bgpd processes whose pathspace (`-N`) starts with `prefix`.
-fn frr_daemons(prefix: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|c| {
-            let words: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-            words
-                .first()
-                .is_some_and(|w| w.ends_with(b"/zebra") || w.ends_with(b"/bgpd"))
-                && words.iter().any(|w| w.starts_with(prefix.as_bytes()))
-        })
-        .count()
-}
-
 #[test]
 fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
     let tag = names::unique_tag("evlab");
@@ -518,7 +502,7 @@ fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
 
     let out = lab(&["up", "--containers", "1"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(frr_daemons(&prefix), 6);
+    assert_eq!(daemons(&prefix).len(), 6);
     // `up` returned once BGP converged: the first check passes.
     let out = lab(&["check", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -526,7 +510,7 @@ fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
     assert_eq!(v["reachability"]["ok"], 6, "{}", text(&out));
     let out = lab(&["down"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(frr_daemons(&prefix), 0);
+    assert_eq!(daemons(&prefix).len(), 0);
     let etc: Vec<String> = std::fs::read_dir("/etc/frr")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -538,12 +522,12 @@ fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
     // their pathspace.
     let out = lab(&["up", "--containers", "1", "--via", "none"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(frr_daemons(&prefix), 6);
+    assert_eq!(daemons(&prefix).len(), 6);
     let state = Path::new("/run/vxlan-mesh-lab");
     std::fs::remove_file(state.join(format!("{tag}.json"))).unwrap();
     std::fs::remove_dir_all(state.join(&tag)).unwrap();
     let out = lab(&["down"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(frr_daemons(&prefix), 0);
+    assert_eq!(daemons(&prefix).len(), 0);
     assert!(!Path::new("/etc/frr").join(format!("{prefix}h0")).exists());
 }

@@ -251,21 +251,7 @@ pub fn cleanup_frr_prefix(prefix: &str) -> Result<Vec<String>, LabError> {
             "refusing to stop every FRR instance: empty prefix".into(),
         ));
     }
-    let mut pids = Vec::new();
-    let mut names = Vec::new();
-    if let Ok(proc_dir) = std::fs::read_dir("/proc") {
-        for entry in proc_dir.filter_map(Result::ok) {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            let Some(argv) = cmdline(pid) else { continue };
-            let daemon = argv.first().is_some_and(|p| DAEMONS.iter().any(|(_, path)| p == path));
-            if let Some(name) = pathspace(&argv).filter(|n| daemon && n.starts_with(prefix)) {
-                names.push(name.to_string());
-                pids.push(pid);
-            }
-        }
-    }
+    let (pids, mut names): (Vec<i32>, Vec<String>) = daemons(prefix).into_iter().unzip();
     terminate(&pids)?;
     if let Ok(etc) = std::fs::read_dir(ETC_FRR) {
         for name in etc
@@ -281,6 +267,29 @@ pub fn cleanup_frr_prefix(prefix: &str) -> Result<Vec<String>, LabError> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// The zebra and bgpd processes of the machine whose pathspace (`-N`) starts with `prefix`:
+/// their pids and pathspaces.
+///
+/// ```no_run
+/// let running = vxlan_mesh_lab::frr::daemons("vxm-lab-");
+/// println!("{} FRR daemons in lab `lab`", running.len());
+/// ```
+pub fn daemons(prefix: &str) -> Vec<(i32, String)> {
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    proc_dir
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let argv = cmdline(pid)?;
+            let daemon = argv.first().is_some_and(|p| DAEMONS.iter().any(|(_, path)| p == path));
+            let name = pathspace(&argv).filter(|n| daemon && n.starts_with(prefix))?;
+            Some((pid, name.to_string()))
+        })
+        .collect()
 }
 
 /// A process's command line, split at its NULs.

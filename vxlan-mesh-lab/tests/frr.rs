@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use vxlan_mesh_core::netlink::frr::{BgpChange, Edit, Frr, FrrError, HealthProblem};
 use vxlan_mesh_core::netlink::Netns;
 use vxlan_mesh_core::{Fleet, Inventory};
-use vxlan_mesh_lab::frr::{cleanup_frr_prefix, FrrLab, ETC_FRR};
+use vxlan_mesh_lab::frr::{cleanup_frr_prefix, daemons, FrrLab, ETC_FRR};
 use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 fn fleet(hosts: usize) -> Fleet {
@@ -277,40 +277,25 @@ fn daemons_down_are_clear_errors() {
     assert_eq!(none.remove(&ns).unwrap(), None);
 }
 
-fn daemons_of(prefix: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|c| {
-            let words: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-            words
-                .first()
-                .is_some_and(|w| w.ends_with(b"/zebra") || w.ends_with(b"/bgpd"))
-                && words.iter().any(|w| w.starts_with(prefix.as_bytes()))
-        })
-        .count()
-}
-
 #[test]
 fn stop_and_cleanup_leave_no_daemon_or_file() {
     let (lab, frr) = lab(2, "frrstop");
     let prefix = names::tag_prefix(&lab.spec().tag);
     let etc = |i: usize| Path::new(ETC_FRR).join(&lab.spec().hosts[i].netns);
-    assert_eq!(daemons_of(&prefix), 4);
+    assert_eq!(daemons(&prefix).len(), 4);
     assert!(etc(0).join("vtysh.conf").exists());
     let root: PathBuf = frr.root().to_path_buf();
     frr.stop().unwrap();
-    assert_eq!(daemons_of(&prefix), 0);
+    assert_eq!(daemons(&prefix).len(), 0);
     assert!(!etc(0).exists() && !etc(1).exists() && !root.exists());
 
     // After an interrupted run: no pid files to go by, found by their pathspace.
     let frr = FrrLab::start(&lab, &root).unwrap();
     let _kept = frr.persist();
     std::fs::remove_dir_all(&root).unwrap();
-    assert_eq!(daemons_of(&prefix), 4);
+    assert_eq!(daemons(&prefix).len(), 4);
     let found = cleanup_frr_prefix(&prefix).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(daemons_of(&prefix), 0);
+    assert_eq!(daemons(&prefix).len(), 0);
     assert!(!etc(0).exists());
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::frr::FrrArg;
 use crate::keys::{KeyArg, DEFAULT_KEY_FILE};
 
 // Exit codes, in `--help`, the man page and the README's "Exit codes" section; a macro
@@ -16,7 +17,8 @@ macro_rules! exit_codes {
   0  ok
   1  error (unreadable or invalid inventory, unknown host, usage error, failed operation)
   2  drift: the host differs from its plan, changes are pending (status)
-  3  a path check failed (probe): a peer is unreachable or its path MTU is too small"
+  3  a health check failed, with no drift: probe found a peer unreachable or a path MTU too small;
+     status found a WireGuard peer never seen, or in evpn mode a BGP session down or a VNI FRR lacks"
     };
 }
 
@@ -31,6 +33,7 @@ systemd-networkd files or netplan YAML.";
 const AFTER_HELP: &str = concat!(
     "Environment:
   VXLAN_MESH_INVENTORY  the inventory when -i is not given (default ./vxlan-mesh.toml)
+  VXLAN_MESH_FRR_PATHSPACE, VXLAN_MESH_FRR_VTY_DIR  the FRR instance of mode evpn (--frr-pathspace, --frr-vty-dir)
 
 ",
     exit_codes!()
@@ -123,6 +126,8 @@ pub enum Command {
         force: bool,
         #[command(flatten)]
         key: KeyArg,
+        #[command(flatten)]
+        frr: FrrArg,
     },
     /// Compare this host with its plan: exit 0 when converged, 2 with the differences.
     Status {
@@ -137,14 +142,19 @@ pub enum Command {
         textfile: Option<PathBuf>,
         #[command(flatten)]
         key: KeyArg,
+        #[command(flatten)]
+        frr: FrrArg,
     },
     /// Remove every object vxlan-mesh owns on this host (devices, bridges, FDB entries,
-    /// ebtables chain, nftables table), and nothing else.
+    /// ebtables chain, nftables table, FRR's `router bgp` block of mode `evpn`), and nothing
+    /// else.
     Down {
         #[command(flatten)]
         host: HostArg,
         #[command(flatten)]
         key: KeyArg,
+        #[command(flatten)]
+        frr: FrrArg,
     },
     /// Make this host's WireGuard private key and print its public key, ready to paste as
     /// the host's `public-key` in the inventory.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod frr;
 mod inventory_file;
 mod keys;
 mod output;

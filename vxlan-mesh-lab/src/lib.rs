@@ -19,10 +19,12 @@
 //! a private `/run/wireguard`, so that every host's wireguard-go has its own control socket;
 //! [`Lab::exec`] runs the host's commands in it, and removing the lab releases it.
 //!
+//! [`frr`] runs zebra and bgpd in each host namespace for `mode = "evpn"` fleets.
+//!
 //! [`systemd`] deploys a rendered systemd-networkd or netplan tree into a host the way
 //! systemd would: its units around systemd-networkd, and networkd itself.
 //!
-//! Needs root, iproute2 and iputils-ping (and systemd-networkd for [`systemd`]).
+//! Needs root, iproute2 and iputils-ping (and systemd-networkd for [`systemd`], FRR for [`frr`]).
 //!
 //! ```no_run
 //! use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -51,6 +53,7 @@
 mod cleanup;
 mod cmd;
 mod error;
+pub mod frr;
 mod lab;
 mod mountns;
 pub mod names;

@@ -4,13 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
+use vxlan_mesh_core::netlink::frr::Frr;
 use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{argv, Fleet, Host};
 
 use crate::cli::Cli;
-use crate::{inventory_file, keys, output};
+use crate::{frr, inventory_file, keys, output};
 
-pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path, bgp: &Frr) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let here = Netns::current()?;
     if dry_run {
@@ -21,7 +22,9 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path
         let preview =
             netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
         warn(&preview);
-        if preview.changes.is_empty() && !cli.quiet {
+        let bgp_change =
+            frr::preview(bgp, &here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
+        if preview.changes.is_empty() && bgp_change.is_none() && !cli.quiet {
             output::println(&format!("# host {}: converged, nothing to do", plan.host))?;
         }
         for change in &preview.changes {
@@ -30,20 +33,34 @@ pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path
                 output::println(&command.to_string())?;
             }
         }
+        for line in bgp_change.iter().flat_map(|c| frr::dry_run_lines(bgp, c)) {
+            output::println(&line)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let host = select_for_change(&here, &fleet, host, force)?;
     let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
+    // What FRR would refuse (someone else's `router bgp`, a daemon not running) stops the
+    // apply before any device changes, as the kernel's refusals do.
+    frr::preview(bgp, &here, &plan).with_context(|| format!("apply for host `{}` refused", plan.host))?;
     let report = netlink::apply(&here, &plan)
         .map_err(|e| stopped(e, ""))
         .with_context(|| format!("apply for host `{}` stopped", plan.host))?;
     warn(&report);
     if !cli.quiet {
-        if report.changes.is_empty() {
-            output::println(&format!("host {}: no changes", plan.host))?;
-        }
         for change in &report.changes {
             output::println(&change.to_string())?;
+        }
+    }
+    // FRR after the devices: zebra announces a VNI once its VXLAN device exists.
+    let bgp_change = frr::converge(bgp, &here, &plan)
+        .with_context(|| format!("apply for host `{}` stopped after the device changes", plan.host))?;
+    if !cli.quiet {
+        if let Some(change) = &bgp_change {
+            output::println(&change.to_string())?;
+        }
+        if report.changes.is_empty() && bgp_change.is_none() {
+            output::println(&format!("host {}: no changes", plan.host))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,17 +8,20 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use vxlan_mesh_core::netlink::frr::Frr;
 use vxlan_mesh_core::{metrics, netlink, Change};
 
 use crate::cli::{Cli, StatusFormat};
-use crate::{inventory_file, keys, output};
+use crate::frr::FrrStatus;
+use crate::{frr, inventory_file, keys, output};
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
 
-/// Exit code when the host matches its plan but a WireGuard peer has never completed a
-/// handshake (unreachable, a wrong key on either side, or no traffic yet).
-const PEER_NEVER_SEEN: u8 = 3;
+/// Exit code when the host matches its plan but a health check failed: a WireGuard peer has
+/// never completed a handshake (unreachable, a wrong key on either side, or no traffic yet),
+/// or in evpn mode a BGP session is not established or zebra does not know a VNI.
+const UNHEALTHY: u8 = 3;
 
 pub fn run(
     cli: &Cli,
@@ -26,6 +29,7 @@ pub fn run(
     format: StatusFormat,
     textfile: Option<&Path>,
     key: &Path,
+    bgp: &Frr,
 ) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
@@ -53,6 +57,10 @@ pub fn run(
     }
 
     let changes = netlink::status(&ns, &plan).context(CONTEXT)?;
+    let frr = frr::status(bgp, &ns, &plan)?;
+    let frr_changes = frr.as_ref().map_or(0, |f| f.changes.len());
+    let frr_problems = frr.as_ref().map_or(&[][..], |f| f.problems.as_slice());
+    let converged = changes.is_empty() && frr_changes == 0;
     let now = SystemTime::now();
     let peers: Vec<PeerJson> = netlink::wireguard_sessions(&ns, &plan)
         .context("cannot read the WireGuard peers")?
@@ -74,12 +82,13 @@ pub fn run(
     if format == StatusFormat::Json {
         output::println(&serde_json::to_string_pretty(&StatusJson {
             changes: &changes,
-            converged: changes.is_empty(),
+            converged,
+            frr: frr.as_ref(),
             host: &plan.host,
             wireguard_peers: plan.wireguard.as_ref().map(|_| peers.as_slice()),
         })?)?;
     } else {
-        if changes.is_empty() {
+        if converged {
             if !cli.quiet {
                 output::println(&format!("host {}: converged", plan.host))?;
             }
@@ -87,11 +96,25 @@ pub fn run(
             output::println(&format!(
                 "host {}: {} difference(s) from the plan:",
                 plan.host,
-                changes.len()
+                changes.len() + frr_changes
             ))?;
             for change in &changes {
                 output::println(&format!("  {change}"))?;
             }
+            for change in frr.iter().flat_map(|f| &f.changes) {
+                output::println(&format!("  {change}"))?;
+            }
+        }
+        if let Some(f) = frr.as_ref().filter(|_| !cli.quiet) {
+            let up = f.health.sessions.iter().filter(|s| s.established()).count();
+            output::println(&format!(
+                "  bgp evpn: {up} of {} session(s) established; zebra knows {} VNI(s)",
+                f.health.sessions.len(),
+                f.health.vnis.len()
+            ))?;
+        }
+        for problem in frr_problems {
+            output::println(&format!("  bgp evpn: {problem}"))?;
         }
         for p in &peers {
             let seen = p
@@ -105,17 +128,24 @@ pub fn run(
             }
         }
     }
-    Ok(if !changes.is_empty() {
+    Ok(if !converged {
         ExitCode::from(DRIFT)
-    } else if !never_seen.is_empty() {
-        if format == StatusFormat::Text {
+    } else if !never_seen.is_empty() || !frr_problems.is_empty() {
+        if format == StatusFormat::Text && !never_seen.is_empty() {
             eprintln!(
                 "host {}: no WireGuard handshake yet with {} (unreachable, a wrong key on either side, or no traffic since apply)",
                 plan.host,
                 never_seen.join(", ")
             );
         }
-        ExitCode::from(PEER_NEVER_SEEN)
+        if format == StatusFormat::Text && !frr_problems.is_empty() {
+            eprintln!(
+                "host {}: the BGP EVPN control plane is not healthy ({} problem(s))",
+                plan.host,
+                frr_problems.len()
+            );
+        }
+        ExitCode::from(UNHEALTHY)
     } else {
         ExitCode::SUCCESS
     })
@@ -158,6 +188,8 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 struct StatusJson<'a> {
     changes: &'a [Change],
     converged: bool,
+    /// In evpn mode (or with a block of ours left in FRR): FRR's drift and health.
+    frr: Option<&'a FrrStatus>,
     host: &'a str,
     /// With encryption: each peer's session (`null` without encryption).
     wireguard_peers: Option<&'a [PeerJson]>,

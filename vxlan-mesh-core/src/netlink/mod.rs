@@ -26,6 +26,7 @@
 mod addresses;
 mod execute;
 mod external;
+pub mod frr;
 mod lock;
 mod metrics;
 mod netns;

@@ -89,7 +89,23 @@ impl Deployer for Netlink {
         let inventory = ctx.fleet.inventory.to_string_lossy();
         let key = ctx.fleet.key_of(&host.name);
         let key = key.as_ref().map(|k| k.to_string_lossy());
-        let mut argv = vec![&*exe, "-q", "-i", &*inventory, "apply", "--host", &host.name];
+        // The host's own FRR instance (mode evpn); where none runs, apply finds no block of
+        // its own to remove there.
+        let frr_root = super::state::frr_root(&ctx.lab.spec().tag);
+        let frr_root = frr_root.to_string_lossy();
+        let mut argv = vec![
+            &*exe,
+            "-q",
+            "-i",
+            &*inventory,
+            "apply",
+            "--host",
+            &host.name,
+            "--frr-pathspace",
+            &host.netns,
+            "--frr-vty-dir",
+            &*frr_root,
+        ];
         if let Some(key) = &key {
             argv.extend(["--wireguard-key", key]);
         }

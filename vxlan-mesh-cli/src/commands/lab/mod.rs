@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use vxlan_mesh_core::Encryption;
+use vxlan_mesh_lab::frr::{cleanup_frr_prefix, FrrLab};
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
 use crate::cli::lab::{LabArgs, LabCommand, Via};
@@ -88,6 +89,18 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     if fleet.encryption() == Encryption::Wireguard {
         deployer.encryption()?;
     }
+    let bgp = fleet
+        .hosts()
+        .iter()
+        .map(|h| fleet.plan(&h.name).map(|p| crate::frr::wants_frr(&p)))
+        .collect::<Result<Vec<bool>, _>>()?
+        .contains(&true);
+    if bgp && !matches!(via, Via::Netlink | Via::None) {
+        bail!(
+            "`--via {}` cannot deploy mode `evpn` in the lab: its BGP configuration is loaded into each host's FRR by `apply`; use `--via netlink`",
+            via.as_str()
+        );
+    }
     if let Some(existing) = vxlan_mesh_lab::list_namespaces(&names::tag_prefix(tag))?.first() {
         bail!("lab `{tag}` exists (namespace `{existing}`); run `vxlan-mesh lab --tag {tag} down` first");
     }
@@ -104,6 +117,13 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
         let n_containers = spec.containers().count();
         let mut progress = Progress::phases(cli.quiet);
         let lab = Lab::build_with_progress(spec, &mut |p| progress.show(&build_step(&p)))?;
+        // Declared after the lab: dropped (stopped) before it on failure.
+        let frr = if bgp {
+            progress.show("starting zebra and bgpd in every host");
+            Some(FrrLab::start(&lab, state::frr_root(tag))?)
+        } else {
+            None
+        };
         let ctx = deploy::Ctx {
             lab: &lab,
             fleet: &fleet,
@@ -125,6 +145,10 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
             deployer.wait_ready(&ctx)?;
             lab.attach_containers()?;
         }
+        if let (Some(frr), Via::Netlink) = (&frr, via) {
+            progress.show("waiting for BGP EVPN to converge");
+            wait_for_bgp(&lab, frr, &fleet.fleet, std::time::Duration::from_secs(60))?;
+        }
         progress.clear();
         let st = state::LabState {
             inventory,
@@ -133,6 +157,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
             spec: lab.spec().clone(),
         };
         state::save(&st)?;
+        let _kept = frr.map(FrrLab::persist);
         let _kept = lab.persist();
         if !cli.quiet {
             if fleet.encrypted() {
@@ -168,6 +193,42 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     result
 }
 
+/// Waits until every host's FRR has its block and reports no health problem (sessions
+/// established, every VNI known with remote VTEPs), so that `lab check` right after `up`
+/// checks a converged control plane.
+fn wait_for_bgp(lab: &Lab, frr: &FrrLab, fleet: &vxlan_mesh_core::Fleet, limit: std::time::Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    for host in &lab.spec().hosts {
+        let plan = fleet.plan(&host.name)?;
+        let ns = vxlan_mesh_core::netlink::Netns::named(&host.netns)?;
+        loop {
+            let status = crate::frr::status(&frr.frr(&host.netns), &ns, &plan)?;
+            let left: Vec<String> = status
+                .iter()
+                .flat_map(|s| {
+                    s.changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(s.problems.iter().map(ToString::to_string))
+                })
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "host `{}`: BGP EVPN not converged after {} s: {}",
+                    host.name,
+                    limit.as_secs(),
+                    left.join("; ")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    Ok(())
+}
+
 /// A step of the lab's build, as the progress line shows it.
 fn build_step(step: &vxlan_mesh_lab::Progress) -> String {
     use vxlan_mesh_lab::Progress as Step;
@@ -180,6 +241,9 @@ fn build_step(step: &vxlan_mesh_lab::Progress) -> String {
 }
 
 fn down(cli: &Cli, tag: &str) -> Result<ExitCode> {
+    // FRR's daemons by their pid files, then (after a crashed `lab up`) by their pathspace.
+    FrrLab::adopt(state::frr_root(tag)).stop()?;
+    cleanup_frr_prefix(&names::tag_prefix(tag))?;
     let mut removed = 0;
     if let Ok(st) = state::load(tag) {
         Lab::adopt(st.spec.clone()).destroy()?;

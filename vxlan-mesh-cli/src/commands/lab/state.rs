@@ -32,6 +32,11 @@ pub fn workdir(tag: &str) -> PathBuf {
     Path::new(STATE_DIR).join(tag)
 }
 
+/// Where a lab's FRR instances live (mode `evpn`): one directory per host namespace.
+pub fn frr_root(tag: &str) -> PathBuf {
+    workdir(tag).join("frr")
+}
+
 pub fn save(st: &LabState) -> Result<()> {
     std::fs::create_dir_all(STATE_DIR).with_context(|| format!("cannot create `{STATE_DIR}`"))?;
     let path = file(&st.spec.tag);

@@ -580,7 +580,11 @@ validation_errors! {
         EvpnWithEncryption = "evpn-with-encryption",
         /// EVPN mode without `[evpn] underlay-prefix`.
         #[error("`evpn.underlay-prefix` is required with `mode = \"evpn\"`: the prefix holding every host's underlay address, from which route reflectors accept BGP sessions and the firewall accepts VXLAN and BGP (e.g. `underlay-prefix = \"198.51.100.0/24\"`)")]
-        EvpnMissingUnderlayPrefix = "evpn-missing-underlay-prefix",
+        EvpnMissingUnderlayPrefix {
+            /// Whether the inventory has an `[evpn]` table: without one, the error points at
+            /// `mode`, the key that asks for it (there is no table to point into).
+            table: bool,
+        } = "evpn-missing-underlay-prefix",
         /// An underlay prefix of the other address family than the hosts' addresses.
         #[error("`evpn.underlay-prefix` `{prefix}` is {family}, but the underlay is {underlay}")]
         EvpnUnderlayPrefixFamily {
@@ -683,7 +687,8 @@ impl ValidationError {
             E::RouteReflectorWithoutEvpn { index, .. } => host(index, Key::RouteReflector),
             E::EvpnNoRouteReflector => FieldPath::root(Key::Hosts),
             E::EvpnWithEncryption => FieldPath::root(Key::Encryption),
-            E::EvpnMissingUnderlayPrefix | E::EvpnUnderlayPrefixFamily { .. } => {
+            E::EvpnMissingUnderlayPrefix { table: false } => FieldPath::root(Key::Mode),
+            E::EvpnMissingUnderlayPrefix { table: true } | E::EvpnUnderlayPrefixFamily { .. } => {
                 FieldPath::of(Section::Evpn, Key::UnderlayPrefix)
             }
             E::EvpnAddressOutsidePrefix { index, .. } => host(index, Key::Address),

@@ -278,7 +278,9 @@ fn check_evpn(
         }
     }
     match spec.underlay_prefix {
-        None => errors.push(E::EvpnMissingUnderlayPrefix),
+        None => errors.push(E::EvpnMissingUnderlayPrefix {
+            table: inv.evpn.is_some(),
+        }),
         Some(prefix) if Family::of(&prefix.network()) != family => errors.push(E::EvpnUnderlayPrefixFamily {
             prefix: prefix.to_string(),
             family: Family::of(&prefix.network()).name(),

@@ -736,7 +736,7 @@ fn bgp_timers_follow_bgp_s_rules() {
 fn evpn_needs_an_underlay_prefix_holding_every_host() {
     let no_prefix = evpn("", 2).replace("underlay-prefix = \"198.51.100.0/24\"\n", "");
     let (errs, msg) = errors(&no_prefix);
-    assert_eq!(errs, vec![E::EvpnMissingUnderlayPrefix]);
+    assert_eq!(errs, vec![E::EvpnMissingUnderlayPrefix { table: true }]);
     assert!(msg.contains("`evpn.underlay-prefix` is required"), "{msg}");
     let v6 = evpn("", 2).replace("198.51.100.0/24", "2001:db8::/32");
     let (errs, _) = errors(&v6);
@@ -761,9 +761,14 @@ fn evpn_needs_an_underlay_prefix_holding_every_host() {
         "{msg}"
     );
     assert_eq!(errs[1].path(), FieldPath::of(Section::Host(2), Key::Address));
-    // Without `[evpn]` at all: the same error, no position but the file's.
+    // Without `[evpn]` at all: the same rule, pointing at `mode`, the key that asks for the
+    // table (a path into a table the text lacks would have no position).
     let no_table = format!("mode = \"evpn\"\n{NET}[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\nroute-reflector = true\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n");
-    assert_eq!(errors(&no_table).0, vec![E::EvpnMissingUnderlayPrefix]);
+    let (errs, _) = errors(&no_table);
+    assert_eq!(errs, vec![E::EvpnMissingUnderlayPrefix { table: false }]);
+    assert_eq!(errs[0].path(), FieldPath::root(Key::Mode));
+    let (_, positions) = vxlan_mesh_core::Inventory::from_toml_str_with_positions(&no_table).unwrap();
+    assert!(positions.find(&errs[0].path()).is_some(), "`mode` has a position");
 }
 
 #[test]

@@ -32,6 +32,24 @@ impl Drop for Named {
     }
 }
 
+impl Named {
+    /// A new namespace `<tag>-<pid>` with h1's underlay address on its loopback.
+    fn underlay(tag: &str) -> Named {
+        let ns = Named(format!("{tag}-{}", std::process::id()));
+        run(&["ip", "netns", "add", &ns.0]);
+        ns.inside(&["ip", "link", "set", "lo", "up"]);
+        ns.inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+        ns
+    }
+
+    /// Runs a command in the namespace; its standard output.
+    fn inside(&self, args: &[&str]) -> String {
+        let mut all = vec!["ip", "netns", "exec", self.0.as_str()];
+        all.extend(args);
+        run(&all)
+    }
+}
+
 const INVENTORY: &str = r#"
 mode = "evpn"
 [evpn]
@@ -51,15 +69,8 @@ address = "192.0.2.2"
 
 #[test]
 fn an_evpn_port_is_set_up_for_frr_and_frr_s_entries_are_not_drift() {
-    let ns = Named(format!("vxm-evpn-{}", std::process::id()));
-    run(&["ip", "netns", "add", &ns.0]);
-    let inside = |args: &[&str]| {
-        let mut all = vec!["ip", "netns", "exec", ns.0.as_str()];
-        all.extend(args);
-        run(&all)
-    };
-    inside(&["ip", "link", "set", "lo", "up"]);
-    inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+    let ns = Named::underlay("vxm-evpn");
+    let inside = |args: &[&str]| ns.inside(args);
     let plan = plan_host_from_toml(INVENTORY, "h1").unwrap();
     let target = Netns::named(&ns.0).unwrap();
 
@@ -144,15 +155,8 @@ fn an_evpn_port_is_set_up_for_frr_and_frr_s_entries_are_not_drift() {
 
 #[test]
 fn the_evpn_bridge_accepts_gratuitous_arp_and_arp_accept_off_is_drift() {
-    let ns = Named(format!("vxm-arpacc-{}", std::process::id()));
-    run(&["ip", "netns", "add", &ns.0]);
-    let inside = |args: &[&str]| {
-        let mut all = vec!["ip", "netns", "exec", ns.0.as_str()];
-        all.extend(args);
-        run(&all)
-    };
-    inside(&["ip", "link", "set", "lo", "up"]);
-    inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+    let ns = Named::underlay("vxm-arpacc");
+    let inside = |args: &[&str]| ns.inside(args);
     let plan = plan_host_from_toml(INVENTORY, "h1").unwrap();
     let target = Netns::named(&ns.0).unwrap();
     let arp_accept = || {

@@ -5,7 +5,7 @@
 #   broadcast   underlay packets the switch receives for one broadcast (ping -b) from a container
 #   arp         underlay packets for one ARP request from h1's container for h2's, after warm-up
 #               (evpn: the bridges learnt their containers from a gratuitous ARP with
-#               arp_accept on, FRR announced them, the local bridge answers)
+#               arp_accept on, which apply sets, FRR announced them, the local bridge answers)
 #   join        seconds from `apply` on the new host (evpn: on it only; flood: the new
 #               inventory on every host, one after the other) until its container answers a
 #               ping from every other container's address (pinged from it, all at once)
@@ -123,7 +123,6 @@ bench() {
     broadcast=$(packets_for ip netns exec "$c1" ping -b -n -q -c 1 -W 1 "$(ip_of 1 | sed 's/\.[0-9]*$/.255/')")
     if [ "$mode" = evpn ]; then
         for ((h = 1; h <= HOSTS; h++)); do
-            ip netns exec "$(ns_of "$h")" sysctl -qw net.ipv4.conf.vxbr0.arp_accept=1
             ip netns exec "$(container_of "$h")" arping -q -U -c 1 -I eth0 "$(ip_of "$h")" || true
         done
         # Until FRR brought h2's container's address to h1's bridge (at most 20 s).

@@ -362,13 +362,9 @@ fn arp_requests_are_answered_locally_in_evpn_mode_and_flooded_in_flood_mode() {
     full_matrix(&flood.lab, Duration::from_secs(30), "flood lab reachable");
 
     // Warm-up: each bridge learns its containers' addresses from their gratuitous ARP
-    // (`arp_accept`, as the README asks of evpn hosts), zebra announces them (type-2
-    // MAC+IP), and every other bridge gets them as neighbours to answer from.
-    for h in 1..=HOSTS {
-        evpn.lab
-            .exec_ok(evpn.netns(h), &["sysctl", "-qw", "net.ipv4.conf.vxbr0.arp_accept=1"])
-            .unwrap();
-    }
+    // (`arp_accept`, which `apply` set on the evpn bridges: nothing is set by hand here),
+    // zebra announces them (type-2 MAC+IP), and every other bridge gets them as neighbours
+    // to answer from.
     for c in evpn.lab.containers() {
         let addr = c.ipv4.unwrap().to_string();
         evpn.lab

@@ -30,6 +30,8 @@ pub enum Program {
     Wg,
     /// `wireguard-go`, the userspace WireGuard started where the kernel has none.
     WireguardGo,
+    /// procps' `sysctl`.
+    Sysctl,
 }
 
 impl Program {
@@ -46,6 +48,7 @@ impl Program {
             Program::Nft => "nft",
             Program::Wg => "wg",
             Program::WireguardGo => "wireguard-go",
+            Program::Sysctl => "sysctl",
         }
     }
 }
@@ -189,6 +192,10 @@ pub fn of(op: &Op) -> Command {
                 on_off(*learning),
             ],
         ),
+        Op::SetArpAccept { bridge, accept } => Command::new(
+            Program::Sysctl,
+            ["-w", &format!("{}={}", arp_accept_key(bridge), u8::from(*accept))],
+        ),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
         Op::DeleteFdb { entry } => Command::new(Program::Bridge, fdb("del", entry, &["self"])),
         Op::CreateChain { chain } => ebtables(["-N", chain]),
@@ -240,6 +247,18 @@ pub fn of(op: &Op) -> Command {
             ["address", "del", &format!("{address}/{prefix_len}"), "dev", interface],
         ),
     }
+}
+
+/// The sysctl key of a bridge's `arp_accept`. In a key `.` separates its parts, so a `.` in
+/// the interface name is written `/` (procps' convention, as in `net.ipv4.conf.eth0/100.rp_filter`).
+///
+/// ```
+/// use vxlan_mesh_core::argv::arp_accept_key;
+/// assert_eq!(arp_accept_key("vxbr0"), "net.ipv4.conf.vxbr0.arp_accept");
+/// assert_eq!(arp_accept_key("br.10"), "net.ipv4.conf.br/10.arp_accept");
+/// ```
+pub fn arp_accept_key(bridge: &str) -> String {
+    format!("net.ipv4.conf.{}.arp_accept", bridge.replace('.', "/"))
 }
 
 /// The command that performs [`Op::CreateWireguard`] `{ name }` where the kernel refuses
@@ -394,6 +413,7 @@ mod tests {
             mtu: 1450,
             up: true,
             alias: "vxlan-mesh:lan".into(),
+            arp_accept: false,
         };
         assert_eq!(
             for_change(&Change::DeleteBridge { bridge }),

@@ -467,7 +467,12 @@ fn link_delta((mtu, up, alias): LinkSettings<'_>, (to_mtu, to_up, to_alias): Lin
 }
 
 fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
-    link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias))
+    let mut d = link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias));
+    // Only ever turned on: a plan without it leaves the host's setting alone.
+    if to.arp_accept && !from.arp_accept {
+        d.push("arp_accept on".to_string());
+    }
+    d
 }
 
 /// Attributes that the kernel cannot change on an existing VXLAN device.

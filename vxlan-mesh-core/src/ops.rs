@@ -81,6 +81,13 @@ pub enum Op {
         /// Source MAC learning.
         learning: bool,
     },
+    /// Set a bridge's `net.ipv4.conf.<bridge>.arp_accept` (see [`Bridge::arp_accept`]).
+    SetArpAccept {
+        /// The bridge.
+        bridge: String,
+        /// Accept gratuitous ARP into the neighbour table (`1`) or not (`0`).
+        accept: bool,
+    },
     /// Add a permanent FDB entry on a VXLAN device.
     AddFdb {
         /// The entry.
@@ -305,22 +312,37 @@ fn create_bridge(b: &Bridge) -> Vec<Op> {
             },
         ),
     ];
+    if b.arp_accept {
+        v.push(set_arp_accept(b));
+    }
     if b.up {
         v.push(up(&b.name));
     }
     v
 }
 
+fn set_arp_accept(b: &Bridge) -> Op {
+    Op::SetArpAccept {
+        bridge: b.name.clone(),
+        accept: true,
+    }
+}
+
 fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<Op> {
-    vec![set(
-        &to.name,
-        LinkSettings {
-            alias: (from.alias != to.alias).then(|| to.alias.clone()),
-            mtu: (from.mtu != to.mtu).then_some(to.mtu),
-            master: None,
-            up: (from.up != to.up).then_some(to.up),
-        },
-    )]
+    let settings = LinkSettings {
+        alias: (from.alias != to.alias).then(|| to.alias.clone()),
+        mtu: (from.mtu != to.mtu).then_some(to.mtu),
+        master: None,
+        up: (from.up != to.up).then_some(to.up),
+    };
+    let mut v = Vec::new();
+    if settings != LinkSettings::default() {
+        v.push(set(&to.name, settings));
+    }
+    if to.arp_accept && !from.arp_accept {
+        v.push(set_arp_accept(to));
+    }
+    v
 }
 
 fn install_loop_rules(rules: &LoopRules, exists: bool) -> Vec<Op> {

@@ -84,6 +84,12 @@ pub struct Bridge {
     pub up: bool,
     /// Ownership mark (interface alias).
     pub alias: String,
+    /// `net.ipv4.conf.<bridge>.arp_accept = 1` (evpn mode): the bridge has no address, so
+    /// only with it does a container's gratuitous ARP create the kernel neighbour entry that
+    /// zebra announces as a type-2 MAC/IP route (what lets remote bridges answer ARP
+    /// locally). `false` leaves the host's setting as it is.
+    #[serde(default)]
+    pub arp_accept: bool,
 }
 
 /// A VXLAN device.
@@ -659,6 +665,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 mtu: net.mtu,
                 up: true,
                 alias: owner_alias(&net.name, None),
+                arp_accept: evpn,
             },
             vxlans,
             fdb,

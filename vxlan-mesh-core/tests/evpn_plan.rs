@@ -112,6 +112,31 @@ fn devices_leave_the_fdb_to_frr() {
 }
 
 #[test]
+fn the_evpn_bridge_accepts_gratuitous_arp_and_dry_run_shows_the_sysctl() {
+    let c2 = plan(FLEET, "c2");
+    assert!(c2.networks.iter().all(|n| n.bridge.arp_accept), "{c2:?}");
+    let changes = vxlan_mesh_core::diff(&c2.state(), &Default::default()).unwrap();
+    let commands: Vec<String> = vxlan_mesh_core::ops::lower(&changes)
+        .iter()
+        .map(|op| vxlan_mesh_core::argv::of(op).shell())
+        .collect();
+    for bridge in ["vxbr0", "vxbr1"] {
+        let set = format!("sysctl -w net.ipv4.conf.{bridge}.arp_accept=1");
+        let (at, up) = (
+            commands.iter().position(|c| *c == set),
+            commands
+                .iter()
+                .position(|c| *c == format!("ip link set dev {bridge} up")),
+        );
+        assert!(at.is_some() && at < up, "{commands:#?}");
+    }
+    // Other modes leave the host's setting alone.
+    let flood_fleet = "[[networks]]\nname = \"lan\"\nvni = 300\nbridge = \"vxbr0\"\n\
+                       [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
+    assert!(!plan(flood_fleet, "a").networks[0].bridge.arp_accept);
+}
+
+#[test]
 fn the_firewall_admits_the_underlay_prefix_to_vxlan_and_bgp() {
     let fw = plan(FLEET, "c1").firewall.unwrap();
     assert!(fw.peers.is_empty(), "{fw:?}");

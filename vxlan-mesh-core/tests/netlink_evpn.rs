@@ -2,7 +2,8 @@
 //! device does not learn, its bridge port suppresses neighbour discovery and does not learn,
 //! no flood entry is written, and the entries an EVPN control plane installs (flood entries
 //! `self permanent`, remote MACs `extern_learn`, written here with `bridge` as FRR's zebra
-//! writes them) are not drift; a port flag changed behind vxlan-mesh's back is.
+//! writes them) are not drift; a port flag changed behind vxlan-mesh's back is, and so is
+//! the bridge's `arp_accept` turned off.
 //! Root needed; fails loudly without.
 #![cfg(all(feature = "netlink", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -31,6 +32,24 @@ impl Drop for Named {
     }
 }
 
+impl Named {
+    /// A new namespace `<tag>-<pid>` with h1's underlay address on its loopback.
+    fn underlay(tag: &str) -> Named {
+        let ns = Named(format!("{tag}-{}", std::process::id()));
+        run(&["ip", "netns", "add", &ns.0]);
+        ns.inside(&["ip", "link", "set", "lo", "up"]);
+        ns.inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+        ns
+    }
+
+    /// Runs a command in the namespace; its standard output.
+    fn inside(&self, args: &[&str]) -> String {
+        let mut all = vec!["ip", "netns", "exec", self.0.as_str()];
+        all.extend(args);
+        run(&all)
+    }
+}
+
 const INVENTORY: &str = r#"
 mode = "evpn"
 [evpn]
@@ -50,15 +69,8 @@ address = "192.0.2.2"
 
 #[test]
 fn an_evpn_port_is_set_up_for_frr_and_frr_s_entries_are_not_drift() {
-    let ns = Named(format!("vxm-evpn-{}", std::process::id()));
-    run(&["ip", "netns", "add", &ns.0]);
-    let inside = |args: &[&str]| {
-        let mut all = vec!["ip", "netns", "exec", ns.0.as_str()];
-        all.extend(args);
-        run(&all)
-    };
-    inside(&["ip", "link", "set", "lo", "up"]);
-    inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+    let ns = Named::underlay("vxm-evpn");
+    let inside = |args: &[&str]| ns.inside(args);
     let plan = plan_host_from_toml(INVENTORY, "h1").unwrap();
     let target = Netns::named(&ns.0).unwrap();
 
@@ -139,4 +151,34 @@ fn an_evpn_port_is_set_up_for_frr_and_frr_s_entries_are_not_drift() {
         port.contains("neigh_suppress on") && port.contains("learning off"),
         "{port}"
     );
+}
+
+#[test]
+fn the_evpn_bridge_accepts_gratuitous_arp_and_arp_accept_off_is_drift() {
+    let ns = Named::underlay("vxm-arpacc");
+    let inside = |args: &[&str]| ns.inside(args);
+    let plan = plan_host_from_toml(INVENTORY, "h1").unwrap();
+    let target = Netns::named(&ns.0).unwrap();
+    let arp_accept = || {
+        inside(&["sysctl", "-n", "net.ipv4.conf.vxbr0.arp_accept"])
+            .trim()
+            .to_string()
+    };
+
+    netlink::apply(&target, &plan).unwrap();
+    // Set in the target namespace (the test's own stays as it was).
+    assert_eq!(arp_accept(), "1");
+    assert_eq!(netlink::status(&target, &plan).unwrap(), []);
+
+    inside(&["sysctl", "-qw", "net.ipv4.conf.vxbr0.arp_accept=0"]);
+    let drift: Vec<String> = netlink::status(&target, &plan)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(drift, ["update bridge vxbr0: arp_accept on"]);
+    let applied = netlink::apply(&target, &plan).unwrap();
+    assert_eq!(applied.changes.len(), 1, "{:?}", applied.changes);
+    assert_eq!(arp_accept(), "1");
+    assert_eq!(netlink::status(&target, &plan).unwrap(), []);
 }

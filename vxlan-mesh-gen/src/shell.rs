@@ -171,6 +171,8 @@ struct Script<'a> {
     /// The WireGuard interface of an encrypted mesh.
     wireguard: Option<Wg>,
     networks: Vec<Net>,
+    /// Whether a bridge's sysctl is set (`sysctl` is needed).
+    sysctl: bool,
     /// evpn mode: the `router bgp` block FRR must run.
     frr: Option<Frr>,
 }
@@ -256,7 +258,16 @@ struct Net {
     set_mtu: Cmd,
     set_alias: Cmd,
     set_up: Cmd,
+    /// evpn mode: the bridge's `arp_accept` sysctl, read back and set.
+    arp_accept: Option<ArpAccept>,
     vxlans: Vec<Vx>,
+}
+
+/// `net.ipv4.conf.<bridge>.arp_accept = 1` (see `Bridge::arp_accept`).
+struct ArpAccept {
+    /// The sysctl key, as `sysctl -n` reads it.
+    key: String,
+    set: Cmd,
 }
 
 struct Vx {
@@ -400,6 +411,13 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
         set_mtu: set_link(&br.name, |s| s.mtu = Some(br.mtu)),
         set_alias: set_link(&br.name, |s| s.alias = Some(br.alias.clone())),
         set_up: set_link(&br.name, |s| s.up = Some(true)),
+        arp_accept: br.arp_accept.then(|| ArpAccept {
+            key: argv::arp_accept_key(&br.name),
+            set: Cmd::of(&Op::SetArpAccept {
+                bridge: br.name.clone(),
+                accept: true,
+            }),
+        }),
         mtu: br.mtu.to_string(),
         alias: br.alias.clone(),
         vxlans: n.vxlans.iter().map(|v| vx(plan, n, v)).collect(),
@@ -601,6 +619,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wanted_links,
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
+        sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
         frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
     };
     Ok(vec![RenderedFile {

@@ -37,7 +37,7 @@
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
 #   DRYRUN=1  print the commands that would change the system instead of running them
-# Needs iproute2 (ip, bridge){% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}{% if frr.is_some() %}, FRR with bgpd enabled (vtysh){% endif %}.
+# Needs iproute2 (ip, bridge){% if sysctl %}, procps (sysctl){% endif %}{% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}{% if frr.is_some() %}, FRR with bgpd enabled (vtysh){% endif %}.
 set -eu
 
 # Debian keeps nft and ebtables in /usr/sbin, which cron's PATH lacks.
@@ -578,7 +578,7 @@ frr_down() {
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
-	need ip bridge awk sed
+	need ip bridge awk sed{% if sysctl %} sysctl{% endif %}
 {%- if wireguard.is_some() %}
 	wg_key_check
 {%- endif %}
@@ -602,6 +602,10 @@ converge() {
 	d=$(details {{ net.bridge }})
 	[ "$(field "$d" mtu)" = {{ net.mtu }} ] || run {{ net.set_mtu|words }}
 	[ "$(field "$d" alias)" = {{ net.alias }} ] || run {{ net.set_alias|words }}
+{%- if let Some(a) = net.arp_accept %}
+	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
+	[ "$(sysctl -n {{ a.key }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
+{%- endif %}
 	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 

@@ -2,7 +2,8 @@
 //! containers (two route reflectors), zebra and bgpd in every host namespace, the rendered
 //! script's `start` on each host (reflectors first). FRR, not vxlan-mesh, installs the flood
 //! entries and remote MACs; every container then reaches every other, full-size frames
-//! cross; `status` stays converged with FRR's entries there; `stop` removes vxlan-mesh's
+//! cross; the bridges accept gratuitous ARP (`arp_accept`, drift when off); `status` stays
+//! converged with FRR's entries there; `stop` removes vxlan-mesh's
 //! `router bgp` block and devices and nothing else.
 //!
 //! Needs root, iproute2, iputils-ping, nftables and frr; fails (does not skip) without them.
@@ -162,7 +163,19 @@ fn shell_evpn_with_frr() {
             port.contains("neigh_suppress on") && port.contains("learning off"),
             "{port}"
         );
+        let accept = exec_expect(&lab, &h.netns, &["sysctl", "-n", "net.ipv4.conf.vxbr0.arp_accept"], 0);
+        assert_eq!(accept.trim(), "1", "{}: arp_accept of vxbr0", h.name);
     }
+    // arp_accept turned off is drift, and start sets it again.
+    let off = ["sysctl", "-qw", "net.ipv4.conf.vxbr0.arp_accept=0"];
+    exec_expect(&lab, &hosts[0].netns, &off, 0);
+    let drift = run_script(&lab, &hosts[0].netns, &frrs[0], &scripts[0], "status", 3);
+    assert!(
+        drift.contains("would run: sysctl -w net.ipv4.conf.vxbr0.arp_accept=1"),
+        "{drift}"
+    );
+    run_script(&lab, &hosts[0].netns, &frrs[0], &scripts[0], "start", 0);
+    run_script(&lab, &hosts[0].netns, &frrs[0], &scripts[0], "status", 0);
 
     for (i, h) in hosts.iter().enumerate() {
         run_script(&lab, &h.netns, &frrs[i], &scripts[i], "stop", 0);

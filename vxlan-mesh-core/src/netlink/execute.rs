@@ -186,6 +186,13 @@ impl Executor<'_> {
                     .ports
                     .add(name, vec![rq::set_port_flags(name, *neigh_suppress, *learning)]);
             }
+            Op::SetArpAccept { bridge, accept } => {
+                // A sysctl, not a link attribute: the bridge must exist first.
+                self.flush()?;
+                let path = arp_accept_path(bridge);
+                std::fs::write(&path, if *accept { "1" } else { "0" })
+                    .map_err(|source| ApplyError::Sysctl { path, source })?;
+            }
             Op::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
                 self.stages.setup.add(
@@ -238,6 +245,14 @@ impl Executor<'_> {
         }
         Ok(())
     }
+}
+
+/// `/proc/sys/net/ipv4/conf/<bridge>/arp_accept`: `/proc/sys/net` shows the network
+/// namespace of the thread that opens it, and this runs on the namespace's worker thread.
+fn arp_accept_path(bridge: &str) -> std::path::PathBuf {
+    std::path::Path::new("/proc/sys/net/ipv4/conf")
+        .join(bridge)
+        .join("arp_accept")
 }
 
 /// Executes `ops` in order; `index` maps interface names to indexes as observed.

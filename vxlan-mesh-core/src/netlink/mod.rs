@@ -214,6 +214,15 @@ pub enum ApplyError {
         /// How long the reader waited.
         seconds: f64,
     },
+    /// A sysctl could not be written (e.g. `net.ipv4.conf.<bridge>.arp_accept`).
+    #[error("cannot write `{path}`", path = path.display())]
+    Sysctl {
+        /// The file under /proc/sys.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
     /// A network namespace could not be opened or entered.
     #[error("network namespace `{path}`", path = path.display())]
     Netns {

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop,
-    Stats64,
+    AfSpecInet, AfSpecUnspec, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags,
+    LinkInfo, LinkMessage, Prop, Stats64,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
@@ -119,6 +119,7 @@ struct Raw<'a> {
     isolated: bool,
     neigh_suppress: bool,
     port_learning: bool,
+    arp_accept: bool,
     stats: Option<&'a Stats64>,
 }
 
@@ -135,6 +136,7 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         neigh_suppress: false,
         // The kernel's default, and what a device that is no bridge port is read as.
         port_learning: true,
+        arp_accept: false,
         stats: None,
     };
     for attr in &link.attributes {
@@ -150,6 +152,19 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
             LinkAttribute::Mtu(m) => r.mtu = *m,
             LinkAttribute::Controller(c) => r.controller = Some(*c),
             LinkAttribute::Stats64(s) => r.stats = Some(s),
+            // The kernel reports every interface's IPv4 sysctls (`net.ipv4.conf.<if>.*`)
+            // in the dump.
+            LinkAttribute::AfSpecUnspec(specs) => {
+                for spec in specs {
+                    if let AfSpecUnspec::Inet(inet) = spec {
+                        for i in inet {
+                            if let AfSpecInet::DevConf(conf) = i {
+                                r.arp_accept = conf.arp_accept == 1;
+                            }
+                        }
+                    }
+                }
+            }
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
@@ -218,6 +233,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     mtu: r.mtu,
                     up,
                     alias: alias.to_string(),
+                    arp_accept: r.arp_accept,
                 });
             }
             (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {

@@ -112,26 +112,31 @@ pub(crate) fn encrypted_example() -> Firewall {
     }
 }
 
+/// The firewall of an evpn mesh's host admitting `198.51.100.0/24`, for tests.
+#[cfg(test)]
+#[allow(clippy::expect_used)] // a literal prefix, in tests only
+pub(crate) fn evpn_example() -> Firewall {
+    Firewall {
+        table: "vxlan_mesh".into(),
+        family: Family::V4,
+        port: 4789,
+        peers: Vec::new(),
+        wireguard: None,
+        evpn: Some(crate::EvpnFilter {
+            prefix: "198.51.100.0/24".parse().expect("a valid prefix"),
+            bgp_port: 179,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::EvpnFilter;
 
     #[test]
     fn an_evpn_mesh_admits_vxlan_and_bgp_from_the_underlay_prefix() {
-        let fw = Firewall {
-            table: "vxlan_mesh".into(),
-            family: Family::V4,
-            port: 4789,
-            peers: Vec::new(),
-            wireguard: None,
-            evpn: Some(EvpnFilter {
-                prefix: "198.51.100.0/24".parse().unwrap(),
-                bgp_port: 179,
-            }),
-        };
-        let script = nft_script(&fw);
+        let script = nft_script(&evpn_example());
         assert!(
             script.contains("\t\tflags interval\n\t\telements = { 198.51.100.0/24 }\n"),
             "{script}"

@@ -670,18 +670,7 @@ mod tests {
             r#"[{"prefix": {"addr": "198.51.100.0", "len": 24}}]"#,
             saddr,
         ));
-        let expected = Firewall {
-            table: NFT_TABLE.into(),
-            family: Family::V4,
-            port: 4789,
-            peers: Vec::new(),
-            wireguard: None,
-            evpn: Some(EvpnFilter {
-                prefix: "198.51.100.0/24".parse().unwrap(),
-                bgp_port: 179,
-            }),
-        };
-        assert_eq!(observed.table, Table::Ours(expected));
+        assert_eq!(observed.table, Table::Ours(crate::firewall::evpn_example()));
         assert_eq!(observed.drops, Some(PacketCounter { packets: 4, bytes: 200 }));
         // BGP accepted from everyone: ours altered, replaced by apply.
         let open = parse_firewall(&evpn_listing(

@@ -8,47 +8,11 @@
 #![cfg(all(feature = "netlink", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
 use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::plan_host_from_toml;
 
-fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A named namespace, deleted on drop.
-struct Named(String);
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-impl Named {
-    /// A new namespace `<tag>-<pid>` with h1's underlay address on its loopback.
-    fn underlay(tag: &str) -> Named {
-        let ns = Named(format!("{tag}-{}", std::process::id()));
-        run(&["ip", "netns", "add", &ns.0]);
-        ns.inside(&["ip", "link", "set", "lo", "up"]);
-        ns.inside(&["ip", "addr", "add", "192.0.2.1/24", "dev", "lo"]);
-        ns
-    }
-
-    /// Runs a command in the namespace; its standard output.
-    fn inside(&self, args: &[&str]) -> String {
-        let mut all = vec!["ip", "netns", "exec", self.0.as_str()];
-        all.extend(args);
-        run(&all)
-    }
-}
+mod common;
+use common::Named;
 
 const INVENTORY: &str = r#"
 mode = "evpn"

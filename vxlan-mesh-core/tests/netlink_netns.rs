@@ -6,29 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::MetadataExt as _;
-use std::process::Command;
 
 use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{plan_host_from_toml, Change};
 
-fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A named namespace, deleted on drop.
-struct Named(String);
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+mod common;
+use common::{run, Named};
 
 /// What of ours the namespace the command runs in shows (read-only listings).
 fn ours(prefix: &[&str], bridge: &str) -> (bool, bool, bool) {
@@ -52,10 +35,7 @@ fn thread_netns_inode() -> u64 {
 
 #[test]
 fn the_api_acts_in_the_namespace_it_is_given_and_not_in_the_callers() {
-    let ns = Named(format!("vxmn-{}", std::process::id()));
-    run(&["ip", "netns", "add", &ns.0]);
-    run(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
-    run(&["ip", "-n", &ns.0, "addr", "add", "192.0.2.1/24", "dev", "lo"]);
+    let ns = Named::underlay("vxmn");
     let in_target = ["ip", "netns", "exec", ns.0.as_str()];
     // A bridge name nobody else uses, so the caller-side check cannot be fooled.
     let bridge = format!("vxn{}", std::process::id() % 1_000_000);

@@ -43,11 +43,6 @@ fn desired(plan: &HostPlan) -> Option<(String, u32)> {
     vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| (c.render(), c.asn()))
 }
 
-/// Whether the plan needs FRR (mode `evpn`).
-pub fn wants_frr(plan: &HostPlan) -> bool {
-    desired(plan).is_some()
-}
-
 /// The VNIs the plan announces, which zebra must know.
 fn vnis(plan: &HostPlan) -> &[u32] {
     plan.evpn.as_ref().map(|e| e.vnis.as_slice()).unwrap_or_default()

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use vxlan_mesh_core::Encryption;
+use vxlan_mesh_core::{Encryption, Mode};
 use vxlan_mesh_lab::frr::{cleanup_frr_prefix, FrrLab};
 use vxlan_mesh_lab::{cleanup_prefix, names, Lab, LabSpec};
 
@@ -89,12 +89,8 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
     if fleet.encryption() == Encryption::Wireguard {
         deployer.encryption()?;
     }
-    let bgp = fleet
-        .hosts()
-        .iter()
-        .map(|h| fleet.plan(&h.name).map(|p| crate::frr::wants_frr(&p)))
-        .collect::<Result<Vec<bool>, _>>()?
-        .contains(&true);
+    // Every host of an evpn fleet runs FRR (its plan has a `router bgp` block).
+    let bgp = fleet.mode() == Mode::Evpn;
     if bgp && !matches!(via, Via::Netlink | Via::None) {
         bail!(
             "`--via {}` cannot deploy mode `evpn` in the lab: its BGP configuration is loaded into each host's FRR by `apply`; use `--via netlink`",

@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::error::{ParseError, ParseProblem};
 use crate::names::shown_message;
 use crate::path::{FieldPath, Key, Position, Positions, Section};
+use crate::schema::{self, Table};
 use crate::wireguard::{Encryption, Prefix};
 
 /// UDP destination port used when the inventory does not name one (IANA's VXLAN port).
@@ -109,11 +110,28 @@ impl Mode {
     /// ```
     /// assert_eq!(vxlan_mesh_core::Mode::Flood.as_str(), "flood");
     /// ```
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Mode::Flood => "flood",
             Mode::PerPeer => "per-peer",
             Mode::Evpn => "evpn",
+        }
+    }
+
+    /// What the mode means, for the manual and `--help`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mode::Flood => {
+                "one VXLAN device per network with one all-zeros FDB entry per peer (head-end replication); \
+                 loop-free by construction"
+            }
+            Mode::PerPeer => {
+                "one VXLAN device per peer and network, as the classic script does; needs `loop-prevention`"
+            }
+            Mode::Evpn => {
+                "one VXLAN device per network whose flood list and remote MACs a BGP EVPN control plane (FRR, \
+                 iBGP to route reflectors) installs; a new host needs configuration on itself only"
+            }
         }
     }
 }
@@ -144,10 +162,18 @@ impl LoopPrevention {
     /// ```
     /// assert_eq!(vxlan_mesh_core::LoopPrevention::Ebtables.as_str(), "ebtables");
     /// ```
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             LoopPrevention::Isolation => "isolation",
             LoopPrevention::Ebtables => "ebtables",
+        }
+    }
+
+    /// What it does, for the manual.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LoopPrevention::Isolation => "bridge port isolation: isolated ports never forward to each other",
+            LoopPrevention::Ebtables => "one ebtables rule with interface wildcards in a chain the tool owns",
         }
     }
 }
@@ -348,14 +374,10 @@ impl<'t> Reader<'t> {
         self.fail(ParseProblem::WrongType, Some(path), message, &value.span());
     }
 
-    /// The values of `table`'s known keys, and whether it has others; unknown keys are
-    /// errors naming the allowed ones.
-    fn fields<'a, 'i>(
-        &mut self,
-        section: Section,
-        table: &'a DeTable<'i>,
-        allowed: &[Key],
-    ) -> (Vec<(Key, &'a Value<'i>)>, bool) {
+    /// The values of `table`'s known keys (the schema's keys of its kind of table), and
+    /// whether it has others; unknown keys are errors naming the allowed ones.
+    fn fields<'a, 'i>(&mut self, section: Section, table: &'a DeTable<'i>) -> (Vec<(Key, &'a Value<'i>)>, bool) {
+        let allowed: Vec<Key> = schema::keys(Table::of(section)).collect();
         let mut out = Vec::new();
         let mut unknown = false;
         for (key, value) in table.iter() {
@@ -403,7 +425,7 @@ impl<'t> Reader<'t> {
             networks: Vec::new(),
             hosts: Vec::new(),
         };
-        for (key, value) in self.fields(Section::Root, doc, Key::ROOT).0 {
+        for (key, value) in self.fields(Section::Root, doc).0 {
             let path = FieldPath::root(key);
             match key {
                 Key::Port => inv.port = self.integer(path, value, u16::MAX.into()).map(|p| p as u16),
@@ -436,7 +458,7 @@ impl<'t> Reader<'t> {
         let at = self.at(&table.span());
         self.positions.insert(FieldPath::whole(section), at);
         let (mut name, mut vni, mut bridge, mut mtu, mut container_ipv6) = (None, None, None, None, None);
-        let (fields, unknown) = self.fields(section, t, Key::NETWORK);
+        let (fields, unknown) = self.fields(section, t);
         for (key, value) in fields {
             let path = FieldPath::of(section, key);
             match key {
@@ -448,12 +470,7 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
         }
-        let read = [
-            (Key::Name, name.is_some()),
-            (Key::Vni, vni.is_some()),
-            (Key::Bridge, bridge.is_some()),
-        ];
-        self.required(section, table, &read, unknown);
+        self.required(section, table, unknown);
         Some(NetworkSpec {
             name: name?,
             vni: vni?,
@@ -472,7 +489,7 @@ impl<'t> Reader<'t> {
         let at = self.at(&table.span());
         self.positions.insert(FieldPath::whole(section), at);
         let mut spec = WireguardSpec::default();
-        for (key, value) in self.fields(section, t, Key::WIREGUARD).0 {
+        for (key, value) in self.fields(section, t).0 {
             let path = FieldPath::of(section, key);
             match key {
                 Key::Prefix => spec.prefix = self.prefix(path, value),
@@ -493,7 +510,7 @@ impl<'t> Reader<'t> {
         let at = self.at(&table.span());
         self.positions.insert(FieldPath::whole(section), at);
         let mut spec = EvpnSpec::default();
-        for (key, value) in self.fields(section, t, Key::EVPN).0 {
+        for (key, value) in self.fields(section, t).0 {
             let path = FieldPath::of(section, key);
             match key {
                 Key::Asn => spec.asn = self.integer(path, value, u32::MAX.into()).map(|v| v as u32),
@@ -513,7 +530,7 @@ impl<'t> Reader<'t> {
         let (mut name, mut address, mut device, mut underlay_mtu, mut id, mut networks) =
             (None, None, None, None, None, None);
         let (mut public_key, mut endpoint, mut persistent_keepalive, mut route_reflector) = (None, None, None, None);
-        let (fields, unknown) = self.fields(section, t, Key::HOST);
+        let (fields, unknown) = self.fields(section, t);
         for (key, value) in fields {
             let path = FieldPath::of(section, key);
             match key {
@@ -532,12 +549,7 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
         }
-        self.required(
-            section,
-            table,
-            &[(Key::Name, name.is_some()), (Key::Address, address.is_some())],
-            unknown,
-        );
+        self.required(section, table, unknown);
         Some(HostSpec {
             name: name?,
             address: address?,
@@ -552,21 +564,19 @@ impl<'t> Reader<'t> {
         })
     }
 
-    /// One error naming every required key absent from `table`. `read` says for each
-    /// required key whether it was read; a key that is present but wrong has its own error
-    /// already, and so has an unknown key of the table (`unknown_keys`), most likely the
-    /// required one misspelt.
-    fn required(&mut self, section: Section, table: &Value<'_>, read: &[(Key, bool)], unknown_keys: bool) {
+    /// One error naming every key the schema requires that is absent from `table`; none when
+    /// the table has an unknown key (`unknown_keys`), which has its own error and is most
+    /// likely the required one misspelt. (A required key that is present but wrong has its
+    /// own error too.)
+    fn required(&mut self, section: Section, table: &Value<'_>, unknown_keys: bool) {
         let present = |key: Key| {
             table
                 .get_ref()
                 .as_table()
                 .is_some_and(|t| t.get(key.as_str()).is_some())
         };
-        let missing: Vec<Key> = read
-            .iter()
-            .filter(|(key, was_read)| !was_read && !present(*key))
-            .map(|(key, _)| *key)
+        let missing: Vec<Key> = schema::required(Table::of(section))
+            .filter(|key| !present(*key))
             .collect();
         let Some(&first) = missing.first() else {
             return;

@@ -104,6 +104,7 @@ pub mod ops;
 pub mod path;
 pub mod plan;
 pub mod probe;
+pub mod schema;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;

@@ -6,12 +6,12 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-/// A key of the inventory, as spelled in the TOML file.
+/// A key of the inventory, as spelled in the TOML file; which tables accept it, and what it
+/// means there, is the [`schema`](crate::schema)'s.
 ///
 /// ```
 /// use vxlan_mesh_core::Key;
 /// assert_eq!(Key::UnderlayMtu.as_str(), "underlay-mtu");
-/// assert!(Key::HOST.contains(&Key::Address));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -75,38 +75,6 @@ pub enum Key {
 }
 
 impl Key {
-    /// The keys of the top level, in the order the documentation lists them.
-    pub const ROOT: &'static [Key] = &[
-        Key::Port,
-        Key::Mode,
-        Key::LoopPrevention,
-        Key::Firewall,
-        Key::Encryption,
-        Key::Wireguard,
-        Key::Evpn,
-        Key::Networks,
-        Key::Hosts,
-    ];
-    /// The keys of the `[wireguard]` table.
-    pub const WIREGUARD: &'static [Key] = &[Key::Prefix, Key::Port, Key::Interface];
-    /// The keys of the `[evpn]` table.
-    pub const EVPN: &'static [Key] = &[Key::Asn, Key::UnderlayPrefix, Key::Keepalive, Key::HoldTime];
-    /// The keys of a `[[networks]]` table.
-    pub const NETWORK: &'static [Key] = &[Key::Name, Key::Vni, Key::Bridge, Key::Mtu, Key::ContainerIpv6];
-    /// The keys of a `[[hosts]]` table.
-    pub const HOST: &'static [Key] = &[
-        Key::Name,
-        Key::Address,
-        Key::Device,
-        Key::UnderlayMtu,
-        Key::Id,
-        Key::Networks,
-        Key::PublicKey,
-        Key::Endpoint,
-        Key::PersistentKeepalive,
-        Key::RouteReflector,
-    ];
-
     /// The spelling in the inventory.
     ///
     /// ```

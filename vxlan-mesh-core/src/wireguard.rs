@@ -77,10 +77,21 @@ impl Encryption {
     /// ```
     /// assert_eq!(vxlan_mesh_core::Encryption::None.as_str(), "none");
     /// ```
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Encryption::None => "none",
             Encryption::Wireguard => "wireguard",
+        }
+    }
+
+    /// What it means, for the manual and `--help`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Encryption::None => "VXLAN over the underlay in clear UDP",
+            Encryption::Wireguard => {
+                "VXLAN between the hosts' WireGuard addresses (a WireGuard interface with every other host as a \
+                 peer): nothing leaves a host in clear"
+            }
         }
     }
 }

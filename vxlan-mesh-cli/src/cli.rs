@@ -26,22 +26,16 @@ macro_rules! exit_codes {
 const LONG_ABOUT: &str = "Joins Linux servers that share no LAN into one overlay L2 segment for their \
 containers and VMs, with a unicast VXLAN mesh. One TOML inventory describes the whole fleet; for a host, \
 vxlan-mesh computes its plan (bridge, VXLAN devices, VNIs, FDB flood entries, loop prevention, MTU, \
-peer-only firewall), applies it through netlink idempotently, or renders it as a shell script, \
-systemd-networkd files or netplan YAML.";
+peer-only firewall), applies it through netlink idempotently, or renders it in one of the forms \
+listed below. The inventory's format: vxlan-mesh.toml(5).";
 
-/// Text after the options in `--help` and the man page.
-const AFTER_HELP: &str = concat!(
-    "Environment:
-  VXLAN_MESH_INVENTORY  the inventory when -i is not given (default ./vxlan-mesh.toml)
-  VXLAN_MESH_FRR_PATHSPACE, VXLAN_MESH_FRR_VTY_DIR  the FRR instance of mode evpn (--frr-pathspace, --frr-vty-dir)
-
-",
-    exit_codes!()
-);
+/// The exit codes, at the end of `--help` and the man page (after the text
+/// `manual::command` generates).
+pub const EXIT_CODES: &str = exit_codes!();
 
 /// Joins Linux servers into one overlay LAN with a unicast VXLAN mesh.
 #[derive(Debug, Parser)]
-#[command(name = "vxlan-mesh", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "vxlan-mesh", version, about, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// The fleet inventory (TOML).
     #[arg(
@@ -199,16 +193,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
+    /// Print the man page (roff): vxlan-mesh(1), or the inventory's vxlan-mesh.toml(5).
     ///
     /// For example `vxlan-mesh man > /usr/local/share/man/man1/vxlan-mesh.1`, or
-    /// `vxlan-mesh man --out /usr/local/share/man/man1` for one page per command.
+    /// `vxlan-mesh man --out /usr/local/share/man/man1` for every page.
     Man {
-        /// Write one page per command (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...) into this directory instead.
-        #[arg(long, value_name = "DIR")]
+        /// Write every page instead: one per command (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...)
+        /// into this directory, and `vxlan-mesh.toml.5` into its sibling `man5` when it is a
+        /// `man1` directory (so `man 5 vxlan-mesh.toml` finds it), else into it too.
+        #[arg(long, value_name = "DIR", conflicts_with = "section")]
         out: Option<PathBuf>,
+        /// Which page to print.
+        #[arg(long, value_enum, default_value_t)]
+        section: ManSection,
     },
-    /// Render a host's plan as a shell script, systemd-networkd files, netplan YAML or an Ignition config.
+    /// Render a host's plan in one of the forms `--format` lists.
     ///
     /// Without --out, a single-file form (shell, ignition) goes to stdout. With --out DIR the files are
     /// written in the layout they deploy to (DIR/etc/systemd/network/...); with --all, one
@@ -238,6 +237,18 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (`dot -Tsvg`).
     Dot,
+}
+
+/// The pages of `man`, by section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ManSection {
+    /// vxlan-mesh(1): the command.
+    #[default]
+    #[value(name = "1")]
+    Command,
+    /// vxlan-mesh.toml(5): the inventory format.
+    #[value(name = "5")]
+    Inventory,
 }
 
 /// Forms `render` produces.

@@ -6,15 +6,19 @@ mod commands;
 mod frr;
 mod inventory_file;
 mod keys;
+mod manual;
 mod output;
 mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match manual::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         // `--help` and `--version` exit 0; usage errors exit 1 rather than clap's 2, which
         // this tool reserves for drift, so that a typo is never mistaken for drift.

@@ -52,6 +52,20 @@ impl ParseProblem {
             ParseProblem::MissingKey => "missing-key",
         }
     }
+
+    /// What the problem is, in words, for the manual.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParseProblem::Syntax => "the text is not TOML (a missing quote, a duplicate key, ...)",
+            ParseProblem::WrongType => "a value of the wrong kind (a string where an integer belongs, ...)",
+            ParseProblem::OutOfRange => "an integer beyond what its key can hold",
+            ParseProblem::BadValue => {
+                "a string that is not one of its key's values, or not an address, prefix or endpoint"
+            }
+            ParseProblem::UnknownKey => "a key its table does not have (the message names the allowed ones)",
+            ParseProblem::MissingKey => "a required key is absent",
+        }
+    }
 }
 
 /// The inventory text is not valid TOML or does not match the schema.

@@ -207,6 +207,23 @@ const fn key(table: Table, key: Key, value: ValueType, absent: Absent, doc: &'st
 }
 
 impl KeyDoc {
+    /// The key with its table, as messages name it: `port`, `wireguard.port`, `hosts.address`.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{schema::{self, Table}, Key};
+    /// assert_eq!(schema::find(Table::Hosts, Key::Address).map(|k| k.qualified()).as_deref(), Some("hosts.address"));
+    /// ```
+    pub fn qualified(&self) -> String {
+        let table = match self.table {
+            Table::Root => return self.key.to_string(),
+            Table::Wireguard => "wireguard",
+            Table::Evpn => "evpn",
+            Table::Networks => "networks",
+            Table::Hosts => "hosts",
+        };
+        format!("{table}.{}", self.key)
+    }
+
     const fn rules(mut self, rules: &'static [&'static str]) -> KeyDoc {
         self.rules = rules;
         self

@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, ManSection};
+use crate::manual;
 use crate::output;
 
 /// The binary's name, as the completion scripts register it.
@@ -39,23 +40,29 @@ fn fix_bash_states(script: &str) -> String {
     script.replace(&format!("{broken}__subcmd__"), &format!("{escaped}__subcmd__"))
 }
 
-/// The man page of `vxlan-mesh` on stdout, or with `out`, one page per command
-/// (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...) written into that directory.
-pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
-    let cmd = Cli::command();
+/// The man page of `vxlan-mesh` (or of its inventory, by `section`) on stdout, or with
+/// `out`, every page: one per command (`vxlan-mesh.1`, `vxlan-mesh-plan.1`, ...) written into
+/// that directory, and the inventory's into the `man5` beside a `man1` directory.
+pub fn man(out_dir: Option<&Path>, section: ManSection) -> Result<ExitCode> {
+    let main_page = manual::main_page().context("cannot render the man page")?;
     match out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-            clap_mangen::generate_to(cmd, dir)
+            clap_mangen::generate_to(manual::command(), dir)
                 .with_context(|| format!("cannot write man pages into `{}`", dir.display()))?;
+            // The main page as `man` prints it, in place of clap_mangen's.
+            let page = dir.join("vxlan-mesh.1");
+            std::fs::write(&page, main_page).with_context(|| format!("cannot write `{}`", page.display()))?;
+            let man5 = match (dir.file_name(), dir.parent()) {
+                (Some(name), Some(parent)) if name == "man1" => parent.join("man5"),
+                _ => dir.to_path_buf(),
+            };
+            std::fs::create_dir_all(&man5).with_context(|| format!("cannot create `{}`", man5.display()))?;
+            let page = man5.join(manual::TOML_PAGE);
+            std::fs::write(&page, manual::toml_page()).with_context(|| format!("cannot write `{}`", page.display()))?;
         }
-        None => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut buf)
-                .context("cannot render the man page")?;
-            output::print(&String::from_utf8_lossy(&buf))?;
-        }
+        None if section == ManSection::Inventory => output::print(&manual::toml_page())?,
+        None => output::print(&String::from_utf8_lossy(&main_page))?,
     }
     Ok(ExitCode::SUCCESS)
 }

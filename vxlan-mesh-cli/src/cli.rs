@@ -193,6 +193,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the inventory's host names, one a line (the completion scripts complete `--host`
+    /// with them).
+    #[command(hide = true)]
+    Hosts,
     /// Print the man page (roff): vxlan-mesh(1), or the inventory's vxlan-mesh.toml(5).
     ///
     /// For example `vxlan-mesh man > /usr/local/share/man/man1/vxlan-mesh.1`, or

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod frr;
+mod host_completion;
 mod inventory_file;
 mod keys;
 mod manual;

@@ -1,5 +1,6 @@
 //! `vxlan-mesh completions SHELL` and `vxlan-mesh man`: generated from the clap definition,
-//! so they never disagree with the parser.
+//! so they never disagree with the parser; and the hidden `vxlan-mesh hosts` the completion
+//! scripts ask for host names.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use clap_complete::Shell;
 use crate::cli::{Cli, ManSection};
 use crate::manual;
 use crate::output;
+use crate::{host_completion, inventory_file};
 
 /// The binary's name, as the completion scripts register it.
 const BIN: &str = "vxlan-mesh";
@@ -24,7 +26,16 @@ pub fn completions(shell: Shell) -> Result<ExitCode> {
     if shell == Shell::Bash {
         script = fix_bash_states(&script);
     }
-    output::print(&script)?;
+    output::print(&host_completion::patch(shell, &script)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlan-mesh hosts` (hidden): the inventory's host names, one a line, for the completion
+/// scripts.
+pub fn hosts(cli: &Cli) -> Result<ExitCode> {
+    let fleet = inventory_file::load(&cli.inventory)?;
+    let names: String = fleet.hosts().iter().map(|h| format!("{}\n", h.name)).collect();
+    output::print(&names)?;
     Ok(ExitCode::SUCCESS)
 }
 

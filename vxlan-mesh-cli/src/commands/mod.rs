@@ -25,6 +25,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Plan { host, all, format } => plan::run(cli, host.host.as_deref(), *all, *format),
         Command::Graph { format } => graph::run(cli, *format),
         Command::Completions { shell } => completions::completions(*shell),
+        Command::Hosts => completions::hosts(cli),
         Command::Man { out, section } => completions::man(out.as_deref(), *section),
         Command::Render { format, host, all, out } => {
             render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())

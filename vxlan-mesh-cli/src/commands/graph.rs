@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use vxlan_mesh_core::{Fleet, HostPlan, Mode};
 
+use super::graph_control::Control;
 use crate::cli::{Cli, GraphFormat};
 use crate::inventory_file;
 use crate::output;
@@ -34,6 +35,8 @@ pub struct Mesh {
     networks: Vec<NetBox>,
     /// (host index, host index, network index, VNI); each link once, lower index first.
     links: Vec<(usize, usize, usize, u32)>,
+    /// BGP sessions, route reflectors and WireGuard tunnels (modes that have them).
+    control: Control,
 }
 
 struct NetBox {
@@ -80,6 +83,7 @@ impl Mesh {
                 })
                 .collect(),
             links,
+            control: Control::from_fleet(fleet),
         }
     }
 
@@ -148,6 +152,7 @@ pub fn mermaid(mesh: &Mesh) -> String {
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i}[/\"{}\"/]", mesh.net_label(n, "<br/>"));
     }
+    mesh.control.mermaid(&mesh.hosts, &mut s);
     s
 }
 
@@ -170,6 +175,7 @@ pub fn dot(mesh: &Mesh) -> String {
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i} [shape=note, label=\"{}\"];", mesh.net_label(n, "\\n"));
     }
+    mesh.control.dot(&mesh.hosts, &mut s);
     let _ = writeln!(s, "}}");
     s
 }

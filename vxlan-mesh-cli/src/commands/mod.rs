@@ -5,6 +5,7 @@ mod check;
 mod completions;
 mod down;
 mod graph;
+mod graph_control;
 mod keygen;
 mod lab;
 mod plan;

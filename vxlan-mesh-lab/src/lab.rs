@@ -181,6 +181,20 @@ impl Lab {
         cmd::run(program, &args, None)
     }
 
+    /// The whole command line (program first) that runs `argv` in namespace `netns` of this
+    /// lab, as [`Lab::exec`] runs it: for an operator to type.
+    ///
+    /// ```no_run
+    /// # let lab: vxlan_mesh_lab::Lab = todo!();
+    /// let argv = lab.command_line("vxm-lab-lxd1", &["wg", "show"])?;
+    /// assert_eq!(argv[..4], ["ip", "netns", "exec", "vxm-lab-lxd1"]);
+    /// # Ok::<(), vxlan_mesh_lab::LabError>(())
+    /// ```
+    pub fn command_line(&self, netns: &str, argv: &[&str]) -> Result<Vec<String>, LabError> {
+        let (program, args) = self.command_in(netns, argv)?;
+        Ok(std::iter::once(program.to_string()).chain(args).collect())
+    }
+
     /// The program and arguments that run `argv` in namespace `netns` of this lab: in the
     /// host's mount namespace as well when it has one.
     fn command_in(&self, netns: &str, argv: &[&str]) -> Result<(&'static str, Vec<String>), LabError> {

@@ -9,7 +9,8 @@ use super::OutputFormat;
 #[command(after_help = "Exit codes of `lab check`: 0 every check passed, 1 error, 2 a check failed.")]
 pub struct LabArgs {
     /// Name of the lab: its namespaces are called `vxm-<TAG>-…`, so several labs can coexist.
-    #[arg(long, default_value = "lab", env = "VXLAN_MESH_LAB_TAG")]
+    /// Before or after the `lab` subcommand (`lab --tag t up` or `lab up --tag t`).
+    #[arg(long, default_value = "lab", env = "VXLAN_MESH_LAB_TAG", global = true)]
     pub tag: String,
     /// What to do.
     #[command(subcommand)]
@@ -19,7 +20,8 @@ pub struct LabArgs {
 /// `lab` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Build the lab from the inventory and deploy every host's plan in it.
+    /// Build the lab from the inventory and deploy every host's plan in it; prints, for each
+    /// host, the commands that run `status`, `probe`, `wg` (encrypted) and `vtysh` (evpn) there.
     Up {
         /// Containers per host and network.
         #[arg(long, default_value_t = 3)]

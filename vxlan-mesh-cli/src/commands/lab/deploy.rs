@@ -84,31 +84,10 @@ impl Deployer for Netlink {
     }
 
     fn deploy(&self, ctx: &Ctx<'_>, host: &LabHost) -> Result<()> {
-        let exe = current_exe()?;
-        let exe = exe.to_string_lossy();
-        let inventory = ctx.fleet.inventory.to_string_lossy();
-        let key = ctx.fleet.key_of(&host.name);
-        let key = key.as_ref().map(|k| k.to_string_lossy());
-        // The host's own FRR instance (mode evpn); where none runs, apply finds no block of
-        // its own to remove there.
-        let frr_root = super::state::frr_root(&ctx.lab.spec().tag);
-        let frr_root = frr_root.to_string_lossy();
-        let mut argv = vec![
-            &*exe,
-            "-q",
-            "-i",
-            &*inventory,
-            "apply",
-            "--host",
-            &host.name,
-            "--frr-pathspace",
-            &host.netns,
-            "--frr-vty-dir",
-            &*frr_root,
-        ];
-        if let Some(key) = &key {
-            argv.extend(["--wireguard-key", key]);
-        }
+        let mut argv = host_command(ctx, host, "apply")?;
+        // Quiet: the lab prints its own progress.
+        argv.insert(1, "-q".to_string());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         // In the host's mount namespace when encrypted (`Lab::exec`): its wireguard-go.
         let out = ctx.lab.exec(&host.netns, &argv)?;
         if !out.status.success() {
@@ -125,6 +104,41 @@ impl Deployer for Netlink {
 
 /// Renders `host`'s plan in `format` into `<workdir>/<host>/root/` (laid out as on the host)
 /// and returns that root.
+/// `vxlan-mesh SUBCOMMAND` for a lab host (`apply`, `status`, `down`): the lab's inventory
+/// (its own keys when encrypted), the host, its key file and its FRR instance (mode evpn;
+/// where none runs, the command finds no block of its own there).
+pub fn host_command(ctx: &Ctx<'_>, host: &LabHost, subcommand: &str) -> Result<Vec<String>> {
+    let frr_root = super::state::frr_root(&ctx.lab.spec().tag);
+    let mut argv: Vec<String> = vec![
+        current_exe()?.to_string_lossy().into_owned(),
+        "-i".into(),
+        ctx.fleet.inventory.to_string_lossy().into_owned(),
+        subcommand.into(),
+        "--host".into(),
+        host.name.clone(),
+        "--frr-pathspace".into(),
+        host.netns.clone(),
+        "--frr-vty-dir".into(),
+        frr_root.to_string_lossy().into_owned(),
+    ];
+    if let Some(key) = ctx.fleet.key_of(&host.name) {
+        argv.extend(["--wireguard-key".into(), key.to_string_lossy().into_owned()]);
+    }
+    Ok(argv)
+}
+
+/// `vxlan-mesh probe` for a lab host.
+pub fn probe_command(ctx: &Ctx<'_>, host: &LabHost) -> Result<Vec<String>> {
+    Ok(vec![
+        current_exe()?.to_string_lossy().into_owned(),
+        "-i".into(),
+        ctx.fleet.inventory.to_string_lossy().into_owned(),
+        "probe".into(),
+        "--host".into(),
+        host.name.clone(),
+    ])
+}
+
 fn render_into(ctx: &Ctx<'_>, host: &LabHost, format: Format) -> Result<PathBuf> {
     let plan = ctx.fleet.fleet.plan(&host.name)?;
     let files = vxlan_mesh_gen::render(&plan, format)?;

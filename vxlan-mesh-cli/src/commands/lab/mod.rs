@@ -4,6 +4,7 @@
 mod check;
 mod deploy;
 mod fleet_copy;
+mod howto;
 mod state;
 
 use std::process::ExitCode;
@@ -146,6 +147,7 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
             wait_for_bgp(&lab, frr, &fleet.fleet, std::time::Duration::from_secs(60))?;
         }
         progress.clear();
+        let commands = howto::lines(&ctx, frr.as_ref())?;
         let st = state::LabState {
             inventory,
             via: via.as_str().to_string(),
@@ -180,6 +182,12 @@ fn up(cli: &Cli, tag: &str, containers: usize, via: Via, rate: Option<&str>) -> 
                     "check"
                 }
             )?;
+        }
+        if !cli.quiet {
+            outln!("on each host (as root):")?;
+            for line in &commands {
+                outln!("{line}")?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     })();

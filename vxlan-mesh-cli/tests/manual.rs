@@ -137,3 +137,35 @@ fn the_command_page_lists_every_form_mode_encryption_and_variable() {
         assert!(has_word(&help, word), "--help lacks {word}");
     }
 }
+
+#[test]
+fn every_broken_rule_of_the_bad_examples_is_listed_under_the_key_it_names() {
+    // The manual lists each rule under keys; the errors name their key themselves
+    // (`ValidationError::path`): the two must agree for every rule the examples break.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(inventory) = vxlan_mesh_core::Inventory::from_toml_str(&text) else {
+            continue;
+        };
+        let Err(errors) = inventory.validate() else { continue };
+        for e in &errors {
+            let at = e.path();
+            let Some(key) = at.key() else { continue };
+            let doc = schema::find(Table::of(at.section()), key)
+                .unwrap_or_else(|| panic!("{}: `{at}` is no key of the schema", path.display()));
+            assert!(
+                doc.rules.contains(&e.code()),
+                "{}: {} is not listed under {}",
+                path.display(),
+                e.code(),
+                doc.qualified()
+            );
+            seen.insert(e.code());
+        }
+    }
+    // The examples break most rules; too few would make this test weak.
+    assert!(seen.len() * 10 >= ValidationError::CODES.len() * 9, "{seen:?}");
+}

@@ -127,8 +127,10 @@ pub fn toml_page() -> String {
             concat!("vxlan-mesh ", env!("CARGO_PKG_VERSION")),
         ],
     );
-    // No hyphenation: keys and rule codes are looked up as written.
+    // No hyphenation and ragged right: keys and rule codes are looked up as written, and
+    // lists of codes would be stretched apart.
     page.control("nh", []);
+    page.control("ad", ["l"]);
     page.control("SH", ["NAME"]);
     page.text([roman("vxlan-mesh.toml - the fleet inventory of vxlan-mesh")]);
     page.control("SH", ["SYNOPSIS"]);
@@ -189,7 +191,7 @@ pub fn toml_page() -> String {
     page.render()
 }
 
-/// One key: name and type, meaning, default, rules, values.
+/// One key: name and type, meaning, default, example, rules, values.
 fn key_entry(page: &mut Roff, doc: &KeyDoc) {
     page.control("TP", []);
     page.text([
@@ -206,6 +208,10 @@ fn key_entry(page: &mut Roff, doc: &KeyDoc) {
             .chain(inline(&doc.absent.to_string()))
             .collect::<Vec<_>>(),
     );
+    if !matches!(doc.value, ValueType::Table(_) | ValueType::Tables(_)) {
+        page.control("br", []);
+        page.text([roman("Example: "), bold(format!("{} = {}", doc.key, doc.example))]);
+    }
     if !doc.rules.is_empty() {
         page.control("br", []);
         page.text([roman("Rules: "), roman(doc.rules.join(", "))]);

@@ -189,8 +189,8 @@ pub struct KeyDoc {
     /// The codes of the validation rules about this key
     /// ([`ValidationError::CODES`](crate::ValidationError::CODES)).
     pub rules: &'static [&'static str],
-    /// A value it can take, as written in TOML (for the manual's examples and the tests
-    /// that read every key).
+    /// A value it can take, as written in TOML: the manual's example (a test reads every key
+    /// with it).
     pub example: &'static str,
 }
 

@@ -116,7 +116,7 @@ impl Deployer<'_> {
     }
 
     fn script(&self, host: &str) -> PathBuf {
-        self.root(host).join("usr/local/sbin/vxlan-mesh.sh")
+        self.root(host).join("etc/vxlan-mesh/vxlan-mesh.sh")
     }
 
     /// Writes `host`'s files of this form for `fleet`, replacing the earlier ones (what

@@ -258,8 +258,9 @@ pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Ve
         Format::Shell => shell::render(plan, &header)?,
         Format::Networkd => networkd::render(plan, &header)?,
         Format::Netplan => netplan::render(plan, &header)?,
-        // The networkd form's files, whatever they are, carried as they are.
-        Format::Ignition => vec![ignition::render(&render_with(plan, Format::Networkd, opts)?)?],
+        // The networkd form's files, whatever they are, carried as they are; their headers
+        // name the command that rendered them (`--format ignition`).
+        Format::Ignition => vec![ignition::render(&networkd::render(plan, &header)?)?],
         Format::Frr => vec![frr::render(plan, &header)?.ok_or_else(|| RenderError::NotEvpn {
             host: plan.host.clone(),
             mode: plan.mode.as_str(),

@@ -1,6 +1,6 @@
 //! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
 //! that loads it, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
-//! that orders both before networkd, and the shell script (`usr/local/sbin/vxlan-mesh.sh`),
+//! that orders both before networkd, and the shell script (`etc/vxlan-mesh/vxlan-mesh.sh`),
 //! whose verbs the units run.
 
 use askama::Template;

@@ -59,8 +59,9 @@ impl askama::filters::Escaper for UnitValue {
 /// Escaper for ifupdown2's interfaces file (`/etc/network/interfaces.d/`).
 ///
 /// A value runs to the end of its line: a value holding a control character (a newline would
-/// start a new attribute), a backslash (line continuation) or `#` (a comment) is refused,
-/// and rendering fails rather than write a file that means something else.
+/// start a new attribute) or a backslash (line continuation) is refused, and rendering fails
+/// rather than write a file that means something else. `#` starts a comment only as a line's
+/// first character, where no value is ever written.
 ///
 /// ```
 /// use askama::filters::Escaper;
@@ -68,14 +69,14 @@ impl askama::filters::Escaper for UnitValue {
 /// let mut out = String::new();
 /// assert!(InterfacesValue.write_escaped_str(&mut out, "vxlan-mesh:lan").is_ok());
 /// assert!(InterfacesValue.write_escaped_str(&mut out, "x\nup reboot").is_err());
-/// assert!(InterfacesValue.write_escaped_str(&mut out, "x # y").is_err());
+/// assert!(InterfacesValue.write_escaped_str(&mut out, "x\\").is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InterfacesValue;
 
 impl askama::filters::Escaper for InterfacesValue {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
-        if string.chars().any(|c| c.is_control() || c == '\\' || c == '#') {
+        if string.chars().any(|c| c.is_control() || c == '\\') {
             return Err(fmt::Error);
         }
         dest.write_str(string)

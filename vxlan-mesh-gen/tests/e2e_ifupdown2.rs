@@ -252,3 +252,19 @@ fn evpn_and_wireguard_fleets_are_refused() {
         }
     }
 }
+
+/// `#` starts a comment only at the start of a line, where no value is written: an inventory
+/// named with one still renders (its name is in every header).
+#[test]
+fn an_inventory_path_with_a_hash_renders() {
+    let (fleet, _) = common::example("hetzner");
+    let opts = vxlan_mesh_gen::Options {
+        inventory: "fleets/#1.toml".into(),
+    };
+    let files = vxlan_mesh_gen::render_with(&fleet.plan("lxd1").unwrap(), Format::Ifupdown2, &opts).unwrap();
+    assert!(
+        files[0].contents.contains("inventory fleets/#1.toml"),
+        "{}",
+        files[0].contents
+    );
+}

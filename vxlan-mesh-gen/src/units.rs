@@ -67,6 +67,7 @@ struct EbtablesUnit<'a> {
 struct SyncUnit<'a> {
     h: &'a Header,
     service: &'static str,
+    daemon: &'static str,
     script: &'a str,
     /// evpn mode: the sync also loads FRR's configuration, so it runs after FRR (and again
     /// when FRR restarts, which forgets what was loaded).
@@ -141,6 +142,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header, manager: Manager) -> Result<Ve
     let unit = SyncUnit {
         h,
         service,
+        daemon: manager.daemon(),
         script: &script,
         frr: plan.evpn.is_some(),
     };

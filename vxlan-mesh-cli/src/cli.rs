@@ -268,4 +268,6 @@ pub enum RenderFormat {
     Ignition,
     /// The FRR configuration (router bgp block) of an evpn-mode host.
     Frr,
+    /// An ifupdown2 (Proxmox VE) interfaces.d file plus the firewall units; IPv4 VTEPs only.
+    Ifupdown2,
 }

@@ -78,7 +78,7 @@ impl Work {
         let root = self.0.join("root");
         let _ = std::fs::remove_dir_all(&root);
         write_files(&root, &render(&plan, Format::Shell).unwrap()).unwrap();
-        (inventory, root.join("usr/local/sbin/vxlan-mesh.sh"))
+        (inventory, root.join("etc/vxlan-mesh/vxlan-mesh.sh"))
     }
 }
 

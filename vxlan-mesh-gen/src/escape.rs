@@ -56,6 +56,33 @@ impl askama::filters::Escaper for UnitValue {
     }
 }
 
+/// Escaper for ifupdown2's interfaces file (`/etc/network/interfaces.d/`).
+///
+/// A value runs to the end of its line: a value holding a control character (a newline would
+/// start a new attribute) or a backslash (line continuation) is refused, and rendering fails
+/// rather than write a file that means something else. `#` starts a comment only as a line's
+/// first character, where no value is ever written.
+///
+/// ```
+/// use askama::filters::Escaper;
+/// use vxlan_mesh_gen::escape::InterfacesValue;
+/// let mut out = String::new();
+/// assert!(InterfacesValue.write_escaped_str(&mut out, "vxlan-mesh:lan").is_ok());
+/// assert!(InterfacesValue.write_escaped_str(&mut out, "x\nup reboot").is_err());
+/// assert!(InterfacesValue.write_escaped_str(&mut out, "x\\").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InterfacesValue;
+
+impl askama::filters::Escaper for InterfacesValue {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
+        if string.chars().any(|c| c.is_control() || c == '\\') {
+            return Err(fmt::Error);
+        }
+        dest.write_str(string)
+    }
+}
+
 /// Escaper for netplan YAML: every interpolated value becomes a double-quoted YAML string.
 ///
 /// Integers must stay plain YAML integers; the template passes them through the `int`

@@ -13,6 +13,9 @@
 //!   (FDB flood entries, bridge port isolation), and the same firewall units;
 //! - [`Format::Ignition`]: one Ignition config (spec 3.3.0) that writes the networkd form's
 //!   files, for hosts provisioned at first boot (Flatcar);
+//! - [`Format::Ifupdown2`]: an `/etc/network/interfaces.d/` file for ifupdown2 (Proxmox VE)
+//!   with the same units as the networkd form, ordered around `networking.service`; IPv4
+//!   VTEPs, flood and per-peer modes only ([`Ifupdown2Limit`]);
 //! - [`Format::Frr`]: in evpn mode, the host's FRR configuration (the `router bgp` block of
 //!   [`vxlan_mesh_core::frr::Config`]), which the other forms also ship and load.
 //!
@@ -48,6 +51,7 @@
 
 pub mod escape;
 mod frr;
+mod ifupdown2;
 mod ignition;
 mod netplan;
 mod networkd;
@@ -60,6 +64,7 @@ use std::path::PathBuf;
 
 use vxlan_mesh_core::HostPlan;
 
+pub use ifupdown2::Ifupdown2Limit;
 pub use output::{check_relative, write_files, OutputDir, WriteError, Written, MANIFEST};
 
 /// Output format of [`render`].
@@ -81,20 +86,24 @@ pub enum Format {
     Ignition,
     /// The FRR configuration of an evpn-mode host.
     Frr,
+    /// An ifupdown2 interfaces file (Proxmox VE) plus the networkd form's units.
+    Ifupdown2,
 }
 
 impl Format {
     /// Every format, in a fixed order.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Shell,
         Format::Networkd,
         Format::Netplan,
         Format::Ignition,
         Format::Frr,
+        Format::Ifupdown2,
     ];
 
     /// The formats `plan` can be rendered in: every one but [`Format::Frr`] outside evpn
-    /// mode (such a plan has no BGP configuration).
+    /// mode (such a plan has no BGP configuration), and [`Format::Ifupdown2`] only where
+    /// ifupdown2 can build the plan (no [`Ifupdown2Limit`]).
     ///
     /// ```
     /// use vxlan_mesh_gen::Format;
@@ -106,6 +115,7 @@ impl Format {
         Format::ALL
             .into_iter()
             .filter(|f| *f != Format::Frr || plan.evpn.is_some())
+            .filter(|f| *f != Format::Ifupdown2 || ifupdown2::limit(plan).is_none())
     }
 
     /// The format's name on the command line.
@@ -120,6 +130,7 @@ impl Format {
             Format::Netplan => "netplan",
             Format::Ignition => "ignition",
             Format::Frr => "frr",
+            Format::Ifupdown2 => "ifupdown2",
         }
     }
 }
@@ -133,10 +144,9 @@ impl fmt::Display for Format {
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown format `{s}` (expected shell, networkd, netplan, ignition or frr)"))
+        Format::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!("unknown format `{s}` (expected shell, networkd, netplan, ignition, frr or ifupdown2)")
+        })
     }
 }
 
@@ -226,6 +236,14 @@ pub enum RenderError {
         /// The plan's mode.
         mode: &'static str,
     },
+    /// The ifupdown2 form of a plan ifupdown2 cannot build.
+    #[error("host `{host}`: no `ifupdown2` form: {limit}")]
+    Ifupdown2 {
+        /// The host whose plan it is.
+        host: String,
+        /// What ifupdown2 cannot build.
+        limit: Ifupdown2Limit,
+    },
 }
 
 /// Renders `plan` in `format`, with default [`Options`].
@@ -258,12 +276,14 @@ pub fn render_with(plan: &HostPlan, format: Format, opts: &Options) -> Result<Ve
         Format::Shell => shell::render(plan, &header)?,
         Format::Networkd => networkd::render(plan, &header)?,
         Format::Netplan => netplan::render(plan, &header)?,
-        // The networkd form's files, whatever they are, carried as they are.
-        Format::Ignition => vec![ignition::render(&render_with(plan, Format::Networkd, opts)?)?],
+        // The networkd form's files, whatever they are, carried as they are; their headers
+        // name the command that rendered them (`--format ignition`).
+        Format::Ignition => vec![ignition::render(&networkd::render(plan, &header)?)?],
         Format::Frr => vec![frr::render(plan, &header)?.ok_or_else(|| RenderError::NotEvpn {
             host: plan.host.clone(),
             mode: plan.mode.as_str(),
         })?],
+        Format::Ifupdown2 => ifupdown2::render(plan, &header)?,
     };
     for f in &files {
         check_relative(&f.path)?;

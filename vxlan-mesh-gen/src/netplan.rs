@@ -160,6 +160,6 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         mode: 0o600,
     }];
     files.extend(dropins);
-    files.extend(units::render(plan, h)?);
+    files.extend(units::render(plan, h, units::Manager::Networkd)?);
     Ok(files)
 }

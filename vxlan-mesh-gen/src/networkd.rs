@@ -265,6 +265,6 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
             ));
         }
     }
-    files.extend(units::render(plan, h)?);
+    files.extend(units::render(plan, h, units::Manager::Networkd)?);
     Ok(files)
 }

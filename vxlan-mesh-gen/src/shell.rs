@@ -22,8 +22,12 @@ use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, Publi
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
 
-/// Where the script is installed.
-pub(crate) const PATH: &str = "usr/local/sbin/vxlan-mesh.sh";
+/// Where the script is installed, in every form. Under `/etc`, beside the firewall files:
+/// `/usr` is read-only on Flatcar (and Fedora CoreOS), where the Ignition form's files are
+/// written, and `/etc` is the one directory both keep writable, persistent and on the root
+/// file system at first boot (Fedora CoreOS's `/opt` is a link into `/var`, a file system of
+/// its own that may not be mounted before `network-pre.target`).
+pub(crate) const PATH: &str = "etc/vxlan-mesh/vxlan-mesh.sh";
 
 /// One word of a command the script runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
-//! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
-//! that loads it, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
-//! that orders both before networkd, and the shell script (`usr/local/sbin/vxlan-mesh.sh`),
+//! Files the networkd, netplan and ifupdown2 forms share: the firewall as a `.nft` file with
+//! the unit that loads it, ebtables loop prevention as a unit, the drop-in on the service
+//! that creates the links ([`Manager`]) that orders both before it, and the shell script (`etc/vxlan-mesh/vxlan-mesh.sh`),
 //! whose verbs the units run.
 
 use askama::Template;
@@ -15,10 +15,39 @@ const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
 const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
 const UNIT_DIR: &str = "etc/systemd/system";
 
+/// The service that creates the links from the form's files, which the units are ordered
+/// around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Manager {
+    /// systemd-networkd (the networkd, netplan and Ignition forms).
+    Networkd,
+    /// ifupdown2's `networking.service` (`ifup -a` at boot, `ifreload -a` on reload).
+    Ifupdown2,
+}
+
+impl Manager {
+    /// Its name in prose.
+    fn daemon(self) -> &'static str {
+        match self {
+            Manager::Networkd => "systemd-networkd",
+            Manager::Ifupdown2 => "ifupdown2 (networking.service)",
+        }
+    }
+
+    /// The unit's name.
+    fn service(self) -> &'static str {
+        match self {
+            Manager::Networkd => "systemd-networkd.service",
+            Manager::Ifupdown2 => "networking.service",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "firewall.service")]
 struct FirewallUnit<'a> {
     h: &'a Header,
+    service: &'static str,
     table: &'a str,
     apply_path: String,
     remove_path: String,
@@ -28,6 +57,7 @@ struct FirewallUnit<'a> {
 #[template(path = "ebtables.service")]
 struct EbtablesUnit<'a> {
     h: &'a Header,
+    service: &'static str,
     chain: &'a str,
     script: String,
 }
@@ -36,6 +66,8 @@ struct EbtablesUnit<'a> {
 #[template(path = "sync.service")]
 struct SyncUnit<'a> {
     h: &'a Header,
+    service: &'static str,
+    daemon: &'static str,
     script: &'a str,
     /// evpn mode: the sync also loads FRR's configuration, so it runs after FRR (and again
     /// when FRR restarts, which forgets what was loaded).
@@ -46,6 +78,7 @@ struct SyncUnit<'a> {
 #[template(path = "networkd-wants.conf")]
 struct NetworkdWants<'a> {
     h: &'a Header,
+    daemon: &'static str,
     ebtables: bool,
     firewall: bool,
     /// Units that run before networkd.
@@ -54,8 +87,9 @@ struct NetworkdWants<'a> {
 }
 
 /// The script, the firewall and loop-prevention files of `plan`, the sync unit and the
-/// systemd-networkd drop-in that pulls them in.
-pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
+/// drop-in on `manager`'s service that pulls them in.
+pub(crate) fn render(plan: &HostPlan, h: &Header, manager: Manager) -> Result<Vec<RenderedFile>, RenderError> {
+    let service = manager.service();
     // The script is shipped with these forms: the units run its verbs.
     let mut files = shell::render(plan, h)?;
     let script = format!("/{}", shell::PATH);
@@ -75,6 +109,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         let path = format!("{UNIT_DIR}/{FIREWALL_UNIT}");
         let unit = FirewallUnit {
             h,
+            service,
             table: &fw.table,
             apply_path: format!("/{FIREWALL_NFT}"),
             remove_path: format!("/{FIREWALL_REMOVE_NFT}"),
@@ -90,6 +125,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         let path = format!("{UNIT_DIR}/{EBTABLES_UNIT}");
         let unit = EbtablesUnit {
             h,
+            service,
             chain: &rules.chain,
             script: script.clone(),
         };
@@ -105,6 +141,8 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     files.extend(frr::render(plan, h)?);
     let unit = SyncUnit {
         h,
+        service,
+        daemon: manager.daemon(),
         script: &script,
         frr: plan.evpn.is_some(),
     };
@@ -113,9 +151,10 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         path: path.into(),
         mode: 0o644,
     });
-    let path = format!("{UNIT_DIR}/systemd-networkd.service.d/50-vxlan-mesh.conf");
+    let path = format!("{UNIT_DIR}/{service}.d/50-vxlan-mesh.conf");
     let wants = NetworkdWants {
         h,
+        daemon: manager.daemon(),
         ebtables: plan.loop_rules.is_some(),
         firewall: plan.firewall.is_some(),
         before: units,

@@ -69,7 +69,7 @@ fn shell_form(inventory: &str, base: &str) {
         let plan = fleet.plan(&host.name).unwrap();
         let dir = tmp.0.join(&host.name);
         files_of(&plan, Format::Shell, &dir);
-        let script = dir.join("usr/local/sbin/vxlan-mesh.sh");
+        let script = dir.join("etc/vxlan-mesh/vxlan-mesh.sh");
         let script = script.to_str().unwrap();
         let ns = host.netns.as_str();
         before.push(footprint(&lab, ns));
@@ -116,7 +116,7 @@ fn shell_form(inventory: &str, base: &str) {
     assert_overlay_works(&lab, &format!("shell form of {inventory}"));
 
     for (host, before) in lab.spec().hosts.iter().zip(&before) {
-        let script = tmp.0.join(&host.name).join("usr/local/sbin/vxlan-mesh.sh");
+        let script = tmp.0.join(&host.name).join("etc/vxlan-mesh/vxlan-mesh.sh");
         let ns = host.netns.as_str();
         exec_expect(&lab, ns, &["sh", script.to_str().unwrap(), "stop"], 0);
         // The container veths' host ends stay (the lab made them); everything else is gone.
@@ -159,7 +159,7 @@ fn networkd_form(inventory: &str, base: &str, netplan: bool) {
         let log = tmp.0.join(format!("{}.networkd.log", host.name));
         daemons.push(deploy_networkd(&lab, ns, &root, &dirs, &plan, &log));
         // The shipped script judges what networkd and the sync made converged.
-        let script = root.join("usr/local/sbin/vxlan-mesh.sh");
+        let script = root.join("etc/vxlan-mesh/vxlan-mesh.sh");
         exec_expect(&lab, ns, &["sh", script.to_str().unwrap(), "status"], 0);
         assert_underlay_untouched(&lab, ns, &plan);
         if plan.firewall.is_some() {

@@ -112,7 +112,7 @@ fn shell_evpn_with_frr() {
         let plan = fleet.plan(&h.name).unwrap();
         let dir = tmp.0.join(&h.name);
         write_files(&dir, &render(&plan, Format::Shell).unwrap()).unwrap();
-        scripts.push(dir.join("usr/local/sbin/vxlan-mesh.sh"));
+        scripts.push(dir.join("etc/vxlan-mesh/vxlan-mesh.sh"));
     }
     // Reflectors first: they accept the clients' sessions from the start.
     let mut order: Vec<usize> = (0..hosts.len()).collect();

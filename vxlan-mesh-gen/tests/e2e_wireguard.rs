@@ -24,7 +24,7 @@ use vxlan_mesh_gen::{render_with, write_files, Format, Options};
 use vxlan_mesh_lab::Lab;
 
 const INTERFACE: &str = "vxmwg0";
-const SCRIPT: &str = "usr/local/sbin/vxlan-mesh.sh";
+const SCRIPT: &str = "etc/vxlan-mesh/vxlan-mesh.sh";
 
 fn text(out: &Output) -> String {
     format!(

@@ -117,12 +117,45 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
 }
 
 /// The networkd form's files as [`tree`] lists them.
+/// The networkd form's files, whose headers name the command that rendered them: here
+/// `render --format ignition`.
 fn networkd_tree(plan: &HostPlan) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
     render(plan, Format::Networkd)
         .unwrap()
         .into_iter()
-        .map(|f| (f.path, (f.mode, f.contents.into_bytes())))
+        .map(|f| {
+            let contents = f
+                .contents
+                .replace(" render --format networkd ", " render --format ignition ");
+            (f.path, (f.mode, contents.into_bytes()))
+        })
         .collect()
+}
+
+/// Flatcar's `/usr` is read-only: nothing may be written there; and every file with a
+/// header names the command that rendered it, `--format ignition`, not the networkd form.
+#[test]
+fn no_file_is_under_usr_and_every_header_names_the_ignition_form() {
+    for (name, path) in common::inventories() {
+        for plan in common::fleet(&path).plans() {
+            let root = Path::new("/");
+            for f in render(&plan, Format::Networkd).unwrap() {
+                let path = root.join(&f.path);
+                assert!(
+                    !path.starts_with("/usr"),
+                    "{name}/{}: {} is under /usr",
+                    plan.host,
+                    path.display()
+                );
+            }
+            let config = config_of(&plan);
+            assert!(!config.contains("\"path\": \"/usr"), "{name}/{}: {config}", plan.host);
+            for networkd in ["--format%20networkd", "--format networkd"] {
+                assert!(!config.contains(networkd), "{name}/{}: {config}", plan.host);
+            }
+            assert!(config.contains("--format%20ignition"), "{name}/{}: {config}", plan.host);
+        }
+    }
 }
 
 #[test]

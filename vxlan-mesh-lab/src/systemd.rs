@@ -5,7 +5,7 @@
 //! tree's network files.
 //!
 //! The rendered tree stays where it was written: absolute paths in unit lines that exist in
-//! the tree (`/etc/vxlan-mesh/firewall.nft`, `/usr/local/sbin/vxlan-mesh.sh`) are read from
+//! the tree (`/etc/vxlan-mesh/firewall.nft`, `/etc/vxlan-mesh/vxlan-mesh.sh`) are read from
 //! it; the others (`/usr/sbin/nft`) are the machine's programs.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +22,8 @@ const UNIT_DIR: &str = "etc/systemd/system";
 /// When a unit runs relative to systemd-networkd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
-    /// `Before=systemd-networkd.service` (firewall, loop prevention).
+    /// `Before=systemd-networkd.service` (firewall, loop prevention), or ifupdown2's
+    /// `networking.service`.
     BeforeNetworkd,
     /// `After=systemd-networkd.service` (the sync that converges what networkd does not).
     AfterNetworkd,
@@ -95,7 +96,10 @@ pub fn parse_unit(name: &str, text: &str) -> Result<Unit, LabError> {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
-        let networkd = value.split_whitespace().any(|u| u == "systemd-networkd.service");
+        // ifupdown2's networking.service takes networkd's place in the ifupdown2 form.
+        let networkd = value
+            .split_whitespace()
+            .any(|u| u == "systemd-networkd.service" || u == "networking.service");
         match key.trim() {
             "Before" if networkd => order = Some(Order::BeforeNetworkd),
             "After" if networkd => order = Some(Order::AfterNetworkd),

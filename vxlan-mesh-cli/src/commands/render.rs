@@ -1,5 +1,6 @@
 //! `vxlan-mesh render`: a host's plan as a shell script, systemd-networkd files, netplan
-//! YAML, an Ignition config or (evpn mode) its FRR configuration.
+//! YAML, an Ignition config, an ifupdown2 interfaces file or (evpn mode) its FRR
+//! configuration.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ impl From<RenderFormat> for Format {
             RenderFormat::Netplan => Format::Netplan,
             RenderFormat::Ignition => Format::Ignition,
             RenderFormat::Frr => Format::Frr,
+            RenderFormat::Ifupdown2 => Format::Ifupdown2,
         }
     }
 }

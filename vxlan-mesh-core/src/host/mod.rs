@@ -267,19 +267,20 @@ pub fn status(ns: &Netns, plan: &HostPlan, opts: &Options) -> Result<Status, Hos
     let collected_at = std::time::SystemTime::now();
     let started = std::time::Instant::now();
     let record = frr_record::path(ns).map_err(HostError::Observe)?;
-    let lock_wait = std::sync::Mutex::new(std::time::Duration::ZERO);
-    let mut status = ns
+    let (lock_wait, observed, frr) = ns
         .run(|| {
             let _lock = lock::take(ns, Lock::Shared)?;
-            if let Ok(mut wait) = lock_wait.lock() {
-                *wait = started.elapsed();
-            }
+            let lock_wait = started.elapsed();
             let observed = netlink::observe_locked(&plan)?;
-            Ok((observed, status::frr_status_locked(&opts.frr, &plan, &record)))
+            Ok((
+                lock_wait,
+                observed,
+                status::frr_status_locked(&opts.frr, &plan, &record),
+            ))
         })
-        .map_err(HostError::Observe)
-        .and_then(|(observed, frr)| Ok(Status::new(observed, frr?)))?;
-    status.observation.lock_wait = lock_wait.into_inner().unwrap_or_default();
+        .map_err(HostError::Observe)?;
+    let mut status = Status::new(observed, frr?);
+    status.observation.lock_wait = lock_wait;
     status.observation.duration = started.elapsed();
     status.observation.collected_at = collected_at;
     Ok(status)

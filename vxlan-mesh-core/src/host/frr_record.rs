@@ -7,9 +7,10 @@
 //! writes it before it sends anything to FRR; `apply` outside evpn mode and `down` delete it
 //! once FRR holds no block of ours. It lives on /run (a tmpfs) because the block does too:
 //! vxlan-mesh changes FRR's running configuration only, never its files, so a reboot
-//! forgets both. A record without a block (FRR restarted) costs one `vtysh` run, after
-//! which `apply` deletes it; a block without a record is one loaded by hand or by a
-//! vxlan-mesh older than the record, which `down` still removes (it always asks FRR).
+//! forgets both. A record without a block (FRR restarted, or a namespace deleted without
+//! `down` whose inode number a new namespace was given) costs one `vtysh` run, after which
+//! `apply` deletes it; a block without a record is one loaded by hand or by a vxlan-mesh
+//! older than the record, which `down` still removes (it always asks FRR).
 
 use std::fs::DirBuilder;
 use std::io::{self, Write as _};

@@ -15,6 +15,8 @@ use vxlan_mesh_lab::{names, Lab, LabSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
+mod common;
+
 /// The first `hosts` hosts of an evpn fleet on 192.0.2.0/24: h1 and h2 reflect. `timers`:
 /// keepalive 1 s and hold time 3 s, so that a dead reflector is noticed at once (else
 /// FRR's, a keepalive a minute: a quiet underlay to count packets on).
@@ -77,11 +79,18 @@ impl EvpnLab {
 
     /// `vxlan-mesh ARGS --host H` in host `h`'s namespace, with its FRR instance.
     fn cli(&self, h: usize, inventory: &Path, args: &[&str]) -> Output {
+        self.cli_env(h, &[], inventory, args)
+    }
+
+    /// [`EvpnLab::cli`] with environment variables (`NAME=VALUE`) set.
+    fn cli_env(&self, h: usize, env: &[&str], inventory: &Path, args: &[&str]) -> Output {
         let host = &self.lab.spec().hosts[h - 1];
         let root = self.dir.join("frr");
         let root = root.to_str().unwrap();
         let inventory = inventory.to_str().unwrap();
-        let mut argv = vec![BIN, "-i", inventory];
+        let mut argv = vec!["env"];
+        argv.extend_from_slice(env);
+        argv.extend([BIN, "-i", inventory]);
         argv.extend_from_slice(args);
         argv.extend([
             "--host",
@@ -526,4 +535,195 @@ fn lab_up_runs_frr_in_every_host_and_lab_down_stops_it_even_without_state() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(daemons(&prefix).len(), 0);
     assert!(!Path::new("/etc/frr").join(format!("{prefix}h0")).exists());
+}
+
+/// A `vtysh` that fails, first in `PATH`, and leaves a trace each time it is started: the
+/// `PATH=...` to hand [`EvpnLab::cli_env`], and the trace file.
+fn broken_vtysh(e: &EvpnLab) -> (String, PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = e.dir.join("broken-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let trace = e.dir.join("vtysh-started");
+    let script = bin.join("vtysh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >>'{}'\necho 'vtysh: broken on purpose' >&2\nexit 1\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("PATH={}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    (path, trace)
+}
+
+/// A flood host needs no FRR: `apply` and `status` outside evpn mode start no `vtysh` (a
+/// broken one first in `PATH` is never run) unless vxlan-mesh's record says a block of its
+/// may be loaded; a host switched from evpn to flood still has its block removed, and then
+/// needs no vtysh again.
+#[test]
+fn a_flood_host_starts_no_vtysh_and_an_evpn_to_flood_switch_still_removes_our_block() {
+    let e = EvpnLab::build(&evpn_inventory(2, false), 1, "evflood", true);
+    let evpn = e.inventory("evpn.toml", &evpn_inventory(2, false));
+    let flood = e.inventory("flood.toml", &flood_inventory(2));
+    let (broken, trace) = broken_vtysh(&e);
+
+    let out = e.cli_env(1, &[&broken], &flood, &["apply"]);
+    assert!(out.status.success(), "flood apply with a broken vtysh: {}", text(&out));
+    let out = e.cli_env(1, &[&broken], &flood, &["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "flood status with a broken vtysh: {}",
+        text(&out)
+    );
+    assert!(
+        !trace.exists(),
+        "vtysh was started: {:?}",
+        std::fs::read_to_string(&trace)
+    );
+
+    e.apply(1, &evpn);
+    assert!(e.vtysh(1, &["show running-config"]).contains("router bgp 65000"));
+    // Now a block of ours is loaded: outside evpn mode, FRR must be asked.
+    let out = e.cli_env(1, &[&broken], &flood, &["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(trace.exists(), "the record of our block did not make status ask FRR");
+    std::fs::remove_file(&trace).unwrap();
+
+    let out = e.cli(1, &flood, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("remove FRR `router bgp 65000`"),
+        "{}",
+        text(&out)
+    );
+    let applied = e.apply(1, &flood);
+    assert!(applied.contains("remove FRR `router bgp 65000`"), "{applied}");
+    assert!(!e.vtysh(1, &["show running-config"]).contains("router bgp"));
+    let out = e.cli(1, &flood, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The block is gone, and the record with it: no vtysh again.
+    let out = e.cli_env(1, &[&broken], &flood, &["apply"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = e.cli_env(1, &[&broken], &flood, &["status", "--format", "prometheus"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !trace.exists(),
+        "vtysh was started: {:?}",
+        std::fs::read_to_string(&trace)
+    );
+}
+
+/// The metric `name{labels}`'s value in `metrics`, if it has that sample.
+fn sample(metrics: &str, series: &str) -> Option<String> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ').map(str::to_string))
+}
+
+/// FRR's health and drift are in the metrics (`status --format prometheus` and
+/// `--textfile`), which promtool accepts, and `--format prometheus` exits like `status`: 3
+/// while a BGP session is down, 2 when FRR's block changed behind vxlan-mesh's back, 0 once
+/// apply repaired it and the control plane is up.
+#[test]
+fn frr_health_and_drift_are_in_the_metrics_and_prometheus_status_exits_like_status() {
+    let toml = evpn_inventory(2, true);
+    let e = EvpnLab::build(&toml, 1, "evprom", true);
+    let inventory = e.inventory("fleet.toml", &toml);
+    let prometheus = |h: usize| e.cli(h, &inventory, &["status", "--format", "prometheus"]);
+    e.apply(2, &inventory);
+
+    // h2 alone: its session to h1 cannot come up.
+    let out = prometheus(2);
+    let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    common::promtool_check_metrics(&metrics);
+    assert_eq!(
+        sample(&metrics, "vxlan_mesh_converged{host=\"h2\"}").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "vxlan_mesh_bgp_session_up{host=\"h2\",peer=\"h1\"}").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "vxlan_mesh_bgp_sessions_established{host=\"h2\"}").as_deref(),
+        Some("0")
+    );
+    assert_ne!(
+        sample(&metrics, "vxlan_mesh_bgp_health_problems{host=\"h2\"}").as_deref(),
+        Some("0")
+    );
+
+    e.apply(1, &inventory);
+    e.lab.attach_containers().unwrap();
+    let metrics = poll(Duration::from_secs(60), "h2 healthy in the metrics", || {
+        let out = prometheus(2);
+        (out.status.code() == Some(0)).then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    common::promtool_check_metrics(&metrics);
+    for (series, value) in [
+        ("vxlan_mesh_bgp_session_up{host=\"h2\",peer=\"h1\"}", "1"),
+        ("vxlan_mesh_bgp_sessions_established{host=\"h2\"}", "1"),
+        ("vxlan_mesh_evpn_vni_known{host=\"h2\",vni=\"100\"}", "1"),
+        ("vxlan_mesh_evpn_vnis_known{host=\"h2\"}", "1"),
+        ("vxlan_mesh_evpn_remote_vteps{host=\"h2\",vni=\"100\"}", "1"),
+        ("vxlan_mesh_bgp_health_problems{host=\"h2\"}", "0"),
+        ("vxlan_mesh_pending_changes{host=\"h2\"}", "0"),
+    ] {
+        assert_eq!(
+            sample(&metrics, series).as_deref(),
+            Some(value),
+            "{series} in:\n{metrics}"
+        );
+    }
+
+    // Behind vxlan-mesh's back: a neighbour added to its block is drift (exit 2), in the
+    // metrics and the textfile (which exits 0: a collector's timer must not fail).
+    e.vtysh(
+        2,
+        &[
+            "configure terminal",
+            "router bgp 65000",
+            "neighbor 192.0.2.99 peer-group vxlan-mesh",
+        ],
+    );
+    let out = prometheus(2);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let metrics = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        sample(&metrics, "vxlan_mesh_pending_changes{host=\"h2\"}").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "vxlan_mesh_converged{host=\"h2\"}").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    let textfile = e.dir.join("vxlan-mesh.prom");
+    let out = e.cli(2, &inventory, &["status", "--textfile", textfile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(&textfile).unwrap();
+    common::promtool_check_metrics(&written);
+    assert_eq!(
+        sample(&written, "vxlan_mesh_pending_changes{host=\"h2\"}").as_deref(),
+        Some("1"),
+        "{written}"
+    );
+    assert!(
+        written.contains("vxlan_mesh_bgp_session_up{host=\"h2\",peer=\"h1\"}"),
+        "{written}"
+    );
+
+    let applied = e.apply(2, &inventory);
+    assert!(applied.contains("192.0.2.99"), "{applied}");
+    poll(Duration::from_secs(30), "h2 converged and healthy again", || {
+        (prometheus(2).status.code() == Some(0)).then_some(())
+    });
 }

@@ -219,6 +219,10 @@ fn the_example_alert_rules_pass_promtool() {
         "vxlan_mesh_firewall_blocked_clear_packets_total",
         "vxlan_mesh_device_up",
         "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
+        "vxlan_mesh_bgp_session_up",
+        "vxlan_mesh_bgp_sessions_established",
+        "vxlan_mesh_evpn_vni_known",
+        "vxlan_mesh_evpn_remote_vteps",
     ] {
         assert!(rules.contains(metric), "the alert rules do not use `{metric}`");
     }

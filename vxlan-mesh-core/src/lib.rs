@@ -80,7 +80,9 @@
 //! ## Features
 //!
 //! - `netlink` (Linux): observe a host's devices, apply a plan's changes and tear them down
-//!   through rtnetlink, in the module `netlink`.
+//!   through rtnetlink, in the module `netlink`; converge, check and tear down a whole host
+//!   (devices, firewall, WireGuard, FRR) in one call each, in the module `host`; check a
+//!   WireGuard key file against the host's `public-key`, in the module `key_file`.
 //!
 //! Public enums and error types are `#[non_exhaustive]`: new modes, rules and error kinds
 //! arrive in minor versions, so match them with a wildcard arm.
@@ -94,7 +96,11 @@ pub mod evpn;
 pub mod firewall;
 pub mod fleet;
 pub mod frr;
+#[cfg(all(feature = "netlink", target_os = "linux"))]
+pub mod host;
 pub mod inventory;
+#[cfg(feature = "netlink")]
+pub mod key_file;
 pub mod metrics;
 pub mod mtu;
 pub mod names;

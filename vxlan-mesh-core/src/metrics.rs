@@ -17,6 +17,7 @@
 //!     firewall_drops: None,
 //!     firewall_blocked: None,
 //!     wireguard: Vec::new(),
+//!     bgp: None,
 //!     lock_wait: Duration::ZERO,
 //!     duration: Duration::from_millis(5),
 //!     collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -91,12 +92,31 @@ pub struct Observation {
     /// The WireGuard sessions of the plan's peers, each with the peer's host name (empty
     /// without encryption; a peer the interface lacks is left out).
     pub wireguard: Vec<(String, PeerSession)>,
+    /// FRR's BGP EVPN control plane, in mode `evpn` (or while a block of ours is left in
+    /// FRR outside it).
+    pub bgp: Option<BgpObservation>,
     /// How long the collection waited for an apply in progress (the namespace's lock).
     pub lock_wait: Duration,
     /// How long the whole collection took, lock wait included.
     pub duration: Duration,
     /// When the collection started.
     pub collected_at: SystemTime,
+}
+
+/// FRR's BGP EVPN control plane as one collection saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BgpObservation {
+    /// Changes `apply` would make to FRR's `router bgp` block (drift).
+    pub pending_changes: usize,
+    /// The `l2vpn evpn` BGP sessions: the neighbour's address as FRR prints it, and
+    /// whether the session is established.
+    pub sessions: Vec<(String, bool)>,
+    /// The VNIs zebra knows, each with the number of remote VTEPs FRR learnt for it.
+    pub vnis: Vec<(u32, usize)>,
+    /// The health problems `status` reports (sessions down, VNIs unknown or without a
+    /// remote VTEP).
+    pub problems: usize,
 }
 
 /// A metric's type.
@@ -196,18 +216,20 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
     let one = |value: Value| vec![Sample { labels: host(), value }];
     let flag = |b: bool| Value::Int(u64::from(b));
     let count = |n: usize| Value::Int(u64::try_from(n).unwrap_or(u64::MAX));
+    // FRR's drift is drift: `status` counts it among the differences.
+    let pending = observed.changes.len() + observed.bgp.as_ref().map_or(0, |b| b.pending_changes);
     let mut out = vec![
         Family {
             name: "vxlan_mesh_pending_changes",
             kind: Kind::Gauge,
             help: "Changes apply would make to converge this host on its plan (0 when converged).",
-            samples: one(count(observed.changes.len())),
+            samples: one(count(pending)),
         },
         Family {
             name: "vxlan_mesh_converged",
             kind: Kind::Gauge,
             help: "1 when the host matches its plan, 0 when changes are pending.",
-            samples: one(flag(observed.changes.is_empty())),
+            samples: one(flag(pending == 0)),
         },
     ];
 
@@ -314,6 +336,9 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
     }
 
     out.extend(wireguard_families(plan, &observed.wireguard));
+    if let Some(bgp) = &observed.bgp {
+        out.extend(bgp_families(plan, bgp));
+    }
 
     let seconds = |d: Duration| Value::Float(d.as_secs_f64());
     let since_epoch = observed
@@ -384,6 +409,87 @@ fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Ve
     ]
 }
 
+/// The BGP EVPN families (mode `evpn`). A session is labelled with the peer's host name
+/// when its address is a peer of the plan, else with its address (a route reflector's
+/// clients are the fleet's hosts, so the set stays bounded by the fleet). VNIs are the
+/// plan's: one it announces that zebra does not know shows as not known, with no VTEP.
+fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<Family> {
+    let host = || vec![("host", plan.host.clone())];
+    let one = |value: u64| {
+        vec![Sample {
+            labels: host(),
+            value: Value::Int(value),
+        }]
+    };
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let peer_name = |address: &str| {
+        plan.peers
+            .iter()
+            .find(|p| p.address.to_string() == address)
+            .map_or_else(|| address.to_string(), |p| p.name.clone())
+    };
+    let vnis: &[u32] = plan.evpn.as_ref().map_or(&[], |e| e.vnis.as_slice());
+    let per_vni = |value: &dyn Fn(Option<usize>) -> u64| -> Vec<Sample> {
+        vnis.iter()
+            .map(|vni| Sample {
+                labels: vec![("host", plan.host.clone()), ("vni", vni.to_string())],
+                value: Value::Int(value(bgp.vnis.iter().find(|(v, _)| v == vni).map(|(_, n)| *n))),
+            })
+            .collect()
+    };
+    vec![
+        Family {
+            name: "vxlan_mesh_bgp_session_up",
+            kind: Kind::Gauge,
+            help: "1 when the l2vpn evpn BGP session with the peer is established, else 0.",
+            samples: bgp
+                .sessions
+                .iter()
+                .map(|(address, up)| Sample {
+                    labels: vec![("host", plan.host.clone()), ("peer", peer_name(address))],
+                    value: Value::Int(u64::from(*up)),
+                })
+                .collect(),
+        },
+        Family {
+            name: "vxlan_mesh_bgp_sessions",
+            kind: Kind::Gauge,
+            help: "l2vpn evpn BGP sessions FRR has (configured or accepted).",
+            samples: one(count(bgp.sessions.len())),
+        },
+        Family {
+            name: "vxlan_mesh_bgp_sessions_established",
+            kind: Kind::Gauge,
+            help: "l2vpn evpn BGP sessions that are established.",
+            samples: one(count(bgp.sessions.iter().filter(|(_, up)| *up).count())),
+        },
+        Family {
+            name: "vxlan_mesh_evpn_vni_known",
+            kind: Kind::Gauge,
+            help: "1 when FRR's zebra knows the VNI the plan announces, else 0.",
+            samples: per_vni(&|n| u64::from(n.is_some())),
+        },
+        Family {
+            name: "vxlan_mesh_evpn_vnis_known",
+            kind: Kind::Gauge,
+            help: "VNIs of the plan that FRR's zebra knows.",
+            samples: one(count(vnis.iter().filter(|v| bgp.vnis.iter().any(|(k, _)| k == *v)).count())),
+        },
+        Family {
+            name: "vxlan_mesh_evpn_remote_vteps",
+            kind: Kind::Gauge,
+            help: "Remote VTEPs FRR learnt for the VNI (type-3 routes; 0 when zebra does not know it).",
+            samples: per_vni(&|n| count(n.unwrap_or(0))),
+        },
+        Family {
+            name: "vxlan_mesh_bgp_health_problems",
+            kind: Kind::Gauge,
+            help: "BGP EVPN health problems status reports (sessions down, VNIs unknown or without a remote VTEP); 0 when healthy.",
+            samples: one(count(bgp.problems)),
+        },
+    ]
+}
+
 /// The Prometheus text exposition format (version 0.0.4) of `families`: `# HELP`, `# TYPE`
 /// and the samples of each, label values escaped. Families without samples are left out.
 pub fn render(families: &[Family]) -> String {
@@ -442,6 +548,7 @@ mod tests {
             firewall_drops: None,
             firewall_blocked: None,
             wireguard: Vec::new(),
+            bgp: None,
             lock_wait: Duration::from_millis(250),
             duration: Duration::from_millis(300),
             collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -486,6 +593,41 @@ mod tests {
             "vxlan_mesh_lock_wait_seconds{host=\"a\"} 0.25".to_string(),
             "vxlan_mesh_collection_timestamp_seconds{host=\"a\"} 1700000000".to_string(),
             "# TYPE vxlan_mesh_device_receive_bytes_total counter".to_string(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn bgp_sessions_and_vnis_follow_frr_and_its_drift_is_pending() {
+        let fleet = crate::Inventory::from_toml_str(include_str!("../../examples/evpn.toml"))
+            .unwrap()
+            .validate()
+            .unwrap();
+        let plan = fleet.plan("lxd1").unwrap();
+        let mut seen = observation();
+        let no_bgp = render(&families(&plan, &seen));
+        assert!(!no_bgp.contains("vxlan_mesh_bgp"), "{no_bgp}");
+        seen.bgp = Some(BgpObservation {
+            pending_changes: 1,
+            sessions: vec![("198.51.100.1".into(), true), ("198.51.100.2".into(), false)],
+            vnis: vec![(100, 3)],
+            problems: 2,
+        });
+        let text = render(&families(&plan, &seen));
+        for line in [
+            "vxlan_mesh_pending_changes{host=\"lxd1\"} 1",
+            "vxlan_mesh_converged{host=\"lxd1\"} 0",
+            "vxlan_mesh_bgp_session_up{host=\"lxd1\",peer=\"rr-fra\"} 1",
+            "vxlan_mesh_bgp_session_up{host=\"lxd1\",peer=\"rr-ams\"} 0",
+            "vxlan_mesh_bgp_sessions{host=\"lxd1\"} 2",
+            "vxlan_mesh_bgp_sessions_established{host=\"lxd1\"} 1",
+            "vxlan_mesh_evpn_vni_known{host=\"lxd1\",vni=\"100\"} 1",
+            "vxlan_mesh_evpn_vni_known{host=\"lxd1\",vni=\"200\"} 0",
+            "vxlan_mesh_evpn_vnis_known{host=\"lxd1\"} 1",
+            "vxlan_mesh_evpn_remote_vteps{host=\"lxd1\",vni=\"100\"} 3",
+            "vxlan_mesh_evpn_remote_vteps{host=\"lxd1\",vni=\"200\"} 0",
+            "vxlan_mesh_bgp_health_problems{host=\"lxd1\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
         }

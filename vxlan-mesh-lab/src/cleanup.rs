@@ -76,6 +76,7 @@ pub(crate) fn remove_namespaces(names: &[String]) -> Result<(), LabError> {
         return Ok(());
     }
     kill_processes_in(names);
+    forget_frr_records(names);
     let lines: Vec<String> = names.iter().map(|n| format!("netns del {n}")).collect();
     cmd::ip_batch_force(None, &lines)?;
     for name in names {
@@ -89,6 +90,21 @@ pub(crate) fn remove_namespaces(names: &[String]) -> Result<(), LabError> {
         )));
     }
     Ok(())
+}
+
+/// Deletes vxlan-mesh's record of an FRR block loaded in each of `names`: the block lived in
+/// the host's FRR, which dies with the namespace, and a later namespace given the same inode
+/// number would otherwise inherit the record (and run vtysh where it needs none).
+fn forget_frr_records(names: &[String]) {
+    for name in names {
+        let record =
+            vxlan_mesh_core::netlink::Netns::named(name).and_then(|ns| vxlan_mesh_core::host::frr_record_path(&ns));
+        if let Ok(path) = record {
+            // Best effort: a record that cannot be deleted costs one vtysh run later, which
+            // then deletes it.
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// SIGKILLs every process whose network namespace is one of `names`: one pass over /proc

@@ -1,65 +1,53 @@
-//! `vxlan-mesh apply`: converge this host through netlink, or print the commands.
+//! `vxlan-mesh apply`: converge this host through netlink, or print the commands. The
+//! work is [`vxlan_mesh_core::host`]'s; this prints it.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
-use vxlan_mesh_core::netlink::frr::Frr;
+use vxlan_mesh_core::host::{self, HostError, Options};
 use vxlan_mesh_core::netlink::{self, Netns};
 use vxlan_mesh_core::{argv, Fleet, Host};
 
 use crate::cli::Cli;
-use crate::{frr, inventory_file, keys, output};
+use crate::{inventory_file, output};
 
-pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, key: &Path, bgp: &Frr) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, dry_run: bool, force: bool, opts: &Options) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let here = Netns::current()?;
     if dry_run {
         let host = inventory_file::select_host(&fleet, host).map_err(|e| {
             anyhow!("{e:#}\nto preview another host's changes on this machine: vxlan-mesh apply --dry-run --host NAME")
         })?;
-        let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
-        let preview =
-            netlink::preview(&here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
-        warn(&preview);
-        let bgp_change =
-            frr::preview(bgp, &here, &plan).with_context(|| format!("apply for host `{}` would fail", plan.host))?;
-        if preview.changes.is_empty() && bgp_change.is_none() && !cli.quiet {
+        let plan = fleet.plan(&host.name)?;
+        let preview = host::preview(&here, &plan, opts)?;
+        warn(&preview.devices);
+        if preview.is_empty() && !cli.quiet {
             output::println(&format!("# host {}: converged, nothing to do", plan.host))?;
         }
-        for change in &preview.changes {
+        for change in &preview.devices.changes {
             output::println(&format!("# {change}"))?;
             for command in argv::for_change(change) {
                 output::println(&command.to_string())?;
             }
         }
-        for line in bgp_change.iter().flat_map(|c| frr::dry_run_lines(bgp, c)) {
-            output::println(&line)?;
+        if let Some(change) = &preview.frr {
+            output::println(&format!("# {change}"))?;
+            output::println(&opts.frr.command_line(&change.vtysh_commands()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let host = select_for_change(&here, &fleet, host, force)?;
-    let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
-    // What FRR would refuse (someone else's `router bgp`, a daemon not running) stops the
-    // apply before any device changes, as the kernel's refusals do.
-    frr::preview(bgp, &here, &plan).with_context(|| format!("apply for host `{}` refused", plan.host))?;
-    let report = netlink::apply(&here, &plan)
-        .map_err(|e| stopped(e, ""))
-        .with_context(|| format!("apply for host `{}` stopped", plan.host))?;
-    warn(&report);
+    let plan = fleet.plan(&host.name)?;
+    let report = host::apply(&here, &plan, opts).map_err(|e| stopped(e, ""))?;
+    warn(&report.devices);
     if !cli.quiet {
-        for change in &report.changes {
+        for change in &report.devices.changes {
             output::println(&change.to_string())?;
         }
-    }
-    // FRR after the devices: zebra announces a VNI once its VXLAN device exists.
-    let bgp_change = frr::converge(bgp, &here, &plan)
-        .with_context(|| format!("apply for host `{}` stopped after the device changes", plan.host))?;
-    if !cli.quiet {
-        if let Some(change) = &bgp_change {
+        if let Some(change) = &report.frr {
             output::println(&change.to_string())?;
         }
-        if report.changes.is_empty() && bgp_change.is_none() {
+        if report.is_empty() {
             output::println(&format!("host {}: no changes", plan.host))?;
         }
     }
@@ -91,16 +79,18 @@ pub fn warn(report: &netlink::Report) {
     }
 }
 
-/// Prints the changes an apply or teardown made before it stopped (on standard output,
-/// like the changes of a run that finished, with `who` before each), and hands the error on.
-pub fn stopped(err: netlink::ApplyError, who: &str) -> netlink::ApplyError {
-    if let netlink::ApplyError::Stopped { done, .. } = &err {
-        for change in done {
-            // The error is what must reach the user; a reader gone from stdout changes
-            // nothing about it.
-            if output::println(&format!("{who}{change}")).is_err() {
-                break;
-            }
+/// Prints what an apply or teardown changed before it stopped (its warnings on standard
+/// error; its changes on standard output, like those of a run that finished, with `who`
+/// before each), and hands the error on.
+pub fn stopped(err: HostError, who: &str) -> HostError {
+    if let HostError::StoppedAfterDevices { devices, .. } = &err {
+        warn(devices);
+    }
+    for change in err.changes_made() {
+        // The error is what must reach the user; a reader gone from stdout changes
+        // nothing about it.
+        if output::println(&format!("{who}{change}")).is_err() {
+            break;
         }
     }
     err

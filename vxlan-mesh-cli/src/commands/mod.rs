@@ -17,7 +17,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use vxlan_mesh_core::host::Options;
+
 use crate::cli::{Cli, Command};
+use crate::frr::FrrArg;
+use crate::keys::KeyArg;
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
@@ -37,14 +41,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             force,
             key,
             frr,
-        } => apply::run(
-            cli,
-            host.host.as_deref(),
-            *dry_run,
-            *force,
-            &key.wireguard_key,
-            &frr.instance(),
-        ),
+        } => apply::run(cli, host.host.as_deref(), *dry_run, *force, &options(key, frr)),
         Command::Status {
             host,
             format,
@@ -56,12 +53,19 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             host.host.as_deref(),
             *format,
             textfile.as_deref(),
-            &key.wireguard_key,
-            &frr.instance(),
+            &options(key, frr),
         ),
-        Command::Down { host, key, frr } => down::run(cli, host.host.as_deref(), &key.wireguard_key, &frr.instance()),
+        Command::Down { host, key, frr } => down::run(cli, host.host.as_deref(), &options(key, frr)),
         Command::Keygen { out, force } => keygen::run(cli, out, *force),
         Command::Lab(args) => lab::run(cli, args),
         Command::Probe { host, format, timeout } => probe::run(cli, host.host.as_deref(), *format, *timeout),
     }
+}
+
+/// What the commands that act on this host hand the engine: the key file and the FRR
+/// instance.
+fn options(key: &KeyArg, frr: &FrrArg) -> Options {
+    Options::default()
+        .frr(frr.instance())
+        .wireguard_key(key.wireguard_key.clone())
 }

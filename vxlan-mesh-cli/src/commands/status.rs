@@ -8,12 +8,11 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use vxlan_mesh_core::netlink::frr::Frr;
+use vxlan_mesh_core::host::{self, FrrStatus, Options, Status};
 use vxlan_mesh_core::{metrics, netlink, Change};
 
 use crate::cli::{Cli, StatusFormat};
-use crate::frr::FrrStatus;
-use crate::{frr, inventory_file, keys, output};
+use crate::{inventory_file, output};
 
 /// Exit code when the host differs from its plan.
 const DRIFT: u8 = 2;
@@ -28,127 +27,121 @@ pub fn run(
     host: Option<&str>,
     format: StatusFormat,
     textfile: Option<&Path>,
-    key: &Path,
-    bgp: &Frr,
+    opts: &Options,
 ) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let host = inventory_file::select_host(&fleet, host)?;
-    let plan = keys::with_host_key(fleet.plan(&host.name)?, key)?;
+    let plan = fleet.plan(&host.name)?;
     let ns = netlink::Netns::current()?;
-    const CONTEXT: &str = "cannot compare this host with its plan";
-    let exposition = || -> Result<(String, Vec<Change>)> {
-        let observed = netlink::observe_metrics(&ns, &plan).context(CONTEXT)?;
-        Ok((metrics::render(&metrics::families(&plan, &observed)), observed.changes))
-    };
+    // One observation under the namespace's lock: drift, health and metrics all come from it.
+    let status = host::status(&ns, &plan, opts)?;
     if let Some(path) = textfile {
-        write_atomically(path, &exposition()?.0)?;
-        // A collector run from a timer: the drift is in the file, and a non-zero exit
-        // would only mark the unit failed.
+        write_atomically(path, &metrics::render(&status.families(&plan)))?;
+        // A collector run from a timer: the drift and the health are in the file, and a
+        // non-zero exit would only mark the unit failed.
         return Ok(ExitCode::SUCCESS);
     }
-    if format == StatusFormat::Prometheus {
-        let (text, changes) = exposition()?;
-        output::print(&text)?;
-        return Ok(if changes.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(DRIFT)
-        });
+    match format {
+        StatusFormat::Prometheus => output::print(&metrics::render(&status.families(&plan)))?,
+        StatusFormat::Json => print_json(&plan.host, plan.wireguard.is_some(), &status)?,
+        StatusFormat::Text => print_text(cli, &plan.host, &status)?,
     }
-
-    let changes = netlink::status(&ns, &plan).context(CONTEXT)?;
-    let frr = frr::status(bgp, &ns, &plan)?;
-    let frr_changes = frr.as_ref().map_or(0, |f| f.changes.len());
-    let frr_problems = frr.as_ref().map_or(&[][..], |f| f.problems.as_slice());
-    let converged = changes.is_empty() && frr_changes == 0;
-    let now = SystemTime::now();
-    let peers: Vec<PeerJson> = netlink::wireguard_sessions(&ns, &plan)
-        .context("cannot read the WireGuard peers")?
-        .into_iter()
-        .map(|(peer, s)| PeerJson {
-            latest_handshake_age_seconds: s
-                .latest_handshake
-                .map(|t| now.duration_since(t).unwrap_or_default().as_secs()),
-            peer,
-            rx_bytes: s.rx_bytes,
-            tx_bytes: s.tx_bytes,
-        })
-        .collect();
-    let never_seen: Vec<&str> = peers
-        .iter()
-        .filter(|p| p.latest_handshake_age_seconds.is_none())
-        .map(|p| p.peer.as_str())
-        .collect();
-    if format == StatusFormat::Json {
-        output::println(&serde_json::to_string_pretty(&StatusJson {
-            changes: &changes,
-            converged,
-            frr: frr.as_ref(),
-            host: &plan.host,
-            wireguard_peers: plan.wireguard.as_ref().map(|_| peers.as_slice()),
-        })?)?;
-    } else {
-        if converged {
-            if !cli.quiet {
-                output::println(&format!("host {}: converged", plan.host))?;
-            }
-        } else {
-            output::println(&format!(
-                "host {}: {} difference(s) from the plan:",
-                plan.host,
-                changes.len() + frr_changes
-            ))?;
-            for change in &changes {
-                output::println(&format!("  {change}"))?;
-            }
-            for change in frr.iter().flat_map(|f| &f.changes) {
-                output::println(&format!("  {change}"))?;
-            }
-        }
-        if let Some(f) = frr.as_ref().filter(|_| !cli.quiet) {
-            let up = f.health.sessions.iter().filter(|s| s.established()).count();
-            output::println(&format!(
-                "  bgp evpn: {up} of {} session(s) established; zebra knows {} VNI(s)",
-                f.health.sessions.len(),
-                f.health.vnis.len()
-            ))?;
-        }
-        for problem in frr_problems {
-            output::println(&format!("  bgp evpn: {problem}"))?;
-        }
-        for p in &peers {
-            let seen = p
-                .latest_handshake_age_seconds
-                .map_or_else(|| "never (no handshake yet)".to_string(), |age| format!("{age}s ago"));
-            if !cli.quiet || p.latest_handshake_age_seconds.is_none() {
-                output::println(&format!(
-                    "  wireguard peer {}: latest handshake {seen}, received {} B, sent {} B",
-                    p.peer, p.rx_bytes, p.tx_bytes
-                ))?;
-            }
-        }
-    }
-    Ok(if !converged {
+    Ok(if !status.converged() {
         ExitCode::from(DRIFT)
-    } else if !never_seen.is_empty() || !frr_problems.is_empty() {
-        if format == StatusFormat::Text && !never_seen.is_empty() {
-            eprintln!(
-                "host {}: no WireGuard handshake yet with {} (unreachable, a wrong key on either side, or no traffic since apply)",
-                plan.host,
-                never_seen.join(", ")
-            );
-        }
-        if format == StatusFormat::Text && !frr_problems.is_empty() {
-            eprintln!(
-                "host {}: the BGP EVPN control plane is not healthy ({} problem(s))",
-                plan.host,
-                frr_problems.len()
-            );
-        }
+    } else if !status.healthy() {
         ExitCode::from(UNHEALTHY)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `status` as text: the differences, FRR's sessions and problems, the WireGuard peers, and
+/// (on standard error) why the host is unhealthy.
+fn print_text(cli: &Cli, host: &str, status: &Status) -> Result<()> {
+    if status.converged() {
+        if !cli.quiet {
+            output::println(&format!("host {host}: converged"))?;
+        }
+    } else {
+        output::println(&format!(
+            "host {host}: {} difference(s) from the plan:",
+            status.differences()
+        ))?;
+        for change in status.changes() {
+            output::println(&format!("  {change}"))?;
+        }
+        for change in status.frr.iter().flat_map(|f| &f.changes) {
+            output::println(&format!("  {change}"))?;
+        }
+    }
+    if let Some(f) = status.frr.as_ref().filter(|_| !cli.quiet) {
+        let up = f.health.sessions.iter().filter(|s| s.established()).count();
+        output::println(&format!(
+            "  bgp evpn: {up} of {} session(s) established; zebra knows {} VNI(s)",
+            f.health.sessions.len(),
+            f.health.vnis.len()
+        ))?;
+    }
+    for problem in status.frr_problems() {
+        output::println(&format!("  bgp evpn: {problem}"))?;
+    }
+    for p in peers(status) {
+        let seen = p
+            .latest_handshake_age_seconds
+            .map_or_else(|| "never (no handshake yet)".to_string(), |age| format!("{age}s ago"));
+        if !cli.quiet || p.latest_handshake_age_seconds.is_none() {
+            output::println(&format!(
+                "  wireguard peer {}: latest handshake {seen}, received {} B, sent {} B",
+                p.peer, p.rx_bytes, p.tx_bytes
+            ))?;
+        }
+    }
+    if status.converged() {
+        let never_seen = status.never_handshaken();
+        if !never_seen.is_empty() {
+            eprintln!(
+                "host {host}: no WireGuard handshake yet with {} (unreachable, a wrong key on either side, or no traffic since apply)",
+                never_seen.join(", ")
+            );
+        }
+        if !status.frr_problems().is_empty() {
+            eprintln!(
+                "host {host}: the BGP EVPN control plane is not healthy ({} problem(s))",
+                status.frr_problems().len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `status --format json`.
+fn print_json(host: &str, encrypted: bool, status: &Status) -> Result<()> {
+    let peers = peers(status);
+    output::println(&serde_json::to_string_pretty(&StatusJson {
+        changes: status.changes(),
+        converged: status.converged(),
+        frr: status.frr.as_ref(),
+        host,
+        wireguard_peers: encrypted.then_some(peers.as_slice()),
+    })?)
+}
+
+/// The WireGuard peers' sessions, as `status` shows them.
+fn peers(status: &Status) -> Vec<PeerJson> {
+    let now = SystemTime::now();
+    status
+        .observation
+        .wireguard
+        .iter()
+        .map(|(peer, s)| PeerJson {
+            latest_handshake_age_seconds: s
+                .latest_handshake
+                .map(|t| now.duration_since(t).unwrap_or_default().as_secs()),
+            peer: peer.clone(),
+            rx_bytes: s.rx_bytes,
+            tx_bytes: s.tx_bytes,
+        })
+        .collect()
 }
 
 /// Writes `text` to `path` so that a reader (node_exporter) sees the old file or the new

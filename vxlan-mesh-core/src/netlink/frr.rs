@@ -263,11 +263,29 @@ impl Frr {
 
     /// The BGP sessions of the `l2vpn evpn` address family and the VNIs zebra knows.
     pub fn health(&self, ns: &Netns) -> Result<Health, FrrError> {
-        self.in_namespace(ns, Lock::Shared, || {
-            let summary = self.vtysh(&["show bgp l2vpn evpn summary json".to_string()])?;
-            let vnis = self.vtysh(&["show evpn vni json".to_string()])?;
-            Health::from_json(&summary, &vnis)
-        })
+        self.in_namespace(ns, Lock::Shared, || self.health_unlocked())
+    }
+
+    /// [`Frr::health`] under a lock the caller holds ([`crate::host`]).
+    pub(crate) fn health_unlocked(&self) -> Result<Health, FrrError> {
+        let summary = self.vtysh(&["show bgp l2vpn evpn summary json".to_string()])?;
+        let vnis = self.vtysh(&["show evpn vni json".to_string()])?;
+        Health::from_json(&summary, &vnis)
+    }
+
+    /// [`Frr::preview`] under a lock the caller holds ([`crate::host`]).
+    pub(crate) fn change_to_unlocked(&self, desired: &str, asn: u32) -> Result<Option<BgpChange>, FrrError> {
+        self.change_to(&desired_block(desired, asn)?)
+    }
+
+    /// [`Frr::preview_remove`] under a lock the caller holds ([`crate::host`]).
+    pub(crate) fn removal_unlocked(&self) -> Result<Option<BgpChange>, FrrError> {
+        self.removal()
+    }
+
+    /// Sends a change read under the same hold of the lock ([`crate::host`]).
+    pub(crate) fn send_unlocked(&self, change: &BgpChange) -> Result<(), FrrError> {
+        self.vtysh(&change.vtysh_commands()).map(drop)
     }
 
     fn running_block(&self) -> Result<Option<Block>, FrrError> {

@@ -2,7 +2,7 @@
 //! and diff as [`super::status`], plus link counters, the firewall's drop counter, the
 //! WireGuard peers' sessions and the time spent waiting for the lock.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::lock::{self, Lock};
 use super::{prepare, sessions_of, socket, ApplyError, Netns};
@@ -28,19 +28,31 @@ pub fn observe_metrics(ns: &Netns, plan: &HostPlan) -> Result<Observation, Apply
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         let lock_wait = started.elapsed();
-        let mut socket = socket::Socket::new()?;
-        let (report, state, links) = prepare(&mut socket, &plan.state(), Some(plan))?;
-        let wireguard = sessions_of(&links, plan)?;
         Ok(Observation {
-            changes: report.changes,
-            fdb: state.fdb,
-            links: links.owned,
-            firewall_drops: links.firewall_drops,
-            firewall_blocked: links.firewall_blocked,
-            wireguard,
             lock_wait,
             duration: started.elapsed(),
             collected_at,
+            ..observe_locked(plan)?
         })
+    })
+}
+
+/// The observation of the current namespace against `plan`, under a lock the caller holds;
+/// its timing fields are left for the caller to set.
+pub(crate) fn observe_locked(plan: &HostPlan) -> Result<Observation, ApplyError> {
+    let mut socket = socket::Socket::new()?;
+    let (report, state, links) = prepare(&mut socket, &plan.state(), Some(plan))?;
+    let wireguard = sessions_of(&links, plan)?;
+    Ok(Observation {
+        changes: report.changes,
+        fdb: state.fdb,
+        links: links.owned,
+        firewall_drops: links.firewall_drops,
+        firewall_blocked: links.firewall_blocked,
+        wireguard,
+        bgp: None,
+        lock_wait: Duration::ZERO,
+        duration: Duration::ZERO,
+        collected_at: SystemTime::UNIX_EPOCH,
     })
 }

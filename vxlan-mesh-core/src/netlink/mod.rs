@@ -27,7 +27,7 @@ mod addresses;
 mod execute;
 mod external;
 pub mod frr;
-mod lock;
+pub(crate) mod lock;
 mod metrics;
 mod netns;
 mod nf_probe;
@@ -46,6 +46,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use lock::Lock;
+pub(crate) use metrics::observe_locked;
 pub use metrics::observe_metrics;
 pub use netns::Netns;
 
@@ -352,7 +353,9 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
         if let Some(link) = &links.wireguard {
-            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?)?);
+            let dump = wireguard::dump(&link.name)?;
+            links.wireguard_sessions = dump.peers.clone();
+            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?, dump)?);
         }
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
@@ -393,7 +396,11 @@ pub fn wireguard_sessions(ns: &Netns, plan: &HostPlan) -> Result<Vec<(String, Pe
     }
     ns.run(|| {
         let mut socket = socket::Socket::new()?;
-        sessions_of(&observe::links(&socket.dump_links()?), plan)
+        let mut links = observe::links(&socket.dump_links()?);
+        if let Some(link) = &links.wireguard {
+            links.wireguard_sessions = wireguard::dump(&link.name)?.peers;
+        }
+        sessions_of(&links, plan)
     })
 }
 
@@ -405,7 +412,7 @@ fn sessions_of(links: &observe::Links, plan: &HostPlan) -> Result<Vec<(String, P
     if links.wireguard.as_ref().is_none_or(|l| l.name != want.interface) {
         return Ok(Vec::new());
     }
-    let mut sessions = wireguard::dump(&want.interface)?.peers;
+    let mut sessions = links.wireguard_sessions.clone();
     Ok(want
         .peers
         .iter()
@@ -465,9 +472,14 @@ pub fn status(ns: &Netns, plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
 pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
-        let mut socket = socket::Socket::new()?;
-        prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, ..)| report)
+        preview_locked(plan)
     })
+}
+
+/// [`preview`] in the current namespace, under a lock the caller holds.
+pub(crate) fn preview_locked(plan: &HostPlan) -> Result<Report, ApplyError> {
+    let mut socket = socket::Socket::new()?;
+    prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, ..)| report)
 }
 
 /// Makes the namespace `ns` match the plan: observe, diff, check what the kernel would
@@ -513,11 +525,16 @@ fn prepare(
 fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Exclusive)?;
-        let mut socket = socket::Socket::new()?;
-        let (report, _, links) = prepare(&mut socket, desired, plan)?;
-        execute_in_phases(&mut socket, &report.changes, links.index)?;
-        Ok(report)
+        converge_locked(desired, plan)
     })
+}
+
+/// Converges the current namespace to `desired`, under the exclusive lock the caller holds.
+pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+    let mut socket = socket::Socket::new()?;
+    let (report, _, links) = prepare(&mut socket, desired, plan)?;
+    execute_in_phases(&mut socket, &report.changes, links.index)?;
+    Ok(report)
 }
 
 /// Executes the changes phase by phase, so that a failure can tell which changes were

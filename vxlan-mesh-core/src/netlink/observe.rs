@@ -37,6 +37,8 @@ pub(crate) struct Links {
     pub(crate) firewall_blocked: Option<PacketCounter>,
     /// The owned WireGuard interface (its peers and address are read apart).
     pub(crate) wireguard: Option<OwnedLink>,
+    /// Its peers' sessions, from the same `wg show dump` as its peers.
+    pub(crate) wireguard_sessions: Vec<crate::wireguard::PeerSession>,
 }
 
 /// What decides whether the kernel lets another VXLAN device share a VNI with this one

@@ -161,10 +161,10 @@ fn address_of(index: u32, addresses: &[AddressMessage]) -> (IpAddr, u8) {
         .unwrap_or((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
 }
 
-/// The owned interface as a plan would describe it: its peers named by their public keys,
-/// its private key file unknown.
-pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage]) -> Result<WireguardPlan, ApplyError> {
-    let dump = dump(&link.name)?;
+/// The owned interface as a plan would describe it, from its `wg show dump` (read once by
+/// the caller, which keeps the sessions): its peers named by their public keys, its
+/// private key file unknown.
+pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump) -> Result<WireguardPlan, ApplyError> {
     let (address, prefix_len) = address_of(link.index, addresses);
     Ok(WireguardPlan {
         interface: link.name.clone(),

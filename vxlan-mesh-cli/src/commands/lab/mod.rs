@@ -206,7 +206,7 @@ fn wait_for_bgp(lab: &Lab, frr: &FrrLab, fleet: &vxlan_mesh_core::Fleet, limit: 
         let plan = fleet.plan(&host.name)?;
         let ns = vxlan_mesh_core::netlink::Netns::named(&host.netns)?;
         loop {
-            let status = crate::frr::status(&frr.frr(&host.netns), &ns, &plan)?;
+            let status = vxlan_mesh_core::host::frr_status(&ns, &plan, &frr.frr(&host.netns))?;
             let left: Vec<String> = status
                 .iter()
                 .flat_map(|s| {

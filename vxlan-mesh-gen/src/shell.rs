@@ -198,6 +198,8 @@ struct Wg {
     /// The key file used unless `VXLAN_MESH_WIREGUARD_KEY` names another.
     key_file: String,
     listen_port: String,
+    /// The firewall mark as `wg show IFNAME fwmark` prints it (`off`: none).
+    fwmark: String,
     /// `ADDRESS/LENGTH`, as `ip -o addr` lists it.
     address: String,
     mtu: String,
@@ -212,6 +214,11 @@ struct Wg {
     add_address: Cmd,
     /// Deletes the stale address `$addr`.
     delete_address: Cmd,
+    /// Deletes the planned address (given again next, to restore the route of its prefix).
+    delete_own_address: Cmd,
+    /// The peers' inner addresses, space-separated: each must be routed through the
+    /// interface.
+    peer_addresses: String,
     /// Removes the stale peer `$key`.
     remove_peer: Cmd,
     set_up: Cmd,
@@ -222,7 +229,8 @@ struct Wg {
 
 struct WgPeer {
     name: String,
-    /// `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template) prints a peer.
+    /// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template)
+    /// prints a peer (the preshared key as `(none)`, or `set`: never the key itself).
     line: String,
     set: Cmd,
 }
@@ -499,6 +507,7 @@ fn wg(w: &WireguardPlan) -> Wg {
             interface: interface.clone(),
             private_key_file: Some(PathBuf::from(&key_file)),
             listen_port: w.listen_port,
+            fwmark: w.fwmark,
         },
         &[(key_file, Param::KeyFile)],
     );
@@ -528,8 +537,9 @@ fn wg(w: &WireguardPlan) -> Wg {
             WgPeer {
                 name: p.name.clone(),
                 line: format!(
-                    "{} {} {} {}",
+                    "{} {} {} {} {}",
                     p.public_key,
+                    if p.preshared_key { "set" } else { "(none)" },
                     p.endpoint,
                     allowed.join(","),
                     p.persistent_keepalive
@@ -546,6 +556,7 @@ fn wg(w: &WireguardPlan) -> Wg {
         public_key: w.public_key.to_string(),
         key_file: crate::networkd::key_file(w),
         listen_port: w.listen_port.to_string(),
+        fwmark: vxlan_mesh_core::wireguard::fwmark_text(w.fwmark),
         address: format!("{}/{}", w.address, w.prefix_len),
         mtu: w.mtu.to_string(),
         alias: w.alias.clone(),
@@ -562,6 +573,17 @@ fn wg(w: &WireguardPlan) -> Wg {
             prefix_len: w.prefix_len,
         }),
         delete_address,
+        delete_own_address: Cmd::of(&Op::DeleteAddress {
+            interface: interface.clone(),
+            address: w.address,
+            prefix_len: w.prefix_len,
+        }),
+        peer_addresses: w
+            .peers
+            .iter()
+            .flat_map(|p| p.allowed_ips.iter().map(|a| a.network().to_string()))
+            .collect::<Vec<_>>()
+            .join(" "),
         remove_peer,
         set_up: set_link(&interface, |s| s.up = Some(true)),
         peer_keys: w

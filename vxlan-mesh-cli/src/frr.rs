@@ -60,7 +60,11 @@ pub fn preview(frr: &Frr, ns: &Netns, plan: &HostPlan) -> Result<Option<BgpChang
 /// Converges FRR to the plan: loads the plan's block, or removes ours outside evpn mode.
 pub fn converge(frr: &Frr, ns: &Netns, plan: &HostPlan) -> Result<Option<BgpChange>> {
     match desired(plan) {
-        Some((block, asn)) => frr.load(ns, &block, asn),
+        // With the block in place already, zebra must know every VNI of the plan: one it
+        // forgot is learnt again.
+        Some((block, asn)) => frr
+            .load(ns, &block, asn)
+            .and_then(|change| change.map_or_else(|| frr.relearn(ns, asn, vnis(plan)), |c| Ok(Some(c)))),
         None => frr.remove(ns),
     }
     .with_context(|| format!("cannot load the BGP configuration into {frr}"))
@@ -96,7 +100,8 @@ pub fn status(frr: &Frr, ns: &Netns, plan: &HostPlan) -> Result<Option<FrrStatus
     let health = frr
         .health(ns)
         .with_context(|| format!("cannot read the BGP EVPN state of {frr}"))?;
-    let problems = health.problems(vnis(plan));
+    let devices: Vec<(u32, &str)> = plan.vxlans().map(|v| (v.vni, v.name.as_str())).collect();
+    let problems = health.problems_of_devices(&devices);
     Ok(Some(FrrStatus {
         changes,
         health,

@@ -41,6 +41,12 @@ use crate::wireguard::Prefix;
 /// mesh is a member of it.
 pub const PEER_GROUP: &str = "vxlan-mesh";
 
+/// The address family of the block that carries EVPN.
+pub const EVPN_FAMILY: &str = "address-family l2vpn evpn";
+
+/// The line that makes zebra announce (and read) every VXLAN device's VNI.
+pub const ADVERTISE_ALL_VNI: &str = "advertise-all-vni";
+
 /// The `router bgp` block of one host, as data.
 ///
 /// ```
@@ -120,12 +126,12 @@ impl Config {
             let _ = writeln!(s, " bgp listen range {range} peer-group {g}");
         }
         let _ = writeln!(s, " !");
-        let _ = writeln!(s, " address-family l2vpn evpn");
+        let _ = writeln!(s, " {EVPN_FAMILY}");
         let _ = writeln!(s, "  neighbor {g} activate");
         if self.route_reflector {
             let _ = writeln!(s, "  neighbor {g} route-reflector-client");
         }
-        let _ = writeln!(s, "  advertise-all-vni");
+        let _ = writeln!(s, "  {ADVERTISE_ALL_VNI}");
         let _ = writeln!(s, " exit-address-family");
         let _ = writeln!(s, "exit");
         s

@@ -47,6 +47,24 @@ pub const EVPN_FAMILY: &str = "address-family l2vpn evpn";
 /// The line that makes zebra announce (and read) every VXLAN device's VNI.
 pub const ADVERTISE_ALL_VNI: &str = "advertise-all-vni";
 
+/// The vtysh commands (one `-c` each) that give `advertise-all-vni` of the block `router bgp
+/// ASN` again, which makes zebra read every VXLAN device again and learn a VNI it forgot.
+///
+/// ```
+/// let c = vxlan_mesh_core::frr::relearn_commands(65000);
+/// assert_eq!(c[1..4], ["router bgp 65000", "address-family l2vpn evpn", "no advertise-all-vni"]);
+/// ```
+pub fn relearn_commands(asn: u32) -> Vec<String> {
+    vec![
+        "configure terminal".into(),
+        format!("router bgp {asn}"),
+        EVPN_FAMILY.into(),
+        format!("no {ADVERTISE_ALL_VNI}"),
+        ADVERTISE_ALL_VNI.into(),
+        "exit-address-family".into(),
+    ]
+}
+
 /// The `router bgp` block of one host, as data.
 ///
 /// ```

@@ -239,6 +239,10 @@ struct WgPeer {
 struct Frr {
     /// The core's `router bgp` block, as FRR's `show running-config` prints it.
     conf: String,
+    /// `VNI:DEVICE` of each VXLAN device, space-separated.
+    vnis: String,
+    /// The vtysh commands that make zebra learn forgotten VNIs again (one `-c` each).
+    relearn: Vec<String>,
 }
 
 struct Ebtables {
@@ -642,7 +646,15 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
         sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
-        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
+        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr {
+            conf: c.render(),
+            vnis: plan
+                .vxlans()
+                .map(|v| format!("{}:{}", v.vni, v.name))
+                .collect::<Vec<_>>()
+                .join(" "),
+            relearn: vxlan_mesh_core::frr::relearn_commands(c.asn()),
+        }),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

@@ -84,6 +84,8 @@ NFT_REMOVE={{ nft_remove.text }}
 # EVPN: vxlan-mesh's router bgp block for FRR, as `vtysh -c 'show running-config'` prints
 # it; its peer-group vxlan-mesh marks it as vxlan-mesh's.
 FRR_CONF={{ frr.conf }}
+# Each VNI of the plan and its device, `VNI:DEVICE`: zebra must tie the VNI to that device.
+FRR_VNIS={{ frr.vnis }}
 {%- endif %}
 {%- if let Some(ebt) = ebtables %}
 # The rules of the loop-prevention chain, as `ebtables -L` lists them.
@@ -606,6 +608,44 @@ frr_step() {
 	frr_load
 }
 
+# The device zebra ties VNI $1 to (`show evpn vni json`), waiting up to 2 s for zebra to
+# learn a device just made; nothing when zebra does not know the VNI.
+zebra_device() {
+	tries=0
+	while :; do
+		found=$(vtysh -c 'show evpn vni json' 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
+		if [ -n "$found" ] || [ "$tries" -ge 10 ]; then
+			break
+		fi
+		tries=$((tries + 1))
+		sleep 0.2
+	done
+	printf '%s' "$found"
+}
+
+# zebra keeps one device per VNI. A VNI tied to a device vxlan-mesh did not make (our VNI on
+# another UDP port) was taken over: reported, left alone. A VNI zebra does not know (it
+# forgets one for good when another device that held it goes away) is learnt again by
+# giving advertise-all-vni again.
+frr_vnis() {
+	# A dry run cannot tell what zebra learns once the block it prints is loaded.
+	[ "$MODE" != print ] || return 0
+	command -v vtysh >/dev/null 2>&1 || return 0
+	forgotten=
+	for pair in $FRR_VNIS; do
+		vni=${pair%%:*}
+		found=$(zebra_device "$vni")
+		if [ -z "$found" ]; then
+			forgotten="$forgotten $vni"
+		elif [ "$found" != "${pair#*:}" ]; then
+			differs "VNI $vni is tied by FRR's zebra to interface $found, not to ${pair#*:}: that device (not vxlan-mesh's) took the VNI over; remove it (or change its VNI)"
+		fi
+	done
+	[ -n "$forgotten" ] || return 0
+	differs "FRR's zebra does not know VNI(s)$forgotten: giving advertise-all-vni again"
+	run vtysh{% if let Some(f) = frr %}{% for c in f.relearn %} -c {{ c }}{% endfor %}{% endif %}
+}
+
 # Removes vxlan-mesh's router bgp block from FRR, if FRR runs one.
 frr_down() {
 	command -v vtysh >/dev/null 2>&1 || return 0
@@ -693,6 +733,7 @@ converge() {
 {%- endfor %}
 {%- if frr.is_some() %}
 	frr_step
+	frr_vnis
 {%- endif %}
 }
 

@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::frr::{running_block, ADVERTISE_ALL_VNI, EVPN_FAMILY, PEER_GROUP};
+use crate::frr::{relearn_commands, running_block, ADVERTISE_ALL_VNI, PEER_GROUP};
 
 /// A `router bgp ASN` block of the default VRF, read into its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,16 +297,13 @@ impl BgpChange {
     /// The vtysh commands, in order, one `-c` each: `configure terminal`, `router bgp ASN`,
     /// then each edit's command, entering and leaving its address family around it.
     pub fn vtysh_commands(&self) -> Vec<String> {
+        if let BgpChange::Relearn { asn, .. } = self {
+            return relearn_commands(*asn);
+        }
         let mut out = vec!["configure terminal".to_string()];
         match self {
             BgpChange::Remove { asn } => out.push(format!("no router bgp {asn}")),
-            BgpChange::Relearn { asn, .. } => out.extend([
-                format!("router bgp {asn}"),
-                EVPN_FAMILY.to_string(),
-                format!("no {ADVERTISE_ALL_VNI}"),
-                ADVERTISE_ALL_VNI.to_string(),
-                "exit-address-family".to_string(),
-            ]),
+            BgpChange::Relearn { .. } => {}
             BgpChange::Edit { asn, edits, .. } => {
                 out.push(format!("router bgp {asn}"));
                 for run in edits.chunk_by(|a, b| a.context() == b.context()) {

@@ -816,6 +816,18 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
         show(&link)
     );
     mounts.exec(&third.netns, &["ip", "link", "del", INTERFACE]);
+
+    // And a real SIGKILL: the apply is killed as soon as the device appears (while it waits
+    // for wireguard-go's control socket, before it marks the device), then applied again.
+    let kill = format!(
+        "{BIN} -i {} apply --wireguard-key {} & pid=$!; \
+         while ! ip link show dev {INTERFACE} >/dev/null 2>&1; do :; done; kill -9 $pid; wait $pid; \
+         ip -d -o link show dev {INTERFACE}",
+        inv.display(),
+        keys[2].0.display()
+    );
+    let out = mounts.exec(&third.netns, &["sh", "-c", &kill]);
+    assert!(show(&out).contains(INTERFACE), "{}", show(&out));
     apply(&lab, &mounts, &inv, &keys, 3);
     lab.attach_containers().unwrap();
     let matrix = lab.ping_matrix().unwrap();

@@ -727,3 +727,62 @@ fn frr_health_and_drift_are_in_the_metrics_and_prometheus_status_exits_like_stat
         (prometheus(2).status.code() == Some(0)).then_some(())
     });
 }
+
+/// zebra keeps one VXLAN device per VNI. A foreign device given our VNI (on another UDP
+/// port, which the kernel allows) takes it over: FRR then serves that device, and `status`
+/// says so, naming it (exit 3; not ours, so `apply` leaves it). When it goes, zebra forgets
+/// the VNI for good although our device still has it: the overlay to the other hosts is
+/// cut, `status` says the VNI is unknown, and `apply` makes zebra learn it again.
+#[test]
+fn a_vni_taken_over_by_a_foreign_device_or_forgotten_by_zebra_is_reported_and_apply_recovers_ours() {
+    let toml = evpn_inventory(2, false);
+    let e = EvpnLab::build(&toml, 1, "evz", true);
+    let inventory = e.inventory("fleet.toml", &toml);
+    for h in 1..=2 {
+        e.apply(h, &inventory);
+    }
+    e.lab.attach_containers().unwrap();
+    full_matrix(&e.lab, Duration::from_secs(30), "the mesh");
+    let status = |want: i32, needle: &str| {
+        poll(Duration::from_secs(20), needle, || {
+            let out = e.cli(1, &inventory, &["status"]);
+            (out.status.code() == Some(want) && text(&out).contains(needle)).then_some(out)
+        })
+    };
+    status(0, "host h1: converged");
+    let sh = |cmd: &str| e.lab.exec_ok(e.netns(1), &["sh", "-c", cmd]).unwrap();
+
+    sh(
+        "ip link add fbr type bridge && ip link add fvx type vxlan id 100 dstport 4790 local 192.0.2.1 nolearning \
+        && ip link set fvx master fbr && ip link set fbr up && ip link set fvx up",
+    );
+    status(3, "VNI 100 is tied by FRR's zebra to interface `fvx`, not to `vxm100`");
+    let out = e.cli(1, &inventory, &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["frr"]["problems"],
+        serde_json::json!([{"problem": "vni-on-foreign-device", "vni": 100, "device": "fvx", "ours": "vxm100"}]),
+        "{}",
+        text(&out)
+    );
+    // Not ours: apply leaves it, and the problem stays.
+    e.apply(1, &inventory);
+    assert!(sh("ip -o link show fvx").contains("fvx"));
+    status(3, "not to `vxm100`");
+
+    sh("ip link del fvx && ip link del fbr");
+    status(3, "VNI 100 is not known to FRR's zebra");
+    assert!(
+        !e.lab.ping_matrix().unwrap().is_full(),
+        "the overlay worked without zebra's VNI"
+    );
+    let out = e.apply(1, &inventory);
+    assert!(
+        out.contains("FRR's zebra had forgotten VNI(s) 100: `advertise-all-vni` given again in `router bgp 65000`"),
+        "{out}"
+    );
+    status(0, "host h1: converged");
+    full_matrix(&e.lab, Duration::from_secs(30), "the mesh after apply");
+    // Known again: the next apply changes nothing.
+    assert!(e.apply(1, &inventory).contains("no changes"));
+}

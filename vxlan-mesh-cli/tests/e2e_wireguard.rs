@@ -278,7 +278,7 @@ struct Mesh {
     lab: Lab,
     keys: Vec<(PathBuf, String)>,
     inventory: PathBuf,
-    _dir: Scratch,
+    dir: Scratch,
 }
 
 impl Mesh {
@@ -296,7 +296,7 @@ impl Mesh {
             lab,
             keys,
             inventory,
-            _dir: dir,
+            dir,
         }
     }
 }
@@ -629,4 +629,304 @@ fn with_wireguard_down_or_gone_no_vxlan_leaves_in_clear() {
     assert!(matrix.is_full(), "{}", matrix.render_text());
     let (vxlan, _) = switch_counters(lab);
     assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
+}
+
+/// The rendered shell script of host `host`, written into `dir` (as `HOST.sh`).
+fn script_of(dir: &Scratch, inventory: &Path, host: &str) -> PathBuf {
+    let out = common::vxm()
+        .args([
+            "-i",
+            inventory.to_str().unwrap(),
+            "render",
+            "--format",
+            "shell",
+            "--host",
+            host,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    dir.write(&format!("{host}.sh"), &String::from_utf8(out.stdout).unwrap())
+}
+
+/// Runs the rendered script `script` with `verb` on host `netns` with the private key `key`.
+fn script(mounts: &HostMounts, netns: &str, script: &Path, key: &Path, verb: &str) -> Output {
+    let env = format!("VXLAN_MESH_WIREGUARD_KEY={}", key.display());
+    mounts.exec(netns, &["env", &env, "sh", script.to_str().unwrap(), verb])
+}
+
+/// Whether the first container of host `from` reaches the first container of host `to`.
+fn reaches(lab: &Lab, from: usize, to: usize) -> bool {
+    let hosts = &lab.spec().hosts;
+    let target = hosts[to].containers[0].ipv4.unwrap().to_string();
+    lab.exec(
+        &hosts[from].containers[0].netns,
+        &["ping", "-c", "2", "-i", "0.2", "-W", "1", &target],
+    )
+    .unwrap()
+    .status
+    .success()
+}
+
+/// Every attribute `wg` reports of the interface and its peers is compared: a preshared key
+/// (the plan has none: a key only one side has stops every new handshake), a firewall mark
+/// (it steers WireGuard's own packets by policy routing) and a keepalive set by hand are
+/// drift in `status` (text and Prometheus) and in the rendered script's `status`; `apply`
+/// clears them through the one `wg set` path, peer by peer.
+#[test]
+fn a_preshared_key_a_firewall_mark_or_a_keepalive_set_by_hand_is_drift_that_apply_clears() {
+    let tag = "wgk";
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
+    let first = &lab.spec().hosts[0];
+    let key = &keys[0].0;
+    let sh = script_of(&mesh.dir, inv, &first.name);
+    let out = script(mounts, &first.netns, &sh, key, "status");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let psk = mesh.dir.write("psk", "");
+    let out = mounts.exec(&first.netns, &["sh", "-c", &format!("wg genpsk > {}", psk.display())]);
+    assert!(out.status.success(), "{}", show(&out));
+    let (wg2, wg3) = (&keys[1].1, &keys[2].1);
+    let psk = psk.to_str().unwrap();
+    for cmd in [
+        vec!["wg", "set", INTERFACE, "peer", wg2, "preshared-key", psk],
+        vec!["wg", "set", INTERFACE, "fwmark", "0x2a"],
+        vec!["wg", "set", INTERFACE, "peer", wg3, "persistent-keepalive", "7"],
+    ] {
+        let out = mounts.exec(&first.netns, &cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", show(&out));
+    }
+
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains(
+            "update wireguard vxmwg0: fwmark 0x2a -> off, update peer wg2 (preshared key), update peer wg3 (persistent keepalive)"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&std::fs::read_to_string(psk).unwrap().trim().to_string()),
+        "{text}"
+    );
+    let out = mounts.cli(&first.netns, inv, key, &["status", "--format", "prometheus"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let out = script(mounts, &first.netns, &sh, key, "status");
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("firewall mark") && text.contains("preshared-key"),
+        "{text}"
+    );
+
+    let out = mounts.cli(&first.netns, inv, key, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let dump = mounts.exec(&first.netns, &["wg", "show", INTERFACE, "dump"]);
+    let dump = String::from_utf8(dump.stdout).unwrap();
+    let lines: Vec<Vec<&str>> = dump.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines[0][3], "off", "fwmark still set");
+    for peer in &lines[1..] {
+        assert_eq!((peer[1], peer[7]), ("(none)", "off"), "peer {} not cleared", peer[0]);
+    }
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = script(mounts, &first.netns, &sh, key, "status");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // The script's start clears them too.
+    let out = mounts.exec(
+        &first.netns,
+        &["wg", "set", INTERFACE, "peer", wg3, "preshared-key", psk],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let out = script(mounts, &first.netns, &sh, key, "start");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}
+
+/// An apply killed (SIGKILL) right after wireguard-go created the device, before it marked
+/// it: the device has no alias, no key, no peer, no address. The next apply (and the
+/// rendered script's start) finishes it instead of refusing it as foreign; a device of that
+/// name with any configuration of its own stays foreign and is refused.
+#[test]
+fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() {
+    let tag = "wgk9";
+    let dir = Scratch::new(tag);
+    let keys = keygen(&dir, 3);
+    let text = inventory(&keys, 3, "flood");
+    let inv = dir.write("inventory.toml", &text);
+    let lab = lab_for(&text, tag);
+    let mounts = HostMounts::new(&lab);
+    let hosts = &lab.spec().hosts;
+    // What apply's first step runs, and nothing after it.
+    for h in &hosts[..2] {
+        let out = mounts.exec(&h.netns, &["wireguard-go", INTERFACE]);
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    let (first, second) = (&hosts[0], &hosts[1]);
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        show(&out).contains("update wireguard vxmwg0: mtu 1420 -> 1440, up, alias  -> vxlan-mesh::wireguard"),
+        "{}",
+        show(&out)
+    );
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // The rendered script finishes one as well.
+    let sh = script_of(&dir, &inv, &second.name);
+    let out = script(&mounts, &second.netns, &sh, &keys[1].0, "status");
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(show(&out).contains("half-made"), "{}", show(&out));
+    let out = script(&mounts, &second.netns, &sh, &keys[1].0, "start");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for (h, (key, _)) in hosts.iter().zip(&keys).take(2) {
+        let out = mounts.cli(&h.netns, &inv, key, &["status"]);
+        assert_ne!(out.status.code(), Some(2), "status on {}: {}", h.name, show(&out));
+        assert!(show(&out).contains("converged"), "status on {}: {}", h.name, show(&out));
+    }
+
+    // Someone's own device of that name, configured: refused, untouched.
+    let third = &hosts[2];
+    let own = dir.write("own.key", "");
+    let out = mounts.exec(
+        &third.netns,
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "wireguard-go {INTERFACE} && wg genkey > {0} && wg set {INTERFACE} private-key {0}",
+                own.display()
+            ),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let out = mounts.cli(&third.netns, &inv, &keys[2].0, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(show(&out).contains("was not created by vxlan-mesh"), "{}", show(&out));
+    let link = mounts.exec(&third.netns, &["ip", "-d", "-o", "link", "show", "dev", INTERFACE]);
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains(" alias "),
+        "{}",
+        show(&link)
+    );
+    mounts.exec(&third.netns, &["ip", "link", "del", INTERFACE]);
+
+    // And a real SIGKILL: the apply is killed as soon as the device appears (while it waits
+    // for wireguard-go's control socket, before it marks the device), then applied again.
+    let kill = format!(
+        "{BIN} -i {} apply --wireguard-key {} & pid=$!; \
+         while ! ip link show dev {INTERFACE} >/dev/null 2>&1; do :; done; kill -9 $pid; wait $pid; \
+         ip -d -o link show dev {INTERFACE}",
+        inv.display(),
+        keys[2].0.display()
+    );
+    let out = mounts.exec(&third.netns, &["sh", "-c", &kill]);
+    assert!(show(&out).contains(INTERFACE), "{}", show(&out));
+    apply(&lab, &mounts, &inv, &keys, 3);
+    lab.attach_containers().unwrap();
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}
+
+/// A route that takes a peer's inner address off the WireGuard interface cuts the overlay to
+/// it (the firewall drops its VXLAN packets rather than send them in clear): `status` reports
+/// it by name (exit 2), in the rendered script too. The interface's own route deleted:
+/// `apply` gives the address again, and the route with it. A route not ours that wins over
+/// the interface's (more specific): `apply` refuses, names it and how to remove it, and
+/// changes nothing.
+#[test]
+fn a_route_that_takes_a_peers_inner_address_off_wireguard_is_drift() {
+    let tag = "wgr";
+    let mesh = Mesh::deployed(tag);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
+    let hosts = &lab.spec().hosts;
+    let first = &hosts[0];
+    let key = &keys[0].0;
+    let sh = script_of(&mesh.dir, inv, &first.name);
+    assert!(reaches(lab, 0, 1));
+    let wg2_inner = "192.0.2.130";
+    let run_ok = |cmd: &[&str]| {
+        let out = mounts.exec(&first.netns, cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", show(&out));
+    };
+
+    // The interface's own route deleted: every peer's inner address now goes by the
+    // underlay's /24.
+    run_ok(&["ip", "route", "del", common::WIREGUARD_INNER, "dev", INTERFACE]);
+    assert!(!reaches(lab, 0, 1), "reached wg2 without the route");
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains(
+            "restore the route of 192.0.2.129/25 through wireguard vxmwg0 (192.0.2.130 goes by `192.0.2.0/24 dev"
+        ),
+        "{text}"
+    );
+    let out = mounts.cli(&first.netns, inv, key, &["status", "--format", "prometheus"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let out = script(mounts, &first.netns, &sh, key, "status");
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        show(&out).contains("peer address 192.0.2.130 goes by"),
+        "{}",
+        show(&out)
+    );
+    let out = mounts.cli(&first.netns, inv, key, &["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(reaches(lab, 0, 1), "wg2 unreachable after apply");
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // The script's start restores it too.
+    run_ok(&["ip", "route", "del", common::WIREGUARD_INNER, "dev", INTERFACE]);
+    let out = script(mounts, &first.netns, &sh, key, "start");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // A more specific route, not ours, through the underlay.
+    let via = hosts[1].address.to_string();
+    run_ok(&["ip", "route", "add", &format!("{wg2_inner}/32"), "via", &via]);
+    assert!(!reaches(lab, 0, 1), "reached wg2 through the underlay route");
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains(&format!(
+            "route not added by vxlan-mesh takes peer wg2 out of wireguard vxmwg0: 192.0.2.130 goes by `192.0.2.130/32 via {via} dev"
+        )),
+        "{text}"
+    );
+    let out = script(mounts, &first.netns, &sh, key, "status");
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        show(&out).contains("peer address 192.0.2.130 goes by"),
+        "{}",
+        show(&out)
+    );
+    let out = script(mounts, &first.netns, &sh, key, "start");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let out = mounts.cli(&first.netns, inv, key, &["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("vxlan-mesh did not add that route and does not remove it")
+            && text.contains(&format!("ip route del 192.0.2.130/32 via {via} dev")),
+        "{text}"
+    );
+    let routes = mounts.exec(&first.netns, &["ip", "route", "show", &format!("{wg2_inner}/32")]);
+    assert!(!routes.stdout.is_empty(), "apply removed a route it did not add");
+
+    run_ok(&["ip", "route", "del", &format!("{wg2_inner}/32")]);
+    let out = mounts.cli(&first.netns, inv, key, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
 }

@@ -214,6 +214,7 @@ pub fn of(op: &Op) -> Command {
             interface,
             private_key_file,
             listen_port,
+            fwmark,
         } => {
             let mut args = vec!["set".to_string(), interface.clone()];
             if let Some(file) = private_key_file {
@@ -223,6 +224,8 @@ pub fn of(op: &Op) -> Command {
             }
             args.push("listen-port".into());
             args.push(listen_port.to_string());
+            args.push("fwmark".into());
+            args.push(crate::wireguard::fwmark_text(*fwmark));
             Command::new(Program::Wg, args)
         }
         Op::SetPeer { interface, peer } => Command::new(Program::Wg, set_peer(interface, peer)),
@@ -288,6 +291,9 @@ fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
         "persistent-keepalive".into(),
         peer.persistent_keepalive
             .map_or_else(|| "off".to_string(), |k| k.to_string()),
+        // `wg` removes the peer's preshared key when given an empty file; a plan has none.
+        "preshared-key".into(),
+        "/dev/null".into(),
     ]
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::names::shown;
 use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
+use crate::wireguard::{PeerRoute, MAIN_TABLE};
 
 /// The objects vxlan-mesh manages on a host: desired (see [`HostPlan::state`]) or observed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,10 @@ pub struct State {
     /// public key, its private key file unknown).
     #[serde(default)]
     pub wireguard: Option<WireguardPlan>,
+    /// The routes the kernel chose towards the WireGuard peers' inner addresses (observed
+    /// only, with encryption): each must leave through the WireGuard interface.
+    #[serde(default)]
+    pub wireguard_routes: Vec<PeerRoute>,
     /// Names of interfaces present on the host that vxlan-mesh does not own (observed only).
     pub foreign: Vec<String>,
     /// The owned VXLAN devices' FDB entries belong to an external control plane (evpn mode:
@@ -62,6 +67,7 @@ impl HostPlan {
             loop_rules: self.loop_rules.clone().map(LoopChain::wanted),
             firewall: self.firewall.clone().map(Table::Ours),
             wireguard: self.wireguard.clone(),
+            wireguard_routes: Vec::new(),
             foreign: Vec::new(),
             external_fdb: self.evpn.is_some(),
         }
@@ -198,6 +204,23 @@ pub enum Change {
         /// As wanted.
         to: WireguardPlan,
     },
+    /// Give the WireGuard interface its address again, and with it the route of its
+    /// prefix, which was deleted: a peer's inner address was routed another way.
+    RestoreWireguardRoute {
+        /// The interface, as wanted.
+        wireguard: WireguardPlan,
+        /// A peer's route as observed, leaving by another way.
+        found: PeerRoute,
+    },
+    /// A route vxlan-mesh did not add takes a peer's inner address away from the
+    /// WireGuard interface, and would still after every other change: reported, never
+    /// removed (`apply` refuses, [`ForeignConflict::Route`]).
+    ForeignRoute {
+        /// The WireGuard interface.
+        interface: String,
+        /// The peer's route as observed.
+        found: PeerRoute,
+    },
     /// Create a bridge.
     CreateBridge {
         /// The bridge.
@@ -287,7 +310,9 @@ impl Change {
             Change::CreateBridge { .. }
             | Change::UpdateBridge { .. }
             | Change::CreateWireguard { .. }
-            | Change::UpdateWireguard { .. } => 2,
+            | Change::UpdateWireguard { .. }
+            | Change::RestoreWireguardRoute { .. }
+            | Change::ForeignRoute { .. } => 2,
             Change::InstallLoopRules { .. } | Change::PlaceLoopJump { .. } => 3,
             Change::CreateVxlan { .. } | Change::RecreateVxlan { .. } | Change::UpdateVxlan { .. } => 4,
             Change::AddFdb { .. } => 5,
@@ -341,6 +366,21 @@ impl fmt::Display for Change {
                 "update wireguard {}: {}",
                 shown(&to.interface),
                 wireguard_delta(from, to).join(", ")
+            ),
+            Change::RestoreWireguardRoute { wireguard, found } => write!(
+                f,
+                "restore the route of {}/{} through wireguard {} ({})",
+                wireguard.address,
+                wireguard.prefix_len,
+                shown(&wireguard.interface),
+                route_words(found)
+            ),
+            Change::ForeignRoute { interface, found } => write!(
+                f,
+                "route not added by vxlan-mesh takes peer {} out of wireguard {}: {}",
+                shown(&found.peer),
+                shown(interface),
+                route_words(found)
             ),
             Change::CreateBridge { bridge } => write!(f, "create bridge {} mtu {}", shown(&bridge.name), bridge.mtu),
             Change::UpdateBridge { from, to } => {
@@ -411,6 +451,14 @@ impl fmt::Display for Change {
     }
 }
 
+/// Where a peer's inner address goes, in words.
+fn route_words(found: &PeerRoute) -> String {
+    match &found.route {
+        Some(route) => format!("{} goes by `{route}`", found.address),
+        None => format!("{} has no route", found.address),
+    }
+}
+
 /// An object the plan wants is held by one vxlan-mesh does not own: never taken over.
 ///
 /// ```
@@ -445,6 +493,19 @@ pub enum ForeignConflict {
         table: String,
         /// What differs from the shape vxlan-mesh writes.
         reason: String,
+    },
+    /// A route vxlan-mesh did not add takes a peer's inner address away from the WireGuard
+    /// interface.
+    #[error("route `{route}` takes the inner address `{address}` of peer `{peer}` away from the WireGuard interface `{interface}`, so the overlay to it is cut (the firewall drops its VXLAN packets rather than send them in clear); vxlan-mesh did not add that route and does not remove it; nothing was changed: delete it (`ip route del {route}`) or narrow it so that it no longer covers `{address}`")]
+    Route {
+        /// The peer's host name.
+        peer: String,
+        /// Its inner address.
+        address: std::net::IpAddr,
+        /// The route, in `ip route` words.
+        route: String,
+        /// The WireGuard interface.
+        interface: String,
     },
 }
 
@@ -544,17 +605,31 @@ pub(crate) struct PeerDelta<'a> {
     pub(crate) set: Vec<(&'a WireguardPeer, Option<&'a WireguardPeer>)>,
 }
 
-/// Whether two peers' settings agree (the observed side names a peer by its key).
-fn same_peer(a: &WireguardPeer, b: &WireguardPeer) -> bool {
+/// What differs between two peers' settings (the observed side names a peer by its key), in
+/// words: empty when they agree. Every attribute `wg` reports of a peer is compared.
+fn peer_attribute_delta(have: &WireguardPeer, want: &WireguardPeer) -> Vec<&'static str> {
     let sorted = |p: &WireguardPeer| {
         let mut v = p.allowed_ips.clone();
         v.sort_unstable();
         v
     };
-    a.public_key == b.public_key
-        && a.endpoint == b.endpoint
-        && sorted(a) == sorted(b)
-        && a.persistent_keepalive == b.persistent_keepalive
+    let mut d = Vec::new();
+    if have.public_key != want.public_key {
+        d.push("public key");
+    }
+    if have.endpoint != want.endpoint {
+        d.push("endpoint");
+    }
+    if sorted(have) != sorted(want) {
+        d.push("allowed ips");
+    }
+    if have.persistent_keepalive != want.persistent_keepalive {
+        d.push("persistent keepalive");
+    }
+    if have.preshared_key != want.preshared_key {
+        d.push("preshared key");
+    }
+    d
 }
 
 pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> PeerDelta<'a> {
@@ -570,7 +645,7 @@ pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> 
             .peers
             .iter()
             .map(|p| (p, have.get(&p.public_key).copied()))
-            .filter(|(p, had)| had.is_none_or(|h| !same_peer(p, h)))
+            .filter(|(p, had)| had.is_none_or(|h| !peer_attribute_delta(h, p).is_empty()))
             .collect(),
     }
 }
@@ -587,6 +662,13 @@ fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
     if from.listen_port != to.listen_port {
         d.push(format!("listen port {} -> {}", from.listen_port, to.listen_port));
     }
+    if from.fwmark != to.fwmark {
+        d.push(format!(
+            "fwmark {} -> {}",
+            crate::wireguard::fwmark_text(from.fwmark),
+            crate::wireguard::fwmark_text(to.fwmark)
+        ));
+    }
     if from.public_key != to.public_key {
         d.push(format!("key {} -> {}", from.public_key, to.public_key));
     }
@@ -595,10 +677,49 @@ fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
         d.push(format!("remove peer {}", p.public_key));
     }
     for (p, had) in peers.set {
-        let verb = if had.is_some() { "update" } else { "add" };
-        d.push(format!("{verb} peer {}", shown(&p.name)));
+        d.push(match had {
+            None => format!("add peer {}", shown(&p.name)),
+            Some(h) => format!(
+                "update peer {} ({})",
+                shown(&p.name),
+                peer_attribute_delta(h, p).join(", ")
+            ),
+        });
     }
     d
+}
+
+/// The changes the routes towards the peers' inner addresses call for. A route that leaves
+/// by another way either wins over the interface's own (in a table looked up before main,
+/// or at least as specific as its prefix: a tie goes to the route that was there first) and
+/// is someone else's to remove, or wins only because the interface's route is missing:
+/// then apply restores it, unless other changes (the interface brought up, its address
+/// set) bring it back anyway.
+fn wireguard_routes(want: &WireguardPlan, observed: &State) -> Vec<Change> {
+    let addressed = observed.wireguard.as_ref().is_some_and(|h| {
+        h.interface == want.interface && h.up && (h.address, h.prefix_len) == (want.address, want.prefix_len)
+    });
+    let mut changes = Vec::new();
+    let mut missing = None;
+    for found in &observed.wireguard_routes {
+        match &found.route {
+            Some(r) if r.device.as_deref() == Some(want.interface.as_str()) => {}
+            Some(r) if r.table != MAIN_TABLE || r.prefix_len >= want.prefix_len => changes.push(Change::ForeignRoute {
+                interface: want.interface.clone(),
+                found: found.clone(),
+            }),
+            _ => {
+                missing.get_or_insert(found);
+            }
+        }
+    }
+    if let Some(found) = missing.filter(|_| addressed && changes.is_empty()) {
+        changes.push(Change::RestoreWireguardRoute {
+            wireguard: want.clone(),
+            found: found.clone(),
+        });
+    }
+    changes
 }
 
 fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
@@ -777,6 +898,9 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             }),
             Some(_) => {}
         }
+    }
+    if let Some(want) = &desired.wireguard {
+        changes.extend(wireguard_routes(want, observed));
     }
     if let Some(want) = &desired.loop_rules {
         let want_rules = want.owned().map_err(|rule| ForeignConflict::Chain {

@@ -41,6 +41,30 @@ use crate::wireguard::Prefix;
 /// mesh is a member of it.
 pub const PEER_GROUP: &str = "vxlan-mesh";
 
+/// The address family of the block that carries EVPN.
+pub const EVPN_FAMILY: &str = "address-family l2vpn evpn";
+
+/// The line that makes zebra announce (and read) every VXLAN device's VNI.
+pub const ADVERTISE_ALL_VNI: &str = "advertise-all-vni";
+
+/// The vtysh commands (one `-c` each) that give `advertise-all-vni` of the block `router bgp
+/// ASN` again, which makes zebra read every VXLAN device again and learn a VNI it forgot.
+///
+/// ```
+/// let c = vxlan_mesh_core::frr::relearn_commands(65000);
+/// assert_eq!(c[1..4], ["router bgp 65000", "address-family l2vpn evpn", "no advertise-all-vni"]);
+/// ```
+pub fn relearn_commands(asn: u32) -> Vec<String> {
+    vec![
+        "configure terminal".into(),
+        format!("router bgp {asn}"),
+        EVPN_FAMILY.into(),
+        format!("no {ADVERTISE_ALL_VNI}"),
+        ADVERTISE_ALL_VNI.into(),
+        "exit-address-family".into(),
+    ]
+}
+
 /// The `router bgp` block of one host, as data.
 ///
 /// ```
@@ -120,12 +144,12 @@ impl Config {
             let _ = writeln!(s, " bgp listen range {range} peer-group {g}");
         }
         let _ = writeln!(s, " !");
-        let _ = writeln!(s, " address-family l2vpn evpn");
+        let _ = writeln!(s, " {EVPN_FAMILY}");
         let _ = writeln!(s, "  neighbor {g} activate");
         if self.route_reflector {
             let _ = writeln!(s, "  neighbor {g} route-reflector-client");
         }
-        let _ = writeln!(s, "  advertise-all-vni");
+        let _ = writeln!(s, "  {ADVERTISE_ALL_VNI}");
         let _ = writeln!(s, " exit-address-family");
         let _ = writeln!(s, "exit");
         s

@@ -145,7 +145,7 @@ pub enum Op {
         name: String,
     },
     /// Give a WireGuard interface its private key (read by `wg` from the file: the key is
-    /// never on a command line) and listen port.
+    /// never on a command line), listen port and firewall mark.
     ConfigureWireguard {
         /// The interface.
         interface: String,
@@ -153,9 +153,11 @@ pub enum Op {
         private_key_file: Option<PathBuf>,
         /// The UDP port it listens on.
         listen_port: u16,
+        /// The mark on its packets (0: none).
+        fwmark: u32,
     },
-    /// Add a peer to a WireGuard interface, or set an existing peer's endpoint, allowed IPs
-    /// and keepalive (its session goes on).
+    /// Add a peer to a WireGuard interface, or set every attribute of an existing peer:
+    /// endpoint, allowed IPs, keepalive, and no preshared key (its session goes on).
     SetPeer {
         /// The interface.
         interface: String,
@@ -265,6 +267,10 @@ pub fn for_change(change: &Change) -> Vec<Op> {
         }],
         Change::CreateWireguard { wireguard } => create_wireguard(wireguard),
         Change::UpdateWireguard { from, to } => update_wireguard(from, to),
+        // The address again: the kernel adds the route of its prefix with it.
+        Change::RestoreWireguardRoute { wireguard, .. } => vec![address(wireguard, false), address(wireguard, true)],
+        // Not vxlan-mesh's to change: apply refuses before anything is done.
+        Change::ForeignRoute { .. } => Vec::new(),
         Change::CreateBridge { bridge } => create_bridge(bridge),
         Change::UpdateBridge { from, to } => update_bridge(from, to),
         Change::InstallLoopRules { rules, exists } => install_loop_rules(rules, *exists),
@@ -463,6 +469,7 @@ fn configure_wireguard(w: &WireguardPlan) -> Op {
         interface: w.interface.clone(),
         private_key_file: w.private_key_file.clone(),
         listen_port: w.listen_port,
+        fwmark: w.fwmark,
     }
 }
 
@@ -527,7 +534,7 @@ fn update_wireguard(from: &WireguardPlan, to: &WireguardPlan) -> Vec<Op> {
     if settings != LinkSettings::default() {
         v.push(set(&to.interface, settings));
     }
-    if from.listen_port != to.listen_port || from.public_key != to.public_key {
+    if from.listen_port != to.listen_port || from.public_key != to.public_key || from.fwmark != to.fwmark {
         v.push(configure_wireguard(to));
     }
     if (from.address, from.prefix_len) != (to.address, to.prefix_len) {

@@ -370,6 +370,10 @@ pub struct WireguardPlan {
     pub prefix_len: u8,
     /// UDP port WireGuard listens on.
     pub listen_port: u16,
+    /// Firewall mark WireGuard puts on its own packets (0: none, what a plan always wants:
+    /// a mark would send them by whatever policy routing matches it, not by the underlay).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fwmark: u32,
     /// MTU of the interface: the underlay MTU minus WireGuard's overhead.
     pub mtu: u32,
     /// Administratively up.
@@ -393,6 +397,16 @@ pub struct WireguardPeer {
     pub allowed_ips: Vec<Prefix>,
     /// Keepalive interval towards it, in seconds (none when absent).
     pub persistent_keepalive: Option<u16>,
+    /// Whether a preshared key is mixed into its handshakes. A plan never sets one (the
+    /// inventory has none), so one found on a host was set behind vxlan-mesh's back: both
+    /// sides must agree on it, and a key only one side has stops every handshake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preshared_key: bool,
+}
+
+/// Whether a number is 0 (left out of a serialized plan: the default).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The BGP EVPN control plane of one host (evpn mode): what the FRR configuration is
@@ -798,6 +812,7 @@ fn wireguard_plan(fleet: &Fleet, me: &Host, peers: &[Peer]) -> Option<WireguardP
                 endpoint: w.endpoint,
                 allowed_ips: vec![Prefix::single(w.address)],
                 persistent_keepalive: w.persistent_keepalive,
+                preshared_key: false,
             })
         })
         .collect();
@@ -808,6 +823,7 @@ fn wireguard_plan(fleet: &Fleet, me: &Host, peers: &[Peer]) -> Option<WireguardP
         address: mine.address,
         prefix_len: settings.prefix.prefix_len(),
         listen_port: settings.port,
+        fwmark: 0,
         mtu: fleet
             .encapsulation()
             .wireguard_mtu(me.underlay_mtu)

@@ -260,6 +260,20 @@ pub fn owner_alias() -> String {
     format!("{}:wireguard", crate::names::OWNER_MARK)
 }
 
+/// A firewall mark in the words `wg set … fwmark` takes: `off` for none, else hexadecimal.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::fwmark_text;
+/// assert_eq!((fwmark_text(0), fwmark_text(42)), ("off".to_string(), "0x2a".to_string()));
+/// ```
+pub fn fwmark_text(mark: u32) -> String {
+    if mark == 0 {
+        "off".into()
+    } else {
+        format!("{mark:#x}")
+    }
+}
+
 /// Bytes of a WireGuard public (or private) key.
 pub const KEY_LEN: usize = 32;
 
@@ -368,6 +382,97 @@ pub struct PeerSession {
     pub rx_bytes: u64,
     /// Bytes sent to it.
     pub tx_bytes: u64,
+}
+
+/// The kernel's main routing table, where the route of the interface's prefix is.
+pub const MAIN_TABLE: u32 = 254;
+
+/// The route the kernel chose towards a peer's inner address (read by `status` and `apply`
+/// as `ip route get fibmatch ADDRESS` shows it). Traffic to the peer is encrypted only when
+/// it leaves through the WireGuard interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PeerRoute {
+    /// The peer's host name.
+    pub peer: String,
+    /// Its inner address (the VXLAN devices' destination).
+    pub address: IpAddr,
+    /// The route that matches it; `None` when none does.
+    pub route: Option<Route>,
+}
+
+impl PeerRoute {
+    /// The route towards `address` of peer `peer`.
+    pub fn new(peer: String, address: IpAddr, route: Option<Route>) -> PeerRoute {
+        PeerRoute { peer, address, route }
+    }
+}
+
+/// One route of a routing table, as much of it as tells where it sends packets.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::Route;
+/// let r = Route::new("192.0.2.130".parse().unwrap(), 32, 254, Some("ul0".into()), "192.0.2.2".parse().ok(), None);
+/// assert_eq!(r.to_string(), "192.0.2.130/32 via 192.0.2.2 dev ul0");
+/// let b = Route::new("192.0.2.128".parse().unwrap(), 25, 100, None, None, Some("blackhole".into()));
+/// assert_eq!(b.to_string(), "blackhole 192.0.2.128/25 table 100");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Route {
+    /// Its destination network.
+    pub destination: IpAddr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// The routing table holding it.
+    pub table: u32,
+    /// The interface it sends through; `None` for a route that sends nowhere.
+    pub device: Option<String>,
+    /// Its next hop, if any.
+    pub gateway: Option<IpAddr>,
+    /// Its type when not an ordinary (unicast) route: `blackhole`, `unreachable`, ….
+    pub kind: Option<String>,
+}
+
+impl Route {
+    /// A route from its parts.
+    pub fn new(
+        destination: IpAddr,
+        prefix_len: u8,
+        table: u32,
+        device: Option<String>,
+        gateway: Option<IpAddr>,
+        kind: Option<String>,
+    ) -> Route {
+        Route {
+            destination,
+            prefix_len,
+            table,
+            device,
+            gateway,
+            kind,
+        }
+    }
+}
+
+/// In `ip route` words, so that `ip route del` takes it as it is.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(kind) = &self.kind {
+            write!(f, "{kind} ")?;
+        }
+        write!(f, "{}/{}", self.destination, self.prefix_len)?;
+        if let Some(gateway) = self.gateway {
+            write!(f, " via {gateway}")?;
+        }
+        if let Some(device) = &self.device {
+            write!(f, " dev {}", device.escape_debug())?;
+        }
+        if self.table != MAIN_TABLE {
+            write!(f, " table {}", self.table)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! WireGuard interface and its peers, the MTU through both headers, and the firewall.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use vxlan_mesh_core::wireguard::{PeerRoute, Route, MAIN_TABLE};
 use vxlan_mesh_core::{Encryption, Fleet, HostPlan, Inventory, ValidationError};
 
 const KEYS: [&str; 4] = [
@@ -232,7 +233,10 @@ fn an_observed_peer_with_another_endpoint_is_set_again_alone() {
     let changes = diff(&want, &have).unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert!(matches!(&changes[0], Change::UpdateWireguard { .. }));
-    assert_eq!(changes[0].to_string(), "update wireguard vxmwg0: update peer h3");
+    assert_eq!(
+        changes[0].to_string(),
+        "update wireguard vxmwg0: update peer h3 (endpoint)"
+    );
     let lowered = ops::lower(&changes);
     assert!(
         matches!(&lowered[..], [Op::SetPeer { peer, .. }] if peer.name == "h3"),
@@ -255,11 +259,144 @@ fn dry_run_creates_the_interface_before_the_vxlan_devices_with_the_key_path() {
             .unwrap_or_else(|| panic!("{prefix}: {lines:#?}"))
     };
     assert!(at("ip link add name vxmwg0 type wireguard") < at("ip link add name vxm100 type vxlan"));
-    assert!(lines.contains(&"wg set vxmwg0 private-key /etc/vxlan-mesh/wireguard.key listen-port 51820".to_string()));
+    assert!(lines
+        .contains(&"wg set vxmwg0 private-key /etc/vxlan-mesh/wireguard.key listen-port 51820 fwmark off".to_string()));
     assert!(lines.contains(&"ip address add 10.213.0.1/16 dev vxmwg0".to_string()));
     assert!(lines.contains(&format!(
-        "wg set vxmwg0 peer {} endpoint 192.0.2.2:51820 allowed-ips 10.213.0.2/32 persistent-keepalive off",
+        "wg set vxmwg0 peer {} endpoint 192.0.2.2:51820 allowed-ips 10.213.0.2/32 persistent-keepalive off preshared-key /dev/null",
         KEYS[1]
     )));
     assert!(at("wg set vxmwg0 peer") < at("ip link set dev vxmwg0 up"));
+}
+
+#[test]
+fn a_preshared_key_or_a_firewall_mark_set_by_hand_is_drift_that_the_plan_clears() {
+    let want = plan(&fleet(3, "flood", false, ""), "h1").state();
+    let mut have = want.clone();
+    let wg = have.wireguard.as_mut().unwrap();
+    wg.private_key_file = None;
+    wg.fwmark = 0x2a;
+    wg.peers[0].preshared_key = true;
+    let changes = diff(&want, &have).unwrap();
+    assert_eq!(
+        changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["update wireguard vxmwg0: fwmark 0x2a -> off, update peer h2 (preshared key)"]
+    );
+    let lines = argv::for_changes(&changes);
+    assert_eq!(
+        lines,
+        [
+            "wg set vxmwg0 private-key /etc/vxlan-mesh/wireguard.key listen-port 51820 fwmark off".to_string(),
+            format!(
+                "wg set vxmwg0 peer {} endpoint 192.0.2.2:51820 allowed-ips 10.213.0.2/32 persistent-keepalive off preshared-key /dev/null",
+                KEYS[1]
+            ),
+        ]
+    );
+}
+
+/// `have` with the route towards every peer's inner address: `route` for h2, through
+/// the interface for the others.
+fn with_route_to_h2(want: &State, route: Option<Route>) -> State {
+    let mut have = want.clone();
+    let wg = have.wireguard.as_mut().unwrap();
+    wg.private_key_file = None;
+    let ours = Route::new(
+        "10.213.0.0".parse().unwrap(),
+        16,
+        MAIN_TABLE,
+        Some("vxmwg0".into()),
+        None,
+        None,
+    );
+    have.wireguard_routes = wg
+        .peers
+        .iter()
+        .map(|p| {
+            let r = if p.name == "h2" {
+                route.clone()
+            } else {
+                Some(ours.clone())
+            };
+            PeerRoute::new(p.name.clone(), p.allowed_ips[0].network(), r)
+        })
+        .collect();
+    have
+}
+
+#[test]
+fn a_route_not_ours_that_wins_over_the_interface_is_reported_and_has_no_command() {
+    let want = plan(&fleet(3, "flood", false, ""), "h1").state();
+    for route in [
+        // More specific, in main.
+        Route::new(
+            "10.213.0.2".parse().unwrap(),
+            32,
+            MAIN_TABLE,
+            Some("ul0".into()),
+            "192.0.2.9".parse().ok(),
+            None,
+        ),
+        // As specific: the route there first wins the tie.
+        Route::new(
+            "10.213.0.0".parse().unwrap(),
+            16,
+            MAIN_TABLE,
+            Some("ul0".into()),
+            None,
+            None,
+        ),
+        // Less specific, in a table looked up before main.
+        Route::new("0.0.0.0".parse().unwrap(), 0, 100, None, None, Some("blackhole".into())),
+    ] {
+        let changes = diff(&want, &with_route_to_h2(&want, Some(route.clone()))).unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(
+            changes[0].to_string(),
+            format!(
+                "route not added by vxlan-mesh takes peer h2 out of wireguard vxmwg0: 10.213.0.2 goes by `{route}`"
+            )
+        );
+        assert!(argv::for_changes(&changes).is_empty());
+    }
+}
+
+#[test]
+fn a_missing_route_of_the_interface_is_restored_by_giving_its_address_again() {
+    let want = plan(&fleet(3, "flood", false, ""), "h1").state();
+    let default = Route::new(
+        "0.0.0.0".parse().unwrap(),
+        0,
+        MAIN_TABLE,
+        Some("ul0".into()),
+        "192.0.2.254".parse().ok(),
+        None,
+    );
+    for route in [Some(default), None] {
+        let have = with_route_to_h2(&want, route);
+        let changes = diff(&want, &have).unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert!(
+            changes[0]
+                .to_string()
+                .starts_with("restore the route of 10.213.0.1/16 through wireguard vxmwg0 (10.213.0.2 "),
+            "{}",
+            changes[0]
+        );
+        assert_eq!(
+            argv::for_changes(&changes),
+            [
+                "ip address del 10.213.0.1/16 dev vxmwg0",
+                "ip address add 10.213.0.1/16 dev vxmwg0"
+            ]
+        );
+        // Down, the interface has no route: bringing it up restores it, nothing more.
+        let mut down = have.clone();
+        down.wireguard.as_mut().unwrap().up = false;
+        let changes = diff(&want, &down).unwrap();
+        assert_eq!(
+            changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["update wireguard vxmwg0: up"]
+        );
+    }
 }

@@ -202,6 +202,8 @@ struct Wg {
     /// The key file used unless `VXLAN_MESH_WIREGUARD_KEY` names another.
     key_file: String,
     listen_port: String,
+    /// The firewall mark as `wg show IFNAME fwmark` prints it (`off`: none).
+    fwmark: String,
     /// `ADDRESS/LENGTH`, as `ip -o addr` lists it.
     address: String,
     mtu: String,
@@ -216,6 +218,11 @@ struct Wg {
     add_address: Cmd,
     /// Deletes the stale address `$addr`.
     delete_address: Cmd,
+    /// Deletes the planned address (given again next, to restore the route of its prefix).
+    delete_own_address: Cmd,
+    /// The peers' inner addresses, space-separated: each must be routed through the
+    /// interface.
+    peer_addresses: String,
     /// Removes the stale peer `$key`.
     remove_peer: Cmd,
     set_up: Cmd,
@@ -226,7 +233,8 @@ struct Wg {
 
 struct WgPeer {
     name: String,
-    /// `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template) prints a peer.
+    /// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template)
+    /// prints a peer (the preshared key as `(none)`, or `set`: never the key itself).
     line: String,
     set: Cmd,
 }
@@ -235,6 +243,10 @@ struct WgPeer {
 struct Frr {
     /// The core's `router bgp` block, as FRR's `show running-config` prints it.
     conf: String,
+    /// `VNI:DEVICE` of each VXLAN device, space-separated.
+    vnis: String,
+    /// The vtysh commands that make zebra learn forgotten VNIs again (one `-c` each).
+    relearn: Vec<String>,
 }
 
 struct Ebtables {
@@ -503,6 +515,7 @@ fn wg(w: &WireguardPlan) -> Wg {
             interface: interface.clone(),
             private_key_file: Some(PathBuf::from(&key_file)),
             listen_port: w.listen_port,
+            fwmark: w.fwmark,
         },
         &[(key_file, Param::KeyFile)],
     );
@@ -532,8 +545,9 @@ fn wg(w: &WireguardPlan) -> Wg {
             WgPeer {
                 name: p.name.clone(),
                 line: format!(
-                    "{} {} {} {}",
+                    "{} {} {} {} {}",
                     p.public_key,
+                    if p.preshared_key { "set" } else { "(none)" },
                     p.endpoint,
                     allowed.join(","),
                     p.persistent_keepalive
@@ -550,6 +564,7 @@ fn wg(w: &WireguardPlan) -> Wg {
         public_key: w.public_key.to_string(),
         key_file: crate::networkd::key_file(w),
         listen_port: w.listen_port.to_string(),
+        fwmark: vxlan_mesh_core::wireguard::fwmark_text(w.fwmark),
         address: format!("{}/{}", w.address, w.prefix_len),
         mtu: w.mtu.to_string(),
         alias: w.alias.clone(),
@@ -566,6 +581,17 @@ fn wg(w: &WireguardPlan) -> Wg {
             prefix_len: w.prefix_len,
         }),
         delete_address,
+        delete_own_address: Cmd::of(&Op::DeleteAddress {
+            interface: interface.clone(),
+            address: w.address,
+            prefix_len: w.prefix_len,
+        }),
+        peer_addresses: w
+            .peers
+            .iter()
+            .flat_map(|p| p.allowed_ips.iter().map(|a| a.network().to_string()))
+            .collect::<Vec<_>>()
+            .join(" "),
         remove_peer,
         set_up: set_link(&interface, |s| s.up = Some(true)),
         peer_keys: w
@@ -624,7 +650,15 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
         sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
-        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
+        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr {
+            conf: c.render(),
+            vnis: plan
+                .vxlans()
+                .map(|v| format!("{}:{}", v.vni, v.name))
+                .collect::<Vec<_>>()
+                .join(" "),
+            relearn: vxlan_mesh_core::frr::relearn_commands(c.asn()),
+        }),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

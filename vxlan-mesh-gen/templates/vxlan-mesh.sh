@@ -60,6 +60,8 @@ WG_PUBLIC={{ wg.public_key }}
 WG_KEY=${VXLAN_MESH_WIREGUARD_KEY:-{{ wg.key_file }}}
 # The public keys of the planned peers: any other peer is removed.
 WG_PEERS={{ wg.peer_keys }}
+# The planned peers' inner addresses: each must be routed through $WG_IF.
+WG_INNER={{ wg.peer_addresses }}
 {%- endif %}
 {%- if let Some(fw) = firewall %}
 
@@ -82,6 +84,8 @@ NFT_REMOVE={{ nft_remove.text }}
 # EVPN: vxlan-mesh's router bgp block for FRR, as `vtysh -c 'show running-config'` prints
 # it; its peer-group vxlan-mesh marks it as vxlan-mesh's.
 FRR_CONF={{ frr.conf }}
+# Each VNI of the plan and its device, `VNI:DEVICE`: zebra must tie the VNI to that device.
+FRR_VNIS={{ frr.vnis }}
 {%- endif %}
 {%- if let Some(ebt) = ebtables %}
 # The rules of the loop-prevention chain, as `ebtables -L` lists them.
@@ -424,15 +428,22 @@ wg_key_check() {
 	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
 }
 
-# The interface's peers as `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, one per line: `wg show
+# The interface's peers as `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, one per line
+# (a preshared key shown as `set`, never itself): `wg show
 # dump` without its first line (which holds the private key, and is never printed).
 wg_peers() {
-	wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " $3 " " $4 " " $8 }' || true
+	wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }' || true
 }
 
 # The interface's addresses as ADDRESS/LENGTH (IPv6 link-local ones left out).
 wg_addresses() {
 	ip -o addr show dev "$WG_IF" 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
+}
+
+# True when $WG_IF is a WireGuard device (it answers `wg`) with no private key (its public
+# key shows as `(none)`), no peer and no address.
+wg_blank() {
+	[ "$(wg show "$WG_IF" public-key 2>/dev/null)" = "(none)" ] && [ -z "$(wg_peers)" ] && [ -z "$(wg_addresses)" ]
 }
 
 # Creates the interface: a kernel `wireguard` link, or where the kernel has none, the TUN
@@ -457,7 +468,14 @@ wg_create() {
 # down, marked, given its MTU, key, listen port, address and peers, then brought up. Only
 # what differs is changed, peer by peer: an unchanged peer's session goes on.
 wireguard_step() {
-	claim "$WG_IF"
+	# A device an earlier start created and was killed before marking: no alias, no key,
+	# no peer, no address. Nothing in it is anyone's configuration: it is finished, not
+	# refused as foreign (marked below).
+	if link_exists "$WG_IF" && [ -z "$(link_alias "$WG_IF")" ] && wg_blank; then
+		differs "$WG_IF was left half-made (not marked, not configured): finishing it"
+	else
+		claim "$WG_IF"
+	fi
 	if ! link_exists "$WG_IF"; then
 		if [ "$CREATOR" = networkd ] && [ -d /sys/module/wireguard ]; then
 			# systemd-networkd creates it from its .netdev file.
@@ -471,8 +489,8 @@ wireguard_step() {
 	d=$(details "$WG_IF")
 	[ "$(field "$d" alias)" = {{ wg.alias }} ] || run {{ wg.set_alias|words }}
 	[ "$(field "$d" mtu)" = {{ wg.mtu }} ] || run {{ wg.set_mtu|words }}
-	if [ "$(wg show "$WG_IF" public-key 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$(wg show "$WG_IF" listen-port 2>/dev/null)" != {{ wg.listen_port }} ]; then
-		differs "$WG_IF does not have the key of this host or the planned listen port: setting them"
+	if [ "$(wg show "$WG_IF" public-key 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$(wg show "$WG_IF" listen-port 2>/dev/null)" != {{ wg.listen_port }} ] || [ "$(wg show "$WG_IF" fwmark 2>/dev/null)" != {{ wg.fwmark }} ]; then
+		differs "$WG_IF does not have the key of this host, the planned listen port or firewall mark: setting them"
 		run {{ wg.configure|words }}
 	fi
 	for addr in $(wg_addresses); do
@@ -494,6 +512,31 @@ wireguard_step() {
 	printf '%s\n' "$have" | grep -qxF {{ p.line }} || run {{ p.set|words }}
 {%- endfor %}
 	is_up "$d" || run {{ wg.set_up|words }}
+	wg_routes
+}
+
+# Each peer's inner address must leave through $WG_IF. A route that takes one elsewhere
+# wins either because the interface's own route (the kernel's, for its address's prefix)
+# was deleted, which giving the address again restores, or over it (more specific, or in
+# a table looked up before main): that route was not added by vxlan-mesh and is not
+# removed; start refuses to go on and status reports it.
+wg_routes() {
+	for inner in $WG_INNER; do
+		dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+		[ "$dev" = "$WG_IF" ] && continue
+		route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
+		if [ "$MODE" != check ] && is_up "$(details "$WG_IF")" && ! ip route show table main dev "$WG_IF" proto kernel 2>/dev/null | grep -qv '^fe80:'; then
+			differs "the route of $WG_IF's prefix is missing ($inner goes by \`${route:-no route}\`): giving $WG_IF its address again"
+			run {{ wg.delete_own_address|words }}
+			run {{ wg.add_address|words }}
+			[ "$MODE" = print ] && continue
+			dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+			[ "$dev" = "$WG_IF" ] && continue
+			route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
+		fi
+		[ "$MODE" = apply ] && die "route \`$route\` takes peer address \`$inner\` away from $WG_IF (not added by vxlan-mesh, so not removed): delete it (\`ip route del $route\`) or narrow it"
+		differs "route not added by vxlan-mesh, or the route of $WG_IF's prefix missing: peer address $inner goes by \`${route:-no route}\`, not $WG_IF"
+	done
 }
 {%- endif %}
 {%- if frr.is_some() %}
@@ -563,6 +606,44 @@ frr_step() {
 		frr_remove "$have"
 	fi
 	frr_load
+}
+
+# The device zebra ties VNI $1 to (`show evpn vni json`), waiting up to 2 s for zebra to
+# learn a device just made; nothing when zebra does not know the VNI.
+zebra_device() {
+	tries=0
+	while :; do
+		found=$(vtysh -c 'show evpn vni json' 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
+		if [ -n "$found" ] || [ "$tries" -ge 10 ]; then
+			break
+		fi
+		tries=$((tries + 1))
+		sleep 0.2
+	done
+	printf '%s' "$found"
+}
+
+# zebra keeps one device per VNI. A VNI tied to a device vxlan-mesh did not make (our VNI on
+# another UDP port) was taken over: reported, left alone. A VNI zebra does not know (it
+# forgets one for good when another device that held it goes away) is learnt again by
+# giving advertise-all-vni again.
+frr_vnis() {
+	# A dry run cannot tell what zebra learns once the block it prints is loaded.
+	[ "$MODE" != print ] || return 0
+	command -v vtysh >/dev/null 2>&1 || return 0
+	forgotten=
+	for pair in $FRR_VNIS; do
+		vni=${pair%%:*}
+		found=$(zebra_device "$vni")
+		if [ -z "$found" ]; then
+			forgotten="$forgotten $vni"
+		elif [ "$found" != "${pair#*:}" ]; then
+			differs "VNI $vni is tied by FRR's zebra to interface $found, not to ${pair#*:}: that device (not vxlan-mesh's) took the VNI over; remove it (or change its VNI)"
+		fi
+	done
+	[ -n "$forgotten" ] || return 0
+	differs "FRR's zebra does not know VNI(s)$forgotten: giving advertise-all-vni again"
+	run vtysh{% if let Some(f) = frr %}{% for c in f.relearn %} -c {{ c }}{% endfor %}{% endif %}
 }
 
 # Removes vxlan-mesh's router bgp block from FRR, if FRR runs one.
@@ -652,6 +733,7 @@ converge() {
 {%- endfor %}
 {%- if frr.is_some() %}
 	frr_step
+	frr_vnis
 {%- endif %}
 }
 

@@ -177,6 +177,28 @@ fn shell_evpn_with_frr() {
     run_script(&lab, &hosts[0].netns, &frrs[0], &scripts[0], "start", 0);
     run_script(&lab, &hosts[0].netns, &frrs[0], &scripts[0], "status", 0);
 
+    // A foreign device with our VNI on another port: zebra ties the VNI to it, which status
+    // reports (start leaves it). When it goes, zebra forgets the VNI: status reports that,
+    // and start makes zebra learn it again.
+    let ns = &hosts[0].netns;
+    let foreign = "ip link add fbr type bridge && ip link add fvx type vxlan id 100 dstport 4790 \
+        local 192.0.2.1 nolearning && ip link set fvx master fbr && ip link set fbr up && ip link set fvx up";
+    exec_expect(&lab, ns, &["sh", "-c", foreign], 0);
+    let drift = run_script(&lab, ns, &frrs[0], &scripts[0], "status", 3);
+    assert!(
+        drift.contains("VNI 100 is tied by FRR's zebra to interface fvx, not to vxm100"),
+        "{drift}"
+    );
+    exec_expect(&lab, ns, &["sh", "-c", "ip link del fvx && ip link del fbr"], 0);
+    let drift = run_script(&lab, ns, &frrs[0], &scripts[0], "status", 3);
+    assert!(
+        drift.contains("FRR's zebra does not know VNI(s) 100: giving advertise-all-vni again"),
+        "{drift}"
+    );
+    run_script(&lab, ns, &frrs[0], &scripts[0], "start", 0);
+    run_script(&lab, ns, &frrs[0], &scripts[0], "status", 0);
+    assert_overlay_works(&lab, "shell form of evpn-four after zebra learnt its VNI again");
+
     for (i, h) in hosts.iter().enumerate() {
         run_script(&lab, &h.netns, &frrs[i], &scripts[i], "stop", 0);
         let running = run_script_vtysh(&lab, &h.netns, &frrs[i], "show running-config");

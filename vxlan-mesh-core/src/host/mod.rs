@@ -207,36 +207,45 @@ pub fn apply(ns: &Netns, plan: &HostPlan, opts: &Options) -> Result<Report, Host
         let devices = netlink::converge_locked(&plan.state(), Some(&plan)).map_err(stopped)?;
         // FRR after the devices: zebra announces a VNI once its VXLAN device exists. The
         // change was read under this same lock, so it is still the one FRR needs.
-        converge_frr(&opts.frr, &plan, &record, frr.as_ref()).map_err(|e| HostError::StoppedAfterDevices {
-            host: host(),
-            devices: devices.clone(),
-            source: Box::new(e),
-        })?;
-        Ok(Report { devices, frr })
+        let relearnt =
+            converge_frr(&opts.frr, &plan, &record, frr.as_ref()).map_err(|e| HostError::StoppedAfterDevices {
+                host: host(),
+                devices: devices.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(Report {
+            devices,
+            frr: frr.or(relearnt),
+        })
     })
     .map_err(stopped)?
 }
 
 /// Sends `change` to FRR, keeping the record true: written before a block of ours is
-/// loaded, deleted once none is left.
+/// loaded, deleted once none is left. With our block already in place, zebra must know
+/// every VNI of the plan: one it forgot is learnt again, and that change is returned.
 fn converge_frr(
     frr: &Frr,
     plan: &HostPlan,
     record: &std::path::Path,
     change: Option<&BgpChange>,
-) -> Result<(), HostError> {
+) -> Result<Option<BgpChange>, HostError> {
     match desired_block(plan) {
         Some((_, asn)) => {
             if !frr_record::exists(record) {
                 frr_record::write(record, frr, asn)?;
             }
-            if let Some(change) = change {
-                frr.send_unlocked(change).map_err(|source| HostError::FrrLoad {
-                    frr: frr.to_string(),
-                    source,
-                })?;
+            let load = |source| HostError::FrrLoad {
+                frr: frr.to_string(),
+                source,
+            };
+            match change {
+                Some(change) => frr.send_unlocked(change).map_err(load).map(|()| None),
+                None => {
+                    let vnis = plan.evpn.as_ref().map(|e| e.vnis.as_slice()).unwrap_or_default();
+                    frr.relearn_unlocked(asn, vnis).map_err(load)
+                }
             }
-            Ok(())
         }
         None => {
             if let Some(change) = change {
@@ -245,7 +254,7 @@ fn converge_frr(
                     source,
                 })?;
             }
-            frr_record::remove(record)
+            frr_record::remove(record).map(|()| None)
         }
     }
 }

@@ -98,17 +98,20 @@ impl Status {
 /// when the record says there may be one); `None` when there is nothing to report.
 pub(super) fn frr_status_locked(frr: &Frr, plan: &HostPlan, record: &Path) -> Result<Option<FrrStatus>, HostError> {
     let changes: Vec<BgpChange> = frr_change(frr, plan, record)?.into_iter().collect();
-    let Some(evpn) = plan.evpn.as_ref().filter(|_| desired_block(plan).is_some()) else {
+    if plan.evpn.is_none() || desired_block(plan).is_none() {
         return Ok((!changes.is_empty()).then(|| FrrStatus {
             changes,
             ..FrrStatus::default()
         }));
-    };
+    }
     let health = frr.health_unlocked().map_err(|source| HostError::FrrHealth {
         frr: frr.to_string(),
         source,
     })?;
-    let problems = health.problems(&evpn.vnis);
+    // Every VNI of the plan, each on our device: a VNI zebra ties to another device is a
+    // problem too (that device carries the VNI's traffic).
+    let devices: Vec<(u32, &str)> = plan.vxlans().map(|v| (v.vni, v.name.as_str())).collect();
+    let problems = health.problems_of_devices(&devices);
     Ok(Some(FrrStatus {
         changes,
         health,

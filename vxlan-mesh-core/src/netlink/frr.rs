@@ -166,6 +166,9 @@ impl fmt::Display for Frr {
     }
 }
 
+/// How long [`Frr::relearn`] gives zebra to learn the VNI of a device apply just made.
+pub const RELEARN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Frr {
     /// The system's FRR: vtysh with its default paths.
     pub fn system() -> Frr {
@@ -259,6 +262,39 @@ impl Frr {
             }
             Ok(change)
         })
+    }
+
+    /// Makes zebra learn again the VNIs of `vnis` (the plan's, whose devices apply made)
+    /// that it forgot: a VNI zebra does not know within [`RELEARN_WAIT`] (it learns a new
+    /// device's in milliseconds) was forgotten, which no event on our device repairs, so
+    /// `advertise-all-vni` of our block `router bgp ASN` is given again ([`BgpChange::Relearn`]).
+    /// Returns that change, or `None` when zebra knows every VNI. A VNI zebra ties to
+    /// another device is known: [`Health::problems_of_devices`] reports it.
+    pub fn relearn(&self, ns: &Netns, asn: u32, vnis: &[u32]) -> Result<Option<BgpChange>, FrrError> {
+        self.in_namespace(ns, Lock::Exclusive, || self.relearn_unlocked(asn, vnis))
+    }
+
+    /// [`Frr::relearn`] under a lock the caller holds ([`crate::host`]).
+    pub(crate) fn relearn_unlocked(&self, asn: u32, vnis: &[u32]) -> Result<Option<BgpChange>, FrrError> {
+        let deadline = std::time::Instant::now() + RELEARN_WAIT;
+        let forgotten = loop {
+            let known = Health::from_json("", &self.vtysh(&["show evpn vni json".to_string()])?)?.vnis;
+            let forgotten: Vec<u32> = vnis
+                .iter()
+                .filter(|vni| !known.iter().any(|k| k.vni == **vni))
+                .copied()
+                .collect();
+            if forgotten.is_empty() {
+                return Ok(None);
+            }
+            if std::time::Instant::now() >= deadline {
+                break forgotten;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let change = BgpChange::Relearn { asn, vnis: forgotten };
+        self.vtysh(&change.vtysh_commands())?;
+        Ok(Some(change))
     }
 
     /// The BGP sessions of the `l2vpn evpn` address family and the VNIs zebra knows.

@@ -355,7 +355,7 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         if let Some(link) = &links.wireguard {
             let dump = wireguard::dump(&link.name)?;
             links.wireguard_sessions = dump.peers.clone();
-            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?, dump)?);
+            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?, dump));
         }
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();
@@ -516,7 +516,19 @@ fn prepare(
     desired: &State,
     plan: Option<&HostPlan>,
 ) -> Result<(Report, State, observe::Links), ApplyError> {
-    let (observed, links) = observe_with(socket)?;
+    let (mut observed, links) = observe_with(socket)?;
+    if let Some(want) = plan.and_then(|p| p.wireguard.as_ref()) {
+        if !links.unmarked_wireguard.is_empty() {
+            wireguard::adopt_half_made(
+                &mut observed,
+                &links.unmarked_wireguard,
+                want,
+                &socket.dump_addresses()?,
+            );
+        }
+        let names = links.index.iter().map(|(n, i)| (*i, n.as_str())).collect();
+        observed.wireguard_routes = wireguard::peer_routes(socket, want, &names)?;
+    }
     let changes = diff(desired, &observed)?;
     let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
     Ok((Report { changes, warnings }, observed, links))
@@ -533,8 +545,30 @@ fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Repo
 pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
     let mut socket = socket::Socket::new()?;
     let (report, _, links) = prepare(&mut socket, desired, plan)?;
+    refuse_foreign_routes(&report.changes)?;
     execute_in_phases(&mut socket, &report.changes, links.index)?;
     Ok(report)
+}
+
+/// A route that is not ours and takes a peer's inner address away from the WireGuard
+/// interface is reported by `status` but never removed: apply refuses before changing
+/// anything, naming it.
+fn refuse_foreign_routes(changes: &[Change]) -> Result<(), ApplyError> {
+    match changes.iter().find_map(|c| match c {
+        Change::ForeignRoute { interface, found } => Some((interface, found)),
+        _ => None,
+    }) {
+        Some((interface, found)) => Err(ApplyError::Foreign(ForeignConflict::Route {
+            peer: found.peer.clone(),
+            address: found.address,
+            route: found
+                .route
+                .as_ref()
+                .map_or_else(|| "(none)".into(), ToString::to_string),
+            interface: interface.clone(),
+        })),
+        None => Ok(()),
+    }
 }
 
 /// Executes the changes phase by phase, so that a failure can tell which changes were

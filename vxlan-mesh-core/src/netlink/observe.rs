@@ -39,6 +39,10 @@ pub(crate) struct Links {
     pub(crate) wireguard: Option<OwnedLink>,
     /// Its peers' sessions, from the same `wg show dump` as its peers.
     pub(crate) wireguard_sessions: Vec<crate::wireguard::PeerSession>,
+    /// WireGuard links and TUN devices with no alias at all (foreign too): one named like
+    /// the plan's interface may be one an apply created and was killed before it marked
+    /// ([`super::wireguard::adopt_half_made`]).
+    pub(crate) unmarked_wireguard: Vec<OwnedLink>,
 }
 
 /// What decides whether the kernel lets another VXLAN device share a VNI with this one
@@ -285,7 +289,16 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             }
             // Everything else, including an owned-looking alias on another kind of device,
             // is foreign: never modified, never deleted.
-            (_, kind) => {
+            (alias, kind) => {
+                if alias.is_none_or(str::is_empty) && matches!(kind, Some(InfoKind::Wireguard | InfoKind::Tun)) {
+                    out.unmarked_wireguard.push(OwnedLink {
+                        name: name.to_string(),
+                        index: link.header.index,
+                        mtu: r.mtu,
+                        up,
+                        alias: String::new(),
+                    });
+                }
                 if kind == Some(&InfoKind::Vxlan) {
                     out.foreign_vxlans
                         .push(ForeignVxlan::new(name, r.vxlan.unwrap_or_default()));

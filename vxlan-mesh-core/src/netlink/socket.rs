@@ -16,7 +16,7 @@ use netlink_packet_core::{
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use netlink_packet_route::neighbour::NeighbourMessage;
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteMetric};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteMetric};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::SocketAddr;
@@ -274,6 +274,27 @@ impl Socket {
                 }
                 oif.map(|i| (i, mtu))
             }
+            _ => None,
+        }))
+    }
+
+    /// The route of the routing tables that matches `destination` (not the resolved
+    /// host route `route_to` gives: `ip route get fibmatch`); `None` when none does.
+    pub(crate) fn route_match(&mut self, destination: IpAddr) -> Result<Option<RouteMessage>, ApplyError> {
+        let mut request = RouteMessage::default();
+        (request.header.address_family, request.header.destination_prefix_length) = match destination {
+            IpAddr::V4(_) => (AddressFamily::Inet, 32),
+            IpAddr::V6(_) => (AddressFamily::Inet6, 128),
+        };
+        request.header.flags = RouteFlags::FibMatch;
+        request
+            .attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(destination)));
+        let Ok(replies) = self.ask(RouteNetlinkMessage::GetRoute(request), "route")? else {
+            return Ok(None);
+        };
+        Ok(replies.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(route) => Some(route),
             _ => None,
         }))
     }

@@ -6,17 +6,23 @@
 //! `wg show IFNAME dump` prints the private key on its first line: it is dropped there, and no
 //! error or value of this module ever holds it.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
+use std::collections::HashMap;
+
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use netlink_packet_route::AddressFamily;
 
 use super::external;
+use super::socket::Socket;
 use super::ApplyError;
 use crate::argv::{self, Program};
+use crate::diff::State;
 use crate::plan::{WireguardPeer, WireguardPlan};
-use crate::wireguard::{decode_key, PeerSession, Prefix, PublicKey};
+use crate::wireguard::{decode_key, PeerRoute, PeerSession, Prefix, PublicKey, Route};
 
 /// Where the kernel keeps its modules' state: no `wireguard` there means no kernel WireGuard
 /// (built in or loaded; `modprobe` may still load it on demand, which the fallback covers).
@@ -52,6 +58,11 @@ pub(crate) struct Dump {
     pub(crate) public_key: Option<PublicKey>,
     /// Listen port.
     pub(crate) listen_port: u16,
+    /// Firewall mark (0: none).
+    pub(crate) fwmark: u32,
+    /// Whether the interface has a private key at all (a device wireguard-go has just
+    /// created has none).
+    pub(crate) has_private_key: bool,
     /// Peers in the order listed.
     pub(crate) peers: Vec<PeerSession>,
 }
@@ -70,10 +81,13 @@ fn malformed(line: usize) -> ApplyError {
 pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
     let mut lines = text.lines();
     let first: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-    let (public_key, listen_port) = match first.as_slice() {
-        [_private, public, port, _fwmark] => (
+    let (public_key, listen_port, fwmark, has_private_key) = match first.as_slice() {
+        [private, public, port, fwmark] => (
             decode_key(public).ok().map(PublicKey),
             port.parse().map_err(|_| malformed(1))?,
+            parse_fwmark(fwmark).ok_or_else(|| malformed(1))?,
+            // Only whether it is there: the key itself is never kept.
+            *private != NONE,
         ),
         _ => return Err(malformed(1)),
     };
@@ -81,16 +95,16 @@ pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
     for (i, line) in lines.enumerate() {
         let bad = || malformed(i + 2);
         let fields: Vec<&str> = line.split('\t').collect();
-        let [key, _psk, endpoint, allowed, handshake, rx, tx, keepalive] = fields.as_slice() else {
+        let [key, psk, endpoint, allowed, handshake, rx, tx, keepalive] = fields.as_slice() else {
             return Err(bad());
         };
         let public_key = PublicKey(decode_key(key).map_err(|_| bad())?);
         let endpoint: SocketAddr = match *endpoint {
-            "(none)" => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            NONE => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             e => e.parse().map_err(|_| bad())?,
         };
         let allowed_ips = match *allowed {
-            "(none)" => Vec::new(),
+            NONE => Vec::new(),
             list => list
                 .split(',')
                 .map(|p| p.parse::<Prefix>())
@@ -109,6 +123,8 @@ pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
                 endpoint,
                 allowed_ips,
                 persistent_keepalive,
+                // Only whether it is there: the key itself is a secret, never kept.
+                preshared_key: *psk != NONE,
             },
             latest_handshake: (handshake != 0).then(|| UNIX_EPOCH + Duration::from_secs(handshake)),
             rx_bytes: rx.parse().map_err(|_| bad())?,
@@ -118,8 +134,24 @@ pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
     Ok(Dump {
         public_key,
         listen_port,
+        fwmark,
+        has_private_key,
         peers,
     })
+}
+
+/// What `wg show dump` prints for an absent key, endpoint or allowed-IPs list.
+const NONE: &str = "(none)";
+
+/// A firewall mark as `wg show dump` prints it: `off`, or a number (`0x` hexadecimal).
+fn parse_fwmark(text: &str) -> Option<u32> {
+    match text {
+        "off" => Some(0),
+        t => match t.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => t.parse().ok(),
+        },
+    }
 }
 
 /// `wg show NAME dump`, parsed.
@@ -164,9 +196,13 @@ fn address_of(index: u32, addresses: &[AddressMessage]) -> (IpAddr, u8) {
 /// The owned interface as a plan would describe it, from its `wg show dump` (read once by
 /// the caller, which keeps the sessions): its peers named by their public keys, its
 /// private key file unknown.
-pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump) -> Result<WireguardPlan, ApplyError> {
+pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump) -> WireguardPlan {
+    described(link, dump, addresses)
+}
+
+fn described(link: &OwnedLink, dump: Dump, addresses: &[AddressMessage]) -> WireguardPlan {
     let (address, prefix_len) = address_of(link.index, addresses);
-    Ok(WireguardPlan {
+    WireguardPlan {
         interface: link.name.clone(),
         // A missing key shows as the all-zeros key, which no plan has: it is set again.
         public_key: dump.public_key.unwrap_or(PublicKey([0; 32])),
@@ -174,11 +210,99 @@ pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump
         address,
         prefix_len,
         listen_port: dump.listen_port,
+        fwmark: dump.fwmark,
         mtu: link.mtu,
         up: link.up,
         alias: link.alias.clone(),
         peers: dump.peers.into_iter().map(|s| s.peer).collect(),
-    })
+    }
+}
+
+/// Takes over the device named like the plan's interface when it is one an apply created
+/// and was killed (or failed) before marking: a WireGuard device (it answers `wg`) with no
+/// alias, no private key, no peer and no address. Nothing in such a device is anyone's
+/// configuration, so the next apply finishes it, as it finishes a half-made VXLAN device;
+/// any other unmarked device of that name stays foreign, and is refused.
+pub(crate) fn adopt_half_made(
+    observed: &mut State,
+    unmarked: &[OwnedLink],
+    want: &WireguardPlan,
+    addresses: &[AddressMessage],
+) {
+    if observed.wireguard.is_some() {
+        return;
+    }
+    let Some(link) = unmarked.iter().find(|l| l.name == want.interface) else {
+        return;
+    };
+    // A device `wg` cannot read (a plain TUN device, or no `wg`) is not taken.
+    let Ok(dump) = dump(&link.name) else {
+        return;
+    };
+    let blank = !dump.has_private_key && dump.peers.is_empty() && address_of(link.index, addresses).0.is_unspecified();
+    if blank {
+        observed.wireguard = Some(described(link, dump, addresses));
+        observed.foreign.retain(|f| *f != link.name);
+    }
+}
+
+/// The route the kernel matches towards each peer's inner address (`ip route get fibmatch`).
+pub(crate) fn peer_routes(
+    socket: &mut Socket,
+    want: &WireguardPlan,
+    names: &HashMap<u32, &str>,
+) -> Result<Vec<PeerRoute>, ApplyError> {
+    let mut out = Vec::new();
+    for peer in &want.peers {
+        for inner in &peer.allowed_ips {
+            let address = inner.network();
+            let route = socket.route_match(address)?.map(|m| route_of(&m, names));
+            out.push(PeerRoute::new(peer.name.clone(), address, route));
+        }
+    }
+    Ok(out)
+}
+
+/// A route message in the words of [`Route`].
+fn route_of(message: &RouteMessage, names: &HashMap<u32, &str>) -> Route {
+    let address = |a: &RouteAddress| match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    };
+    let header = &message.header;
+    let mut destination = match header.address_family {
+        AddressFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let (mut table, mut device, mut gateway) = (u32::from(header.table), None, None);
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Destination(a) => destination = address(a).unwrap_or(destination),
+            RouteAttribute::Gateway(a) => gateway = address(a),
+            RouteAttribute::Oif(i) => {
+                device = Some(names.get(i).map_or_else(|| format!("if{i}"), |n| (*n).to_string()))
+            }
+            RouteAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    let kind = match header.kind {
+        RouteType::Unicast => None,
+        RouteType::BlackHole => Some("blackhole".to_string()),
+        RouteType::Unreachable => Some("unreachable".to_string()),
+        RouteType::Prohibit => Some("prohibit".to_string()),
+        RouteType::Throw => Some("throw".to_string()),
+        other => Some(format!("{other:?}").to_lowercase()),
+    };
+    Route::new(
+        destination,
+        header.destination_prefix_length,
+        table,
+        device,
+        gateway,
+        kind,
+    )
 }
 
 #[cfg(test)]
@@ -195,11 +319,11 @@ mod tests {
         let text = format!(
             "{PRIVATE}\t{PUBLIC}\t51820\toff\n\
              {PEER}\t(none)\t192.0.2.2:51820\t10.213.0.2/32\t1700000000\t1234\t5678\t25\n\
-             {PUBLIC}\t(none)\t(none)\t(none)\t0\t0\t0\toff\n"
+             {PUBLIC}\t{PRIVATE}\t(none)\t(none)\t0\t0\t0\toff\n"
         );
         let dump = parse_dump(&text).unwrap();
         assert_eq!(dump.public_key.map(|k| k.to_string()), Some(PUBLIC.into()));
-        assert_eq!(dump.listen_port, 51820);
+        assert_eq!((dump.listen_port, dump.fwmark, dump.has_private_key), (51820, 0, true));
         let first = &dump.peers[0];
         assert_eq!(first.peer.endpoint.to_string(), "192.0.2.2:51820");
         assert_eq!(first.peer.allowed_ips[0].to_string(), "10.213.0.2/32");
@@ -212,7 +336,15 @@ mod tests {
         let second = &dump.peers[1];
         assert_eq!(second.latest_handshake, None);
         assert!(second.peer.allowed_ips.is_empty());
+        assert!(!first.peer.preshared_key && second.peer.preshared_key);
         assert!(!format!("{dump:?}").contains(PRIVATE));
+    }
+
+    #[test]
+    fn a_fresh_device_shows_no_private_key_and_a_mark_reads_in_hex() {
+        let dump = parse_dump("(none)\t(none)\t40000\t0x2a\n").unwrap();
+        assert_eq!((dump.has_private_key, dump.public_key, dump.fwmark), (false, None, 42));
+        assert!(dump.peers.is_empty());
     }
 
     #[test]

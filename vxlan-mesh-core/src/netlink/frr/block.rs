@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::frr::{running_block, PEER_GROUP};
+use crate::frr::{relearn_commands, running_block, ADVERTISE_ALL_VNI, PEER_GROUP};
 
 /// A `router bgp ASN` block of the default VRF, read into its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +256,11 @@ impl fmt::Display for Edit {
 ///     edits: vec![Edit::Add { context: None, line: "neighbor 192.0.2.9 peer-group vxlan-mesh".into() }],
 /// };
 /// assert_eq!(change.vtysh_commands(), ["configure terminal", "router bgp 65000", "neighbor 192.0.2.9 peer-group vxlan-mesh"]);
+/// let change = BgpChange::Relearn { asn: 65000, vnis: vec![100] };
+/// assert_eq!(
+///     change.vtysh_commands()[2..],
+///     ["address-family l2vpn evpn", "no advertise-all-vni", "advertise-all-vni", "exit-address-family"]
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "kebab-case")]
@@ -276,15 +281,29 @@ pub enum BgpChange {
         /// The AS number.
         asn: u32,
     },
+    /// `advertise-all-vni` of the block, given again: zebra had forgotten VNIs of the plan
+    /// whose devices exist (it forgets a VNI for good when another VXLAN device that held
+    /// it goes away, and no event on our device brings it back), and reads every VXLAN
+    /// device again when EVPN is turned on.
+    Relearn {
+        /// The AS number.
+        asn: u32,
+        /// The VNIs zebra had forgotten.
+        vnis: Vec<u32>,
+    },
 }
 
 impl BgpChange {
     /// The vtysh commands, in order, one `-c` each: `configure terminal`, `router bgp ASN`,
     /// then each edit's command, entering and leaving its address family around it.
     pub fn vtysh_commands(&self) -> Vec<String> {
+        if let BgpChange::Relearn { asn, .. } = self {
+            return relearn_commands(*asn);
+        }
         let mut out = vec!["configure terminal".to_string()];
         match self {
             BgpChange::Remove { asn } => out.push(format!("no router bgp {asn}")),
+            BgpChange::Relearn { .. } => {}
             BgpChange::Edit { asn, edits, .. } => {
                 out.push(format!("router bgp {asn}"));
                 for run in edits.chunk_by(|a, b| a.context() == b.context()) {
@@ -305,6 +324,14 @@ impl fmt::Display for BgpChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BgpChange::Remove { asn } => write!(f, "remove FRR `router bgp {asn}`"),
+            BgpChange::Relearn { asn, vnis } => {
+                let vnis: Vec<String> = vnis.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "FRR's zebra had forgotten VNI(s) {}: `{ADVERTISE_ALL_VNI}` given again in `router bgp {asn}`",
+                    vnis.join(", ")
+                )
+            }
             BgpChange::Edit {
                 asn,
                 created: true,

@@ -91,6 +91,17 @@ pub enum HealthProblem {
         /// The VNI.
         vni: u32,
     },
+    /// A VNI of the plan that zebra ties to another VXLAN device than ours (one vxlan-mesh
+    /// did not make, with the VNI on another UDP port): FRR announces and installs that
+    /// device's MACs and flood list, not ours. Not ours to remove: the operator must.
+    VniOnForeignDevice {
+        /// The VNI.
+        vni: u32,
+        /// The device zebra ties it to.
+        device: String,
+        /// Ours.
+        ours: String,
+    },
     /// A VNI of the plan for which FRR learnt no remote VTEP: every network has at least two
     /// hosts, so this host's containers reach nobody on it (the others are down or
     /// unreachable, or announce nothing FRR can use).
@@ -113,6 +124,12 @@ impl fmt::Display for HealthProblem {
             HealthProblem::VniUnknown { vni } => {
                 write!(f, "VNI {vni} is not known to FRR's zebra (no EVPN for its VXLAN device)")
             }
+            HealthProblem::VniOnForeignDevice { vni, device, ours } => write!(
+                f,
+                "VNI {vni} is tied by FRR's zebra to interface `{}`, not to `{}`: that device (not vxlan-mesh's) took the VNI over, and FRR serves it instead; remove it (or change its VNI), then run apply",
+                device.escape_debug(),
+                ours.escape_debug()
+            ),
             HealthProblem::NoRemoteVtep { vni } => write!(
                 f,
                 "VNI {vni}: FRR learnt no remote VTEP, so no other host is reachable on it (FRR 8.4 announces IPv4 VTEPs only)"
@@ -211,6 +228,33 @@ impl Health {
                     Some(_) => None,
                 }),
         );
+        problems
+    }
+
+    /// [`Health::problems`] for a host whose plan has the VXLAN devices `devices` (VNI and
+    /// name each), and for each VNI zebra ties to another device than ours, that device.
+    ///
+    /// ```
+    /// use vxlan_mesh_core::netlink::frr::Health;
+    /// let health = Health::from_json(
+    ///     r#"{"peers":{"192.0.2.1":{"state":"Established"}}}"#,
+    ///     r#"{"100":{"vni":100,"vxlanIf":"other0","remoteVteps":["192.0.2.1"]}}"#,
+    /// )?;
+    /// let problems = health.problems_of_devices(&[(100, "vxm100")]);
+    /// assert!(problems[0].to_string().starts_with("VNI 100 is tied by FRR's zebra to interface `other0`, not to `vxm100`"));
+    /// # Ok::<(), vxlan_mesh_core::netlink::frr::FrrError>(())
+    /// ```
+    pub fn problems_of_devices(&self, devices: &[(u32, &str)]) -> Vec<HealthProblem> {
+        let vnis: Vec<u32> = devices.iter().map(|(vni, _)| *vni).collect();
+        let mut problems = self.problems(&vnis);
+        problems.extend(devices.iter().filter_map(|(vni, ours)| {
+            let known = self.vnis.iter().find(|v| v.vni == *vni)?;
+            (known.device != *ours).then(|| HealthProblem::VniOnForeignDevice {
+                vni: *vni,
+                device: known.device.clone(),
+                ours: (*ours).to_string(),
+            })
+        }));
         problems
     }
 }

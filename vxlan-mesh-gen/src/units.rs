@@ -1,15 +1,12 @@
-//! Files the networkd and netplan forms share: the firewall as a `.nft` file with the unit
-//! that loads it, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
+//! Files the networkd and netplan forms share: the unit that loads the firewall, ebtables loop prevention as a unit, the systemd-networkd.service drop-in
 //! that orders both before networkd, and the shell script (`usr/local/sbin/vxlan-mesh.sh`),
 //! whose verbs the units run.
 
 use askama::Template;
-use vxlan_mesh_core::{firewall, HostPlan};
+use vxlan_mesh_core::HostPlan;
 
 use crate::{fill, frr, shell, Header, RenderError, RenderedFile};
 
-const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
-const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
 const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
 const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
 const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
@@ -20,8 +17,7 @@ const UNIT_DIR: &str = "etc/systemd/system";
 struct FirewallUnit<'a> {
     h: &'a Header,
     table: &'a str,
-    apply_path: String,
-    remove_path: String,
+    script: &'a str,
 }
 
 #[derive(Template)]
@@ -61,23 +57,12 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     let script = format!("/{}", shell::PATH);
     let mut units = Vec::new();
     if let Some(fw) = &plan.firewall {
-        files.push(RenderedFile {
-            path: FIREWALL_NFT.into(),
-            mode: 0o644,
-            // The one nft text the core writes; never re-derived here.
-            contents: firewall::nft_script(fw),
-        });
-        files.push(RenderedFile {
-            path: FIREWALL_REMOVE_NFT.into(),
-            mode: 0o644,
-            contents: firewall::nft_remove_script(&fw.table),
-        });
         let path = format!("{UNIT_DIR}/{FIREWALL_UNIT}");
         let unit = FirewallUnit {
             h,
             table: &fw.table,
-            apply_path: format!("/{FIREWALL_NFT}"),
-            remove_path: format!("/{FIREWALL_REMOVE_NFT}"),
+            // The script holds the core's nft text and refuses a foreign table.
+            script: &script,
         };
         files.push(RenderedFile {
             contents: fill(&path, &unit)?,

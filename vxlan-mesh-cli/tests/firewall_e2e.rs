@@ -563,3 +563,48 @@ fn the_loop_chain_returns_to_forward_so_foreign_rules_below_it_apply() {
         assert!(!reaches(from, to), "after {repair} the foreign rule applies again");
     }
 }
+
+/// A table `inet vxlan_mesh` that is not vxlan-mesh's (no set `peers`, no chain `input`):
+/// `apply`, the script's `start` and `status`, and its `firewall-start` (what
+/// vxlan-mesh-firewall.service runs) refuse it with a message naming it and leave it as it
+/// was; `stop` and `firewall-stop` leave it too.
+#[test]
+fn every_form_refuses_a_foreign_table_of_our_name_and_leaves_it() {
+    let tag = names::unique_tag("fwf");
+    let dir = Scratch::new(&tag);
+    let inv = dir.join("inventory.toml");
+    std::fs::write(&inv, inventory_text("flood", false, true)).unwrap();
+    let ns = Netns::named(&format!("{}f", names::tag_prefix(&tag)));
+    sh(&ns.0, "ip link set lo up\nip addr add 192.0.2.1/24 dev lo");
+    sh_in(
+        &ns.0,
+        "nft -f -",
+        "table inet vxlan_mesh {\n chain filter_in {\n  type filter hook input priority 0; policy accept;\n  tcp dport 22 accept\n }\n}\n",
+    );
+    let before = sh(&ns.0, "nft -s list table inet vxlan_mesh");
+    let script = render_script(&ns.0, &inv, "a", &dir);
+
+    let (code, out) = cli_code(&ns.0, &inv, &["apply", "--host", "a"]);
+    assert_ne!(code, Some(0), "apply must refuse:\n{out}");
+    assert!(out.contains("refusing to replace it"), "{out}");
+    for verb in ["start", "status", "firewall-start"] {
+        let (code, out) = script_code(&ns.0, &script, verb);
+        assert_eq!(code, Some(1), "the script's {verb} must refuse:\n{out}");
+        assert!(
+            out.contains("nftables table inet vxlan_mesh exists but was not created by vxlan-mesh"),
+            "{verb}: {out}"
+        );
+        assert_eq!(sh(&ns.0, "nft -s list table inet vxlan_mesh"), before, "after {verb}");
+    }
+    for verb in ["stop", "firewall-stop"] {
+        let (code, out) = script_code(&ns.0, &script, verb);
+        assert_eq!(code, Some(0), "{verb}: {out}");
+        assert_eq!(sh(&ns.0, "nft -s list table inet vxlan_mesh"), before, "after {verb}");
+    }
+    // Without the foreign table, the same script loads ours.
+    sh(&ns.0, "nft delete table inet vxlan_mesh");
+    let (code, out) = script_code(&ns.0, &script, "firewall-start");
+    assert_eq!(code, Some(0), "{out}");
+    let ours = sh(&ns.0, "nft list chain inet vxlan_mesh input");
+    assert!(ours.contains("ip saddr @peers udp dport 4789 accept"), "{ours}");
+}

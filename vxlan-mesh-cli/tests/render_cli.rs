@@ -50,7 +50,7 @@ fn a_multi_file_form_without_out_is_refused_with_the_file_list() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: the networkd form is 8 files ("), "{err}");
+    assert!(err.starts_with("error: the networkd form is 9 files ("), "{err}");
     assert!(err.contains("etc/systemd/network/50-vxlan-mesh-vxm100.netdev"), "{err}");
     assert!(err.trim_end().ends_with("pass --out DIR to write them"), "{err}");
 }

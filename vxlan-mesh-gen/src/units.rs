@@ -9,6 +9,7 @@ use crate::{fill, frr, shell, Header, RenderError, RenderedFile};
 
 const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
 const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
+const CLAIM_UNIT: &str = "vxlan-mesh-claim.service";
 const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
 const UNIT_DIR: &str = "etc/systemd/system";
 
@@ -26,6 +27,13 @@ struct EbtablesUnit<'a> {
     h: &'a Header,
     chain: &'a str,
     script: String,
+}
+
+#[derive(Template)]
+#[template(path = "claim.service")]
+struct ClaimUnit<'a> {
+    h: &'a Header,
+    script: &'a str,
 }
 
 #[derive(Template)]
@@ -85,6 +93,15 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         });
         units.push(EBTABLES_UNIT);
     }
+    // The links networkd finds rather than makes are not the sync's to mark.
+    let path = format!("{UNIT_DIR}/{CLAIM_UNIT}");
+    let unit = ClaimUnit { h, script: &script };
+    files.push(RenderedFile {
+        contents: fill(&path, &unit)?,
+        path: path.into(),
+        mode: 0o644,
+    });
+    units.push(CLAIM_UNIT);
     let path = format!("{UNIT_DIR}/{SYNC_UNIT}");
     // evpn mode: the script's sync loads this file's block into FRR.
     files.extend(frr::render(plan, h)?);

@@ -39,6 +39,9 @@
 #   firewall-start, firewall-stop
 #             only load (remove) the nftables table, refusing one vxlan-mesh did not create
 #             (vxlan-mesh-firewall.service runs these)
+#   claim-check
+#             before systemd-networkd starts: record the links of the plan's names that are
+#             someone else's, which sync then refuses (vxlan-mesh-claim.service runs it)
 #   DRYRUN=1  print the commands that would change the system instead of running them
 # Needs iproute2 (ip, bridge){% if sysctl %}, procps (sysctl){% endif %}{% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}{% if frr.is_some() %}, FRR with bgpd enabled (vtysh){% endif %}.
 set -eu
@@ -54,6 +57,10 @@ EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
+# The links of the plan's names that were there, without vxlan-mesh's mark, before
+# systemd-networkd started (`claim-check` writes it): someone else's, which `sync` must not
+# take for networkd's. One file per network namespace.
+FOREIGN_LINKS=${VXLAN_MESH_RUN:-/run/vxlan-mesh}/foreign-links.$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0)
 {%- if let Some(wg) = wireguard %}
 
 # The WireGuard interface, this host's public key, and the file holding its private key
@@ -169,12 +176,29 @@ owned() {
 
 # Stops before touching a link of the same name that vxlan-mesh did not create. Under
 # sync, systemd-networkd made the links of the plan's names from vxlan-mesh's files (it
-# has no key for an alias): they are marked below, as `vxlan-mesh status` expects.
+# has no key for an alias): they are marked below, as `vxlan-mesh status` expects; but not
+# one that was there before networkd started (recorded by `claim-check`), which networkd
+# configures but is someone else's.
 claim() {
 	if link_exists "$1" && ! owned "$1"; then
-		[ "$CREATOR" = ip ] || return 0
+		if [ "$CREATOR" = networkd ] && ! grep -qx -- "$1" "$FOREIGN_LINKS" 2>/dev/null; then
+			return 0
+		fi
 		die "$1 exists and is not owned by vxlan-mesh (its alias does not start with $OWNER); leaving it alone"
 	fi
+}
+
+# Before systemd-networkd starts: records the links of the plan's names that exist without
+# vxlan-mesh's mark (networkd would configure them as its own, and `sync` must not mark them).
+claim_check() {
+	mkdir -p "${FOREIGN_LINKS%/*}"
+	: >"$FOREIGN_LINKS"
+	for name in{% for l in wanted_links %} {{ l }}{% endfor %}; do
+		if link_exists "$name" && ! owned "$name"; then
+			say "$name exists and is not owned by vxlan-mesh: sync will refuse it (rename or remove it)"
+			printf '%s\n' "$name" >>"$FOREIGN_LINKS"
+		fi
+	done
 }
 
 # The attributes of a VXLAN link (details $1) that cannot change in place, in the words
@@ -716,8 +740,9 @@ loop-start) loop_step ;;
 loop-stop) loop_down ;;
 firewall-start) firewall_step ;;
 firewall-stop) firewall_down ;;
+claim-check) claim_check ;;
 *)
-	echo "usage: $0 start|stop|restart|status|sync|loop-start|loop-stop|firewall-start|firewall-stop (DRYRUN=1 prints the commands)" >&2
+	echo "usage: $0 start|stop|restart|status|sync|loop-start|loop-stop|firewall-start|firewall-stop|claim-check (DRYRUN=1 prints the commands)" >&2
 	exit 2
 	;;
 esac

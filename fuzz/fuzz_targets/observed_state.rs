@@ -211,7 +211,14 @@ fuzz_target!(|input: Input| {
 
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(&input.nft_json) {
         match firewall_from_nft_json(&json) {
-            Table::Ours(fw) => assert_eq!(fw.table, "vxlan_mesh"),
+            Table::Ours(fw) => {
+                assert_eq!(fw.table, "vxlan_mesh");
+                // Ours converged only without table flags (a dormant table filters nothing).
+                let flagged = json["nftables"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i.pointer("/table/flags").is_some()));
+                assert!(!flagged, "a table with flags read as converged: {json}");
+            }
             Table::Foreign { table, .. } => assert_eq!(table, "vxlan_mesh"),
             _ => {}
         }

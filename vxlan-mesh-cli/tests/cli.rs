@@ -465,7 +465,7 @@ fn render_error_paths() {
     .stdout_eq("")
     .0;
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.starts_with("error: the networkd form is 14 files ("), "{stderr}");
+    assert!(stderr.starts_with("error: the networkd form is 13 files ("), "{stderr}");
     assert!(stderr.ends_with("); pass --out DIR to write them\n"), "{stderr}");
     fails(&["-i", "examples/hetzner.toml", "render", "--format", "shell", "--all"])
         .stderr_eq("error: --all writes one folder per host and needs --out DIR\n");

@@ -50,7 +50,7 @@ fn a_multi_file_form_without_out_is_refused_with_the_file_list() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: the networkd form is 10 files ("), "{err}");
+    assert!(err.starts_with("error: the networkd form is 9 files ("), "{err}");
     assert!(err.contains("etc/systemd/network/50-vxlan-mesh-vxm100.netdev"), "{err}");
     assert!(err.trim_end().ends_with("pass --out DIR to write them"), "{err}");
 }
@@ -196,6 +196,36 @@ fn a_rerender_removes_what_it_no_longer_writes_and_nothing_else() {
     assert_eq!(
         std::fs::read_to_string(net.join("10-mine.network")).unwrap(),
         "[Match]\nName=eth9\n"
+    );
+}
+
+/// A file render wrote that the operator edited afterwards is theirs now: a render that no
+/// longer writes it keeps it and says so; the manifest holds each file's SHA-256, which
+/// `sha256sum -c` accepts.
+#[test]
+fn a_rerender_keeps_a_file_edited_since_it_was_rendered() {
+    let dir = Scratch::new("edited");
+    let inv = dir.write("fleet.toml", &inventory_text("isolation", false, 3, None));
+    let out = dir.join("out");
+    let net = out.join("etc/systemd/network");
+    render_out(&inv, "networkd", &out);
+    let check = std::process::Command::new("sha256sum")
+        .args(["--quiet", "-c", vxlan_mesh_gen::MANIFEST])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let edited = net.join("50-vxlan-mesh-vxm1001.network");
+    let mine = std::fs::read_to_string(&edited).unwrap() + "# kept for the migration\n";
+    std::fs::write(&edited, &mine).unwrap();
+
+    std::fs::write(&inv, inventory_text("isolation", false, 2, None)).unwrap();
+    let stderr = render_out(&inv, "networkd", &out);
+    assert!(!net.join("50-vxlan-mesh-vxm1001.netdev").exists());
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), mine, "{stderr}");
+    assert!(
+        stderr.contains("; removed 1 stale: etc/systemd/network/50-vxlan-mesh-vxm1001.netdev; kept 1 "),
+        "{stderr}"
     );
 }
 

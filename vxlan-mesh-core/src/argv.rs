@@ -198,7 +198,8 @@ pub fn of(op: &Op) -> Command {
         ),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
         Op::DeleteFdb { entry } => Command::new(Program::Bridge, fdb("del", entry, &["self"])),
-        Op::CreateChain { chain } => ebtables(["-N", chain]),
+        Op::CreateChain { chain } => ebtables(["-N", chain, "-P", "RETURN"]),
+        Op::ReturnPolicy { chain } => ebtables(["-P", chain, "RETURN"]),
         Op::FlushChain { chain } => ebtables(["-F", chain]),
         Op::AppendRule { chain, rule } => {
             let mut args = vec!["-t".to_string(), EBTABLES_TABLE.into(), "-A".into(), chain.clone()];

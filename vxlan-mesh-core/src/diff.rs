@@ -83,6 +83,34 @@ pub struct LoopChain {
     pub rules: Vec<ChainRule>,
     /// Positions (1 = first) of the rules of `FORWARD` that are exactly `-j CHAIN`.
     pub jumps: Vec<usize>,
+    /// What a frame that no rule of the chain decides meets at its end (wanted: `RETURN`,
+    /// so that `FORWARD`'s rules below the jump still apply).
+    #[serde(default)]
+    pub policy: ChainPolicy,
+}
+
+/// The policy of a user-defined ebtables chain: the verdict at its end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum ChainPolicy {
+    /// Back to the calling chain: the rules below the jump decide.
+    #[default]
+    Return,
+    /// Accept the frame: every rule below the jump is skipped.
+    Accept,
+    /// Drop the frame.
+    Drop,
+}
+
+impl fmt::Display for ChainPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChainPolicy::Return => "RETURN",
+            ChainPolicy::Accept => "ACCEPT",
+            ChainPolicy::Drop => "DROP",
+        })
+    }
 }
 
 impl LoopChain {
@@ -99,6 +127,7 @@ impl LoopChain {
             chain: rules.chain,
             rules: rules.rules.into_iter().map(ChainRule::Ours).collect(),
             jumps: vec![1],
+            policy: ChainPolicy::Return,
         }
     }
 
@@ -107,7 +136,7 @@ impl LoopChain {
     ///
     /// ```
     /// use vxlan_mesh_core::diff::{ChainRule, LoopChain};
-    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![] };
+    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![], policy: Default::default() };
     /// assert_eq!(foreign.owned().unwrap_err(), "-j ACCEPT");
     /// ```
     pub fn owned(&self) -> Result<LoopRules, &str> {
@@ -907,7 +936,12 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             chain: want.chain.clone(),
             rule: rule.to_string(),
         })?;
-        if have_chain.as_ref().is_none_or(|(_, have)| *have != want_rules) {
+        // A policy other than RETURN decides every frame our rules let through, before
+        // `FORWARD`'s own rules below the jump see it.
+        if have_chain
+            .as_ref()
+            .is_none_or(|(c, have)| *have != want_rules || c.policy != want.policy)
+        {
             changes.push(Change::InstallLoopRules {
                 rules: want_rules,
                 exists: have_chain.is_some(),

@@ -86,6 +86,41 @@ pub fn nft_script(fw: &Firewall) -> String {
     s
 }
 
+/// The owned table as `nft -s list table inet TABLE` prints it when it is exactly what
+/// [`nft_script`] loads (no flags, no other chain, rule or object), on one line: each run of
+/// blanks and newlines made one space, and without the set's `elements = { … }` clause
+/// (nft wraps and orders elements its own way; they are compared apart). The shell script
+/// compares `nft -s list table` made the same way with this text.
+///
+/// ```
+/// use vxlan_mesh_core::{firewall, Firewall, Family};
+/// let fw = Firewall {
+///     table: "vxlan_mesh".into(),
+///     family: Family::V4,
+///     port: 4789,
+///     peers: vec!["192.0.2.2".parse().unwrap()],
+///     wireguard: None,
+///     evpn: None,
+/// };
+/// assert_eq!(
+///     firewall::nft_outline(&fw),
+///     "table inet vxlan_mesh { set peers { type ipv4_addr } chain input { type filter hook input \
+///      priority filter - 10; policy accept; ip saddr @peers udp dport 4789 accept udp dport \
+///      4789 counter drop } }"
+/// );
+/// ```
+pub fn nft_outline(fw: &Firewall) -> String {
+    let script = nft_script(fw);
+    // The first two lines make the load idempotent; the table itself follows.
+    let words: Vec<&str> = script
+        .lines()
+        .skip(2)
+        .filter(|l| !l.trim_start().starts_with("elements = "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    words.join(" ")
+}
+
 /// nftables script that removes the owned table if it exists, and nothing else.
 ///
 /// ```

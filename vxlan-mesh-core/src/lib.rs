@@ -117,7 +117,7 @@ pub mod vni;
 pub mod wireguard;
 
 pub use address::Family;
-pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
+pub use diff::{diff, ChainPolicy, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
 pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};

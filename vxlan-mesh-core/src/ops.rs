@@ -98,8 +98,14 @@ pub enum Op {
         /// The entry.
         entry: FdbEntry,
     },
-    /// Create an (empty) ebtables chain in table `filter`.
+    /// Create an (empty) ebtables chain in table `filter`, with policy `RETURN`.
     CreateChain {
+        /// The chain.
+        chain: String,
+    },
+    /// Set an ebtables chain's policy to `RETURN` (ebtables' default for a new chain is
+    /// `ACCEPT`, which would skip every rule of `FORWARD` below the jump to it).
+    ReturnPolicy {
         /// The chain.
         chain: String,
     },
@@ -353,11 +359,14 @@ fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<Op> {
 
 fn install_loop_rules(rules: &LoopRules, exists: bool) -> Vec<Op> {
     let chain = rules.chain.clone();
-    let mut v = vec![if exists {
-        Op::FlushChain { chain: chain.clone() }
+    let mut v = if exists {
+        vec![
+            Op::FlushChain { chain: chain.clone() },
+            Op::ReturnPolicy { chain: chain.clone() },
+        ]
     } else {
-        Op::CreateChain { chain: chain.clone() }
-    }];
+        vec![Op::CreateChain { chain: chain.clone() }]
+    };
     v.extend(rules.rules.iter().map(|rule| Op::AppendRule {
         chain: chain.clone(),
         rule: rule.clone(),

@@ -174,6 +174,40 @@ fn a_jump_that_is_not_first_or_not_alone_is_drift() {
     );
 }
 
+/// ebtables' default policy for a new chain, ACCEPT, would skip every rule of `FORWARD`
+/// below our jump: our chain with our rules but another policy is refilled, and the refill
+/// sets the policy back to RETURN.
+#[test]
+fn our_chain_with_a_policy_other_than_return_is_refilled_with_policy_return() {
+    use vxlan_mesh_core::ops::{lower as ops, Op};
+    use vxlan_mesh_core::ChainPolicy;
+    let want = ebtables_fleet();
+    for policy in [ChainPolicy::Accept, ChainPolicy::Drop] {
+        let mut have = want.clone();
+        if let Some(chain) = &mut have.loop_rules {
+            chain.policy = policy;
+        }
+        let changes = diff(&want, &have).unwrap();
+        assert!(
+            matches!(changes[..], [Change::InstallLoopRules { exists: true, .. }]),
+            "{policy}: {changes:?}"
+        );
+        let ops = ops(&changes);
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, Op::ReturnPolicy { chain } if chain == "VXLAN-MESH")),
+            "{ops:?}"
+        );
+    }
+    // A chain created anew gets RETURN with `-N`.
+    let created = ops(&diff(&want, &State::default()).unwrap());
+    let create = created.iter().find(|op| matches!(op, Op::CreateChain { .. })).unwrap();
+    assert_eq!(
+        vxlan_mesh_core::argv::of(create).shell(),
+        "ebtables -t filter -N VXLAN-MESH -P RETURN"
+    );
+}
+
 #[test]
 fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_otherwise() {
     use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
@@ -183,6 +217,7 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
             chain: "VXLAN-MESH".into(),
             rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
             jumps: vec![1],
+            policy: vxlan_mesh_core::ChainPolicy::Return,
         }),
         ..State::default()
     };

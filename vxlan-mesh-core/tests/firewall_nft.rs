@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vxlan_mesh_core::firewall::{nft_remove_script, nft_script};
+use vxlan_mesh_core::firewall::{nft_outline, nft_remove_script, nft_script};
 use vxlan_mesh_core::testing::{FOREIGN_NFT_TABLES, FOREIGN_NFT_TABLE_NAMES};
 use vxlan_mesh_core::{EvpnFilter, Family, Firewall};
 
@@ -248,4 +248,58 @@ fn an_encrypted_table_loads_and_is_read_back_as_ours_with_its_wireguard_rules() 
     let json: serde_json::Value =
         serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "vxlan_mesh"], "").unwrap()).unwrap();
     assert_eq!(firewall_from_nft_json(&json), Table::Ours(clear));
+}
+
+/// `nft -s list table inet vxlan_mesh` in namespace `ns`, made one line without the set's
+/// elements by the very commands the shell script's `nft_outline` runs.
+fn listed_outline(ns: &Netns) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "sh", "-c"])
+        .arg("nft -s list table inet vxlan_mesh | tr -s ' \\t\\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//'")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The outline the core renders is what real nft lists for every shape of table (so the
+/// script's `firewall_ok` can be converged), and any change behind the tool's back (a
+/// flag, a rule, a chain, a policy) makes the listing differ from it.
+#[test]
+fn the_outline_is_what_nft_lists_and_every_change_differs() {
+    let ns = Netns::new();
+    let many: Vec<String> = (2..=20).map(|i| format!("192.0.2.{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let evpn = Firewall {
+        evpn: Some(EvpnFilter {
+            prefix: "198.51.100.0/24".parse().unwrap(),
+            bgp_port: 179,
+        }),
+        ..v4(&[])
+    };
+    let encrypted = Firewall {
+        port: 51820,
+        wireguard: Some(vxlan_mesh_core::WireguardFilter {
+            interface: "vxmwg0".into(),
+            vxlan_port: 4789,
+        }),
+        ..v4(&["192.0.2.2"])
+    };
+    for fw in [v4(&many), v6(&["2001:db8::2", "2001:db8::3"]), v4(&[]), evpn, encrypted] {
+        ns.load(&nft_script(&fw));
+        assert_eq!(listed_outline(&ns), nft_outline(&fw), "{fw:?}");
+    }
+    let fw = v4(&["192.0.2.2"]);
+    for change in [
+        "add table inet vxlan_mesh { flags dormant; }",
+        "insert rule inet vxlan_mesh input udp dport 4789 accept",
+        "add chain inet vxlan_mesh extra",
+        "add chain inet vxlan_mesh input { type filter hook input priority filter - 10; policy drop; }",
+        "add counter inet vxlan_mesh c",
+    ] {
+        ns.load(&nft_script(&fw));
+        assert_eq!(listed_outline(&ns), nft_outline(&fw));
+        ns.nft(&[change], "").unwrap();
+        assert_ne!(listed_outline(&ns), nft_outline(&fw), "after `{change}`");
+    }
 }

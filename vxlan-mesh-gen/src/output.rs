@@ -12,10 +12,12 @@
 //!   leave either the old file or the new one, never a spliced or truncated one; a symbolic
 //!   link at the final name is replaced, its target untouched.
 //! - A manifest ([`MANIFEST`]) in the host's output directory lists what the last render
-//!   wrote there; the files it lists that this render no longer writes are removed (a removed
-//!   peer's tunnel must not stay deployable), and nothing the manifest does not list is.
+//!   wrote there, each file with the SHA-256 of what it wrote; the files it lists that this
+//!   render no longer writes are removed (a removed peer's tunnel must not stay deployable)
+//!   when they still hold exactly that, and nothing else is: not a file the manifest does
+//!   not list, not one edited since, not one listed without a hash.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::OwnedFd;
@@ -29,8 +31,10 @@ use nix::unistd::{fsync, unlinkat, UnlinkatFlags};
 
 use crate::{RenderError, RenderedFile};
 
-/// The file in a host's output directory that lists (one relative path a line) the files the
-/// last render wrote there, so that the next one can remove those it no longer writes.
+/// The file in a host's output directory that lists the files the last render wrote there,
+/// one a line as `sha256sum` prints them (the SHA-256 of the contents written, two spaces,
+/// the relative path), so that the next render can remove those it no longer writes and
+/// that nobody changed since.
 pub const MANIFEST: &str = ".vxlan-mesh-manifest";
 
 /// The largest manifest read back: far more than any plan's files need, and a bound on what
@@ -107,6 +111,9 @@ pub struct Written {
     /// The files a previous render had written there that this one no longer writes, now
     /// removed.
     pub removed: Vec<PathBuf>,
+    /// Files a previous render had written there that this one no longer writes, kept
+    /// because they no longer hold what it wrote (edited since, or listed without a hash).
+    pub kept: Vec<PathBuf>,
 }
 
 /// An output directory (`render --out DIR`), opened once; hosts' files are written under it.
@@ -176,28 +183,37 @@ impl OutputDir {
         };
         tree.root = Some(root);
 
-        let new: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-        for path in &new {
+        let new: Manifest = files
+            .iter()
+            .map(|f| (f.path.clone(), Some(sha256(f.contents.as_bytes()))))
+            .collect();
+        for path in new.keys() {
             check_relative(path)?;
         }
         let old = tree.read_manifest()?;
-        // Listed before they exist: a render killed half-way still has them removed by the
-        // next one, whatever that one writes.
-        tree.write_manifest(old.union(&new))?;
+        // Listed before they exist, with what they will hold: a render killed half-way still
+        // has them removed by the next one, whatever that one writes (a file of that name
+        // that was there before and holds something else stays).
+        let mut both = old.clone();
+        both.extend(new.iter().map(|(p, h)| (p.clone(), *h)));
+        tree.write_manifest(&both)?;
         for f in files {
             tree.write_file(&f.path, f.mode, f.contents.as_bytes())?;
         }
-        let mut removed = Vec::new();
-        for stale in old.difference(&new) {
-            if tree.remove(stale)? {
-                removed.push(stale.clone());
+        let (mut removed, mut kept) = (Vec::new(), Vec::new());
+        for (stale, hash) in old.iter().filter(|(p, _)| !new.contains_key(*p)) {
+            match hash {
+                Some(hash) if tree.remove(stale, hash)? => removed.push(stale.clone()),
+                Some(_) if !tree.exists(stale)? => {}
+                _ => kept.push(stale.clone()),
             }
         }
-        tree.write_manifest(new.iter())?;
+        tree.write_manifest(&new)?;
         tree.sync()?;
         Ok(Written {
-            written: new.into_iter().collect(),
+            written: new.into_keys().collect(),
             removed,
+            kept,
         })
     }
 }
@@ -217,6 +233,31 @@ impl OutputDir {
 /// ```
 pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Written, WriteError> {
     OutputDir::open(dir)?.write(Path::new(""), files)
+}
+
+/// A manifest's entries: each path with the SHA-256 of what render wrote there (`None` for a
+/// line without one, from an older vxlan-mesh or another hand: never removed).
+type Manifest = BTreeMap<PathBuf, Option<[u8; 32]>>;
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a `sha256sum` line's first field, when it is 64 hex digits.
+fn parse_hex(text: &str) -> Option<[u8; 32]> {
+    let mut hash = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(hash)
 }
 
 /// One host's output directory while it is written: directories opened so far, by their
@@ -256,43 +297,62 @@ impl Tree {
         Ok(self.dirs.get(rel))
     }
 
-    /// The manifest's paths; empty when there is none.
-    fn read_manifest(&mut self) -> Result<BTreeSet<PathBuf>, WriteError> {
-        let path = self.path.join(MANIFEST);
-        let Some(dir) = self.dir(Path::new(""), false)? else {
-            return Ok(BTreeSet::new());
+    /// The manifest's entries; empty when there is none.
+    fn read_manifest(&mut self) -> Result<Manifest, WriteError> {
+        let Some(text) = self.read(Path::new(MANIFEST), MANIFEST_LIMIT)? else {
+            return Ok(Manifest::new());
         };
-        let fd = match openat(
-            dir,
-            MANIFEST,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(BTreeSet::new()),
-            Err(Errno::ELOOP) => return Err(WriteError::Symlink { path }),
-            Err(e) => return Err(WriteError::Io { path, source: e.into() }),
-        };
-        let mut text = String::new();
-        File::from(fd)
-            .take(MANIFEST_LIMIT)
-            .read_to_string(&mut text)
-            .map_err(|source| WriteError::Io { path, source })?;
+        let text = String::from_utf8_lossy(&text);
         Ok(text
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| match l.split_once("  ") {
+                Some((hash, rel)) if parse_hex(hash).is_some() => (PathBuf::from(rel), parse_hex(hash)),
+                _ => (PathBuf::from(l), None),
+            })
             // A line that is not a plain relative path names nothing we could have written.
-            .map(PathBuf::from)
-            .filter(|p| check_relative(p).is_ok())
+            .filter(|(p, _)| check_relative(p).is_ok() && p.as_path() != Path::new(MANIFEST))
             .collect())
     }
 
-    fn write_manifest<'a>(&mut self, paths: impl Iterator<Item = &'a PathBuf>) -> Result<(), WriteError> {
+    /// The contents of the regular file `rel` (at most `limit` bytes), `None` when it is
+    /// missing; a symbolic link there is refused.
+    fn read(&mut self, rel: &Path, limit: u64) -> Result<Option<Vec<u8>>, WriteError> {
+        let (parent, name) = split(rel);
+        let path = self.path.join(rel);
+        let Some(dir) = self.dir(parent, false)? else {
+            return Ok(None);
+        };
+        let fd = match openat(
+            dir,
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP) => return Err(WriteError::Symlink { path }),
+            Err(e) => return Err(WriteError::Io { path, source: e.into() }),
+        };
+        let mut bytes = Vec::new();
+        File::from(fd)
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|source| WriteError::Io { path, source })?;
+        Ok(Some(bytes))
+    }
+
+    fn write_manifest(&mut self, entries: &Manifest) -> Result<(), WriteError> {
         let mut text = String::from(
-            "# Written by vxlan-mesh render: the files it wrote into this directory. The next render\n\
-             # removes those it no longer writes, and nothing else.\n",
+            "# Written by vxlan-mesh render: the files it wrote into this directory, with the SHA-256\n\
+             # of what it wrote (`sha256sum -c` checks them). The next render removes those it no\n\
+             # longer writes that still hold exactly that, and nothing else.\n",
         );
-        for p in paths {
+        for (p, hash) in entries {
+            if let Some(hash) = hash {
+                text.push_str(&hex(hash));
+                text.push_str("  ");
+            }
             text.push_str(&p.display().to_string());
             text.push('\n');
         }
@@ -339,8 +399,22 @@ impl Tree {
         Ok(())
     }
 
-    /// Removes `rel` when it is a regular file; whether it did.
-    fn remove(&mut self, rel: &Path) -> Result<bool, WriteError> {
+    /// Whether anything lies at `rel`.
+    fn exists(&mut self, rel: &Path) -> Result<bool, WriteError> {
+        let (parent, name) = split(rel);
+        let Some(dir) = self.dir(parent, false)? else {
+            return Ok(false);
+        };
+        match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(self.io_err(rel, e.into())),
+        }
+    }
+
+    /// Removes `rel` when it is a regular file holding exactly what hashes to `hash` (what
+    /// render wrote there); whether it did.
+    fn remove(&mut self, rel: &Path, hash: &[u8; 32]) -> Result<bool, WriteError> {
         let (parent, name) = split(rel);
         let err_path = self.path.join(rel);
         let Some(dir) = self.dir(parent, false)? else {
@@ -360,6 +434,14 @@ impl Tree {
         if !regular {
             return Ok(false);
         }
+        // One byte beyond the limit tells a larger file, which no render wrote.
+        let holds = self.read(rel, MANIFEST_LIMIT + 1)?;
+        if holds.is_none_or(|bytes| sha256(&bytes) != *hash) {
+            return Ok(false);
+        }
+        let Some(dir) = self.dir(parent, false)? else {
+            return Ok(false);
+        };
         match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) => Ok(true),
             Err(Errno::ENOENT) => Ok(false),
@@ -505,7 +587,15 @@ mod tests {
         names.sort();
         assert_eq!(names, ["a.sh", "b"], "no temporary file left behind");
         let manifest = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
-        assert!(manifest.ends_with("\netc/a.sh\netc/b\n"), "{manifest}");
+        let hash = |text: &str| hex(&sha256(text.as_bytes()));
+        assert!(
+            manifest.ends_with(&format!(
+                "\n{}  etc/a.sh\n{}  etc/b\n",
+                hash("#!/bin/sh\n"),
+                hash("b\n")
+            )),
+            "{manifest}"
+        );
     }
 
     #[test]
@@ -576,10 +666,54 @@ mod tests {
         assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/foreign")).unwrap(), "theirs\n");
         // A manifest line leading out of the tree removes nothing.
         std::fs::write(s.0.join("victim"), "v\n").unwrap();
-        std::fs::write(s.0.join("h1").join(MANIFEST), "../victim\n/etc/passwd\netc/a\n").unwrap();
+        let a2 = hex(&sha256(b"a2\n"));
+        let manifest = format!("{a2}  ../victim\n{a2}  /etc/passwd\n{a2}  etc/a\n");
+        std::fs::write(s.0.join("h1").join(MANIFEST), manifest).unwrap();
         let w = out.write(host, &[]).unwrap();
         assert_eq!(w.removed, [PathBuf::from("etc/a")]);
         assert!(s.0.join("victim").exists());
+    }
+
+    #[test]
+    fn a_file_edited_since_render_or_listed_without_a_hash_is_kept() {
+        let s = Scratch::new("edited");
+        let out = OutputDir::open(&s.0).unwrap();
+        let host = Path::new("h1");
+        out.write(host, &[file("etc/a", 0o644, "a\n"), file("etc/b", 0o644, "b\n")])
+            .unwrap();
+        std::fs::write(s.0.join("h1/etc/a"), "a, edited by hand\n").unwrap();
+        // The operator's own file, added to the manifest by hand (or by an older vxlan-mesh)
+        // without a hash.
+        std::fs::write(s.0.join("h1/etc/mine"), "mine\n").unwrap();
+        let manifest = std::fs::read_to_string(s.0.join("h1").join(MANIFEST)).unwrap();
+        std::fs::write(s.0.join("h1").join(MANIFEST), manifest + "etc/mine\n").unwrap();
+        let w = out.write(host, &[]).unwrap();
+        assert_eq!(w.removed, [PathBuf::from("etc/b")]);
+        assert_eq!(w.kept, [PathBuf::from("etc/a"), PathBuf::from("etc/mine")]);
+        assert_eq!(
+            std::fs::read_to_string(s.0.join("h1/etc/a")).unwrap(),
+            "a, edited by hand\n"
+        );
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/mine")).unwrap(), "mine\n");
+        // Kept files are not ours any more: the next render does not list them.
+        let manifest = std::fs::read_to_string(s.0.join("h1").join(MANIFEST)).unwrap();
+        assert!(!manifest.contains("etc/"), "{manifest}");
+    }
+
+    #[test]
+    fn a_file_that_was_there_before_render_wrote_its_name_is_kept_after_a_killed_render() {
+        // A render killed after listing its files but before writing them: the next render
+        // finds `etc/x` listed with the hash of what the killed one would have written, and
+        // the operator's own `etc/x` there.
+        let s = Scratch::new("killed");
+        let out = OutputDir::open(&s.0).unwrap();
+        std::fs::create_dir_all(s.0.join("h1/etc")).unwrap();
+        std::fs::write(s.0.join("h1/etc/x"), "theirs\n").unwrap();
+        let planned = format!("{}  etc/x\n", hex(&sha256(b"ours\n")));
+        std::fs::write(s.0.join("h1").join(MANIFEST), planned).unwrap();
+        let w = out.write(Path::new("h1"), &[]).unwrap();
+        assert!(w.removed.is_empty(), "{w:?}");
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/x")).unwrap(), "theirs\n");
     }
 
     #[test]

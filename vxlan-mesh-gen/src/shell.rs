@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use askama::filters::Escaper;
 use askama::Template;
-use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
+use vxlan_mesh_core::{argv, firewall};
 use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
@@ -185,13 +185,8 @@ struct Nft {
     load: Piped,
     /// The peers' addresses (evpn mode: the underlay prefix), one per line.
     peers: String,
-    port: String,
-    /// With encryption: the WireGuard interface, the only one VXLAN is accepted on.
-    vxlan_interface: String,
-    /// With encryption: the VXLAN port ('' without).
-    vxlan_port: String,
-    /// evpn mode: the BGP port, accepted from the prefix only.
-    bgp_port: Option<String>,
+    /// The table as `nft -s list table` prints it, on one line, without its elements.
+    outline: String,
 }
 
 /// The WireGuard interface: what `wireguard_step` compares and the commands it runs.
@@ -253,6 +248,8 @@ struct Ebtables {
     /// The chain's rules as `ebtables -L` lists them, one per line.
     listing: String,
     create: Cmd,
+    /// Sets the chain's policy back to `RETURN`.
+    policy: Cmd,
     flush: Cmd,
     rules: Vec<Cmd>,
     jump_delete: Cmd,
@@ -450,6 +447,7 @@ fn ebtables(rules: &LoopRules) -> Ebtables {
             .collect::<Vec<_>>()
             .join("\n"),
         create: Cmd::of(&Op::CreateChain { chain: chain() }),
+        policy: Cmd::of(&Op::ReturnPolicy { chain: chain() }),
         flush: Cmd::of(&Op::FlushChain { chain: chain() }),
         rules: rules
             .rules
@@ -632,14 +630,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            port: fw.port.to_string(),
-            vxlan_interface: fw.wireguard.as_ref().map(|w| w.interface.clone()).unwrap_or_default(),
-            vxlan_port: fw
-                .wireguard
-                .as_ref()
-                .map(|w| w.vxlan_port.to_string())
-                .unwrap_or_default(),
-            bgp_port: fw.evpn.as_ref().map(|e| e.bgp_port.to_string()),
+            outline: firewall::nft_outline(fw),
         }),
         chain: EBTABLES_CHAIN,
         ebtables: plan.loop_rules.as_ref().map(ebtables),

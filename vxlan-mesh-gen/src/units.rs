@@ -1,17 +1,17 @@
-//! Files the networkd, netplan and ifupdown2 forms share: the firewall as a `.nft` file with
-//! the unit that loads it, ebtables loop prevention as a unit, the drop-in on the service
-//! that creates the links ([`Manager`]) that orders both before it, and the shell script (`etc/vxlan-mesh/vxlan-mesh.sh`),
+//! Files the networkd, netplan and ifupdown2 forms share: the unit that loads the firewall
+//! (through the script, which refuses a foreign table), ebtables loop prevention as a unit,
+//! the drop-in on the service that creates the links ([`Manager`]) that orders both before
+//! it, and the shell script (`etc/vxlan-mesh/vxlan-mesh.sh`),
 //! whose verbs the units run.
 
 use askama::Template;
-use vxlan_mesh_core::{firewall, HostPlan};
+use vxlan_mesh_core::HostPlan;
 
 use crate::{fill, frr, shell, Header, RenderError, RenderedFile};
 
-const FIREWALL_NFT: &str = "etc/vxlan-mesh/firewall.nft";
-const FIREWALL_REMOVE_NFT: &str = "etc/vxlan-mesh/firewall-remove.nft";
 const FIREWALL_UNIT: &str = "vxlan-mesh-firewall.service";
 const EBTABLES_UNIT: &str = "vxlan-mesh-ebtables.service";
+const CLAIM_UNIT: &str = "vxlan-mesh-claim.service";
 const SYNC_UNIT: &str = "vxlan-mesh-sync.service";
 const UNIT_DIR: &str = "etc/systemd/system";
 
@@ -49,8 +49,7 @@ struct FirewallUnit<'a> {
     h: &'a Header,
     service: &'static str,
     table: &'a str,
-    apply_path: String,
-    remove_path: String,
+    script: &'a str,
 }
 
 #[derive(Template)]
@@ -60,6 +59,14 @@ struct EbtablesUnit<'a> {
     service: &'static str,
     chain: &'a str,
     script: String,
+}
+
+#[derive(Template)]
+#[template(path = "claim.service")]
+struct ClaimUnit<'a> {
+    h: &'a Header,
+    service: &'static str,
+    script: &'a str,
 }
 
 #[derive(Template)]
@@ -95,24 +102,13 @@ pub(crate) fn render(plan: &HostPlan, h: &Header, manager: Manager) -> Result<Ve
     let script = format!("/{}", shell::PATH);
     let mut units = Vec::new();
     if let Some(fw) = &plan.firewall {
-        files.push(RenderedFile {
-            path: FIREWALL_NFT.into(),
-            mode: 0o644,
-            // The one nft text the core writes; never re-derived here.
-            contents: firewall::nft_script(fw),
-        });
-        files.push(RenderedFile {
-            path: FIREWALL_REMOVE_NFT.into(),
-            mode: 0o644,
-            contents: firewall::nft_remove_script(&fw.table),
-        });
         let path = format!("{UNIT_DIR}/{FIREWALL_UNIT}");
         let unit = FirewallUnit {
             h,
             service,
             table: &fw.table,
-            apply_path: format!("/{FIREWALL_NFT}"),
-            remove_path: format!("/{FIREWALL_REMOVE_NFT}"),
+            // The script holds the core's nft text and refuses a foreign table.
+            script: &script,
         };
         files.push(RenderedFile {
             contents: fill(&path, &unit)?,
@@ -136,6 +132,19 @@ pub(crate) fn render(plan: &HostPlan, h: &Header, manager: Manager) -> Result<Ve
         });
         units.push(EBTABLES_UNIT);
     }
+    // The links networkd finds rather than makes are not the sync's to mark.
+    let path = format!("{UNIT_DIR}/{CLAIM_UNIT}");
+    let unit = ClaimUnit {
+        h,
+        service,
+        script: &script,
+    };
+    files.push(RenderedFile {
+        contents: fill(&path, &unit)?,
+        path: path.into(),
+        mode: 0o644,
+    });
+    units.push(CLAIM_UNIT);
     let path = format!("{UNIT_DIR}/{SYNC_UNIT}");
     // evpn mode: the script's sync loads this file's block into FRR.
     files.extend(frr::render(plan, h)?);

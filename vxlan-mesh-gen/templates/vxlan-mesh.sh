@@ -36,6 +36,12 @@
 #   loop-start, loop-stop
 #             only install (remove) the ebtables loop prevention: the chain, and the jump
 #             to it as the first rule of FORWARD (vxlan-mesh-ebtables.service runs these)
+#   firewall-start, firewall-stop
+#             only load (remove) the nftables table, refusing one vxlan-mesh did not create
+#             (vxlan-mesh-firewall.service runs these)
+#   claim-check
+#             before systemd-networkd starts: record the links of the plan's names that are
+#             someone else's, which sync then refuses (vxlan-mesh-claim.service runs it)
 #   DRYRUN=1  print the commands that would change the system instead of running them
 # Needs iproute2 (ip, bridge){% if sysctl %}, procps (sysctl){% endif %}{% if ebtables.is_some() %}, ebtables{% endif %}{% if firewall.is_some() %}, nftables (nft){% endif %}{% if wireguard.is_some() %}, wireguard-tools (wg), and wireguard-go where the kernel has no WireGuard{% endif %}{% if frr.is_some() %}, FRR with bgpd enabled (vtysh){% endif %}.
 set -eu
@@ -51,6 +57,10 @@ EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
+# The links of the plan's names that were there, without vxlan-mesh's mark, before
+# systemd-networkd started (`claim-check` writes it): someone else's, which `sync` must not
+# take for networkd's. One file per network namespace.
+FOREIGN_LINKS=${VXLAN_MESH_RUN:-/run/vxlan-mesh}/foreign-links.$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0)
 {%- if let Some(wg) = wireguard %}
 
 # The WireGuard interface, this host's public key, and the file holding its private key
@@ -68,15 +78,9 @@ WG_INNER={{ wg.peer_addresses }}
 # The peer-only firewall: vxlan-mesh's own table, replaced atomically when loaded.
 NFT_APPLY={{ fw.load.text }}
 NFT_PEERS={{ fw.peers }}
-NFT_PORT={{ fw.port }}
-{%- if !fw.vxlan_port.is_empty() %}
-# VXLAN is accepted on the WireGuard interface only.
-NFT_VXLAN_IF={{ fw.vxlan_interface }}
-NFT_VXLAN_PORT={{ fw.vxlan_port }}
-{%- endif %}
-{%- if let Some(bgp) = fw.bgp_port %}
-NFT_BGP_PORT={{ bgp }}
-{%- endif %}
+# The table as `nft -s list table` prints it when it is exactly the plan's (no flags, no
+# other chain, rule or object), on one line, without the set's elements (compared apart).
+NFT_OUTLINE={{ fw.outline }}
 {%- endif %}
 NFT_REMOVE={{ nft_remove.text }}
 {%- if let Some(frr) = frr %}
@@ -176,12 +180,29 @@ owned() {
 
 # Stops before touching a link of the same name that vxlan-mesh did not create. Under
 # sync, systemd-networkd made the links of the plan's names from vxlan-mesh's files (it
-# has no key for an alias): they are marked below, as `vxlan-mesh status` expects.
+# has no key for an alias): they are marked below, as `vxlan-mesh status` expects; but not
+# one that was there before networkd started (recorded by `claim-check`), which networkd
+# configures but is someone else's.
 claim() {
 	if link_exists "$1" && ! owned "$1"; then
-		[ "$CREATOR" = ip ] || return 0
+		if [ "$CREATOR" = networkd ] && ! grep -qx -- "$1" "$FOREIGN_LINKS" 2>/dev/null; then
+			return 0
+		fi
 		die "$1 exists and is not owned by vxlan-mesh (its alias does not start with $OWNER); leaving it alone"
 	fi
+}
+
+# Before systemd-networkd starts: records the links of the plan's names that exist without
+# vxlan-mesh's mark (networkd would configure them as its own, and `sync` must not mark them).
+claim_check() {
+	mkdir -p "${FOREIGN_LINKS%/*}"
+	: >"$FOREIGN_LINKS"
+	for name in{% for l in wanted_links %} {{ l }}{% endfor %}; do
+		if link_exists "$name" && ! owned "$name"; then
+			say "$name exists and is not owned by vxlan-mesh: sync will refuse it (rename or remove it)"
+			printf '%s\n' "$name" >>"$FOREIGN_LINKS"
+		fi
+	done
 }
 
 # The attributes of a VXLAN link (details $1) that cannot change in place, in the words
@@ -297,47 +318,48 @@ nft_load() {
 nft_present() {
 	command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1
 }
+
+# `nft -s list table` of the table named like vxlan-mesh's in the form of NFT_OUTLINE: on one
+# line, each run of blanks one space, without the set's elements (nothing when it is absent).
+nft_outline() {
+	nft -s list table inet "$NFT_TABLE" 2>/dev/null | tr -s ' \t\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//' || true
+}
+
+# True when the table named like vxlan-mesh's is vxlan-mesh's: it has the set `peers` and the
+# chain `input` its script writes (`vxlan-mesh apply` asks the same). Another is never
+# replaced or deleted.
+nft_ours() {
+	case " $(nft_outline) " in
+	*" set peers { "*" chain input { "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Stops before touching a table named like vxlan-mesh's that is someone else's.
+nft_claim() {
+	if nft_present && ! nft_ours; then
+		die "nftables table inet $NFT_TABLE exists but was not created by vxlan-mesh (it has no set \`peers\` and chain \`input\`); refusing to replace it: rename or remove it"
+	fi
+}
 {%- if let Some(fw) = firewall %}
 
-# True when vxlan-mesh's table accepts port $NFT_PORT from exactly the peers $NFT_PEERS
-# and drops it from everyone else{% if fw.bgp_port.is_some() %} (and BGP, port $NFT_BGP_PORT, likewise){% endif %}{% if !fw.vxlan_port.is_empty() %}; and lets VXLAN in
-# and out by $NFT_VXLAN_IF only{% endif %}.
+# True when vxlan-mesh's table is exactly the plan's: the peers $NFT_PEERS in its set, and
+# everything else as NFT_OUTLINE (a flag such as `dormant`, another chain or rule, a changed
+# hook, priority or policy all differ).
 firewall_ok() {
 	nft_present || return 1
 	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
 	[ "$have" = "$(printf '%s\n' "$NFT_PEERS" | LC_ALL=C sort)" ] || return 1
-	rules=$(nft list chain inet "$NFT_TABLE" input 2>/dev/null || true)
-	case "$rules" in
-	*"saddr @peers udp dport $NFT_PORT accept"*) ;;
-	*) return 1 ;;
-	esac
-{%- if fw.bgp_port.is_some() %}
-	case "$rules" in
-	*"saddr @peers tcp dport $NFT_BGP_PORT accept"*"tcp dport $NFT_BGP_PORT counter"*"drop"*) ;;
-	*) return 1 ;;
-	esac
-{%- endif %}
-	case "$rules" in
-	*"udp dport $NFT_PORT counter"*"drop"*) ;;
-	*) return 1 ;;
-	esac
-{%- if !fw.vxlan_port.is_empty() %}
-	case "$rules" in
-	*"iifname \"$NFT_VXLAN_IF\" udp dport $NFT_VXLAN_PORT accept"*"udp dport $NFT_VXLAN_PORT counter"*"drop"*) ;;
-	*) return 1 ;;
-	esac
-	# VXLAN leaves by the WireGuard interface only, also while that interface is down.
-	case "$(nft list chain inet "$NFT_TABLE" output 2>/dev/null || true)" in
-	*"oifname != \"$NFT_VXLAN_IF\" udp dport $NFT_VXLAN_PORT counter"*"drop"*) ;;
-	*) return 1 ;;
-	esac
-{%- else %}
-	# Only an encrypted mesh's table has an output chain (one left over would keep this
-	# mesh's VXLAN from leaving).
-	! nft list chain inet "$NFT_TABLE" output >/dev/null 2>&1
-{%- endif %}
+	[ "$(nft_outline)" = "$NFT_OUTLINE" ]
 }
 {%- endif %}
+
+# Removes vxlan-mesh's table, if it is there and ours.
+firewall_down() {
+	if nft_present && nft_ours; then
+		nft_load "$NFT_REMOVE" {{ nft_remove.cmd|words }}
+	fi
+}
 
 # The rules of ebtables chain $1, one per line (nothing when it does not exist).
 ebt_rules() {
@@ -348,6 +370,24 @@ ebt_chain_exists() {
 	ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1
 }
 
+# The policy of chain $EBT_CHAIN. ebtables-nft (1.8.9) keeps a user chain's policy other
+# than RETURN as one more rule at the end of the nft chain, which `ebtables -L` neither
+# counts nor shows (it prints `policy: RETURN` whatever the policy is): an nft rule beyond
+# the listed ones is the policy.
+ebt_policy() {
+	policy=$(ebtables -t filter -L "$EBT_CHAIN" 2>/dev/null | sed -n 's/^Bridge chain: .*policy: //p')
+	if command -v nft >/dev/null 2>&1 && nrules=$(nft list chain bridge filter "$EBT_CHAIN" 2>/dev/null); then
+		nrules=$(printf '%s\n' "$nrules" | sed '1,/chain /d' | grep -v '^[[:space:]]*}' | grep -v '^[[:space:]]*$' || true)
+		if [ "$(printf '%s\n' "$nrules" | grep -c .)" -gt "$(ebt_rules "$EBT_CHAIN" | grep -c .)" ]; then
+			case "$(printf '%s\n' "$nrules" | tail -n 1)" in
+			*drop) policy=DROP ;;
+			*) policy=ACCEPT ;;
+			esac
+		fi
+	fi
+	printf '%s\n' "$policy"
+}
+
 forward_jumps() {
 	ebt_rules FORWARD | grep -cx -- "-j $EBT_CHAIN" || true
 }
@@ -355,15 +395,16 @@ forward_jumps() {
 firewall_step() {
 {%- if let Some(fw) = firewall %}
 	need nft
+	nft_claim
 	if ! firewall_ok; then
 		differs "nftables table inet $NFT_TABLE is missing or differs from the plan: loading it"
 		nft_load "$NFT_APPLY" {{ fw.load.cmd|words }}
 	fi
 {%- else %}
 	# The firewall is off in the inventory: vxlan-mesh's table must not be there.
-	if nft_present; then
+	if nft_present && nft_ours; then
 		differs "nftables table inet $NFT_TABLE is there but the firewall is off: deleting it"
-		nft_load "$NFT_REMOVE" {{ nft_remove.cmd|words }}
+		firewall_down
 	fi
 {%- endif %}
 }
@@ -382,6 +423,13 @@ loop_step() {
 {%- for rule in ebt.rules %}
 		run {{ rule|words }}
 {%- endfor %}
+	fi
+	# Any other policy would decide the frames our rules let through, before FORWARD's own
+	# rules below the jump see them.
+	policy=$(ebt_policy)
+	if ebt_chain_exists && [ "$policy" != RETURN ]; then
+		differs "ebtables chain $EBT_CHAIN has policy $policy, not RETURN: setting it"
+		run {{ ebt.policy|words }}
 	fi
 	# FORWARD jumps to the chain once, as its first rule: a rule of another tool above it
 	# (say `-j ACCEPT`) would let frames pass between VXLAN ports.
@@ -744,9 +792,7 @@ stop() {
 {%- endif %}
 	prune_links
 	loop_down
-	if nft_present; then
-		nft_load "$NFT_REMOVE" {{ nft_remove.cmd|words }}
-	fi
+	firewall_down
 }
 
 status() {
@@ -774,8 +820,11 @@ sync)
 	;;
 loop-start) loop_step ;;
 loop-stop) loop_down ;;
+firewall-start) firewall_step ;;
+firewall-stop) firewall_down ;;
+claim-check) claim_check ;;
 *)
-	echo "usage: $0 start|stop|restart|status|sync|loop-start|loop-stop (DRYRUN=1 prints the commands)" >&2
+	echo "usage: $0 start|stop|restart|status|sync|loop-start|loop-stop|firewall-start|firewall-stop|claim-check (DRYRUN=1 prints the commands)" >&2
 	exit 2
 	;;
 esac

@@ -223,3 +223,53 @@ fn netplan_flood() {
 fn netplan_per_peer_isolation() {
     networkd_form("hetzner", "gpp", true);
 }
+
+/// A bridge named like the plan's that was there before systemd-networkd started, without
+/// vxlan-mesh's mark and with a container's port attached: networkd configures it as if it
+/// had made it, but the sync refuses to mark it (as `apply` refuses it), so the script's
+/// `stop` (like a later `down`) leaves it, its port still attached.
+#[test]
+fn networkd_sync_does_not_adopt_a_foreign_bridge() {
+    let (fleet, _) = common::example("classic-geo");
+    let (_serial, lab) = common::lab::lab_of(&fleet, 1, "gnx");
+    let tmp = common::TempDir::new("gnx");
+    let host = &lab.spec().hosts[0];
+    let ns = host.netns.as_str();
+    let plan = fleet.plan(&host.name).unwrap();
+    let bridge = plan.networks[0].bridge.name.clone();
+    for cmd in [
+        format!("ip link add {bridge} type bridge"),
+        "ip link add vxmxctr0 type veth peer name vxmxctr1".to_string(),
+        format!("ip link set vxmxctr0 master {bridge}"),
+    ] {
+        let argv: Vec<&str> = cmd.split(' ').collect();
+        exec_expect(&lab, ns, &argv, 0);
+    }
+    let root = tmp.0.join(&host.name);
+    files_of(&plan, Format::Networkd, &root);
+    let log = tmp.0.join("networkd.log");
+    lab.run_units(ns, &root, vxlan_mesh_lab::systemd::Order::BeforeNetworkd)
+        .unwrap();
+    let _daemon = common::lab::Networkd(
+        lab.start_networkd(ns, &[root.join("etc/systemd/network")], &log)
+            .unwrap(),
+    );
+    let err = lab
+        .run_units(ns, &root, vxlan_mesh_lab::systemd::Order::AfterNetworkd)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("{bridge} exists and is not owned by vxlan-mesh")),
+        "the sync must refuse the foreign bridge: {err}"
+    );
+    let details = exec_expect(&lab, ns, &["ip", "-d", "link", "show", "dev", &bridge], 0);
+    assert!(!details.contains("alias vxlan-mesh"), "the sync marked it:\n{details}");
+
+    let script = root.join("usr/local/sbin/vxlan-mesh.sh");
+    exec_expect(&lab, ns, &["sh", script.to_str().unwrap(), "stop"], 0);
+    let port = exec_expect(&lab, ns, &["ip", "-d", "link", "show", "dev", "vxmxctr0"], 0);
+    assert!(
+        port.contains(&format!("master {bridge}")),
+        "stop deleted the bridge:\n{port}"
+    );
+}

@@ -63,20 +63,22 @@ fn every_form_carries_the_cores_firewall_text() {
                     Some(fw) => {
                         let nft = vxlan_mesh_core::firewall::nft_script(fw);
                         let found = match format {
-                            Format::Shell => files[0].contents.contains(&vxlan_mesh_core::argv::single_quoted(&nft)),
                             // The networkd form's files, byte for byte once real Ignition wrote
                             // them: tests/ignition.rs.
                             Format::Ignition => continue,
                             // The BGP configuration alone; the firewall is in the other forms.
                             Format::Frr => continue,
-                            _ => files
-                                .iter()
-                                .any(|f| f.path.ends_with("etc/vxlan-mesh/firewall.nft") && f.contents == nft),
+                            // Every other form ships the script, whose `firewall-start` the
+                            // firewall unit runs.
+                            _ => files.iter().any(|f| {
+                                f.path.ends_with("vxlan-mesh.sh")
+                                    && f.contents.contains(&vxlan_mesh_core::argv::single_quoted(&nft))
+                            }),
                         };
                         assert!(found, "{name}/{}: {format} lacks the firewall", plan.host);
                     }
                     None => assert!(
-                        !files.iter().any(|f| f.path.ends_with("etc/vxlan-mesh/firewall.nft")),
+                        !files.iter().any(|f| f.path.ends_with("vxlan-mesh-firewall.service")),
                         "{name}: firewall off but shipped"
                     ),
                 }

@@ -5,8 +5,8 @@
 //! tree's network files.
 //!
 //! The rendered tree stays where it was written: absolute paths in unit lines that exist in
-//! the tree (`/etc/vxlan-mesh/firewall.nft`, `/etc/vxlan-mesh/vxlan-mesh.sh`) are read from
-//! it; the others (`/usr/sbin/nft`) are the machine's programs.
+//! the tree (`/etc/vxlan-mesh/vxlan-mesh.sh`) are read from it; the others (`/usr/sbin/nft`)
+//! are the machine's programs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -91,6 +91,14 @@ fn write(cli: &Cli, dir: &OutputDir, sub: &Path, plan: &HostPlan, format: Format
             let removed: Vec<String> = written.removed.iter().map(|p| p.display().to_string()).collect();
             line.push_str(&format!("; removed {} stale: {}", removed.len(), removed.join(", ")));
         }
+        if !written.kept.is_empty() {
+            let kept: Vec<String> = written.kept.iter().map(|p| p.display().to_string()).collect();
+            line.push_str(&format!(
+                "; kept {} no longer rendered but changed since render wrote them (remove them by hand if they are stale): {}",
+                kept.len(),
+                kept.join(", ")
+            ));
+        }
         eprintln!("{line}");
     }
     Ok(())

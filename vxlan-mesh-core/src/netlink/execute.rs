@@ -234,6 +234,7 @@ impl Executor<'_> {
             | Op::RemoveFirewall { .. }
             | Op::CreateChain { .. }
             | Op::FlushChain { .. }
+            | Op::ReturnPolicy { .. }
             | Op::AppendRule { .. }
             | Op::InsertJump { .. }
             | Op::DeleteJump { .. }

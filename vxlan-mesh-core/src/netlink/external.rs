@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::ApplyError;
 use crate::argv;
-use crate::diff::{ChainRule, LoopChain, Table};
+use crate::diff::{ChainPolicy, ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
 use crate::ops::FORWARD;
@@ -89,8 +89,16 @@ pub(crate) fn must(program: &'static str, args: &[&str], stdin: Option<&str>) ->
     }
 }
 
+/// A chain of the ebtables `filter` table as `ebtables -L` prints it.
+struct Listed {
+    name: String,
+    /// The word after `policy: ` in its header.
+    policy: String,
+    rules: Vec<String>,
+}
+
 /// Chains of the ebtables `filter` table, with their rules as printed by `ebtables -L`.
-fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
+fn ebtables_chains() -> Result<Vec<Listed>, ApplyError> {
     let out = run("ebtables", &["-t", "filter", "-L"], None)?;
     if !out.ok {
         return Err(ApplyError::Command {
@@ -98,18 +106,27 @@ fn ebtables_chains() -> Result<Vec<(String, Vec<String>)>, ApplyError> {
             stderr: out.stderr,
         });
     }
-    let mut chains: Vec<(String, Vec<String>)> = Vec::new();
-    for line in out.stdout.lines() {
+    Ok(parse_ebtables(&out.stdout))
+}
+
+fn parse_ebtables(listing: &str) -> Vec<Listed> {
+    let mut chains: Vec<Listed> = Vec::new();
+    for line in listing.lines() {
         if let Some(rest) = line.strip_prefix("Bridge chain: ") {
             let name = rest.split(',').next().unwrap_or_default().to_string();
-            chains.push((name, Vec::new()));
+            let policy = rest.rsplit("policy: ").next().unwrap_or_default().trim().to_string();
+            chains.push(Listed {
+                name,
+                policy,
+                rules: Vec::new(),
+            });
         } else if !line.trim().is_empty() && !line.starts_with("Bridge table:") {
-            if let Some((_, rules)) = chains.last_mut() {
-                rules.push(line.trim().to_string());
+            if let Some(chain) = chains.last_mut() {
+                chain.rules.push(line.trim().to_string());
             }
         }
     }
-    Ok(chains)
+    chains
 }
 
 /// Whether the `ebtables` found (see [`find_program`]) is the legacy one, which keeps its
@@ -123,29 +140,78 @@ pub(crate) fn ebtables_is_legacy() -> bool {
         .unwrap_or(false)
 }
 
-/// The chain named [`EBTABLES_CHAIN`] as it is (its rules, ours or not, and the positions of
-/// the jumps to it in `FORWARD`), or `None` when it does not exist (or ebtables is missing).
+/// The chain named [`EBTABLES_CHAIN`] as it is (its rules, ours or not, its policy and the
+/// positions of the jumps to it in `FORWARD`), or `None` when it does not exist (or
+/// ebtables is missing).
 pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
-    Ok(loop_chain(&ebtables_chains()?))
+    let Some(mut chain) = loop_chain(&ebtables_chains()?) else {
+        return Ok(None);
+    };
+    if !ebtables_is_legacy() {
+        if let Some(policy) = nft_hidden_policy(chain.rules.len())? {
+            chain.policy = policy;
+        }
+    }
+    Ok(Some(chain))
 }
 
-fn loop_chain(chains: &[(String, Vec<String>)]) -> Option<LoopChain> {
-    let (_, rules) = chains.iter().find(|(name, _)| name == EBTABLES_CHAIN)?;
+/// The policy of the chain as nf_tables holds it, when `ebtables -L` hides it: ebtables-nft
+/// (1.8.9) keeps a user chain's policy other than `RETURN` as one more rule at the end of
+/// the nft chain (`counter accept`, `counter drop`), which `ebtables -L` neither counts
+/// nor shows, and it prints `policy: RETURN` whatever the policy is. `listed` is the number
+/// of rules `ebtables -L` showed; an nft rule beyond them is the policy. `None` without
+/// `nft` (then `ebtables -L` is all there is to read).
+fn nft_hidden_policy(listed: usize) -> Result<Option<ChainPolicy>, ApplyError> {
+    if find_program("nft").is_none() {
+        return Ok(None);
+    }
+    let args = ["-j", "list", "chain", "bridge", "filter", EBTABLES_CHAIN];
+    let json: Value = serde_json::from_str(&must("nft", &args, None)?).map_err(|e| ApplyError::Decode {
+        what: "nft JSON",
+        message: e.to_string(),
+    })?;
+    Ok(hidden_policy(&json, listed))
+}
+
+/// See [`nft_hidden_policy`]: the verdict of the last rule of an `nft -j list chain`
+/// listing that holds more than `listed` rules (a verdict other than accept or drop
+/// counts as `ACCEPT`: not `RETURN`, so it is drift).
+fn hidden_policy(json: &Value, listed: usize) -> Option<ChainPolicy> {
+    let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
+    let rules: Vec<&Value> = items.iter().filter(|i| i.get("rule").is_some()).collect();
+    if rules.len() <= listed {
+        return None;
+    }
+    let last = rules.last().and_then(|r| Rule::deserialize(r.get("rule")?).ok());
+    Some(match last.as_ref().and_then(|r| r.expr.last()) {
+        Some(Statement::Drop(_)) => ChainPolicy::Drop,
+        _ => ChainPolicy::Accept,
+    })
+}
+
+fn loop_chain(chains: &[Listed]) -> Option<LoopChain> {
+    let ours = chains.iter().find(|c| c.name == EBTABLES_CHAIN)?;
     let jump = format!("-j {EBTABLES_CHAIN}");
     let jumps = chains
         .iter()
-        .filter(|(name, _)| name == FORWARD)
-        .flat_map(|(_, r)| r.iter().enumerate())
+        .filter(|c| c.name == FORWARD)
+        .flat_map(|c| c.rules.iter().enumerate())
         .filter(|(_, r)| **r == jump)
         .map(|(i, _)| i + 1)
         .collect();
     Some(LoopChain {
         chain: EBTABLES_CHAIN.to_string(),
-        rules: rules
+        rules: ours
+            .rules
             .iter()
             .map(|r| LoopRule::from_listing(r).map_or_else(|| ChainRule::Foreign(r.clone()), ChainRule::Ours))
             .collect(),
         jumps,
+        policy: match ours.policy.as_str() {
+            "RETURN" => ChainPolicy::Return,
+            "DROP" => ChainPolicy::Drop,
+            _ => ChainPolicy::Accept,
+        },
     })
 }
 
@@ -189,44 +255,63 @@ pub(crate) struct ObservedTable {
     pub(crate) blocked: Option<PacketCounter>,
 }
 
-/// The table an `nft -j list table` listing shows. Ours is recognised by the outline
-/// [`crate::firewall::nft_script`] writes: one set `peers` of addresses, one chain `input`
-/// hooked at input and (encrypted) one chain `output` hooked at output, each priority
-/// filter - 10, policy accept, and nothing else. With exactly our rules it is
-/// [`Table::Ours`] with its parameters; with other rules it is
-/// ours altered ([`Table::Altered`], replaced by apply: an accept rule that lost its
-/// `saddr @peers` would open the port to everyone); any other outline is someone else's
-/// ([`Table::Foreign`], never replaced or deleted).
+/// The table an `nft -j list table` listing shows. Ours is recognised by the names
+/// [`crate::firewall::nft_script`] gives its objects: a set `peers` and a chain `input`
+/// (a table without both is someone else's, [`Table::Foreign`], never replaced or
+/// deleted). Ours is [`Table::Ours`] with its parameters only when everything in it is
+/// what that script writes: no table flags (a `dormant` table filters nothing), one set
+/// `peers` of addresses, one chain `input` hooked at input and (encrypted) one chain
+/// `output` hooked at output, each priority filter - 10, policy accept, and exactly our
+/// rules; any other difference makes it ours altered ([`Table::Altered`], replaced by
+/// apply: an accept rule that lost its `saddr @peers` would open the port to everyone).
 ///
 /// Each object of the listing is read into the typed structures of the `nftables` crate
-/// (libnftables-json's schema). An object those types cannot describe is not one our
-/// script writes: in place of a rule it makes the table altered, elsewhere foreign.
+/// (libnftables-json's schema); an object those types cannot describe is not one our
+/// script writes.
 pub(crate) fn parse_firewall(json: &Value) -> ObservedTable {
     let table = NFT_TABLE.to_string();
-    match outline(json) {
-        Err(reason) => ObservedTable {
-            table: Table::Foreign {
+    let classified = if let Err(reason) = our_names(json) {
+        Table::Foreign {
+            table,
+            reason: reason.to_string(),
+        }
+    } else {
+        match outline(json).and_then(with_rules) {
+            Ok((fw, drops, blocked)) => {
+                return ObservedTable {
+                    table: Table::Ours(fw),
+                    drops,
+                    blocked,
+                }
+            }
+            Err(reason) => Table::Altered {
                 table,
                 reason: reason.to_string(),
             },
-            drops: None,
-            blocked: None,
-        },
-        Ok(outline) => match with_rules(outline) {
-            Ok((fw, drops, blocked)) => ObservedTable {
-                table: Table::Ours(fw),
-                drops,
-                blocked,
-            },
-            Err(reason) => ObservedTable {
-                table: Table::Altered {
-                    table,
-                    reason: reason.to_string(),
-                },
-                drops: None,
-                blocked: None,
-            },
-        },
+        }
+    };
+    ObservedTable {
+        table: classified,
+        drops: None,
+        blocked: None,
+    }
+}
+
+const NAMES: &str = "it has no set `peers` and chain `input`, the objects vxlan-mesh's table has";
+
+/// Whether the listing holds a set named `peers` and a chain named `input`: what makes the
+/// table vxlan-mesh's (the shell script's `firewall_ours` asks the same of `nft list`).
+fn our_names(json: &Value) -> Result<(), &'static str> {
+    let items = Listing::deserialize(json).map(|l| l.nftables).unwrap_or_default();
+    let named = |kind: &str, name: &str| {
+        items
+            .iter()
+            .any(|i| i.get(kind).and_then(|o| o.get("name")).and_then(Value::as_str) == Some(name))
+    };
+    if named("set", "peers") && named("chain", "input") {
+        Ok(())
+    } else {
+        Err(NAMES)
     }
 }
 
@@ -240,9 +325,10 @@ struct Listing {
 const SET: &str = "its set is not one set `peers` of addresses";
 const CHAIN: &str = "its chains are not one chain `input` hooked at input and at most one chain `output` hooked at output, priority -10, policy accept";
 const OTHER: &str = "it holds objects other than a set, a chain and rules";
+const FLAGS: &str = "the table has flags (such as `dormant`, which turns it off); ours has none";
 
-/// The table's set and chain, when they are the ones our script writes, and its rules
-/// (`None` for a rule the schema types cannot read).
+/// The table's set and chains, when they are the ones our script writes (and the table
+/// has no flags), and its rules (`None` for a rule the schema types cannot read).
 fn outline(json: &Value) -> Result<Outline, &'static str> {
     let mut fw = Firewall {
         table: NFT_TABLE.to_string(),
@@ -326,6 +412,9 @@ fn outline(json: &Value) -> Result<Outline, &'static str> {
             }
             NfListObject::Rule(rule) if rule.chain == "output" => output_rules.push(Some(rule)),
             NfListObject::Rule(rule) => rules.push(Some(rule)),
+            // nft 1.0.6 prints a table's flags as garbage, but only when there are some:
+            // ours has none (a `dormant` table filters nothing), so the key is enough.
+            NfListObject::Table(_) if item.pointer("/table/flags").is_some() => return Err(FLAGS),
             NfListObject::Table(_) | NfListObject::MetainfoObject(_) => {}
             _ => return Err(OTHER),
         }
@@ -779,7 +868,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_the_schema_cannot_read_makes_the_table_altered_and_other_objects_foreign() {
+    fn a_rule_or_object_the_schema_cannot_read_makes_the_table_altered() {
         let unknown = r#"[{"no-such-statement": {}}, {"accept": null}]"#;
         assert!(matches!(parse_firewall(&listing(unknown)).table, Table::Altered { .. }));
         let mut with_map = listing(unknown);
@@ -787,7 +876,7 @@ mod tests {
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!({"map": {"family": "inet", "name": "m", "table": "vxlan_mesh", "type": "ipv4_addr", "map": "verdict"}}));
-        assert!(matches!(parse_firewall(&with_map).table, Table::Foreign { .. }));
+        assert!(matches!(parse_firewall(&with_map).table, Table::Altered { .. }));
     }
 
     #[test]
@@ -812,5 +901,92 @@ mod tests {
                 "{accept}"
             );
         }
+    }
+
+    /// Each change keeps the names that make the table ours, so each is drift that apply
+    /// repairs, never converged and never someone else's table.
+    #[test]
+    fn flags_chain_changes_and_extra_objects_make_our_table_altered() {
+        let accept = format!(
+            r#"[{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": "@peers"}}}}, {DPORT}, {{"accept": null}}]"#
+        );
+        type Tamper = fn(&mut Value);
+        let tamper: [(&str, Tamper); 5] = [
+            // nft 1.0.6 prints the `dormant` flag as garbage: the key's presence decides.
+            ("dormant", |j| j["nftables"][1]["table"]["flags"] = "inet".into()),
+            ("policy drop", |j| j["nftables"][3]["chain"]["policy"] = "drop".into()),
+            ("priority", |j| j["nftables"][3]["chain"]["prio"] = 10.into()),
+            ("extra chain", |j| {
+                j["nftables"].as_array_mut().unwrap().push(serde_json::json!({"chain": {"family": "inet", "table": "vxlan_mesh", "name": "fwd", "handle": 9, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}));
+            }),
+            ("counter", |j| {
+                j["nftables"].as_array_mut().unwrap().push(serde_json::json!({"counter": {"family": "inet", "name": "c", "table": "vxlan_mesh", "handle": 9, "packets": 0, "bytes": 0}}));
+            }),
+        ];
+        assert!(matches!(parse_firewall(&listing(&accept)).table, Table::Ours(_)));
+        for (what, change) in tamper {
+            let mut json = listing(&accept);
+            change(&mut json);
+            let observed = parse_firewall(&json);
+            assert!(matches!(observed.table, Table::Altered { .. }), "{what}: {observed:?}");
+            assert_eq!(observed.drops, None, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_table_without_our_set_and_chain_is_foreign() {
+        let accept = format!(r#"[{DPORT}, {{"accept": null}}]"#);
+        for (index, key) in [(2, "set"), (3, "chain")] {
+            let mut json = listing(&accept);
+            json["nftables"][index][key]["name"] = "other".into();
+            assert!(
+                matches!(parse_firewall(&json).table, Table::Foreign { .. }),
+                "{key} renamed"
+            );
+        }
+    }
+
+    /// `ebtables -L` of ebtables-nft 1.8.9 after `ebtables -N VXLAN-MESH` (policy ACCEPT,
+    /// listed as RETURN) with our rule and the jump to it.
+    const EBTABLES_LISTING: &str = "Bridge table: filter\n\nBridge chain: INPUT, entries: 0, policy: ACCEPT\n\nBridge chain: FORWARD, entries: 2, policy: ACCEPT\n-j VXLAN-MESH\n-d 02:00:00:00:00:01 -j DROP\n\nBridge chain: VXLAN-MESH, entries: 1, policy: RETURN\n-i vxm+ -o vxm+ -j DROP\n";
+
+    /// `nft -j list chain bridge filter VXLAN-MESH` of that chain: our rule, then the
+    /// policy's rule that `ebtables -L` hides, with the verdict given.
+    fn nft_chain(verdicts: &[&str]) -> Value {
+        let rules: Vec<Value> = verdicts
+            .iter()
+            .map(|v| serde_json::json!({"rule": {"family": "bridge", "table": "filter", "chain": "VXLAN-MESH", "handle": 4, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {*v: null}]}}))
+            .collect();
+        let mut items = vec![
+            serde_json::json!({"chain": {"family": "bridge", "table": "filter", "name": "VXLAN-MESH", "handle": 1}}),
+        ];
+        items.extend(rules);
+        serde_json::json!({ "nftables": items })
+    }
+
+    #[test]
+    fn the_chain_s_policy_is_read_also_where_ebtables_hides_it() {
+        let chains = parse_ebtables(EBTABLES_LISTING);
+        let chain = loop_chain(&chains).unwrap();
+        assert_eq!(chain.policy, ChainPolicy::Return);
+        assert_eq!(chain.jumps, [1]);
+        assert!(matches!(chain.rules[..], [ChainRule::Ours(_)]), "{chain:?}");
+        // As many nft rules as listed ones: no hidden policy rule.
+        assert_eq!(hidden_policy(&nft_chain(&["drop"]), 1), None);
+        // One more: that rule is the policy.
+        assert_eq!(
+            hidden_policy(&nft_chain(&["drop", "accept"]), 1),
+            Some(ChainPolicy::Accept)
+        );
+        assert_eq!(hidden_policy(&nft_chain(&["drop", "drop"]), 1), Some(ChainPolicy::Drop));
+        // Legacy ebtables lists the policy itself.
+        let legacy = EBTABLES_LISTING.replace(
+            "VXLAN-MESH, entries: 1, policy: RETURN",
+            "VXLAN-MESH, entries: 1, policy: ACCEPT",
+        );
+        assert_eq!(
+            loop_chain(&parse_ebtables(&legacy)).unwrap().policy,
+            ChainPolicy::Accept
+        );
     }
 }

@@ -70,6 +70,8 @@ pub enum Key {
     HoldTime,
     /// `underlay-prefix` of the `[evpn]` table.
     UnderlayPrefix,
+    /// `allow-wide-underlay-prefix` of the `[evpn]` table.
+    AllowWideUnderlayPrefix,
     /// `route-reflector` of a host.
     RouteReflector,
 }
@@ -90,7 +92,13 @@ impl Key {
     /// The keys of the `[wireguard]` table.
     pub const WIREGUARD: &'static [Key] = &[Key::Prefix, Key::Port, Key::Interface];
     /// The keys of the `[evpn]` table.
-    pub const EVPN: &'static [Key] = &[Key::Asn, Key::UnderlayPrefix, Key::Keepalive, Key::HoldTime];
+    pub const EVPN: &'static [Key] = &[
+        Key::Asn,
+        Key::UnderlayPrefix,
+        Key::AllowWideUnderlayPrefix,
+        Key::Keepalive,
+        Key::HoldTime,
+    ];
     /// The keys of a `[[networks]]` table.
     pub const NETWORK: &'static [Key] = &[Key::Name, Key::Vni, Key::Bridge, Key::Mtu, Key::ContainerIpv6];
     /// The keys of a `[[hosts]]` table.
@@ -141,6 +149,7 @@ impl Key {
             Key::Keepalive => "keepalive",
             Key::HoldTime => "hold-time",
             Key::UnderlayPrefix => "underlay-prefix",
+            Key::AllowWideUnderlayPrefix => "allow-wide-underlay-prefix",
             Key::RouteReflector => "route-reflector",
         }
     }

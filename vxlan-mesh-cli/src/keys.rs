@@ -6,12 +6,13 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use vxlan_mesh_core::key_file::{self, KeyFileProblem};
 pub use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
-use vxlan_mesh_core::wireguard::{decode_key, encode_key};
+use vxlan_mesh_core::wireguard::{decode_key, encode_key, KEY_LEN};
 use vxlan_mesh_core::{HostPlan, PublicKey};
 use x25519_dalek::{PublicKey as DalekPublic, StaticSecret};
 
@@ -52,13 +53,16 @@ pub enum KeyError {
         /// Why (never quoting the file).
         why: String,
     },
-    /// The key file is readable by others, or writable by its group.
-    #[error("`{path}` is readable by others or writable by its group (mode {mode:o}); a private key must be private: chmod 600 it (or 640, group systemd-network, for systemd-networkd)")]
-    Exposed {
-        /// The file.
+    /// The key file may be read by others, written by its group, or is owned by another user.
+    #[error(transparent)]
+    Unsafe(#[from] KeyFileProblem),
+    /// The inventory's `public-key` of a host is the private key in the file.
+    #[error("host `{host}`: its `public-key` in the inventory is the private key in `{path}` (not printed here): that key is no longer secret; make a new one with `vxlan-mesh keygen --force` and put the public key it prints in the inventory")]
+    PublishedAsPublic {
+        /// The host.
+        host: String,
+        /// The key file.
         path: String,
-        /// Its permission bits.
-        mode: u32,
     },
     /// The private key is not the host's.
     #[error("host `{host}`: the private key in `{path}` has the public key `{found}`, but the inventory's `public-key` of host `{host}` is `{expected}`; give this host's key with --wireguard-key, or put `{found}` in the inventory")]
@@ -94,44 +98,40 @@ fn public_of(secret: &StaticSecret) -> PublicKey {
     PublicKey(DalekPublic::from(secret).to_bytes())
 }
 
-/// Permission bits a key file must not have: read or write for others, write for the
-/// group. Group read is allowed: systemd-networkd reads `PrivateKeyFile=` as the user
-/// systemd-network, so the networkd and netplan forms need the key `root:systemd-network`
-/// 0640, and `status` runs on those hosts too.
-const EXPOSED_BITS: u32 = 0o027;
-
-/// The public half of the private key in `path`. Refuses a file others may read.
-pub fn public_key_of_file(path: &Path) -> Result<PublicKey, KeyError> {
+/// The private key in `path`, after [`key_file::check`] accepted the file.
+fn private_key_of_file(path: &Path) -> Result<[u8; KEY_LEN], KeyError> {
     let shown = path.display().to_string();
     let read = |source| KeyError::Read {
         path: shown.clone(),
         source,
     };
     let file = fs::File::open(path).map_err(read)?;
-    let mode = file.metadata().map_err(read)?.permissions().mode();
-    if mode & EXPOSED_BITS != 0 {
-        return Err(KeyError::Exposed {
-            path: shown,
-            mode: mode & 0o7777,
-        });
-    }
+    let meta = file.metadata().map_err(read)?;
+    key_file::check(&shown, meta.mode(), meta.uid(), nix::unistd::geteuid().as_raw())?;
     let mut text = String::new();
     file.take(KEY_FILE_MAX).read_to_string(&mut text).map_err(read)?;
-    let bytes = decode_key(text.trim()).map_err(|why| KeyError::Malformed {
-        path: shown.clone(),
-        why,
-    })?;
-    Ok(public_of(&StaticSecret::from(bytes)))
+    decode_key(text.trim()).map_err(|why| KeyError::Malformed { path: shown, why })
 }
 
 /// `plan` with its WireGuard interface given the key in `path`, after checking that the key
 /// is the private half of the host's `public-key`; unchanged (and no file read) when the
 /// plan is not encrypted.
 pub fn with_host_key(mut plan: HostPlan, path: &Path) -> Result<HostPlan, KeyError> {
+    if plan.wireguard.is_none() {
+        return Ok(plan);
+    }
+    let private = private_key_of_file(path)?;
+    // Before any message that shows a `public-key`: this one would show the private key.
+    if let Some(host) = key_file::published_as_public(&private, &plan) {
+        return Err(KeyError::PublishedAsPublic {
+            host: host.to_string(),
+            path: path.display().to_string(),
+        });
+    }
+    let found = public_of(&StaticSecret::from(private));
     let Some(wg) = &mut plan.wireguard else {
         return Ok(plan);
     };
-    let found = public_key_of_file(path)?;
     if found != wg.public_key {
         return Err(KeyError::Mismatch {
             host: plan.host.clone(),
@@ -157,7 +157,12 @@ pub fn generate(path: &Path, force: bool) -> Result<PublicKey, KeyError> {
         return Err(KeyError::Exists { path: shown });
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(write)?;
+        // Missing directories are made private: they hold nothing but keys.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(write)?;
     }
     let secret = StaticSecret::random();
     let mut text = encode_key(secret.as_bytes());
@@ -198,6 +203,7 @@ pub fn generate(path: &Path, force: bool) -> Result<PublicKey, KeyError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_clear_plan_never_reads_the_key_file() {
@@ -222,7 +228,7 @@ mod tests {
             (0o644, false),
         ] {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-            let got = public_key_of_file(&path);
+            let got = private_key_of_file(&path).map(|k| public_of(&StaticSecret::from(k)));
             assert_eq!(got.is_ok(), ok, "mode {mode:o}: {got:?}");
             if ok {
                 assert_eq!(got.unwrap(), public);

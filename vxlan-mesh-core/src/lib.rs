@@ -95,6 +95,7 @@ pub mod firewall;
 pub mod fleet;
 pub mod frr;
 pub mod inventory;
+pub mod key_file;
 pub mod metrics;
 pub mod mtu;
 pub mod names;

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use askama::filters::Escaper;
 use askama::Template;
 use vxlan_mesh_core::argv;
+use vxlan_mesh_core::key_file;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
@@ -197,6 +198,12 @@ struct Wg {
     public_key: String,
     /// The key file used unless `VXLAN_MESH_WIREGUARD_KEY` names another.
     key_file: String,
+    /// [`key_file::EXPOSED_BITS`], in decimal (the template's arithmetic reads it bare).
+    exposed_bits: u32,
+    /// [`key_file::exposed_message`] as a `printf` format of the file and its octal mode.
+    exposed_message: String,
+    /// [`key_file::owner_message`] as a `printf` format of the file and its owner's uid.
+    owner_message: String,
     listen_port: String,
     /// `ADDRESS/LENGTH`, as `ip -o addr` lists it.
     address: String,
@@ -545,6 +552,9 @@ fn wg(w: &WireguardPlan) -> Wg {
     Wg {
         public_key: w.public_key.to_string(),
         key_file: crate::networkd::key_file(w),
+        exposed_bits: key_file::EXPOSED_BITS,
+        exposed_message: key_file::exposed_message("%s", "%s"),
+        owner_message: key_file::owner_message("%s", "%s"),
         listen_port: w.listen_port.to_string(),
         address: format!("{}/{}", w.address, w.prefix_len),
         mtu: w.mtu.to_string(),

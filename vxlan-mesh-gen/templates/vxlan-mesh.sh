@@ -420,6 +420,16 @@ loop_down() {
 wg_key_check() {
 	need wg
 	[ -r "$WG_KEY" ] || die "cannot read the WireGuard private key \`$WG_KEY\` (make one with \`vxlan-mesh keygen\`, or name it in VXLAN_MESH_WIREGUARD_KEY)"
+	# The rule and messages of vxlan-mesh's own key check: no read for others, no write for
+	# the group (0640 for systemd-network is fine), owned by root or by whoever runs this.
+	mode=$(stat -L -c %a "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	owner=$(stat -L -c %u "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	exposed={{ wg.exposed_bits }}
+	# The printf formats are vxlan-mesh's messages, whose backticks are text (SC2016).
+	# shellcheck disable=SC2016
+	[ $((0$mode & exposed)) -eq 0 ] || die "$(printf {{ wg.exposed_message }} "$WG_KEY" "$mode")"
+	# shellcheck disable=SC2016
+	[ "$owner" -eq 0 ] || [ "$owner" -eq "$(id -u)" ] || die "$(printf {{ wg.owner_message }} "$WG_KEY" "$owner")"
 	found=$(wg pubkey <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
 	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
 }

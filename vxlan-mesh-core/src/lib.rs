@@ -101,6 +101,7 @@ pub mod mtu;
 pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
+pub mod ns_lock;
 pub mod ops;
 pub mod path;
 pub mod plan;

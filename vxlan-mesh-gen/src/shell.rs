@@ -16,6 +16,7 @@ use askama::Template;
 use vxlan_mesh_core::argv;
 use vxlan_mesh_core::key_file;
 use vxlan_mesh_core::names::OWNER_MARK;
+use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
@@ -150,6 +151,7 @@ impl Piped {
 #[template(path = "vxlan-mesh.sh")]
 struct Script<'a> {
     h: &'a Header,
+    lock: NsLock,
     host: &'a str,
     mode: &'static str,
     loop_prevention: &'static str,
@@ -232,6 +234,43 @@ struct WgPeer {
     /// `KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template) prints a peer.
     line: String,
     set: Cmd,
+}
+
+/// The namespace's lock, shared with `vxlan-mesh apply` ([`ns_lock`]): where it is, how long
+/// to wait, and the messages, as `printf` formats the script fills in.
+struct NsLock {
+    dir: &'static str,
+    read_wait: u64,
+    write_wait: u64,
+    /// `%s`: the namespace's inode.
+    file: String,
+    /// `%s` the directory, `%s` why.
+    refused: String,
+    symlink: &'static str,
+    not_a_directory: &'static str,
+    /// `%s` the owner, `%s` the user.
+    foreign_owner: String,
+    /// `%s` the mode.
+    open_mode: String,
+    /// `%s` the file, `%s` the seconds.
+    timeout: String,
+}
+
+impl NsLock {
+    fn new() -> NsLock {
+        NsLock {
+            dir: ns_lock::DIR,
+            read_wait: ns_lock::READ_WAIT_SECS,
+            write_wait: ns_lock::WRITE_WAIT_SECS,
+            file: ns_lock::file_name("%s"),
+            refused: ns_lock::refused_message("%s", "%s"),
+            symlink: ns_lock::SYMLINK,
+            not_a_directory: ns_lock::NOT_A_DIRECTORY,
+            foreign_owner: ns_lock::foreign_owner("%s", "%s"),
+            open_mode: ns_lock::open_mode("%s"),
+            timeout: ns_lock::timeout_message("%s", "%s", ""),
+        }
+    }
 }
 
 /// FRR's configuration in evpn mode.
@@ -594,6 +633,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     }
     let script = Script {
         h,
+        lock: NsLock::new(),
         host: &plan.host,
         mode: plan.mode.as_str(),
         loop_prevention: plan.loop_prevention.describe(),

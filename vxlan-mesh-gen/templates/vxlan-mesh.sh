@@ -51,6 +51,8 @@ EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
+# The directory of the network namespaces' locks, shared with `vxlan-mesh apply`.
+LOCK_DIR={{ lock.dir }}
 {%- if let Some(wg) = wireguard %}
 
 # The WireGuard interface, this host's public key, and the file holding its private key
@@ -422,8 +424,8 @@ wg_key_check() {
 	[ -r "$WG_KEY" ] || die "cannot read the WireGuard private key \`$WG_KEY\` (make one with \`vxlan-mesh keygen\`, or name it in VXLAN_MESH_WIREGUARD_KEY)"
 	# The rule and messages of vxlan-mesh's own key check: no read for others, no write for
 	# the group (0640 for systemd-network is fine), owned by root or by whoever runs this.
-	mode=$(stat -L -c %a "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
-	owner=$(stat -L -c %u "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	mode=$(stat -L -c '%a' "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	owner=$(stat -L -c '%u' "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
 	exposed={{ wg.exposed_bits }}
 	# The printf formats are vxlan-mesh's messages, whose backticks are text (SC2016).
 	# shellcheck disable=SC2016
@@ -457,7 +459,8 @@ wg_create() {
 	need wireguard-go
 	say "this kernel has no WireGuard: \`$WG_IF\` is run by wireguard-go, the userspace implementation (slower), whose daemon exits when the interface is deleted"
 	# Its banner (on standard error) is shown only when it fails.
-	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null) || die "wireguard-go could not create $WG_IF: $err"
+	# 9>&-: the daemon must not inherit the namespace's lock (take_lock), or hold it forever.
+	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null 9>&-) || die "wireguard-go could not create $WG_IF: $err"
 	# The daemon sets its default MTU when it takes the device over, and answers only
 	# after that: one question waits for it, so that the MTU set next stays.
 	wg show "$WG_IF" listen-port >/dev/null
@@ -585,10 +588,42 @@ frr_down() {
 }
 {%- endif %}
 
+# Takes this network namespace's lock, the one `vxlan-mesh apply`, `status` and `down` take
+# ($1: -x alone, -s shared with readers; $2: seconds to wait at most), in a directory only
+# its owner may enter: made 0700, refused when it is a link, another user's or open to
+# others, so that no other user can hold or redirect it. Held until the script exits.
+# The printf formats are vxlan-mesh's messages, whose backticks are text (SC2016).
+take_lock() {
+	need flock stat
+	# shellcheck disable=SC2016
+	refused={{ lock.refused }}
+	# shellcheck disable=SC2059
+	[ ! -L "$LOCK_DIR" ] || die "$(printf "$refused" "$LOCK_DIR" {{ lock.symlink }})"
+	(umask 077 && mkdir -p "$LOCK_DIR") || die "cannot make the lock directory \`$LOCK_DIR\`"
+	# shellcheck disable=SC2059
+	[ -d "$LOCK_DIR" ] || die "$(printf "$refused" "$LOCK_DIR" {{ lock.not_a_directory }})"
+	owner=$(stat -c '%u' "$LOCK_DIR")
+	# shellcheck disable=SC2059
+	[ "$owner" -eq "$(id -u)" ] || die "$(printf "$refused" "$LOCK_DIR" "$(printf {{ lock.foreign_owner }} "$owner" "$(id -u)")")"
+	mode=$(stat -c '%a' "$LOCK_DIR")
+	# shellcheck disable=SC2059
+	[ $((0$mode & 63)) -eq 0 ] || die "$(printf "$refused" "$LOCK_DIR" "$(printf {{ lock.open_mode }} "$mode")")"
+	lock="$LOCK_DIR/$(printf {{ lock.file }} "$(stat -L -c '%i' /proc/self/ns/net)")"
+	[ ! -L "$lock" ] || die "refusing to open the symbolic link \`$lock\`"
+	exec 9<>"$lock"
+	# shellcheck disable=SC2016
+	flock "$1" -w "$2" 9 || die "$(printf {{ lock.timeout }} "$lock" "$2")"
+}
+
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
 	need ip bridge awk sed{% if sysctl %} sysctl{% endif %}
+	if [ "$MODE" = apply ]; then
+		take_lock -x {{ lock.write_wait }}
+	else
+		take_lock -s {{ lock.read_wait }}
+	fi
 {%- if wireguard.is_some() %}
 	wg_key_check
 {%- endif %}
@@ -667,6 +702,7 @@ converge() {
 
 stop() {
 	need ip
+	take_lock -x {{ lock.write_wait }}
 {%- if frr.is_some() %}
 	frr_down
 {%- endif %}

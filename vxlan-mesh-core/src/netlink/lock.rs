@@ -1,8 +1,7 @@
 //! The lock file that serializes applies in one network namespace, and lets readers wait
 //! for an apply in progress: one per namespace, named after the namespace's inode, in a
-//! directory only its owner (root) may enter, so that no other user can create, hold or
-//! redirect a lock: a lock file in a world-writable directory (/run/lock) let any user
-//! block every `apply` for good.
+//! directory only its owner (root) may enter ([`ns_lock`] states where, how long and the
+//! messages, which the shell script shares).
 
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -13,19 +12,7 @@ use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::Mode;
 
 use super::{ApplyError, Netns};
-
-/// The directory of the lock files: made 0700 by the first run, refused when it is anything
-/// else (a symbolic link, another owner's, open to others).
-pub(crate) const DIR: &str = "/run/vxlan-mesh";
-
-/// How long a reader ([`super::observe`], [`super::status`], [`super::preview`]) waits for
-/// an apply in the same namespace to finish before giving up: an apply of hundreds of
-/// devices takes seconds, not minutes.
-const READ_LOCK_WAIT: Duration = Duration::from_secs(60);
-
-/// How long `apply` and `down` wait for another one in the same namespace: far longer than
-/// any apply takes, but bounded, so that a hung holder is named instead of waited for.
-const WRITE_LOCK_WAIT: Duration = Duration::from_secs(300);
+use crate::ns_lock;
 
 /// How the namespace's lock is taken.
 #[derive(Debug, Clone, Copy)]
@@ -38,20 +25,20 @@ pub(crate) enum Lock {
 
 /// The lock file of the namespace `ns`.
 pub(crate) fn path(ns: &Netns) -> Result<PathBuf, ApplyError> {
-    Ok(Path::new(DIR).join(file_name(ns)?))
+    Ok(Path::new(ns_lock::DIR).join(file_name(ns)?))
 }
 
 fn file_name(ns: &Netns) -> Result<String, ApplyError> {
-    Ok(format!("net{}.lock", ns.inode()?))
+    Ok(ns_lock::file_name(&ns.inode()?.to_string()))
 }
 
 /// Takes the lock of `ns`; released on drop.
 pub(crate) fn take(ns: &Netns, kind: Lock) -> Result<File, ApplyError> {
-    let wait = match kind {
-        Lock::Shared => READ_LOCK_WAIT,
-        Lock::Exclusive => WRITE_LOCK_WAIT,
-    };
-    take_within(Path::new(DIR), ns, kind, wait)
+    let wait = Duration::from_secs(match kind {
+        Lock::Shared => ns_lock::READ_WAIT_SECS,
+        Lock::Exclusive => ns_lock::WRITE_WAIT_SECS,
+    });
+    take_within(Path::new(ns_lock::DIR), ns, kind, wait)
 }
 
 fn take_within(dir: &Path, ns: &Netns, kind: Lock, wait: Duration) -> Result<File, ApplyError> {
@@ -133,16 +120,10 @@ fn private_dir(dir: &Path) -> Result<std::os::fd::OwnedFd, ApplyError> {
     let meta = File::from(fd.try_clone().map_err(io)?).metadata().map_err(io)?;
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
-        return Err(refuse(format!(
-            "it is owned by uid {}, not by uid {me} running vxlan-mesh",
-            meta.uid()
-        )));
+        return Err(refuse(ns_lock::foreign_owner(&meta.uid().to_string(), &me.to_string())));
     }
     if meta.mode() & 0o077 != 0 {
-        return Err(refuse(format!(
-            "its mode is {:o}: others may enter it (it must be 0700)",
-            meta.mode() & 0o7777
-        )));
+        return Err(refuse(ns_lock::open_mode(&format!("{:o}", meta.mode() & 0o7777))));
     }
     Ok(fd)
 }

@@ -207,7 +207,7 @@ pub enum ApplyError {
         source: Box<ApplyError>,
     },
     /// An apply in the same namespace held the lock for longer than a reader waits.
-    #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s{}; try again when it has finished", held_by(holders), path = path.display())]
+    #[error("{}", crate::ns_lock::timeout_message(&path.display().to_string(), &seconds.to_string(), &held_by(holders)))]
     LockTimeout {
         /// The lock file.
         path: PathBuf,
@@ -217,7 +217,7 @@ pub enum ApplyError {
         holders: Vec<u32>,
     },
     /// The directory of the lock files is not private to its owner.
-    #[error("lock directory `{path}`: {why}; refusing to use it (remove it: vxlan-mesh makes it again, 0700)", path = path.display())]
+    #[error("{}", crate::ns_lock::refused_message(&path.display().to_string(), why))]
     LockDir {
         /// The directory.
         path: PathBuf,

@@ -113,15 +113,28 @@ pub fn check(path: &Path) -> Result<Fleet, InvalidInventory> {
 const UNREADABLE: &str = "unreadable";
 
 /// Largest inventory file read, in bytes (4 MiB: some 50,000 hosts). Reading stops there, so
-/// an endless input (`/dev/zero`, a FIFO that is never closed) is refused instead of filling
-/// memory.
+/// an endless input (`/dev/zero`) is refused instead of filling memory.
 const MAX_INVENTORY_BYTES: u64 = 4 << 20;
 
 /// The text of the file at `path`, read up to [`MAX_INVENTORY_BYTES`]; why not, otherwise.
 fn read_limited(path: &Path) -> Result<String, String> {
     use std::io::Read;
 
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+
+    // O_NONBLOCK: opening a FIFO without a writer would wait forever; it is refused below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    if file.metadata().map_err(|e| e.to_string())?.file_type().is_fifo() {
+        return Err(
+            "it is a FIFO (named pipe), which may never be written or never end; give a regular file".to_string(),
+        );
+    }
+    // Back to blocking reads (a terminal or device would otherwise answer "try again").
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty())).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
     // One byte more than the limit tells "exactly at the limit" from "beyond it".
     file.take(MAX_INVENTORY_BYTES + 1)

@@ -29,11 +29,25 @@ fn an_endless_input_is_refused_at_the_size_limit() {
 }
 
 #[test]
-fn a_fifo_that_never_ends_is_refused_at_the_size_limit() {
+fn a_fifo_is_refused_without_waiting_for_a_writer_or_an_end() {
     let dir = Scratch::new("fifo");
     let fifo = dir.join("inventory.toml");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    // `yes` writes until its reader goes away: the input never ends by itself.
+    let expected = format!(
+        "error: {}: cannot read inventory: it is a FIFO (named pipe), which may never be written or never end; give a regular file\n",
+        fifo.display()
+    );
+    // No writer: opening it for reading would wait forever. `timeout` bounds the bug.
+    let out = Command::new("timeout")
+        .arg("20")
+        .arg(common::BIN)
+        .args(["-i", fifo.to_str().unwrap(), "check"])
+        .env_remove("VXLAN_MESH_INVENTORY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
+    // A writer that never stops (`yes`): refused too, without reading it.
     let mut writer = Command::new("sh")
         .arg("-c")
         .arg("exec yes '# padding' > \"$0\"")
@@ -45,11 +59,7 @@ fn a_fifo_that_never_ends_is_refused_at_the_size_limit() {
     let _ = writer.kill();
     let _ = writer.wait();
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("inventory.toml: cannot read inventory: it is larger than 4 MiB"),
-        "{stderr}"
-    );
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
 }
 
 #[test]

@@ -160,3 +160,130 @@ fn a_key_file_others_can_read_or_that_holds_no_key_is_refused_without_showing_it
     assert!(err.contains("does not hold a WireGuard private key"), "{err}");
     assert!(!err.contains("must not be echoed"), "{err}");
 }
+
+/// The message after the `error: ` (CLI) or `HOST: ` (script) prefix of the line naming `key`.
+fn refusal(said: &str, key: &Path) -> Option<String> {
+    let shown = format!("`{}`", key.display());
+    said.lines().find_map(|l| l.find(&shown).map(|at| l[at..].to_string()))
+}
+
+#[test]
+fn the_shell_script_refuses_a_key_file_the_cli_refuses_with_the_same_message() {
+    let dir = Scratch::new("script-key");
+    let key = dir.join("a.key");
+    let public = keygen(&key);
+    let inv = inventory(&dir, &public, "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=");
+    let script = vxm(&["-i", &inv, "render", "--format", "shell", "--host", "a"]);
+    assert!(script.status.success(), "{}", stderr(&script));
+    let script = dir.write("vxlan-mesh.sh", &stdout(&script));
+    let ns = common::Netns::new("scriptkey");
+    // Both forms, in a namespace of the test's own, by `status` (which changes nothing).
+    let both = || {
+        let cli = ns.cli(
+            Path::new(&inv),
+            &["status", "--host", "a", "--wireguard-key", key.to_str().unwrap()],
+        );
+        let sh = ns.try_sh(&format!(
+            "VXLAN_MESH_WIREGUARD_KEY={} sh {} status",
+            key.display(),
+            script.display()
+        ));
+        (cli, sh)
+    };
+    let cases: [(u32, u32, Option<String>); 7] = [
+        (0o600, 0, None),
+        (0o640, 0, None),
+        (
+            0o644,
+            0,
+            Some(vxlan_mesh_core::key_file::exposed_message(key.to_str().unwrap(), "644")),
+        ),
+        (
+            0o604,
+            0,
+            Some(vxlan_mesh_core::key_file::exposed_message(key.to_str().unwrap(), "604")),
+        ),
+        (
+            0o660,
+            0,
+            Some(vxlan_mesh_core::key_file::exposed_message(key.to_str().unwrap(), "660")),
+        ),
+        (
+            0o620,
+            0,
+            Some(vxlan_mesh_core::key_file::exposed_message(key.to_str().unwrap(), "620")),
+        ),
+        (
+            0o600,
+            65534,
+            Some(vxlan_mesh_core::key_file::owner_message(key.to_str().unwrap(), "65534")),
+        ),
+    ];
+    for (mode, owner, refused) in cases {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&key, Some(owner), None).unwrap();
+        let (cli, sh) = both();
+        let (cli_said, sh_said) = (common::text(&cli), common::text(&sh));
+        match &refused {
+            Some(message) => {
+                assert_eq!(cli.status.code(), Some(1), "mode {mode:o} owner {owner}: {cli_said}");
+                assert_eq!(sh.status.code(), Some(1), "mode {mode:o} owner {owner}: {sh_said}");
+                assert_eq!(refusal(&cli_said, &key).as_ref(), Some(message), "{cli_said}");
+                assert_eq!(refusal(&sh_said, &key).as_ref(), Some(message), "{sh_said}");
+            }
+            None => {
+                // Accepted: both go on to compare the host with the plan (it differs: exit 2,
+                // or 3 as no WireGuard peer was ever seen).
+                assert!(matches!(cli.status.code(), Some(2 | 3)), "mode {mode:o}: {cli_said}");
+                assert!(matches!(sh.status.code(), Some(2 | 3)), "mode {mode:o}: {sh_said}");
+                assert_eq!(refusal(&cli_said, &key), None, "{cli_said}");
+                assert_eq!(refusal(&sh_said, &key), None, "{sh_said}");
+            }
+        }
+    }
+}
+
+#[test]
+fn keygen_makes_missing_directories_private_and_leaves_existing_ones() {
+    let dir = Scratch::new("keygen-dirs");
+    std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let key = dir.join("etc/vxlan-mesh/wireguard.key");
+    keygen(&key);
+    for made in [dir.join("etc"), dir.join("etc/vxlan-mesh")] {
+        let mode = std::fs::metadata(&made).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{}", made.display());
+    }
+    let mode = std::fs::metadata(&*dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755, "an existing directory keeps its mode");
+}
+
+#[test]
+fn a_private_key_pasted_as_a_public_key_is_refused_without_printing_it() {
+    let dir = Scratch::new("pasted");
+    let key = dir.join("a.key");
+    let public = keygen(&key);
+    let private = std::fs::read_to_string(&key).unwrap().trim().to_string();
+    let other = "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=";
+    // Host a's own entry, or its peer b's, holds a's private key instead of a public key.
+    for (a, b, host) in [(&*private, other, "a"), (&*public, &*private, "b")] {
+        let inv = inventory(&dir, a, b);
+        for args in [&["status", "--host", "a"][..], &["apply", "--host", "a", "--dry-run"]] {
+            let out = common::vxm()
+                .args(["-i", &inv])
+                .args(args)
+                .args(["--wireguard-key", key.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let said = common::text(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+            assert!(
+                said.contains(&format!(
+                    "host `{host}`: its `public-key` in the inventory is the private key in `{}` (not printed here)",
+                    key.display()
+                )),
+                "{args:?}: {said}"
+            );
+            assert!(!said.contains(&private), "the private key was printed: {said}");
+        }
+    }
+}

@@ -245,7 +245,11 @@ fn the_lock_wait_is_the_time_an_apply_held_the_namespace_s_lock() {
     let host = Netns::new("metL");
     host.sh("ip addr add 192.0.2.1/24 dev lo");
     let inode = common::sh(&format!("stat -L -c %i /run/netns/{}", host.0));
-    let path = PathBuf::from(format!("/run/lock/vxlan-mesh-net{}.lock", inode.trim()));
+    let path = PathBuf::from(format!("/run/vxlan-mesh/net{}.lock", inode.trim()));
+    // The lock directory is private (0700), or vxlan-mesh refuses it.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(path.parent().unwrap())
+        .unwrap();
     // The test is the apply in progress: it holds the lock as `apply` does.
     let apply = std::fs::File::options()
         .create(true)

@@ -309,3 +309,51 @@ fn ipv4_black_hole_measured_exactly() {
 fn ipv6_black_hole_measured_exactly() {
     black_hole_measured_exactly(Family::V6);
 }
+
+/// An encrypted mesh where host `c` is behind NAT: its `address` (198.51.100.99, its own
+/// private address over there) is reachable from nowhere, its `endpoint` is where it is
+/// reached. The probe measures the path to the endpoint (exit 3: the 1400-byte link is too
+/// small for the plan), and says so in the report.
+#[test]
+fn an_encrypted_peer_behind_nat_is_probed_at_its_endpoint() {
+    let topo = Topology::build(Family::V4);
+    let dir = scratch();
+    let keys = [
+        "yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=",
+        "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=",
+        "Rv4Otndn0+l632AjSfd4VOyAzxLAVrJVMro4o9sRtC0=",
+        "3+o18TNcY2UtqB3oumKI+0SavTHs97094Azw1PRAjSs=",
+    ];
+    let mut text =
+        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
+    let (c_reached, _, _) = addresses(Family::V4, 2);
+    for (i, (name, key)) in HOSTS.iter().zip(keys).enumerate() {
+        let (address, _, _) = addresses(Family::V4, i);
+        let (address, endpoint) = if *name == NARROW {
+            (
+                "198.51.100.99".to_string(),
+                format!("endpoint = \"{c_reached}:51820\"\n"),
+            )
+        } else {
+            (address, String::new())
+        };
+        text.push_str(&format!(
+            "\n[[hosts]]\nname = \"{name}\"\naddress = \"{address}\"\npublic-key = \"{key}\"\n{endpoint}"
+        ));
+    }
+    let inv = dir.join("behind-nat.toml");
+    std::fs::write(&inv, text).unwrap();
+    let (code, report) = topo.probe_json(&inv, &["--timeout", "0.5"]);
+    assert_eq!(
+        verdicts(&report),
+        [
+            peer("b", "fits", Some(1500)),
+            peer("c", "too-small", Some(u64::from(NARROW_MTU))),
+            peer("d", "fits", Some(1500)),
+        ],
+        "{report:#}"
+    );
+    assert_eq!(report["peers"][1]["address"], Value::String(c_reached), "{report:#}");
+    assert_eq!(code, 3, "{report:#}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -643,6 +643,32 @@ validation_errors! {
             /// The hold time.
             hold_time: u16,
         } = "evpn-keepalive-not-below-hold-time",
+        /// An underlay prefix wider than a site's, without the explicit opt-in.
+        #[error("`evpn.underlay-prefix` `{prefix}` is wider than /{min_len}: route reflectors would accept BGP sessions from all of it (and the firewall VXLAN and BGP); give the site's own prefix, or set `allow-wide-underlay-prefix = true` if that is intended")]
+        EvpnUnderlayPrefixTooWide {
+            /// The prefix.
+            prefix: String,
+            /// The shortest length accepted without the opt-in.
+            min_len: u8,
+        } = "evpn-underlay-prefix-too-wide",
+        /// A public key that is a point of small order: a key exchange with it has a known result.
+        #[error("host `{host}`: `public-key` `{key}` is a low-order Curve25519 point, which no real key pair has: every key exchange with it yields a secret known in advance (run `vxlan-mesh keygen` on the host and paste the public key it prints)")]
+        LowOrderPublicKey {
+            /// The host.
+            host: String,
+            /// Its index in `hosts`.
+            index: usize,
+            /// The key.
+            key: String,
+        } = "low-order-public-key",
+        /// A WireGuard prefix overlapping loopback, multicast or unspecified addresses.
+        #[error("`wireguard.prefix` `{prefix}` overlaps {range}; the inner addresses need a unicast prefix of their own (e.g. `10.213.0.0/16` or `fd00:6d65:7368::/64`)")]
+        WireguardPrefixReserved {
+            /// The prefix.
+            prefix: String,
+            /// The range it overlaps, in words.
+            range: &'static str,
+        } = "wireguard-prefix-reserved",
     }
 }
 
@@ -687,13 +713,14 @@ impl ValidationError {
             }
             E::MtuTooSmall { index, .. } | E::MtuTooLarge { index, .. } => network(index, Key::Mtu),
             E::WireguardWithoutEncryption => FieldPath::root(Key::Wireguard),
-            E::MissingPublicKey { index, .. } | E::BadPublicKey { index, .. } | E::DuplicatePublicKey { index, .. } => {
-                host(index, Key::PublicKey)
-            }
+            E::MissingPublicKey { index, .. }
+            | E::BadPublicKey { index, .. }
+            | E::DuplicatePublicKey { index, .. }
+            | E::LowOrderPublicKey { index, .. } => host(index, Key::PublicKey),
             E::WireguardPortZero | E::WireguardPortIsVxlanPort { .. } => FieldPath::of(Section::Wireguard, Key::Port),
-            E::WireguardPrefixTooSmall { .. } | E::WireguardPrefixHoldsUnderlay { .. } => {
-                FieldPath::of(Section::Wireguard, Key::Prefix)
-            }
+            E::WireguardPrefixTooSmall { .. }
+            | E::WireguardPrefixHoldsUnderlay { .. }
+            | E::WireguardPrefixReserved { .. } => FieldPath::of(Section::Wireguard, Key::Prefix),
             E::WireguardInterfaceTaken { .. } => FieldPath::of(Section::Wireguard, Key::Interface),
             E::BadEndpoint { index, .. } => host(index, Key::Endpoint),
             E::WireguardKeyWithoutEncryption { index, key, .. } => host(index, *key),
@@ -702,9 +729,9 @@ impl ValidationError {
             E::EvpnNoRouteReflector => FieldPath::root(Key::Hosts),
             E::EvpnWithEncryption => FieldPath::root(Key::Encryption),
             E::EvpnMissingUnderlayPrefix { table: false } => FieldPath::root(Key::Mode),
-            E::EvpnMissingUnderlayPrefix { table: true } | E::EvpnUnderlayPrefixFamily { .. } => {
-                FieldPath::of(Section::Evpn, Key::UnderlayPrefix)
-            }
+            E::EvpnMissingUnderlayPrefix { table: true }
+            | E::EvpnUnderlayPrefixFamily { .. }
+            | E::EvpnUnderlayPrefixTooWide { .. } => FieldPath::of(Section::Evpn, Key::UnderlayPrefix),
             E::EvpnAddressOutsidePrefix { index, .. } => host(index, Key::Address),
             E::BadAsn { .. } => FieldPath::of(Section::Evpn, Key::Asn),
             E::EvpnHoldTimeTooShort { .. } => FieldPath::of(Section::Evpn, Key::HoldTime),

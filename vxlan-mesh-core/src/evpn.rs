@@ -5,6 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Family;
+
 /// AS number used when `[evpn] asn` is absent: the first private 2-byte AS (RFC 6996).
 pub const DEFAULT_ASN: u32 = 65000;
 
@@ -13,6 +15,23 @@ pub const AS_TRANS: u32 = 23456;
 
 /// BGP's TCP port.
 pub const BGP_PORT: u16 = 179;
+
+/// The shortest `[evpn] underlay-prefix` accepted without `allow-wide-underlay-prefix`, per
+/// underlay family: route reflectors accept BGP sessions from the whole prefix, so a `/0`
+/// would open iBGP to the internet. A site's underlay rarely spans more than a /16 (IPv4) or
+/// a /48 (IPv6), the usual assignment to one site.
+///
+/// ```
+/// use vxlan_mesh_core::{evpn::min_underlay_prefix_len, Family};
+/// assert_eq!(min_underlay_prefix_len(Family::V4), 16);
+/// assert_eq!(min_underlay_prefix_len(Family::V6), 48);
+/// ```
+pub fn min_underlay_prefix_len(family: Family) -> u8 {
+    match family {
+        Family::V4 => 16,
+        Family::V6 => 48,
+    }
+}
 
 /// Why `asn` cannot be the fleet's AS number, if it cannot.
 ///

@@ -287,6 +287,13 @@ fn check_evpn(
             underlay: family.name(),
         }),
         Some(prefix) => {
+            let min_len = evpn::min_underlay_prefix_len(family);
+            if prefix.prefix_len() < min_len && spec.allow_wide_underlay_prefix != Some(true) {
+                errors.push(E::EvpnUnderlayPrefixTooWide {
+                    prefix: prefix.to_string(),
+                    min_len,
+                });
+            }
             for (index, h) in inv.hosts.iter().enumerate() {
                 if !prefix.contains(&h.address) && Family::of(&h.address) == family {
                     errors.push(E::EvpnAddressOutsidePrefix {
@@ -450,6 +457,12 @@ fn check_wireguard(
             taken_by,
         });
     }
+    if let Some(range) = wireguard::inner_prefix_problem(&settings.prefix) {
+        errors.push(E::WireguardPrefixReserved {
+            prefix: settings.prefix.to_string(),
+            range,
+        });
+    }
     let mut keys: BTreeMap<PublicKey, &str> = BTreeMap::new();
     for (index, (h, host)) in inv.hosts.iter().zip(hosts.iter_mut()).enumerate() {
         if settings.prefix.contains(&h.address) {
@@ -496,6 +509,14 @@ fn check_wireguard(
                         index,
                         key: shown(&shortened),
                         why,
+                    });
+                    None
+                }
+                Ok(key) if key.is_low_order() => {
+                    errors.push(E::LowOrderPublicKey {
+                        host: shown(&h.name),
+                        index,
+                        key: key.to_string(),
                     });
                     None
                 }

@@ -207,6 +207,10 @@ pub struct EvpnSpec {
     /// sessions from it, and the firewall accepts VXLAN and BGP from it (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay_prefix: Option<Prefix>,
+    /// Accepts an `underlay_prefix` wider than [`min_underlay_prefix_len`](crate::evpn::min_underlay_prefix_len)
+    /// allows: route reflectors then accept BGP sessions from that whole range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_wide_underlay_prefix: Option<bool>,
     /// BGP keepalive interval in seconds; a third of `hold_time` when only that is given,
     /// FRR's default when both are absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -515,6 +519,7 @@ impl<'t> Reader<'t> {
             match key {
                 Key::Asn => spec.asn = self.integer(path, value, u32::MAX.into()).map(|v| v as u32),
                 Key::UnderlayPrefix => spec.underlay_prefix = self.prefix(path, value),
+                Key::AllowWideUnderlayPrefix => spec.allow_wide_underlay_prefix = self.boolean(path, value),
                 Key::Keepalive => spec.keepalive = self.integer(path, value, u16::MAX.into()).map(|v| v as u16),
                 Key::HoldTime => spec.hold_time = self.integer(path, value, u16::MAX.into()).map(|v| v as u16),
                 _ => {}

@@ -99,13 +99,13 @@ pub mod frr;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod host;
 pub mod inventory;
-#[cfg(feature = "netlink")]
 pub mod key_file;
 pub mod metrics;
 pub mod mtu;
 pub mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
+pub mod ns_lock;
 pub mod ops;
 pub mod path;
 pub mod plan;

@@ -70,6 +70,8 @@ pub enum Key {
     HoldTime,
     /// `underlay-prefix` of the `[evpn]` table.
     UnderlayPrefix,
+    /// `allow-wide-underlay-prefix` of the `[evpn]` table.
+    AllowWideUnderlayPrefix,
     /// `route-reflector` of a host.
     RouteReflector,
 }
@@ -109,6 +111,7 @@ impl Key {
             Key::Keepalive => "keepalive",
             Key::HoldTime => "hold-time",
             Key::UnderlayPrefix => "underlay-prefix",
+            Key::AllowWideUnderlayPrefix => "allow-wide-underlay-prefix",
             Key::RouteReflector => "route-reflector",
         }
     }

@@ -42,7 +42,9 @@ pub fn floor(family: Family) -> u32 {
 pub struct Target {
     /// The peer's host name.
     pub peer: String,
-    /// Its underlay address, where the probes go.
+    /// Where the probes go: where this host's tunnel packets to the peer go, its WireGuard
+    /// `endpoint` in an encrypted mesh (behind NAT, not its `address`), else its underlay
+    /// `address`.
     pub address: IpAddr,
     /// Underlay family.
     pub family: Family,
@@ -104,9 +106,11 @@ pub fn targets(fleet: &Fleet, plan: &HostPlan) -> Vec<Target> {
             });
             let widest = shared.max_by_key(|net| net.mtu)?;
             let ceiling = me.map_or(plan.underlay_mtu, |m| m.underlay_mtu).min(other.underlay_mtu);
+            // WireGuard's packets go to the endpoint (the address itself unless one is given).
+            let address = other.wireguard.as_ref().map_or(peer.address, |w| w.endpoint.ip());
             Some(Target {
                 peer: peer.name.clone(),
-                address: peer.address,
+                address,
                 family: plan.family,
                 overhead: plan.overhead,
                 floor: floor(plan.family).min(ceiling),
@@ -301,7 +305,7 @@ impl Verdict {
 pub struct PeerReport {
     /// The peer's host name.
     pub peer: String,
-    /// Its underlay address.
+    /// Where the probes went ([`Target::address`]).
     pub address: IpAddr,
     /// The verdict.
     pub verdict: Verdict,
@@ -419,6 +423,22 @@ mod tests {
     use super::*;
     use crate::Inventory;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_encrypted_peer_is_probed_at_its_endpoint() {
+        let text = "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
+                    [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
+                    [[hosts]]\nname = \"b\"\naddress = \"10.0.0.2\"\nendpoint = \"198.51.100.7:40000\"\n\
+                    public-key = \"1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=\"\n\
+                    [[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\npublic-key = \"Rv4Otndn0+l632AjSfd4VOyAzxLAVrJVMro4o9sRtC0=\"\n";
+        let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
+        let to: Vec<String> = targets(&fleet, &fleet.plan("a").unwrap())
+            .iter()
+            .map(|t| format!("{} {}", t.peer, t.address))
+            .collect();
+        // Behind NAT, b's packets go to its endpoint; c has none: its address.
+        assert_eq!(to, ["b 198.51.100.7", "c 192.0.2.3"]);
+    }
 
     /// Runs a search against a path of MTU `path` (sizes above fail), with or without the
     /// kernel reporting the MTU on failures.

@@ -289,7 +289,7 @@ pub const KEYS: &[KeyDoc] = &[
         .example("[]"),
     key(Wireguard, Key::Prefix, ValueType::Prefix, Absent::Prefix(wireguard::DEFAULT_PREFIX),
         "Prefix the hosts' inner (WireGuard) addresses come from: host id n gets the n-th address. It must not hold underlay addresses.")
-        .rules(&["wireguard-prefix-too-small", "wireguard-prefix-holds-underlay"])
+        .rules(&["wireguard-prefix-too-small", "wireguard-prefix-holds-underlay", "wireguard-prefix-reserved"])
         .example("\"10.213.0.0/16\""),
     key(Wireguard, Key::Port, U16, Absent::Number(wireguard::DEFAULT_PORT as u64),
         "UDP port WireGuard listens on; not the VXLAN `port`.")
@@ -305,8 +305,11 @@ pub const KEYS: &[KeyDoc] = &[
         .example("65000"),
     key(Evpn, Key::UnderlayPrefix, ValueType::Prefix, Absent::Described("required in evpn mode"),
         "The prefix every host's underlay address lies in: route reflectors accept BGP sessions from it, and the firewall accepts VXLAN and BGP from it.")
-        .rules(&["evpn-missing-underlay-prefix", "evpn-underlay-prefix-family", "evpn-address-outside-underlay-prefix"])
+        .rules(&["evpn-missing-underlay-prefix", "evpn-underlay-prefix-family", "evpn-address-outside-underlay-prefix", "evpn-underlay-prefix-too-wide"])
         .example("\"198.51.100.0/24\""),
+    key(Evpn, Key::AllowWideUnderlayPrefix, ValueType::Boolean, Absent::Literal("false"),
+        "Accept an `underlay-prefix` wider than /16 (IPv4) or /48 (IPv6): route reflectors then accept BGP sessions, and the firewall VXLAN and BGP, from all of it.")
+        .example("true"),
     key(Evpn, Key::Keepalive, U16, Absent::Described("a third of `hold-time`, or FRR's default"),
         "BGP keepalive interval in seconds; below `hold-time` unless both are 0.")
         .rules(&["evpn-keepalive-not-below-hold-time"])
@@ -358,7 +361,7 @@ pub const KEYS: &[KeyDoc] = &[
         .example("[\"lan\"]"),
     key(Hosts, Key::PublicKey, ValueType::String, Absent::Described("required with `encryption = \"wireguard\"`"),
         "The host's WireGuard public key in base64, as `vxlan-mesh keygen` prints it. Never a private key.")
-        .rules(&["missing-public-key", "bad-public-key", "duplicate-public-key", "wireguard-key-without-encryption"])
+        .rules(&["missing-public-key", "bad-public-key", "duplicate-public-key", "low-order-public-key", "wireguard-key-without-encryption"])
         .example("\"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\""),
     key(Hosts, Key::Endpoint, ValueType::Endpoint, Absent::Described("`address` and the WireGuard `port`"),
         "Address and port the other hosts send WireGuard packets to (a host behind NAT or a port forward).")

@@ -6,7 +6,7 @@
 //! public keys, which are safe to print.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::SystemTime;
 
@@ -211,6 +211,56 @@ impl Prefix {
     }
 }
 
+impl Prefix {
+    /// Whether the two prefixes share an address (one holds the other's network).
+    ///
+    /// ```
+    /// let p = |s: &str| s.parse::<vxlan_mesh_core::Prefix>().unwrap();
+    /// assert!(p("127.0.0.0/8").overlaps(&p("127.1.0.0/16")));
+    /// assert!(p("0.0.0.0/1").overlaps(&p("127.0.0.0/8")));
+    /// assert!(!p("10.0.0.0/8").overlaps(&p("127.0.0.0/8")));
+    /// ```
+    pub fn overlaps(&self, other: &Prefix) -> bool {
+        self.contains(&other.network) || other.contains(&self.network)
+    }
+}
+
+/// Ranges the inner (`[wireguard] prefix`) addresses must stay out of, with why: the kernel
+/// treats their addresses specially, so a route or address there breaks the host, not the tunnel.
+const RESERVED_INNER: &[(IpAddr, u8, &str)] = &[
+    (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8, "`0.0.0.0/8` (this network)"),
+    (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8, "loopback `127.0.0.0/8`"),
+    (IpAddr::V4(Ipv4Addr::new(224, 0, 0, 0)), 4, "multicast `224.0.0.0/4`"),
+    (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 128, "the unspecified address `::`"),
+    (IpAddr::V6(Ipv6Addr::LOCALHOST), 128, "loopback `::1`"),
+    (
+        IpAddr::V6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0)),
+        8,
+        "multicast `ff00::/8`",
+    ),
+];
+
+/// Why `prefix` cannot hold WireGuard's inner addresses, if it cannot: it overlaps a
+/// loopback, multicast or unspecified range.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::inner_prefix_problem;
+/// assert!(inner_prefix_problem(&"10.213.0.0/16".parse().unwrap()).is_none());
+/// assert!(inner_prefix_problem(&"127.9.0.0/16".parse().unwrap()).unwrap().contains("loopback"));
+/// assert!(inner_prefix_problem(&"ff02::/64".parse().unwrap()).unwrap().contains("multicast"));
+/// ```
+pub fn inner_prefix_problem(prefix: &Prefix) -> Option<&'static str> {
+    RESERVED_INNER
+        .iter()
+        .find(|(network, len, _)| {
+            prefix.overlaps(&Prefix {
+                network: *network,
+                len: *len,
+            })
+        })
+        .map(|(_, _, what)| *what)
+}
+
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.network, self.len)
@@ -299,6 +349,54 @@ impl fmt::Display for PublicKey {
 }
 
 serde_as_text!(PublicKey);
+
+/// The canonical encodings of the Curve25519 points of small order (RFC 7748 section 6.1's
+/// warning; the list libsodium and WireGuard refuse): 0, 1, the two points of order 8, and
+/// p − 1. A Diffie-Hellman with any of them yields a shared secret known in advance.
+const SMALL_ORDER: [[u8; KEY_LEN]; 5] = [
+    [0; KEY_LEN],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ],
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09,
+        0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44,
+        0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
+    ],
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+];
+
+impl PublicKey {
+    /// Whether the key is a point of small order, in any of its encodings: X25519 ignores
+    /// the top bit, and reads p and p + 1 as 0 and 1 (the non-canonical encodings).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::PublicKey;
+    /// assert!(PublicKey([0; 32]).is_low_order());
+    /// let mut p_plus_one = [0xff; 32];
+    /// p_plus_one[0] = 0xee;
+    /// assert!(PublicKey(p_plus_one).is_low_order());
+    /// assert!(!"HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=".parse::<PublicKey>().unwrap().is_low_order());
+    /// ```
+    pub fn is_low_order(&self) -> bool {
+        let mut x = self.0;
+        x[KEY_LEN - 1] &= 0x7f;
+        // p = 2^255 - 19 (ed ff .. ff 7f) and p + 1 (ee ff .. ff 7f) reduce to 0 and 1; every
+        // other value below 2^255 is its own canonical form, or not of small order.
+        if x[1..KEY_LEN - 1].iter().all(|b| *b == 0xff) && x[KEY_LEN - 1] == 0x7f && matches!(x[0], 0xed | 0xee) {
+            let reduced = x[0] - 0xed;
+            x = [0; KEY_LEN];
+            x[0] = reduced;
+        }
+        SMALL_ORDER.contains(&x)
+    }
+}
 
 impl FromStr for PublicKey {
     type Err = String;

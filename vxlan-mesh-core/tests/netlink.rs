@@ -257,7 +257,10 @@ fn a_recreated_device_is_reported_and_converges() {
 fn lock_serializes_applies_in_one_namespace() {
     in_netns(|| {
         let path = netlink::lock_path(&here()).unwrap();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // The lock directory is private (0700), or vxlan-mesh refuses it.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(path.parent().unwrap())
+            .unwrap();
         let held = std::fs::File::options()
             .create(true)
             .truncate(false)

@@ -602,6 +602,9 @@ fn codes_are_listed_and_stable() {
             "bad-asn",
             "evpn-hold-time-too-short",
             "evpn-keepalive-not-below-hold-time",
+            "evpn-underlay-prefix-too-wide",
+            "low-order-public-key",
+            "wireguard-prefix-reserved",
         ]
     );
     let parse: Vec<&str> = ParseProblem::ALL.iter().map(|p| p.code()).collect();
@@ -624,7 +627,7 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     let text = "port = 8472\nmode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false\n\
                 encryption = \"wireguard\"\n\
                 [wireguard]\nprefix = \"fd00:6d65:7368::/64\"\nport = 51000\ninterface = \"wg-mesh\"\n\
-                [evpn]\nasn = 65001\nunderlay-prefix = \"192.0.2.0/24\"\nkeepalive = 10\nhold-time = 30\n\
+                [evpn]\nasn = 65001\nunderlay-prefix = \"192.0.2.0/24\"\nallow-wide-underlay-prefix = true\nkeepalive = 10\nhold-time = 30\n\
                 [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\ncontainer-ipv6 = false\n\
                 [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\ndevice = \"eth0\"\nunderlay-mtu = 9000\nid = 3\nnetworks = [\"lan\"]\n\
                 public-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
@@ -770,6 +773,48 @@ fn evpn_needs_an_underlay_prefix_holding_every_host() {
     assert_eq!(errs[0].path(), FieldPath::root(Key::Mode));
     let (_, positions) = vxlan_mesh_core::Inventory::from_toml_str_with_positions(&no_table).unwrap();
     assert!(positions.find(&errs[0].path()).is_some(), "`mode` has a position");
+}
+
+#[test]
+fn a_wide_underlay_prefix_needs_the_explicit_opt_in() {
+    // 0.0.0.0/0 holds every host, and would open the route reflectors' iBGP to the internet.
+    for (prefix, min_len) in [("0.0.0.0/0", 16), ("198.0.0.0/8", 16), ("198.48.0.0/12", 16)] {
+        let wide = evpn("", 2).replace("198.51.100.0/24", prefix);
+        let (errs, msg) = errors(&wide);
+        assert_eq!(
+            errs,
+            vec![E::EvpnUnderlayPrefixTooWide {
+                prefix: prefix.to_string(),
+                min_len
+            }]
+        );
+        assert!(
+            msg.contains(&format!("`evpn.underlay-prefix` `{prefix}` is wider than /16")),
+            "{msg}"
+        );
+        assert!(msg.contains("`allow-wide-underlay-prefix = true`"), "{msg}");
+        assert_eq!(errs[0].path(), FieldPath::of(Section::Evpn, Key::UnderlayPrefix));
+        valid(&wide.replace("[evpn]\n", "[evpn]\nallow-wide-underlay-prefix = true\n"));
+    }
+    // The limits themselves are accepted; `false` is no opt-in.
+    valid(&evpn("", 2).replace("198.51.100.0/24", "198.51.0.0/16"));
+    let no = evpn("", 2)
+        .replace("198.51.100.0/24", "0.0.0.0/0")
+        .replace("[evpn]\n", "[evpn]\nallow-wide-underlay-prefix = false\n");
+    assert!(matches!(
+        errors(&no).0.as_slice(),
+        [E::EvpnUnderlayPrefixTooWide { .. }]
+    ));
+    let v6 = evpn("", 2)
+        .replace("198.51.100.0/24", "2001:db8::/32")
+        .replace("198.51.100.", "2001:db8::");
+    let (errs, msg) = errors(&v6);
+    assert!(
+        matches!(errs.as_slice(), [E::EvpnUnderlayPrefixTooWide { min_len: 48, .. }]),
+        "{errs:?}"
+    );
+    assert!(msg.contains("is wider than /48"), "{msg}");
+    valid(&v6.replace("2001:db8::/32", "2001:db8::/48"));
 }
 
 #[test]

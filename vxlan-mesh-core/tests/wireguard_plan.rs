@@ -15,9 +15,17 @@ const KEYS: [&str; 4] = [
 /// An encrypted fleet of `n` hosts in `mode` (IPv6 underlay with `v6`), with `wireguard`
 /// lines in the `[wireguard]` table.
 fn fleet(n: usize, mode: &str, v6: bool, wireguard: &str) -> Fleet {
+    Inventory::from_toml_str(&text(n, mode, v6, wireguard, &KEYS))
+        .unwrap()
+        .validate()
+        .unwrap()
+}
+
+/// The inventory text of [`fleet`], with the hosts' `keys`.
+fn text(n: usize, mode: &str, v6: bool, wireguard: &str, keys: &[&str]) -> String {
     let mut text = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\n{wireguard}\n");
     text.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
-    for (i, key) in KEYS.iter().enumerate().take(n) {
+    for (i, key) in keys.iter().enumerate().take(n) {
         let address = if v6 {
             format!("2001:db8::{}", i + 1)
         } else {
@@ -28,7 +36,81 @@ fn fleet(n: usize, mode: &str, v6: bool, wireguard: &str) -> Fleet {
             i + 1
         ));
     }
-    Inventory::from_toml_str(&text).unwrap().validate().unwrap()
+    text
+}
+
+/// The rules `text` breaks.
+fn errors(text: &str) -> Vec<ValidationError> {
+    Inventory::from_toml_str(text).unwrap().validate().unwrap_err().0
+}
+
+#[test]
+fn low_order_public_keys_are_refused_in_every_encoding() {
+    // The small-order points: 0, 1, the two of order 8, p - 1, and the non-canonical p, p + 1;
+    // each also with the top bit set, which X25519 ignores.
+    let mut points: Vec<[u8; 32]> = vec![[0; 32], {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    }];
+    for hex in [
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ] {
+        let mut p = [0u8; 32];
+        for (i, b) in p.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        points.push(p);
+    }
+    for mut point in points.clone() {
+        point[31] |= 0x80;
+        points.push(point);
+    }
+    assert_eq!(points.len(), 14);
+    for point in points {
+        let key = vxlan_mesh_core::PublicKey(point).to_string();
+        let errs = errors(&text(2, "flood", false, "", &[KEYS[0], &key]));
+        assert_eq!(
+            errs,
+            vec![ValidationError::LowOrderPublicKey {
+                host: "h2".into(),
+                index: 1,
+                key: key.clone()
+            }],
+            "{key}"
+        );
+        assert!(errs[0].to_string().contains("low-order Curve25519 point"));
+        assert_eq!(errs[0].path().to_string(), "hosts[1].public-key");
+    }
+}
+
+#[test]
+fn a_wireguard_prefix_in_loopback_multicast_or_unspecified_space_is_refused() {
+    for (prefix, v6, range) in [
+        ("127.64.0.0/16", false, "loopback `127.0.0.0/8`"),
+        ("224.1.0.0/16", false, "multicast `224.0.0.0/4`"),
+        ("0.0.0.0/24", false, "`0.0.0.0/8` (this network)"),
+        ("ff05::/64", true, "multicast `ff00::/8`"),
+        ("::/64", true, "the unspecified address `::`"),
+    ] {
+        let errs = errors(&text(2, "flood", v6, &format!("prefix = \"{prefix}\""), &KEYS));
+        assert_eq!(
+            errs,
+            vec![ValidationError::WireguardPrefixReserved {
+                prefix: prefix.into(),
+                range
+            }],
+            "{prefix}"
+        );
+        assert_eq!(errs[0].path().to_string(), "wireguard.prefix");
+    }
+    // A unicast prefix next to them is fine.
+    fleet(2, "flood", false, "prefix = \"126.0.0.0/24\"");
+    fleet(2, "flood", true, "prefix = \"fd00:6d65:7368::/64\"");
 }
 
 fn plan(fleet: &Fleet, host: &str) -> HostPlan {

@@ -334,6 +334,11 @@ impl Tree {
             Err(Errno::ELOOP) => return Err(WriteError::Symlink { path }),
             Err(e) => return Err(WriteError::Io { path, source: e.into() }),
         };
+        // Opened without blocking, a FIFO would read as empty: refused instead.
+        regular_file(&fd).map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let mut bytes = Vec::new();
         File::from(fd)
             .take(limit)
@@ -515,6 +520,18 @@ fn walk(base: &OwnedFd, base_path: &Path, rel: &Path, create: bool) -> Result<Op
     Ok(current)
 }
 
+/// Refuses anything but a regular file (a FIFO, a device) where a file is read back.
+fn regular_file(fd: &std::os::fd::OwnedFd) -> io::Result<()> {
+    let stat = nix::sys::stat::fstat(fd)?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a FIFO or a device?); remove it",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -649,6 +666,28 @@ mod tests {
         let err = write_files(&out, &[file("a", 0o644, "a\n")]).unwrap_err();
         assert!(matches!(err, WriteError::Symlink { .. }), "{err}");
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "etc/x\n");
+    }
+
+    #[test]
+    fn a_fifo_manifest_is_refused_without_waiting_for_a_writer() {
+        let s = Scratch::new("fifomanifest");
+        let out = s.0.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        nix::unistd::mkfifo(&out.join(MANIFEST), Mode::from_bits_truncate(0o644)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = out.clone();
+        std::thread::spawn(move || tx.send(write_files(&writer, &[file("a", 0o644, "a\n")]).map(drop)));
+        let result = rx.recv_timeout(std::time::Duration::from_secs(10));
+        // Unblock a thread still waiting in open(2) (the bug), so that the test ends.
+        if result.is_err() {
+            let _ = std::fs::OpenOptions::new().write(true).open(out.join(MANIFEST));
+        }
+        let err = result.expect("render hung on a FIFO manifest").unwrap_err();
+        assert!(err.to_string().contains(MANIFEST), "{err}");
+        let source = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(source.contains("not a regular file"), "{source}");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use askama::filters::Escaper;
 use askama::Template;
+use vxlan_mesh_core::key_file;
 use vxlan_mesh_core::names::OWNER_MARK;
+use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::{argv, firewall};
@@ -153,6 +155,7 @@ impl Piped {
 #[template(path = "vxlan-mesh.sh")]
 struct Script<'a> {
     h: &'a Header,
+    lock: NsLock,
     host: &'a str,
     mode: &'static str,
     loop_prevention: &'static str,
@@ -196,6 +199,12 @@ struct Wg {
     public_key: String,
     /// The key file used unless `VXLAN_MESH_WIREGUARD_KEY` names another.
     key_file: String,
+    /// [`key_file::EXPOSED_BITS`], in decimal (the template's arithmetic reads it bare).
+    exposed_bits: u32,
+    /// [`key_file::exposed_message`] as a `printf` format of the file and its octal mode.
+    exposed_message: String,
+    /// [`key_file::owner_message`] as a `printf` format of the file and its owner's uid.
+    owner_message: String,
     listen_port: String,
     /// The firewall mark as `wg show IFNAME fwmark` prints it (`off`: none).
     fwmark: String,
@@ -232,6 +241,43 @@ struct WgPeer {
     /// prints a peer (the preshared key as `(none)`, or `set`: never the key itself).
     line: String,
     set: Cmd,
+}
+
+/// The namespace's lock, shared with `vxlan-mesh apply` ([`ns_lock`]): where it is, how long
+/// to wait, and the messages, as `printf` formats the script fills in.
+struct NsLock {
+    dir: &'static str,
+    read_wait: u64,
+    write_wait: u64,
+    /// `%s`: the namespace's inode.
+    file: String,
+    /// `%s` the directory, `%s` why.
+    refused: String,
+    symlink: &'static str,
+    not_a_directory: &'static str,
+    /// `%s` the owner, `%s` the user.
+    foreign_owner: String,
+    /// `%s` the mode.
+    open_mode: String,
+    /// `%s` the file, `%s` the seconds.
+    timeout: String,
+}
+
+impl NsLock {
+    fn new() -> NsLock {
+        NsLock {
+            dir: ns_lock::DIR,
+            read_wait: ns_lock::READ_WAIT_SECS,
+            write_wait: ns_lock::WRITE_WAIT_SECS,
+            file: ns_lock::file_name("%s"),
+            refused: ns_lock::refused_message("%s", "%s"),
+            symlink: ns_lock::SYMLINK,
+            not_a_directory: ns_lock::NOT_A_DIRECTORY,
+            foreign_owner: ns_lock::foreign_owner("%s", "%s"),
+            open_mode: ns_lock::open_mode("%s"),
+            timeout: ns_lock::timeout_message("%s", "%s", ""),
+        }
+    }
 }
 
 /// FRR's configuration in evpn mode.
@@ -561,6 +607,9 @@ fn wg(w: &WireguardPlan) -> Wg {
     Wg {
         public_key: w.public_key.to_string(),
         key_file: crate::networkd::key_file(w),
+        exposed_bits: key_file::EXPOSED_BITS,
+        exposed_message: key_file::exposed_message("%s", "%s"),
+        owner_message: key_file::owner_message("%s", "%s"),
         listen_port: w.listen_port.to_string(),
         fwmark: vxlan_mesh_core::wireguard::fwmark_text(w.fwmark),
         address: format!("{}/{}", w.address, w.prefix_len),
@@ -612,6 +661,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     }
     let script = Script {
         h,
+        lock: NsLock::new(),
         host: &plan.host,
         mode: plan.mode.as_str(),
         loop_prevention: plan.loop_prevention.describe(),

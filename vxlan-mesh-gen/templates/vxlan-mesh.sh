@@ -57,10 +57,12 @@ EBT_CHAIN={{ chain }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
+# The directory of the network namespaces' locks, shared with `vxlan-mesh apply`.
+LOCK_DIR={{ lock.dir }}
 # The links of the plan's names that were there, without vxlan-mesh's mark, before
 # systemd-networkd started (`claim-check` writes it): someone else's, which `sync` must not
 # take for networkd's. One file per network namespace.
-FOREIGN_LINKS=${VXLAN_MESH_RUN:-/run/vxlan-mesh}/foreign-links.$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0)
+FOREIGN_LINKS=$LOCK_DIR/foreign-links.$(stat -L -c %i /proc/self/ns/net 2>/dev/null || echo 0)
 {%- if let Some(wg) = wireguard %}
 
 # The WireGuard interface, this host's public key, and the file holding its private key
@@ -195,7 +197,8 @@ claim() {
 # Before systemd-networkd starts: records the links of the plan's names that exist without
 # vxlan-mesh's mark (networkd would configure them as its own, and `sync` must not mark them).
 claim_check() {
-	mkdir -p "${FOREIGN_LINKS%/*}"
+	# Private, as take_lock wants the directory it shares with vxlan-mesh's locks.
+	(umask 077 && mkdir -p "$LOCK_DIR")
 	: >"$FOREIGN_LINKS"
 	for name in{% for l in wanted_links %} {{ l }}{% endfor %}; do
 		if link_exists "$name" && ! owned "$name"; then
@@ -472,6 +475,16 @@ loop_down() {
 wg_key_check() {
 	need wg
 	[ -r "$WG_KEY" ] || die "cannot read the WireGuard private key \`$WG_KEY\` (make one with \`vxlan-mesh keygen\`, or name it in VXLAN_MESH_WIREGUARD_KEY)"
+	# The rule and messages of vxlan-mesh's own key check: no read for others, no write for
+	# the group (0640 for systemd-network is fine), owned by root or by whoever runs this.
+	mode=$(stat -L -c '%a' "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	owner=$(stat -L -c '%u' "$WG_KEY") || die "cannot read the WireGuard private key \`$WG_KEY\`"
+	exposed={{ wg.exposed_bits }}
+	# The printf formats are vxlan-mesh's messages, whose backticks are text (SC2016).
+	# shellcheck disable=SC2016
+	[ $((0$mode & exposed)) -eq 0 ] || die "$(printf {{ wg.exposed_message }} "$WG_KEY" "$mode")"
+	# shellcheck disable=SC2016
+	[ "$owner" -eq 0 ] || [ "$owner" -eq "$(id -u)" ] || die "$(printf {{ wg.owner_message }} "$WG_KEY" "$owner")"
 	found=$(wg pubkey <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
 	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
 }
@@ -506,7 +519,8 @@ wg_create() {
 	need wireguard-go
 	say "this kernel has no WireGuard: \`$WG_IF\` is run by wireguard-go, the userspace implementation (slower), whose daemon exits when the interface is deleted"
 	# Its banner (on standard error) is shown only when it fails.
-	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null) || die "wireguard-go could not create $WG_IF: $err"
+	# 9>&-: the daemon must not inherit the namespace's lock (take_lock), or hold it forever.
+	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null 9>&-) || die "wireguard-go could not create $WG_IF: $err"
 	# The daemon sets its default MTU when it takes the device over, and answers only
 	# after that: one question waits for it, so that the MTU set next stays.
 	wg show "$WG_IF" listen-port >/dev/null
@@ -704,10 +718,42 @@ frr_down() {
 }
 {%- endif %}
 
+# Takes this network namespace's lock, the one `vxlan-mesh apply`, `status` and `down` take
+# ($1: -x alone, -s shared with readers; $2: seconds to wait at most), in a directory only
+# its owner may enter: made 0700, refused when it is a link, another user's or open to
+# others, so that no other user can hold or redirect it. Held until the script exits.
+# The printf formats are vxlan-mesh's messages, whose backticks are text (SC2016).
+take_lock() {
+	need flock stat
+	# shellcheck disable=SC2016
+	refused={{ lock.refused }}
+	# shellcheck disable=SC2059
+	[ ! -L "$LOCK_DIR" ] || die "$(printf "$refused" "$LOCK_DIR" {{ lock.symlink }})"
+	(umask 077 && mkdir -p "$LOCK_DIR") || die "cannot make the lock directory \`$LOCK_DIR\`"
+	# shellcheck disable=SC2059
+	[ -d "$LOCK_DIR" ] || die "$(printf "$refused" "$LOCK_DIR" {{ lock.not_a_directory }})"
+	owner=$(stat -c '%u' "$LOCK_DIR")
+	# shellcheck disable=SC2059
+	[ "$owner" -eq "$(id -u)" ] || die "$(printf "$refused" "$LOCK_DIR" "$(printf {{ lock.foreign_owner }} "$owner" "$(id -u)")")"
+	mode=$(stat -c '%a' "$LOCK_DIR")
+	# shellcheck disable=SC2059
+	[ $((0$mode & 63)) -eq 0 ] || die "$(printf "$refused" "$LOCK_DIR" "$(printf {{ lock.open_mode }} "$mode")")"
+	lock="$LOCK_DIR/$(printf {{ lock.file }} "$(stat -L -c '%i' /proc/self/ns/net)")"
+	[ ! -L "$lock" ] || die "refusing to open the symbolic link \`$lock\`"
+	exec 9<>"$lock"
+	# shellcheck disable=SC2016
+	flock "$1" -w "$2" 9 || die "$(printf {{ lock.timeout }} "$lock" "$2")"
+}
+
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
 	need ip bridge awk sed{% if sysctl %} sysctl{% endif %}
+	if [ "$MODE" = apply ]; then
+		take_lock -x {{ lock.write_wait }}
+	else
+		take_lock -s {{ lock.read_wait }}
+	fi
 {%- if wireguard.is_some() %}
 	wg_key_check
 {%- endif %}
@@ -787,6 +833,7 @@ converge() {
 
 stop() {
 	need ip
+	take_lock -x {{ lock.write_wait }}
 {%- if frr.is_some() %}
 	frr_down
 {%- endif %}

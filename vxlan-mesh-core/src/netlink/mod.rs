@@ -208,12 +208,22 @@ pub enum ApplyError {
         source: Box<ApplyError>,
     },
     /// An apply in the same namespace held the lock for longer than a reader waits.
-    #[error("another vxlan-mesh apply or down in this network namespace still holds `{path}` after {seconds} s; try again when it has finished", path = path.display())]
+    #[error("{}", crate::ns_lock::timeout_message(&path.display().to_string(), &seconds.to_string(), &held_by(holders)))]
     LockTimeout {
         /// The lock file.
         path: PathBuf,
         /// How long the reader waited.
         seconds: f64,
+        /// The pids holding the lock, when the kernel tells (/proc/locks).
+        holders: Vec<u32>,
+    },
+    /// The directory of the lock files is not private to its owner.
+    #[error("{}", crate::ns_lock::refused_message(&path.display().to_string(), why))]
+    LockDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
     },
     /// A sysctl could not be written (e.g. `net.ipv4.conf.<bridge>.arp_accept`).
     #[error("cannot write `{path}`", path = path.display())]
@@ -242,6 +252,15 @@ pub enum ApplyError {
         #[source]
         source: io::Error,
     },
+}
+
+/// ` (held by pid 1234)`, or nothing when no holder is known.
+fn held_by(holders: &[u32]) -> String {
+    if holders.is_empty() {
+        return String::new();
+    }
+    let pids: Vec<String> = holders.iter().map(u32::to_string).collect();
+    format!(" (held by pid {})", pids.join(", "))
 }
 
 fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
@@ -605,12 +624,13 @@ fn execute_in_phases(
 }
 
 /// The lock file that serializes applies in the namespace `ns` (readers wait for it too):
-/// one per namespace, named after the namespace's inode, in /run/lock.
+/// one per namespace, named after the namespace's inode, in /run/vxlan-mesh (made 0700,
+/// refused when it is a symbolic link, another user's or open to others).
 ///
 /// ```no_run
 /// use vxlan_mesh_core::netlink::{self, Netns};
 /// let path = netlink::lock_path(&Netns::current()?)?;
-/// assert!(path.starts_with("/run/lock"));
+/// assert!(path.starts_with("/run/vxlan-mesh"));
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
 pub fn lock_path(ns: &Netns) -> Result<PathBuf, ApplyError> {

@@ -431,3 +431,45 @@ struct Pending {
     object: String,
     device: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(n: usize) -> Vec<Pending> {
+        (0..n)
+            .map(|i| Pending {
+                sequence: i as u32,
+                operation: "add fdb entry to",
+                object: String::new(),
+                device: "vxm100".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_in_flight_follow_the_receive_buffer() {
+        // The kernel's default 212,992 bytes, doubled as `SO_RCVBUF` reads back.
+        assert_eq!(in_flight(425_984), 416);
+        assert_eq!(in_flight(8 << 20), 8192);
+        assert_eq!(in_flight(0), MIN_IN_FLIGHT);
+    }
+
+    #[test]
+    fn a_chunk_is_bounded_by_bytes_and_by_requests_but_never_empty() {
+        let empty = Chunk::default();
+        assert!(empty.fits(10 * MAX_DATAGRAM, 10_000, 16), "anything starts a chunk");
+        let full_bytes = Chunk {
+            out: vec![0; MAX_DATAGRAM - 60],
+            pending: pending(1),
+        };
+        assert!(full_bytes.fits(60, 1, 1000));
+        assert!(!full_bytes.fits(61, 1, 1000));
+        let full_count = Chunk {
+            out: vec![0; 60 * 416],
+            pending: pending(416),
+        };
+        assert!(!full_count.fits(60, 1, 416));
+        assert!(full_count.fits(60, 1, 417));
+    }
+}

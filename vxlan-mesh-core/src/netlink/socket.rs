@@ -41,8 +41,8 @@ const RECV_BUFFER: usize = 256 * 1024;
 const SOCKET_RCVBUF: usize = 4 << 20;
 
 /// What one queued acknowledgement costs in the receive buffer: the kernel charges a
-/// socket buffer's true size (data rounded up, plus `struct sk_buff` and shared info), about
-/// 768 bytes for a header-only acknowledgement on x86-64; counted with a margin.
+/// socket buffer's true size (data rounded up, plus `struct sk_buff` and its shared info),
+/// several hundred bytes for a header-only acknowledgement; counted with a margin.
 const ACK_COST: usize = 1024;
 
 /// Requests in flight are bounded below this, whatever the buffer says.

@@ -41,8 +41,9 @@ const RECV_BUFFER: usize = 256 * 1024;
 const SOCKET_RCVBUF: usize = 4 << 20;
 
 /// What one queued acknowledgement costs in the receive buffer: the kernel charges a
-/// socket buffer's true size (data rounded up, plus `struct sk_buff` and its shared info),
-/// several hundred bytes for a header-only acknowledgement; counted with a margin.
+/// socket buffer's true size (data rounded up, plus `struct sk_buff` and its shared info).
+/// Measured on this project's kernel: 157 header-only acknowledgements fill a 131,072-byte
+/// buffer, about 835 bytes each; counted with a margin.
 const ACK_COST: usize = 1024;
 
 /// Requests in flight are bounded below this, whatever the buffer says.

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Benchmark: apply a 500-peer plan on one host (in a throwaway network namespace) with
-#   1. `vxlan-mesh apply` (netlink, pipelined), and its no-change re-apply;
-#   2. the same objects with `ip -batch` + `bridge -batch` (commands from `apply --dry-run`);
+# Benchmark: apply an N-peer plan on one host (in a throwaway network namespace) with
+#   1. `vxlan-mesh apply` (netlink, pipelined in bounded chunks), its no-change re-apply,
+#      and `status` on the converged host;
+#   2. the same objects with `ip -batch` + `bridge -batch` (commands from `apply --dry-run`),
+#      and the ratio of (1) to (2);
 #   3. one process per command, as the classic script does (sampled, then extrapolated),
 #      plus the classic script's N(N-1) ebtables rules (sampled on an empty chain: a lower
 #      bound, since each ebtables call gets slower as the chain grows).
-# Usage (root): scripts/bench-apply.sh [PEERS=500] [RUNS=5]
+# With several sizes, each row after the first also gives the cost per added peer (the
+# apply time's growth from the previous size, divided by the peers added).
+# Usage (root): scripts/bench-apply.sh [PEERS=500] [RUNS=5] [MODES="isolation ebtables flood"]
+#   PEERS is one size or a list ("1000 5000 10000").
 # Prints a Markdown table for BENCHMARKS.md. Needs iproute2 and ebtables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=${1:-500}
+SIZES=${1:-500}
 RUNS=${2:-5}
+MODES=${3:-isolation ebtables flood}
 SAMPLE=100
 cargo build --release -q -p vxlan-mesh-cli
-BIN=$PWD/target/release/vxlan-mesh
+BIN=${VXM_BIN:-$PWD/target/release/vxlan-mesh}
 WORK=$(mktemp -d)
 NS=vxm-bench-$$
 cleanup() {
@@ -54,61 +60,71 @@ inventory() { # MODE FILE
     } >"$2"
 }
 
-echo "| mode ($PEERS peers) | vxlan-mesh apply | re-apply (no change) | ip -batch + bridge -batch | one process per command (extrapolated) |"
-echo "|---|---|---|---|---|"
-for mode in isolation ebtables flood; do
-    inv=$WORK/$mode.toml
-    inventory "$mode" "$inv"
+echo "| mode | peers | vxlan-mesh apply | re-apply (no change) | status | ip -batch + bridge -batch | ratio apply / batch | apply cost per added peer | one process per command (extrapolated) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for mode in $MODES; do
+    prev_peers='' prev_apply=''
+    for PEERS in $SIZES; do
+        inv=$WORK/$mode-$PEERS.toml
+        inventory "$mode" "$inv"
 
-    apply=() reapply=() batch=()
-    for _ in $(seq "$RUNS"); do
-        fresh_ns
-        t0=$(now); in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t1=$(now)
-        in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t2=$(now)
-        apply+=("$(ms "$t0" "$t1")") reapply+=("$(ms "$t1" "$t2")")
+        apply=() reapply=() status=() batch=()
+        for _ in $(seq "$RUNS"); do
+            fresh_ns
+            t0=$(now); in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t1=$(now)
+            in_ns "$BIN" -q -i "$inv" apply --host h1 --force; t2=$(now)
+            in_ns "$BIN" -q -i "$inv" status --host h1 >/dev/null; t3=$(now)
+            apply+=("$(ms "$t0" "$t1")") reapply+=("$(ms "$t1" "$t2")") status+=("$(ms "$t2" "$t3")")
 
+            fresh_ns
+            in_ns "$BIN" -i "$inv" apply --host h1 --dry-run >"$WORK/cmds"
+            grep '^ip ' "$WORK/cmds" | sed 's/^ip //' >"$WORK/ip.batch"
+            { grep '^bridge ' "$WORK/cmds" || true; } | sed 's/^bridge //' >"$WORK/bridge.batch"
+            grep -v -e '^ip ' -e '^bridge ' -e '^#' "$WORK/cmds" >"$WORK/other.sh" || true
+            t0=$(now)
+            in_ns sh "$WORK/other.sh" # ebtables chain (ebtables mode), installed first like apply
+            in_ns ip -batch "$WORK/ip.batch"
+            in_ns bridge -batch "$WORK/bridge.batch"
+            t1=$(now)
+            batch+=("$(ms "$t0" "$t1")")
+            in_ns "$BIN" -q -i "$inv" status --host h1 >/dev/null || {
+                echo "batch run did not converge" >&2
+                exit 1
+            }
+        done
+
+        # One process per command: time the first $SAMPLE ip/bridge commands, extrapolate.
         fresh_ns
-        in_ns "$BIN" -i "$inv" apply --host h1 --dry-run >"$WORK/cmds"
-        grep '^ip ' "$WORK/cmds" | sed 's/^ip //' >"$WORK/ip.batch"
-        { grep '^bridge ' "$WORK/cmds" || true; } | sed 's/^bridge //' >"$WORK/bridge.batch"
-        grep -v -e '^ip ' -e '^bridge ' -e '^#' "$WORK/cmds" >"$WORK/other.sh" || true
+        in_ns "$BIN" -i "$inv" apply --host h1 --dry-run | grep -e '^ip ' -e '^bridge ' >"$WORK/all"
+        total=$(wc -l <"$WORK/all")
+        head -n "$SAMPLE" "$WORK/all" >"$WORK/sample"
         t0=$(now)
-        in_ns sh "$WORK/other.sh" # ebtables chain (ebtables mode), installed first like apply
-        in_ns ip -batch "$WORK/ip.batch"
-        in_ns bridge -batch "$WORK/bridge.batch"
+        in_ns sh -c 'while read -r cmd; do $cmd; done' <"$WORK/sample"
         t1=$(now)
-        batch+=("$(ms "$t0" "$t1")")
-        in_ns "$BIN" -q -i "$inv" status --host h1 >/dev/null || {
-            echo "batch run did not converge" >&2
-            exit 1
-        }
+        n=$(wc -l <"$WORK/sample")
+        per=$(calc "($t1 - $t0) / 1e6 / $n")
+        classic=$(awk "BEGIN { printf \"%d\", $per * $total }")
+        note="$total commands × $per ms = ${classic} ms"
+        if [ "$mode" != flood ]; then
+            # The classic script's loop prevention: one ebtables rule per ordered pair of peers.
+            rules=$((PEERS * (PEERS - 1)))
+            t0=$(now)
+            in_ns sh -c 'for i in $(seq 1 '"$SAMPLE"'); do ebtables -A FORWARD -i vxm$i -o vxm$((i+1)) -j DROP; done'
+            t1=$(now)
+            eper=$(calc "($t1 - $t0) / 1e6 / $SAMPLE")
+            hours=$(calc "$eper * $rules / 1000 / 3600")
+            note="$note; + $rules ebtables rules × ≥ $eper ms ≥ $hours h"
+        fi
+        a=$(printf '%s\n' "${apply[@]}" | median)
+        b=$(printf '%s\n' "${batch[@]}" | median)
+        per_peer=–
+        if [ -n "$prev_peers" ]; then
+            per_peer="$(calc "($a - $prev_apply) / ($PEERS - $prev_peers) * 1000") µs"
+        fi
+        printf '| %s | %s | %s ms | %s ms | %s ms | %s ms | %s | %s | %s |\n' "$mode" "$PEERS" "$a" \
+            "$(printf '%s\n' "${reapply[@]}" | median)" \
+            "$(printf '%s\n' "${status[@]}" | median)" \
+            "$b" "$(calc "$a / $b")" "$per_peer" "$note"
+        prev_peers=$PEERS prev_apply=$a
     done
-
-    # One process per command: time the first $SAMPLE ip/bridge commands, extrapolate.
-    fresh_ns
-    in_ns "$BIN" -i "$inv" apply --host h1 --dry-run | grep -e '^ip ' -e '^bridge ' >"$WORK/all"
-    total=$(wc -l <"$WORK/all")
-    head -n "$SAMPLE" "$WORK/all" >"$WORK/sample"
-    t0=$(now)
-    in_ns sh -c 'while read -r cmd; do $cmd; done' <"$WORK/sample"
-    t1=$(now)
-    n=$(wc -l <"$WORK/sample")
-    per=$(calc "($t1 - $t0) / 1e6 / $n")
-    classic=$(awk "BEGIN { printf \"%d\", $per * $total }")
-    note="$total commands × $per ms = ${classic} ms"
-    if [ "$mode" != flood ]; then
-        # The classic script's loop prevention: one ebtables rule per ordered pair of peers.
-        rules=$((PEERS * (PEERS - 1)))
-        t0=$(now)
-        in_ns sh -c 'for i in $(seq 1 '"$SAMPLE"'); do ebtables -A FORWARD -i vxm$i -o vxm$((i+1)) -j DROP; done'
-        t1=$(now)
-        eper=$(calc "($t1 - $t0) / 1e6 / $SAMPLE")
-        hours=$(calc "$eper * $rules / 1000 / 3600")
-        note="$note; + $rules ebtables rules × ≥ $eper ms ≥ $hours h"
-    fi
-    printf '| %s | %s ms | %s ms | %s ms | %s |\n' "$mode" \
-        "$(printf '%s\n' "${apply[@]}" | median)" \
-        "$(printf '%s\n' "${reapply[@]}" | median)" \
-        "$(printf '%s\n' "${batch[@]}" | median)" \
-        "$note"
 done

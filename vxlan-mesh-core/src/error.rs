@@ -335,6 +335,24 @@ validation_errors! {
             /// How many hosts join it.
             found: usize,
         } = "network-too-small",
+        /// In per-peer mode, more peers than a Linux bridge has ports: each member's bridge
+        /// takes one VXLAN device per peer, and the kernel refuses the port after its last
+        /// (`BR_MAX_PORTS`, `Exchange full`) half-way through `apply`.
+        #[error("network `{network}`: joined by {found} hosts in per-peer mode, so bridge `{bridge}` of each needs {ports} tunnel ports; a Linux bridge has at most {max} (flood mode needs one port per host)")]
+        TooManyBridgePorts {
+            /// The network.
+            network: String,
+            /// Its index in `networks`.
+            index: usize,
+            /// Its bridge.
+            bridge: String,
+            /// How many hosts join it.
+            found: usize,
+            /// Tunnel ports each member's bridge needs (one per peer).
+            ports: usize,
+            /// Ports a Linux bridge can have.
+            max: usize,
+        } = "too-many-bridge-ports",
         /// Two networks with one name.
         #[error("`networks[{index}].name`: `{name}` is already the name of `networks[{first}]`")]
         DuplicateNetworkName {
@@ -706,7 +724,9 @@ impl ValidationError {
                 host(index, Key::UnderlayMtu)
             }
             E::DeviceIsBridge { index, .. } => host(index, Key::Device),
-            E::NetworkTooSmall { index, .. } | E::DuplicateNetworkName { index, .. } => network(index, Key::Name),
+            E::NetworkTooSmall { index, .. }
+            | E::DuplicateNetworkName { index, .. }
+            | E::TooManyBridgePorts { index, .. } => network(index, Key::Name),
             E::DuplicateBridge { index, .. } => network(index, Key::Bridge),
             E::VniOutOfRange { index, .. } | E::VniRangeOverflow { index, .. } | E::VniCollision { index, .. } => {
                 network(index, Key::Vni)

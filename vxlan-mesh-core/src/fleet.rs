@@ -617,6 +617,10 @@ fn assign_ids(hosts: &[HostSpec], errors: &mut Vec<E>) -> Vec<u32> {
         .collect()
 }
 
+/// Ports a Linux bridge can have: port numbers are 10 bits (`BR_MAX_PORTS` = 1,024) and
+/// number 0 is never given, so the 1,024th port is refused (`EXFULL`).
+const BRIDGE_MAX_PORTS: usize = 1023;
+
 fn check_networks(
     inv: &Inventory,
     mode: Mode,
@@ -699,6 +703,17 @@ fn check_networks(
                 network: shown(&n.name),
                 index: ni,
                 found: members.len(),
+            });
+        }
+        let ports = members.len().saturating_sub(1);
+        if mode == Mode::PerPeer && ports > BRIDGE_MAX_PORTS {
+            errors.push(E::TooManyBridgePorts {
+                network: shown(&n.name),
+                index: ni,
+                bridge: shown(&n.bridge),
+                found: members.len(),
+                ports,
+                max: BRIDGE_MAX_PORTS,
             });
         }
         let vni_last = match mode {

@@ -320,7 +320,7 @@ pub const KEYS: &[KeyDoc] = &[
         .example("30"),
     key(Networks, Key::Name, ValueType::String, Absent::Required,
         "Name of the network, unique; used in ownership marks and generated file names.")
-        .rules(&["bad-name", "duplicate-network-name", "network-too-small"])
+        .rules(&["bad-name", "duplicate-network-name", "network-too-small", "too-many-bridge-ports"])
         .example("\"lan\""),
     key(Networks, Key::Vni, U32, Absent::Required,
         "VXLAN network identifier (1 to 16777215); in per-peer mode the first of the network's VNI range, which must not overlap another network's.")

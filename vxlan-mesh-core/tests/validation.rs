@@ -39,6 +39,28 @@ fn the_base_inventory_is_valid() {
     assert_eq!(fleet.port(), 4789);
 }
 
+/// `n` hosts with IPv6 documentation addresses (IPv4's /24 is too small).
+fn hosts6(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("[[hosts]]\nname = \"h{i}\"\naddress = \"2001:db8::{i:x}\"\n"))
+        .collect()
+}
+
+#[test]
+fn a_per_peer_network_with_more_peers_than_bridge_ports_is_rejected() {
+    // 1,024 members: 1,023 tunnel ports per bridge, the kernel's most.
+    valid(&format!("mode = \"per-peer\"\n{NET}{}", hosts6(1024)));
+    let (errs, msg) = errors(&format!("mode = \"per-peer\"\n{NET}{}", hosts6(1025)));
+    assert_eq!(errs.len(), 1, "{msg}");
+    assert_eq!(errs[0].code(), "too-many-bridge-ports");
+    assert!(
+        msg.contains("network `lan`: joined by 1025 hosts in per-peer mode, so bridge `vxbr0` of each needs 1024 tunnel ports; a Linux bridge has at most 1023"),
+        "{msg}"
+    );
+    // Flood mode needs one port per host, whatever the fleet's size.
+    valid(&format!("{NET}{}", hosts6(1025)));
+}
+
 #[test]
 fn a_mesh_of_one_host_is_rejected() {
     let (errs, msg) = errors(&format!("{NET}{}", hosts(1)));
@@ -571,6 +593,7 @@ fn codes_are_listed_and_stable() {
             "host-id-zero",
             "unknown-network",
             "network-too-small",
+            "too-many-bridge-ports",
             "duplicate-network-name",
             "duplicate-bridge",
             "vni-out-of-range",

@@ -8,9 +8,15 @@
 //!   descriptor with `O_NOFOLLOW`: a symbolic link anywhere in the tree is refused, never
 //!   followed, so no file lands outside it and no link's target is written or chmod-ed.
 //! - Each file is written atomically: a new temporary file beside it (`O_EXCL`, with its
-//!   final mode), fsync, then rename over the old name. Concurrent renders and a full disk
-//!   leave either the old file or the new one, never a spliced or truncated one; a symbolic
-//!   link at the final name is replaced, its target untouched.
+//!   final mode), then renamed over the old name. Concurrent renders and a full disk leave
+//!   either the old file or the new one, never a spliced or truncated one; a symbolic link
+//!   at the final name is replaced, its target untouched.
+//! - One durable sync per host directory, not one per file: all of a host's temporary files
+//!   are written, then one `syncfs` makes their contents durable, and only then are they
+//!   renamed; so a crash never leaves an empty or partial file under a final name. The
+//!   renames are made durable by the next host's sync, or by [`OutputDir::sync`] at the end
+//!   (until then a crash leaves the old files, whole). An `fsync` per file made a 5,000-host
+//!   render take 105 s.
 //! - A manifest ([`MANIFEST`]) in the host's output directory lists what the last render
 //!   wrote there, each file with the SHA-256 of what it wrote; the files it lists that this
 //!   render no longer writes are removed (a removed peer's tunnel must not stay deployable)
@@ -27,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
-use nix::unistd::{fsync, unlinkat, UnlinkatFlags};
+use nix::unistd::{syncfs, unlinkat, UnlinkatFlags};
 
 use crate::{RenderError, RenderedFile};
 
@@ -172,6 +178,7 @@ impl OutputDir {
             path: self.path.join(sub),
             root: None,
             dirs: BTreeMap::new(),
+            staged: Vec::new(),
         };
         let root = if sub.as_os_str().is_empty() {
             self.fd
@@ -191,15 +198,24 @@ impl OutputDir {
             check_relative(path)?;
         }
         let old = tree.read_manifest()?;
-        // Listed before they exist, with what they will hold: a render killed half-way still
-        // has them removed by the next one, whatever that one writes (a file of that name
-        // that was there before and holds something else stays).
-        let mut both = old.clone();
-        both.extend(new.iter().map(|(p, h)| (p.clone(), *h)));
-        tree.write_manifest(&both)?;
-        for f in files {
-            tree.write_file(&f.path, f.mode, f.contents.as_bytes())?;
+        // Listed before they exist (renamed first), with what they will hold: a render
+        // killed half-way still has them removed by the next one, whatever that one writes
+        // (a file of that name that was there before and holds something else stays).
+        let staged = (|| {
+            let mut both = old.clone();
+            both.extend(new.iter().map(|(p, h)| (p.clone(), *h)));
+            tree.write_manifest(&both)?;
+            for f in files {
+                tree.write_file(&f.path, f.mode, f.contents.as_bytes())?;
+            }
+            tree.sync()
+        })();
+        if let Err(e) = staged {
+            // All or nothing: no file of this host is renamed unless all were written.
+            tree.unlink_staged();
+            return Err(e);
         }
+        tree.rename_staged()?;
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
         for (stale, hash) in old.iter().filter(|(p, _)| !new.contains_key(*p)) {
             match hash {
@@ -208,12 +224,24 @@ impl OutputDir {
                 _ => kept.push(stale.clone()),
             }
         }
+        // Durable with the next sync; a crash before it leaves the union above, which names
+        // more files than needed, never fewer.
         tree.write_manifest(&new)?;
-        tree.sync()?;
+        tree.rename_staged()?;
         Ok(Written {
             written: new.into_keys().collect(),
             removed,
             kept,
+        })
+    }
+
+    /// Makes every write so far durable (one `syncfs` of the file system holding the
+    /// directory): [`OutputDir::write`] leaves its last renames to this, or to the next
+    /// write.
+    pub fn sync(&self) -> Result<(), WriteError> {
+        syncfs(&self.fd).map_err(|e| WriteError::Io {
+            path: self.path.clone(),
+            source: e.into(),
         })
     }
 }
@@ -232,7 +260,10 @@ impl OutputDir {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Written, WriteError> {
-    OutputDir::open(dir)?.write(Path::new(""), files)
+    let out = OutputDir::open(dir)?;
+    let written = out.write(Path::new(""), files)?;
+    out.sync()?;
+    Ok(written)
 }
 
 /// A manifest's entries: each path with the SHA-256 of what render wrote there (`None` for a
@@ -266,6 +297,8 @@ struct Tree {
     path: PathBuf,
     root: Option<OwnedFd>,
     dirs: BTreeMap<PathBuf, OwnedFd>,
+    /// Temporary files written and not yet renamed, in order: (file, temporary name).
+    staged: Vec<(PathBuf, String)>,
 }
 
 impl Tree {
@@ -364,7 +397,7 @@ impl Tree {
         self.write_file(Path::new(MANIFEST), 0o644, text.as_bytes())
     }
 
-    /// Writes one file atomically: a temporary file in the same directory, then a rename.
+    /// Writes one file's temporary beside it; [`Tree::rename_staged`] puts it in place.
     fn write_file(&mut self, rel: &Path, mode: u32, contents: &[u8]) -> Result<(), WriteError> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let (parent, name) = split(rel);
@@ -391,17 +424,45 @@ impl Tree {
         let result = (|| -> io::Result<()> {
             // The umask may have taken bits the file needs (a script's x).
             fchmod(&fd, mode)?;
-            let mut file = File::from(fd);
-            file.write_all(contents)?;
-            file.sync_all()?;
-            renameat(dir, tmp.as_str(), dir, name)?;
-            Ok(())
+            File::from(fd).write_all(contents)
         })();
         if let Err(source) = result {
             let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
             return Err(io_err(source));
         }
+        self.staged.push((rel.to_path_buf(), tmp));
         Ok(())
+    }
+
+    /// Renames the staged temporary files over their names, in the order written.
+    fn rename_staged(&mut self) -> Result<(), WriteError> {
+        for (rel, tmp) in std::mem::take(&mut self.staged) {
+            let (parent, name) = split(&rel);
+            let err_path = self.path.join(&rel);
+            let dir = self.dir(parent, false)?.ok_or_else(|| WriteError::Io {
+                path: err_path.clone(),
+                source: Errno::ENOENT.into(),
+            })?;
+            if let Err(e) = renameat(dir, tmp.as_str(), dir, name) {
+                let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+                self.unlink_staged();
+                return Err(WriteError::Io {
+                    path: err_path,
+                    source: e.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary files not renamed yet (a write failed: none of them goes in).
+    fn unlink_staged(&mut self) {
+        for (rel, tmp) in std::mem::take(&mut self.staged) {
+            let (parent, _) = split(&rel);
+            if let Ok(Some(dir)) = self.dir(parent, false) {
+                let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+            }
+        }
     }
 
     /// Whether anything lies at `rel`.
@@ -457,16 +518,17 @@ impl Tree {
         }
     }
 
-    /// Makes the renames durable: fsync of every directory written to.
+    /// The one durable sync of a host's write: the staged files' contents (and the renames
+    /// of earlier writes) reach the disk before any staged file is renamed.
     fn sync(&mut self) -> Result<(), WriteError> {
-        let dirs = self.root.iter().map(|fd| (PathBuf::new(), fd));
-        for (rel, fd) in dirs.chain(self.dirs.iter().map(|(p, fd)| (p.clone(), fd))) {
-            fsync(fd).map_err(|e| WriteError::Io {
-                path: self.path.join(&rel),
-                source: e.into(),
-            })?;
-        }
-        Ok(())
+        let root = self.root.as_ref().ok_or_else(|| WriteError::Io {
+            path: self.path.clone(),
+            source: Errno::EBADF.into(),
+        })?;
+        syncfs(root).map_err(|e| WriteError::Io {
+            path: self.path.clone(),
+            source: e.into(),
+        })
     }
 }
 
@@ -613,6 +675,43 @@ mod tests {
             )),
             "{manifest}"
         );
+    }
+
+    #[test]
+    fn a_write_that_fails_half_way_renames_none_of_its_files() {
+        let s = Scratch::new("halfway");
+        let out = OutputDir::open(&s.0).unwrap();
+        let host = Path::new("h1");
+        out.write(host, &[file("a", 0o644, "old a\n"), file("etc/b", 0o644, "old b\n")])
+            .unwrap();
+        let manifest = std::fs::read_to_string(s.0.join("h1").join(MANIFEST)).unwrap();
+        // `c/d` cannot be written: a file is where its directory should be.
+        std::fs::write(s.0.join("h1/c"), "in the way\n").unwrap();
+        let err = out
+            .write(
+                host,
+                &[
+                    file("a", 0o644, "new a\n"),
+                    file("etc/b", 0o644, "new b\n"),
+                    file("c/d", 0o644, "d\n"),
+                ],
+            )
+            .unwrap_err();
+        assert!(matches!(err, WriteError::NotADirectory { .. }), "{err}");
+        // Staged files are renamed only after all are written: the host keeps its old set.
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/a")).unwrap(), "old a\n");
+        assert_eq!(std::fs::read_to_string(s.0.join("h1/etc/b")).unwrap(), "old b\n");
+        assert_eq!(
+            std::fs::read_to_string(s.0.join("h1").join(MANIFEST)).unwrap(),
+            manifest
+        );
+        let mut left: Vec<String> = ["h1", "h1/etc"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(s.0.join(d)).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [MANIFEST, "a", "b", "c", "etc"], "no temporary file left behind");
     }
 
     #[test]

@@ -3,11 +3,19 @@
 //! Links and their VNIs come from the planner (the VXLAN devices of per-peer mode, the FDB
 //! flood entries of flood mode), never recomputed here, so the picture shows what `apply`
 //! and `render` build.
+//!
+//! Size: a flood fleet of more than [`STAR_ABOVE`] hosts is drawn as one star per network
+//! (each member linked to its network), not as its N(N−1)/2 flood links: in flood mode every
+//! member floods to every other, so the star says the same in O(hosts), and a picture of
+//! thousands of crossing lines says nothing. A per-peer fleet has one VNI per link, which only
+//! the full mesh shows: above [`MAX_LINKS`] links the command refuses.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
 use vxlan_mesh_core::{Fleet, HostPlan, Mode};
 
 use super::graph_control::Control;
@@ -16,8 +24,15 @@ use crate::inventory_file;
 use crate::output;
 use crate::progress::Progress;
 
+/// Flood fleets larger than this are drawn as stars, one per network.
+pub const STAR_ABOVE: usize = 100;
+
+/// The most links drawn one by one: a per-peer fleet of 1,000 hosts.
+pub const MAX_LINKS: u64 = 499_500;
+
 pub fn run(cli: &Cli, format: GraphFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
+    drawable(&fleet)?;
     let mesh = Mesh::from_fleet(&fleet, Progress::for_cli(cli, "planning", fleet.hosts().len() as u64));
     let text = match format {
         GraphFormat::Mermaid => mermaid(&mesh),
@@ -37,6 +52,41 @@ pub struct Mesh {
     links: Vec<(usize, usize, usize, u32)>,
     /// BGP sessions, route reflectors and WireGuard tunnels (modes that have them).
     control: Control,
+    /// A large flood fleet: (host index, network index) of every membership, drawn instead
+    /// of `links` (empty then).
+    stars: Vec<(usize, usize)>,
+}
+
+/// Refuses a per-peer fleet of more than [`MAX_LINKS`] links (flood fleets are drawn as
+/// stars when large; evpn fleets have no static links).
+fn drawable(fleet: &Fleet) -> Result<()> {
+    if fleet.mode() == Mode::PerPeer {
+        let links = mesh_links(fleet);
+        if links > MAX_LINKS {
+            bail!(
+                "a per-peer fleet of {} hosts has {links} links, each its own VNI; graph draws at most {MAX_LINKS} (a per-peer fleet of 1,000 hosts): use `plan --host` for one host's links",
+                fleet.hosts().len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `fleet` is drawn as stars: a flood fleet above [`STAR_ABOVE`] hosts.
+fn star(fleet: &Fleet) -> bool {
+    fleet.mode() == Mode::Flood && fleet.hosts().len() > STAR_ABOVE
+}
+
+/// The links of a per-peer `fleet`: every pair of members of each network.
+fn mesh_links(fleet: &Fleet) -> u64 {
+    fleet
+        .networks()
+        .iter()
+        .map(|n| {
+            let m = n.members.len() as u64;
+            m * m.saturating_sub(1) / 2
+        })
+        .sum()
 }
 
 struct NetBox {
@@ -48,12 +98,27 @@ struct NetBox {
 }
 
 impl Mesh {
-    /// Plans every host and collects hosts, networks and links.
+    /// Plans every host and collects hosts, networks and links; a large flood fleet's
+    /// memberships instead (see [`STAR_ABOVE`]).
     pub fn from_fleet(fleet: &Fleet, mut progress: Progress) -> Mesh {
-        let index = |name: &str| fleet.hosts().iter().position(|h| h.name == name);
+        let hosts: HashMap<&str, usize> = fleet
+            .hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
+        let index = |name: &str| hosts.get(name).copied();
         let net_index = |name: &str| fleet.networks().iter().position(|n| n.name == name);
         let mut links = Vec::new();
-        for (me, host) in fleet.hosts().iter().enumerate() {
+        let mut stars = Vec::new();
+        let star = star(fleet);
+        if star {
+            for (net, n) in fleet.networks().iter().enumerate() {
+                stars.extend(n.members.iter().map(|&host| (host, net)));
+            }
+            stars.sort_unstable();
+        }
+        for (me, host) in fleet.hosts().iter().enumerate().filter(|_| !star) {
             let Ok(plan) = fleet.plan(&host.name) else { continue };
             links.extend(links_of(&plan).filter_map(|(peer, net, vni)| {
                 let (peer, net) = (index(peer)?, net_index(net)?);
@@ -84,12 +149,18 @@ impl Mesh {
                 .collect(),
             links,
             control: Control::from_fleet(fleet),
+            stars,
         }
     }
 
     fn title(&self) -> String {
+        let star = if self.stars.is_empty() {
+            ""
+        } else {
+            " · each network drawn as a star: its members all flood to each other"
+        };
         format!(
-            "vxlan-mesh · {} hosts · {} mode · UDP port {}",
+            "vxlan-mesh · {} hosts · {} mode · UDP port {}{star}",
             self.hosts.len(),
             self.mode.as_str(),
             self.port
@@ -149,6 +220,9 @@ pub fn mermaid(mesh: &Mesh) -> String {
     for (a, b, net, vni) in &mesh.links {
         let _ = writeln!(s, "    h{a} <-->|\"{}\"| h{b}", mesh.link_label(*net, *vni));
     }
+    for (host, net) in &mesh.stars {
+        let _ = writeln!(s, "    h{host} <--> n{net}");
+    }
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i}[/\"{}\"/]", mesh.net_label(n, "<br/>"));
     }
@@ -171,6 +245,9 @@ pub fn dot(mesh: &Mesh) -> String {
     }
     for (a, b, net, vni) in &mesh.links {
         let _ = writeln!(s, "    h{a} -- h{b} [label=\"{}\"];", mesh.link_label(*net, *vni));
+    }
+    for (host, net) in &mesh.stars {
+        let _ = writeln!(s, "    h{host} -- n{net};");
     }
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i} [shape=note, label=\"{}\"];", mesh.net_label(n, "\\n"));
@@ -213,6 +290,40 @@ mod tests {
         // Pair indices {1,2}→0, {1,3}→1, {2,3}→2 on base 100.
         assert_eq!(lan, vec![100, 101, 102]);
         assert!(dot(&m).contains("h1 -- h2 [label=\"lan VNI 102\"];"));
+    }
+
+    /// `hosts` hosts in `mode` on `networks` (joining all), IPv6 documentation addresses.
+    fn fleet_of(mode: &str, networks: &str, hosts: usize) -> Fleet {
+        let mut text = format!("mode = \"{mode}\"\n{networks}");
+        for i in 1..=hosts {
+            text.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"2001:db8::{i:x}\"\n"));
+        }
+        Inventory::from_toml_str(&text).unwrap().validate().unwrap()
+    }
+
+    #[test]
+    fn a_large_flood_fleet_is_one_star_per_network() {
+        let networks = THREE.split("[[hosts]]").next().unwrap();
+        let small = Mesh::from_fleet(&fleet_of("flood", networks, STAR_ABOVE), Progress::hidden());
+        assert_eq!((small.links.len(), small.stars.len()), (2 * 100 * 99 / 2, 0));
+        let m = Mesh::from_fleet(&fleet_of("flood", networks, STAR_ABOVE + 1), Progress::hidden());
+        // Every host joins both networks: one edge per membership, none between hosts.
+        assert!(m.links.is_empty());
+        assert_eq!(m.stars.len(), 2 * (STAR_ABOVE + 1));
+        assert_eq!(m.stars[..2], [(0, 0), (0, 1)]);
+        let text = mermaid(&m);
+        assert!(text.contains("    h100 <--> n1\n"), "{text}");
+        assert!(text.contains("drawn as a star"), "{text}");
+        assert!(dot(&m).contains("    h0 -- n0;\n"));
+    }
+
+    #[test]
+    fn a_per_peer_fleet_above_the_limit_is_refused_with_its_link_count() {
+        let lan = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n";
+        assert!(drawable(&fleet_of("per-peer", lan, 1000)).is_ok());
+        let err = drawable(&fleet_of("per-peer", lan, 1001)).unwrap_err().to_string();
+        assert!(err.contains("1001 hosts has 500500 links"), "{err}");
+        assert!(drawable(&fleet_of("flood", lan, 5000)).is_ok());
     }
 
     #[test]

@@ -43,12 +43,17 @@ pub fn run(cli: &Cli, format: RenderFormat, host: Option<&str>, all: bool, out: 
             let plan = fleet.plan(&h.name)?;
             write(cli, &dir, Path::new(&plan.host), &plan, format, &opts)?;
         }
+        sync(&dir)?;
         return Ok(ExitCode::SUCCESS);
     }
     let host = inventory_file::select_host(&fleet, host)?;
     let plan = fleet.plan(&host.name)?;
     match out {
-        Some(out) => write(cli, &open(out)?, Path::new(""), &plan, format, &opts)?,
+        Some(out) => {
+            let dir = open(out)?;
+            write(cli, &dir, Path::new(""), &plan, format, &opts)?;
+            sync(&dir)?;
+        }
         None => match render_with(&plan, format, &opts)?.as_slice() {
             [one] => output::print(&one.contents)?,
             many => {
@@ -66,6 +71,12 @@ pub fn run(cli: &Cli, format: RenderFormat, host: Option<&str>, all: bool, out: 
 
 fn open(out: &Path) -> Result<OutputDir> {
     OutputDir::open(out).with_context(|| format!("cannot write the rendered files under `{}`", out.display()))
+}
+
+/// The last write's renames made durable (each write syncs the ones before it).
+fn sync(dir: &OutputDir) -> Result<()> {
+    dir.sync()
+        .with_context(|| format!("cannot write the rendered files under `{}`", dir.path().display()))
 }
 
 /// Renders `plan` and writes it into `sub` of `dir`; says what it wrote and which files of

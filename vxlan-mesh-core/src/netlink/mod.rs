@@ -122,6 +122,16 @@ pub enum ApplyError {
         /// The decoder's message.
         message: String,
     },
+    /// A dump kept being interrupted (`NLM_F_DUMP_INTR`: the table changed while it was
+    /// read, e.g. under another program's continuous changes), so no consistent view of it
+    /// was read.
+    #[error("the kernel's {what} changed while they were read, {attempts} times in a row; try again")]
+    DumpInterrupted {
+        /// What was dumped.
+        what: &'static str,
+        /// How many dumps were tried.
+        attempts: u32,
+    },
     /// A wanted name is held by an interface vxlan-mesh does not own.
     #[error(transparent)]
     Foreign(#[from] ForeignConflict),

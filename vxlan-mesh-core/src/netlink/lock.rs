@@ -79,6 +79,7 @@ mod tests {
     /// In a fresh namespace (root needed): a reader gives up on a held lock, with an error
     /// naming the lock file, and gets it once it is free.
     #[test]
+    #[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
     fn a_reader_waits_for_an_apply_then_times_out() {
         std::thread::spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare needs root");

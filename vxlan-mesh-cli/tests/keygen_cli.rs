@@ -168,6 +168,7 @@ fn refusal(said: &str, key: &Path) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs root (chown): run with --features e2e")]
 fn the_shell_script_refuses_a_key_file_the_cli_refuses_with_the_same_message() {
     let dir = Scratch::new("script-key");
     let key = dir.join("a.key");

@@ -111,6 +111,7 @@ pub mod path;
 pub mod plan;
 pub mod probe;
 pub mod schema;
+mod settings;
 #[doc(hidden)]
 pub mod testing;
 pub mod vni;

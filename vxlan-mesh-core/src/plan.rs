@@ -4,7 +4,7 @@
 //! added, never renamed or removed within a schema version.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,9 @@ use crate::inventory::{LoopPrevention, Mode};
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
 use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
+// The peer type is a WireGuard fact (the wireguard module's sessions hold it too); the plan
+// names it where `WireguardPlan::peers` is.
+pub use crate::wireguard::WireguardPeer;
 
 /// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
 /// ebtables argument strings; 3: `mode` `"evpn"` with the `evpn` section, the VXLAN
@@ -382,26 +385,6 @@ pub struct WireguardPlan {
     pub alias: String,
     /// The other hosts, in inventory order.
     pub peers: Vec<WireguardPeer>,
-}
-
-/// A peer of the WireGuard interface.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct WireguardPeer {
-    /// Host name.
-    pub name: String,
-    /// Its public key.
-    pub public_key: PublicKey,
-    /// Where its WireGuard packets are sent.
-    pub endpoint: SocketAddr,
-    /// Inner addresses routed to it and accepted from it: its inner address alone.
-    pub allowed_ips: Vec<Prefix>,
-    /// Keepalive interval towards it, in seconds (none when absent).
-    pub persistent_keepalive: Option<u16>,
-    /// Whether a preshared key is mixed into its handshakes. A plan never sets one (the
-    /// inventory has none), so one found on a host was set behind vxlan-mesh's back: both
-    /// sides must agree on it, and a key only one side has stops every handshake.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub preshared_key: bool,
 }
 
 /// Whether a number is 0 (left out of a serialized plan: the default).

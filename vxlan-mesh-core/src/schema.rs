@@ -16,8 +16,8 @@
 use std::fmt;
 
 use crate::evpn::DEFAULT_ASN;
-use crate::inventory::{LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::path::{Key, Section};
+use crate::settings::{LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
 use crate::wireguard::{self, Encryption, Prefix};
 
 /// A table of the inventory that holds keys.

@@ -1,18 +1,16 @@
 //! The WireGuard underlay's pure facts: the `encryption` setting, the inner-address prefix and
-//! how each host's inner address derives from its id, the shape of a public key, and a peer's
-//! session as the interface reports it.
+//! how each host's inner address derives from its id, the shape of a public key, a peer of
+//! the interface and its session as the interface reports it.
 //!
 //! Private keys never pass through this module (nor through the inventory or the plan): only
 //! public keys, which are safe to print.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-
-use crate::plan::WireguardPeer;
 
 /// WireGuard listen port used when `[wireguard]` does not name one (WireGuard's usual port).
 pub const DEFAULT_PORT: u16 = 51820;
@@ -465,6 +463,26 @@ pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
         return Err(format!("its last character is not a canonical base64 ending; {WHAT}"));
     }
     Ok(out)
+}
+
+/// A peer of the WireGuard interface.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WireguardPeer {
+    /// Host name.
+    pub name: String,
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// Where its WireGuard packets are sent.
+    pub endpoint: SocketAddr,
+    /// Inner addresses routed to it and accepted from it: its inner address alone.
+    pub allowed_ips: Vec<Prefix>,
+    /// Keepalive interval towards it, in seconds (none when absent).
+    pub persistent_keepalive: Option<u16>,
+    /// Whether a preshared key is mixed into its handshakes. A plan never sets one (the
+    /// inventory has none), so one found on a host was set behind vxlan-mesh's back: both
+    /// sides must agree on it, and a key only one side has stops every handshake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preshared_key: bool,
 }
 
 /// One peer of `wg show dump`, with what the kernel knows of its session (read by

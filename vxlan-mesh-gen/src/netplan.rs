@@ -7,7 +7,8 @@ use vxlan_mesh_core::HostPlan;
 
 // askama looks custom filters up as `filters::NAME` where the template struct is defined.
 use crate::escape::filters;
-use crate::networkd::{describe, fdb_of, key_file, not_underlay, wg_peers, Fdb, WgPeer, DIR};
+use crate::networkd::{describe, fdb_of, not_underlay, wg_peers, Fdb, WgPeer, DIR};
+use crate::shell::key_file;
 use crate::{fill, units, Header, RenderError, RenderedFile};
 
 /// The YAML file; netplan reads `etc/netplan/*.yaml` and wants them readable by root only.

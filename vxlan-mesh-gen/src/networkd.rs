@@ -2,9 +2,9 @@
 //! in `etc/systemd/network`, plus the shared firewall and loop-prevention units.
 
 use askama::Template;
-use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::{HostPlan, NetworkPlan, Vxlan, WireguardPlan};
 
+use crate::shell::key_file;
 use crate::{fill, units, Header, RenderError, RenderedFile};
 
 /// Where networkd reads administrator configuration.
@@ -104,13 +104,6 @@ pub(crate) fn wg_peers(w: &WireguardPlan) -> Vec<WgPeer> {
             keepalive: p.persistent_keepalive,
         })
         .collect()
-}
-
-/// The private key file the interface reads (by path; the key is never in a rendered file).
-pub(crate) fn key_file(w: &WireguardPlan) -> String {
-    w.private_key_file
-        .as_ref()
-        .map_or_else(|| DEFAULT_KEY_FILE.to_string(), |f| f.display().to_string())
 }
 
 /// A flood entry as the templates show it.

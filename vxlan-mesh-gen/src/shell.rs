@@ -18,6 +18,7 @@ use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
+use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::{argv, firewall};
 use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
@@ -551,6 +552,14 @@ fn fdb_delete() -> Cmd {
 
 /// The WireGuard interface's view. The key file is the shell variable `$WG_KEY` in every
 /// command: its default is the plan's file, and the environment may name another.
+/// The private key file the interface reads (by path; the key is never in a rendered file):
+/// the script's `wg set`, and the networkd and netplan forms that ship the script, name it.
+pub(crate) fn key_file(w: &WireguardPlan) -> String {
+    w.private_key_file
+        .as_ref()
+        .map_or_else(|| DEFAULT_KEY_FILE.to_string(), |f| f.display().to_string())
+}
+
 fn wg(w: &WireguardPlan) -> Wg {
     let interface = w.interface.clone();
     let key_file = "$WG_KEY".to_string();
@@ -606,7 +615,7 @@ fn wg(w: &WireguardPlan) -> Wg {
         .collect();
     Wg {
         public_key: w.public_key.to_string(),
-        key_file: crate::networkd::key_file(w),
+        key_file: self::key_file(w),
         exposed_bits: key_file::EXPOSED_BITS,
         exposed_message: key_file::exposed_message("%s", "%s"),
         owner_message: key_file::owner_message("%s", "%s"),

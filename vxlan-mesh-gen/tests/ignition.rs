@@ -315,12 +315,14 @@ fn ignition_end_to_end(inventory: &str, base: &str) {
 /// Per-peer mode with ebtables: the firewall and loop-prevention units and the networkd
 /// drop-in come through `systemd.units`.
 #[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
 fn end_to_end_per_peer_ebtables() {
     ignition_end_to_end("per-peer-ebtables", "gie");
 }
 
 /// Flood mode over IPv6, custom port, a second network only two of the hosts join.
 #[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
 fn end_to_end_ipv6_flood() {
     ignition_end_to_end("ipv6-flood", "gi6");
 }

@@ -4,10 +4,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::names::{names_in, NETNS_DIR};
 use crate::{cmd, mountns, LabError};
-
-/// Where `ip netns` keeps its named namespaces.
-pub const NETNS_DIR: &str = "/run/netns";
 
 /// Names of the named network namespaces that start with `prefix`, sorted.
 ///
@@ -17,27 +15,6 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// ```
 pub fn list_namespaces(prefix: &str) -> Result<Vec<String>, LabError> {
     names_in(Path::new(NETNS_DIR), prefix)
-}
-
-/// Names of the entries of `dir` that start with `prefix`, sorted; none when `dir` is missing.
-pub(crate) fn names_in(dir: &Path, prefix: &str) -> Result<Vec<String>, LabError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(LabError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut out: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with(prefix))
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 /// Removes every named network namespace whose name starts with `prefix`, after killing the

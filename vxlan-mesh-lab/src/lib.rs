@@ -62,10 +62,11 @@ mod probe;
 mod spec;
 pub mod systemd;
 
-pub use cleanup::{cleanup_prefix, list_namespaces, NETNS_DIR};
+pub use cleanup::{cleanup_prefix, list_namespaces};
 pub use error::LabError;
 pub use lab::{Lab, Progress};
 pub use mountns::MOUNT_NS_DIR;
+pub use names::NETNS_DIR;
 pub use netns::run_in_netns;
 pub use probe::{
     neighbour_table_limit, Cell, FailedPair, FrameProbe, Goodput, LoopCheck, PortCounters, Reachability, IPERF3_PORT,

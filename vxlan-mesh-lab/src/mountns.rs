@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
-use crate::cleanup::{names_in, NETNS_DIR};
+use crate::names::{names_in, NETNS_DIR};
 use crate::{cmd, LabError};
 
 /// Where the mount namespace files live, one per host namespace, named like it (so that a

@@ -3,9 +3,13 @@
 //! Every namespace is called `vxm-<tag>-<what>`, so one lab's namespaces are found again by
 //! the prefix `vxm-<tag>-` (after a crash too), and labs with different tags never collide.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::LabError;
+
+/// Where `ip netns` keeps its named namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
 
 /// Prefix of every namespace any lab creates.
 pub const PREFIX: &str = "vxm-";
@@ -79,4 +83,25 @@ pub(crate) fn switch_port(host: usize) -> String {
 /// Host end of a container's veth (in the host namespace): `lab<network>c<index>`.
 pub(crate) fn container_host_ifname(network: usize, index: usize) -> String {
     format!("lab{network}c{index}")
+}
+
+/// Names of the entries of `dir` that start with `prefix`, sorted; none when `dir` is missing.
+pub(crate) fn names_in(dir: &Path, prefix: &str) -> Result<Vec<String>, LabError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(LabError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut out: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    out.sort();
+    Ok(out)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, CloneFlags};
 
-use crate::cleanup::NETNS_DIR;
+use crate::names::NETNS_DIR;
 use crate::LabError;
 
 /// Runs `f` on a fresh thread that first joins the network namespace `name` (a name under

@@ -7,6 +7,7 @@ mod down;
 mod graph;
 mod graph_control;
 mod keygen;
+#[cfg(feature = "lab")]
 mod lab;
 mod plan;
 mod probe;
@@ -57,6 +58,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         ),
         Command::Down { host, key, frr } => down::run(cli, host.host.as_deref(), &options(key, frr)),
         Command::Keygen { out, force } => keygen::run(cli, out, *force),
+        #[cfg(feature = "lab")]
         Command::Lab(args) => lab::run(cli, args),
         Command::Probe { host, format, timeout } => probe::run(cli, host.host.as_deref(), *format, *timeout),
     }

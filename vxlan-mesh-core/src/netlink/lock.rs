@@ -168,6 +168,7 @@ mod tests {
     /// In a fresh namespace (root needed): a reader, and an apply, give up on a held lock
     /// with an error naming the lock file and the holder, and get it once it is free.
     #[test]
+    #[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
     fn a_waiter_gives_up_naming_the_holder_then_takes_the_free_lock() {
         std::thread::spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare needs root");

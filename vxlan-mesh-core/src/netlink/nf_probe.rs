@@ -115,6 +115,7 @@ mod tests {
 
     /// In a fresh namespace (root needed): sees exactly our table and our chain.
     #[test]
+    #[cfg_attr(not(feature = "e2e"), ignore = "needs root: run with --features e2e")]
     fn sees_our_table_and_chain_and_nothing_else() {
         std::thread::spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare needs root");

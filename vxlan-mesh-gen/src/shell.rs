@@ -56,6 +56,8 @@ enum Param {
     Addr,
     /// `wireguard_step`: a stale peer's public key.
     Key,
+    /// `frr_send`: the vtysh arguments it built, each command after its flag.
+    Commands,
 }
 
 impl Param {
@@ -69,6 +71,7 @@ impl Param {
             Param::KeyFile => "\"$WG_KEY\"",
             Param::Addr => "\"$addr\"",
             Param::Key => "\"$key\"",
+            Param::Commands => "\"$@\"",
         }
     }
 }
@@ -235,6 +238,29 @@ struct WgPeer {
 struct Frr {
     /// The core's `router bgp` block, as FRR's `show running-config` prints it.
     conf: String,
+    /// The core's awk program that computes the line edits from the running block
+    /// ([`vxlan_mesh_core::frr::edits_awk`]).
+    edits: String,
+    /// Prints the running configuration.
+    read: Cmd,
+    /// vtysh's flag before each command.
+    flag: String,
+    /// Runs the commands `frr_send` put after their flags in `"$@"`, in one session.
+    send: Cmd,
+}
+
+impl Frr {
+    fn of(config: &vxlan_mesh_core::frr::Config) -> Frr {
+        let mut send = Cmd::new(&argv::vtysh(&[], &[]), &[]);
+        send.0.push(Word::Param(Param::Commands));
+        Frr {
+            conf: config.render(),
+            edits: vxlan_mesh_core::frr::edits_awk(),
+            read: Cmd::new(&argv::vtysh_running_config(&[]), &[]),
+            flag: argv::VTYSH_COMMAND.to_string(),
+            send,
+        }
+    }
 }
 
 struct Ebtables {
@@ -624,7 +650,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
         sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
-        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
+        frr: vxlan_mesh_core::frr::Config::from_plan(plan).as_ref().map(Frr::of),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

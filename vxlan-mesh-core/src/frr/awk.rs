@@ -188,6 +188,11 @@ mod tests {
                 ],
                 &[],
             ),
+            // Two lines too many: removed last first.
+            wanted.replace(
+                " neighbor 192.0.2.2 peer-group vxlan-mesh\n",
+                " neighbor 192.0.2.2 peer-group vxlan-mesh\n neighbor 192.0.2.3 peer-group vxlan-mesh\n neighbor 192.0.2.4 peer-group vxlan-mesh\n",
+            ),
             // A family vxlan-mesh never writes: removed before the top-level lines.
             block(65000, &[G, "bgp router-id 192.0.2.9"], &[], &["network 10.9.0.0/16"]),
             // Around it, a whole listing with another VRF's block.
@@ -218,6 +223,58 @@ mod tests {
                 "neighbor vxlan-mesh timers 5 15".into(),
             ])
         );
+    }
+
+    /// The lines of `pool` whose bit is set in `mask`, in the pool's order.
+    fn pick<'a>(pool: &[&'a str], mask: u32) -> Vec<&'a str> {
+        pool.iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, l)| *l)
+            .collect()
+    }
+
+    const TOP: [&str; 8] = [
+        "bgp router-id 192.0.2.1",
+        "no bgp default ipv4-unicast",
+        "neighbor vxlan-mesh remote-as internal",
+        "neighbor vxlan-mesh timers 3 9",
+        "neighbor vxlan-mesh timers 5 15",
+        "neighbor 192.0.2.2 peer-group vxlan-mesh",
+        "neighbor 192.0.2.3 peer-group vxlan-mesh",
+        "bgp listen range 192.0.2.0/24 peer-group vxlan-mesh",
+    ];
+    const EVPN: [&str; 3] = [
+        "neighbor vxlan-mesh activate",
+        "neighbor vxlan-mesh route-reflector-client",
+        "advertise-all-vni",
+    ];
+    const OTHER: [&str; 2] = ["network 10.9.0.0/16", "network 10.8.0.0/16"];
+
+    proptest::proptest! {
+        // Each case runs awk once: a few dozen random pairs of blocks suffice.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn the_awk_program_agrees_with_change_on_random_blocks(
+            want_top in 0u32..256, want_evpn in 0u32..8,
+            have_top in 0u32..256, have_evpn in 0u32..8, have_other in 0u32..4, have_none in proptest::bool::weighted(0.1),
+        ) {
+            let with_group = |mask| {
+                let mut top = pick(&TOP, mask);
+                top.insert(top.len().min(2), G);
+                top
+            };
+            let wanted = block(65000, &with_group(want_top), &pick(&EVPN, want_evpn), &[]);
+            let running = if have_none {
+                String::new()
+            } else {
+                block(65000, &with_group(have_top), &pick(&EVPN, have_evpn), &pick(&OTHER, have_other))
+            };
+            let rust = change(&running, &wanted, 65000)
+                .map(|c| c.map(|c| c.vtysh_commands()).unwrap_or_default())
+                .map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(awk(&wanted, &running), Ok(rust.unwrap_or_default()), "running:\n{}wanted:\n{}", running, wanted);
+        }
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum Program {
     WireguardGo,
     /// procps' `sysctl`.
     Sysctl,
+    /// FRR's `vtysh`, the one way into its daemons.
+    Vtysh,
 }
 
 impl Program {
@@ -49,6 +51,7 @@ impl Program {
             Program::Wg => "wg",
             Program::WireguardGo => "wireguard-go",
             Program::Sysctl => "sysctl",
+            Program::Vtysh => "vtysh",
         }
     }
 }
@@ -276,6 +279,53 @@ pub fn arp_accept_key(bridge: &str) -> String {
 pub fn userspace_wireguard(name: &str) -> Command {
     Command::new(Program::WireguardGo, [name])
 }
+
+/// vtysh's flag before each command it runs, in order, in one session (so that
+/// `configure terminal` and `router bgp ASN` stay in force for the commands after them).
+pub const VTYSH_COMMAND: &str = "-c";
+
+/// The vtysh command that runs `commands` in one session, in the FRR instance that
+/// `instance` selects (`-N NAME --vty_socket DIR`, nothing for the system's): the one writer
+/// of a vtysh command line, used by `apply` (and its `--dry-run`), the engine and the shell
+/// script.
+///
+/// ```
+/// let c = vxlan_mesh_core::argv::vtysh(&[], &["configure terminal".into(), "router bgp 65000".into()]);
+/// assert_eq!(c.shell(), "vtysh -c 'configure terminal' -c 'router bgp 65000'");
+/// ```
+pub fn vtysh(instance: &[String], commands: &[String]) -> Command {
+    let mut args = instance.to_vec();
+    for c in commands {
+        args.extend([VTYSH_COMMAND.to_string(), c.clone()]);
+    }
+    Command::new(Program::Vtysh, args)
+}
+
+/// The vtysh command that prints FRR's running configuration, which the `router bgp` block
+/// is read from.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::vtysh_running_config(&[]).shell(), "vtysh -c 'show running-config'");
+/// ```
+pub fn vtysh_running_config(instance: &[String]) -> Command {
+    vtysh(instance, &[RUNNING_CONFIG.to_string()])
+}
+
+/// The vtysh command that prints the running configuration.
+const RUNNING_CONFIG: &str = "show running-config";
+
+/// The vtysh command that prints the VNIs zebra knows, each with its VXLAN device, as JSON
+/// (`status` and the script check that each of the plan's is tied to vxlan-mesh's device).
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::vtysh_evpn_vnis(&[]).shell(), "vtysh -c 'show evpn vni json'");
+/// ```
+pub fn vtysh_evpn_vnis(instance: &[String]) -> Command {
+    vtysh(instance, &[EVPN_VNIS.to_string()])
+}
+
+/// The vtysh command that prints the VNIs zebra knows.
+pub(crate) const EVPN_VNIS: &str = "show evpn vni json";
 
 fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
     let allowed: Vec<String> = peer.allowed_ips.iter().map(ToString::to_string).collect();

@@ -30,12 +30,18 @@
 //! inventory sets timers; the listen range and `route-reflector-client` only on route
 //! reflectors. `remote-as internal` makes every session internal BGP whatever the AS.
 
+mod awk;
+pub(crate) mod edit;
+
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::evpn::BgpTimers;
 use crate::plan::HostPlan;
 use crate::wireguard::Prefix;
+
+pub use awk::edits_awk;
+pub use edit::{change, BgpChange, ChangeError, Edit};
 
 /// The peer-group that marks the `router bgp` block as vxlan-mesh's: every session of the
 /// mesh is a member of it.

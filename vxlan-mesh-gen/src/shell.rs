@@ -59,6 +59,8 @@ enum Param {
     Addr,
     /// `wireguard_step`: a stale peer's public key.
     Key,
+    /// `frr_send`: the vtysh arguments it built, each command after its flag.
+    Commands,
 }
 
 impl Param {
@@ -72,6 +74,7 @@ impl Param {
             Param::KeyFile => "\"$WG_KEY\"",
             Param::Addr => "\"$addr\"",
             Param::Key => "\"$key\"",
+            Param::Commands => "\"$@\"",
         }
     }
 }
@@ -285,10 +288,45 @@ impl NsLock {
 struct Frr {
     /// The core's `router bgp` block, as FRR's `show running-config` prints it.
     conf: String,
+    /// The core's awk program that computes the line edits from the running block
+    /// ([`vxlan_mesh_core::frr::edits_awk`]).
+    edits: String,
+    /// Prints the running configuration.
+    read: Cmd,
+    /// vtysh's flag before each command.
+    flag: String,
+    /// Runs the commands `frr_send` put after their flags in `"$@"`, in one session.
+    send: Cmd,
     /// `VNI:DEVICE` of each VXLAN device, space-separated.
     vnis: String,
-    /// The vtysh commands that make zebra learn forgotten VNIs again (one `-c` each).
-    relearn: Vec<String>,
+    /// Prints the VNIs zebra knows, with their devices.
+    vnis_read: Cmd,
+    /// Makes zebra learn forgotten VNIs again.
+    relearn: Cmd,
+}
+
+impl Frr {
+    fn of(config: &vxlan_mesh_core::frr::Config, plan: &HostPlan) -> Frr {
+        let mut send = Cmd::new(&argv::vtysh(&[], &[]), &[]);
+        send.0.push(Word::Param(Param::Commands));
+        Frr {
+            conf: config.render(),
+            edits: vxlan_mesh_core::frr::edits_awk(),
+            read: Cmd::new(&argv::vtysh_running_config(&[]), &[]),
+            flag: argv::VTYSH_COMMAND.to_string(),
+            send,
+            vnis: plan
+                .vxlans()
+                .map(|v| format!("{}:{}", v.vni, v.name))
+                .collect::<Vec<_>>()
+                .join(" "),
+            vnis_read: Cmd::new(&argv::vtysh_evpn_vnis(&[]), &[]),
+            relearn: Cmd::new(
+                &argv::vtysh(&[], &vxlan_mesh_core::frr::relearn_commands(config.asn())),
+                &[],
+            ),
+        }
+    }
 }
 
 struct Ebtables {
@@ -700,15 +738,9 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
         sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
-        frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr {
-            conf: c.render(),
-            vnis: plan
-                .vxlans()
-                .map(|v| format!("{}:{}", v.vni, v.name))
-                .collect::<Vec<_>>()
-                .join(" "),
-            relearn: vxlan_mesh_core::frr::relearn_commands(c.asn()),
-        }),
+        frr: vxlan_mesh_core::frr::Config::from_plan(plan)
+            .as_ref()
+            .map(|c| Frr::of(c, plan)),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

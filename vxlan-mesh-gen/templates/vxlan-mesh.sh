@@ -92,6 +92,11 @@ NFT_REMOVE={{ nft_remove.text }}
 FRR_CONF={{ frr.conf }}
 # Each VNI of the plan and its device, `VNI:DEVICE`: zebra must tie the VNI to that device.
 FRR_VNIS={{ frr.vnis }}
+# The awk program that computes, from FRR_CONF and the running block, the vtysh commands
+# that change only the lines that differ (as `vxlan-mesh apply` does): sessions whose lines
+# stay are never reset. Its `$`s and backquotes are awk's and its messages', not the shell's:
+# shellcheck disable=SC2016
+FRR_EDITS={{ frr.edits }}
 {%- endif %}
 {%- if let Some(ebt) = ebtables %}
 # The rules of the loop-prevention chain, as `ebtables -L` lists them.
@@ -601,12 +606,12 @@ wg_routes() {
 	done
 }
 {%- endif %}
-{%- if frr.is_some() %}
+{%- if let Some(frr) = frr %}
 
 # The running `router bgp` block of FRR's default VRF, as `show running-config` prints it
 # (nothing when there is none).
 frr_running() {
-	vtysh -c 'show running-config' 2>/dev/null | awk '/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }' || true
+	{{ frr.read|words }} 2>/dev/null | awk '/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }' || true
 }
 
 # True when the router bgp block $1 carries vxlan-mesh's mark, its peer-group.
@@ -614,29 +619,18 @@ frr_ours() {
 	printf '%s\n' "$1" | grep -qx ' neighbor vxlan-mesh peer-group'
 }
 
-# Removes the running router bgp block $1 (its first line is `router bgp ASN`).
-frr_remove() {
-	run vtysh -c 'configure terminal' -c "no $(printf '%s\n' "$1" | head -n 1)"
+# Runs the configuration commands $@, in order, in one vtysh session.
+frr_send() {
+	for c in "$@"; do
+		shift
+		set -- "$@" {{ frr.flag }} "$c"
+	done
+	run {{ frr.send|words }}
 }
 
-# Loads $FRR_CONF into FRR (vtysh reads it from a file).
-frr_load() {
-	case "$MODE" in
-	apply)
-		file=$(mktemp)
-		printf '%s' "$FRR_CONF" >"$file"
-		if ! vtysh -f "$file"; then
-			rm -f "$file"
-			die "vtysh could not load vxlan-mesh's router bgp block (is bgpd enabled in /etc/frr/daemons?)"
-		fi
-		rm -f "$file"
-		;;
-	print) printf 'vtysh -f FILE, FILE holding:\n%s' "$FRR_CONF" ;;
-	check)
-		drift=1
-		printf '  would load the router bgp block of the plan into FRR\n'
-		;;
-	esac
+# Removes the running router bgp block $1 (its first line is `router bgp ASN`).
+frr_remove() {
+	frr_send 'configure terminal' "no $(printf '%s\n' "$1" | head -n 1)"
 }
 
 # Refuses, before anything changes, what would stop FRR from taking the plan's block: no
@@ -653,7 +647,7 @@ frr_preflight() {
 	fi
 }
 
-# EVPN: FRR runs the plan's router bgp block; an older block of vxlan-mesh's is replaced.
+# EVPN: FRR runs the plan's router bgp block, reached line by line.
 frr_step() {
 	if ! command -v vtysh >/dev/null 2>&1; then
 		differs "vtysh is not installed: EVPN needs FRR with bgpd enabled"
@@ -661,13 +655,22 @@ frr_step() {
 	fi
 	have=$(frr_running)
 	[ "$have" != "$(printf '%s' "$FRR_CONF")" ] || return 0
+	edits=$(printf '%s\n%s\n' "$FRR_CONF" "$have" | awk "$FRR_EDITS") || die "FRR's router bgp block cannot be changed line by line (see above); nothing was changed"
+	# Only blank or separator lines differ.
+	[ -n "$edits" ] || return 0
 	if [ -z "$have" ]; then
 		differs "FRR has no router bgp block: loading vxlan-mesh's"
 	else
-		differs "FRR's router bgp block of vxlan-mesh differs from the plan: replacing it"
-		frr_remove "$have"
+		differs "FRR's router bgp block of vxlan-mesh differs from the plan: changing the lines that differ"
 	fi
-	frr_load
+	# One command a line: no line of FRR's configuration holds a newline.
+	set --
+	while IFS= read -r c; do
+		set -- "$@" "$c"
+	done <<EOF
+$edits
+EOF
+	frr_send "$@"
 }
 
 # The device zebra ties VNI $1 to (`show evpn vni json`), waiting up to 2 s for zebra to
@@ -675,7 +678,7 @@ frr_step() {
 zebra_device() {
 	tries=0
 	while :; do
-		found=$(vtysh -c 'show evpn vni json' 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
+		found=$({{ frr.vnis_read|words }} 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
 		if [ -n "$found" ] || [ "$tries" -ge 10 ]; then
 			break
 		fi
@@ -705,7 +708,7 @@ frr_vnis() {
 	done
 	[ -n "$forgotten" ] || return 0
 	differs "FRR's zebra does not know VNI(s)$forgotten: giving advertise-all-vni again"
-	run vtysh{% if let Some(f) = frr %}{% for c in f.relearn %} -c {{ c }}{% endfor %}{% endif %}
+	run {{ frr.relearn|words }}
 }
 
 # Removes vxlan-mesh's router bgp block from FRR, if FRR runs one.

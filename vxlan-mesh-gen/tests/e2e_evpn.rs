@@ -215,3 +215,98 @@ fn shell_evpn_with_frr() {
 fn run_script_vtysh(lab: &Lab, ns: &str, frr: &Frr, command: &str) -> String {
     exec_expect(lab, ns, &["env", &frr.path_env(), "vtysh", "-c", command], 0)
 }
+
+/// The session from `ns`'s FRR to `peer`: its state, how long it has been up (ms, FRR's
+/// `show bgp neighbor json`; 0 while it is not established), and when that was read. The neighbour's counters would not
+/// do: a session reset by deleting the neighbour comes back as a new neighbour, counting
+/// from 0; nor would the epoch FRR derives from the uptime, which jitters by a second.
+fn session(lab: &Lab, ns: &str, frr: &Frr, peer: &str) -> (String, u64, Instant) {
+    let json = run_script_vtysh(lab, ns, frr, &format!("show bgp neighbor {peer} json"));
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let n = &value[peer];
+    let state = n["bgpState"].as_str().unwrap_or_default().to_string();
+    let up = n["bgpTimerUpMsec"].as_u64();
+    assert!(up.is_some() || state != "Established", "no bgpTimerUpMsec: {json}");
+    (state, up.unwrap_or_default(), Instant::now())
+}
+
+/// Re-running the script after a timer change in the inventory changes the one line of the
+/// `router bgp` block that differs: the established session to the route reflector is never
+/// dropped, FRR runs the new timers, and `status` is converged after.
+#[test]
+fn shell_evpn_timer_change_keeps_the_session() {
+    let (_serial, fleet, lab, tmp) = form_lab("evpn-four", "gst");
+    let hosts = lab.spec().hosts.clone();
+    // A route reflector and a client of it.
+    let (rr, client) = (0, 2);
+    assert!(fleet.hosts()[rr].route_reflector && !fleet.hosts()[client].route_reflector);
+    let frrs: Vec<Frr> = [rr, client]
+        .iter()
+        .map(|&i| Frr::start(&lab, &hosts[i].netns, &tmp.0.join(format!("frr-{}", hosts[i].name))))
+        .collect();
+    let script_of = |fleet: &vxlan_mesh_core::Fleet, i: usize, dir: &str| {
+        let plan = fleet.plan(&hosts[i].name).unwrap();
+        let dir = tmp.0.join(dir);
+        write_files(&dir, &render(&plan, Format::Shell).unwrap()).unwrap();
+        dir.join("etc/vxlan-mesh/vxlan-mesh.sh")
+    };
+    let (rr_script, client_script) = (script_of(&fleet, rr, "rr"), script_of(&fleet, client, "client"));
+    run_script(&lab, &hosts[rr].netns, &frrs[0], &rr_script, "start", 0);
+    run_script(&lab, &hosts[client].netns, &frrs[1], &client_script, "start", 0);
+
+    let (ns, reflector) = (&hosts[client].netns, hosts[rr].address.to_string());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        let s = session(&lab, ns, &frrs[1], &reflector);
+        if s.0 == "Established" {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the session never came up: {s:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    // A session re-established after this would be up for less time than has passed.
+    std::thread::sleep(Duration::from_secs(2));
+
+    // New timers in the inventory, the client's script rendered again and run again.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inventories/evpn-four.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains("keepalive = 3\nhold-time = 9\n"));
+    let text = text.replace("keepalive = 3\nhold-time = 9\n", "keepalive = 5\nhold-time = 15\n");
+    let changed = vxlan_mesh_core::Inventory::from_toml_str(&text)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let client_script = script_of(&changed, client, "client-new");
+    let drift = run_script(&lab, ns, &frrs[1], &client_script, "status", 3);
+    assert!(
+        drift.contains("would run: vtysh -c configure terminal -c router bgp 64512 -c no neighbor vxlan-mesh timers 3 9 -c neighbor vxlan-mesh timers 5 15\n"),
+        "{drift}"
+    );
+    run_script(&lab, ns, &frrs[1], &client_script, "start", 0);
+    // Long enough for a dropped session to show (FRR reconnects after a second or more).
+    std::thread::sleep(Duration::from_secs(3));
+    let after = session(&lab, ns, &frrs[1], &reflector);
+    let elapsed = u64::try_from(after.2.duration_since(before.2).as_millis()).unwrap();
+    // FRR counts whole seconds; half a second more for the reads' own delays. A reset
+    // session would be up for less than the 3 s slept since the re-run.
+    assert!(
+        after.0 == "Established" && after.1 + 1500 >= before.1 + elapsed,
+        "the session was reset by the timer change: up {} ms, then {} ms after {elapsed} ms ({})",
+        before.1,
+        after.1,
+        after.0
+    );
+    let running = run_script_vtysh(&lab, ns, &frrs[1], "show running-config");
+    assert!(running.contains("\n neighbor vxlan-mesh timers 5 15\n"), "{running}");
+    assert!(!running.contains("timers 3 9"), "{running}");
+    assert_eq!(
+        run_script(&lab, ns, &frrs[1], &client_script, "status", 0).trim(),
+        "converged"
+    );
+
+    for (i, &h) in [rr, client].iter().enumerate() {
+        let script = if h == rr { &rr_script } else { &client_script };
+        run_script(&lab, &hosts[h].netns, &frrs[i], script, "stop", 0);
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use proptest::prelude::*;
-use vxlan_mesh_core::{HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+use vxlan_mesh_core::{argv, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
 use vxlan_mesh_gen::{render, render_with, Format, Options};
 
 /// Runs shellcheck on `script`; fails the test if shellcheck is missing (CI installs it).
@@ -233,4 +233,125 @@ proptest! {
             assert_all_values_quoted("random fleet", &plan, script);
         }
     }
+}
+
+/// The programs of core's `argv` (every command the script runs is one of them).
+const PROGRAMS: [argv::Program; 8] = [
+    argv::Program::Ip,
+    argv::Program::Bridge,
+    argv::Program::Ebtables,
+    argv::Program::Nft,
+    argv::Program::Wg,
+    argv::Program::WireguardGo,
+    argv::Program::Sysctl,
+    argv::Program::Vtysh,
+];
+
+/// Reads the template still writes by hand instead of taking them from core's `argv`
+/// (issue 19): the list may only shrink. vtysh has none: its reads and writes are core's.
+const HAND_WRITTEN_READS: [&str; 12] = [
+    "ip -d -o link show dev",
+    "ip link show dev",
+    "ip -o link show type",
+    "ip -o addr show dev",
+    "bridge fdb show dev",
+    "nft list table inet",
+    "nft list set inet",
+    "nft list chain inet",
+    "ebtables -t filter -L",
+    "wg show",
+    "wg pubkey",
+    "sysctl -n",
+];
+
+/// The commands of `script` written by hand: a program of core's `argv` named bare (not as
+/// the single-quoted word the `words` filter writes) where the shell runs a command, with
+/// the rest of its line as the shell reads it unquoted.
+fn hand_written_commands(script: &str) -> Vec<String> {
+    let bare = unquoted_text(script)
+        .replace("$(", " ; ")
+        .replace(['|', ';', '(', ')'], " ; ");
+    let mut found = Vec::new();
+    for line in bare.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut at_command = true;
+        for (i, w) in words.iter().enumerate() {
+            if at_command && PROGRAMS.iter().any(|p| p.name() == *w) {
+                found.push(words[i..].join(" "));
+            }
+            at_command = matches!(
+                *w,
+                ";" | "&&" | "||" | "!" | "then" | "do" | "else" | "if" | "elif" | "while" | "until" | "run"
+            );
+        }
+    }
+    found
+}
+
+#[test]
+fn the_command_checker_finds_a_hand_written_command() {
+    let script = "#!/bin/sh\nhave=$(vtysh -c 'show running-config')\nrun 'vtysh' \"$@\"\nneed vtysh ip\n\
+        x | ip link show dev 'a'\nif ! wg show; then :; fi\n";
+    assert_eq!(
+        hand_written_commands(script),
+        ["vtysh -c ;", "ip link show dev", "wg show ; then : ; fi"]
+    );
+}
+
+/// Every command the script runs comes from core's `argv`: the FRR part reads and writes
+/// only through `argv::vtysh` (the words the `words` filter quotes); the other programs'
+/// hand-written commands are the reads listed in [`HAND_WRITTEN_READS`], none that writes.
+#[test]
+fn every_command_the_script_runs_comes_from_core() {
+    let quoted = |c: &argv::Command| {
+        std::iter::once(c.program.name().to_string())
+            .chain(c.args.iter().cloned())
+            .map(|w| argv::single_quoted(&w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut evpn_scripts = 0;
+    for (name, path) in common::inventories() {
+        let fleet = common::fleet(&path);
+        for plan in fleet.plans() {
+            let tag = format!("{name}/{}", plan.host);
+            let script = &render(&plan, Format::Shell).unwrap()[0].contents;
+            for command in hand_written_commands(script) {
+                assert!(
+                    !command.starts_with(argv::Program::Vtysh.name()),
+                    "{tag}: a vtysh command not from core: `{command}`"
+                );
+                assert!(
+                    HAND_WRITTEN_READS.iter().any(|r| command.starts_with(r)),
+                    "{tag}: a command not from core's argv: `{command}`"
+                );
+            }
+            if plan.evpn.is_some() {
+                evpn_scripts += 1;
+                let read = quoted(&argv::vtysh_running_config(&[]));
+                let send = format!("run {} \"$@\"", quoted(&argv::vtysh(&[], &[])));
+                assert!(script.contains(&read) && script.contains(&send), "{tag}:\n{script}");
+                let asn = plan.evpn.as_ref().map(|e| e.asn).unwrap_or_default();
+                let vnis = quoted(&argv::vtysh_evpn_vnis(&[]));
+                let relearn = format!(
+                    "run {}",
+                    quoted(&argv::vtysh(&[], &vxlan_mesh_core::frr::relearn_commands(asn)))
+                );
+                assert!(script.contains(&vnis) && script.contains(&relearn), "{tag}:\n{script}");
+                assert_eq!(
+                    script.matches("'vtysh'").count(),
+                    4,
+                    "{tag}: a vtysh command besides core's four (read, send, VNIs, relearn)"
+                );
+                assert!(
+                    script.contains(&format!(
+                        "set -- \"$@\" {} \"$c\"",
+                        argv::single_quoted(argv::VTYSH_COMMAND)
+                    )),
+                    "{tag}"
+                );
+            }
+        }
+    }
+    assert!(evpn_scripts > 0, "no evpn inventory: the FRR part went unchecked");
 }

@@ -30,15 +30,14 @@
 //! # Ok::<(), vxlan_mesh_core::netlink::frr::FrrError>(())
 //! ```
 
-mod block;
 mod health;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub use block::{BgpChange, Edit};
-use block::{Block, Malformed};
+use crate::frr::edit::{change_from, desired_block, Block, Malformed};
+pub use crate::frr::{BgpChange, ChangeError, Edit};
 pub use health::{Health, HealthProblem, Session, Vni};
 
 use super::lock::{self, Lock};
@@ -46,7 +45,7 @@ use super::{external, ApplyError, Netns};
 use crate::frr::PEER_GROUP;
 
 /// FRR's integrated shell, the one way into the daemons.
-pub const VTYSH: &str = "vtysh";
+pub const VTYSH: &str = crate::argv::Program::Vtysh.name();
 
 /// FRR's BGP daemon, which holds the `router bgp` block.
 const BGPD: &str = "bgpd";
@@ -204,27 +203,20 @@ impl Frr {
     /// prints), each word quoted by [`crate::argv::shell_word`] (lines read back from FRR
     /// may hold anything).
     pub fn command_line(&self, commands: &[String]) -> String {
-        let mut words = vec![VTYSH.to_string()];
-        words.extend(self.vtysh_args());
-        for c in commands {
-            words.extend(["-c".to_string(), c.clone()]);
-        }
-        words
-            .iter()
-            .map(|w| crate::argv::shell_word(w))
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::argv::vtysh(&self.vtysh_args(), commands).shell()
     }
 
     /// FRR's `show running-config`.
     pub fn running_config(&self, ns: &Netns) -> Result<String, FrrError> {
-        self.in_namespace(ns, Lock::Shared, || self.vtysh(&["show running-config".to_string()]))
+        self.in_namespace(ns, Lock::Shared, || {
+            self.run(&crate::argv::vtysh_running_config(&self.vtysh_args()))
+        })
     }
 
     /// What [`Frr::load`] would change, changing nothing: `None` when the running block is
     /// the desired one. Fails as `load` would (a foreign block, another AS).
     pub fn preview(&self, ns: &Netns, desired: &str, asn: u32) -> Result<Option<BgpChange>, FrrError> {
-        let desired = desired_block(desired, asn)?;
+        let desired = desired_block(desired, asn).map_err(FrrError::from)?;
         self.in_namespace(ns, Lock::Shared, || self.change_to(&desired))
     }
 
@@ -234,7 +226,7 @@ impl Frr {
     /// nothing, a running `router bgp` that is not ours ([`FrrError::Foreign`]) or has
     /// another AS number ([`FrrError::OtherAsn`]). Serialized with `apply` in the namespace.
     pub fn load(&self, ns: &Netns, desired: &str, asn: u32) -> Result<Option<BgpChange>, FrrError> {
-        let desired = desired_block(desired, asn)?;
+        let desired = desired_block(desired, asn).map_err(FrrError::from)?;
         self.in_namespace(ns, Lock::Exclusive, || {
             let change = self.change_to(&desired)?;
             if let Some(change) = &change {
@@ -278,7 +270,7 @@ impl Frr {
     pub(crate) fn relearn_unlocked(&self, asn: u32, vnis: &[u32]) -> Result<Option<BgpChange>, FrrError> {
         let deadline = std::time::Instant::now() + RELEARN_WAIT;
         let forgotten = loop {
-            let known = Health::from_json("", &self.vtysh(&["show evpn vni json".to_string()])?)?.vnis;
+            let known = Health::from_json("", &self.vtysh(&[crate::argv::EVPN_VNIS.to_string()])?)?.vnis;
             let forgotten: Vec<u32> = vnis
                 .iter()
                 .filter(|vni| !known.iter().any(|k| k.vni == **vni))
@@ -305,13 +297,13 @@ impl Frr {
     /// [`Frr::health`] under a lock the caller holds ([`crate::host`]).
     pub(crate) fn health_unlocked(&self) -> Result<Health, FrrError> {
         let summary = self.vtysh(&["show bgp l2vpn evpn summary json".to_string()])?;
-        let vnis = self.vtysh(&["show evpn vni json".to_string()])?;
+        let vnis = self.vtysh(&[crate::argv::EVPN_VNIS.to_string()])?;
         Health::from_json(&summary, &vnis)
     }
 
     /// [`Frr::preview`] under a lock the caller holds ([`crate::host`]).
     pub(crate) fn change_to_unlocked(&self, desired: &str, asn: u32) -> Result<Option<BgpChange>, FrrError> {
-        self.change_to(&desired_block(desired, asn)?)
+        self.change_to(&desired_block(desired, asn).map_err(FrrError::from)?)
     }
 
     /// [`Frr::preview_remove`] under a lock the caller holds ([`crate::host`]).
@@ -325,7 +317,7 @@ impl Frr {
     }
 
     fn running_block(&self) -> Result<Option<Block>, FrrError> {
-        let text = self.vtysh(&["show running-config".to_string()])?;
+        let text = self.run(&crate::argv::vtysh_running_config(&self.vtysh_args()))?;
         Block::find(&text).map_err(|Malformed(message)| FrrError::Decode {
             what: "FRR's running `router bgp` block",
             message,
@@ -334,29 +326,7 @@ impl Frr {
 
     fn change_to(&self, desired: &Block) -> Result<Option<BgpChange>, FrrError> {
         let running = self.running_block()?;
-        if let Some(running) = &running {
-            if !running.is_ours() {
-                return Err(FrrError::Foreign { asn: running.asn });
-            }
-            if let Some(why) = &running.unreadable {
-                return Err(FrrError::Decode {
-                    what: "FRR's running `router bgp` block of vxlan-mesh",
-                    message: format!("{why}; remove that section by hand, then apply again"),
-                });
-            }
-            if running.asn != desired.asn {
-                return Err(FrrError::OtherAsn {
-                    running: running.asn,
-                    wanted: desired.asn,
-                });
-            }
-        }
-        let edits = desired.edits_from(running.as_ref());
-        Ok((!edits.is_empty()).then(|| BgpChange::Edit {
-            asn: desired.asn,
-            created: running.is_none(),
-            edits,
-        }))
+        Ok(change_from(running.as_ref(), desired)?)
     }
 
     fn removal(&self) -> Result<Option<BgpChange>, FrrError> {
@@ -383,13 +353,14 @@ impl Frr {
 
     /// Runs vtysh with `commands` (one `-c` each); its standard output.
     fn vtysh(&self, commands: &[String]) -> Result<String, FrrError> {
+        self.run(&crate::argv::vtysh(&self.vtysh_args(), commands))
+    }
+
+    /// Runs `command`, a vtysh command of [`crate::argv::vtysh`]; its standard output.
+    fn run(&self, command: &crate::argv::Command) -> Result<String, FrrError> {
         let program = external::find_program(VTYSH).ok_or(FrrError::VtyshMissing)?;
-        let mut args = self.vtysh_args();
-        for c in commands {
-            args.extend(["-c".to_string(), c.clone()]);
-        }
         let out = Command::new(program)
-            .args(&args)
+            .args(&command.args)
             .stdin(Stdio::null())
             .output()
             .map_err(|source| FrrError::Spawn { source })?;
@@ -409,32 +380,21 @@ impl Frr {
             });
         }
         Err(FrrError::Vtysh {
-            command: self.command_line(commands),
+            command: command.shell(),
             output: format!("{}\n{}", stderr.trim(), stdout.trim()).trim().to_string(),
         })
     }
 }
 
-/// The desired block, checked: one `router bgp ASN` block in FRR's format, ours.
-fn desired_block(text: &str, asn: u32) -> Result<Block, FrrError> {
-    let block = Block::find(text)
-        .map_err(|Malformed(m)| FrrError::Desired(format!("cannot be read: {m}")))?
-        .ok_or_else(|| FrrError::Desired("holds no `router bgp` block".to_string()))?;
-    if let Some(why) = &block.unreadable {
-        return Err(FrrError::Desired(format!("cannot be read: {why}")));
+impl From<ChangeError> for FrrError {
+    fn from(e: ChangeError) -> FrrError {
+        match e {
+            ChangeError::Foreign { asn } => FrrError::Foreign { asn },
+            ChangeError::OtherAsn { running, wanted } => FrrError::OtherAsn { running, wanted },
+            ChangeError::Running { what, message } => FrrError::Decode { what, message },
+            ChangeError::Desired(message) => FrrError::Desired(message),
+        }
     }
-    if block.asn != asn {
-        return Err(FrrError::Desired(format!(
-            "is `router bgp {}`, not `router bgp {asn}`",
-            block.asn
-        )));
-    }
-    if !block.is_ours() {
-        return Err(FrrError::Desired(format!(
-            "does not declare `neighbor {PEER_GROUP} peer-group`, which marks the block as vxlan-mesh's"
-        )));
-    }
-    Ok(block)
 }
 
 /// Where an instance started with pathspace `name` and vty directory `dir` keeps its vty

@@ -24,11 +24,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::frr::{relearn_commands, running_block, ADVERTISE_ALL_VNI, PEER_GROUP};
+use super::{relearn_commands, running_block, ADVERTISE_ALL_VNI, PEER_GROUP};
 
 /// A `router bgp ASN` block of the default VRF, read into its lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     /// The autonomous system number of `router bgp ASN`.
     pub(crate) asn: u32,
     /// The block's contexts in the order printed: the top level first (`None`), then each
@@ -184,7 +184,7 @@ impl Block {
 /// One line of a `router bgp` block to add or remove, in its context.
 ///
 /// ```
-/// use vxlan_mesh_core::netlink::frr::Edit;
+/// use vxlan_mesh_core::frr::Edit;
 /// let e = Edit::Add { context: Some("address-family l2vpn evpn".into()), line: "advertise-all-vni".into() };
 /// assert_eq!(e.to_string(), "add `advertise-all-vni` in `address-family l2vpn evpn`");
 /// assert_eq!(e.command(), "advertise-all-vni");
@@ -247,7 +247,7 @@ impl fmt::Display for Edit {
 /// What converging FRR's `router bgp` block takes.
 ///
 /// ```
-/// use vxlan_mesh_core::netlink::frr::{BgpChange, Edit};
+/// use vxlan_mesh_core::frr::{BgpChange, Edit};
 /// let change = BgpChange::Remove { asn: 65000 };
 /// assert_eq!(change.vtysh_commands(), ["configure terminal", "no router bgp 65000"]);
 /// let change = BgpChange::Edit {
@@ -318,6 +318,117 @@ impl BgpChange {
         }
         out
     }
+}
+
+/// Why the edits from a running configuration to a wanted block cannot be computed: the
+/// cases in which vxlan-mesh changes nothing.
+///
+/// ```
+/// use vxlan_mesh_core::frr::ChangeError;
+/// assert!(ChangeError::Foreign { asn: 65000 }.to_string().contains("`router bgp 65000`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangeError {
+    /// The default VRF's `router bgp` does not declare [`PEER_GROUP`]: not vxlan-mesh's.
+    #[error("FRR runs `router bgp {asn}`, which has no `neighbor {PEER_GROUP} peer-group`: not vxlan-mesh's")]
+    Foreign {
+        /// Its AS number.
+        asn: u32,
+    },
+    /// vxlan-mesh's running block has another AS number than the wanted one.
+    #[error("FRR runs vxlan-mesh's `router bgp {running}`, the plan wants `router bgp {wanted}`")]
+    OtherAsn {
+        /// The running block's AS number.
+        running: u32,
+        /// The wanted one.
+        wanted: u32,
+    },
+    /// The running block cannot be read, or not line by line.
+    #[error("cannot read {what}: {message}")]
+    Running {
+        /// Which block.
+        what: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// The wanted block is not one `router bgp ASN` block of vxlan-mesh's in FRR's format.
+    #[error("the desired FRR configuration {0}")]
+    Desired(String),
+}
+
+/// The wanted block, checked: one `router bgp ASN` block in FRR's format, ours.
+pub(crate) fn desired_block(text: &str, asn: u32) -> Result<Block, ChangeError> {
+    let block = Block::find(text)
+        .map_err(|Malformed(m)| ChangeError::Desired(format!("cannot be read: {m}")))?
+        .ok_or_else(|| ChangeError::Desired("holds no `router bgp` block".to_string()))?;
+    if let Some(why) = &block.unreadable {
+        return Err(ChangeError::Desired(format!("cannot be read: {why}")));
+    }
+    if block.asn != asn {
+        return Err(ChangeError::Desired(format!(
+            "is `router bgp {}`, not `router bgp {asn}`",
+            block.asn
+        )));
+    }
+    if !block.is_ours() {
+        return Err(ChangeError::Desired(format!(
+            "does not declare `neighbor {PEER_GROUP} peer-group`, which marks the block as vxlan-mesh's"
+        )));
+    }
+    Ok(block)
+}
+
+/// What turns FRR's running configuration into the wanted `router bgp ASN` block: pure, the
+/// one computation of the edits, which the netlink runtime sends through vtysh and the
+/// shell script's routine ([`super::edits_awk`]) reproduces. `running_config` is a whole
+/// `show running-config` (or the block alone); `wanted` is [`super::Config::render`]'s
+/// text. `None` when the running block is the wanted one.
+///
+/// ```
+/// use vxlan_mesh_core::frr::change;
+/// let wanted = "router bgp 65000\n neighbor vxlan-mesh peer-group\n neighbor vxlan-mesh timers 5 15\nexit\n";
+/// let running = "frr version 8.4.4\n!\nrouter bgp 65000\n neighbor vxlan-mesh peer-group\n neighbor vxlan-mesh timers 3 9\nexit\n!\nend\n";
+/// let edit = change(running, wanted, 65000)?.expect("the timers differ");
+/// assert_eq!(edit.vtysh_commands(), ["configure terminal", "router bgp 65000",
+///     "no neighbor vxlan-mesh timers 3 9", "neighbor vxlan-mesh timers 5 15"]);
+/// assert_eq!(change(wanted, wanted, 65000)?, None);
+/// # Ok::<(), vxlan_mesh_core::frr::ChangeError>(())
+/// ```
+pub fn change(running_config: &str, wanted: &str, asn: u32) -> Result<Option<BgpChange>, ChangeError> {
+    let desired = desired_block(wanted, asn)?;
+    let running = Block::find(running_config).map_err(|Malformed(message)| ChangeError::Running {
+        what: "FRR's running `router bgp` block",
+        message,
+    })?;
+    change_from(running.as_ref(), &desired)
+}
+
+/// [`change`] from a running block already read.
+pub(crate) fn change_from(running: Option<&Block>, desired: &Block) -> Result<Option<BgpChange>, ChangeError> {
+    if let Some(running) = running {
+        if !running.is_ours() {
+            return Err(ChangeError::Foreign { asn: running.asn });
+        }
+        if let Some(why) = &running.unreadable {
+            return Err(ChangeError::Running {
+                what: "FRR's running `router bgp` block of vxlan-mesh",
+                message: format!("{why}; remove that section by hand, then apply again"),
+            });
+        }
+        if running.asn != desired.asn {
+            return Err(ChangeError::OtherAsn {
+                running: running.asn,
+                wanted: desired.asn,
+            });
+        }
+    }
+    let edits = desired.edits_from(running);
+    Ok((!edits.is_empty()).then(|| BgpChange::Edit {
+        asn: desired.asn,
+        created: running.is_none(),
+        edits,
+    }))
 }
 
 impl fmt::Display for BgpChange {

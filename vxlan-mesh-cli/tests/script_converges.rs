@@ -274,6 +274,28 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
             .map(str::to_string);
         assert_eq!(first.as_deref(), Some("-j VXLAN-MESH"), "{what}: our jump is first");
     }
+    // Every forwarding flag of the port, changed by hand: status names it, start sets it
+    // back.
+    for (flag, change) in [
+        ("hairpin", "hairpin on"),
+        ("flood", "flood off"),
+        ("mcast_flood", "mcast_flood off"),
+        ("bcast_flood", "bcast_flood off"),
+        ("proxy_arp", "proxy_arp on"),
+        ("learning", "learning off"),
+    ] {
+        let out = by_script.exec(&["sh", "-c", &format!("ip link set dev {dev} type bridge_slave {change}")]);
+        assert!(out.status.success(), "{flag}: {}", show(&out));
+        let (code, out) = script(&by_script, &sh, "status");
+        assert_eq!(code, Some(3), "{flag}: status must report drift: {out}");
+        assert!(out.contains(&format!("flag(s) '{flag}' differ")), "{flag}: {out}");
+        let (code, out) = core_status(&by_script, &inventory);
+        assert_eq!(code, Some(2), "{flag}: {out}");
+        let (code, out) = script(&by_script, &sh, "start");
+        assert_eq!(code, Some(0), "{flag}: {out}");
+        let (code, out) = script(&by_script, &sh, "status");
+        assert_eq!(code, Some(0), "{flag}: not corrected: {out}");
+    }
     let (code, out) = core_status(&by_script, &inventory);
     assert_eq!(code, Some(0), "{out}");
 

@@ -10,6 +10,7 @@ use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};
 use crate::ops::{self, LinkSettings, Master, Op, FORWARD};
 use crate::plan::{FdbEntry, Vxlan, WireguardPeer};
+use crate::port_flags::PortFlag;
 
 /// The ebtables table vxlan-mesh's chain lives in.
 const EBTABLES_TABLE: &str = "filter";
@@ -171,27 +172,7 @@ pub fn of(op: &Op) -> Command {
         Op::CreateVxlan { vxlan } => Command::new(Program::Ip, create_vxlan(vxlan)),
         Op::SetLink { name, settings } => Command::new(Program::Ip, set_link(name, settings)),
         Op::DeleteLink { name } => Command::new(Program::Ip, ["link", "del", "dev", name]),
-        Op::SetIsolated { name, isolated } => Command::new(
-            Program::Bridge,
-            ["link", "set", "dev", name, "isolated", on_off(*isolated)],
-        ),
-        Op::SetPortFlags {
-            name,
-            neigh_suppress,
-            learning,
-        } => Command::new(
-            Program::Bridge,
-            [
-                "link",
-                "set",
-                "dev",
-                name,
-                "neigh_suppress",
-                on_off(*neigh_suppress),
-                "learning",
-                on_off(*learning),
-            ],
-        ),
+        Op::SetPortFlags { name, flags } => Command::new(Program::Ip, set_port_flags(name, flags)),
         Op::SetArpAccept { bridge, accept } => Command::new(
             Program::Sysctl,
             ["-w", &format!("{}={}", arp_accept_key(bridge), u8::from(*accept))],
@@ -363,6 +344,20 @@ fn create_vxlan(vx: &Vxlan) -> Vec<String> {
     }
     v.push(if vx.learning { "learning" } else { "nolearning" }.into());
     v.extend(vx.udp_checksum_mode().iproute2_words().into_iter().map(str::to_string));
+    v
+}
+
+/// `ip link set dev NAME type bridge_slave FLAG on|off ...`: iproute2's `bridge link set`
+/// has no word for every flag (`proxy_arp`), `ip` has.
+fn set_port_flags(name: &str, flags: &[(PortFlag, bool)]) -> Vec<String> {
+    let mut v: Vec<String> = ["link", "set", "dev", name, "type", "bridge_slave"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for &(flag, on) in flags {
+        v.push(flag.iproute2_word().into());
+        v.push(on_off(on).into());
+    }
     v
 }
 

@@ -239,7 +239,7 @@ pub enum Change {
         /// The attributes that cannot change in place.
         reason: Vec<String>,
     },
-    /// Change a VXLAN device in place (MTU, bridge, port isolation, up, alias).
+    /// Change a VXLAN device in place (MTU, bridge, bridge port flags, up, alias).
     UpdateVxlan {
         /// As observed.
         from: Vxlan,
@@ -514,18 +514,12 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
             shown(to.bridge.as_deref().unwrap_or("none"))
         ));
     }
-    if from.isolated != to.isolated {
-        d.push(format!("isolated {}", if to.isolated { "on" } else { "off" }));
-    }
-    if from.neigh_suppress != to.neigh_suppress {
-        d.push(format!(
-            "neigh_suppress {}",
-            if to.neigh_suppress { "on" } else { "off" }
-        ));
-    }
-    if from.port_learning != to.port_learning {
-        d.push(format!("port learning {}", if to.port_learning { "on" } else { "off" }));
-    }
+    d.extend(
+        from.port_flags
+            .changes_to(&to.port_flags)
+            .into_iter()
+            .map(|(flag, on)| format!("{} {}", flag.describe(), if on { "on" } else { "off" })),
+    );
     if from.up != to.up {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }

@@ -103,6 +103,7 @@ pub mod netlink;
 pub mod ops;
 pub mod path;
 pub mod plan;
+pub mod port_flags;
 pub mod probe;
 #[doc(hidden)]
 pub mod testing;
@@ -119,6 +120,7 @@ pub use plan::{
     BgpSession, Bridge, EvpnFilter, EvpnPlan, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules,
     MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
 };
+pub use port_flags::{PortFlag, PortFlags};
 pub use wireguard::{Encryption, Prefix, PublicKey};
 
 /// Parses, validates and plans in one call.

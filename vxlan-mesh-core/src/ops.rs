@@ -6,9 +6,9 @@
 //!
 //! - the firewall comes first and goes last (the diff orders changes so);
 //! - a device is created down, then its alias (the ownership mark), MTU and bridge are set
-//!   together, then bridge port isolation and the port's neighbour suppression and learning
-//!   flags, and only then is it brought up: an isolated port never forwards before it is
-//!   isolated, an EVPN port never learns from the tunnel;
+//!   together, then the bridge port's forwarding flags (isolation, neighbour suppression,
+//!   learning, ...), and only then is it brought up: an isolated port never forwards before
+//!   it is isolated, an EVPN port never learns from the tunnel;
 //! - a device that moves to another bridge or goes down is taken down before it moves;
 //! - the jump to the loop-prevention chain is inserted first in `FORWARD` before stale jumps
 //!   are deleted (highest position first, so positions stay valid), and a chain loses its
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::{peer_delta, Change};
 use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
+use crate::port_flags::{PortFlag, PortFlags};
 use crate::wireguard::PublicKey;
 
 /// The built-in ebtables chain vxlan-mesh's chain is jumped to from.
@@ -64,22 +65,12 @@ pub enum Op {
         /// The interface.
         name: String,
     },
-    /// Set or clear the bridge port isolation flag.
-    SetIsolated {
-        /// The bridge port.
-        name: String,
-        /// Isolated or not.
-        isolated: bool,
-    },
-    /// Set a bridge port's neighbour suppression and learning flags (evpn mode: suppression
-    /// on, learning off).
+    /// Set forwarding flags of a bridge port (the others are left as they are).
     SetPortFlags {
         /// The bridge port.
         name: String,
-        /// Neighbour suppression (`neigh_suppress`).
-        neigh_suppress: bool,
-        /// Source MAC learning.
-        learning: bool,
+        /// The flags to set, with their values, in [`PortFlag::ALL`]'s order.
+        flags: Vec<(PortFlag, bool)>,
     },
     /// Set a bridge's `net.ipv4.conf.<bridge>.arp_accept` (see [`Bridge::arp_accept`]).
     SetArpAccept {
@@ -399,14 +390,9 @@ fn create_vxlan(vx: &Vxlan) -> Vec<Op> {
             },
         ),
     ];
-    if vx.isolated && vx.bridge.is_some() {
-        v.push(Op::SetIsolated {
-            name: vx.name.clone(),
-            isolated: true,
-        });
-    }
-    if vx.bridge.is_some() && !default_port_flags(vx) {
-        v.push(set_port_flags(vx));
+    // A new port has the kernel's flags: only those the plan wants otherwise are set.
+    if vx.bridge.is_some() {
+        v.extend(set_port_flags(&vx.name, &PortFlags::KERNEL_DEFAULT, &vx.port_flags));
     }
     if vx.up {
         v.push(up(&vx.name));
@@ -414,18 +400,13 @@ fn create_vxlan(vx: &Vxlan) -> Vec<Op> {
     v
 }
 
-/// Whether a port's neighbour suppression and learning are the kernel's defaults for a new
-/// port (off, on): then nothing needs setting.
-fn default_port_flags(vx: &Vxlan) -> bool {
-    !vx.neigh_suppress && vx.port_learning
-}
-
-fn set_port_flags(vx: &Vxlan) -> Op {
-    Op::SetPortFlags {
-        name: vx.name.clone(),
-        neigh_suppress: vx.neigh_suppress,
-        learning: vx.port_learning,
-    }
+/// The operation that turns port flags `from` into `to`, if any differ.
+fn set_port_flags(name: &str, from: &PortFlags, to: &PortFlags) -> Option<Op> {
+    let flags = from.changes_to(to);
+    (!flags.is_empty()).then(|| Op::SetPortFlags {
+        name: name.to_string(),
+        flags,
+    })
 }
 
 fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
@@ -440,17 +421,14 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
     if settings != LinkSettings::default() {
         v.push(set(&to.name, settings));
     }
-    // A port that joins a bridge starts not isolated.
-    if to.bridge.is_some() && (from.isolated != to.isolated || (moved && to.isolated)) {
-        v.push(Op::SetIsolated {
-            name: to.name.clone(),
-            isolated: to.isolated,
-        });
-    }
-    // Likewise its neighbour suppression and learning start at the defaults.
-    let flags_changed = (from.neigh_suppress, from.port_learning) != (to.neigh_suppress, to.port_learning);
-    if to.bridge.is_some() && (flags_changed || (moved && !default_port_flags(to))) {
-        v.push(set_port_flags(to));
+    // A port that joins a bridge starts with the kernel's flags.
+    if to.bridge.is_some() {
+        let had = if moved {
+            &PortFlags::KERNEL_DEFAULT
+        } else {
+            &from.port_flags
+        };
+        v.extend(set_port_flags(&to.name, had, &to.port_flags));
     }
     if to.up && (!from.up || moved) {
         v.push(up(&to.name));

@@ -14,6 +14,7 @@ use crate::evpn::BgpTimers;
 use crate::fleet::{Family, Fleet, Host};
 use crate::inventory::{LoopPrevention, Mode};
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
+use crate::port_flags::PortFlags;
 use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 
@@ -120,26 +121,14 @@ pub struct Vxlan {
     pub mtu: u32,
     /// Bridge it is a port of.
     pub bridge: Option<String>,
-    /// Bridge port isolation flag.
-    pub isolated: bool,
-    /// Bridge port neighbour suppression (`neigh_suppress`): the bridge answers ARP and
-    /// neighbour solicitations for remote hosts from the entries EVPN installed, instead of
-    /// flooding them (evpn mode).
-    #[serde(default)]
-    pub neigh_suppress: bool,
-    /// Bridge port learning: whether the bridge learns source MACs of frames coming in
-    /// through this port (off in evpn mode, where FRR installs the remote MACs).
-    #[serde(default = "port_learning_default")]
-    pub port_learning: bool,
+    /// The forwarding flags of its bridge port, all of them planned (in the JSON, the
+    /// fields sit in the device's object).
+    #[serde(flatten)]
+    pub port_flags: PortFlags,
     /// Administratively up.
     pub up: bool,
     /// Ownership mark (interface alias).
     pub alias: String,
-}
-
-/// The kernel's default for a bridge port's learning flag (on).
-fn port_learning_default() -> bool {
-    true
 }
 
 impl Vxlan {
@@ -620,11 +609,16 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             udp_checksum: true,
             mtu: net.mtu,
             bridge: Some(net.bridge.clone()),
-            isolated: loop_prevention == LoopPreventionPlan::Isolation,
-            // EVPN's type-2 routes give the bridge remote MACs and IPs: it answers ARP/ND
-            // itself, and learns nothing from the tunnel.
-            neigh_suppress: evpn,
-            port_learning: !evpn,
+            port_flags: PortFlags {
+                isolated: loop_prevention == LoopPreventionPlan::Isolation,
+                // EVPN's type-2 routes give the bridge remote MACs and IPs: it answers
+                // ARP/ND itself, and learns nothing from the tunnel.
+                neigh_suppress: evpn,
+                learning: !evpn,
+                // The rest as a new port has them: flooding on (the overlay's broadcast and
+                // unknown unicast go through the tunnel), no hairpin, no proxy ARP.
+                ..PortFlags::KERNEL_DEFAULT
+            },
             up: true,
             alias: owner_alias(&net.name, peer),
         };

@@ -323,11 +323,14 @@ fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
 fn in_evpn_mode_the_port_flags_are_what_status_checks() {
     let desired = plan(EVPN, "a");
     let vx = &desired.vxlans[0];
-    assert!(!vx.learning && vx.neigh_suppress && !vx.port_learning, "{vx:?}");
+    assert!(
+        !vx.learning && vx.port_flags.neigh_suppress && !vx.port_flags.learning,
+        "{vx:?}"
+    );
     // A port whose neighbour suppression was turned off and that learns again.
     let mut observed = desired.clone();
-    observed.vxlans[0].neigh_suppress = false;
-    observed.vxlans[0].port_learning = true;
+    observed.vxlans[0].port_flags.neigh_suppress = false;
+    observed.vxlans[0].port_flags.learning = true;
     let changes = diff(&desired, &observed).unwrap();
     assert_eq!(kinds(&changes), ["update-vxlan"]);
     assert_eq!(
@@ -338,7 +341,10 @@ fn in_evpn_mode_the_port_flags_are_what_status_checks() {
         .iter()
         .map(|op| vxlan_mesh_core::argv::of(op).shell())
         .collect();
-    assert_eq!(commands, ["bridge link set dev vxm100 neigh_suppress on learning off"]);
+    assert_eq!(
+        commands,
+        ["ip link set dev vxm100 type bridge_slave neigh_suppress on learning off"]
+    );
 }
 
 #[test]
@@ -355,7 +361,7 @@ fn an_evpn_port_gets_its_flags_before_it_comes_up() {
         [
             "ip link add name vxm100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning udpcsum",
             "ip link set dev vxm100 alias vxlan-mesh:lan mtu 1450 master vxbr0",
-            "bridge link set dev vxm100 neigh_suppress on learning off",
+            "ip link set dev vxm100 type bridge_slave neigh_suppress on learning off",
             "ip link set dev vxm100 up",
         ]
     );

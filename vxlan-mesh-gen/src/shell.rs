@@ -280,27 +280,20 @@ struct Vx {
     mtu: String,
     alias: String,
     bridge: String,
-    isolated: &'static str,
     delete: Cmd,
     create: Cmd,
     set_mtu: Cmd,
     set_alias: Cmd,
     set_down: Cmd,
     set_master: Cmd,
-    set_isolated: Cmd,
-    /// evpn mode: the bridge port flags, as `ip -d link` lists them, and the command that
-    /// sets them.
-    port_flags: Option<PortFlags>,
+    /// Every forwarding flag of the bridge port (word and value, as `ip -d link` lists
+    /// them; none when the device is no port), and the command that sets them all.
+    port_flags: Vec<(&'static str, &'static str)>,
+    set_port_flags: Cmd,
     /// evpn mode: FRR owns the FDB entries, which the script neither adds nor prunes.
     external_fdb: bool,
     set_up: Cmd,
     fdb: Vec<Fdb>,
-}
-
-struct PortFlags {
-    neigh_suppress: &'static str,
-    learning: &'static str,
-    set: Cmd,
 }
 
 struct Fdb {
@@ -366,25 +359,24 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
         set_alias: set_link(&v.name, |s| s.alias = Some(v.alias.clone())),
         set_down: set_link(&v.name, |s| s.up = Some(false)),
         set_master: set_link(&v.name, |s| s.master = Some(master)),
-        set_isolated: Cmd::of(&Op::SetIsolated {
+        port_flags: match v.bridge {
+            Some(_) => v
+                .port_flags
+                .settings()
+                .into_iter()
+                .map(|(flag, on)| (flag.iproute2_word(), on_off(on)))
+                .collect(),
+            None => Vec::new(),
+        },
+        set_port_flags: Cmd::of(&Op::SetPortFlags {
             name: v.name.clone(),
-            isolated: v.isolated,
-        }),
-        port_flags: (v.neigh_suppress || !v.port_learning).then(|| PortFlags {
-            neigh_suppress: on_off(v.neigh_suppress),
-            learning: on_off(v.port_learning),
-            set: Cmd::of(&Op::SetPortFlags {
-                name: v.name.clone(),
-                neigh_suppress: v.neigh_suppress,
-                learning: v.port_learning,
-            }),
+            flags: v.port_flags.settings(),
         }),
         external_fdb: plan.evpn.is_some(),
         set_up: set_link(&v.name, |s| s.up = Some(true)),
         mtu: v.mtu.to_string(),
         alias: v.alias.clone(),
         bridge: v.bridge.clone().unwrap_or_default(),
-        isolated: on_off(v.isolated),
         fdb: net
             .fdb
             .iter()

@@ -633,10 +633,16 @@ converge() {
 		run {{ v.set_master|words }}
 		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
-	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run {{ v.set_isolated|words }}
-{%- if let Some(p) = v.port_flags %}
-	if [ "$(field "$d" neigh_suppress)" != {{ p.neigh_suppress }} ] || [ "$(field "$d" learning)" != {{ p.learning }} ]; then
-		run {{ p.set|words }}
+{%- if !v.port_flags.is_empty() %}
+	# Every forwarding flag of the port (hairpin on would send each broadcast back into
+	# the tunnel).
+	flags=
+{%- for (word, value) in v.port_flags %}
+	[ "$(field "$d" {{ word }})" = {{ value }} ] || flags="$flags {{ word }}"
+{%- endfor %}
+	if [ -n "$flags" ]; then
+		differs {{ v.name }}": bridge port flag(s)$flags differ from the plan: setting them"
+		run {{ v.set_port_flags|words }}
 	fi
 {%- endif %}
 {%- if v.external_fdb %}

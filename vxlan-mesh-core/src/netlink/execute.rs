@@ -174,17 +174,8 @@ impl Executor<'_> {
                     .add(name, vec![rq::delete_link(name, i, "delete interface")]);
                 self.index.remove(name);
             }
-            Op::SetIsolated { name, isolated } => {
-                self.stages.ports.add(name, vec![rq::set_isolated(name, *isolated)]);
-            }
-            Op::SetPortFlags {
-                name,
-                neigh_suppress,
-                learning,
-            } => {
-                self.stages
-                    .ports
-                    .add(name, vec![rq::set_port_flags(name, *neigh_suppress, *learning)]);
+            Op::SetPortFlags { name, flags } => {
+                self.stages.ports.add(name, vec![rq::set_port_flags(name, flags)]);
             }
             Op::SetArpAccept { bridge, accept } => {
                 // A sysctl, not a link attribute: the bridge must exist first.

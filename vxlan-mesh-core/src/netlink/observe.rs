@@ -14,6 +14,7 @@ use crate::diff::State;
 use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
 use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
+use crate::port_flags::PortFlags;
 
 /// What one link dump tells about the namespace.
 #[derive(Debug, Default)]
@@ -116,9 +117,7 @@ struct Raw<'a> {
     controller: Option<u32>,
     kind: Option<&'a InfoKind>,
     vxlan: Option<&'a [InfoVxlan]>,
-    isolated: bool,
-    neigh_suppress: bool,
-    port_learning: bool,
+    port_flags: PortFlags,
     arp_accept: bool,
     stats: Option<&'a Stats64>,
 }
@@ -132,10 +131,8 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         controller: None,
         kind: None,
         vxlan: None,
-        isolated: false,
-        neigh_suppress: false,
-        // The kernel's default, and what a device that is no bridge port is read as.
-        port_learning: true,
+        // What a device that is no bridge port is read as.
+        port_flags: PortFlags::KERNEL_DEFAULT,
         arp_accept: false,
         stats: None,
     };
@@ -171,11 +168,17 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
                         LinkInfo::Kind(k) => r.kind = Some(k),
                         LinkInfo::Data(InfoData::Vxlan(d)) => r.vxlan = Some(d),
                         LinkInfo::PortData(InfoPortData::BridgePort(p)) => {
+                            let f = &mut r.port_flags;
                             for flag in p {
                                 match flag {
-                                    InfoBridgePort::Isolated(b) => r.isolated = *b,
-                                    InfoBridgePort::NeighSupress(b) => r.neigh_suppress = *b,
-                                    InfoBridgePort::Learning(b) => r.port_learning = *b,
+                                    InfoBridgePort::Isolated(b) => f.isolated = *b,
+                                    InfoBridgePort::NeighSupress(b) => f.neigh_suppress = *b,
+                                    InfoBridgePort::Learning(b) => f.learning = *b,
+                                    InfoBridgePort::HairpinMode(b) => f.hairpin = *b,
+                                    InfoBridgePort::UnicastFlood(b) => f.unicast_flood = *b,
+                                    InfoBridgePort::MulticastFlood(b) => f.multicast_flood = *b,
+                                    InfoBridgePort::BroadcastFlood(b) => f.broadcast_flood = *b,
+                                    InfoBridgePort::ProxyARP(b) => f.proxy_arp = *b,
                                     _ => {}
                                 }
                             }
@@ -252,9 +255,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     udp_checksum: false,
                     mtu: r.mtu,
                     bridge,
-                    isolated: r.isolated,
-                    neigh_suppress: r.neigh_suppress,
-                    port_learning: r.port_learning,
+                    port_flags: r.port_flags,
                     up,
                     alias: alias.to_string(),
                 };

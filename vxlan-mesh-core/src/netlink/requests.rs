@@ -19,6 +19,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::socket::Request;
 use crate::plan::{MacAddr, UdpChecksum, Vxlan};
+use crate::port_flags::PortFlag;
 
 fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
@@ -159,25 +160,26 @@ pub(crate) fn set_up(name: &str, up: bool) -> Request {
     )
 }
 
-/// `bridge link set dev NAME isolated on|off`: port data travels in RTM_NEWLINK.
-pub(crate) fn set_isolated(name: &str, isolated: bool) -> Request {
+/// `ip link set dev NAME type bridge_slave FLAG on|off ...`: port data travels in
+/// RTM_NEWLINK.
+pub(crate) fn set_port_flags(name: &str, flags: &[(PortFlag, bool)]) -> Request {
     let mut m = named(name);
+    let data = flags
+        .iter()
+        .map(|&(flag, on)| match flag {
+            PortFlag::Isolated => InfoBridgePort::Isolated(on),
+            PortFlag::NeighSuppress => InfoBridgePort::NeighSupress(on),
+            PortFlag::Learning => InfoBridgePort::Learning(on),
+            PortFlag::Hairpin => InfoBridgePort::HairpinMode(on),
+            PortFlag::UnicastFlood => InfoBridgePort::UnicastFlood(on),
+            PortFlag::MulticastFlood => InfoBridgePort::MulticastFlood(on),
+            PortFlag::BroadcastFlood => InfoBridgePort::BroadcastFlood(on),
+            PortFlag::ProxyArp => InfoBridgePort::ProxyARP(on),
+        })
+        .collect();
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::Isolated(isolated)])),
-    ]));
-    Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port isolation of", name)
-}
-
-/// `bridge link set dev NAME neigh_suppress on|off learning on|off`.
-pub(crate) fn set_port_flags(name: &str, neigh_suppress: bool, learning: bool) -> Request {
-    let mut m = named(name);
-    m.attributes.push(LinkAttribute::LinkInfo(vec![
-        LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![
-            InfoBridgePort::NeighSupress(neigh_suppress),
-            InfoBridgePort::Learning(learning),
-        ])),
+        LinkInfo::PortData(InfoPortData::BridgePort(data)),
     ]));
     Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port flags of", name)
 }

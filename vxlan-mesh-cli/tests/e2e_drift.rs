@@ -1,0 +1,125 @@
+//! End to end: what an attacker or a careless operator changes behind vxlan-mesh's back
+//! on a deployed `vxlan-mesh-lab` fleet is reported by `status` (exit 2, naming it) and
+//! undone by `apply`, and the overlay's traffic shows it: the bridge port flags of the
+//! VXLAN ports (hairpin storms a flood-mode overlay) and the FDB entries of our devices
+//! (a flood entry with another VNI or port, an `extern_learn` entry towards a stranger).
+//! Root, iproute2, iputils-ping needed; fails loudly without.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use vxlan_mesh_core::Inventory;
+use vxlan_mesh_lab::{names, Lab, LabSpec};
+
+use common::{text as show, Scratch, BIN};
+
+fn lab_for(text: &str, tag: &str, containers: usize) -> Lab {
+    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
+    Lab::build(LabSpec::from_fleet(&fleet, containers, &names::unique_tag(tag)).unwrap()).unwrap()
+}
+
+fn cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Output {
+    let inv = inventory.to_str().unwrap();
+    let mut argv = vec![BIN, "-i", inv];
+    argv.extend_from_slice(args);
+    lab.exec(netns, &argv).unwrap()
+}
+
+fn apply_all(lab: &Lab, inventory: &Path) {
+    for h in &lab.spec().hosts {
+        let o = cli(lab, &h.netns, inventory, &["apply"]);
+        assert_eq!(o.status.code(), Some(0), "apply on {}: {}", h.name, show(&o));
+    }
+}
+
+/// `status` on every host exits 0.
+fn all_converged(lab: &Lab, inventory: &Path) {
+    for h in &lab.spec().hosts {
+        let o = cli(lab, &h.netns, inventory, &["status"]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", h.name, show(&o));
+    }
+}
+
+/// `status` on the host of `netns` reports drift (exit 2); its output.
+fn drift(lab: &Lab, netns: &str, inventory: &Path) -> String {
+    let o = cli(lab, netns, inventory, &["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sh(lab: &Lab, netns: &str, script: &str) -> String {
+    lab.exec_ok(netns, &["sh", "-c", script]).unwrap()
+}
+
+/// Flood mode, three hosts. `hairpin on` on every VXLAN port sends each broadcast back into
+/// the tunnel it came from, and from there back again: a storm that `status` used to call
+/// converged. Every other forwarding flag changed by hand is named too, and `apply` sets
+/// them all back: the storm stops and every container reaches every other.
+#[test]
+fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
+    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
+    let lab = lab_for(&text, "pflag", 1);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv);
+    lab.attach_containers().unwrap();
+    all_converged(&lab, &inv);
+    let quiet = lab.loop_check(Duration::from_secs(2)).unwrap();
+    assert!(!quiet.storm, "{quiet:?}");
+
+    for h in &lab.spec().hosts {
+        sh(&lab, &h.netns, "ip link set dev vxm1000 type bridge_slave hairpin on");
+    }
+    let storm = lab.loop_check(Duration::from_secs(2)).unwrap();
+    assert!(storm.storm, "hairpin on every port must storm: {storm:?}");
+    for h in &lab.spec().hosts {
+        let out = drift(&lab, &h.netns, &inv);
+        assert!(out.contains("update vxlan vxm1000: hairpin off"), "{}: {out}", h.name);
+    }
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+    let calm = lab.loop_check(Duration::from_secs(2)).unwrap();
+    assert!(!calm.storm, "{calm:?}");
+
+    // Every other flag, on one host: each is named, and the overlay works again after apply.
+    let h = &lab.spec().hosts[0];
+    sh(
+        &lab,
+        &h.netns,
+        "ip link set dev vxm1000 type bridge_slave isolated on learning off neigh_suppress on \
+         flood off mcast_flood off bcast_flood off proxy_arp on",
+    );
+    let out = drift(&lab, &h.netns, &inv);
+    for flag in [
+        "isolated off",
+        "neigh_suppress off",
+        "port learning on",
+        "flood on",
+        "mcast_flood on",
+        "bcast_flood on",
+        "proxy_arp off",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+    let port = sh(&lab, &h.netns, "ip -d link show dev vxm1000");
+    for word in [
+        "hairpin off",
+        "learning on",
+        "flood on",
+        "mcast_flood on",
+        "bcast_flood on",
+        "proxy_arp off",
+        "neigh_suppress off",
+        "isolated off",
+    ] {
+        assert!(port.contains(word), "{word}: {port}");
+    }
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}

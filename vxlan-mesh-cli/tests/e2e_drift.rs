@@ -123,3 +123,68 @@ fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
     let matrix = lab.ping_matrix().unwrap();
     assert!(matrix.is_full(), "{}", matrix.render_text());
 }
+
+/// The MAC address of a container's interface.
+fn container_mac(lab: &Lab, c: &vxlan_mesh_lab::Container) -> String {
+    let path = format!("/sys/class/net/{}/address", c.ifname);
+    lab.exec_ok(&c.netns, &["cat", &path]).unwrap().trim().to_string()
+}
+
+/// Flood mode, three hosts. Every FDB entry of our devices is ours to judge: a flood entry
+/// towards a peer with another VNI or port, and an `extern_learn` entry that sends a
+/// container's MAC to a stranger, are drift (exit 2, named); `apply` deletes them, puts the
+/// planned entry back, and every container reaches every other again.
+#[test]
+fn flood_fdb_entries_with_other_vni_port_or_destination_are_drift_and_apply_removes_them() {
+    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
+    let lab = lab_for(&text, "pfdb", 1);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv);
+    lab.attach_containers().unwrap();
+    all_converged(&lab, &inv);
+    let (h1, h2) = (&lab.spec().hosts[0], &lab.spec().hosts[1]);
+    let peer = h2.address;
+
+    let cases = [
+        (
+            format!("bridge fdb append 00:00:00:00:00:00 dev vxm1000 dst {peer} vni 999 self permanent"),
+            format!("delete fdb 00:00:00:00:00:00 dst {peer} vni 999 on vxm1000"),
+        ),
+        (
+            format!(
+                "bridge fdb del 00:00:00:00:00:00 dev vxm1000 dst {peer} self && \
+                 bridge fdb append 00:00:00:00:00:00 dev vxm1000 dst {peer} port 4790 self permanent"
+            ),
+            format!("delete fdb 00:00:00:00:00:00 dst {peer} port 4790 on vxm1000"),
+        ),
+        (
+            format!(
+                "bridge fdb replace {} dev vxm1000 dst 192.0.2.99 self extern_learn",
+                container_mac(&lab, &h2.containers[0])
+            ),
+            format!(
+                "delete fdb {} dst 192.0.2.99 on vxm1000",
+                container_mac(&lab, &h2.containers[0])
+            ),
+        ),
+    ];
+    for (change, named) in cases {
+        sh(&lab, &h1.netns, &change);
+        let out = drift(&lab, &h1.netns, &inv);
+        assert!(out.contains(&named), "{change}: {out}");
+        apply_all(&lab, &inv);
+        all_converged(&lab, &inv);
+        let fdb = sh(&lab, &h1.netns, "bridge fdb show dev vxm1000");
+        assert!(
+            !fdb.contains("vni 999") && !fdb.contains("port 4790") && !fdb.contains("192.0.2.99"),
+            "{fdb}"
+        );
+        assert!(
+            fdb.contains(&format!("00:00:00:00:00:00 dst {peer} self permanent")),
+            "{fdb}"
+        );
+        let matrix = lab.ping_matrix().unwrap();
+        assert!(matrix.is_full(), "after {change}: {}", matrix.render_text());
+    }
+}

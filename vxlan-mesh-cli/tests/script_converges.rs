@@ -242,7 +242,20 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
         .clone();
     let stray_fdb = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst 192.0.2.99");
     let isolate = format!("bridge link set dev {dev} isolated on");
-    let drifts: [(&str, &str); 6] = [
+    let remote = steps[steps.len() - 1]
+        .1
+        .validate()
+        .plan("lxd1")
+        .unwrap()
+        .vxlans()
+        .next()
+        .unwrap()
+        .remote
+        .unwrap();
+    let other_vni = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} vni 999 self permanent");
+    let other_port = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} port 4999 self permanent");
+    let extern_learn = format!("bridge fdb add 02:00:00:00:00:99 dev {dev} dst 192.0.2.99 self extern_learn");
+    let drifts: [(&str, &str); 9] = [
         (
             "a foreign rule above our jump",
             "ebtables -t filter -I FORWARD 1 -j ACCEPT",
@@ -253,6 +266,9 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
             "ebtables -t filter -A VXLAN-MESH -j ACCEPT",
         ),
         ("a static FDB entry the plan does not have", &stray_fdb),
+        ("a flood entry towards the remote with another VNI", &other_vni),
+        ("a flood entry towards the remote with another port", &other_port),
+        ("an extern_learn entry towards a stranger", &extern_learn),
         ("a port isolated by hand", &isolate),
         (
             "a stale marked link",

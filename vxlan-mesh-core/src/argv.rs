@@ -320,6 +320,8 @@ fn fdb(verb: &str, e: &FdbEntry, tail: &[&str]) -> Vec<String> {
         "dst".into(),
         e.destination.to_string(),
     ];
+    // The entry's own VNI, port and underlay interface: `del` finds the entry by them.
+    v.extend(e.iproute2_extras());
     v.extend(tail.iter().map(|s| s.to_string()));
     v
 }

@@ -242,6 +242,49 @@ pub struct FdbEntry {
     pub destination: IpAddr,
     /// Name of the peer host (for display; not observable in the kernel).
     pub peer: Option<String>,
+    /// The VNI frames are sent with, when not the device's (`vni`): planned entries use the
+    /// device's (`null`); an observed entry with another is drift.
+    #[serde(default)]
+    pub vni: Option<u32>,
+    /// The UDP destination port, when not the device's (`port`): planned entries use the
+    /// device's (`null`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The underlay interface frames are sent through (`via`): planned entries name none
+    /// (`null`).
+    #[serde(default)]
+    pub via: Option<String>,
+}
+
+impl FdbEntry {
+    /// Whether the entry sends with the device's own VNI and port (no `vni`, no `port`).
+    pub fn device_defaults(&self) -> bool {
+        self.vni.is_none() && self.port.is_none()
+    }
+
+    /// What the entry sends with besides its destination, in iproute2's words (`port P`,
+    /// `vni N`, `via DEV`), empty for the device's defaults.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let mut e = fleet.plan("a").unwrap().fdb().next().unwrap().clone();
+    /// assert!(e.iproute2_extras().is_empty());
+    /// e.vni = Some(999);
+    /// assert_eq!(e.iproute2_extras(), ["vni", "999"]);
+    /// ```
+    pub fn iproute2_extras(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(port) = self.port {
+            v.extend(["port".to_string(), port.to_string()]);
+        }
+        if let Some(vni) = self.vni {
+            v.extend(["vni".to_string(), vni.to_string()]);
+        }
+        if let Some(via) = &self.via {
+            v.extend(["via".to_string(), via.clone()]);
+        }
+        v
+    }
 }
 
 /// ebtables rules in a chain vxlan-mesh owns, jumped to from the first rule of `FORWARD`.
@@ -641,6 +684,9 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                     mac: MacAddr::ZERO,
                     destination: tunnel_address(peer),
                     peer: Some(peer.name.clone()),
+                    vni: None,
+                    port: None,
+                    via: None,
                 });
             }
             vxlans.push(vx);

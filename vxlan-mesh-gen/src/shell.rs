@@ -46,6 +46,12 @@ enum Param {
     Mac,
     /// `prune_fdb`: the stale entry's destination.
     Dst,
+    /// `prune_fdb`: the stale entry's UDP port (the device's when it has none of its own).
+    Port,
+    /// `prune_fdb`: the stale entry's VNI (the device's when it has none of its own).
+    Vni,
+    /// `prune_fdb`: the stale entry's underlay interface.
+    Via,
     /// The private key file the WireGuard interface is given (`VXLAN_MESH_WIREGUARD_KEY`).
     KeyFile,
     /// `wireguard_step`: a stale address of the WireGuard interface (`ADDRESS/LENGTH`).
@@ -62,6 +68,9 @@ impl Param {
             Param::Dev => "\"$dev\"",
             Param::Mac => "\"$mac\"",
             Param::Dst => "\"$dst\"",
+            Param::Port => "\"$port\"",
+            Param::Vni => "\"$vni\"",
+            Param::Via => "\"$via\"",
             Param::KeyFile => "\"$WG_KEY\"",
             Param::Addr => "\"$addr\"",
             Param::Key => "\"$key\"",
@@ -164,8 +173,11 @@ struct Script<'a> {
     ebtables_remove: EbtablesRemove,
     /// Deletes the stale link `$name` (`prune_links`).
     link_delete: Cmd,
-    /// Deletes the stale FDB entry `$mac` towards `$dst` of `$dev` (`prune_fdb`).
+    /// Deletes the stale FDB entry `$mac` towards `$dst`, `$port`, `$vni` of `$dev`
+    /// (`prune_fdb`).
     fdb_delete: Cmd,
+    /// The same, for an entry through underlay interface `$via`.
+    fdb_delete_via: Cmd,
     /// Every interface name the plan wants: owned links with other names are stale.
     wanted_links: Vec<String>,
     /// The WireGuard interface of an encrypted mesh.
@@ -277,6 +289,9 @@ struct Vx {
     signature: String,
     /// The `remote` whose flood entry the kernel implies ('' in flood mode).
     remote: String,
+    /// The UDP port and VNI the device's FDB entries use when they name none.
+    port: String,
+    vni: String,
     mtu: String,
     alias: String,
     bridge: String,
@@ -353,6 +368,8 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
         name: v.name.clone(),
         signature: signature(v),
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
+        port: v.port.to_string(),
+        vni: v.vni.to_string(),
         delete: delete_link(&v.name),
         create: Cmd::of(&Op::CreateVxlan { vxlan: v.clone() }),
         set_mtu: set_link(&v.name, |s| s.mtu = Some(v.mtu)),
@@ -458,12 +475,16 @@ fn link_delete() -> Cmd {
     Cmd::at_run_time(&Op::DeleteLink { name: stand_in.clone() }, &[(stand_in, Param::Name)])
 }
 
-/// `bridge fdb del` of the entry `$mac` towards `$dst` of VXLAN device `$dev`.
-fn fdb_delete() -> Cmd {
+/// `bridge fdb del` of the entry `$mac` towards `$dst` with `$port` and `$vni` (and
+/// through `$via`) of VXLAN device `$dev`: the kernel finds the entry by all of them, and
+/// the script passes the device's own port and VNI for an entry that has none.
+fn fdb_delete(through: bool) -> Cmd {
     // Stand-ins of the right types; only the words they become matter.
     let device = "$dev".to_string();
+    let via = "$via".to_string();
     let mac = MacAddr([0x02, 0, 0x5e, 0, 0x53, 0x01]);
     let destination = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 255));
+    let (port, vni) = (65_001_u16, 16_777_001_u32);
     Cmd::at_run_time(
         &Op::DeleteFdb {
             entry: FdbEntry {
@@ -471,12 +492,18 @@ fn fdb_delete() -> Cmd {
                 mac,
                 destination,
                 peer: None,
+                vni: Some(vni),
+                port: Some(port),
+                via: through.then(|| via.clone()),
             },
         },
         &[
             (device, Param::Dev),
             (mac.to_string(), Param::Mac),
             (destination.to_string(), Param::Dst),
+            (port.to_string(), Param::Port),
+            (vni.to_string(), Param::Vni),
+            (via, Param::Via),
         ],
     )
 }
@@ -607,7 +634,8 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         ebtables: plan.loop_rules.as_ref().map(ebtables),
         ebtables_remove: ebtables_remove(),
         link_delete: link_delete(),
-        fdb_delete: fdb_delete(),
+        fdb_delete: fdb_delete(false),
+        fdb_delete_via: fdb_delete(true),
         wanted_links,
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
@@ -654,8 +682,12 @@ mod tests {
     fn run_time_commands_take_every_value_from_the_shell() {
         assert_eq!(link_delete().to_string(), r#"'ip' 'link' 'del' 'dev' "$name""#);
         assert_eq!(
-            fdb_delete().to_string(),
-            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'self'"#
+            fdb_delete(false).to_string(),
+            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'port' "$port" 'vni' "$vni" 'self'"#
+        );
+        assert_eq!(
+            fdb_delete(true).to_string(),
+            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'port' "$port" 'vni' "$vni" 'via' "$via" 'self'"#
         );
     }
 }

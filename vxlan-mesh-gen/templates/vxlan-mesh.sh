@@ -243,36 +243,66 @@ create() {
 	fi
 }
 
-# True when VXLAN link $1 has the FDB entry MAC $2 towards $3.
+# True when VXLAN link $1 has the FDB entry MAC $2 towards $3, with the device's own port
+# and VNI.
 has_fdb() {
-	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d { f = 1 } END { exit !f }'
+	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
 }
 
 # Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
-# (whose flood entry the kernel adds by itself; '' in flood mode), $3... the wanted entries
-# as MAC@DESTINATION. Static entries must be wanted; a learned entry must point at a
-# destination of the plan (one towards a host that left would keep sending it frames until
-# it ages out).
+# (whose flood entry the kernel adds by itself; '' in flood mode), $3 and $4 the link's
+# port and VNI, $5... the wanted entries as MAC@DESTINATION. Static entries must be wanted,
+# exactly (an entry with a port, VNI or underlay interface of its own is another one); a
+# learned entry (or one another tool installed as `extern_learn`) must point at a
+# destination of the plan with the link's port and VNI (one towards a host that left would
+# keep sending it frames until it ages out).
 prune_fdb() {
 	dev=$1
 	remote=$2
-	shift 2
-	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ { print ((/ permanent/ || / static/) ? "static" : "learned") "@" $1 "@" $3 }' || true); do
+	dport=$3
+	dvni=$4
+	shift 4
+	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ {
+		port = ""; vni = ""; via = ""
+		for (i = 4; i < NF; i++) {
+			if ($i == "port") port = $(i + 1)
+			else if ($i == "vni") vni = $(i + 1)
+			else if ($i == "via") via = $(i + 1)
+		}
+		print (((/ permanent/ || / static/) && !/ extern_learn/) ? "static" : "learned") "@" $1 "@" $3 "@" port "@" vni "@" via
+	}' || true); do
 		kind=${line%%@*}
-		entry=${line#*@}
-		case " $* " in
-		*" $entry "*) continue ;;
-		esac
-		[ "${entry#*@}" = "$remote" ] && { [ "$kind" = learned ] || [ "${entry%@*}" = 00:00:00:00:00:00 ]; } && continue
-		if [ "$kind" = learned ]; then
-			case " $* " in
-			*"@${entry#*@} "*) continue ;;
-			esac
+		rest=${line#*@}
+		mac=${rest%%@*}
+		rest=${rest#*@}
+		dst=${rest%%@*}
+		rest=${rest#*@}
+		port=${rest%%@*}
+		rest=${rest#*@}
+		vni=${rest%%@*}
+		via=${rest#*@}
+		if [ -z "$port$vni" ]; then
+			if [ -z "$via" ]; then
+				case " $* " in
+				*" $mac@$dst "*) continue ;;
+				esac
+			fi
+			# The flood entry the kernel adds for the remote (through the underlay device).
+			[ "$dst" = "$remote" ] && { [ "$kind" = learned ] || [ "$mac" = 00:00:00:00:00:00 ]; } && continue
+			if [ "$kind" = learned ]; then
+				case " $* " in
+				*"@$dst "*) continue ;;
+				esac
+			fi
 		fi
-		differs "$dev: $kind FDB entry ${entry%@*} dst ${entry#*@} is not in the plan: deleting it"
-		mac=${entry%@*}
-		dst=${entry#*@}
-		run {{ fdb_delete|words }}
+		differs "$dev: $kind FDB entry $mac dst $dst${port:+ port $port}${vni:+ vni $vni}${via:+ via $via} is not in the plan: deleting it"
+		port=${port:-$dport}
+		vni=${vni:-$dvni}
+		if [ -n "$via" ]; then
+			run {{ fdb_delete_via|words }}
+		else
+			run {{ fdb_delete|words }}
+		fi
 	done
 }
 
@@ -651,7 +681,7 @@ converge() {
 {%- for e in v.fdb %}
 	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run {{ e.add|words }}
 {%- endfor %}
-	prune_fdb {{ v.name }} {{ v.remote }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
+	prune_fdb {{ v.name }} {{ v.remote }} {{ v.port }} {{ v.vni }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
 {%- endif %}
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}

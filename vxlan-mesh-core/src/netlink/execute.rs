@@ -186,17 +186,15 @@ impl Executor<'_> {
             }
             Op::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.add(
-                    &entry.device,
-                    vec![rq::add_fdb(&entry.device, i, entry.mac, entry.destination)],
-                );
+                let via = self.optional_index(entry.via.as_deref(), "underlay interface", &entry.device)?;
+                self.stages.setup.add(&entry.device, vec![rq::add_fdb(entry, i, via)]);
             }
             Op::DeleteFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.add(
-                    &entry.device,
-                    vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
-                );
+                let via = self.optional_index(entry.via.as_deref(), "underlay interface", &entry.device)?;
+                self.stages
+                    .setup
+                    .add(&entry.device, vec![rq::delete_fdb(entry, i, via)]);
             }
             Op::CreateWireguard { name } => self.create_wireguard(name)?,
             Op::AddAddress {

@@ -319,16 +319,18 @@ fn link_stats(s: &Stats64) -> LinkStats {
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 
-/// The FDB entries of the owned VXLAN devices that someone configured: every all-zeros
-/// (flooding) entry with a destination, and every static or permanent entry of the device
-/// itself (`bridge fdb add MAC dev DEV dst ... self`) that was not learned. A static entry
-/// the plan does not contain diverts a MAC's frames, so it is drift, removed by apply.
-/// The FDB entries of owned VXLAN devices, as `observe` reads them.
+/// The FDB entries of owned VXLAN devices, as `observe` reads them: every entry of the
+/// devices themselves (`self`), with its destination, VNI, port and underlay interface. In
+/// flood and per-peer modes each is vxlan-mesh's to judge; in evpn mode the diff leaves
+/// them to FRR.
 #[derive(Debug, Default)]
 pub(crate) struct Fdb {
-    /// Flood entries and static or permanent entries someone configured.
+    /// Every all-zeros (flooding) entry, and every static or permanent entry someone
+    /// configured (`bridge fdb add MAC dev DEV dst ... self`): one the plan does not contain
+    /// diverts a MAC's frames, so it is drift, removed by apply.
     pub(crate) configured: Vec<FdbEntry>,
-    /// Entries the device learned from received frames.
+    /// Entries the device learned from received frames, and entries another tool installed
+    /// as learned (`extern_learn`): the diff decides which destinations are still peers.
     pub(crate) learned: Vec<FdbEntry>,
 }
 
@@ -339,6 +341,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
         .iter()
         .filter_map(|v| links.index.get(&v.name).map(|i| (*i, v.name.as_str())))
         .collect();
+    let names: HashMap<u32, &str> = links.index.iter().map(|(n, i)| (*i, n.as_str())).collect();
     let mut out = Fdb::default();
     for n in dump {
         let Some(device) = owned.get(&n.header.ifindex) else {
@@ -346,6 +349,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
         };
         let mut mac = None;
         let mut destination = None;
+        let (mut vni, mut port, mut via) = (None, None, None);
         for attr in &n.attributes {
             match attr {
                 NeighbourAttribute::LinkLayerAddress(bytes) => {
@@ -361,28 +365,36 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
                         _ => None,
                     }
                 }
+                // The kernel reports these only where they differ from the device's own.
+                NeighbourAttribute::Vni(v) => vni = Some(*v),
+                NeighbourAttribute::Port(p) => port = Some(*p),
+                // An index no longer in the link dump keeps a name, so that the entry is
+                // still told apart (and its deletion names the index).
+                NeighbourAttribute::IfIndex(i) => {
+                    via = Some(names.get(i).map_or_else(|| format!("if{i}"), |n| (*n).to_string()))
+                }
                 _ => {}
             }
         }
-        let configured = n.header.flags.contains(NeighbourFlags::Own)
-            && !n.header.flags.contains(NeighbourFlags::ExtLearned)
-            && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
-        // A learned entry sends unicast frames for its MAC to one peer: towards a host that
-        // left the inventory it is a stale tunnel until it ages out (minutes), so it is
-        // observed too; the diff decides which destinations are still peers.
-        let learned = !configured
-            && n.header.flags.contains(NeighbourFlags::Own)
-            && !n.header.flags.contains(NeighbourFlags::ExtLearned);
+        // Entries of the bridge the device is a port of (`master`) are the bridge's.
+        if !n.header.flags.contains(NeighbourFlags::Own) {
+            continue;
+        }
+        let external = n.header.flags.contains(NeighbourFlags::ExtLearned);
+        let configured = !external && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
         if let (Some(mac), Some(destination)) = (mac, destination) {
             let entry = FdbEntry {
                 device: (*device).to_string(),
                 mac,
                 destination,
                 peer: None,
+                vni,
+                port,
+                via,
             };
             if mac == MacAddr::ZERO || configured {
                 out.configured.push(entry);
-            } else if learned {
+            } else {
                 out.learned.push(entry);
             }
         }

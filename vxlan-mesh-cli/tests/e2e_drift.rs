@@ -51,6 +51,9 @@ fn drift(lab: &Lab, netns: &str, inventory: &Path) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// One test of this file at a time: the storm one would starve the others' pings.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn sh(lab: &Lab, netns: &str, script: &str) -> String {
     lab.exec_ok(netns, &["sh", "-c", script]).unwrap()
 }
@@ -61,6 +64,7 @@ fn sh(lab: &Lab, netns: &str, script: &str) -> String {
 /// them all back: the storm stops and every container reaches every other.
 #[test]
 fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
     let lab = lab_for(&text, "pflag", 1);
     let dir = Scratch::new(&lab.spec().tag);
@@ -136,6 +140,7 @@ fn container_mac(lab: &Lab, c: &vxlan_mesh_lab::Container) -> String {
 /// planned entry back, and every container reaches every other again.
 #[test]
 fn flood_fdb_entries_with_other_vni_port_or_destination_are_drift_and_apply_removes_them() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
     let lab = lab_for(&text, "pfdb", 1);
     let dir = Scratch::new(&lab.spec().tag);
@@ -187,4 +192,82 @@ fn flood_fdb_entries_with_other_vni_port_or_destination_are_drift_and_apply_remo
         let matrix = lab.ping_matrix().unwrap();
         assert!(matrix.is_full(), "after {change}: {}", matrix.render_text());
     }
+}
+
+/// Sends router advertisements (with an autoconfiguration prefix, 2001:db8:99::/64) out of
+/// a container's interface, as any container of the overlay can: a raw ICMPv6 socket, hop
+/// limit 255, from the interface's link-local address, a few times while it may still be
+/// tentative.
+const RA_SENDER: &str = r#"
+import socket, struct, sys, time
+index = socket.if_nametoindex(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+prefix = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 86400, 14400, 0) + socket.inet_pton(socket.AF_INET6, "2001:db8:99::")
+for _ in range(10):
+    try:
+        s.sendto(ra + prefix, ("ff02::1", 0, 0, index))
+    except OSError:
+        pass
+    time.sleep(0.3)
+"#;
+
+/// IPv6 routes and addresses the host took from the overlay's bridge.
+fn ipv6_from_overlay(lab: &Lab, netns: &str) -> String {
+    sh(
+        lab,
+        netns,
+        "ip -6 route show default; ip -6 route show 2001:db8:99::/64; ip -6 -o address show dev vxbr0; ip -6 -o address show dev vxm1000",
+    )
+}
+
+/// Flood mode, two hosts. The bridge and the VXLAN port take no part in the overlay's IPv6:
+/// a container's router advertisement gives the host no default route, no prefix route and
+/// no address. `accept_ra` turned back on, or a link-local address made by hand, is drift
+/// (exit 2, named), undone by `apply`.
+#[test]
+fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_repaired() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
+    let lab = lab_for(&text, "pra", 1);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv);
+    lab.attach_containers().unwrap();
+    all_converged(&lab, &inv);
+    for h in &lab.spec().hosts {
+        assert_eq!(ipv6_from_overlay(&lab, &h.netns).trim(), "", "{}", h.name);
+    }
+    let sender = &lab.spec().hosts[1].containers[0];
+    lab.exec_ok(&sender.netns, &["python3", "-c", RA_SENDER, &sender.ifname])
+        .unwrap();
+    for h in &lab.spec().hosts {
+        assert_eq!(
+            ipv6_from_overlay(&lab, &h.netns).trim(),
+            "",
+            "{} took routes or addresses from a container's router advertisement",
+            h.name
+        );
+    }
+
+    let h = &lab.spec().hosts[0];
+    sh(&lab, &h.netns, "sysctl -qw net.ipv6.conf.vxbr0.accept_ra=1");
+    let out = drift(&lab, &h.netns, &inv);
+    assert!(out.contains("update bridge vxbr0: accept_ra off"), "{out}");
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+    assert_eq!(
+        sh(&lab, &h.netns, "sysctl -n net.ipv6.conf.vxbr0.accept_ra").trim(),
+        "0"
+    );
+
+    sh(&lab, &h.netns, "ip -6 address add fe80::99/64 dev vxm1000");
+    let out = drift(&lab, &h.netns, &inv);
+    assert!(out.contains("update vxlan vxm1000: flush IPv6 addresses"), "{out}");
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+    assert_eq!(ipv6_from_overlay(&lab, &h.netns).trim(), "");
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
 }

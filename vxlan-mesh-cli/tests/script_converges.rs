@@ -255,7 +255,9 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     let other_vni = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} vni 999 self permanent");
     let other_port = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} port 4999 self permanent");
     let extern_learn = format!("bridge fdb add 02:00:00:00:00:99 dev {dev} dst 192.0.2.99 self extern_learn");
-    let drifts: [(&str, &str); 9] = [
+    let accept_ra = format!("sysctl -qw net.ipv6.conf.{dev}.accept_ra=1");
+    let link_local = format!("ip -6 address add fe80::99/64 dev {dev}");
+    let drifts: [(&str, &str); 11] = [
         (
             "a foreign rule above our jump",
             "ebtables -t filter -I FORWARD 1 -j ACCEPT",
@@ -269,6 +271,8 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
         ("a flood entry towards the remote with another VNI", &other_vni),
         ("a flood entry towards the remote with another port", &other_port),
         ("an extern_learn entry towards a stranger", &extern_learn),
+        ("accept_ra turned back on", &accept_ra),
+        ("a link-local address on a VXLAN port", &link_local),
         ("a port isolated by hand", &isolate),
         (
             "a stale marked link",

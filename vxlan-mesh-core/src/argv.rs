@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};
+use crate::ipv6::Ipv6Conf;
 use crate::ops::{self, LinkSettings, Master, Op, FORWARD};
 use crate::plan::{FdbEntry, Vxlan, WireguardPeer};
 use crate::port_flags::PortFlag;
@@ -177,6 +178,15 @@ pub fn of(op: &Op) -> Command {
             Program::Sysctl,
             ["-w", &format!("{}={}", arp_accept_key(bridge), u8::from(*accept))],
         ),
+        Op::HardenIpv6 { name } => Command::new(
+            Program::Sysctl,
+            std::iter::once("-w".to_string()).chain(
+                Ipv6Conf::sysctls(name)
+                    .into_iter()
+                    .map(|(key, value)| format!("{key}={value}")),
+            ),
+        ),
+        Op::FlushIpv6 { name } => Command::new(Program::Ip, ["-6", "address", "flush", "dev", name]),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
         Op::DeleteFdb { entry } => Command::new(Program::Bridge, fdb("del", entry, &["self"])),
         Op::CreateChain { chain } => ebtables(["-N", chain]),
@@ -411,6 +421,7 @@ mod tests {
             up: true,
             alias: "vxlan-mesh:lan".into(),
             arp_accept: false,
+            ipv6: crate::Ipv6Conf::HARDENED,
         };
         assert_eq!(
             for_change(&Change::DeleteBridge { bridge }),

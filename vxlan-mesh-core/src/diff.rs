@@ -477,6 +477,7 @@ fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
     if to.arp_accept && !from.arp_accept {
         d.push("arp_accept on".to_string());
     }
+    d.extend(from.ipv6.delta(&to.ipv6));
     d
 }
 
@@ -525,6 +526,7 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
             .into_iter()
             .map(|(flag, on)| format!("{} {}", flag.describe(), if on { "on" } else { "off" })),
     );
+    d.extend(from.ipv6.delta(&to.ipv6));
     if from.up != to.up {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }

@@ -95,6 +95,7 @@ pub mod firewall;
 pub mod fleet;
 pub mod frr;
 pub mod inventory;
+pub mod ipv6;
 pub mod metrics;
 pub mod mtu;
 pub mod names;
@@ -115,6 +116,7 @@ pub use diff::{diff, ChainRule, Change, ForeignConflict, LoopChain, State, Table
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
 pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
+pub use ipv6::Ipv6Conf;
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     BgpSession, Bridge, EvpnFilter, EvpnPlan, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules,

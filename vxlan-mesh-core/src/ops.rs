@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{peer_delta, Change};
+use crate::ipv6::Ipv6Conf;
 use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
 use crate::port_flags::{PortFlag, PortFlags};
 use crate::wireguard::PublicKey;
@@ -78,6 +79,17 @@ pub enum Op {
         bridge: String,
         /// Accept gratuitous ARP into the neighbour table (`1`) or not (`0`).
         accept: bool,
+    },
+    /// Set an interface's IPv6 sysctls to [`Ipv6Conf::HARDENED`]'s (no router
+    /// advertisements, no autoconfiguration, no link-local address).
+    HardenIpv6 {
+        /// The interface.
+        name: String,
+    },
+    /// Delete every IPv6 address of an interface (the plan puts none on it).
+    FlushIpv6 {
+        /// The interface.
+        name: String,
     },
     /// Add a permanent FDB entry on a VXLAN device.
     AddFdb {
@@ -306,8 +318,23 @@ fn create_bridge(b: &Bridge) -> Vec<Op> {
     if b.arp_accept {
         v.push(set_arp_accept(b));
     }
+    // Before it comes up: a link-local address is made when it does.
+    v.extend(harden_ipv6(&b.name, &Ipv6Conf::default_of_new_link(), &b.ipv6));
     if b.up {
         v.push(up(&b.name));
+    }
+    v
+}
+
+/// The operations that turn IPv6 settings `from` into `to` (only hardening: a plan never
+/// turns them on).
+fn harden_ipv6(name: &str, from: &Ipv6Conf, to: &Ipv6Conf) -> Vec<Op> {
+    let mut v = Vec::new();
+    if from.sysctls_differ(to) {
+        v.push(Op::HardenIpv6 { name: name.to_string() });
+    }
+    if from.addresses && !to.addresses {
+        v.push(Op::FlushIpv6 { name: name.to_string() });
     }
     v
 }
@@ -333,6 +360,7 @@ fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<Op> {
     if to.arp_accept && !from.arp_accept {
         v.push(set_arp_accept(to));
     }
+    v.extend(harden_ipv6(&to.name, &from.ipv6, &to.ipv6));
     v
 }
 
@@ -394,6 +422,7 @@ fn create_vxlan(vx: &Vxlan) -> Vec<Op> {
     if vx.bridge.is_some() {
         v.extend(set_port_flags(&vx.name, &PortFlags::KERNEL_DEFAULT, &vx.port_flags));
     }
+    v.extend(harden_ipv6(&vx.name, &Ipv6Conf::default_of_new_link(), &vx.ipv6));
     if vx.up {
         v.push(up(&vx.name));
     }
@@ -430,6 +459,7 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
         };
         v.extend(set_port_flags(&to.name, had, &to.port_flags));
     }
+    v.extend(harden_ipv6(&to.name, &from.ipv6, &to.ipv6));
     if to.up && (!from.up || moved) {
         v.push(up(&to.name));
     }

@@ -13,6 +13,7 @@ use crate::error::PlanError;
 use crate::evpn::BgpTimers;
 use crate::fleet::{Family, Fleet, Host};
 use crate::inventory::{LoopPrevention, Mode};
+use crate::ipv6::Ipv6Conf;
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
 use crate::port_flags::PortFlags;
 use crate::vni;
@@ -91,6 +92,9 @@ pub struct Bridge {
     /// locally). `false` leaves the host's setting as it is.
     #[serde(default)]
     pub arp_accept: bool,
+    /// IPv6 on the bridge: no router advertisements, no autoconfiguration, no address.
+    #[serde(default)]
+    pub ipv6: Ipv6Conf,
 }
 
 /// A VXLAN device.
@@ -125,6 +129,9 @@ pub struct Vxlan {
     /// fields sit in the device's object).
     #[serde(flatten)]
     pub port_flags: PortFlags,
+    /// IPv6 on the device: no router advertisements, no autoconfiguration, no address.
+    #[serde(default)]
+    pub ipv6: Ipv6Conf,
     /// Administratively up.
     pub up: bool,
     /// Ownership mark (interface alias).
@@ -662,6 +669,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 // unknown unicast go through the tunnel), no hairpin, no proxy ARP.
                 ..PortFlags::KERNEL_DEFAULT
             },
+            ipv6: Ipv6Conf::HARDENED,
             up: true,
             alias: owner_alias(&net.name, peer),
         };
@@ -706,6 +714,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 up: true,
                 alias: owner_alias(&net.name, None),
                 arp_accept: evpn,
+                ipv6: Ipv6Conf::HARDENED,
             },
             vxlans,
             fdb,

@@ -440,6 +440,7 @@ fn an_evpn_port_gets_its_flags_before_it_comes_up() {
             "ip link add name vxm100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning udpcsum",
             "ip link set dev vxm100 alias vxlan-mesh:lan mtu 1450 master vxbr0",
             "ip link set dev vxm100 type bridge_slave neigh_suppress on learning off",
+            "sysctl -w net.ipv6.conf.vxm100.accept_ra=0 net.ipv6.conf.vxm100.autoconf=0 net.ipv6.conf.vxm100.addr_gen_mode=1",
             "ip link set dev vxm100 up",
         ]
     );

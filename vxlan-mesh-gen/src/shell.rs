@@ -17,7 +17,7 @@ use vxlan_mesh_core::argv;
 use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
-use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
+use vxlan_mesh_core::{FdbEntry, HostPlan, Ipv6Conf, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
@@ -272,7 +272,25 @@ struct Net {
     set_up: Cmd,
     /// evpn mode: the bridge's `arp_accept` sysctl, read back and set.
     arp_accept: Option<ArpAccept>,
+    /// The bridge's IPv6 hardening, read back and set.
+    ipv6: Ipv6,
     vxlans: Vec<Vx>,
+}
+
+/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls as `sysctl -n` reads
+/// them with the wanted values, and the commands that set them and flush its addresses.
+struct Ipv6 {
+    sysctls: Vec<(String, &'static str)>,
+    harden: Cmd,
+    flush: Cmd,
+}
+
+fn ipv6(name: &str) -> Ipv6 {
+    Ipv6 {
+        sysctls: Ipv6Conf::sysctls(name),
+        harden: Cmd::of(&Op::HardenIpv6 { name: name.to_string() }),
+        flush: Cmd::of(&Op::FlushIpv6 { name: name.to_string() }),
+    }
 }
 
 /// `net.ipv4.conf.<bridge>.arp_accept = 1` (see `Bridge::arp_accept`).
@@ -292,6 +310,8 @@ struct Vx {
     /// The UDP port and VNI the device's FDB entries use when they name none.
     port: String,
     vni: String,
+    /// The device's IPv6 hardening, read back and set.
+    ipv6: Ipv6,
     mtu: String,
     alias: String,
     bridge: String,
@@ -370,6 +390,7 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
         port: v.port.to_string(),
         vni: v.vni.to_string(),
+        ipv6: ipv6(&v.name),
         delete: delete_link(&v.name),
         create: Cmd::of(&Op::CreateVxlan { vxlan: v.clone() }),
         set_mtu: set_link(&v.name, |s| s.mtu = Some(v.mtu)),
@@ -420,6 +441,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
         set_mtu: set_link(&br.name, |s| s.mtu = Some(br.mtu)),
         set_alias: set_link(&br.name, |s| s.alias = Some(br.alias.clone())),
         set_up: set_link(&br.name, |s| s.up = Some(true)),
+        ipv6: ipv6(&br.name),
         arp_accept: br.arp_accept.then(|| ArpAccept {
             key: argv::arp_accept_key(&br.name),
             set: Cmd::of(&Op::SetArpAccept {
@@ -639,7 +661,8 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         wanted_links,
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
-        sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
+        // The overlay's interfaces' IPv6 hardening, and evpn's arp_accept.
+        sysctl: !plan.networks.is_empty(),
         frr: vxlan_mesh_core::frr::Config::from_plan(plan).map(|c| Frr { conf: c.render() }),
     };
     Ok(vec![RenderedFile {

@@ -636,6 +636,20 @@ converge() {
 	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
 	[ "$(sysctl -n {{ a.key }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
 {%- endif %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, value) in net.ipv6.sysctls %}
+	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ net.bridge }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ net.ipv6.harden|words }}
+	fi
+	if [ -n "$(ip -6 -o address show dev {{ net.bridge }} 2>/dev/null)" ]; then
+		differs {{ net.bridge }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ net.ipv6.flush|words }}
+	fi
 	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 
@@ -683,6 +697,20 @@ converge() {
 {%- endfor %}
 	prune_fdb {{ v.name }} {{ v.remote }} {{ v.port }} {{ v.vni }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
 {%- endif %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, value) in v.ipv6.sysctls %}
+	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ v.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ v.ipv6.harden|words }}
+	fi
+	if [ -n "$(ip -6 -o address show dev {{ v.name }} 2>/dev/null)" ]; then
+		differs {{ v.name }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ v.ipv6.flush|words }}
+	fi
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}

@@ -351,8 +351,10 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         let mut state = std::mem::take(&mut links.state);
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
+        let addresses = socket.dump_addresses()?;
+        observe::ipv6_addresses(&addresses, &links, &mut state);
         if let Some(link) = &links.wireguard {
-            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?)?);
+            state.wireguard = Some(wireguard::observe(link, &addresses)?);
         }
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();

@@ -3,14 +3,18 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{
-    AfSpecInet, AfSpecUnspec, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags,
-    LinkInfo, LinkMessage, Prop, Stats64,
+    AfSpecInet, AfSpecInet6, AfSpecUnspec, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage, Prop, Stats64,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
+use netlink_packet_route::AddressFamily;
+
 use super::wireguard::OwnedLink;
 use crate::diff::State;
+use crate::ipv6::Ipv6Conf;
 use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
 use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
@@ -119,6 +123,7 @@ struct Raw<'a> {
     vxlan: Option<&'a [InfoVxlan]>,
     port_flags: PortFlags,
     arp_accept: bool,
+    ipv6: Ipv6Conf,
     stats: Option<&'a Stats64>,
 }
 
@@ -134,6 +139,8 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         // What a device that is no bridge port is read as.
         port_flags: PortFlags::KERNEL_DEFAULT,
         arp_accept: false,
+        // An interface without IPv6 (the kernel's `ipv6.disable=1`) has nothing to harden.
+        ipv6: Ipv6Conf::HARDENED,
         stats: None,
     };
     for attr in &link.attributes {
@@ -153,12 +160,26 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
             // in the dump.
             LinkAttribute::AfSpecUnspec(specs) => {
                 for spec in specs {
-                    if let AfSpecUnspec::Inet(inet) = spec {
-                        for i in inet {
-                            if let AfSpecInet::DevConf(conf) = i {
-                                r.arp_accept = conf.arp_accept == 1;
+                    match spec {
+                        AfSpecUnspec::Inet(inet) => {
+                            for i in inet {
+                                if let AfSpecInet::DevConf(conf) = i {
+                                    r.arp_accept = conf.arp_accept == 1;
+                                }
                             }
                         }
+                        // And its IPv6 ones (`net.ipv6.conf.<if>.*`).
+                        AfSpecUnspec::Inet6(inet6) => {
+                            for i in inet6 {
+                                if let AfSpecInet6::DevConf(conf) = i {
+                                    r.ipv6.accept_ra = conf.accept_ra != 0;
+                                    r.ipv6.autoconf = conf.autoconf != 0;
+                                    // IN6_ADDR_GEN_MODE_NONE.
+                                    r.ipv6.link_local = conf.addr_gen_mode != 1;
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -237,6 +258,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     up,
                     alias: alias.to_string(),
                     arp_accept: r.arp_accept,
+                    ipv6: r.ipv6,
                 });
             }
             (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {
@@ -256,6 +278,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     mtu: r.mtu,
                     bridge,
                     port_flags: r.port_flags,
+                    ipv6: r.ipv6,
                     up,
                     alias: alias.to_string(),
                 };
@@ -300,6 +323,23 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
     out.state.vxlans.sort();
     out.state.foreign.sort();
     out
+}
+
+/// Marks the owned bridges and VXLAN devices that hold IPv6 addresses (the plan puts none
+/// on them).
+pub(crate) fn ipv6_addresses(dump: &[AddressMessage], links: &Links, state: &mut State) {
+    let holders: std::collections::HashSet<u32> = dump
+        .iter()
+        .filter(|a| a.header.family == AddressFamily::Inet6)
+        .map(|a| a.header.index)
+        .collect();
+    let holds = |name: &str| links.index.get(name).is_some_and(|i| holders.contains(i));
+    for b in &mut state.bridges {
+        b.ipv6.addresses = holds(&b.name);
+    }
+    for v in &mut state.vxlans {
+        v.ipv6.addresses = holds(&v.name);
+    }
 }
 
 fn link_stats(s: &Stats64) -> LinkStats {

@@ -20,7 +20,9 @@ use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage,
 };
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use vxlan_mesh_core::netlink::fuzzing::{firewall_from_nft_json, observed_state};
 use vxlan_mesh_core::{argv, diff, Inventory, Table};
 
@@ -53,6 +55,8 @@ struct FakeLink {
     learning: Option<bool>,
     csum: Option<bool>,
     isolated: Option<bool>,
+    hairpin: Option<bool>,
+    proxy_arp: Option<bool>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -60,6 +64,11 @@ struct FakeNeighbour {
     ifindex: u8,
     mac: Option<Vec<u8>>,
     destination: Option<Vec<u8>>,
+    flags: u8,
+    state: u16,
+    vni: Option<u32>,
+    port: Option<u16>,
+    via: Option<u8>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -114,11 +123,13 @@ fn link_message(f: &FakeLink) -> LinkMessage {
         Some(Kind::Other(k)) => info.push(LinkInfo::Kind(InfoKind::Other(k.clone()))),
         None => {}
     }
-    if let Some(iso) = f.isolated {
+    if f.isolated.is_some() || f.hairpin.is_some() || f.proxy_arp.is_some() {
+        let mut port = Vec::new();
+        port.extend(f.isolated.map(InfoBridgePort::Isolated));
+        port.extend(f.hairpin.map(InfoBridgePort::HairpinMode));
+        port.extend(f.proxy_arp.map(InfoBridgePort::ProxyARP));
         info.push(LinkInfo::PortKind(InfoPortKind::Bridge));
-        info.push(LinkInfo::PortData(InfoPortData::BridgePort(vec![
-            InfoBridgePort::Isolated(iso),
-        ])));
+        info.push(LinkInfo::PortData(InfoPortData::BridgePort(port)));
     }
     if !info.is_empty() {
         a.push(LinkAttribute::LinkInfo(info));
@@ -129,6 +140,11 @@ fn link_message(f: &FakeLink) -> LinkMessage {
 fn neighbour_message(f: &FakeNeighbour) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.ifindex = u32::from(f.ifindex);
+    m.header.flags = NeighbourFlags::from_bits_retain(f.flags);
+    m.header.state = NeighbourState::from(f.state);
+    m.attributes.extend(f.vni.map(NeighbourAttribute::Vni));
+    m.attributes.extend(f.port.map(NeighbourAttribute::Port));
+    m.attributes.extend(f.via.map(|i| NeighbourAttribute::IfIndex(u32::from(i))));
     if let Some(mac) = &f.mac {
         m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.clone()));
     }

@@ -41,7 +41,7 @@ fn apply_status_down_with_host_found_by_local_address() {
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
     let dry_out = String::from_utf8_lossy(&dry.stdout).into_owned();
     assert!(dry_out.contains("ip link add name vxbr0 type bridge"), "{dry_out}");
-    assert!(dry_out.contains("bridge link set dev vxm"), "{dry_out}");
+    assert!(dry_out.contains("type bridge_slave isolated on"), "{dry_out}");
     assert!(!links(&ns).contains("vxbr0"), "--dry-run changes nothing");
 
     let out = ns.cli(&inv, &["apply"]);

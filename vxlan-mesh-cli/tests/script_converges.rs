@@ -242,7 +242,22 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
         .clone();
     let stray_fdb = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst 192.0.2.99");
     let isolate = format!("bridge link set dev {dev} isolated on");
-    let drifts: [(&str, &str); 6] = [
+    let remote = steps[steps.len() - 1]
+        .1
+        .validate()
+        .plan("lxd1")
+        .unwrap()
+        .vxlans()
+        .next()
+        .unwrap()
+        .remote
+        .unwrap();
+    let other_vni = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} vni 999 self permanent");
+    let other_port = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} port 4999 self permanent");
+    let extern_learn = format!("bridge fdb add 02:00:00:00:00:99 dev {dev} dst 192.0.2.99 self extern_learn");
+    let accept_ra = format!("sysctl -qw net.ipv6.conf.{dev}.accept_ra=1");
+    let link_local = format!("ip -6 address add fe80::99/64 dev {dev}");
+    let drifts: [(&str, &str); 11] = [
         (
             "a foreign rule above our jump",
             "ebtables -t filter -I FORWARD 1 -j ACCEPT",
@@ -253,6 +268,11 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
             "ebtables -t filter -A VXLAN-MESH -j ACCEPT",
         ),
         ("a static FDB entry the plan does not have", &stray_fdb),
+        ("a flood entry towards the remote with another VNI", &other_vni),
+        ("a flood entry towards the remote with another port", &other_port),
+        ("an extern_learn entry towards a stranger", &extern_learn),
+        ("accept_ra turned back on", &accept_ra),
+        ("a link-local address on a VXLAN port", &link_local),
         ("a port isolated by hand", &isolate),
         (
             "a stale marked link",
@@ -273,6 +293,28 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
             .find(|l| l.starts_with('-'))
             .map(str::to_string);
         assert_eq!(first.as_deref(), Some("-j VXLAN-MESH"), "{what}: our jump is first");
+    }
+    // Every forwarding flag of the port, changed by hand: status names it, start sets it
+    // back.
+    for (flag, change) in [
+        ("hairpin", "hairpin on"),
+        ("flood", "flood off"),
+        ("mcast_flood", "mcast_flood off"),
+        ("bcast_flood", "bcast_flood off"),
+        ("proxy_arp", "proxy_arp on"),
+        ("learning", "learning off"),
+    ] {
+        let out = by_script.exec(&["sh", "-c", &format!("ip link set dev {dev} type bridge_slave {change}")]);
+        assert!(out.status.success(), "{flag}: {}", show(&out));
+        let (code, out) = script(&by_script, &sh, "status");
+        assert_eq!(code, Some(3), "{flag}: status must report drift: {out}");
+        assert!(out.contains(&format!("flag(s) '{flag}' differ")), "{flag}: {out}");
+        let (code, out) = core_status(&by_script, &inventory);
+        assert_eq!(code, Some(2), "{flag}: {out}");
+        let (code, out) = script(&by_script, &sh, "start");
+        assert_eq!(code, Some(0), "{flag}: {out}");
+        let (code, out) = script(&by_script, &sh, "status");
+        assert_eq!(code, Some(0), "{flag}: not corrected: {out}");
     }
     let (code, out) = core_status(&by_script, &inventory);
     assert_eq!(code, Some(0), "{out}");

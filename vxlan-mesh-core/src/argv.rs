@@ -8,8 +8,10 @@ use std::fmt;
 
 use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};
+use crate::ipv6::Ipv6Conf;
 use crate::ops::{self, LinkSettings, Master, Op, FORWARD};
 use crate::plan::{FdbEntry, Vxlan, WireguardPeer};
+use crate::port_flags::PortFlag;
 
 /// The ebtables table vxlan-mesh's chain lives in.
 const EBTABLES_TABLE: &str = "filter";
@@ -174,31 +176,20 @@ pub fn of(op: &Op) -> Command {
         Op::CreateVxlan { vxlan } => Command::new(Program::Ip, create_vxlan(vxlan)),
         Op::SetLink { name, settings } => Command::new(Program::Ip, set_link(name, settings)),
         Op::DeleteLink { name } => Command::new(Program::Ip, ["link", "del", "dev", name]),
-        Op::SetIsolated { name, isolated } => Command::new(
-            Program::Bridge,
-            ["link", "set", "dev", name, "isolated", on_off(*isolated)],
-        ),
-        Op::SetPortFlags {
-            name,
-            neigh_suppress,
-            learning,
-        } => Command::new(
-            Program::Bridge,
-            [
-                "link",
-                "set",
-                "dev",
-                name,
-                "neigh_suppress",
-                on_off(*neigh_suppress),
-                "learning",
-                on_off(*learning),
-            ],
-        ),
+        Op::SetPortFlags { name, flags } => Command::new(Program::Ip, set_port_flags(name, flags)),
         Op::SetArpAccept { bridge, accept } => Command::new(
             Program::Sysctl,
             ["-w", &format!("{}={}", arp_accept_key(bridge), u8::from(*accept))],
         ),
+        Op::HardenIpv6 { name } => Command::new(
+            Program::Sysctl,
+            std::iter::once("-w".to_string()).chain(
+                Ipv6Conf::sysctls(name)
+                    .into_iter()
+                    .map(|(key, value)| format!("{key}={value}")),
+            ),
+        ),
+        Op::FlushIpv6 { name } => Command::new(Program::Ip, ["-6", "address", "flush", "dev", name]),
         Op::AddFdb { entry } => Command::new(Program::Bridge, fdb("append", entry, &["self", "permanent"])),
         Op::DeleteFdb { entry } => Command::new(Program::Bridge, fdb("del", entry, &["self"])),
         Op::CreateChain { chain } => ebtables(["-N", chain, "-P", "RETURN"]),
@@ -396,6 +387,8 @@ fn fdb(verb: &str, e: &FdbEntry, tail: &[&str]) -> Vec<String> {
         "dst".into(),
         e.destination.to_string(),
     ];
+    // The entry's own VNI, port and underlay interface: `del` finds the entry by them.
+    v.extend(e.iproute2_extras());
     v.extend(tail.iter().map(|s| s.to_string()));
     v
 }
@@ -420,6 +413,20 @@ fn create_vxlan(vx: &Vxlan) -> Vec<String> {
     }
     v.push(if vx.learning { "learning" } else { "nolearning" }.into());
     v.extend(vx.udp_checksum_mode().iproute2_words().into_iter().map(str::to_string));
+    v
+}
+
+/// `ip link set dev NAME type bridge_slave FLAG on|off ...`: iproute2's `bridge link set`
+/// has no word for every flag (`proxy_arp`), `ip` has.
+fn set_port_flags(name: &str, flags: &[(PortFlag, bool)]) -> Vec<String> {
+    let mut v: Vec<String> = ["link", "set", "dev", name, "type", "bridge_slave"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for &(flag, on) in flags {
+        v.push(flag.iproute2_word().into());
+        v.push(on_off(on).into());
+    }
     v
 }
 
@@ -471,6 +478,7 @@ mod tests {
             up: true,
             alias: "vxlan-mesh:lan".into(),
             arp_accept: false,
+            ipv6: crate::Ipv6Conf::HARDENED,
         };
         assert_eq!(
             for_change(&Change::DeleteBridge { bridge }),

@@ -291,7 +291,7 @@ pub enum Change {
         /// The attributes that cannot change in place.
         reason: Vec<String>,
     },
-    /// Change a VXLAN device in place (MTU, bridge, port isolation, up, alias).
+    /// Change a VXLAN device in place (MTU, bridge, bridge port flags, up, alias).
     UpdateVxlan {
         /// As observed.
         from: Vxlan,
@@ -372,9 +372,14 @@ impl fmt::Display for Change {
             },
             Change::DeleteFdb { entry } => write!(
                 f,
-                "delete fdb {} dst {} on {}",
+                "delete fdb {} dst {}{} on {}",
                 entry.mac,
                 entry.destination,
+                entry
+                    .iproute2_extras()
+                    .iter()
+                    .map(|w| format!(" {}", shown(w)))
+                    .collect::<String>(),
                 shown(&entry.device)
             ),
             Change::DeleteVxlan { vxlan } => write!(f, "delete vxlan {} (vni {})", shown(&vxlan.name), vxlan.vni),
@@ -562,6 +567,7 @@ fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
     if to.arp_accept && !from.arp_accept {
         d.push("arp_accept on".to_string());
     }
+    d.extend(from.ipv6.delta(&to.ipv6));
     d
 }
 
@@ -604,18 +610,13 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
             shown(to.bridge.as_deref().unwrap_or("none"))
         ));
     }
-    if from.isolated != to.isolated {
-        d.push(format!("isolated {}", if to.isolated { "on" } else { "off" }));
-    }
-    if from.neigh_suppress != to.neigh_suppress {
-        d.push(format!(
-            "neigh_suppress {}",
-            if to.neigh_suppress { "on" } else { "off" }
-        ));
-    }
-    if from.port_learning != to.port_learning {
-        d.push(format!("port learning {}", if to.port_learning { "on" } else { "off" }));
-    }
+    d.extend(
+        from.port_flags
+            .changes_to(&to.port_flags)
+            .into_iter()
+            .map(|(flag, on)| format!("{} {}", flag.describe(), if on { "on" } else { "off" })),
+    );
+    d.extend(from.ipv6.delta(&to.ipv6));
     if from.up != to.up {
         d.push(if to.up { "up" } else { "down" }.to_string());
     }
@@ -751,8 +752,20 @@ fn wireguard_routes(want: &WireguardPlan, observed: &State) -> Vec<Change> {
     changes
 }
 
-fn fdb_key(e: &FdbEntry) -> (&str, crate::MacAddr, std::net::IpAddr) {
-    (&e.device, e.mac, e.destination)
+/// What identifies an FDB entry in the kernel: device, MAC, and the remote's destination,
+/// VNI, port and underlay interface (a flood entry with another VNI or port is another
+/// remote, and drift).
+type FdbKey<'a> = (
+    &'a str,
+    crate::MacAddr,
+    std::net::IpAddr,
+    Option<u32>,
+    Option<u16>,
+    Option<&'a str>,
+);
+
+fn fdb_key(e: &FdbEntry) -> FdbKey<'_> {
+    (&e.device, e.mac, e.destination, e.vni, e.port, e.via.as_deref())
 }
 
 /// The ordered changes that turn `observed` into `desired`.
@@ -826,9 +839,11 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
     let want_br: BTreeMap<&str, &Bridge> = desired.bridges.iter().map(|b| (b.name.as_str(), b)).collect();
     let have_br: BTreeMap<&str, &Bridge> = observed.bridges.iter().map(|b| (b.name.as_str(), b)).collect();
 
-    // Entries the kernel adds by itself for a device's `remote`.
+    // Entries the kernel adds by itself for a device's `remote` (through its underlay
+    // device, which it names as the entry's `via`).
     let implied = |e: &FdbEntry, devices: &BTreeMap<&str, &Vxlan>| {
         e.mac == crate::MacAddr::ZERO
+            && e.device_defaults()
             && devices
                 .get(e.device.as_str())
                 .is_some_and(|v| v.remote == Some(e.destination))
@@ -867,17 +882,19 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
             });
         }
     }
-    // A learned entry is the device's own business while it points at one of the device's
-    // destinations (a flood entry's, or its `remote`); towards any other address (a host
-    // that left the inventory) it is a stale tunnel.
+    // A learned entry (or one another tool installed as `extern_learn`) is the device's own
+    // business while it points at one of the device's destinations (a flood entry's, or its
+    // `remote`) with the device's VNI and port; towards any other address (a host that left
+    // the inventory, a stranger) it is a stale or hijacked tunnel.
     let destination_of = |e: &FdbEntry| {
-        desired
+        let towards_peer = desired
             .fdb
             .iter()
             .any(|w| w.device == e.device && w.destination == e.destination)
             || want_vx
                 .get(e.device.as_str())
-                .is_some_and(|v| v.remote == Some(e.destination))
+                .is_some_and(|v| v.remote == Some(e.destination));
+        e.device_defaults() && towards_peer
     };
     for entry in observed.learned.iter().filter(external) {
         let kept = want_vx.contains_key(entry.device.as_str()) && !recreated.contains(&entry.device.as_str());

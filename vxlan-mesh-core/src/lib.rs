@@ -99,6 +99,7 @@ pub mod frr;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod host;
 pub mod inventory;
+pub mod ipv6;
 pub mod key_file;
 pub mod metrics;
 pub mod mtu;
@@ -109,6 +110,7 @@ pub mod ns_lock;
 pub mod ops;
 pub mod path;
 pub mod plan;
+pub mod port_flags;
 pub mod probe;
 pub mod schema;
 mod settings;
@@ -122,11 +124,13 @@ pub use diff::{diff, ChainPolicy, ChainRule, Change, ForeignConflict, LoopChain,
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
 pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
+pub use ipv6::Ipv6Conf;
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     BgpSession, Bridge, EvpnFilter, EvpnPlan, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules,
     MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
 };
+pub use port_flags::{PortFlag, PortFlags};
 pub use wireguard::{Encryption, Prefix, PublicKey};
 
 /// Parses, validates and plans in one call.

@@ -6,9 +6,9 @@
 //!
 //! - the firewall comes first and goes last (the diff orders changes so);
 //! - a device is created down, then its alias (the ownership mark), MTU and bridge are set
-//!   together, then bridge port isolation and the port's neighbour suppression and learning
-//!   flags, and only then is it brought up: an isolated port never forwards before it is
-//!   isolated, an EVPN port never learns from the tunnel;
+//!   together, then the bridge port's forwarding flags (isolation, neighbour suppression,
+//!   learning, ...), and only then is it brought up: an isolated port never forwards before
+//!   it is isolated, an EVPN port never learns from the tunnel;
 //! - a device that moves to another bridge or goes down is taken down before it moves;
 //! - the jump to the loop-prevention chain is inserted first in `FORWARD` before stale jumps
 //!   are deleted (highest position first, so positions stay valid), and a chain loses its
@@ -20,7 +20,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{peer_delta, Change};
+use crate::ipv6::Ipv6Conf;
 use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
+use crate::port_flags::{PortFlag, PortFlags};
 use crate::wireguard::PublicKey;
 
 /// The built-in ebtables chain vxlan-mesh's chain is jumped to from.
@@ -64,22 +66,12 @@ pub enum Op {
         /// The interface.
         name: String,
     },
-    /// Set or clear the bridge port isolation flag.
-    SetIsolated {
-        /// The bridge port.
-        name: String,
-        /// Isolated or not.
-        isolated: bool,
-    },
-    /// Set a bridge port's neighbour suppression and learning flags (evpn mode: suppression
-    /// on, learning off).
+    /// Set forwarding flags of a bridge port (the others are left as they are).
     SetPortFlags {
         /// The bridge port.
         name: String,
-        /// Neighbour suppression (`neigh_suppress`).
-        neigh_suppress: bool,
-        /// Source MAC learning.
-        learning: bool,
+        /// The flags to set, with their values, in [`PortFlag::ALL`]'s order.
+        flags: Vec<(PortFlag, bool)>,
     },
     /// Set a bridge's `net.ipv4.conf.<bridge>.arp_accept` (see [`Bridge::arp_accept`]).
     SetArpAccept {
@@ -87,6 +79,17 @@ pub enum Op {
         bridge: String,
         /// Accept gratuitous ARP into the neighbour table (`1`) or not (`0`).
         accept: bool,
+    },
+    /// Set an interface's IPv6 sysctls to [`Ipv6Conf::HARDENED`]'s (no router
+    /// advertisements, no autoconfiguration, no link-local address).
+    HardenIpv6 {
+        /// The interface.
+        name: String,
+    },
+    /// Delete every IPv6 address of an interface (the plan puts none on it).
+    FlushIpv6 {
+        /// The interface.
+        name: String,
     },
     /// Add a permanent FDB entry on a VXLAN device.
     AddFdb {
@@ -327,8 +330,23 @@ fn create_bridge(b: &Bridge) -> Vec<Op> {
     if b.arp_accept {
         v.push(set_arp_accept(b));
     }
+    // Before it comes up: a link-local address is made when it does.
+    v.extend(harden_ipv6(&b.name, &Ipv6Conf::default_of_new_link(), &b.ipv6));
     if b.up {
         v.push(up(&b.name));
+    }
+    v
+}
+
+/// The operations that turn IPv6 settings `from` into `to` (only hardening: a plan never
+/// turns them on).
+fn harden_ipv6(name: &str, from: &Ipv6Conf, to: &Ipv6Conf) -> Vec<Op> {
+    let mut v = Vec::new();
+    if from.sysctls_differ(to) {
+        v.push(Op::HardenIpv6 { name: name.to_string() });
+    }
+    if from.addresses && !to.addresses {
+        v.push(Op::FlushIpv6 { name: name.to_string() });
     }
     v
 }
@@ -354,6 +372,7 @@ fn update_bridge(from: &Bridge, to: &Bridge) -> Vec<Op> {
     if to.arp_accept && !from.arp_accept {
         v.push(set_arp_accept(to));
     }
+    v.extend(harden_ipv6(&to.name, &from.ipv6, &to.ipv6));
     v
 }
 
@@ -414,33 +433,24 @@ fn create_vxlan(vx: &Vxlan) -> Vec<Op> {
             },
         ),
     ];
-    if vx.isolated && vx.bridge.is_some() {
-        v.push(Op::SetIsolated {
-            name: vx.name.clone(),
-            isolated: true,
-        });
+    // A new port has the kernel's flags: only those the plan wants otherwise are set.
+    if vx.bridge.is_some() {
+        v.extend(set_port_flags(&vx.name, &PortFlags::KERNEL_DEFAULT, &vx.port_flags));
     }
-    if vx.bridge.is_some() && !default_port_flags(vx) {
-        v.push(set_port_flags(vx));
-    }
+    v.extend(harden_ipv6(&vx.name, &Ipv6Conf::default_of_new_link(), &vx.ipv6));
     if vx.up {
         v.push(up(&vx.name));
     }
     v
 }
 
-/// Whether a port's neighbour suppression and learning are the kernel's defaults for a new
-/// port (off, on): then nothing needs setting.
-fn default_port_flags(vx: &Vxlan) -> bool {
-    !vx.neigh_suppress && vx.port_learning
-}
-
-fn set_port_flags(vx: &Vxlan) -> Op {
-    Op::SetPortFlags {
-        name: vx.name.clone(),
-        neigh_suppress: vx.neigh_suppress,
-        learning: vx.port_learning,
-    }
+/// The operation that turns port flags `from` into `to`, if any differ.
+fn set_port_flags(name: &str, from: &PortFlags, to: &PortFlags) -> Option<Op> {
+    let flags = from.changes_to(to);
+    (!flags.is_empty()).then(|| Op::SetPortFlags {
+        name: name.to_string(),
+        flags,
+    })
 }
 
 fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
@@ -455,18 +465,16 @@ fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
     if settings != LinkSettings::default() {
         v.push(set(&to.name, settings));
     }
-    // A port that joins a bridge starts not isolated.
-    if to.bridge.is_some() && (from.isolated != to.isolated || (moved && to.isolated)) {
-        v.push(Op::SetIsolated {
-            name: to.name.clone(),
-            isolated: to.isolated,
-        });
+    // A port that joins a bridge starts with the kernel's flags.
+    if to.bridge.is_some() {
+        let had = if moved {
+            &PortFlags::KERNEL_DEFAULT
+        } else {
+            &from.port_flags
+        };
+        v.extend(set_port_flags(&to.name, had, &to.port_flags));
     }
-    // Likewise its neighbour suppression and learning start at the defaults.
-    let flags_changed = (from.neigh_suppress, from.port_learning) != (to.neigh_suppress, to.port_learning);
-    if to.bridge.is_some() && (flags_changed || (moved && !default_port_flags(to))) {
-        v.push(set_port_flags(to));
-    }
+    v.extend(harden_ipv6(&to.name, &from.ipv6, &to.ipv6));
     if to.up && (!from.up || moved) {
         v.push(up(&to.name));
     }

@@ -13,7 +13,9 @@ use crate::error::PlanError;
 use crate::evpn::BgpTimers;
 use crate::fleet::{Family, Fleet, Host};
 use crate::inventory::{LoopPrevention, Mode};
+use crate::ipv6::Ipv6Conf;
 use crate::names::{owner_alias, vxlan_device, DEVICE_PREFIX};
+use crate::port_flags::PortFlags;
 use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 // The peer type is a WireGuard fact (the wireguard module's sessions hold it too); the plan
@@ -93,6 +95,9 @@ pub struct Bridge {
     /// locally). `false` leaves the host's setting as it is.
     #[serde(default)]
     pub arp_accept: bool,
+    /// IPv6 on the bridge: no router advertisements, no autoconfiguration, no address.
+    #[serde(default)]
+    pub ipv6: Ipv6Conf,
 }
 
 /// A VXLAN device.
@@ -123,26 +128,17 @@ pub struct Vxlan {
     pub mtu: u32,
     /// Bridge it is a port of.
     pub bridge: Option<String>,
-    /// Bridge port isolation flag.
-    pub isolated: bool,
-    /// Bridge port neighbour suppression (`neigh_suppress`): the bridge answers ARP and
-    /// neighbour solicitations for remote hosts from the entries EVPN installed, instead of
-    /// flooding them (evpn mode).
+    /// The forwarding flags of its bridge port, all of them planned (in the JSON, the
+    /// fields sit in the device's object).
+    #[serde(flatten)]
+    pub port_flags: PortFlags,
+    /// IPv6 on the device: no router advertisements, no autoconfiguration, no address.
     #[serde(default)]
-    pub neigh_suppress: bool,
-    /// Bridge port learning: whether the bridge learns source MACs of frames coming in
-    /// through this port (off in evpn mode, where FRR installs the remote MACs).
-    #[serde(default = "port_learning_default")]
-    pub port_learning: bool,
+    pub ipv6: Ipv6Conf,
     /// Administratively up.
     pub up: bool,
     /// Ownership mark (interface alias).
     pub alias: String,
-}
-
-/// The kernel's default for a bridge port's learning flag (on).
-fn port_learning_default() -> bool {
-    true
 }
 
 impl Vxlan {
@@ -256,6 +252,49 @@ pub struct FdbEntry {
     pub destination: IpAddr,
     /// Name of the peer host (for display; not observable in the kernel).
     pub peer: Option<String>,
+    /// The VNI frames are sent with, when not the device's (`vni`): planned entries use the
+    /// device's (`null`); an observed entry with another is drift.
+    #[serde(default)]
+    pub vni: Option<u32>,
+    /// The UDP destination port, when not the device's (`port`): planned entries use the
+    /// device's (`null`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The underlay interface frames are sent through (`via`): planned entries name none
+    /// (`null`).
+    #[serde(default)]
+    pub via: Option<String>,
+}
+
+impl FdbEntry {
+    /// Whether the entry sends with the device's own VNI and port (no `vni`, no `port`).
+    pub fn device_defaults(&self) -> bool {
+        self.vni.is_none() && self.port.is_none()
+    }
+
+    /// What the entry sends with besides its destination, in iproute2's words (`port P`,
+    /// `vni N`, `via DEV`), empty for the device's defaults.
+    ///
+    /// ```
+    /// # let fleet = vxlan_mesh_core::testing::two_hosts();
+    /// let mut e = fleet.plan("a").unwrap().fdb().next().unwrap().clone();
+    /// assert!(e.iproute2_extras().is_empty());
+    /// e.vni = Some(999);
+    /// assert_eq!(e.iproute2_extras(), ["vni", "999"]);
+    /// ```
+    pub fn iproute2_extras(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(port) = self.port {
+            v.extend(["port".to_string(), port.to_string()]);
+        }
+        if let Some(vni) = self.vni {
+            v.extend(["vni".to_string(), vni.to_string()]);
+        }
+        if let Some(via) = &self.via {
+            v.extend(["via".to_string(), via.clone()]);
+        }
+        v
+    }
 }
 
 /// ebtables rules in a chain vxlan-mesh owns, jumped to from the first rule of `FORWARD`.
@@ -617,11 +656,17 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
             udp_checksum: true,
             mtu: net.mtu,
             bridge: Some(net.bridge.clone()),
-            isolated: loop_prevention == LoopPreventionPlan::Isolation,
-            // EVPN's type-2 routes give the bridge remote MACs and IPs: it answers ARP/ND
-            // itself, and learns nothing from the tunnel.
-            neigh_suppress: evpn,
-            port_learning: !evpn,
+            port_flags: PortFlags {
+                isolated: loop_prevention == LoopPreventionPlan::Isolation,
+                // EVPN's type-2 routes give the bridge remote MACs and IPs: it answers
+                // ARP/ND itself, and learns nothing from the tunnel.
+                neigh_suppress: evpn,
+                learning: !evpn,
+                // The rest as a new port has them: flooding on (the overlay's broadcast and
+                // unknown unicast go through the tunnel), no hairpin, no proxy ARP.
+                ..PortFlags::KERNEL_DEFAULT
+            },
+            ipv6: Ipv6Conf::HARDENED,
             up: true,
             alias: owner_alias(&net.name, peer),
         };
@@ -644,6 +689,9 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                     mac: MacAddr::ZERO,
                     destination: tunnel_address(peer),
                     peer: Some(peer.name.clone()),
+                    vni: None,
+                    port: None,
+                    via: None,
                 });
             }
             vxlans.push(vx);
@@ -663,6 +711,7 @@ fn plan_host(fleet: &Fleet, me: &Host) -> HostPlan {
                 up: true,
                 alias: owner_alias(&net.name, None),
                 arp_accept: evpn,
+                ipv6: Ipv6Conf::HARDENED,
             },
             vxlans,
             fdb,

@@ -276,6 +276,9 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
         mac: vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
         destination: dst.parse().unwrap(),
         peer: None,
+        vni: None,
+        port: None,
+        via: None,
     };
     let observed = State {
         learned: vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")],
@@ -295,6 +298,78 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
         .unwrap()
         .iter()
         .all(|c| !matches!(c, Change::DeleteFdb { .. })));
+}
+
+/// A flood entry is its destination, VNI, port and underlay interface: one towards a peer
+/// with another VNI or port is another entry, drift, deleted by those (the planned one is
+/// added where it is missing); a learned entry with a VNI of its own is drift even towards
+/// a peer. A per-peer device's implied entry names its underlay device and stays.
+#[test]
+fn flood_entries_are_compared_on_vni_port_and_interface() {
+    let flood = FLEET.replace("mode = \"per-peer\"\n", "");
+    let desired = plan(&flood, "a");
+    let wanted = desired.fdb[0].clone();
+    let mut odd_vni = wanted.clone();
+    odd_vni.vni = Some(999);
+    let mut odd_port = wanted.clone();
+    odd_port.port = Some(4790);
+    let mut via = wanted.clone();
+    via.via = Some("lo".into());
+    let mut observed = desired.clone();
+    observed.fdb = vec![odd_vni, odd_port, via];
+    observed.fdb.extend(desired.fdb[1..].iter().cloned());
+    let changes = diff(&desired, &observed).unwrap();
+    assert_eq!(
+        changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            format!(
+                "delete fdb 00:00:00:00:00:00 dst {} via lo on vxm100",
+                wanted.destination
+            ),
+            format!(
+                "delete fdb 00:00:00:00:00:00 dst {} port 4790 on vxm100",
+                wanted.destination
+            ),
+            format!(
+                "delete fdb 00:00:00:00:00:00 dst {} vni 999 on vxm100",
+                wanted.destination
+            ),
+            format!("add fdb 00:00:00:00:00:00 dst {} on vxm100", wanted.destination),
+        ]
+    );
+    let commands: Vec<String> = changes.iter().flat_map(vxlan_mesh_core::argv::for_change).collect();
+    assert_eq!(
+        commands[2],
+        format!(
+            "bridge fdb del 00:00:00:00:00:00 dev vxm100 dst {} vni 999 self",
+            wanted.destination
+        )
+    );
+    let mut hijack = wanted.clone();
+    hijack.mac = vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, 1]);
+    hijack.vni = Some(999);
+    let observed = State {
+        learned: vec![hijack.clone()],
+        ..desired.clone()
+    };
+    assert_eq!(
+        diff(&desired, &observed).unwrap(),
+        [Change::DeleteFdb { entry: hijack }]
+    );
+
+    let per_peer = plan(FLEET, "a");
+    let mut observed = per_peer.clone();
+    let vx = &per_peer.vxlans[0];
+    observed.fdb = vec![vxlan_mesh_core::FdbEntry {
+        device: vx.name.clone(),
+        mac: vxlan_mesh_core::MacAddr::ZERO,
+        destination: vx.remote.unwrap(),
+        peer: None,
+        vni: None,
+        port: None,
+        via: Some("eth0".into()),
+    }];
+    assert!(diff(&per_peer, &observed).unwrap().is_empty());
 }
 
 // ---- evpn mode ----
@@ -327,6 +402,9 @@ fn with_frr_entries(state: &State) -> State {
         mac: mac.to_string().try_into().unwrap(),
         destination: destination.parse().unwrap(),
         peer: None,
+        vni: None,
+        port: None,
+        via: None,
     };
     let mut observed = state.clone();
     observed.external_fdb = false;
@@ -358,11 +436,14 @@ fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
 fn in_evpn_mode_the_port_flags_are_what_status_checks() {
     let desired = plan(EVPN, "a");
     let vx = &desired.vxlans[0];
-    assert!(!vx.learning && vx.neigh_suppress && !vx.port_learning, "{vx:?}");
+    assert!(
+        !vx.learning && vx.port_flags.neigh_suppress && !vx.port_flags.learning,
+        "{vx:?}"
+    );
     // A port whose neighbour suppression was turned off and that learns again.
     let mut observed = desired.clone();
-    observed.vxlans[0].neigh_suppress = false;
-    observed.vxlans[0].port_learning = true;
+    observed.vxlans[0].port_flags.neigh_suppress = false;
+    observed.vxlans[0].port_flags.learning = true;
     let changes = diff(&desired, &observed).unwrap();
     assert_eq!(kinds(&changes), ["update-vxlan"]);
     assert_eq!(
@@ -373,7 +454,10 @@ fn in_evpn_mode_the_port_flags_are_what_status_checks() {
         .iter()
         .map(|op| vxlan_mesh_core::argv::of(op).shell())
         .collect();
-    assert_eq!(commands, ["bridge link set dev vxm100 neigh_suppress on learning off"]);
+    assert_eq!(
+        commands,
+        ["ip link set dev vxm100 type bridge_slave neigh_suppress on learning off"]
+    );
 }
 
 #[test]
@@ -390,7 +474,8 @@ fn an_evpn_port_gets_its_flags_before_it_comes_up() {
         [
             "ip link add name vxm100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning udpcsum",
             "ip link set dev vxm100 alias vxlan-mesh:lan mtu 1450 master vxbr0",
-            "bridge link set dev vxm100 neigh_suppress on learning off",
+            "ip link set dev vxm100 type bridge_slave neigh_suppress on learning off",
+            "sysctl -w net.ipv6.conf.vxm100.accept_ra=0 net.ipv6.conf.vxm100.autoconf=0 net.ipv6.conf.vxm100.addr_gen_mode=1",
             "ip link set dev vxm100 up",
         ]
     );

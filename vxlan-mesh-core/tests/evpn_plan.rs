@@ -96,7 +96,7 @@ fn devices_leave_the_fdb_to_frr() {
         };
         assert_eq!((vx.vni, vx.remote), (net.vni, None));
         assert!(
-            !vx.learning && vx.neigh_suppress && !vx.port_learning && !vx.isolated,
+            !vx.learning && vx.port_flags.neigh_suppress && !vx.port_flags.learning && !vx.port_flags.isolated,
             "{vx:?}"
         );
         // The MTU rules are the other modes'.
@@ -107,7 +107,10 @@ fn devices_leave_the_fdb_to_frr() {
                        [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
     let flood = plan(flood_fleet, "a");
     let vx = flood.vxlans().next().unwrap();
-    assert!(vx.learning && !vx.neigh_suppress && vx.port_learning, "{vx:?}");
+    assert!(
+        vx.learning && !vx.port_flags.neigh_suppress && vx.port_flags.learning,
+        "{vx:?}"
+    );
     assert!(flood.evpn.is_none());
 }
 

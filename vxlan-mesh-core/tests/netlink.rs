@@ -109,7 +109,7 @@ fn converge_twice(plan: HostPlan) {
             assert!(d.contains(&format!("vxlan id {} ", vx.vni)), "{d}");
             assert!(d.contains("master vxbr0"), "{d}");
             assert!(d.contains(",UP"), "{d}");
-            assert_eq!(d.contains("isolated on"), vx.isolated, "{d}");
+            assert_eq!(d.contains("isolated on"), vx.port_flags.isolated, "{d}");
             assert_eq!(d.contains("nolearning"), !vx.learning, "{d}");
         }
         for e in plan.fdb() {
@@ -397,9 +397,9 @@ fn netlink_error_names_the_object_and_rerun_converges() {
         let pending = netlink::status(&here(), &p).unwrap();
         assert_eq!(pending.len(), 3, "one per peer: {pending:?}");
         assert!(
-            pending
-                .iter()
-                .all(|c| matches!(c, Change::UpdateVxlan { from, to } if !from.up && to.up && from.isolated)),
+            pending.iter().all(
+                |c| matches!(c, Change::UpdateVxlan { from, to } if !from.up && to.up && from.port_flags.isolated)
+            ),
             "{pending:?}"
         );
         drop(socket);

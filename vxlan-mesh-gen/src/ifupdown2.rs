@@ -80,7 +80,7 @@ pub(crate) fn limit(plan: &HostPlan) -> Option<Ifupdown2Limit> {
     {
         return Some(Ifupdown2Limit::Ipv6Vtep);
     }
-    if vxlans().any(|v| v.neigh_suppress || !v.port_learning) {
+    if vxlans().any(|v| v.port_flags.neigh_suppress || !v.port_flags.learning) {
         return Some(Ifupdown2Limit::Evpn);
     }
     if vxlans().any(|v| v.udp_checksum_mode() != UdpChecksum::V4 { checksum: true }) {
@@ -136,8 +136,11 @@ struct Net {
     alias: String,
     mtu: u32,
     ports: Vec<String>,
-    /// Sets isolation on each isolated port once the bridge has it.
-    isolate: Vec<Hook>,
+    /// Sets every forwarding flag of each port (isolation among them) once the bridge has
+    /// it: ifupdown2 3.0 has attributes for few of them.
+    port_flags: Vec<Hook>,
+    /// The bridge's IPv6 hardening (no router advertisements, no autoconfiguration).
+    harden: Hook,
     vxlans: Vec<Vx>,
 }
 
@@ -153,6 +156,8 @@ struct Vx {
     port: u16,
     learning: bool,
     physdev: Option<String>,
+    /// The device's IPv6 hardening (no router advertisements, no autoconfiguration).
+    harden: Hook,
 }
 
 pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, RenderError> {
@@ -176,17 +181,19 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 .filter(|v| v.bridge.as_deref() == Some(net.bridge.name.as_str()))
                 .map(|v| v.name.clone())
                 .collect(),
-            isolate: net
+            port_flags: net
                 .vxlans
                 .iter()
-                .filter(|v| v.isolated)
                 .map(|v| {
-                    Hook::of(&Op::SetIsolated {
+                    Hook::of(&Op::SetPortFlags {
                         name: v.name.clone(),
-                        isolated: true,
+                        flags: v.port_flags.settings(),
                     })
                 })
                 .collect(),
+            harden: Hook::of(&Op::HardenIpv6 {
+                name: net.bridge.name.clone(),
+            }),
             vxlans: net
                 .vxlans
                 .iter()
@@ -202,6 +209,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                     port: v.port,
                     learning: v.learning,
                     physdev: v.underlay_device.clone(),
+                    harden: Hook::of(&Op::HardenIpv6 { name: v.name.clone() }),
                 })
                 .collect(),
         })

@@ -1,6 +1,6 @@
 //! netplan: one YAML file (`tunnels:` of mode vxlan, `bridges:`), networkd drop-ins for the
-//! `.network` files netplan generates where netplan has no key (FDB flood entries, bridge
-//! port isolation, bridge port learning), and the shared firewall and loop-prevention units.
+//! `.network` files netplan generates where netplan has no key (FDB flood entries, the
+//! bridge ports' forwarding flags), and the shared firewall and loop-prevention units.
 
 use askama::Template;
 use vxlan_mesh_core::HostPlan;
@@ -19,9 +19,8 @@ pub(crate) const YAML: &str = "etc/netplan/60-vxlan-mesh.yaml";
 struct Yaml<'a> {
     h: &'a Header,
     flood: bool,
-    isolation: bool,
-    /// evpn mode: bridge ports that must not learn (a drop-in each).
-    no_port_learning: bool,
+    /// Some VXLAN device is a bridge port, whose flags are in a drop-in.
+    port_flags: bool,
     ebtables: bool,
     underlay_device: Option<&'a str>,
     wireguard: Option<Wireguard>,
@@ -70,6 +69,9 @@ struct DropIn<'a> {
     name: &'a str,
     isolated: bool,
     port_learning: bool,
+    /// `[Bridge]` settings of every port flag networkd has a key for (netplan has keys
+    /// for none but neighbour suppression), as the core words them.
+    port_flags: Vec<(&'static str, &'static str)>,
     fdb: Vec<Fdb>,
 }
 
@@ -121,19 +123,24 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 port: v.port,
                 mtu: v.mtu,
                 learning: v.learning,
-                neigh_suppress: v.neigh_suppress,
+                neigh_suppress: v.port_flags.neigh_suppress,
                 checksums: v.udp_checksum_mode().netplan_checksums(),
             });
             let fdb = fdb_of(net, v);
-            if v.isolated || !v.port_learning || !fdb.is_empty() {
+            if v.bridge.is_some() || !fdb.is_empty() {
                 let network_file = generated_network(&v.name);
                 let path = format!("{DIR}/{network_file}.d/50-vxlan-mesh.conf");
                 let dropin = DropIn {
                     h,
                     network_file,
                     name: &v.name,
-                    isolated: v.isolated,
-                    port_learning: v.port_learning,
+                    isolated: v.port_flags.isolated,
+                    port_learning: v.port_flags.learning,
+                    port_flags: if v.bridge.is_some() {
+                        v.port_flags.networkd_settings()
+                    } else {
+                        Vec::new()
+                    },
                     fdb,
                 };
                 dropins.push(RenderedFile {
@@ -147,8 +154,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
     let yaml = Yaml {
         h,
         flood: plan.fdb().next().is_some(),
-        isolation: plan.vxlans().any(|v| v.isolated),
-        no_port_learning: plan.vxlans().any(|v| !v.port_learning),
+        port_flags: plan.vxlans().any(|v| v.bridge.is_some()),
         ebtables: plan.loop_rules.is_some(),
         underlay_device: plan.underlay_device.as_deref(),
         wireguard,

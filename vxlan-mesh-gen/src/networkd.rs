@@ -58,6 +58,9 @@ struct VxlanNetwork<'a> {
     isolated: bool,
     neigh_suppress: bool,
     port_learning: bool,
+    /// `[Bridge]` settings of every port flag networkd has a key for, as the core words
+    /// them.
+    port_flags: Vec<(&'static str, &'static str)>,
     fdb: Vec<Fdb>,
 }
 
@@ -247,9 +250,10 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
                 name: &v.name,
                 mtu: v.mtu,
                 bridge: v.bridge.as_deref(),
-                isolated: v.isolated,
-                neigh_suppress: v.neigh_suppress,
-                port_learning: v.port_learning,
+                isolated: v.port_flags.isolated,
+                neigh_suppress: v.port_flags.neigh_suppress,
+                port_learning: v.port_flags.learning,
+                port_flags: v.port_flags.networkd_settings(),
                 fdb: fdb_of(net, v),
             };
             files.push(file(

@@ -20,7 +20,7 @@ use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
 use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
 use vxlan_mesh_core::{argv, firewall};
-use vxlan_mesh_core::{FdbEntry, HostPlan, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
+use vxlan_mesh_core::{FdbEntry, HostPlan, Ipv6Conf, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
@@ -53,6 +53,12 @@ enum Param {
     Mac,
     /// `prune_fdb`: the stale entry's destination.
     Dst,
+    /// `prune_fdb`: the stale entry's UDP port (the device's when it has none of its own).
+    Port,
+    /// `prune_fdb`: the stale entry's VNI (the device's when it has none of its own).
+    Vni,
+    /// `prune_fdb`: the stale entry's underlay interface.
+    Via,
     /// The private key file the WireGuard interface is given (`VXLAN_MESH_WIREGUARD_KEY`).
     KeyFile,
     /// `wireguard_step`: a stale address of the WireGuard interface (`ADDRESS/LENGTH`).
@@ -71,6 +77,9 @@ impl Param {
             Param::Dev => "\"$dev\"",
             Param::Mac => "\"$mac\"",
             Param::Dst => "\"$dst\"",
+            Param::Port => "\"$port\"",
+            Param::Vni => "\"$vni\"",
+            Param::Via => "\"$via\"",
             Param::KeyFile => "\"$WG_KEY\"",
             Param::Addr => "\"$addr\"",
             Param::Key => "\"$key\"",
@@ -175,8 +184,11 @@ struct Script<'a> {
     ebtables_remove: EbtablesRemove,
     /// Deletes the stale link `$name` (`prune_links`).
     link_delete: Cmd,
-    /// Deletes the stale FDB entry `$mac` towards `$dst` of `$dev` (`prune_fdb`).
+    /// Deletes the stale FDB entry `$mac` towards `$dst`, `$port`, `$vni` of `$dev`
+    /// (`prune_fdb`).
     fdb_delete: Cmd,
+    /// The same, for an entry through underlay interface `$via`.
+    fdb_delete_via: Cmd,
     /// Every interface name the plan wants: owned links with other names are stale.
     wanted_links: Vec<String>,
     /// The WireGuard interface of an encrypted mesh.
@@ -358,7 +370,25 @@ struct Net {
     set_up: Cmd,
     /// evpn mode: the bridge's `arp_accept` sysctl, read back and set.
     arp_accept: Option<ArpAccept>,
+    /// The bridge's IPv6 hardening, read back and set.
+    ipv6: Ipv6,
     vxlans: Vec<Vx>,
+}
+
+/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls as `sysctl -n` reads
+/// them with the wanted values, and the commands that set them and flush its addresses.
+struct Ipv6 {
+    sysctls: Vec<(String, &'static str)>,
+    harden: Cmd,
+    flush: Cmd,
+}
+
+fn ipv6(name: &str) -> Ipv6 {
+    Ipv6 {
+        sysctls: Ipv6Conf::sysctls(name),
+        harden: Cmd::of(&Op::HardenIpv6 { name: name.to_string() }),
+        flush: Cmd::of(&Op::FlushIpv6 { name: name.to_string() }),
+    }
 }
 
 /// `net.ipv4.conf.<bridge>.arp_accept = 1` (see `Bridge::arp_accept`).
@@ -375,30 +405,28 @@ struct Vx {
     signature: String,
     /// The `remote` whose flood entry the kernel implies ('' in flood mode).
     remote: String,
+    /// The UDP port and VNI the device's FDB entries use when they name none.
+    port: String,
+    vni: String,
+    /// The device's IPv6 hardening, read back and set.
+    ipv6: Ipv6,
     mtu: String,
     alias: String,
     bridge: String,
-    isolated: &'static str,
     delete: Cmd,
     create: Cmd,
     set_mtu: Cmd,
     set_alias: Cmd,
     set_down: Cmd,
     set_master: Cmd,
-    set_isolated: Cmd,
-    /// evpn mode: the bridge port flags, as `ip -d link` lists them, and the command that
-    /// sets them.
-    port_flags: Option<PortFlags>,
+    /// Every forwarding flag of the bridge port (word and value, as `ip -d link` lists
+    /// them; none when the device is no port), and the command that sets them all.
+    port_flags: Vec<(&'static str, &'static str)>,
+    set_port_flags: Cmd,
     /// evpn mode: FRR owns the FDB entries, which the script neither adds nor prunes.
     external_fdb: bool,
     set_up: Cmd,
     fdb: Vec<Fdb>,
-}
-
-struct PortFlags {
-    neigh_suppress: &'static str,
-    learning: &'static str,
-    set: Cmd,
 }
 
 struct Fdb {
@@ -458,31 +486,33 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
         name: v.name.clone(),
         signature: signature(v),
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
+        port: v.port.to_string(),
+        vni: v.vni.to_string(),
+        ipv6: ipv6(&v.name),
         delete: delete_link(&v.name),
         create: Cmd::of(&Op::CreateVxlan { vxlan: v.clone() }),
         set_mtu: set_link(&v.name, |s| s.mtu = Some(v.mtu)),
         set_alias: set_link(&v.name, |s| s.alias = Some(v.alias.clone())),
         set_down: set_link(&v.name, |s| s.up = Some(false)),
         set_master: set_link(&v.name, |s| s.master = Some(master)),
-        set_isolated: Cmd::of(&Op::SetIsolated {
+        port_flags: match v.bridge {
+            Some(_) => v
+                .port_flags
+                .settings()
+                .into_iter()
+                .map(|(flag, on)| (flag.iproute2_word(), on_off(on)))
+                .collect(),
+            None => Vec::new(),
+        },
+        set_port_flags: Cmd::of(&Op::SetPortFlags {
             name: v.name.clone(),
-            isolated: v.isolated,
-        }),
-        port_flags: (v.neigh_suppress || !v.port_learning).then(|| PortFlags {
-            neigh_suppress: on_off(v.neigh_suppress),
-            learning: on_off(v.port_learning),
-            set: Cmd::of(&Op::SetPortFlags {
-                name: v.name.clone(),
-                neigh_suppress: v.neigh_suppress,
-                learning: v.port_learning,
-            }),
+            flags: v.port_flags.settings(),
         }),
         external_fdb: plan.evpn.is_some(),
         set_up: set_link(&v.name, |s| s.up = Some(true)),
         mtu: v.mtu.to_string(),
         alias: v.alias.clone(),
         bridge: v.bridge.clone().unwrap_or_default(),
-        isolated: on_off(v.isolated),
         fdb: net
             .fdb
             .iter()
@@ -509,6 +539,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
         set_mtu: set_link(&br.name, |s| s.mtu = Some(br.mtu)),
         set_alias: set_link(&br.name, |s| s.alias = Some(br.alias.clone())),
         set_up: set_link(&br.name, |s| s.up = Some(true)),
+        ipv6: ipv6(&br.name),
         arp_accept: br.arp_accept.then(|| ArpAccept {
             key: argv::arp_accept_key(&br.name),
             set: Cmd::of(&Op::SetArpAccept {
@@ -565,12 +596,16 @@ fn link_delete() -> Cmd {
     Cmd::at_run_time(&Op::DeleteLink { name: stand_in.clone() }, &[(stand_in, Param::Name)])
 }
 
-/// `bridge fdb del` of the entry `$mac` towards `$dst` of VXLAN device `$dev`.
-fn fdb_delete() -> Cmd {
+/// `bridge fdb del` of the entry `$mac` towards `$dst` with `$port` and `$vni` (and
+/// through `$via`) of VXLAN device `$dev`: the kernel finds the entry by all of them, and
+/// the script passes the device's own port and VNI for an entry that has none.
+fn fdb_delete(through: bool) -> Cmd {
     // Stand-ins of the right types; only the words they become matter.
     let device = "$dev".to_string();
+    let via = "$via".to_string();
     let mac = MacAddr([0x02, 0, 0x5e, 0, 0x53, 0x01]);
     let destination = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 255));
+    let (port, vni) = (65_001_u16, 16_777_001_u32);
     Cmd::at_run_time(
         &Op::DeleteFdb {
             entry: FdbEntry {
@@ -578,12 +613,18 @@ fn fdb_delete() -> Cmd {
                 mac,
                 destination,
                 peer: None,
+                vni: Some(vni),
+                port: Some(port),
+                via: through.then(|| via.clone()),
             },
         },
         &[
             (device, Param::Dev),
             (mac.to_string(), Param::Mac),
             (destination.to_string(), Param::Dst),
+            (port.to_string(), Param::Port),
+            (vni.to_string(), Param::Vni),
+            (via, Param::Via),
         ],
     )
 }
@@ -733,11 +774,13 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         ebtables: plan.loop_rules.as_ref().map(ebtables),
         ebtables_remove: ebtables_remove(),
         link_delete: link_delete(),
-        fdb_delete: fdb_delete(),
+        fdb_delete: fdb_delete(false),
+        fdb_delete_via: fdb_delete(true),
         wanted_links,
         wireguard: plan.wireguard.as_ref().map(wg),
         networks: plan.networks.iter().map(|n| net(plan, n)).collect(),
-        sysctl: plan.networks.iter().any(|n| n.bridge.arp_accept),
+        // The overlay's interfaces' IPv6 hardening, and evpn's arp_accept.
+        sysctl: !plan.networks.is_empty(),
         frr: vxlan_mesh_core::frr::Config::from_plan(plan)
             .as_ref()
             .map(|c| Frr::of(c, plan)),
@@ -782,8 +825,12 @@ mod tests {
     fn run_time_commands_take_every_value_from_the_shell() {
         assert_eq!(link_delete().to_string(), r#"'ip' 'link' 'del' 'dev' "$name""#);
         assert_eq!(
-            fdb_delete().to_string(),
-            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'self'"#
+            fdb_delete(false).to_string(),
+            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'port' "$port" 'vni' "$vni" 'self'"#
+        );
+        assert_eq!(
+            fdb_delete(true).to_string(),
+            r#"'bridge' 'fdb' 'del' "$mac" 'dev' "$dev" 'dst' "$dst" 'port' "$port" 'vni' "$vni" 'via' "$via" 'self'"#
         );
     }
 }

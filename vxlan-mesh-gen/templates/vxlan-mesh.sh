@@ -276,36 +276,66 @@ create() {
 	fi
 }
 
-# True when VXLAN link $1 has the FDB entry MAC $2 towards $3.
+# True when VXLAN link $1 has the FDB entry MAC $2 towards $3, with the device's own port
+# and VNI.
 has_fdb() {
-	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d { f = 1 } END { exit !f }'
+	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
 }
 
 # Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
-# (whose flood entry the kernel adds by itself; '' in flood mode), $3... the wanted entries
-# as MAC@DESTINATION. Static entries must be wanted; a learned entry must point at a
-# destination of the plan (one towards a host that left would keep sending it frames until
-# it ages out).
+# (whose flood entry the kernel adds by itself; '' in flood mode), $3 and $4 the link's
+# port and VNI, $5... the wanted entries as MAC@DESTINATION. Static entries must be wanted,
+# exactly (an entry with a port, VNI or underlay interface of its own is another one); a
+# learned entry (or one another tool installed as `extern_learn`) must point at a
+# destination of the plan with the link's port and VNI (one towards a host that left would
+# keep sending it frames until it ages out).
 prune_fdb() {
 	dev=$1
 	remote=$2
-	shift 2
-	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ { print ((/ permanent/ || / static/) ? "static" : "learned") "@" $1 "@" $3 }' || true); do
+	dport=$3
+	dvni=$4
+	shift 4
+	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ {
+		port = ""; vni = ""; via = ""
+		for (i = 4; i < NF; i++) {
+			if ($i == "port") port = $(i + 1)
+			else if ($i == "vni") vni = $(i + 1)
+			else if ($i == "via") via = $(i + 1)
+		}
+		print (((/ permanent/ || / static/) && !/ extern_learn/) ? "static" : "learned") "@" $1 "@" $3 "@" port "@" vni "@" via
+	}' || true); do
 		kind=${line%%@*}
-		entry=${line#*@}
-		case " $* " in
-		*" $entry "*) continue ;;
-		esac
-		[ "${entry#*@}" = "$remote" ] && { [ "$kind" = learned ] || [ "${entry%@*}" = 00:00:00:00:00:00 ]; } && continue
-		if [ "$kind" = learned ]; then
-			case " $* " in
-			*"@${entry#*@} "*) continue ;;
-			esac
+		rest=${line#*@}
+		mac=${rest%%@*}
+		rest=${rest#*@}
+		dst=${rest%%@*}
+		rest=${rest#*@}
+		port=${rest%%@*}
+		rest=${rest#*@}
+		vni=${rest%%@*}
+		via=${rest#*@}
+		if [ -z "$port$vni" ]; then
+			if [ -z "$via" ]; then
+				case " $* " in
+				*" $mac@$dst "*) continue ;;
+				esac
+			fi
+			# The flood entry the kernel adds for the remote (through the underlay device).
+			[ "$dst" = "$remote" ] && { [ "$kind" = learned ] || [ "$mac" = 00:00:00:00:00:00 ]; } && continue
+			if [ "$kind" = learned ]; then
+				case " $* " in
+				*"@$dst "*) continue ;;
+				esac
+			fi
 		fi
-		differs "$dev: $kind FDB entry ${entry%@*} dst ${entry#*@} is not in the plan: deleting it"
-		mac=${entry%@*}
-		dst=${entry#*@}
-		run {{ fdb_delete|words }}
+		differs "$dev: $kind FDB entry $mac dst $dst${port:+ port $port}${vni:+ vni $vni}${via:+ via $via} is not in the plan: deleting it"
+		port=${port:-$dport}
+		vni=${vni:-$dvni}
+		if [ -n "$via" ]; then
+			run {{ fdb_delete_via|words }}
+		else
+			run {{ fdb_delete|words }}
+		fi
 	done
 }
 
@@ -784,6 +814,20 @@ converge() {
 	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
 	[ "$(sysctl -n {{ a.key }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
 {%- endif %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, value) in net.ipv6.sysctls %}
+	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ net.bridge }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ net.ipv6.harden|words }}
+	fi
+	if [ -n "$(ip -6 -o address show dev {{ net.bridge }} 2>/dev/null)" ]; then
+		differs {{ net.bridge }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ net.ipv6.flush|words }}
+	fi
 	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 
@@ -811,10 +855,16 @@ converge() {
 		run {{ v.set_master|words }}
 		[ "$MODE" != apply ] || d=$(details {{ v.name }})
 	fi
-	[ "$(field "$d" isolated)" = {{ v.isolated }} ] || run {{ v.set_isolated|words }}
-{%- if let Some(p) = v.port_flags %}
-	if [ "$(field "$d" neigh_suppress)" != {{ p.neigh_suppress }} ] || [ "$(field "$d" learning)" != {{ p.learning }} ]; then
-		run {{ p.set|words }}
+{%- if !v.port_flags.is_empty() %}
+	# Every forwarding flag of the port (hairpin on would send each broadcast back into
+	# the tunnel).
+	flags=
+{%- for (word, value) in v.port_flags %}
+	[ "$(field "$d" {{ word }})" = {{ value }} ] || flags="$flags {{ word }}"
+{%- endfor %}
+	if [ -n "$flags" ]; then
+		differs {{ v.name }}": bridge port flag(s)$flags differ from the plan: setting them"
+		run {{ v.set_port_flags|words }}
 	fi
 {%- endif %}
 {%- if v.external_fdb %}
@@ -823,8 +873,22 @@ converge() {
 {%- for e in v.fdb %}
 	has_fdb {{ v.name }} {{ e.mac }} {{ e.destination }} || run {{ e.add|words }}
 {%- endfor %}
-	prune_fdb {{ v.name }} {{ v.remote }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
+	prune_fdb {{ v.name }} {{ v.remote }} {{ v.port }} {{ v.vni }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
 {%- endif %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, value) in v.ipv6.sysctls %}
+	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ v.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ v.ipv6.harden|words }}
+	fi
+	if [ -n "$(ip -6 -o address show dev {{ v.name }} 2>/dev/null)" ]; then
+		differs {{ v.name }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ v.ipv6.flush|words }}
+	fi
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}

@@ -144,7 +144,7 @@ fn ifupdown2_form(inventory: &str, base: &str) {
     let (root, ns) = (tmp.0.join(&host.name), host.netns.as_str());
     let v = &plan.networks[0].vxlans[0];
     exec_expect(&lab, ns, &["ip", "link", "set", "dev", &v.name, "mtu", "1300"], 0);
-    if v.isolated {
+    if v.port_flags.isolated {
         exec_expect(
             &lab,
             ns,

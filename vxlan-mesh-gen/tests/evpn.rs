@@ -104,7 +104,7 @@ fn the_shell_form_sets_the_port_flags_leaves_the_fdb_to_frr_and_loads_the_block(
         let script = &render(&plan, Format::Shell).unwrap()[0].contents;
         for v in plan.vxlans() {
             let flags = format!(
-                "run 'bridge' 'link' 'set' 'dev' '{}' 'neigh_suppress' 'on' 'learning' 'off'",
+                "run 'ip' 'link' 'set' 'dev' '{}' 'type' 'bridge_slave' 'isolated' 'off' 'neigh_suppress' 'on' 'learning' 'off'",
                 v.name
             );
             assert!(script.contains(&flags), "{flags}");
@@ -124,9 +124,9 @@ fn the_shell_form_sets_the_port_flags_leaves_the_fdb_to_frr_and_loads_the_block(
             script.contains("\tfrr_preflight\n") && script.contains("\tfrr_step\n") && script.contains("\tfrr_down\n")
         );
     }
-    // Other modes neither carry FRR's parts nor set port flags.
+    // Other modes neither carry FRR's parts nor suppress neighbour discovery.
     let flood = &render(&vxlan_mesh_core::testing::two_hosts().plan("a").unwrap(), Format::Shell).unwrap()[0].contents;
-    assert!(!flood.contains("vtysh") && !flood.contains("neigh_suppress"));
+    assert!(!flood.contains("vtysh") && !flood.contains("'neigh_suppress' 'on'"));
 }
 
 #[test]

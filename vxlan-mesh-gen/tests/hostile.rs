@@ -44,7 +44,10 @@ fn a_newline_in_a_value_stays_inside_its_quotes_in_shell_and_yaml() {
     assert!(script.contains("'x'\\''\nreboot\n'"), "{script}");
     let mut q = plan();
     q.networks[0].vxlans[0].name = "vxm100\": {}\nevil".into();
+    // No drop-in (whose file name the device's name is part of): no flood entries, and
+    // no bridge port whose flags would need one.
     q.networks[0].fdb.clear();
+    q.networks[0].vxlans[0].bridge = None;
     let files = render(&q, Format::Netplan).unwrap();
     let yaml = &files[0].contents;
     assert!(yaml.contains(r#"    "vxm100\": {}\nevil":"#), "{yaml}");

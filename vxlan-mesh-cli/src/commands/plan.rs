@@ -240,14 +240,14 @@ pub fn text(plan: &HostPlan) -> String {
                 (None, None) => format!("fdb: {} peer(s)", net.fdb.len()),
             };
             let mut flags = Vec::new();
-            if vx.isolated {
+            if vx.port_flags.isolated {
                 flags.push("isolated");
             }
             flags.push(if vx.learning { "learning" } else { "nolearning" });
-            if vx.neigh_suppress {
+            if vx.port_flags.neigh_suppress {
                 flags.push("neigh_suppress");
             }
-            if !vx.port_learning {
+            if !vx.port_flags.learning {
                 flags.push("port-nolearning");
             }
             let _ = writeln!(

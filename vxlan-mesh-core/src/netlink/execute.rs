@@ -2,7 +2,7 @@
 //!
 //! Netlink requests accumulate in three stages that run in order when flushed: `setup`
 //! (deletions, creations down with their ownership alias, MTU and bridge), `ports` (bridge
-//! port isolation) and `up`. So a new port joins its bridge down, is isolated, and only
+//! port flags), then the IPv6 sysctls of the devices, and `up`. So a new port joins its bridge down, is isolated, and only
 //! then comes up: an isolated port never forwards before isolation is set, even if the
 //! process dies between stages. Consecutive requests for one device form one group, sent in
 //! one datagram: creating a device and marking it ours cannot be split by a SIGKILL. Stages
@@ -17,6 +17,7 @@ use super::socket::{Batch, Request, Socket};
 use super::{external, observe, wireguard, ApplyError};
 use crate::argv;
 use crate::ops::{LinkSettings, Master, Op};
+use crate::Ipv6Conf;
 
 /// The kernel's answer to a link kind it does not know.
 const EOPNOTSUPP: i32 = 95;
@@ -55,6 +56,9 @@ impl Stage {
 struct Stages {
     setup: Stage,
     ports: Stage,
+    /// Sysctl files to write after `ports` and before `up` (by device): the IPv6
+    /// hardening, which no netlink request carries, set before the device comes up.
+    sysctls: Vec<(String, std::path::PathBuf, &'static str)>,
     up: Stage,
 }
 
@@ -72,7 +76,21 @@ impl Executor<'_> {
         let stages = std::mem::take(&mut self.stages);
         let mut failed: Vec<String> = Vec::new();
         let mut first_error = None;
-        for stage in [stages.setup, stages.ports, stages.up] {
+        for (i, stage) in [stages.setup, stages.ports, stages.up].into_iter().enumerate() {
+            if i == 2 {
+                for (device, path, value) in &stages.sysctls {
+                    if failed.contains(device) {
+                        continue;
+                    }
+                    if let Err(source) = std::fs::write(path, value) {
+                        failed.push(device.clone());
+                        first_error = first_error.or(Some(ApplyError::Sysctl {
+                            path: path.clone(),
+                            source,
+                        }));
+                    }
+                }
+            }
             let batch = stage.into_batch();
             if !batch.is_empty() {
                 let outcome = self.socket.execute(batch, &failed)?;
@@ -174,17 +192,8 @@ impl Executor<'_> {
                     .add(name, vec![rq::delete_link(name, i, "delete interface")]);
                 self.index.remove(name);
             }
-            Op::SetIsolated { name, isolated } => {
-                self.stages.ports.add(name, vec![rq::set_isolated(name, *isolated)]);
-            }
-            Op::SetPortFlags {
-                name,
-                neigh_suppress,
-                learning,
-            } => {
-                self.stages
-                    .ports
-                    .add(name, vec![rq::set_port_flags(name, *neigh_suppress, *learning)]);
+            Op::SetPortFlags { name, flags } => {
+                self.stages.ports.add(name, vec![rq::set_port_flags(name, flags)]);
             }
             Op::SetArpAccept { bridge, accept } => {
                 // A sysctl, not a link attribute: the bridge must exist first.
@@ -193,19 +202,30 @@ impl Executor<'_> {
                 std::fs::write(&path, if *accept { "1" } else { "0" })
                     .map_err(|source| ApplyError::Sysctl { path, source })?;
             }
+            Op::HardenIpv6 { name } => {
+                // Sysctls, not link attributes: written once the interface exists, before
+                // it comes up (when it would get a link-local address).
+                for (setting, value) in Ipv6Conf::SETTINGS {
+                    let path = std::path::Path::new("/proc/sys/net/ipv6/conf").join(name).join(setting);
+                    self.stages.sysctls.push((name.clone(), path, value));
+                }
+            }
+            // iproute2 finds the addresses and deletes each: run what `--dry-run` prints.
+            Op::FlushIpv6 { .. } => {
+                self.flush()?;
+                external::run_command(&argv::of(op))?;
+            }
             Op::AddFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.add(
-                    &entry.device,
-                    vec![rq::add_fdb(&entry.device, i, entry.mac, entry.destination)],
-                );
+                let via = self.optional_index(entry.via.as_deref(), "underlay interface", &entry.device)?;
+                self.stages.setup.add(&entry.device, vec![rq::add_fdb(entry, i, via)]);
             }
             Op::DeleteFdb { entry } => {
                 let i = self.index_of(&entry.device, "vxlan device", &entry.device)?;
-                self.stages.setup.add(
-                    &entry.device,
-                    vec![rq::delete_fdb(&entry.device, i, entry.mac, entry.destination)],
-                );
+                let via = self.optional_index(entry.via.as_deref(), "underlay interface", &entry.device)?;
+                self.stages
+                    .setup
+                    .add(&entry.device, vec![rq::delete_fdb(entry, i, via)]);
             }
             Op::CreateWireguard { name } => self.create_wireguard(name)?,
             Op::AddAddress {

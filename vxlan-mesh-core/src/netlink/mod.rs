@@ -381,10 +381,12 @@ fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), 
         let mut state = std::mem::take(&mut links.state);
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
+        let addresses = socket.dump_addresses()?;
+        observe::ipv6_addresses(&addresses, &links, &mut state);
         if let Some(link) = &links.wireguard {
             let dump = wireguard::dump(&link.name)?;
             links.wireguard_sessions = dump.peers.clone();
-            state.wireguard = Some(wireguard::observe(link, &socket.dump_addresses()?, dump));
+            state.wireguard = Some(wireguard::observe(link, &addresses, dump));
         }
         state.loop_rules = loop_rules.map(|t| joined(t.join())).transpose()?.flatten();
         let firewall = firewall.map(|t| joined(t.join())).transpose()?.flatten();

@@ -3,17 +3,22 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{
-    AfSpecInet, AfSpecUnspec, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags,
-    LinkInfo, LinkMessage, Prop, Stats64,
+    AfSpecInet, AfSpecInet6, AfSpecUnspec, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage, Prop, Stats64,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage};
 
+use netlink_packet_route::AddressFamily;
+
 use super::wireguard::OwnedLink;
 use crate::diff::State;
+use crate::ipv6::Ipv6Conf;
 use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
 use crate::plan::{Bridge, FdbEntry, MacAddr, Vxlan};
+use crate::port_flags::PortFlags;
 
 /// What one link dump tells about the namespace.
 #[derive(Debug, Default)]
@@ -122,10 +127,9 @@ struct Raw<'a> {
     controller: Option<u32>,
     kind: Option<&'a InfoKind>,
     vxlan: Option<&'a [InfoVxlan]>,
-    isolated: bool,
-    neigh_suppress: bool,
-    port_learning: bool,
+    port_flags: PortFlags,
     arp_accept: bool,
+    ipv6: Ipv6Conf,
     stats: Option<&'a Stats64>,
 }
 
@@ -138,11 +142,11 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
         controller: None,
         kind: None,
         vxlan: None,
-        isolated: false,
-        neigh_suppress: false,
-        // The kernel's default, and what a device that is no bridge port is read as.
-        port_learning: true,
+        // What a device that is no bridge port is read as.
+        port_flags: PortFlags::KERNEL_DEFAULT,
         arp_accept: false,
+        // An interface without IPv6 (the kernel's `ipv6.disable=1`) has nothing to harden.
+        ipv6: Ipv6Conf::HARDENED,
         stats: None,
     };
     for attr in &link.attributes {
@@ -162,12 +166,26 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
             // in the dump.
             LinkAttribute::AfSpecUnspec(specs) => {
                 for spec in specs {
-                    if let AfSpecUnspec::Inet(inet) = spec {
-                        for i in inet {
-                            if let AfSpecInet::DevConf(conf) = i {
-                                r.arp_accept = conf.arp_accept == 1;
+                    match spec {
+                        AfSpecUnspec::Inet(inet) => {
+                            for i in inet {
+                                if let AfSpecInet::DevConf(conf) = i {
+                                    r.arp_accept = conf.arp_accept == 1;
+                                }
                             }
                         }
+                        // And its IPv6 ones (`net.ipv6.conf.<if>.*`).
+                        AfSpecUnspec::Inet6(inet6) => {
+                            for i in inet6 {
+                                if let AfSpecInet6::DevConf(conf) = i {
+                                    r.ipv6.accept_ra = conf.accept_ra != 0;
+                                    r.ipv6.autoconf = conf.autoconf != 0;
+                                    // IN6_ADDR_GEN_MODE_NONE.
+                                    r.ipv6.link_local = conf.addr_gen_mode != 1;
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -177,11 +195,17 @@ fn raw(link: &LinkMessage) -> Raw<'_> {
                         LinkInfo::Kind(k) => r.kind = Some(k),
                         LinkInfo::Data(InfoData::Vxlan(d)) => r.vxlan = Some(d),
                         LinkInfo::PortData(InfoPortData::BridgePort(p)) => {
+                            let f = &mut r.port_flags;
                             for flag in p {
                                 match flag {
-                                    InfoBridgePort::Isolated(b) => r.isolated = *b,
-                                    InfoBridgePort::NeighSupress(b) => r.neigh_suppress = *b,
-                                    InfoBridgePort::Learning(b) => r.port_learning = *b,
+                                    InfoBridgePort::Isolated(b) => f.isolated = *b,
+                                    InfoBridgePort::NeighSupress(b) => f.neigh_suppress = *b,
+                                    InfoBridgePort::Learning(b) => f.learning = *b,
+                                    InfoBridgePort::HairpinMode(b) => f.hairpin = *b,
+                                    InfoBridgePort::UnicastFlood(b) => f.unicast_flood = *b,
+                                    InfoBridgePort::MulticastFlood(b) => f.multicast_flood = *b,
+                                    InfoBridgePort::BroadcastFlood(b) => f.broadcast_flood = *b,
+                                    InfoBridgePort::ProxyARP(b) => f.proxy_arp = *b,
                                     _ => {}
                                 }
                             }
@@ -240,6 +264,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     up,
                     alias: alias.to_string(),
                     arp_accept: r.arp_accept,
+                    ipv6: r.ipv6,
                 });
             }
             (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {
@@ -258,9 +283,8 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     udp_checksum: false,
                     mtu: r.mtu,
                     bridge,
-                    isolated: r.isolated,
-                    neigh_suppress: r.neigh_suppress,
-                    port_learning: r.port_learning,
+                    port_flags: r.port_flags,
+                    ipv6: r.ipv6,
                     up,
                     alias: alias.to_string(),
                 };
@@ -316,6 +340,23 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
     out
 }
 
+/// Marks the owned bridges and VXLAN devices that hold IPv6 addresses (the plan puts none
+/// on them).
+pub(crate) fn ipv6_addresses(dump: &[AddressMessage], links: &Links, state: &mut State) {
+    let holders: std::collections::HashSet<u32> = dump
+        .iter()
+        .filter(|a| a.header.family == AddressFamily::Inet6)
+        .map(|a| a.header.index)
+        .collect();
+    let holds = |name: &str| links.index.get(name).is_some_and(|i| holders.contains(i));
+    for b in &mut state.bridges {
+        b.ipv6.addresses = holds(&b.name);
+    }
+    for v in &mut state.vxlans {
+        v.ipv6.addresses = holds(&v.name);
+    }
+}
+
 fn link_stats(s: &Stats64) -> LinkStats {
     LinkStats {
         rx_bytes: s.rx_bytes,
@@ -333,16 +374,18 @@ fn link_stats(s: &Stats64) -> LinkStats {
 const NUD_NOARP: u16 = 0x40;
 const NUD_PERMANENT: u16 = 0x80;
 
-/// The FDB entries of the owned VXLAN devices that someone configured: every all-zeros
-/// (flooding) entry with a destination, and every static or permanent entry of the device
-/// itself (`bridge fdb add MAC dev DEV dst ... self`) that was not learned. A static entry
-/// the plan does not contain diverts a MAC's frames, so it is drift, removed by apply.
-/// The FDB entries of owned VXLAN devices, as `observe` reads them.
+/// The FDB entries of owned VXLAN devices, as `observe` reads them: every entry of the
+/// devices themselves (`self`), with its destination, VNI, port and underlay interface. In
+/// flood and per-peer modes each is vxlan-mesh's to judge; in evpn mode the diff leaves
+/// them to FRR.
 #[derive(Debug, Default)]
 pub(crate) struct Fdb {
-    /// Flood entries and static or permanent entries someone configured.
+    /// Every all-zeros (flooding) entry, and every static or permanent entry someone
+    /// configured (`bridge fdb add MAC dev DEV dst ... self`): one the plan does not contain
+    /// diverts a MAC's frames, so it is drift, removed by apply.
     pub(crate) configured: Vec<FdbEntry>,
-    /// Entries the device learned from received frames.
+    /// Entries the device learned from received frames, and entries another tool installed
+    /// as learned (`extern_learn`): the diff decides which destinations are still peers.
     pub(crate) learned: Vec<FdbEntry>,
 }
 
@@ -353,6 +396,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
         .iter()
         .filter_map(|v| links.index.get(&v.name).map(|i| (*i, v.name.as_str())))
         .collect();
+    let names: HashMap<u32, &str> = links.index.iter().map(|(n, i)| (*i, n.as_str())).collect();
     let mut out = Fdb::default();
     for n in dump {
         let Some(device) = owned.get(&n.header.ifindex) else {
@@ -360,6 +404,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
         };
         let mut mac = None;
         let mut destination = None;
+        let (mut vni, mut port, mut via) = (None, None, None);
         for attr in &n.attributes {
             match attr {
                 NeighbourAttribute::LinkLayerAddress(bytes) => {
@@ -375,28 +420,36 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
                         _ => None,
                     }
                 }
+                // The kernel reports these only where they differ from the device's own.
+                NeighbourAttribute::Vni(v) => vni = Some(*v),
+                NeighbourAttribute::Port(p) => port = Some(*p),
+                // An index no longer in the link dump keeps a name, so that the entry is
+                // still told apart (and its deletion names the index).
+                NeighbourAttribute::IfIndex(i) => {
+                    via = Some(names.get(i).map_or_else(|| format!("if{i}"), |n| (*n).to_string()))
+                }
                 _ => {}
             }
         }
-        let configured = n.header.flags.contains(NeighbourFlags::Own)
-            && !n.header.flags.contains(NeighbourFlags::ExtLearned)
-            && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
-        // A learned entry sends unicast frames for its MAC to one peer: towards a host that
-        // left the inventory it is a stale tunnel until it ages out (minutes), so it is
-        // observed too; the diff decides which destinations are still peers.
-        let learned = !configured
-            && n.header.flags.contains(NeighbourFlags::Own)
-            && !n.header.flags.contains(NeighbourFlags::ExtLearned);
+        // Entries of the bridge the device is a port of (`master`) are the bridge's.
+        if !n.header.flags.contains(NeighbourFlags::Own) {
+            continue;
+        }
+        let external = n.header.flags.contains(NeighbourFlags::ExtLearned);
+        let configured = !external && u16::from(n.header.state) & (NUD_PERMANENT | NUD_NOARP) != 0;
         if let (Some(mac), Some(destination)) = (mac, destination) {
             let entry = FdbEntry {
                 device: (*device).to_string(),
                 mac,
                 destination,
                 peer: None,
+                vni,
+                port,
+                via,
             };
             if mac == MacAddr::ZERO || configured {
                 out.configured.push(entry);
-            } else if learned {
+            } else {
                 out.learned.push(entry);
             }
         }

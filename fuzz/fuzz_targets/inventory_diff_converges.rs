@@ -88,6 +88,10 @@ fn execute(state: &mut State, change: &Change) {
             state.wireguard = Some(to.clone());
         }
         Change::DeleteWireguard { .. } => state.wireguard = None,
+        // A planned state holds no observed routes, so the diff of two has no route change.
+        Change::RestoreWireguardRoute { .. } | Change::ForeignRoute { .. } => {
+            panic!("a route change between two planned states: {change}")
+        }
     }
 }
 

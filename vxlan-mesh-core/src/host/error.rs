@@ -120,8 +120,8 @@ pub enum HostError {
     /// The teardown of the devices stopped, after FRR's block was removed (if it was).
     #[error("teardown stopped")]
     TeardownStopped {
-        /// What was removed from FRR.
-        frr: Option<BgpChange>,
+        /// What was removed from FRR (boxed: the error stays small on the happy path).
+        frr: Option<Box<BgpChange>>,
         /// Why.
         #[source]
         source: ApplyError,

@@ -322,7 +322,7 @@ pub fn down(ns: &Netns, opts: &Options) -> Result<Report, HostError> {
         frr_record::remove(&record)?;
         let devices =
             netlink::converge_locked(&State::default(), None).map_err(|source| HostError::TeardownStopped {
-                frr: frr.clone(),
+                frr: frr.clone().map(Box::new),
                 source,
             })?;
         Ok(Report { devices, frr })

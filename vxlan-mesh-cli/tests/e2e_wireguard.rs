@@ -659,13 +659,21 @@ fn script(mounts: &HostMounts, netns: &str, script: &Path, key: &Path, verb: &st
 fn reaches(lab: &Lab, from: usize, to: usize) -> bool {
     let hosts = &lab.spec().hosts;
     let target = hosts[to].containers[0].ipv4.unwrap().to_string();
-    lab.exec(
-        &hosts[from].containers[0].netns,
-        &["ping", "-c", "2", "-i", "0.2", "-W", "1", &target],
-    )
-    .unwrap()
-    .status
-    .success()
+    // Up to 8 s, not one try: the first packet may start a WireGuard handshake, which is
+    // retried after 5 s when it crossed the peer's (longer than an ARP resolution waits).
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(8) {
+        let ping = ["ping", "-c", "1", "-W", "2", target.as_str()];
+        if lab
+            .exec(&hosts[from].containers[0].netns, &ping)
+            .unwrap()
+            .status
+            .success()
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Every attribute `wg` reports of the interface and its peers is compared: a preshared key

@@ -246,6 +246,22 @@ impl Lab {
                 .map(|(p, _)| *p)
                 .collect();
             let second = run_probes(&retry, 2)?;
+            // A last chance for what still fails, for as long as a WireGuard handshake may
+            // take: sessions start on the first packet, and a handshake that crossed the
+            // peer's is retried only after 5 s (REKEY_TIMEOUT), longer than the containers'
+            // ARP resolution waits.
+            let late: Vec<usize> = second
+                .iter()
+                .enumerate()
+                .filter(|(_, ok)| !**ok)
+                .map(|(i, _)| i)
+                .collect();
+            let late_probes: Vec<(&Container, IpAddr)> = late.iter().map(|&i| retry[i]).collect();
+            let third = run_probes_until(&late_probes, LAST_CHANCE_S)?;
+            let mut second = second;
+            for (i, ok) in late.into_iter().zip(third) {
+                second[i] = ok;
+            }
             let mut retried = retry.iter().zip(second);
             for (((src, addr), dst), ok) in probes.iter().zip(&probed).zip(first) {
                 // `retry` holds the failed probes in order, so it advances on failures only.
@@ -536,12 +552,39 @@ impl Lab {
 /// that joined the source's namespace (the child inherits it: no `ip netns exec` per probe).
 /// Returns whether each probe was answered within `wait_s` seconds.
 fn run_probes(probes: &[(&Container, IpAddr)], wait_s: u32) -> Result<Vec<bool>, LabError> {
-    let wait = wait_s.to_string();
+    ping_each(probes, &["-c", "1", "-W", &wait_s.to_string()])
+}
+
+/// Seconds the last round of [`Lab::ping_matrix`] gives each probe that still fails.
+const LAST_CHANCE_S: u32 = 9;
+
+/// Pings each probe again and again (each ping waiting 2 s, an ARP resolution failing
+/// after 3) until a reply or `deadline_s`: whether each got one.
+fn run_probes_until(probes: &[(&Container, IpAddr)], deadline_s: u32) -> Result<Vec<bool>, LabError> {
+    let start = std::time::Instant::now();
+    let mut ok = vec![false; probes.len()];
+    while start.elapsed().as_secs() < u64::from(deadline_s) {
+        let left: Vec<usize> = (0..probes.len()).filter(|&i| !ok[i]).collect();
+        if left.is_empty() {
+            break;
+        }
+        let again: Vec<(&Container, IpAddr)> = left.iter().map(|&i| probes[i]).collect();
+        for (i, got) in left.into_iter().zip(run_probes(&again, 2)?) {
+            ok[i] = got;
+        }
+    }
+    Ok(ok)
+}
+
+/// `ping -n -q ARGS ADDRESS` from each probe's container; whether it got a reply.
+fn ping_each(probes: &[(&Container, IpAddr)], args: &[&str]) -> Result<Vec<bool>, LabError> {
     parallel_map(probes, |(src, addr)| {
         let addr = addr.to_string();
         let status = crate::run_in_netns(&src.netns, || {
             std::process::Command::new("ping")
-                .args(["-n", "-q", "-c", "1", "-W", &wait, &addr])
+                .args(["-n", "-q"])
+                .args(args)
+                .arg(&addr)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

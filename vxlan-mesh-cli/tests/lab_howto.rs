@@ -119,7 +119,17 @@ fn an_encrypted_labs_printed_wg_and_status_reach_its_wireguard_go() {
         let (code, text) = run(&commands, host, "wg", "");
         assert_eq!(code, Some(0), "{text}");
         assert!(text.contains("interface: vxmwg0") && text.contains("peer: "), "{text}");
-        let (code, text) = run(&commands, host, "status", "");
+        // Exit 3 until the first WireGuard handshake completes (the hardened overlay sends
+        // nothing at link-up, so a session starts with the first packet, and a handshake
+        // that crossed the peer's is retried after 5 s).
+        let start = std::time::Instant::now();
+        let (code, text) = loop {
+            let (code, text) = run(&commands, host, "status", "");
+            if code != Some(3) || start.elapsed() > std::time::Duration::from_secs(20) {
+                break (code, text);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        };
         assert_eq!(code, Some(0), "{text}");
         assert!(text.contains("converged"), "{text}");
     }

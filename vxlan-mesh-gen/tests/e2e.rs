@@ -265,7 +265,7 @@ fn networkd_sync_does_not_adopt_a_foreign_bridge() {
     let details = exec_expect(&lab, ns, &["ip", "-d", "link", "show", "dev", &bridge], 0);
     assert!(!details.contains("alias vxlan-mesh"), "the sync marked it:\n{details}");
 
-    let script = root.join("usr/local/sbin/vxlan-mesh.sh");
+    let script = root.join("etc/vxlan-mesh/vxlan-mesh.sh");
     exec_expect(&lab, ns, &["sh", script.to_str().unwrap(), "stop"], 0);
     let port = exec_expect(&lab, ns, &["ip", "-d", "link", "show", "dev", "vxmxctr0"], 0);
     assert!(

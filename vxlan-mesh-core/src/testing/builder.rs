@@ -165,9 +165,9 @@ impl FleetBuilder {
     }
 
     /// Adds `count` numbered hosts, numbered on from the largest number so far.
-    pub fn hosts(self, count: u32) -> Self {
+    pub fn hosts(self, count: usize) -> Self {
         let first = self.hosts.iter().filter_map(|(n, _)| *n).max().unwrap_or(0) + 1;
-        let numbers: Vec<u32> = (first..first + count).collect();
+        let numbers: Vec<u32> = (first..).take(count).collect();
         self.numbered(&numbers)
     }
 
@@ -230,9 +230,9 @@ impl FleetBuilder {
         self.wireguard()
     }
 
-    /// The hosts' WireGuard public keys, in the order the hosts were added (also for hosts
-    /// added later); implies [`wireguard`](FleetBuilder::wireguard). A test may give any
-    /// text, valid or not.
+    /// The WireGuard public keys of the hosts added so far, in their order (extra keys are
+    /// ignored); implies [`wireguard`](FleetBuilder::wireguard). A test may give any text,
+    /// valid or not.
     pub fn public_keys<S: AsRef<str>>(mut self, keys: &[S]) -> Self {
         for ((_, h), key) in self.hosts.iter_mut().zip(keys) {
             h.public_key = Some(key.as_ref().into());

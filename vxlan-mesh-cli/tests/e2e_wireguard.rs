@@ -14,9 +14,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_lab::{names, Lab};
 
+use common::lab::lab_for;
 use common::{promtool_check_metrics, text as show, value, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
@@ -83,11 +83,6 @@ fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
 fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
     let public: Vec<&str> = keys.iter().take(hosts).map(|(_, p)| p.as_str()).collect();
     common::encrypted_inventory(&public, mode, v6)
-}
-
-fn lab_for(text: &str, tag: &str) -> Lab {
-    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
-    Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(tag)).unwrap()).unwrap()
 }
 
 /// Applies on the first `hosts` hosts of the lab; each must succeed.
@@ -203,7 +198,7 @@ fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
     let keys = keygen(&dir, 4);
     let text = inventory_in(&keys, 4, mode, v6);
     let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
+    let lab = lab_for(&text, 3, tag);
     let mounts = HostMounts::new(&lab);
     count_underlay(&lab, v6);
 
@@ -287,7 +282,7 @@ impl Mesh {
         let keys = keygen(&dir, 3);
         let text = inventory(&keys, 3, "flood");
         let inventory = dir.write("inventory.toml", &text);
-        let lab = lab_for(&text, tag);
+        let lab = lab_for(&text, 3, tag);
         let mounts = HostMounts::new(&lab);
         apply(&lab, &mounts, &inventory, &keys, 3);
         lab.attach_containers().unwrap();
@@ -428,7 +423,7 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
     let three = dir.write("three.toml", &inventory(&keys, 3, "flood"));
     let four_text = inventory(&keys, 4, "flood");
     let four = dir.write("four.toml", &four_text);
-    let lab = lab_for(&four_text, tag);
+    let lab = lab_for(&four_text, 3, tag);
     let mounts = HostMounts::new(&lab);
     apply(&lab, &mounts, &three, &keys, 3);
     // The fourth host has no bridge yet: attach the others' containers only.
@@ -768,7 +763,7 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
     let keys = keygen(&dir, 3);
     let text = inventory(&keys, 3, "flood");
     let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
+    let lab = lab_for(&text, 3, tag);
     let mounts = HostMounts::new(&lab);
     let hosts = &lab.spec().hosts;
     // What apply's first step runs, and nothing after it.

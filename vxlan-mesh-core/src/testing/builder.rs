@@ -137,7 +137,16 @@ impl FleetBuilder {
         self
     }
 
-    /// The container MTU of every network.
+    /// Changes network `name`, which must have been added.
+    pub fn edit_network(mut self, name: &str, change: impl FnOnce(&mut NetworkSpec)) -> Self {
+        match self.inventory.networks.iter_mut().find(|n| n.name == name) {
+            Some(n) => change(n),
+            None => panic!("FleetBuilder::edit_network: no network `{name}` yet"),
+        }
+        self
+    }
+
+    /// The container MTU of every network that sets none of its own.
     pub fn mtu(mut self, mtu: u32) -> Self {
         self.mtu = Some(mtu);
         self
@@ -424,12 +433,14 @@ mod tests {
             .network("lan", 1000, "vxbr0")
             .network("dmz", 5000, "vxdmz")
             .mtu(1400)
+            .edit_network("dmz", |n| n.mtu = Some(1300))
             .hosts(3)
             .edit_host("h1", |h| h.device = Some("ul0".into()));
         let inv = b.inventory();
         assert_eq!(Inventory::from_toml_str(&b.toml()).unwrap(), inv);
         assert_eq!(inv.loop_prevention, Some(LoopPrevention::Ebtables));
-        assert!(inv.networks.iter().all(|n| n.mtu == Some(1400)));
+        let mtus: Vec<_> = inv.networks.iter().map(|n| n.mtu).collect();
+        assert_eq!(mtus, [Some(1400), Some(1300)]);
         assert_eq!(inv.hosts[0].device.as_deref(), Some("ul0"));
         b.fleet();
     }

@@ -63,17 +63,7 @@ pub struct FleetBuilder {
 impl Default for FleetBuilder {
     fn default() -> Self {
         FleetBuilder {
-            inventory: Inventory {
-                port: None,
-                mode: None,
-                loop_prevention: None,
-                firewall: None,
-                encryption: None,
-                wireguard: None,
-                evpn: None,
-                networks: Vec::new(),
-                hosts: Vec::new(),
-            },
+            inventory: Inventory::empty(),
             hosts: Vec::new(),
             prefix: None,
             base: None,
@@ -227,9 +217,7 @@ impl FleetBuilder {
 
     /// `encryption = "wireguard"` with the inner addresses from `prefix`.
     pub fn wireguard_prefix(self, prefix: &str) -> Self {
-        let prefix: Prefix = prefix
-            .parse()
-            .unwrap_or_else(|e| panic!("FleetBuilder::wireguard_prefix: `{prefix}`: {e}"));
+        let prefix = parse_prefix("wireguard_prefix", prefix);
         self.wireguard_settings(|w| w.prefix = Some(prefix))
     }
 
@@ -252,9 +240,7 @@ impl FleetBuilder {
     /// `mode = "evpn"`, every host's address in `underlay_prefix`; the first host reflects
     /// routes unless [`route_reflectors`](FleetBuilder::route_reflectors) names others.
     pub fn evpn(self, underlay_prefix: &str) -> Self {
-        let prefix: Prefix = underlay_prefix
-            .parse()
-            .unwrap_or_else(|e| panic!("FleetBuilder::evpn: `{underlay_prefix}`: {e}"));
+        let prefix = parse_prefix("evpn", underlay_prefix);
         self.evpn_settings(|e| e.underlay_prefix = Some(prefix))
     }
 
@@ -334,6 +320,12 @@ fn host(name: &str, address: IpAddr) -> HostSpec {
         persistent_keepalive: None,
         route_reflector: None,
     }
+}
+
+/// `text` as a prefix; a panic naming the builder's `method` if it is none.
+fn parse_prefix(method: &str, text: &str) -> Prefix {
+    text.parse()
+        .unwrap_or_else(|e| panic!("FleetBuilder::{method}: `{text}`: {e}"))
 }
 
 /// Whether `a` is in a documentation range this builder hands out.

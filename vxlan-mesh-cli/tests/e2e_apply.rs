@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use vxlan_mesh_lab::Lab;
 
-use common::lab::{lab_cli as cli, lab_for};
+use common::lab::{assert_full, lab_cli as cli, lab_for};
 use common::{text as show, Scratch};
 
 /// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay. Hosts `lxd1`… at
@@ -285,6 +285,5 @@ fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
     assert!(pending_ops(&lab, &host.netns, &inv).is_empty());
     let check = lab.loop_check(Duration::from_secs(2)).unwrap();
     assert!(!check.storm, "{check:?}");
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }

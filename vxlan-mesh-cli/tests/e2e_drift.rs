@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use vxlan_mesh_lab::Lab;
 
-use common::lab::{lab_cli as cli, lab_for};
+use common::lab::{assert_full, lab_cli as cli, lab_for};
 use common::{text as show, Scratch};
 
 fn apply_all(lab: &Lab, inventory: &Path) {
@@ -111,8 +111,7 @@ fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
     ] {
         assert!(port.contains(word), "{word}: {port}");
     }
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }
 
 /// The MAC address of a container's interface.
@@ -255,6 +254,5 @@ fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_re
     apply_all(&lab, &inv);
     all_converged(&lab, &inv);
     assert_eq!(ipv6_from_overlay(&lab, &h.netns).trim(), "");
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }

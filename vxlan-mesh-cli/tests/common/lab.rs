@@ -36,3 +36,9 @@ pub fn lab_cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Outpu
     argv.extend_from_slice(args);
     lab.exec(netns, &argv).unwrap()
 }
+
+/// Checks that every container of `lab` reaches every other; panics with the matrix.
+pub fn assert_full(lab: &Lab) {
+    let matrix = lab.ping_matrix().unwrap();
+    assert!(matrix.is_full(), "{}", matrix.render_text());
+}

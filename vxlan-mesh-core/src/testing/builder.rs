@@ -187,6 +187,19 @@ impl FleetBuilder {
         self
     }
 
+    /// Adds `count` hosts named `a`, `b`, `c`, … (at most 26), numbered from 1 in that order
+    /// for their addresses, with no explicit id.
+    pub fn lettered(mut self, count: usize) -> Self {
+        if count > 26 {
+            panic!("FleetBuilder::lettered: {count} hosts, but there are 26 letters");
+        }
+        for (n, letter) in (1..).zip('a'..='z').take(count) {
+            self.hosts
+                .push((Some(n), host(&letter.to_string(), IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+        }
+        self
+    }
+
     /// Adds host `name` at `address` (in a documentation range), with no explicit id.
     pub fn host(mut self, name: &str, address: &str) -> Self {
         self.hosts.push((None, host(name, documentation_address(address))));
@@ -395,6 +408,24 @@ mod tests {
         );
         assert_eq!(inv.networks.len(), 1, "the default network");
         assert_eq!((inv.networks[0].name.as_str(), inv.networks[0].vni), ("lan", 100));
+    }
+
+    #[test]
+    fn lettered_hosts_have_no_explicit_id() {
+        let inv = FleetBuilder::new().ipv6(true).lettered(3).inventory();
+        let hosts: Vec<_> = inv
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.address.to_string(), h.id))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("a", "2001:db8::1".into(), None),
+                ("b", "2001:db8::2".into(), None),
+                ("c", "2001:db8::3".into(), None)
+            ]
+        );
     }
 
     #[test]

@@ -113,12 +113,12 @@ fn render_script(ns: &str, inventory: &Path, host: &str, dir: &Path) -> std::pat
 /// Hosts `a`, `b`, `c` at `192.0.2.1`… (`2001:db8::1`… with `v6`) on network `lan` (VNI 100)
 /// in `mode` (a mode or a per-peer loop prevention).
 fn inventory_text(mode: &str, v6: bool, firewall: bool) -> String {
-    let base = if v6 { "2001:db8::" } else { "192.0.2." };
-    let mut fleet = FleetBuilder::new().layout(mode).firewall(firewall);
-    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
-        fleet = fleet.host(name, &format!("{base}{}", i + 1));
-    }
-    fleet.toml()
+    FleetBuilder::new()
+        .layout(mode)
+        .firewall(firewall)
+        .ipv6(v6)
+        .lettered(3)
+        .toml()
 }
 
 /// Frames from the stranger's MAC counted at the container interface's ingress hook, before

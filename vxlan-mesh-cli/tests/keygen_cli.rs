@@ -82,11 +82,7 @@ fn keygen_refuses_to_overwrite_a_key_without_force() {
 
 /// An encrypted two-host inventory whose hosts have the public keys `a` and `b`.
 fn inventory(dir: &Scratch, a: &str, b: &str) -> String {
-    let text = FleetBuilder::new()
-        .host("a", "192.0.2.1")
-        .host("b", "192.0.2.2")
-        .public_keys(&[a, b])
-        .toml();
+    let text = FleetBuilder::new().lettered(2).public_keys(&[a, b]).toml();
     dir.write("inventory.toml", &text).to_str().unwrap().to_string()
 }
 

@@ -386,6 +386,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Name, address and id of every host.
+    fn hosts(inv: &Inventory) -> Vec<(&str, String, Option<u32>)> {
+        inv.hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.address.to_string(), h.id))
+            .collect()
+    }
+
     #[test]
     fn numbered_hosts_take_the_base_plus_their_number_and_explicit_ids() {
         let inv = FleetBuilder::new()
@@ -393,13 +401,8 @@ mod tests {
             .names("lxd")
             .numbered(&[1, 2, 4])
             .inventory();
-        let hosts: Vec<_> = inv
-            .hosts
-            .iter()
-            .map(|h| (h.name.as_str(), h.address.to_string(), h.id))
-            .collect();
         assert_eq!(
-            hosts,
+            hosts(&inv),
             [
                 ("lxd1", "198.51.100.1".to_string(), Some(1)),
                 ("lxd2", "198.51.100.2".to_string(), Some(2)),
@@ -413,13 +416,8 @@ mod tests {
     #[test]
     fn lettered_hosts_have_no_explicit_id() {
         let inv = FleetBuilder::new().ipv6(true).lettered(3).inventory();
-        let hosts: Vec<_> = inv
-            .hosts
-            .iter()
-            .map(|h| (h.name.as_str(), h.address.to_string(), h.id))
-            .collect();
         assert_eq!(
-            hosts,
+            hosts(&inv),
             [
                 ("a", "2001:db8::1".into(), None),
                 ("b", "2001:db8::2".into(), None),

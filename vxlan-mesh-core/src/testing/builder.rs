@@ -23,7 +23,8 @@ const V6_BASE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0);
 /// [`fleet`](FleetBuilder::fleet)). Not part of the stable API.
 ///
 /// Numbered hosts ([`hosts`](FleetBuilder::hosts), [`numbered`](FleetBuilder::numbered)) are
-/// named `h1`, `h2`, … (see [`names`](FleetBuilder::names)), have `id = N`, and the address
+/// named `h1`, `h2`, … (see [`names`](FleetBuilder::names)) and have `id = N`; lettered ones
+/// ([`lettered`](FleetBuilder::lettered)) are `a`, `b`, … with no id. Both get the address
 /// `N` past the underlay base (192.0.2.0 unless [`underlay`](FleetBuilder::underlay) or
 /// [`ipv6`](FleetBuilder::ipv6) say otherwise; the base is applied when the inventory is
 /// built, so the order of those calls does not matter). Without a

@@ -171,14 +171,20 @@ prop_compose! {
         // At least 4 digits, so that a VNI cannot be mistaken for a digit of the script itself.
         vni in 1000u32..100_000,
         explicit_ids in any::<bool>(),
+        // In clear, over WireGuard, or evpn (IPv4 VTEPs: FRR 8.4 has no IPv6 ones).
+        kind in prop::sample::select(vec!["clear", "wireguard", "evpn"]),
     ) -> Inventory {
-        let mut fleet = FleetBuilder::new().port(port).firewall(firewall).ipv6(v6);
+        let mut fleet = FleetBuilder::new().port(port).firewall(firewall).ipv6(v6 && kind != "evpn");
         // Only per-peer mode takes the key: in flood mode validation refuses it.
-        fleet = match (per_peer, ebtables) {
-            (true, true) => fleet.loop_prevention(LoopPrevention::Ebtables),
-            (true, false) => fleet.loop_prevention(LoopPrevention::Isolation),
-            (false, _) => fleet.mode(Mode::Flood),
+        fleet = match (kind, per_peer, ebtables) {
+            ("evpn", _, _) => fleet.evpn("192.0.2.0/24"),
+            (_, true, true) => fleet.loop_prevention(LoopPrevention::Ebtables),
+            (_, true, false) => fleet.loop_prevention(LoopPrevention::Isolation),
+            (_, false, _) => fleet.mode(Mode::Flood),
         };
+        if kind == "wireguard" {
+            fleet = fleet.wireguard();
+        }
         let device = device.filter(|d| !bridges.contains(d));
         let mut bridges = bridges.into_iter();
         fleet = fleet.network("net-1", vni, &bridges.next().unwrap());

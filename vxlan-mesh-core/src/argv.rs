@@ -460,7 +460,7 @@ fn set_link(name: &str, s: &LinkSettings) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::{diff, State};
+    use crate::diff::{diff, Observed};
     use crate::plan::Bridge;
 
     #[test]
@@ -509,7 +509,7 @@ mod tests {
         let Some(plan) = plan else {
             unreachable!("valid example")
         };
-        let changes = diff(&plan.state(), &State::default()).unwrap_or_default();
+        let changes = diff(&plan.state(), &Observed::default()).unwrap_or_default();
         let cmds = for_changes(&changes);
         let pos = |needle: &str| cmds.iter().position(|c| c.contains(needle));
         let add = pos("type vxlan id").unwrap_or(usize::MAX);

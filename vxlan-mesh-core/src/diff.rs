@@ -736,9 +736,10 @@ fn wireguard_delta(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<String> 
 /// then apply restores it, unless other changes (the interface brought up, its address
 /// set) bring it back anyway.
 fn wireguard_routes(want: &WireguardPlan, observed: &Observed) -> Vec<Change> {
-    let addressed = observed.wireguard.as_ref().is_some_and(|h| {
-        h.interface == want.interface && h.up && h.address == Some((want.address, want.prefix_len))
-    });
+    let addressed = observed
+        .wireguard
+        .as_ref()
+        .is_some_and(|h| h.interface == want.interface && h.up && h.address == Some((want.address, want.prefix_len)));
     let mut changes = Vec::new();
     let mut missing = None;
     for found in &observed.wireguard_routes {

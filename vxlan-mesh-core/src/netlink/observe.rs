@@ -516,6 +516,58 @@ mod tests {
     }
 
     #[test]
+    fn attributes_the_kernel_leaves_out_are_none_and_drift_named_unset() {
+        let plan = crate::testing::two_hosts().plan("a").unwrap();
+        let want = plan.vxlans().next().unwrap().clone();
+        let mut link = LinkMessage::default();
+        link.header.index = 7;
+        link.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
+        // As `ip link add NAME type vxlan id VNI` makes it: no local address (the kernel
+        // then reports none), and here no port either.
+        link.attributes = vec![
+            LinkAttribute::IfName(want.name.clone()),
+            LinkAttribute::IfAlias(want.alias.clone()),
+            LinkAttribute::Mtu(want.mtu),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Vxlan),
+                LinkInfo::Data(InfoData::Vxlan(vec![
+                    InfoVxlan::Id(want.vni),
+                    InfoVxlan::Learning(want.learning),
+                    InfoVxlan::UDPCsum(want.udp_checksum),
+                ])),
+            ]),
+        ];
+        let observed = links(&[link]).state;
+        let have = &observed.vxlans[0];
+        assert_eq!((have.vni, have.local, have.port), (Some(want.vni), None, None));
+
+        let changes = crate::diff(&plan.state(), &observed).unwrap();
+        let recreate = changes
+            .iter()
+            .find_map(|c| match c {
+                crate::Change::RecreateVxlan { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(recreate, ["local unset", "port unset"]);
+        let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert!(
+            text.contains(&format!(
+                "recreate vxlan {} (local unset, port unset: cannot change in place)",
+                want.name
+            )),
+            "{text:?}"
+        );
+        // `status --format json` prints the changes: absent values are `null`, never made up.
+        let json = serde_json::to_string(&changes).unwrap();
+        assert!(!json.contains("0.0.0.0") && !json.contains("\"port\":0"), "{json}");
+        assert!(
+            json.contains("\"local\":null") && json.contains("\"port\":null"),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn alias_parts() {
         assert_eq!(parse_alias("vxlan-mesh:lan"), ("lan".to_string(), None));
         assert_eq!(

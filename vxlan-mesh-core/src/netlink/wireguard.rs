@@ -312,7 +312,10 @@ mod tests {
         assert_eq!(dump.public_key.map(|k| k.to_string()), Some(PUBLIC.into()));
         assert_eq!((dump.listen_port, dump.fwmark, dump.has_private_key), (51820, 0, true));
         let first = &dump.peers[0];
-        assert_eq!(first.peer.endpoint.to_string(), "192.0.2.2:51820");
+        assert_eq!(
+            first.peer.endpoint.map(|e| e.to_string()),
+            Some("192.0.2.2:51820".into())
+        );
         assert_eq!(first.peer.allowed_ips[0].to_string(), "10.213.0.2/32");
         assert_eq!(first.peer.persistent_keepalive, Some(25));
         assert_eq!(
@@ -322,6 +325,7 @@ mod tests {
         assert_eq!((first.rx_bytes, first.tx_bytes), (1234, 5678));
         let second = &dump.peers[1];
         assert_eq!(second.latest_handshake, None);
+        assert_eq!(second.peer.endpoint, None);
         assert!(second.peer.allowed_ips.is_empty());
         assert!(!first.peer.preshared_key && second.peer.preshared_key);
         assert!(!format!("{dump:?}").contains(PRIVATE));
@@ -332,6 +336,69 @@ mod tests {
         let dump = parse_dump("(none)\t(none)\t40000\t0x2a\n").unwrap();
         assert_eq!((dump.has_private_key, dump.public_key, dump.fwmark), (false, None, 42));
         assert!(dump.peers.is_empty());
+    }
+
+    /// Host `a` of an encrypted two-host fleet: its WireGuard interface as planned.
+    fn planned() -> WireguardPlan {
+        let mut text =
+            String::from("encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+        for (name, last, key) in [("a", 1, PUBLIC), ("b", 2, PEER)] {
+            text.push_str(&format!(
+                "[[hosts]]\nname = \"{name}\"\naddress = \"192.0.2.{last}\"\npublic-key = \"{key}\"\n"
+            ));
+        }
+        let fleet = crate::Inventory::from_toml_str(&text).unwrap().validate().unwrap();
+        fleet.plan("a").unwrap().wireguard.unwrap()
+    }
+
+    #[test]
+    fn what_the_interface_lacks_is_observed_as_none_and_is_drift_named_unset() {
+        let want = planned();
+        let link = OwnedLink {
+            name: want.interface.clone(),
+            index: 9,
+            mtu: want.mtu,
+            up: true,
+            alias: want.alias.clone(),
+        };
+        // No private key (so no public key), the planned peer without an endpoint, and no
+        // address at all.
+        let dump = parse_dump(&format!(
+            "(none)\t(none)\t{}\toff\n{PEER}\t(none)\t(none)\t{}\t0\t0\t0\toff\n",
+            want.listen_port, want.peers[0].allowed_ips[0]
+        ))
+        .unwrap();
+        let have = observe(&link, &[], dump);
+        assert_eq!((have.public_key, have.address), (None, None));
+        assert_eq!(have.peers[0].endpoint, None);
+
+        let desired = crate::State {
+            wireguard: Some(want.clone()),
+            ..crate::State::default()
+        };
+        let mut observed = Observed::default();
+        observed.wireguard = Some(have);
+        let changes = crate::diff(&desired, &observed).unwrap();
+        let [change @ crate::Change::UpdateWireguard { .. }] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        let text = change.to_string();
+        for words in [
+            format!("address unset -> {}/{}", want.address, want.prefix_len),
+            format!("key unset -> {PUBLIC}"),
+            "update peer b (endpoint unset)".to_string(),
+        ] {
+            assert!(text.contains(&words), "{words:?} not in {text:?}");
+        }
+        // Nothing made up reaches the JSON `status` prints either.
+        let json = serde_json::to_string(&changes).unwrap();
+        for sentinel in ["0.0.0.0", ":0\"", &crate::wireguard::encode_key(&[0; 32])] {
+            assert!(!json.contains(sentinel), "{sentinel} in {json}");
+        }
+        assert!(
+            json.contains("\"public_key\":null") && json.contains("\"endpoint\":null"),
+            "{json}"
+        );
     }
 
     #[test]

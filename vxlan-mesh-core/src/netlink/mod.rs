@@ -57,7 +57,7 @@ pub mod fuzzing {
     use netlink_packet_route::link::LinkMessage;
     use netlink_packet_route::neighbour::NeighbourMessage;
 
-    use crate::diff::{Observed, Table};
+    use crate::diff::{Observed, ObservedWireguard, Table};
 
     /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
     pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> Observed {
@@ -67,6 +67,23 @@ pub mod fuzzing {
         state.fdb = fdb.configured;
         state.learned = fdb.learned;
         state
+    }
+
+    /// The owned WireGuard interface `name` (no address) as observed from the text of its
+    /// `wg show NAME dump`; `None` when the text is not in that form.
+    pub fn observed_wireguard(name: &str, dump: &str) -> Option<ObservedWireguard> {
+        let link = super::wireguard::OwnedLink {
+            name: name.to_string(),
+            index: 1,
+            mtu: 1420,
+            up: true,
+            alias: crate::wireguard::owner_alias(),
+        };
+        Some(super::wireguard::observe(
+            &link,
+            &[],
+            super::wireguard::parse_dump(dump).ok()?,
+        ))
     }
 
     /// The owned table as read from `nft -j list table inet vxlan_mesh`.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 mod observed;
 
-pub use observed::{Observed, ObservedVxlan, ObservedWireguard};
+pub use observed::{InterfaceAddress, Observed, ObservedVxlan, ObservedWireguard};
 
 use crate::names::shown;
 use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
@@ -686,13 +686,11 @@ pub(crate) fn peer_delta<'a>(from: &'a ObservedWireguard, to: &'a WireguardPlan)
 /// What differs between an observed and a wanted WireGuard interface, in words.
 fn wireguard_delta(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<String> {
     let mut d = link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias));
-    if from.address != Some((to.address, to.prefix_len)) {
+    let wanted = InterfaceAddress::new(to.address, to.prefix_len);
+    if from.address != Some(wanted) {
         d.push(format!(
-            "address {} -> {}/{}",
-            from.address
-                .map_or_else(|| UNSET.to_string(), |(a, len)| format!("{a}/{len}")),
-            to.address,
-            to.prefix_len
+            "address {} -> {wanted}",
+            from.address.map_or_else(|| UNSET.to_string(), |a| a.to_string())
         ));
     }
     if from.listen_port != to.listen_port {
@@ -736,10 +734,9 @@ fn wireguard_delta(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<String> 
 /// then apply restores it, unless other changes (the interface brought up, its address
 /// set) bring it back anyway.
 fn wireguard_routes(want: &WireguardPlan, observed: &Observed) -> Vec<Change> {
-    let addressed = observed
-        .wireguard
-        .as_ref()
-        .is_some_and(|h| h.interface == want.interface && h.up && h.address == Some((want.address, want.prefix_len)));
+    let addressed = observed.wireguard.as_ref().is_some_and(|h| {
+        h.interface == want.interface && h.up && h.address == Some(InterfaceAddress::new(want.address, want.prefix_len))
+    });
     let mut changes = Vec::new();
     let mut missing = None;
     for found in &observed.wireguard_routes {

@@ -121,7 +121,7 @@ pub mod wireguard;
 
 pub use address::Family;
 pub use diff::{diff, ChainPolicy, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
-pub use diff::{Observed, ObservedVxlan, ObservedWireguard};
+pub use diff::{InterfaceAddress, Observed, ObservedVxlan, ObservedWireguard};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
 pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};

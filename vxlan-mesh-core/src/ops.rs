@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{peer_delta, Change, ObservedVxlan, ObservedWireguard};
+use crate::diff::{peer_delta, Change, InterfaceAddress, ObservedVxlan, ObservedWireguard};
 use crate::ipv6::Ipv6Conf;
 use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
 use crate::port_flags::{PortFlag, PortFlags};
@@ -558,9 +558,9 @@ fn update_wireguard(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<Op> {
     if from.listen_port != to.listen_port || from.public_key != Some(to.public_key) || from.fwmark != to.fwmark {
         v.push(configure_wireguard(to));
     }
-    if from.address != Some((to.address, to.prefix_len)) {
-        if let Some((had, len)) = from.address {
-            v.push(address_op(from.interface.clone(), had, len, false));
+    if from.address != Some(InterfaceAddress::new(to.address, to.prefix_len)) {
+        if let Some(had) = from.address {
+            v.push(address_op(from.interface.clone(), had.address, had.prefix_len, false));
         }
         v.push(address(to, true));
     }

@@ -503,26 +503,6 @@ pub struct ObservedWireguardPeer {
     pub preshared_key: bool,
 }
 
-impl ObservedWireguardPeer {
-    /// A peer with this key and nothing else: no endpoint, no allowed IPs, no keepalive, no
-    /// preshared key (what `wg` lists for a peer only named).
-    ///
-    /// ```
-    /// use vxlan_mesh_core::{ObservedWireguardPeer, PublicKey};
-    /// let peer = ObservedWireguardPeer::new(PublicKey([7; 32]));
-    /// assert_eq!(peer.endpoint, None);
-    /// ```
-    pub fn new(public_key: PublicKey) -> ObservedWireguardPeer {
-        ObservedWireguardPeer {
-            public_key,
-            endpoint: None,
-            allowed_ips: Vec::new(),
-            persistent_keepalive: None,
-            preshared_key: false,
-        }
-    }
-}
-
 /// The peer exactly as planned.
 impl From<&WireguardPeer> for ObservedWireguardPeer {
     fn from(p: &WireguardPeer) -> ObservedWireguardPeer {

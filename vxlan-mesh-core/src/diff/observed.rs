@@ -149,9 +149,10 @@ pub struct ObservedWireguard {
     pub interface: String,
     /// Its public key; `None` when it has no private key (a device just created).
     pub public_key: Option<PublicKey>,
-    /// Its address and prefix length (the first that is not IPv6 link-local); `None` when
-    /// it has none.
-    pub address: Option<(IpAddr, u8)>,
+    /// Its address (the first that is not IPv6 link-local); `None` when it has none (then
+    /// its JSON has neither `address` nor `prefix_len`).
+    #[serde(flatten, default)]
+    pub address: Option<InterfaceAddress>,
     /// UDP port it listens on.
     pub listen_port: u16,
     /// Firewall mark on its own packets (0: none, as `wg` reports `off`).
@@ -173,7 +174,10 @@ impl From<&WireguardPlan> for ObservedWireguard {
         ObservedWireguard {
             interface: w.interface.clone(),
             public_key: Some(w.public_key),
-            address: Some((w.address, w.prefix_len)),
+            address: Some(InterfaceAddress {
+                address: w.address,
+                prefix_len: w.prefix_len,
+            }),
             listen_port: w.listen_port,
             fwmark: w.fwmark,
             mtu: w.mtu,
@@ -181,5 +185,33 @@ impl From<&WireguardPlan> for ObservedWireguard {
             alias: w.alias.clone(),
             peers: w.peers.iter().map(ObservedWireguardPeer::from).collect(),
         }
+    }
+}
+
+/// An address of an interface, with the length of the prefix it was set with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InterfaceAddress {
+    /// The address.
+    pub address: IpAddr,
+    /// The prefix length.
+    pub prefix_len: u8,
+}
+
+impl InterfaceAddress {
+    /// `address`/`prefix_len`.
+    ///
+    /// ```
+    /// let a = vxlan_mesh_core::InterfaceAddress::new("10.213.0.1".parse().unwrap(), 16);
+    /// assert_eq!(a.to_string(), "10.213.0.1/16");
+    /// ```
+    pub fn new(address: IpAddr, prefix_len: u8) -> InterfaceAddress {
+        InterfaceAddress { address, prefix_len }
+    }
+}
+
+impl std::fmt::Display for InterfaceAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
     }
 }

@@ -19,7 +19,7 @@ use super::external;
 use super::socket::Socket;
 use super::ApplyError;
 use crate::argv::{self, Program};
-use crate::diff::{Observed, ObservedWireguard};
+use crate::diff::{InterfaceAddress, Observed, ObservedWireguard};
 use crate::plan::WireguardPlan;
 use crate::wireguard::{decode_key, ObservedWireguardPeer, PeerRoute, PeerSession, Prefix, PublicKey, Route};
 
@@ -169,7 +169,7 @@ pub(crate) struct OwnedLink {
 
 /// The interface's address and prefix length: the first one that is not IPv6 link-local
 /// (which the kernel may add by itself); `None` when it has none.
-fn address_of(index: u32, addresses: &[AddressMessage]) -> Option<(IpAddr, u8)> {
+fn address_of(index: u32, addresses: &[AddressMessage]) -> Option<InterfaceAddress> {
     addresses
         .iter()
         .filter(|m| m.header.index == index)
@@ -185,7 +185,7 @@ fn address_of(index: u32, addresses: &[AddressMessage]) -> Option<(IpAddr, u8)> 
                 })
             })?;
             let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
-            (!link_local).then_some((ip, m.header.prefix_len))
+            (!link_local).then_some(InterfaceAddress::new(ip, m.header.prefix_len))
         })
         .next()
 }
@@ -399,6 +399,13 @@ mod tests {
             json.contains("\"public_key\":null") && json.contains("\"endpoint\":null"),
             "{json}"
         );
+        // An interface without an address has neither `address` nor `prefix_len`.
+        let from = serde_json::to_value(&observed.wireguard).unwrap();
+        assert!(
+            from.get("address").is_none() && from.get("prefix_len").is_none(),
+            "{from}"
+        );
+        assert_eq!(from["interface"], want.interface.as_str());
     }
 
     #[test]

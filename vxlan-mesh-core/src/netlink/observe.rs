@@ -468,6 +468,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// An owned VXLAN device of `flags` with the kernel's counters.

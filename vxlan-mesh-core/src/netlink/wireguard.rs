@@ -376,12 +376,16 @@ mod tests {
             wireguard: Some(want.clone()),
             ..crate::State::default()
         };
-        let mut observed = Observed::default();
-        observed.wireguard = Some(have);
-        let changes = crate::diff(&desired, &observed).unwrap();
-        let [change @ crate::Change::UpdateWireguard { .. }] = changes.as_slice() else {
-            panic!("{changes:?}")
+        let observed = Observed {
+            wireguard: Some(have),
+            ..Observed::default()
         };
+        let changes = crate::diff(&desired, &observed).unwrap();
+        assert!(
+            matches!(changes.as_slice(), [crate::Change::UpdateWireguard { .. }]),
+            "{changes:?}"
+        );
+        let change = &changes[0];
         let text = change.to_string();
         for words in [
             format!("address unset -> {}/{}", want.address, want.prefix_len),

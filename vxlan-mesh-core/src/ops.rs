@@ -251,9 +251,9 @@ fn up(name: &str) -> Op {
 /// The operations of one change, in order.
 ///
 /// ```
-/// use vxlan_mesh_core::{diff, ops, State};
+/// use vxlan_mesh_core::{diff, ops, Observed};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let changes = diff(&plan.state(), &State::default()).unwrap();
+/// let changes = diff(&plan.state(), &Observed::default()).unwrap();
 /// let all: Vec<ops::Op> = changes.iter().flat_map(ops::for_change).collect();
 /// assert!(all.contains(&ops::Op::CreateBridge { name: "vxbr0".into() }));
 /// ```

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use vxlan_mesh_core::testing::large_fleet;
-use vxlan_mesh_core::{diff, Mode};
+use vxlan_mesh_core::{diff, Mode, Observed};
 
 fn plans(c: &mut Criterion) {
     let mut g = c.benchmark_group("plan all hosts of 1000");
@@ -19,8 +19,9 @@ fn plans(c: &mut Criterion) {
 
     let f = large_fleet(1001, Mode::PerPeer);
     let state = f.plan("host0").expect("host0 exists").state();
+    let applied = Observed::from(&state);
     c.bench_function("diff 1000-peer host against itself", |b| {
-        b.iter(|| black_box(diff(&state, &state).expect("no conflict")))
+        b.iter(|| black_box(diff(&state, &applied).expect("no conflict")))
     });
 }
 

@@ -342,9 +342,9 @@ fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
 /// The shell lines that perform one change (what `apply --dry-run` prints under it).
 ///
 /// ```
-/// use vxlan_mesh_core::{argv, diff, State};
+/// use vxlan_mesh_core::{argv, diff, Observed};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let changes = diff(&plan.state(), &State::default()).unwrap();
+/// let changes = diff(&plan.state(), &Observed::default()).unwrap();
 /// let all: Vec<String> = changes.iter().flat_map(argv::for_change).collect();
 /// assert!(all.contains(&"ip link add name vxbr0 type bridge".to_string()));
 /// assert!(all.contains(&"bridge fdb append 00:00:00:00:00:00 dev vxm100 dst 192.0.2.2 self permanent".to_string()));
@@ -460,7 +460,7 @@ fn set_link(name: &str, s: &LinkSettings) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::{diff, State};
+    use crate::diff::{diff, Observed};
     use crate::plan::Bridge;
 
     #[test]
@@ -509,7 +509,7 @@ mod tests {
         let Some(plan) = plan else {
             unreachable!("valid example")
         };
-        let changes = diff(&plan.state(), &State::default()).unwrap_or_default();
+        let changes = diff(&plan.state(), &Observed::default()).unwrap_or_default();
         let cmds = for_changes(&changes);
         let pos = |needle: &str| cmds.iter().position(|c| c.contains(needle));
         let add = pos("type vxlan id").unwrap_or(usize::MAX);

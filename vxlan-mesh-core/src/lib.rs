@@ -121,6 +121,7 @@ pub mod wireguard;
 
 pub use address::Family;
 pub use diff::{diff, ChainPolicy, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
+pub use diff::{InterfaceAddress, Observed, ObservedVxlan, ObservedWireguard};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
 pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
@@ -131,6 +132,7 @@ pub use plan::{
     MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
 };
 pub use port_flags::{PortFlag, PortFlags};
+pub use wireguard::ObservedWireguardPeer;
 pub use wireguard::{Encryption, Prefix, PublicKey};
 
 /// Parses, validates and plans in one call.

@@ -560,7 +560,9 @@ mod tests {
         let plan = crate::testing::two_hosts().plan("a").unwrap();
         let device = plan.vxlans().next().unwrap().clone();
         let mut seen = observation();
-        seen.changes = vec![Change::DeleteVxlan { vxlan: device.clone() }];
+        seen.changes = vec![Change::DeleteVxlan {
+            vxlan: (&device).into(),
+        }];
         seen.fdb = plan.fdb().cloned().collect();
         seen.links.insert(
             device.name.clone(),
@@ -669,7 +671,7 @@ mod tests {
         (
             name,
             PeerSession {
-                peer,
+                peer: (&peer).into(),
                 latest_handshake: handshake.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
                 rx_bytes: rx,
                 tx_bytes: tx,

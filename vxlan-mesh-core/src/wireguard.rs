@@ -485,13 +485,44 @@ pub struct WireguardPeer {
     pub preshared_key: bool,
 }
 
+/// One peer of the WireGuard interface as `wg show dump` lists it (named by its public key:
+/// the interface knows no host names).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ObservedWireguardPeer {
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// Where its packets are sent; `None` when it has no endpoint (`(none)`).
+    pub endpoint: Option<SocketAddr>,
+    /// Inner addresses routed to it and accepted from it.
+    pub allowed_ips: Vec<Prefix>,
+    /// Keepalive interval towards it, in seconds (`None`: off).
+    pub persistent_keepalive: Option<u16>,
+    /// Whether a preshared key is mixed into its handshakes (the key itself is never read).
+    #[serde(default)]
+    pub preshared_key: bool,
+}
+
+/// The peer exactly as planned.
+impl From<&WireguardPeer> for ObservedWireguardPeer {
+    fn from(p: &WireguardPeer) -> ObservedWireguardPeer {
+        ObservedWireguardPeer {
+            public_key: p.public_key,
+            endpoint: Some(p.endpoint),
+            allowed_ips: p.allowed_ips.clone(),
+            persistent_keepalive: p.persistent_keepalive,
+            preshared_key: p.preshared_key,
+        }
+    }
+}
+
 /// One peer of `wg show dump`, with what the kernel knows of its session (read by
 /// `netlink::wireguard_sessions`, shown by `status` and [`crate::metrics`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PeerSession {
     /// The peer as configured (named by its public key: the interface knows no names).
-    pub peer: WireguardPeer,
+    pub peer: ObservedWireguardPeer,
     /// When the latest handshake with it completed; `None` if never.
     pub latest_handshake: Option<SystemTime>,
     /// Bytes received from it.
@@ -528,16 +559,19 @@ impl PeerRoute {
 ///
 /// ```
 /// use vxlan_mesh_core::wireguard::Route;
-/// let r = Route::new("192.0.2.130".parse().unwrap(), 32, 254, Some("ul0".into()), "192.0.2.2".parse().ok(), None);
+/// let r = Route::new("192.0.2.130".parse().ok(), 32, 254, Some("ul0".into()), "192.0.2.2".parse().ok(), None);
 /// assert_eq!(r.to_string(), "192.0.2.130/32 via 192.0.2.2 dev ul0");
-/// let b = Route::new("192.0.2.128".parse().unwrap(), 25, 100, None, None, Some("blackhole".into()));
+/// let b = Route::new("192.0.2.128".parse().ok(), 25, 100, None, None, Some("blackhole".into()));
 /// assert_eq!(b.to_string(), "blackhole 192.0.2.128/25 table 100");
+/// // The kernel reports no destination for a default route.
+/// let d = Route::new(None, 0, 254, Some("ul0".into()), "192.0.2.1".parse().ok(), None);
+/// assert_eq!(d.to_string(), "default via 192.0.2.1 dev ul0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Route {
-    /// Its destination network.
-    pub destination: IpAddr,
+    /// Its destination network; `None` for a default route, which has none.
+    pub destination: Option<IpAddr>,
     /// Its prefix length.
     pub prefix_len: u8,
     /// The routing table holding it.
@@ -553,7 +587,7 @@ pub struct Route {
 impl Route {
     /// A route from its parts.
     pub fn new(
-        destination: IpAddr,
+        destination: Option<IpAddr>,
         prefix_len: u8,
         table: u32,
         device: Option<String>,
@@ -577,7 +611,10 @@ impl fmt::Display for Route {
         if let Some(kind) = &self.kind {
             write!(f, "{kind} ")?;
         }
-        write!(f, "{}/{}", self.destination, self.prefix_len)?;
+        match self.destination {
+            Some(destination) => write!(f, "{destination}/{}", self.prefix_len)?,
+            None => f.write_str("default")?,
+        }
         if let Some(gateway) = self.gateway {
             write!(f, " via {gateway}")?;
         }

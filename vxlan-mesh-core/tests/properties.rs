@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 use vxlan_mesh_core::names::check_ifname;
 use vxlan_mesh_core::testing::FleetBuilder;
-use vxlan_mesh_core::{diff, Change, Encryption, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, State};
+use vxlan_mesh_core::{
+    diff, Change, Encryption, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, Observed, State,
+};
 
 /// The address of a host added to a generated fleet: apart from the generated ones (their
 /// number, at most 28, past 198.51.100.0 or 2001:db8::).
@@ -306,11 +308,12 @@ proptest! {
         let fleet = inv.validate().unwrap();
         for plan in fleet.plans() {
             let desired = plan.state();
-            prop_assert!(diff(&desired, &desired).unwrap().is_empty());
-            let setup = diff(&desired, &State::default()).unwrap();
+            let applied = Observed::from(&desired);
+            prop_assert!(diff(&desired, &applied).unwrap().is_empty());
+            let setup = diff(&desired, &Observed::default()).unwrap();
             let creates = setup.iter().filter(|c| matches!(c, Change::CreateVxlan { .. })).count();
             prop_assert_eq!(creates, desired.vxlans.len());
-            let teardown = diff(&State::default(), &desired).unwrap();
+            let teardown = diff(&State::default(), &applied).unwrap();
             let only_removals = teardown.iter().all(|c| matches!(c,
                 Change::DeleteVxlan { .. } | Change::DeleteBridge { .. } | Change::RemoveLoopRules { .. } | Change::RemoveFirewall { .. }
                 | Change::DeleteWireguard { .. }));

@@ -57,10 +57,10 @@ pub mod fuzzing {
     use netlink_packet_route::link::LinkMessage;
     use netlink_packet_route::neighbour::NeighbourMessage;
 
-    use crate::diff::{State, Table};
+    use crate::diff::{Observed, ObservedWireguard, Table};
 
     /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
-    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> State {
+    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> Observed {
         let links = super::observe::links(links);
         let fdb = super::observe::fdb(neighbours, &links);
         let mut state = links.state;
@@ -69,13 +69,30 @@ pub mod fuzzing {
         state
     }
 
+    /// The owned WireGuard interface `name` (no address) as observed from the text of its
+    /// `wg show NAME dump`; `None` when the text is not in that form.
+    pub fn observed_wireguard(name: &str, dump: &str) -> Option<ObservedWireguard> {
+        let link = super::wireguard::OwnedLink {
+            name: name.to_string(),
+            index: 1,
+            mtu: 1420,
+            up: true,
+            alias: crate::wireguard::owner_alias(),
+        };
+        Some(super::wireguard::observe(
+            &link,
+            &[],
+            super::wireguard::parse_dump(dump).ok()?,
+        ))
+    }
+
     /// The owned table as read from `nft -j list table inet vxlan_mesh`.
     pub fn firewall_from_nft_json(json: &serde_json::Value) -> Table {
         super::external::parse_firewall(json).table
     }
 }
 
-use crate::diff::{diff, Change, ForeignConflict, State};
+use crate::diff::{diff, Change, ForeignConflict, Observed, State};
 use crate::plan::HostPlan;
 
 /// Why observing or applying failed. Every variant names the object and the operation;
@@ -357,7 +374,7 @@ impl std::fmt::Display for Warning {
 /// println!("{} owned bridge(s)", state.bridges.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
+pub fn observe(ns: &Netns) -> Result<Observed, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         let mut socket = socket::Socket::new()?;
@@ -366,7 +383,7 @@ pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
 }
 
 /// The owned objects, and everything the link dump tells beyond them.
-fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), ApplyError> {
+fn observe_with(socket: &mut socket::Socket) -> Result<(Observed, observe::Links), ApplyError> {
     // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
     // tell), and let them run while the netlink dumps do. Threads start in the network
     // namespace of the thread that starts them (see `Netns::run`).
@@ -546,7 +563,7 @@ fn prepare(
     socket: &mut socket::Socket,
     desired: &State,
     plan: Option<&HostPlan>,
-) -> Result<(Report, State, observe::Links), ApplyError> {
+) -> Result<(Report, Observed, observe::Links), ApplyError> {
     let (mut observed, links) = observe_with(socket)?;
     if let Some(want) = plan.and_then(|p| p.wireguard.as_ref()) {
         if !links.unmarked_wireguard.is_empty() {

@@ -2,9 +2,12 @@
 //! that performs each operation. One function ([`of`]) writes them; `apply --dry-run` prints
 //! them as shell text ([`Command::shell`], quoting through [`shell_word`]), the netlink
 //! apply runs the `ebtables` and `nft` ones as they are, and the rendered shell script
-//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`].
+//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`]. The commands
+//! that read the host, for the script and the Rust side alike, are [`reads`]'.
 
 use std::fmt;
+
+pub mod reads;
 
 use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};

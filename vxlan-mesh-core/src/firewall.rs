@@ -21,6 +21,9 @@ use std::fmt::Write as _;
 use crate::fleet::Family;
 use crate::plan::Firewall;
 
+/// The set of peer addresses in vxlan-mesh's table (its `saddr` matches name it too).
+pub(crate) const PEERS_SET: &str = "peers";
+
 /// nftables script that creates or atomically replaces the owned table.
 ///
 /// ```
@@ -48,7 +51,7 @@ pub fn nft_script(fw: &Firewall) -> String {
     let _ = writeln!(s, "table inet {} {{}}", fw.table);
     let _ = writeln!(s, "delete table inet {}", fw.table);
     let _ = writeln!(s, "table inet {} {{", fw.table);
-    let _ = writeln!(s, "\tset peers {{");
+    let _ = writeln!(s, "\tset {PEERS_SET} {{");
     let _ = writeln!(s, "\t\ttype {addr_type}");
     let mut elements: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
     if let Some(evpn) = &fw.evpn {

@@ -67,24 +67,29 @@ enum Param {
     Key,
     /// `frr_send`: the vtysh arguments it built, each command after its flag.
     Commands,
+    /// A read's argument the script knows only when it runs: the shell parameter written
+    /// as the stand-in (`$1`, `$WG_IF`), expanded as it is named.
+    Var(&'static str),
 }
 
-impl Param {
-    /// The variable's expansion, double-quoted (one word whatever it holds).
-    fn expansion(self) -> &'static str {
-        match self {
-            Param::Name => "\"$name\"",
-            Param::Dev => "\"$dev\"",
-            Param::Mac => "\"$mac\"",
-            Param::Dst => "\"$dst\"",
-            Param::Port => "\"$port\"",
-            Param::Vni => "\"$vni\"",
-            Param::Via => "\"$via\"",
-            Param::KeyFile => "\"$WG_KEY\"",
-            Param::Addr => "\"$addr\"",
-            Param::Key => "\"$key\"",
-            Param::Commands => "\"$@\"",
-        }
+/// The variable's expansion, double-quoted (one word whatever it holds).
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Param::Name => "$name",
+            Param::Dev => "$dev",
+            Param::Mac => "$mac",
+            Param::Dst => "$dst",
+            Param::Port => "$port",
+            Param::Vni => "$vni",
+            Param::Via => "$via",
+            Param::KeyFile => "$WG_KEY",
+            Param::Addr => "$addr",
+            Param::Key => "$key",
+            Param::Commands => "$@",
+            Param::Var(name) => name,
+        };
+        write!(f, "\"{name}\"")
     }
 }
 
@@ -104,6 +109,13 @@ impl Cmd {
     /// knows: each argument equal to a stand-in of `params` becomes that variable.
     fn at_run_time(op: &Op, params: &[(String, Param)]) -> Cmd {
         Cmd::new(&argv::of(op), params)
+    }
+
+    /// A read of [`argv::reads`]: each argument equal to one of `vars` (shell parameters
+    /// the builder was given by name, such as `$1`) becomes that parameter's expansion.
+    fn read(command: &argv::Command, vars: &[&'static str]) -> Cmd {
+        let params: Vec<(String, Param)> = vars.iter().map(|v| (v.to_string(), Param::Var(v))).collect();
+        Cmd::new(command, &params)
     }
 
     fn new(command: &argv::Command, params: &[(String, Param)]) -> Cmd {
@@ -127,7 +139,7 @@ impl fmt::Display for Cmd {
             }
             match w {
                 Word::Value(v) => ShellQuote.write_escaped_str(&mut *f, v)?,
-                Word::Param(p) => f.write_str(p.expansion())?,
+                Word::Param(p) => write!(f, "{p}")?,
             }
         }
         Ok(())
@@ -198,6 +210,48 @@ struct Script<'a> {
     sysctl: bool,
     /// evpn mode: the `router bgp` block FRR must run.
     frr: Option<Frr>,
+    /// The reads of the template's helper functions.
+    reads: Reads,
+}
+
+/// The reads the template's helper functions run, with their shell parameters.
+struct Reads {
+    /// `details`: the details of link `$1`.
+    details: Cmd,
+    /// `marked`: the links of kind `$1`.
+    links_of_kind: Cmd,
+    /// `fdb_show`: the FDB entries of VXLAN device `$1`.
+    fdb: Cmd,
+    /// The table named like vxlan-mesh's.
+    nft_table: Cmd,
+    /// The same, stateless (what [`firewall::nft_outline`] is compared with).
+    nft_outline: Cmd,
+    /// Its set of peers.
+    nft_peers: Cmd,
+    /// `ebt_list`: ebtables chain `$1`.
+    ebtables: Cmd,
+    /// The loop-prevention chain as nf_tables holds it (its hidden policy).
+    ebtables_nft: Cmd,
+}
+
+impl Reads {
+    fn new() -> Reads {
+        use argv::reads::{self, NftListing};
+        const TABLE: &str = "$NFT_TABLE";
+        Reads {
+            details: Cmd::read(&reads::link_details("$1"), &["$1"]),
+            links_of_kind: Cmd::read(&reads::links_of_kind("$1"), &["$1"]),
+            fdb: Cmd::read(&reads::fdb_of("$1"), &["$1"]),
+            nft_table: Cmd::read(&reads::nft_table(TABLE, NftListing::Text), &[TABLE]),
+            nft_outline: Cmd::read(&reads::nft_table(TABLE, NftListing::Stateless), &[TABLE]),
+            nft_peers: Cmd::read(&reads::nft_peers(TABLE, NftListing::Text), &[TABLE]),
+            ebtables: Cmd::read(&reads::ebtables_list(Some("$1")), &["$1"]),
+            ebtables_nft: Cmd::read(
+                &reads::ebtables_nft_chain("$EBT_CHAIN", NftListing::Text),
+                &["$EBT_CHAIN"],
+            ),
+        }
+    }
 }
 
 struct Nft {
@@ -245,6 +299,20 @@ struct Wg {
     peer_addresses: String,
     /// Removes the stale peer `$key`.
     remove_peer: Cmd,
+    /// Reads the interface's public key, listen port, firewall mark and peers (`wg show`).
+    show_public_key: Cmd,
+    show_listen_port: Cmd,
+    show_fwmark: Cmd,
+    dump: Cmd,
+    /// The public key of the private key on standard input.
+    pubkey: Cmd,
+    /// Reads the interface's addresses.
+    addresses: Cmd,
+    /// The route to the peer address `$inner`, and the entry it matches.
+    route_get: Cmd,
+    route_entry: Cmd,
+    /// The routes of the interface's own prefixes.
+    prefix_routes: Cmd,
     set_up: Cmd,
     /// The wanted peers' public keys, space-separated: other peers are stale.
     peer_keys: String,
@@ -375,17 +443,26 @@ struct Net {
     vxlans: Vec<Vx>,
 }
 
-/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls as `sysctl -n` reads
-/// them with the wanted values, and the commands that set them and flush its addresses.
+/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls (key, the read of
+/// its value, the wanted value), the read of its IPv6 addresses, and the commands that set
+/// them and flush its addresses.
 struct Ipv6 {
-    sysctls: Vec<(String, &'static str)>,
+    sysctls: Vec<(String, Cmd, &'static str)>,
+    addresses: Cmd,
     harden: Cmd,
     flush: Cmd,
 }
 
 fn ipv6(name: &str) -> Ipv6 {
     Ipv6 {
-        sysctls: Ipv6Conf::sysctls(name),
+        sysctls: Ipv6Conf::sysctls(name)
+            .into_iter()
+            .map(|(key, value)| {
+                let get = Cmd::read(&argv::reads::sysctl_get(&key), &[]);
+                (key, get, value)
+            })
+            .collect(),
+        addresses: Cmd::read(&argv::reads::ipv6_addresses(name), &[]),
         harden: Cmd::of(&Op::HardenIpv6 { name: name.to_string() }),
         flush: Cmd::of(&Op::FlushIpv6 { name: name.to_string() }),
     }
@@ -393,8 +470,8 @@ fn ipv6(name: &str) -> Ipv6 {
 
 /// `net.ipv4.conf.<bridge>.arp_accept = 1` (see `Bridge::arp_accept`).
 struct ArpAccept {
-    /// The sysctl key, as `sysctl -n` reads it.
-    key: String,
+    /// Reads the sysctl.
+    get: Cmd,
     set: Cmd,
 }
 
@@ -541,7 +618,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
         set_up: set_link(&br.name, |s| s.up = Some(true)),
         ipv6: ipv6(&br.name),
         arp_accept: br.arp_accept.then(|| ArpAccept {
-            key: argv::arp_accept_key(&br.name),
+            get: Cmd::read(&argv::reads::sysctl_get(&argv::arp_accept_key(&br.name)), &[]),
             set: Cmd::of(&Op::SetArpAccept {
                 bridge: br.name.clone(),
                 accept: true,
@@ -640,6 +717,11 @@ pub(crate) fn key_file(w: &WireguardPlan) -> String {
 }
 
 fn wg(w: &WireguardPlan) -> Wg {
+    use argv::reads::{self, WgShow};
+    // The template's variables of the interface and of the peer address `wg_routes` checks.
+    const WG_IF: &str = "$WG_IF";
+    const INNER: &str = "$inner";
+    let wg_show = |what| Cmd::read(&reads::wg_show(WG_IF, what), &[WG_IF]);
     let interface = w.interface.clone();
     let key_file = "$WG_KEY".to_string();
     let configure = Cmd::at_run_time(
@@ -728,6 +810,15 @@ fn wg(w: &WireguardPlan) -> Wg {
             .collect::<Vec<_>>()
             .join(" "),
         remove_peer,
+        show_public_key: wg_show(WgShow::PublicKey),
+        show_listen_port: wg_show(WgShow::ListenPort),
+        show_fwmark: wg_show(WgShow::Fwmark),
+        dump: wg_show(WgShow::Dump),
+        pubkey: Cmd::read(&reads::wg_pubkey(), &[]),
+        addresses: Cmd::read(&reads::addresses(WG_IF), &[WG_IF]),
+        route_get: Cmd::read(&reads::route_get(INNER), &[INNER]),
+        route_entry: Cmd::read(&reads::route_entry(INNER), &[INNER]),
+        prefix_routes: Cmd::read(&reads::prefix_routes(WG_IF), &[WG_IF]),
         set_up: set_link(&interface, |s| s.up = Some(true)),
         peer_keys: w
             .peers
@@ -784,6 +875,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         frr: vxlan_mesh_core::frr::Config::from_plan(plan)
             .as_ref()
             .map(|c| Frr::of(c, plan)),
+        reads: Reads::new(),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

@@ -152,11 +152,11 @@ need() {
 
 # One line of `ip -d -o link show` for link $1; empty when it does not exist.
 details() {
-	ip -d -o link show dev "$1" 2>/dev/null || true
+	{{ reads.details|words }} 2>/dev/null || true
 }
 
 link_exists() {
-	ip link show dev "$1" >/dev/null 2>&1
+	[ -n "$(details "$1")" ]
 }
 
 # The word after the first word $2 in text $1 (e.g. `mtu`, `master`, `alias`, `isolated`).
@@ -237,7 +237,7 @@ vxlan_sig() {
 
 # Names of the links of kind $1 marked as vxlan-mesh's.
 marked() {
-	ip -o link show type "$1" 2>/dev/null | awk -v o="$OWNER" '{
+	{{ reads.links_of_kind|words }} 2>/dev/null | awk -v o="$OWNER" '{
 		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
 		for (i = 3; i < NF; i++) if ($i == "alias" && index($(i + 1), o) == 1) print n
 	}' || true
@@ -276,10 +276,15 @@ create() {
 	fi
 }
 
+# The FDB entries of VXLAN link $1, one per line.
+fdb_show() {
+	{{ reads.fdb|words }} 2>/dev/null
+}
+
 # True when VXLAN link $1 has the FDB entry MAC $2 towards $3, with the device's own port
 # and VNI.
 has_fdb() {
-	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
+	fdb_show "$1" | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
 }
 
 # Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
@@ -295,7 +300,7 @@ prune_fdb() {
 	dport=$3
 	dvni=$4
 	shift 4
-	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ {
+	for line in $(fdb_show "$dev" | awk '$2 == "dst" && / self/ {
 		port = ""; vni = ""; via = ""
 		for (i = 4; i < NF; i++) {
 			if ($i == "port") port = $(i + 1)
@@ -354,13 +359,13 @@ nft_load() {
 }
 
 nft_present() {
-	command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1
+	command -v nft >/dev/null 2>&1 && {{ reads.nft_table|words }} >/dev/null 2>&1
 }
 
 # `nft -s list table` of the table named like vxlan-mesh's in the form of NFT_OUTLINE: on one
 # line, each run of blanks one space, without the set's elements (nothing when it is absent).
 nft_outline() {
-	nft -s list table inet "$NFT_TABLE" 2>/dev/null | tr -s ' \t\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//' || true
+	{{ reads.nft_outline|words }} 2>/dev/null | tr -s ' \t\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//' || true
 }
 
 # True when the table named like vxlan-mesh's is vxlan-mesh's: it has the set `peers` and the
@@ -386,7 +391,7 @@ nft_claim() {
 # hook, priority or policy all differ).
 firewall_ok() {
 	nft_present || return 1
-	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
+	have=$({{ reads.nft_peers|words }} 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
 	[ "$have" = "$(printf '%s\n' "$NFT_PEERS" | LC_ALL=C sort)" ] || return 1
 	[ "$(nft_outline)" = "$NFT_OUTLINE" ]
 }
@@ -399,13 +404,18 @@ firewall_down() {
 	fi
 }
 
+# `ebtables -L` of chain $1 (fails when it does not exist).
+ebt_list() {
+	{{ reads.ebtables|words }} 2>/dev/null
+}
+
 # The rules of ebtables chain $1, one per line (nothing when it does not exist).
 ebt_rules() {
-	ebtables -t filter -L "$1" 2>/dev/null | sed '1,/^Bridge chain:/d;/^$/d' || true
+	ebt_list "$1" | sed '1,/^Bridge chain:/d;/^$/d' || true
 }
 
 ebt_chain_exists() {
-	ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1
+	ebt_list "$EBT_CHAIN" >/dev/null
 }
 
 # The policy of chain $EBT_CHAIN. ebtables-nft (1.8.9) keeps a user chain's policy other
@@ -413,8 +423,8 @@ ebt_chain_exists() {
 # counts nor shows (it prints `policy: RETURN` whatever the policy is): an nft rule beyond
 # the listed ones is the policy.
 ebt_policy() {
-	policy=$(ebtables -t filter -L "$EBT_CHAIN" 2>/dev/null | sed -n 's/^Bridge chain: .*policy: //p')
-	if command -v nft >/dev/null 2>&1 && nrules=$(nft list chain bridge filter "$EBT_CHAIN" 2>/dev/null); then
+	policy=$(ebt_list "$EBT_CHAIN" | sed -n 's/^Bridge chain: .*policy: //p')
+	if command -v nft >/dev/null 2>&1 && nrules=$({{ reads.ebtables_nft|words }} 2>/dev/null); then
 		nrules=$(printf '%s\n' "$nrules" | sed '1,/chain /d' | grep -v '^[[:space:]]*}' | grep -v '^[[:space:]]*$' || true)
 		if [ "$(printf '%s\n' "$nrules" | grep -c .)" -gt "$(ebt_rules "$EBT_CHAIN" | grep -c .)" ]; then
 			case "$(printf '%s\n' "$nrules" | tail -n 1)" in
@@ -520,7 +530,7 @@ wg_key_check() {
 	[ $((0$mode & exposed)) -eq 0 ] || die "$(printf {{ wg.exposed_message }} "$WG_KEY" "$mode")"
 	# shellcheck disable=SC2016
 	[ "$owner" -eq 0 ] || [ "$owner" -eq "$(id -u)" ] || die "$(printf {{ wg.owner_message }} "$WG_KEY" "$owner")"
-	found=$(wg pubkey <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
+	found=$({{ wg.pubkey|words }} <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
 	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
 }
 
@@ -528,18 +538,18 @@ wg_key_check() {
 # (a preshared key shown as `set`, never itself): `wg show
 # dump` without its first line (which holds the private key, and is never printed).
 wg_peers() {
-	wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }' || true
+	{{ wg.dump|words }} 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }' || true
 }
 
 # The interface's addresses as ADDRESS/LENGTH (IPv6 link-local ones left out).
 wg_addresses() {
-	ip -o addr show dev "$WG_IF" 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
+	{{ wg.addresses|words }} 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
 }
 
 # True when $WG_IF is a WireGuard device (it answers `wg`) with no private key (its public
 # key shows as `(none)`), no peer and no address.
 wg_blank() {
-	[ "$(wg show "$WG_IF" public-key 2>/dev/null)" = "(none)" ] && [ -z "$(wg_peers)" ] && [ -z "$(wg_addresses)" ]
+	[ "$({{ wg.show_public_key|words }} 2>/dev/null)" = "(none)" ] && [ -z "$(wg_peers)" ] && [ -z "$(wg_addresses)" ]
 }
 
 # Creates the interface: a kernel `wireguard` link, or where the kernel has none, the TUN
@@ -558,7 +568,7 @@ wg_create() {
 	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null 9>&-) || die "wireguard-go could not create $WG_IF: $err"
 	# The daemon sets its default MTU when it takes the device over, and answers only
 	# after that: one question waits for it, so that the MTU set next stays.
-	wg show "$WG_IF" listen-port >/dev/null
+	{{ wg.show_listen_port|words }} >/dev/null
 }
 
 # The WireGuard interface, before the VXLAN devices that start from its address: created
@@ -586,7 +596,7 @@ wireguard_step() {
 	d=$(details "$WG_IF")
 	[ "$(field "$d" alias)" = {{ wg.alias }} ] || run {{ wg.set_alias|words }}
 	[ "$(field "$d" mtu)" = {{ wg.mtu }} ] || run {{ wg.set_mtu|words }}
-	if [ "$(wg show "$WG_IF" public-key 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$(wg show "$WG_IF" listen-port 2>/dev/null)" != {{ wg.listen_port }} ] || [ "$(wg show "$WG_IF" fwmark 2>/dev/null)" != {{ wg.fwmark }} ]; then
+	if [ "$({{ wg.show_public_key|words }} 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$({{ wg.show_listen_port|words }} 2>/dev/null)" != {{ wg.listen_port }} ] || [ "$({{ wg.show_fwmark|words }} 2>/dev/null)" != {{ wg.fwmark }} ]; then
 		differs "$WG_IF does not have the key of this host, the planned listen port or firewall mark: setting them"
 		run {{ wg.configure|words }}
 	fi
@@ -619,17 +629,17 @@ wireguard_step() {
 # removed; start refuses to go on and status reports it.
 wg_routes() {
 	for inner in $WG_INNER; do
-		dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+		dev=$({{ wg.route_get|words }} 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
 		[ "$dev" = "$WG_IF" ] && continue
-		route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
-		if [ "$MODE" != check ] && is_up "$(details "$WG_IF")" && ! ip route show table main dev "$WG_IF" proto kernel 2>/dev/null | grep -qv '^fe80:'; then
+		route=$({{ wg.route_entry|words }} 2>/dev/null | head -n 1)
+		if [ "$MODE" != check ] && is_up "$(details "$WG_IF")" && ! {{ wg.prefix_routes|words }} 2>/dev/null | grep -qv '^fe80:'; then
 			differs "the route of $WG_IF's prefix is missing ($inner goes by \`${route:-no route}\`): giving $WG_IF its address again"
 			run {{ wg.delete_own_address|words }}
 			run {{ wg.add_address|words }}
 			[ "$MODE" = print ] && continue
-			dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+			dev=$({{ wg.route_get|words }} 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
 			[ "$dev" = "$WG_IF" ] && continue
-			route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
+			route=$({{ wg.route_entry|words }} 2>/dev/null | head -n 1)
 		fi
 		[ "$MODE" = apply ] && die "route \`$route\` takes peer address \`$inner\` away from $WG_IF (not added by vxlan-mesh, so not removed): delete it (\`ip route del $route\`) or narrow it"
 		differs "route not added by vxlan-mesh, or the route of $WG_IF's prefix missing: peer address $inner goes by \`${route:-no route}\`, not $WG_IF"
@@ -812,19 +822,19 @@ converge() {
 	[ "$(field "$d" alias)" = {{ net.alias }} ] || run {{ net.set_alias|words }}
 {%- if let Some(a) = net.arp_accept %}
 	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
-	[ "$(sysctl -n {{ a.key }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
+	[ "$({{ a.get|words }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
 {%- endif %}
 	# No IPv6 of the host's own on the overlay: router advertisements from a container
 	# would give it a default route through it.
 	ipv6=
-{%- for (key, value) in net.ipv6.sysctls %}
-	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- for (key, get, value) in net.ipv6.sysctls %}
+	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
 {%- endfor %}
 	if [ -n "$ipv6" ]; then
 		differs {{ net.bridge }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
 		run {{ net.ipv6.harden|words }}
 	fi
-	if [ -n "$(ip -6 -o address show dev {{ net.bridge }} 2>/dev/null)" ]; then
+	if [ -n "$({{ net.ipv6.addresses|words }} 2>/dev/null)" ]; then
 		differs {{ net.bridge }}" has IPv6 addresses (the plan has none): flushing them"
 		run {{ net.ipv6.flush|words }}
 	fi
@@ -878,14 +888,14 @@ converge() {
 	# No IPv6 of the host's own on the overlay: router advertisements from a container
 	# would give it a default route through it.
 	ipv6=
-{%- for (key, value) in v.ipv6.sysctls %}
-	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- for (key, get, value) in v.ipv6.sysctls %}
+	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
 {%- endfor %}
 	if [ -n "$ipv6" ]; then
 		differs {{ v.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
 		run {{ v.ipv6.harden|words }}
 	fi
-	if [ -n "$(ip -6 -o address show dev {{ v.name }} 2>/dev/null)" ]; then
+	if [ -n "$({{ v.ipv6.addresses|words }} 2>/dev/null)" ]; then
 		differs {{ v.name }}" has IPv6 addresses (the plan has none): flushing them"
 		run {{ v.ipv6.flush|words }}
 	fi

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::ApplyError;
 use crate::argv;
+use crate::argv::reads::{self, NftListing};
 use crate::diff::{ChainPolicy, ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
@@ -77,7 +78,7 @@ fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Outp
 }
 
 /// Runs a command that must succeed.
-pub(crate) fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
+fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
     let out = run(program, args, stdin)?;
     if out.ok {
         Ok(out.stdout)
@@ -99,14 +100,7 @@ struct Listed {
 
 /// Chains of the ebtables `filter` table, with their rules as printed by `ebtables -L`.
 fn ebtables_chains() -> Result<Vec<Listed>, ApplyError> {
-    let out = run("ebtables", &["-t", "filter", "-L"], None)?;
-    if !out.ok {
-        return Err(ApplyError::Command {
-            command: "ebtables -t filter -L".into(),
-            stderr: out.stderr,
-        });
-    }
-    Ok(parse_ebtables(&out.stdout))
+    Ok(parse_ebtables(&read(&reads::ebtables_list(None))?))
 }
 
 fn parse_ebtables(listing: &str) -> Vec<Listed> {
@@ -165,8 +159,8 @@ fn nft_hidden_policy(listed: usize) -> Result<Option<ChainPolicy>, ApplyError> {
     if find_program("nft").is_none() {
         return Ok(None);
     }
-    let args = ["-j", "list", "chain", "bridge", "filter", EBTABLES_CHAIN];
-    let json: Value = serde_json::from_str(&must("nft", &args, None)?).map_err(|e| ApplyError::Decode {
+    let listing = read(&reads::ebtables_nft_chain(EBTABLES_CHAIN, NftListing::Json))?;
+    let json: Value = serde_json::from_str(&listing).map_err(|e| ApplyError::Decode {
         what: "nft JSON",
         message: e.to_string(),
     })?;
@@ -217,20 +211,28 @@ fn loop_chain(chains: &[Listed]) -> Option<LoopChain> {
 
 /// Runs an `ebtables` or `nft` command as [`crate::argv::of`] wrote it.
 pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
+    read(command).map(drop)
+}
+
+/// Runs a command of [`crate::argv`] (a read of [`reads`], or a write) that must succeed,
+/// and gives back what it printed.
+pub(crate) fn read(command: &argv::Command) -> Result<String, ApplyError> {
     let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
-    must(command.program.name(), &args, command.stdin.as_deref()).map(drop)
+    must(command.program.name(), &args, command.stdin.as_deref())
 }
 
 /// The table `inet` [`NFT_TABLE`] as it is (with the drop rule's counter when it is ours),
 /// or `None` when it does not exist (or nft is missing).
 pub(crate) fn observe_firewall() -> Result<Option<ObservedTable>, ApplyError> {
-    let out = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)?;
+    let list = reads::nft_table(NFT_TABLE, NftListing::Json);
+    let args: Vec<&str> = list.args.iter().map(String::as_str).collect();
+    let out = run(list.program.name(), &args, None)?;
     if !out.ok {
         if out.stderr.contains("No such file or directory") {
             return Ok(None);
         }
         return Err(ApplyError::Command {
-            command: format!("nft -j list table inet {NFT_TABLE}"),
+            command: list.shell(),
             stderr: out.stderr,
         });
     }

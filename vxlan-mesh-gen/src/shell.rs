@@ -447,6 +447,8 @@ struct Net {
 /// its value, the wanted value), the read of its IPv6 addresses, and the commands that set
 /// them and flush its addresses.
 struct Ipv6 {
+    /// The interface.
+    name: String,
     sysctls: Vec<(String, Cmd, &'static str)>,
     addresses: Cmd,
     harden: Cmd,
@@ -465,6 +467,7 @@ fn ipv6(name: &str) -> Ipv6 {
         addresses: Cmd::read(&argv::reads::ipv6_addresses(name), &[]),
         harden: Cmd::of(&Op::HardenIpv6 { name: name.to_string() }),
         flush: Cmd::of(&Op::FlushIpv6 { name: name.to_string() }),
+        name: name.to_string(),
     }
 }
 

@@ -788,6 +788,23 @@ take_lock() {
 	flock "$1" -w "$2" 9 || die "$(printf {{ lock.timeout }} "$lock" "$2")"
 }
 
+{%- macro ipv6_step(ipv6) %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, get, value) in ipv6.sysctls %}
+	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ ipv6.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ ipv6.harden|words }}
+	fi
+	if [ -n "$({{ ipv6.addresses|words }} 2>/dev/null)" ]; then
+		differs {{ ipv6.name }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ ipv6.flush|words }}
+	fi
+{%- endmacro %}
+
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
@@ -824,20 +841,7 @@ converge() {
 	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
 	[ "$({{ a.get|words }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
 {%- endif %}
-	# No IPv6 of the host's own on the overlay: router advertisements from a container
-	# would give it a default route through it.
-	ipv6=
-{%- for (key, get, value) in net.ipv6.sysctls %}
-	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
-{%- endfor %}
-	if [ -n "$ipv6" ]; then
-		differs {{ net.bridge }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
-		run {{ net.ipv6.harden|words }}
-	fi
-	if [ -n "$({{ net.ipv6.addresses|words }} 2>/dev/null)" ]; then
-		differs {{ net.bridge }}" has IPv6 addresses (the plan has none): flushing them"
-		run {{ net.ipv6.flush|words }}
-	fi
+	{%- call ipv6_step(net.ipv6) %}{% endcall %}
 	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 
@@ -885,20 +889,7 @@ converge() {
 {%- endfor %}
 	prune_fdb {{ v.name }} {{ v.remote }} {{ v.port }} {{ v.vni }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
 {%- endif %}
-	# No IPv6 of the host's own on the overlay: router advertisements from a container
-	# would give it a default route through it.
-	ipv6=
-{%- for (key, get, value) in v.ipv6.sysctls %}
-	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
-{%- endfor %}
-	if [ -n "$ipv6" ]; then
-		differs {{ v.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
-		run {{ v.ipv6.harden|words }}
-	fi
-	if [ -n "$({{ v.ipv6.addresses|words }} 2>/dev/null)" ]; then
-		differs {{ v.name }}" has IPv6 addresses (the plan has none): flushing them"
-		run {{ v.ipv6.flush|words }}
-	fi
+	{%- call ipv6_step(v.ipv6) %}{% endcall %}
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}

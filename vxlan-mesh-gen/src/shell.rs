@@ -232,6 +232,15 @@ struct Reads {
     ebtables: Cmd,
     /// The loop-prevention chain as nf_tables holds it (its hidden policy).
     ebtables_nft: Cmd,
+    /// `vxlan_sig`: [`argv::reads::VXLAN_SIGNATURE_AWK`].
+    vxlan_signature: &'static str,
+    /// `wg_peers`: [`argv::reads::WG_PEERS_AWK`].
+    wg_peers: &'static str,
+    /// `ebt_rules`: [`argv::reads::EBTABLES_RULES_SED`].
+    ebtables_rules: &'static str,
+    /// The rule of `FORWARD` that jumps to the loop-prevention chain, as `ebtables -L`
+    /// lists it.
+    ebtables_jump: String,
 }
 
 impl Reads {
@@ -250,6 +259,10 @@ impl Reads {
                 &reads::ebtables_nft_chain("$EBT_CHAIN", NftListing::Text),
                 &["$EBT_CHAIN"],
             ),
+            vxlan_signature: reads::VXLAN_SIGNATURE_AWK,
+            wg_peers: reads::WG_PEERS_AWK,
+            ebtables_rules: reads::EBTABLES_RULES_SED,
+            ebtables_jump: reads::ebtables_jump(EBTABLES_CHAIN),
         }
     }
 }
@@ -321,8 +334,7 @@ struct Wg {
 
 struct WgPeer {
     name: String,
-    /// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template)
-    /// prints a peer (the preshared key as `(none)`, or `set`: never the key itself).
+    /// The peer as `wg_peers` (in the template) prints it ([`argv::reads::wg_peer_line`]).
     line: String,
     set: Cmd,
 }
@@ -481,7 +493,8 @@ struct ArpAccept {
 struct Vx {
     description: String,
     name: String,
-    /// The attributes that cannot change in place, as `vxlan_sig` prints them.
+    /// The attributes that cannot change in place, as `vxlan_sig` prints them
+    /// ([`argv::reads::vxlan_signature`]).
     signature: String,
     /// The `remote` whose flood entry the kernel implies ('' in flood mode).
     remote: String,
@@ -517,21 +530,6 @@ struct Fdb {
     add: Cmd,
 }
 
-/// The wanted fixed attributes of `v` in the words `vxlan_sig` (in the template) prints
-/// for an existing device; the checksum words are iproute2's, which `ip -d link` lists.
-fn signature(v: &Vxlan) -> String {
-    format!(
-        "vni {} local {} remote {} dev {} port {} learning {} checksum {}",
-        v.vni,
-        v.local,
-        v.remote.map_or_else(|| "none".to_string(), |r| r.to_string()),
-        v.underlay_device.as_deref().unwrap_or("none"),
-        v.port,
-        if v.learning { "on" } else { "off" },
-        v.udp_checksum_mode().iproute2_words().join(" "),
-    )
-}
-
 /// `ip link set dev NAME` with the settings `set` chooses (the others left as they are).
 fn set_link(name: &str, set: impl FnOnce(&mut LinkSettings)) -> Cmd {
     let mut settings = LinkSettings::default();
@@ -564,7 +562,7 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
             None => format!("VXLAN device, VNI {}, flooding to {} peer(s)", v.vni, net.fdb.len()),
         },
         name: v.name.clone(),
-        signature: signature(v),
+        signature: argv::reads::vxlan_signature(v),
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
         port: v.port.to_string(),
         vni: v.vni.to_string(),
@@ -636,12 +634,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
 fn ebtables(rules: &LoopRules) -> Ebtables {
     let chain = || rules.chain.clone();
     Ebtables {
-        listing: rules
-            .rules
-            .iter()
-            .map(|r| r.ebtables_args().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        listing: argv::reads::ebtables_rules(&rules.rules),
         create: Cmd::of(&Op::CreateChain { chain: chain() }),
         policy: Cmd::of(&Op::ReturnPolicy { chain: chain() }),
         flush: Cmd::of(&Op::FlushChain { chain: chain() }),
@@ -757,24 +750,13 @@ fn wg(w: &WireguardPlan) -> Wg {
     let peers = w
         .peers
         .iter()
-        .map(|p| {
-            let allowed: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
-            WgPeer {
-                name: p.name.clone(),
-                line: format!(
-                    "{} {} {} {} {}",
-                    p.public_key,
-                    if p.preshared_key { "set" } else { "(none)" },
-                    p.endpoint,
-                    allowed.join(","),
-                    p.persistent_keepalive
-                        .map_or_else(|| "off".to_string(), |k| k.to_string())
-                ),
-                set: Cmd::of(&Op::SetPeer {
-                    interface: interface.clone(),
-                    peer: p.clone(),
-                }),
-            }
+        .map(|p| WgPeer {
+            name: p.name.clone(),
+            line: reads::wg_peer_line(p),
+            set: Cmd::of(&Op::SetPeer {
+                interface: interface.clone(),
+                peer: p.clone(),
+            }),
         })
         .collect();
     Wg {

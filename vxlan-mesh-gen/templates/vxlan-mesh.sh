@@ -54,6 +54,8 @@ HOST={{ host }}
 OWNER={{ owner }}
 NFT_TABLE={{ nft_table }}
 EBT_CHAIN={{ chain }}
+# The rule of FORWARD that jumps to it, as `ebtables -L` lists it.
+EBT_JUMP={{ reads.ebtables_jump }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
@@ -214,25 +216,9 @@ claim_check() {
 }
 
 # The attributes of a VXLAN link (details $1) that cannot change in place, in the words
-# the plan's are written in below (the checksum flags as iproute2 names them).
+# the plan's are written in below (core's argv::reads writes both).
 vxlan_sig() {
-	printf '%s\n' "$1" | awk '{
-		for (i = 1; i <= NF; i++) if ($i == "vxlan" && $(i + 1) == "id") break
-		vni = $(i + 2); lo = "none"; re = "none"; dev = "none"; port = "none"; learn = "on"
-		# Older iproute2 lists only the checksum flags that are set: an absent one is off.
-		c4 = "noudpcsum"; tx = "noudp6zerocsumtx"; rx = "noudp6zerocsumrx"
-		for (j = i + 3; j <= NF && $j != "\\"; j++) {
-			if ($j == "local") lo = $(j + 1)
-			else if ($j == "remote") re = $(j + 1)
-			else if ($j == "dev") dev = $(j + 1)
-			else if ($j == "dstport") port = $(j + 1)
-			else if ($j == "nolearning") learn = "off"
-			else if ($j == "udpcsum") c4 = $j
-			else if ($j == "udp6zerocsumtx") tx = $j
-			else if ($j == "udp6zerocsumrx") rx = $j
-		}
-		printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? tx " " rx : c4)
-	}'
+	printf '%s\n' "$1" | awk {{ reads.vxlan_signature }}
 }
 
 # Names of the links of kind $1 marked as vxlan-mesh's.
@@ -411,7 +397,7 @@ ebt_list() {
 
 # The rules of ebtables chain $1, one per line (nothing when it does not exist).
 ebt_rules() {
-	ebt_list "$1" | sed '1,/^Bridge chain:/d;/^$/d' || true
+	ebt_list "$1" | sed {{ reads.ebtables_rules }} || true
 }
 
 ebt_chain_exists() {
@@ -437,7 +423,7 @@ ebt_policy() {
 }
 
 forward_jumps() {
-	ebt_rules FORWARD | grep -cx -- "-j $EBT_CHAIN" || true
+	ebt_rules FORWARD | grep -cx -- "$EBT_JUMP" || true
 }
 
 firewall_step() {
@@ -482,7 +468,7 @@ loop_step() {
 	# FORWARD jumps to the chain once, as its first rule: a rule of another tool above it
 	# (say `-j ACCEPT`) would let frames pass between VXLAN ports.
 	jumps=$(forward_jumps)
-	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "-j $EBT_CHAIN" ]; then
+	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "$EBT_JUMP" ]; then
 		differs "FORWARD jumps to $EBT_CHAIN $jumps time(s), not once as its first rule: re-inserting the jump at position 1"
 		while [ "$jumps" -gt 0 ]; do
 			run {{ ebt.jump_delete|words }}
@@ -538,7 +524,7 @@ wg_key_check() {
 # (a preshared key shown as `set`, never itself): `wg show
 # dump` without its first line (which holds the private key, and is never printed).
 wg_peers() {
-	{{ wg.dump|words }} 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }' || true
+	{{ wg.dump|words }} 2>/dev/null | awk -F '\t' {{ reads.wg_peers }} || true
 }
 
 # The interface's addresses as ADDRESS/LENGTH (IPv6 link-local ones left out).

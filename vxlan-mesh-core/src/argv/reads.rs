@@ -8,6 +8,7 @@
 
 use super::{Command, Program, EBTABLES_TABLE};
 use crate::firewall::PEERS_SET;
+use crate::plan::{LoopRule, Vxlan, WireguardPeer};
 
 /// The line-oriented details of one link: `ip -d -o link show dev DEV` (one line, nothing
 /// and a failure when the link does not exist).
@@ -220,4 +221,182 @@ pub fn wg_show(interface: &str, what: WgShow) -> Command {
 /// ```
 pub fn wg_pubkey() -> Command {
     Command::new(Program::Wg, ["pubkey"])
+}
+
+// What the script makes of the listings above: for each fact it checks, the program that
+// reduces the listing to one line of words and, beside it, the same line written from the
+// plan, so that the two cannot drift apart.
+
+/// The awk program that prints the fixed attributes (those that cannot change in place) of
+/// a VXLAN device from its [`link_details`] line, in the words of [`vxlan_signature`].
+/// Older iproute2 lists only the checksum flags that are set: an absent one is off.
+pub const VXLAN_SIGNATURE_AWK: &str = r#"{
+	for (i = 1; i <= NF; i++) if ($i == "vxlan" && $(i + 1) == "id") break
+	vni = $(i + 2); lo = "none"; re = "none"; dev = "none"; port = "none"; learn = "on"
+	c4 = "noudpcsum"; tx = "noudp6zerocsumtx"; rx = "noudp6zerocsumrx"
+	for (j = i + 3; j <= NF && $j != "\\"; j++) {
+		if ($j == "local") lo = $(j + 1)
+		else if ($j == "remote") re = $(j + 1)
+		else if ($j == "dev") dev = $(j + 1)
+		else if ($j == "dstport") port = $(j + 1)
+		else if ($j == "nolearning") learn = "off"
+		else if ($j == "udpcsum") c4 = $j
+		else if ($j == "udp6zerocsumtx") tx = $j
+		else if ($j == "udp6zerocsumrx") rx = $j
+	}
+	printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? tx " " rx : c4)
+}"#;
+
+/// The fixed attributes of `v` as [`VXLAN_SIGNATURE_AWK`] prints them for a device that
+/// has them (the checksum words iproute2's, as [`super::of`] writes them).
+///
+/// ```
+/// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
+/// let v = &plan.networks[0].vxlans[0];
+/// assert_eq!(
+///     vxlan_mesh_core::argv::reads::vxlan_signature(v),
+///     "vni 100 local 192.0.2.1 remote none dev none port 4789 learning on checksum udpcsum"
+/// );
+/// ```
+pub fn vxlan_signature(v: &Vxlan) -> String {
+    format!(
+        "vni {} local {} remote {} dev {} port {} learning {} checksum {}",
+        v.vni,
+        v.local,
+        v.remote.map_or_else(|| "none".to_string(), |r| r.to_string()),
+        v.underlay_device.as_deref().unwrap_or("none"),
+        v.port,
+        if v.learning { "on" } else { "off" },
+        v.udp_checksum_mode().iproute2_words().join(" "),
+    )
+}
+
+/// The awk program (run with `-F '\t'`) that prints each peer of a [`WgShow::Dump`] listing
+/// as [`wg_peer_line`] writes it, without the interface's first line (which holds the
+/// private key, and is never printed); a preshared key is shown as `set`, never itself.
+pub const WG_PEERS_AWK: &str = r#"NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }"#;
+
+/// A planned peer as [`WG_PEERS_AWK`] prints it when the interface has it exactly:
+/// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`.
+///
+/// ```
+/// use vxlan_mesh_core::wireguard::{PublicKey, WireguardPeer};
+/// let peer = WireguardPeer {
+///     name: "b".into(),
+///     public_key: PublicKey([0; 32]),
+///     endpoint: "192.0.2.2:51820".parse().unwrap(),
+///     allowed_ips: vec!["198.51.100.2/32".parse().unwrap()],
+///     persistent_keepalive: None,
+///     preshared_key: false,
+/// };
+/// assert_eq!(
+///     vxlan_mesh_core::argv::reads::wg_peer_line(&peer),
+///     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= (none) 192.0.2.2:51820 198.51.100.2/32 off"
+/// );
+/// ```
+pub fn wg_peer_line(peer: &WireguardPeer) -> String {
+    format!(
+        "{} {} {} {} {}",
+        peer.public_key,
+        if peer.preshared_key { "set" } else { "(none)" },
+        peer.endpoint,
+        super::allowed_ips(peer),
+        super::keepalive(peer),
+    )
+}
+
+/// The sed program that prints the rules of an [`ebtables_list`] listing of one chain, one
+/// per line, as [`ebtables_rules`] writes them.
+pub const EBTABLES_RULES_SED: &str = "1,/^Bridge chain:/d;/^$/d";
+
+/// The rules of a chain as [`EBTABLES_RULES_SED`] prints them when the chain holds exactly
+/// these.
+///
+/// ```
+/// use vxlan_mesh_core::LoopRule;
+/// assert_eq!(
+///     vxlan_mesh_core::argv::reads::ebtables_rules(&[LoopRule::DropBetweenMeshPorts]),
+///     "-i vxm+ -o vxm+ -j DROP"
+/// );
+/// ```
+pub fn ebtables_rules(rules: &[LoopRule]) -> String {
+    rules
+        .iter()
+        .map(|r| r.ebtables_args().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The rule of `FORWARD` that jumps to `chain`, as `ebtables -L` lists it.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::reads::ebtables_jump("VXLAN-MESH"), "-j VXLAN-MESH");
+/// ```
+pub fn ebtables_jump(chain: &str) -> String {
+    // The rule `Op::InsertJump` writes, without its position.
+    super::jump_args(chain).join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `awk` (with `args` before the program) on `input`.
+    fn awk(args: &[&str], program: &str, input: &str) -> Result<String, Box<dyn std::error::Error>> {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("awk")
+            .args(args)
+            .arg(program)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes())?;
+        Ok(String::from_utf8(child.wait_with_output()?.stdout)?)
+    }
+
+    #[test]
+    fn the_signature_awk_reads_iproute2_s_line_as_the_plan_writes_it() -> Result<(), Box<dyn std::error::Error>> {
+        let plan = crate::testing::two_hosts().plan("a")?;
+        let v = &plan.networks[0].vxlans[0];
+        // As iproute2 6.1 prints the device `argv::of` creates (its values the plan's).
+        let line = format!(
+            "2: {}: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\\    \
+             link/ether ce:60:39:ae:e9:5d brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \\    \
+             vxlan id {} local {} srcport 0 0 dstport {} {}ttl auto ageing 300 udpcsum noudp6zerocsumtx \
+             noudp6zerocsumrx addrgenmode eui64 numtxqueues 1\n",
+            v.name,
+            v.vni,
+            v.local,
+            v.port,
+            if v.learning { "" } else { "nolearning " }
+        );
+        assert_eq!(awk(&[], VXLAN_SIGNATURE_AWK, &line)?.trim_end(), vxlan_signature(v));
+        // Another port is another signature.
+        let moved = line.replace(&format!("dstport {}", v.port), "dstport 4790");
+        assert_ne!(awk(&[], VXLAN_SIGNATURE_AWK, &moved)?.trim_end(), vxlan_signature(v));
+        Ok(())
+    }
+
+    #[test]
+    fn the_peers_awk_reads_a_dump_as_the_plan_writes_its_peers() -> Result<(), Box<dyn std::error::Error>> {
+        let peer = WireguardPeer {
+            name: "b".into(),
+            public_key: crate::wireguard::PublicKey([7; 32]),
+            endpoint: "192.0.2.2:51820".parse()?,
+            allowed_ips: vec!["198.51.100.2/32".parse()?, "198.51.100.3/32".parse()?],
+            persistent_keepalive: Some(25),
+            preshared_key: false,
+        };
+        let dump = format!(
+            "PRIVATE\tPUBLIC\t51820\toff\n{}\t(none)\t192.0.2.2:51820\t198.51.100.2/32,198.51.100.3/32\t0\t0\t0\t25\n",
+            peer.public_key
+        );
+        assert_eq!(
+            awk(&["-F", "\t"], WG_PEERS_AWK, &dump)?,
+            format!("{}\n", wg_peer_line(&peer))
+        );
+        let with_psk = dump.replace("(none)", "SECRET");
+        assert!(!awk(&["-F", "\t"], WG_PEERS_AWK, &with_psk)?.contains("SECRET"));
+        Ok(())
+    }
 }

@@ -185,7 +185,7 @@ fn hidden_policy(json: &Value, listed: usize) -> Option<ChainPolicy> {
 
 fn loop_chain(chains: &[Listed]) -> Option<LoopChain> {
     let ours = chains.iter().find(|c| c.name == EBTABLES_CHAIN)?;
-    let jump = format!("-j {EBTABLES_CHAIN}");
+    let jump = reads::ebtables_jump(EBTABLES_CHAIN);
     let jumps = chains
         .iter()
         .filter(|c| c.name == FORWARD)

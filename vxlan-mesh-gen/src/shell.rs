@@ -236,6 +236,10 @@ struct Reads {
     vxlan_signature: &'static str,
     /// `wg_peers`: [`argv::reads::WG_PEERS_AWK`].
     wg_peers: &'static str,
+    /// `nft_outline`: [`argv::reads::NFT_OUTLINE_SED`].
+    nft_outline_sed: &'static str,
+    /// `firewall_ok`: [`argv::reads::NFT_ELEMENTS_SED`].
+    nft_elements_sed: &'static str,
     /// `ebt_rules`: [`argv::reads::EBTABLES_RULES_SED`].
     ebtables_rules: &'static str,
     /// The rule of `FORWARD` that jumps to the loop-prevention chain, as `ebtables -L`
@@ -261,6 +265,8 @@ impl Reads {
             ),
             vxlan_signature: reads::VXLAN_SIGNATURE_AWK,
             wg_peers: reads::WG_PEERS_AWK,
+            nft_outline_sed: reads::NFT_OUTLINE_SED,
+            nft_elements_sed: reads::NFT_ELEMENTS_SED,
             ebtables_rules: reads::EBTABLES_RULES_SED,
             ebtables_jump: reads::ebtables_jump(EBTABLES_CHAIN),
         }
@@ -385,6 +391,10 @@ struct Frr {
     edits: String,
     /// Prints the running configuration.
     read: Cmd,
+    /// Cuts the `router bgp` block out of it ([`argv::reads::FRR_BLOCK_AWK`]).
+    block_awk: &'static str,
+    /// The block's line that marks it as vxlan-mesh's ([`argv::reads::frr_mark`]).
+    mark: String,
     /// vtysh's flag before each command.
     flag: String,
     /// Runs the commands `frr_send` put after their flags in `"$@"`, in one session.
@@ -405,6 +415,8 @@ impl Frr {
             conf: config.render(),
             edits: vxlan_mesh_core::frr::edits_awk(),
             read: Cmd::new(&argv::vtysh_running_config(&[]), &[]),
+            block_awk: argv::reads::FRR_BLOCK_AWK,
+            mark: argv::reads::frr_mark(),
             flag: argv::VTYSH_COMMAND.to_string(),
             send,
             vnis: plan
@@ -837,13 +849,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         }),
         firewall: plan.firewall.as_ref().map(|fw| Nft {
             load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
-            peers: fw
-                .peers
-                .iter()
-                .map(ToString::to_string)
-                .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            peers: argv::reads::nft_peer_elements(fw),
             outline: firewall::nft_outline(fw),
         }),
         chain: EBTABLES_CHAIN,

@@ -351,7 +351,7 @@ nft_present() {
 # `nft -s list table` of the table named like vxlan-mesh's in the form of NFT_OUTLINE: on one
 # line, each run of blanks one space, without the set's elements (nothing when it is absent).
 nft_outline() {
-	{{ reads.nft_outline|words }} 2>/dev/null | tr -s ' \t\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//' || true
+	{{ reads.nft_outline|words }} 2>/dev/null | tr -s ' \t\n' '   ' | sed {{ reads.nft_outline_sed }} || true
 }
 
 # True when the table named like vxlan-mesh's is vxlan-mesh's: it has the set `peers` and the
@@ -377,7 +377,7 @@ nft_claim() {
 # hook, priority or policy all differ).
 firewall_ok() {
 	nft_present || return 1
-	have=$({{ reads.nft_peers|words }} 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
+	have=$({{ reads.nft_peers|words }} 2>/dev/null | tr -d '\n\t' | sed -n {{ reads.nft_elements_sed }} | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
 	[ "$have" = "$(printf '%s\n' "$NFT_PEERS" | LC_ALL=C sort)" ] || return 1
 	[ "$(nft_outline)" = "$NFT_OUTLINE" ]
 }
@@ -637,12 +637,12 @@ wg_routes() {
 # The running `router bgp` block of FRR's default VRF, as `show running-config` prints it
 # (nothing when there is none).
 frr_running() {
-	{{ frr.read|words }} 2>/dev/null | awk '/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }' || true
+	{{ frr.read|words }} 2>/dev/null | awk {{ frr.block_awk }} || true
 }
 
 # True when the router bgp block $1 carries vxlan-mesh's mark, its peer-group.
 frr_ours() {
-	printf '%s\n' "$1" | grep -qx ' neighbor vxlan-mesh peer-group'
+	printf '%s\n' "$1" | grep -qxF -- {{ frr.mark }}
 }
 
 # Runs the configuration commands $@, in order, in one vtysh session.

@@ -8,7 +8,7 @@
 
 use super::{Command, Program, EBTABLES_TABLE};
 use crate::firewall::PEERS_SET;
-use crate::plan::{LoopRule, Vxlan, WireguardPeer};
+use crate::plan::{Firewall, LoopRule, Vxlan, WireguardPeer};
 
 /// The line-oriented details of one link: `ip -d -o link show dev DEV` (one line, nothing
 /// and a failure when the link does not exist).
@@ -337,6 +337,50 @@ pub fn ebtables_jump(chain: &str) -> String {
     super::jump_args(chain).join(" ")
 }
 
+/// The sed program that reduces a [`NftListing::Stateless`] listing of the table, its
+/// blanks and newlines first squeezed to single spaces, to [`crate::firewall::nft_outline`]'s
+/// form: without the set's elements (compared apart, with [`NFT_ELEMENTS_SED`]).
+pub const NFT_OUTLINE_SED: &str = "s/elements = {[^}]*} //; s/ $//";
+
+/// The sed program (run with `-n`) that prints the elements of a [`nft_peers`] listing, its
+/// newlines and tabs first removed, as nft separates them (by `, `); split at the commas,
+/// blanks removed, they are [`nft_peer_elements`].
+pub const NFT_ELEMENTS_SED: &str = r"s/.*elements = {\([^}]*\)}.*/\1/p";
+
+/// The elements of the set of peers in the plan's table, one per line, as the script reads
+/// them from [`nft_peers`] (compared sorted: nft orders them its own way).
+///
+/// ```
+/// use vxlan_mesh_core::{Firewall, Family};
+/// let fw = Firewall {
+///     table: "vxlan_mesh".into(),
+///     family: Family::V4,
+///     port: 4789,
+///     peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+///     wireguard: None,
+///     evpn: None,
+/// };
+/// assert_eq!(vxlan_mesh_core::argv::reads::nft_peer_elements(&fw), "192.0.2.2\n192.0.2.3");
+/// ```
+pub fn nft_peer_elements(fw: &Firewall) -> String {
+    crate::firewall::elements(fw).join("\n")
+}
+
+/// The awk program that prints the default VRF's `router bgp` block of a
+/// [`super::vtysh_running_config`] listing, from its `router bgp ASN` line to its `exit`
+/// line: the script's [`crate::frr::running_block`].
+pub const FRR_BLOCK_AWK: &str = r#"/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }"#;
+
+/// The line of a running `router bgp` block that marks it as vxlan-mesh's (the declaration
+/// of [`crate::frr::PEER_GROUP`]), as [`FRR_BLOCK_AWK`] prints it.
+///
+/// ```
+/// assert_eq!(vxlan_mesh_core::argv::reads::frr_mark(), " neighbor vxlan-mesh peer-group");
+/// ```
+pub fn frr_mark() -> String {
+    crate::frr::mark_line()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +418,61 @@ mod tests {
         // Another port is another signature.
         let moved = line.replace(&format!("dstport {}", v.port), "dstport 4790");
         assert_ne!(awk(&[], VXLAN_SIGNATURE_AWK, &moved)?.trim_end(), vxlan_signature(v));
+        Ok(())
+    }
+
+    #[test]
+    fn the_block_awk_finds_the_block_running_block_finds() -> Result<(), Box<dyn std::error::Error>> {
+        let running = "frr version 8.4.4\n!\nrouter bgp 65001 vrf red\n bgp router-id 192.0.2.9\nexit\n!\n\
+            router bgp 65000\n bgp router-id 192.0.2.1\n neighbor vxlan-mesh peer-group\n !\n \
+            address-family l2vpn evpn\n  advertise-all-vni\n exit-address-family\nexit\n!\nend\n";
+        let block = crate::frr::running_block(running).ok_or("no block")?;
+        assert_eq!(awk(&[], FRR_BLOCK_AWK, running)?, block);
+        assert!(block.lines().any(|l| l == frr_mark()));
+        Ok(())
+    }
+
+    /// Runs `sh -c SCRIPT` (its `$1` is `program`) on `input`.
+    fn sh(script: &str, program: &str, input: &str) -> Result<String, Box<dyn std::error::Error>> {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", script, "sh", program])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes())?;
+        Ok(String::from_utf8(child.wait_with_output()?.stdout)?)
+    }
+
+    #[test]
+    fn the_nft_seds_read_nft_s_listing_as_the_plan_writes_it() -> Result<(), Box<dyn std::error::Error>> {
+        let fw = Firewall {
+            table: "vxlan_mesh".into(),
+            family: crate::fleet::Family::V4,
+            port: 4789,
+            peers: ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
+                .iter()
+                .map(|a| a.parse())
+                .collect::<Result<_, _>>()?,
+            wireguard: None,
+            evpn: None,
+        };
+        // As nft 1.0.6 lists the table its script loads (`-s`, and the set alone).
+        let table = "table inet vxlan_mesh {\n\tset peers {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.2, 192.0.2.3,\n\
+            \t\t\t     192.0.2.4 }\n\t}\n\n\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\
+            \t\tip saddr @peers udp dport 4789 accept\n\t\tudp dport 4789 counter drop\n\t}\n}\n";
+        let set =
+            "table inet vxlan_mesh {\n\tset peers {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.2, 192.0.2.3,\n\
+            \t\t\t     192.0.2.4 }\n\t}\n}\n";
+        // The script's pipelines around the programs (nft_outline, firewall_ok).
+        let outline = sh(r#"tr -s ' \t\n' '   ' | sed "$1""#, NFT_OUTLINE_SED, table)?;
+        assert_eq!(outline, crate::firewall::nft_outline(&fw));
+        let elements = sh(
+            r#"tr -d '\n\t' | sed -n "$1" | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort"#,
+            NFT_ELEMENTS_SED,
+            set,
+        )?;
+        assert_eq!(elements.trim_end(), nft_peer_elements(&fw));
         Ok(())
     }
 

@@ -385,12 +385,11 @@ pub fn frr_mark() -> String {
 mod tests {
     use super::*;
 
-    /// Runs `awk` (with `args` before the program) on `input`.
-    fn awk(args: &[&str], program: &str, input: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// Runs `program` with `args` on `input`, as the script pipes a listing through it.
+    fn pipe(program: &str, args: &[&str], input: &str) -> Result<String, Box<dyn std::error::Error>> {
         use std::io::Write as _;
-        let mut child = std::process::Command::new("awk")
+        let mut child = std::process::Command::new(program)
             .args(args)
-            .arg(program)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()?;
@@ -414,10 +413,16 @@ mod tests {
             v.port,
             if v.learning { "" } else { "nolearning " }
         );
-        assert_eq!(awk(&[], VXLAN_SIGNATURE_AWK, &line)?.trim_end(), vxlan_signature(v));
+        assert_eq!(
+            pipe("awk", &[VXLAN_SIGNATURE_AWK], &line)?.trim_end(),
+            vxlan_signature(v)
+        );
         // Another port is another signature.
         let moved = line.replace(&format!("dstport {}", v.port), "dstport 4790");
-        assert_ne!(awk(&[], VXLAN_SIGNATURE_AWK, &moved)?.trim_end(), vxlan_signature(v));
+        assert_ne!(
+            pipe("awk", &[VXLAN_SIGNATURE_AWK], &moved)?.trim_end(),
+            vxlan_signature(v)
+        );
         Ok(())
     }
 
@@ -427,21 +432,9 @@ mod tests {
             router bgp 65000\n bgp router-id 192.0.2.1\n neighbor vxlan-mesh peer-group\n !\n \
             address-family l2vpn evpn\n  advertise-all-vni\n exit-address-family\nexit\n!\nend\n";
         let block = crate::frr::running_block(running).ok_or("no block")?;
-        assert_eq!(awk(&[], FRR_BLOCK_AWK, running)?, block);
+        assert_eq!(pipe("awk", &[FRR_BLOCK_AWK], running)?, block);
         assert!(block.lines().any(|l| l == frr_mark()));
         Ok(())
-    }
-
-    /// Runs `sh -c SCRIPT` (its `$1` is `program`) on `input`.
-    fn sh(script: &str, program: &str, input: &str) -> Result<String, Box<dyn std::error::Error>> {
-        use std::io::Write as _;
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", script, "sh", program])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes())?;
-        Ok(String::from_utf8(child.wait_with_output()?.stdout)?)
     }
 
     #[test]
@@ -465,11 +458,20 @@ mod tests {
             "table inet vxlan_mesh {\n\tset peers {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.2, 192.0.2.3,\n\
             \t\t\t     192.0.2.4 }\n\t}\n}\n";
         // The script's pipelines around the programs (nft_outline, firewall_ok).
-        let outline = sh(r#"tr -s ' \t\n' '   ' | sed "$1""#, NFT_OUTLINE_SED, table)?;
+        let outline = pipe(
+            "sh",
+            &["-c", r#"tr -s ' \t\n' '   ' | sed "$1""#, "sh", NFT_OUTLINE_SED],
+            table,
+        )?;
         assert_eq!(outline, crate::firewall::nft_outline(&fw));
-        let elements = sh(
-            r#"tr -d '\n\t' | sed -n "$1" | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort"#,
-            NFT_ELEMENTS_SED,
+        let elements = pipe(
+            "sh",
+            &[
+                "-c",
+                r#"tr -d '\n\t' | sed -n "$1" | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort"#,
+                "sh",
+                NFT_ELEMENTS_SED,
+            ],
             set,
         )?;
         assert_eq!(elements.trim_end(), nft_peer_elements(&fw));
@@ -491,11 +493,11 @@ mod tests {
             peer.public_key
         );
         assert_eq!(
-            awk(&["-F", "\t"], WG_PEERS_AWK, &dump)?,
+            pipe("awk", &["-F", "\t", WG_PEERS_AWK], &dump)?,
             format!("{}\n", wg_peer_line(&peer))
         );
         let with_psk = dump.replace("(none)", "SECRET");
-        assert!(!awk(&["-F", "\t"], WG_PEERS_AWK, &with_psk)?.contains("SECRET"));
+        assert!(!pipe("awk", &["-F", "\t", WG_PEERS_AWK], &with_psk)?.contains("SECRET"));
         Ok(())
     }
 }

@@ -21,8 +21,8 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::ApplyError;
-use crate::argv;
 use crate::argv::reads::{self, NftListing};
+use crate::argv::{self, Program};
 use crate::diff::{ChainPolicy, ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
@@ -128,7 +128,7 @@ fn parse_ebtables(listing: &str) -> Vec<Listed> {
 /// program. The nf_tables variant's chains nfnetlink lists; without any `ebtables`
 /// program nobody here can have made a legacy chain.
 pub(crate) fn ebtables_is_legacy() -> bool {
-    find_program("ebtables")
+    find_program(Program::Ebtables.name())
         .and_then(|p| std::fs::canonicalize(p).ok())
         .and_then(|p| p.file_name().map(|n| !n.to_string_lossy().contains("nft")))
         .unwrap_or(false)
@@ -156,7 +156,7 @@ pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
 /// of rules `ebtables -L` showed; an nft rule beyond them is the policy. `None` without
 /// `nft` (then `ebtables -L` is all there is to read).
 fn nft_hidden_policy(listed: usize) -> Result<Option<ChainPolicy>, ApplyError> {
-    if find_program("nft").is_none() {
+    if find_program(Program::Nft.name()).is_none() {
         return Ok(None);
     }
     let listing = read(&reads::ebtables_nft_chain(EBTABLES_CHAIN, NftListing::Json))?;

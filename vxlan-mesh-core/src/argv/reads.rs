@@ -479,6 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn the_ebtables_sed_reads_the_chains_as_the_plan_writes_them() -> Result<(), Box<dyn std::error::Error>> {
+        let rules = [LoopRule::DropBetweenMeshPorts];
+        // As ebtables-nft 1.8.9 lists the chain and the jump `argv::of` writes.
+        let chain =
+            "Bridge table: filter\n\nBridge chain: VXLAN-MESH, entries: 1, policy: RETURN\n-i vxm+ -o vxm+ -j DROP\n";
+        let forward = "Bridge table: filter\n\nBridge chain: FORWARD, entries: 1, policy: ACCEPT\n-j VXLAN-MESH\n";
+        assert_eq!(
+            pipe("sed", &[EBTABLES_RULES_SED], chain)?.trim_end(),
+            ebtables_rules(&rules)
+        );
+        assert_eq!(
+            pipe("sed", &[EBTABLES_RULES_SED], forward)?.trim_end(),
+            ebtables_jump("VXLAN-MESH")
+        );
+        Ok(())
+    }
+
+    #[test]
     fn the_peers_awk_reads_a_dump_as_the_plan_writes_its_peers() -> Result<(), Box<dyn std::error::Error>> {
         let peer = WireguardPeer {
             name: "b".into(),

@@ -240,6 +240,8 @@ struct Reads {
     nft_outline_sed: &'static str,
     /// `firewall_ok`: [`argv::reads::NFT_ELEMENTS_SED`].
     nft_elements_sed: &'static str,
+    /// `ebt_policy`: [`argv::reads::EBTABLES_POLICY_SED`].
+    ebtables_policy_sed: &'static str,
     /// `ebt_rules`: [`argv::reads::EBTABLES_RULES_SED`].
     ebtables_rules: &'static str,
     /// The rule of `FORWARD` that jumps to the loop-prevention chain, as `ebtables -L`
@@ -268,6 +270,7 @@ impl Reads {
             nft_outline_sed: reads::NFT_OUTLINE_SED,
             nft_elements_sed: reads::NFT_ELEMENTS_SED,
             ebtables_rules: reads::EBTABLES_RULES_SED,
+            ebtables_policy_sed: reads::EBTABLES_POLICY_SED,
             ebtables_jump: reads::ebtables_jump(EBTABLES_CHAIN),
         }
     }

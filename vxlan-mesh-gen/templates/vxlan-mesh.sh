@@ -409,7 +409,7 @@ ebt_chain_exists() {
 # counts nor shows (it prints `policy: RETURN` whatever the policy is): an nft rule beyond
 # the listed ones is the policy.
 ebt_policy() {
-	policy=$(ebt_list "$EBT_CHAIN" | sed -n 's/^Bridge chain: .*policy: //p')
+	policy=$(ebt_list "$EBT_CHAIN" | sed -n {{ reads.ebtables_policy_sed }})
 	if command -v nft >/dev/null 2>&1 && nrules=$({{ reads.ebtables_nft|words }} 2>/dev/null); then
 		nrules=$(printf '%s\n' "$nrules" | sed '1,/chain /d' | grep -v '^[[:space:]]*}' | grep -v '^[[:space:]]*$' || true)
 		if [ "$(printf '%s\n' "$nrules" | grep -c .)" -gt "$(ebt_rules "$EBT_CHAIN" | grep -c .)" ]; then

@@ -309,6 +309,11 @@ pub fn wg_peer_line(peer: &WireguardPeer) -> String {
 /// per line, as [`ebtables_rules`] writes them.
 pub const EBTABLES_RULES_SED: &str = "1,/^Bridge chain:/d;/^$/d";
 
+/// The sed program (run with `-n`) that prints the policy of the chain of an
+/// [`ebtables_list`] listing of one chain, as `ebtables -L` names it (`RETURN`, `ACCEPT`,
+/// `DROP`; ebtables-nft lists a user chain's as `RETURN` whatever it is).
+pub const EBTABLES_POLICY_SED: &str = "s/^Bridge chain: .*policy: //p";
+
 /// The rules of a chain as [`EBTABLES_RULES_SED`] prints them when the chain holds exactly
 /// these.
 ///
@@ -381,21 +386,23 @@ pub fn frr_mark() -> String {
     crate::frr::mark_line()
 }
 
+/// Runs `program` with `args` on `input`, as the script pipes a listing through it (for the
+/// tests that hold a program of this module against the Rust reading of the same listing).
+#[cfg(test)]
+pub(crate) fn pipe(program: &str, args: &[&str], input: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes())?;
+    Ok(String::from_utf8(child.wait_with_output()?.stdout)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Runs `program` with `args` on `input`, as the script pipes a listing through it.
-    fn pipe(program: &str, args: &[&str], input: &str) -> Result<String, Box<dyn std::error::Error>> {
-        use std::io::Write as _;
-        let mut child = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes())?;
-        Ok(String::from_utf8(child.wait_with_output()?.stdout)?)
-    }
 
     #[test]
     fn the_signature_awk_reads_iproute2_s_line_as_the_plan_writes_it() -> Result<(), Box<dyn std::error::Error>> {

@@ -991,4 +991,25 @@ mod tests {
             ChainPolicy::Accept
         );
     }
+
+    /// The script reads `ebtables -L CHAIN` with core's sed programs as this module reads it.
+    #[test]
+    fn the_script_s_seds_read_a_chain_as_parse_ebtables_does() {
+        let sed = |args: &[&str], input: &str| reads::pipe("sed", args, input).unwrap();
+        for policy in ["RETURN", "ACCEPT", "DROP"] {
+            let listing = format!(
+                "Bridge table: filter\n\nBridge chain: VXLAN-MESH, entries: 2, policy: {policy}\n\
+                 -i vxm+ -o vxm+ -j DROP\n-j ACCEPT\n"
+            );
+            let chains = parse_ebtables(&listing);
+            assert_eq!(
+                sed(&["-n", reads::EBTABLES_POLICY_SED], &listing).trim_end(),
+                chains[0].policy
+            );
+            assert_eq!(
+                sed(&[reads::EBTABLES_RULES_SED], &listing).trim_end(),
+                chains[0].rules.join("\n")
+            );
+        }
+    }
 }

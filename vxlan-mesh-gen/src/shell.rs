@@ -5,7 +5,11 @@
 //! [`argv::of`] of a typed [`Op`] (the one place each command's arguments are written, the
 //! same that `apply --dry-run` prints), held here as a `Cmd` and written by the template
 //! as one `run ...` line; the template only decides *whether* to run it, by comparing the
-//! host's current state with the wanted values the view also provides.
+//! host's current state with the wanted values the view also provides. The host's current
+//! state is read the same way: every read is a command of [`argv::reads`] (shell parameters
+//! such as `$1` standing in for what only the running script knows), and where the script
+//! reduces a listing (awk, sed) it runs core's program, compared with core's text of the
+//! plan.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};

@@ -410,6 +410,8 @@ struct Frr {
     vnis: String,
     /// Prints the VNIs zebra knows, with their devices.
     vnis_read: Cmd,
+    /// Finds the device of VNI `vni` in that listing ([`argv::reads::ZEBRA_VNI_DEVICE_AWK`]).
+    vni_device_awk: &'static str,
     /// Makes zebra learn forgotten VNIs again.
     relearn: Cmd,
 }
@@ -432,6 +434,7 @@ impl Frr {
                 .collect::<Vec<_>>()
                 .join(" "),
             vnis_read: Cmd::new(&argv::vtysh_evpn_vnis(&[]), &[]),
+            vni_device_awk: argv::reads::ZEBRA_VNI_DEVICE_AWK,
             relearn: Cmd::new(
                 &argv::vtysh(&[], &vxlan_mesh_core::frr::relearn_commands(config.asn())),
                 &[],

@@ -704,7 +704,7 @@ EOF
 zebra_device() {
 	tries=0
 	while :; do
-		found=$({{ frr.vnis_read|words }} 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
+		found=$({{ frr.vnis_read|words }} 2>/dev/null | awk -v vni="$1" {{ frr.vni_device_awk }})
 		if [ -n "$found" ] || [ "$tries" -ge 10 ]; then
 			break
 		fi

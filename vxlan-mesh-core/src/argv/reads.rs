@@ -376,6 +376,22 @@ pub fn nft_peer_elements(fw: &Firewall) -> String {
 /// line: the script's [`crate::frr::running_block`].
 pub const FRR_BLOCK_AWK: &str = r#"/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }"#;
 
+/// The awk program (run with `-v vni=VNI`) that prints the VXLAN device zebra ties `VNI`
+/// to in a [`super::vtysh_evpn_vnis`] listing (`{"100": {"vni": 100, "vxlanIf": "vxm100",
+/// ...}, ...}`), nothing when zebra does not know the VNI: the script's reading of what
+/// `status` reads as JSON.
+pub const ZEBRA_VNI_DEVICE_AWK: &str = r#"{ s = s $0 }
+END {
+	gsub(/[ \t\r\n]/, "", s)
+	n = split(s, part, "\"vni\":")
+	for (i = 2; i <= n; i++) {
+		v = part[i]; sub(/[^0-9].*/, "", v)
+		if (v != vni) continue
+		if (match(part[i], /"vxlanIf":"[^"]*"/)) print substr(part[i], RSTART + 11, RLENGTH - 12)
+		exit
+	}
+}"#;
+
 /// The line of a running `router bgp` block that marks it as vxlan-mesh's (the declaration
 /// of [`crate::frr::PEER_GROUP`]), as [`FRR_BLOCK_AWK`] prints it.
 ///

@@ -21,6 +21,19 @@ use std::fmt::Write as _;
 use crate::fleet::Family;
 use crate::plan::Firewall;
 
+/// The set of peer addresses in vxlan-mesh's table (its `saddr` matches name it too).
+pub(crate) const PEERS_SET: &str = "peers";
+
+/// The elements of the set [`PEERS_SET`]: the peers' addresses, and in evpn mode the
+/// underlay prefix (then the set has intervals).
+pub(crate) fn elements(fw: &Firewall) -> Vec<String> {
+    fw.peers
+        .iter()
+        .map(ToString::to_string)
+        .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
+        .collect()
+}
+
 /// nftables script that creates or atomically replaces the owned table.
 ///
 /// ```
@@ -48,12 +61,11 @@ pub fn nft_script(fw: &Firewall) -> String {
     let _ = writeln!(s, "table inet {} {{}}", fw.table);
     let _ = writeln!(s, "delete table inet {}", fw.table);
     let _ = writeln!(s, "table inet {} {{", fw.table);
-    let _ = writeln!(s, "\tset peers {{");
+    let _ = writeln!(s, "\tset {PEERS_SET} {{");
     let _ = writeln!(s, "\t\ttype {addr_type}");
-    let mut elements: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
-    if let Some(evpn) = &fw.evpn {
+    let elements = elements(fw);
+    if fw.evpn.is_some() {
         let _ = writeln!(s, "\t\tflags interval");
-        elements.push(evpn.prefix.to_string());
     }
     if !elements.is_empty() {
         let _ = writeln!(s, "\t\telements = {{ {} }}", elements.join(", "));

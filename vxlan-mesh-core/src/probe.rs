@@ -382,7 +382,7 @@ impl PeerReport {
 
 /// The whole report of `probe` (`--format json` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
+pub struct ProbeReport {
     /// Version of this JSON layout.
     pub schema: u32,
     /// The host probed from.
@@ -399,13 +399,13 @@ pub struct Report {
     pub peers: Vec<PeerReport>,
 }
 
-/// The current [`Report::schema`].
+/// The current [`ProbeReport::schema`].
 pub const REPORT_SCHEMA: u32 = 1;
 
-impl Report {
+impl ProbeReport {
     /// The report of `plan`'s host from its peers' reports.
     pub fn new(plan: &HostPlan, timeout_ms: u64, peers: Vec<PeerReport>) -> Self {
-        Report {
+        ProbeReport {
             schema: REPORT_SCHEMA,
             host: plan.host.clone(),
             address: plan.address,

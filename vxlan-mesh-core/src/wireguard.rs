@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 /// WireGuard listen port used when `[wireguard]` does not name one (WireGuard's usual port).
-pub const DEFAULT_PORT: u16 = 51820;
+pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
 
 /// Name of the WireGuard interface when `[wireguard]` does not name one.
 pub const DEFAULT_INTERFACE: &str = "vxmwg0";

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-pub use crate::address::Family;
+pub(crate) use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::evpn::{self, BgpTimers};
 use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};

@@ -18,7 +18,7 @@ use crate::wireguard::{Encryption, Prefix};
 
 /// The settings' values the schema documents too (a module of their own, so that the
 /// reader's use of the schema and the schema's use of them make no cycle).
-pub use crate::settings::{LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
+pub(crate) use crate::settings::{LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
 
 /// The whole fleet: global settings, the overlay networks and the hosts.
 ///
@@ -98,15 +98,15 @@ pub struct WireguardSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct EvpnSpec {
     /// The fleet's (internal) BGP autonomous system number;
-    /// [`DEFAULT_ASN`](crate::evpn::DEFAULT_ASN) when absent.
+    /// [`DEFAULT_ASN`](crate::DEFAULT_ASN) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     /// The prefix every host's underlay address lies in: route reflectors accept BGP
     /// sessions from it, and the firewall accepts VXLAN and BGP from it (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay_prefix: Option<Prefix>,
-    /// Accepts an `underlay_prefix` wider than [`min_underlay_prefix_len`](crate::evpn::min_underlay_prefix_len)
-    /// allows: route reflectors then accept BGP sessions from that whole range.
+    /// Accepts an `underlay_prefix` shorter than /16 (IPv4) or /48 (IPv6), what one site's
+    /// underlay rarely exceeds: route reflectors then accept BGP sessions from that whole range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_wide_underlay_prefix: Option<bool>,
     /// BGP keepalive interval in seconds; a third of `hold_time` when only that is given,

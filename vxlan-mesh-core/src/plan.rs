@@ -20,7 +20,7 @@ use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 // The peer type is a WireGuard fact (the wireguard module's sessions hold it too); the plan
 // names it where `WireguardPlan::peers` is.
-pub use crate::wireguard::WireguardPeer;
+pub(crate) use crate::wireguard::WireguardPeer;
 
 /// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
 /// ebtables argument strings; 3: `mode` `"evpn"` with the `evpn` section, the VXLAN
@@ -438,7 +438,7 @@ pub struct EvpnPlan {
     /// The fleet's AS number (every session is internal BGP).
     pub asn: u32,
     /// BGP router id: the IPv4 underlay address, or the host id as a 32-bit number over
-    /// IPv6 ([`crate::evpn::router_id`]).
+    /// IPv6 (host id 7 is `0.0.0.7`), where a host has no IPv4 address to take it from.
     pub router_id: Ipv4Addr,
     /// Whether this host is a route reflector.
     pub route_reflector: bool,

@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use askama::filters::Escaper;
 use askama::Template;
 use vxlan_mesh_core::key_file;
-use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
-use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
+use vxlan_mesh_core::OWNER_MARK;
 use vxlan_mesh_core::{argv, firewall};
 use vxlan_mesh_core::{FdbEntry, HostPlan, Ipv6Conf, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
+use vxlan_mesh_core::{EBTABLES_CHAIN, NFT_TABLE};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};

@@ -76,10 +76,9 @@ mod tests {
 
     #[test]
     fn router_id_is_the_ipv4_address_or_the_host_id() {
-        assert_eq!(
-            router_id("198.51.100.7".parse().unwrap(), 3).to_string(),
-            "198.51.100.7"
-        );
-        assert_eq!(router_id("2001:db8::7".parse().unwrap(), 3).to_string(), "0.0.0.3");
+        let v4 = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+        let v6 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7));
+        assert_eq!(router_id(v4, 3), Ipv4Addr::new(198, 51, 100, 7));
+        assert_eq!(router_id(v6, 3), Ipv4Addr::new(0, 0, 0, 3));
     }
 }

@@ -99,10 +99,8 @@ fn flood_mode_adds_and_removes_single_fdb_entries() {
 #[test]
 fn a_foreign_interface_with_a_wanted_name_is_an_error() {
     let want = plan(FLEET, "a");
-    let observed = State {
-        foreign: vec!["eth0".into(), want.vxlans[1].name.clone()],
-        ..State::default()
-    };
+    let mut observed = State::default();
+    observed.foreign = vec!["eth0".into(), want.vxlans[1].name.clone()];
     let err = diff(&want, &observed).unwrap_err();
     assert_eq!(
         err,
@@ -212,15 +210,12 @@ fn our_chain_with_a_policy_other_than_return_is_refilled_with_policy_return() {
 fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_otherwise() {
     use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
     let want = ebtables_fleet();
-    let chain = State {
-        loop_rules: Some(LoopChain {
-            chain: "VXLAN-MESH".into(),
-            rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
-            jumps: vec![1],
-            policy: vxlan_mesh_core::ChainPolicy::Return,
-        }),
-        ..State::default()
-    };
+    let mut chain = State::default();
+    chain.loop_rules = Some(LoopChain::new(
+        "VXLAN-MESH",
+        vec![ChainRule::Foreign("-j ACCEPT".into())],
+        vec![1],
+    ));
     assert_eq!(
         diff(&want, &chain).unwrap_err(),
         ForeignConflict::Chain {
@@ -230,25 +225,21 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
     );
     assert!(diff(&State::default(), &chain).unwrap().is_empty());
 
-    let table = State {
-        firewall: Some(Table::Foreign {
-            table: "vxlan_mesh".into(),
-            reason: "it is someone else's".into(),
-        }),
-        ..State::default()
-    };
+    let mut table = State::default();
+    table.firewall = Some(Table::Foreign {
+        table: "vxlan_mesh".into(),
+        reason: "it is someone else's".into(),
+    });
     let err = diff(&want, &table).unwrap_err();
     assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
     assert!(diff(&State::default(), &table).unwrap().is_empty());
 
     // Ours, with its rules altered by hand: replaced when wanted, removed otherwise.
-    let altered = State {
-        firewall: Some(Table::Altered {
-            table: "vxlan_mesh".into(),
-            reason: "other rules".into(),
-        }),
-        ..State::default()
-    };
+    let mut altered = State::default();
+    altered.firewall = Some(Table::Altered {
+        table: "vxlan_mesh".into(),
+        reason: "other rules".into(),
+    });
     let Some(Table::Ours(firewall)) = want.firewall.clone() else {
         panic!("the fleet has a firewall")
     };
@@ -271,19 +262,15 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
     let flood = FLEET.replace("mode = \"per-peer\"\n", "");
     let desired = plan(&flood, "a");
     let device = desired.vxlans[0].name.clone();
-    let learned = |mac: u8, dst: &str| vxlan_mesh_core::FdbEntry {
-        device: device.clone(),
-        mac: vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
-        destination: dst.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+    let learned = |mac: u8, dst: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            &device,
+            vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
+            dst.parse().unwrap(),
+        )
     };
-    let observed = State {
-        learned: vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")],
-        ..desired.clone()
-    };
+    let mut observed = desired.clone();
+    observed.learned = vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")];
     let changes = diff(&desired, &observed).unwrap();
     assert_eq!(
         changes,
@@ -348,10 +335,8 @@ fn flood_entries_are_compared_on_vni_port_and_interface() {
     let mut hijack = wanted.clone();
     hijack.mac = vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, 1]);
     hijack.vni = Some(999);
-    let observed = State {
-        learned: vec![hijack.clone()],
-        ..desired.clone()
-    };
+    let mut observed = desired.clone();
+    observed.learned = vec![hijack.clone()];
     assert_eq!(
         diff(&desired, &observed).unwrap(),
         [Change::DeleteFdb { entry: hijack }]
@@ -360,15 +345,9 @@ fn flood_entries_are_compared_on_vni_port_and_interface() {
     let per_peer = plan(FLEET, "a");
     let mut observed = per_peer.clone();
     let vx = &per_peer.vxlans[0];
-    observed.fdb = vec![vxlan_mesh_core::FdbEntry {
-        device: vx.name.clone(),
-        mac: vxlan_mesh_core::MacAddr::ZERO,
-        destination: vx.remote.unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: Some("eth0".into()),
-    }];
+    let mut through = vxlan_mesh_core::FdbEntry::new(&vx.name, vxlan_mesh_core::MacAddr::ZERO, vx.remote.unwrap());
+    through.via = Some("eth0".into());
+    observed.fdb = vec![through];
     assert!(diff(&per_peer, &observed).unwrap().is_empty());
 }
 
@@ -397,14 +376,12 @@ address = "192.0.2.3"
 /// `state` with the FDB entries FRR's zebra installs on `vxm100`: flood entries towards the
 /// VTEPs it learned (`self permanent`) and a remote MAC (here observed as configured too).
 fn with_frr_entries(state: &State) -> State {
-    let entry = |mac: &str, destination: &str| vxlan_mesh_core::FdbEntry {
-        device: "vxm100".into(),
-        mac: mac.to_string().try_into().unwrap(),
-        destination: destination.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+    let entry = |mac: &str, destination: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            "vxm100",
+            mac.to_string().try_into().unwrap(),
+            destination.parse().unwrap(),
+        )
     };
     let mut observed = state.clone();
     observed.external_fdb = false;
@@ -424,10 +401,8 @@ fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
     let observed = with_frr_entries(&desired);
     assert_eq!(diff(&desired, &observed).unwrap(), []);
     // The same entries on a flood-mode device are drift, all of them.
-    let flood = State {
-        external_fdb: false,
-        ..desired.clone()
-    };
+    let mut flood = desired.clone();
+    flood.external_fdb = false;
     let changes = diff(&flood, &observed).unwrap();
     assert_eq!(kinds(&changes), ["delete-fdb"; 4], "{changes:#?}");
 }

@@ -75,6 +75,7 @@ pub use output::{check_relative, write_files, OutputDir, WriteError, Written, MA
 /// assert_eq!(Format::Shell.to_string(), "shell");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// A standalone iproute2 shell script.
     Shell,
@@ -173,26 +174,36 @@ pub struct RenderedFile {
 /// Rendering options.
 ///
 /// ```
-/// let opts = vxlan_mesh_gen::Options { inventory: "fleet.toml".into() };
+/// let opts = vxlan_mesh_gen::Options::new("fleet.toml");
 /// assert_eq!(opts.inventory, "fleet.toml");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// The inventory the plan came from, named in every file's header (free text; shown in
     /// comments with unsafe characters replaced).
     pub inventory: String,
 }
 
+impl Options {
+    /// Options naming `inventory` in every file's header, the others at their defaults (the
+    /// struct is `#[non_exhaustive]`: options arrive in minor versions).
+    pub fn new(inventory: impl Into<String>) -> Options {
+        Options {
+            inventory: inventory.into(),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            inventory: "(unnamed inventory)".to_string(),
-        }
+        Options::new("(unnamed inventory)")
     }
 }
 
 /// Why a plan could not be rendered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RenderError {
     /// A template failed, which happens when a value holds a character the format cannot
     /// carry (the core's validation should have refused it).
@@ -265,7 +276,7 @@ pub fn render(plan: &HostPlan, format: Format) -> Result<Vec<RenderedFile>, Rend
 /// ```
 /// use vxlan_mesh_gen::{render_with, Format, Options};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a")?;
-/// let opts = Options { inventory: "examples/x.toml".into() };
+/// let opts = Options::new("examples/x.toml");
 /// let files = render_with(&plan, Format::Shell, &opts)?;
 /// assert!(files[0].contents.contains("examples/x.toml"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -608,14 +608,10 @@ fn fdb_delete(through: bool) -> Cmd {
     let (port, vni) = (65_001_u16, 16_777_001_u32);
     Cmd::at_run_time(
         &Op::DeleteFdb {
-            entry: FdbEntry {
-                device: device.clone(),
-                mac,
-                destination,
-                peer: None,
-                vni: Some(vni),
-                port: Some(port),
-                via: through.then(|| via.clone()),
+            entry: {
+                let mut entry = FdbEntry::new(device.clone(), mac, destination);
+                (entry.vni, entry.port, entry.via) = (Some(vni), Some(port), through.then(|| via.clone()));
+                entry
             },
         },
         &[

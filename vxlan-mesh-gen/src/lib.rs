@@ -21,7 +21,11 @@
 //!
 //! Every file comes from an askama template under `templates/`; `askama.toml` declares the
 //! escaper of each template type (shell words are single-quoted, unit-file values refuse line
-//! breaks, YAML values are double-quoted), see [`escape`].
+//! breaks, YAML values are double-quoted), in the private module `escape`.
+//!
+//! The public API is the crate root alone. [`Format`], [`RenderError`], [`Options`] (build
+//! it with [`Options::new`]) and the output errors are `#[non_exhaustive]`: formats, options
+//! and failure kinds arrive in minor versions.
 //!
 //! ```
 //! use vxlan_mesh_core::Inventory;
@@ -48,8 +52,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+// A `pub` item that no path outside the crate reaches is a mistake: re-export it from here
+// or make it `pub(crate)`; a type reachable through a public signature must be nameable.
+#![warn(unreachable_pub, unnameable_types)]
 
-pub mod escape;
+mod escape;
 mod frr;
 mod ifupdown2;
 mod ignition;

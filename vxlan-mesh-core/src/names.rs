@@ -90,6 +90,8 @@ pub(crate) fn owner_alias(network: &str, peer: Option<&str>) -> String {
 }
 
 /// Whether an interface alias marks the interface as owned by vxlan-mesh.
+// Only the netlink observer reads aliases back.
+#[cfg(all(feature = "netlink", target_os = "linux"))]
 pub(crate) fn is_owned_alias(alias: Option<&str>) -> bool {
     alias.is_some_and(|a| a.starts_with(OWNER_MARK))
 }
@@ -160,6 +162,11 @@ mod tests {
         assert_eq!(vxlan_device(100), "vxm100");
         assert_eq!(owner_alias("lan", None), "vxlan-mesh:lan");
         assert_eq!(owner_alias("lan", Some("lxd2")), "vxlan-mesh:lan:lxd2");
+    }
+
+    #[cfg(all(feature = "netlink", target_os = "linux"))]
+    #[test]
+    fn owned_aliases_are_recognised() {
         assert!(is_owned_alias(Some(&owner_alias("lan", None))));
         assert!(!is_owned_alias(Some("uplink")));
         assert!(!is_owned_alias(None));

@@ -154,8 +154,8 @@ impl LoopChain {
     /// ours); otherwise the first rule that is not.
     ///
     /// ```
-    /// use vxlan_mesh_core::diff::{ChainRule, LoopChain};
-    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![], policy: Default::default() };
+    /// use vxlan_mesh_core::{ChainRule, LoopChain};
+    /// let foreign = LoopChain::new("VXLAN-MESH", vec![ChainRule::Foreign("-j ACCEPT".into())], vec![]);
     /// assert_eq!(foreign.owned().unwrap_err(), "-j ACCEPT");
     /// ```
     pub fn owned(&self) -> Result<LoopRules, &str> {
@@ -519,7 +519,8 @@ fn route_words(found: &PeerRoute) -> String {
 /// use vxlan_mesh_core::{diff, State};
 /// # let fleet = vxlan_mesh_core::testing::two_hosts();
 /// let desired = fleet.plan("a").unwrap().state();
-/// let observed = State { foreign: vec!["vxbr0".into()], ..State::default() };
+/// let mut observed = State::default();
+/// observed.foreign = vec!["vxbr0".into()];
 /// let err = diff(&desired, &observed).unwrap_err();
 /// assert!(err.to_string().contains("`vxbr0`"));
 /// ```

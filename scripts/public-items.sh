@@ -4,6 +4,7 @@
 # item, wherever it is re-exported from) and the number of public modules (one index.html
 # each, the crate root included). Hidden items (`#[doc(hidden)]`, e.g. `testing`) are not
 # counted; trait impls and fields are not items of their own, nor are rustdoc's redirect pages.
+# Then every name that more than one public item has.
 #
 # Usage: scripts/public-items.sh [CRATE...]   (default: every library crate of the workspace)
 # Documents with all features (`netlink` included); removes the crate's old doc output
@@ -25,4 +26,10 @@ for c in "${crates[@]}"; do
         -exec grep -L 'http-equiv="refresh"' {} + | wc -l)
     modules=$(find "$dir" -name 'index.html' | wc -l)
     printf '%s\t%s items\t%s modules\n' "$c" "$items" "$modules"
+    # Names given to more than one public item (`Report` in two modules): one name, one
+    # meaning.
+    find "$dir" -name '*.html' ! -name 'index.html' ! -name 'sidebar-items*' \
+        -exec grep -L 'http-equiv="refresh"' {} + | sed "s|^$dir/||" |
+        awk -F/ '{ n = $NF; sub(/^[a-z]+\./, "", n); sub(/\.html$/, "", n); paths[n] = paths[n] " " $0; count[n]++ }
+             END { for (n in count) if (count[n] > 1) printf "\tsame name: %s:%s\n", n, paths[n] }' | sort
 done

@@ -159,7 +159,7 @@ pub fn toml_page() -> String {
     for table in InventoryTable::ALL {
         page.control("SH", [table.to_string().to_uppercase().as_str()]);
         page.text(inline(table.doc()));
-        for doc in schema::of(*table) {
+        for doc in schema::docs(*table) {
             key_entry(&mut page, doc);
         }
     }

@@ -72,7 +72,7 @@ fn the_inventory_page_lists_every_key_the_reader_accepts_and_every_code() {
             .map(|(_, l)| format!("{l}\n"))
             .collect();
         assert!(!section.is_empty(), "no section {heading} in\n{page}");
-        for doc in schema::of(*table) {
+        for doc in schema::docs(*table) {
             // Each key opens its entry: `name (type)`.
             let entry = format!("       {} ({}", doc.key, doc.value);
             assert!(section.contains(&entry), "{heading} lacks `{entry}`");

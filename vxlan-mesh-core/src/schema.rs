@@ -379,22 +379,22 @@ pub const KEYS: &[KeyDoc] = &[
 
 /// The keys `table` accepts, in the manual's order.
 pub fn keys(table: InventoryTable) -> impl Iterator<Item = Key> {
-    of(table).map(|k| k.key)
+    docs(table).map(|k| k.key)
 }
 
 /// The documentation of every key of `table`.
-pub fn of(table: InventoryTable) -> impl Iterator<Item = &'static KeyDoc> {
+pub fn docs(table: InventoryTable) -> impl Iterator<Item = &'static KeyDoc> {
     KEYS.iter().filter(move |k| k.table == table)
 }
 
 /// The documentation of `key` in `table`, if the table has it.
 pub fn find(table: InventoryTable, key: Key) -> Option<&'static KeyDoc> {
-    of(table).find(|k| k.key == key)
+    docs(table).find(|k| k.key == key)
 }
 
 /// The keys `table` requires.
 pub fn required(table: InventoryTable) -> impl Iterator<Item = Key> {
-    of(table).filter(|k| k.absent == Absent::Required).map(|k| k.key)
+    docs(table).filter(|k| k.absent == Absent::Required).map(|k| k.key)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub(crate) fn asn_problem(asn: u32) -> Option<&'static str> {
 
 /// BGP timers of the mesh's sessions, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BgpTimers {
     /// Interval between keepalive messages.
     pub keepalive: u16,

@@ -10,18 +10,8 @@
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use vxlan_mesh_core::metrics::{self, Observation};
 //! let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-//! let observed = Observation {
-//!     changes: Vec::new(),
-//!     fdb: Vec::new(),
-//!     links: Default::default(),
-//!     firewall_drops: None,
-//!     firewall_blocked: None,
-//!     wireguard: Vec::new(),
-//!     bgp: None,
-//!     lock_wait: Duration::ZERO,
-//!     duration: Duration::from_millis(5),
-//!     collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-//! };
+//! let mut observed = Observation::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+//! observed.duration = Duration::from_millis(5);
 //! let text = metrics::render(&metrics::families(&plan, &observed));
 //! assert!(text.contains("vxlan_mesh_converged{host=\"a\"} 1\n"));
 //! ```
@@ -36,6 +26,7 @@ use crate::wireguard::PeerSession;
 
 /// Packets and bytes a counter has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PacketCounter {
     /// Packets.
     pub packets: u64,
@@ -45,6 +36,7 @@ pub struct PacketCounter {
 
 /// A link's traffic counters, as the kernel keeps them (`IFLA_STATS64`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkStats {
     /// Bytes received.
     pub rx_bytes: u64,
@@ -66,6 +58,7 @@ pub struct LinkStats {
 
 /// One owned link (bridge or VXLAN device) as observed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkObservation {
     /// Operationally up: administratively up and with carrier (`IFF_UP` and
     /// `IFF_LOWER_UP`); a bridge without a working port has no carrier.
@@ -76,6 +69,7 @@ pub struct LinkObservation {
 
 /// What one collection observed on the host, the input of [`families`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Observation {
     /// The changes that would converge the host (empty when converged).
     pub changes: Vec<Change>,
@@ -101,6 +95,26 @@ pub struct Observation {
     pub duration: Duration,
     /// When the collection started.
     pub collected_at: SystemTime,
+}
+
+impl Observation {
+    /// A collection started at `collected_at` that observed nothing yet (no change, link,
+    /// entry, counter or session; no wait): set what was observed after (the struct is
+    /// `#[non_exhaustive]`).
+    pub fn new(collected_at: SystemTime) -> Observation {
+        Observation {
+            changes: Vec::new(),
+            fdb: Vec::new(),
+            links: BTreeMap::new(),
+            firewall_drops: None,
+            firewall_blocked: None,
+            wireguard: Vec::new(),
+            bgp: None,
+            lock_wait: Duration::ZERO,
+            duration: Duration::ZERO,
+            collected_at,
+        }
+    }
 }
 
 /// FRR's BGP EVPN control plane as one collection saw it.
@@ -141,6 +155,7 @@ pub enum Value {
 
 /// One sample of a family: its labels (name, value) and its value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Labels in the order written.
     pub labels: Vec<(&'static str, String)>,
@@ -150,6 +165,7 @@ pub struct Sample {
 
 /// A metric family: name, type, help text and samples.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetricFamily {
     /// Metric name (prefix `vxlan_mesh_`, unit suffix, `_total` for counters).
     pub name: &'static str,

@@ -450,6 +450,7 @@ pub(crate) fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
 
 /// A peer of the WireGuard interface.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WireguardPeer {
     /// Host name.
     pub name: String,

@@ -168,6 +168,7 @@ impl std::str::FromStr for Format {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenderedFile {
     /// Path relative to the root of the host's filesystem (e.g. `etc/systemd/network/x.netdev`);
     /// never absolute, never with `..`.

@@ -38,14 +38,7 @@ pub(crate) fn elements(fw: &Firewall) -> Vec<String> {
 ///
 /// ```
 /// use vxlan_mesh_core::{firewall, Firewall, Family};
-/// let fw = Firewall {
-///     table: "vxlan_mesh".into(),
-///     family: Family::V4,
-///     port: 4789,
-///     peers: vec!["192.0.2.2".parse().unwrap()],
-///     wireguard: None,
-///     evpn: None,
-/// };
+/// let fw = Firewall::new("vxlan_mesh", Family::V4, 4789, vec!["192.0.2.2".parse().unwrap()]);
 /// let script = firewall::nft_script(&fw);
 /// assert!(script.contains("ip saddr @peers udp dport 4789 accept"));
 /// assert!(script.contains("delete table inet vxlan_mesh"));
@@ -106,14 +99,7 @@ pub fn nft_script(fw: &Firewall) -> String {
 ///
 /// ```
 /// use vxlan_mesh_core::{firewall, Firewall, Family};
-/// let fw = Firewall {
-///     table: "vxlan_mesh".into(),
-///     family: Family::V4,
-///     port: 4789,
-///     peers: vec!["192.0.2.2".parse().unwrap()],
-///     wireguard: None,
-///     evpn: None,
-/// };
+/// let fw = Firewall::new("vxlan_mesh", Family::V4, 4789, vec!["192.0.2.2".parse().unwrap()]);
 /// assert_eq!(
 ///     firewall::nft_outline(&fw),
 ///     "table inet vxlan_mesh { set peers { type ipv4_addr } chain input { type filter hook input \

@@ -18,13 +18,13 @@ use std::path::PathBuf;
 use askama::filters::Escaper;
 use askama::Template;
 use vxlan_mesh_core::key_file;
-use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
-use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
+use vxlan_mesh_core::OWNER_MARK;
 use vxlan_mesh_core::{argv, firewall};
 use vxlan_mesh_core::{FdbEntry, HostPlan, Ipv6Conf, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
+use vxlan_mesh_core::{EBTABLES_CHAIN, NFT_TABLE};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
@@ -151,6 +151,8 @@ impl fmt::Display for Cmd {
 }
 
 /// The template's custom filter, found by askama as `filters::NAME`.
+// askama's `filter_fn` makes each filter a `pub` item; the module keeps them in the crate.
+#[allow(unreachable_pub)]
 mod filters {
     use askama::filters::Safe;
 
@@ -703,14 +705,10 @@ fn fdb_delete(through: bool) -> Cmd {
     let (port, vni) = (65_001_u16, 16_777_001_u32);
     Cmd::at_run_time(
         &Op::DeleteFdb {
-            entry: FdbEntry {
-                device: device.clone(),
-                mac,
-                destination,
-                peer: None,
-                vni: Some(vni),
-                port: Some(port),
-                via: through.then(|| via.clone()),
+            entry: {
+                let mut entry = FdbEntry::new(device.clone(), mac, destination);
+                (entry.vni, entry.port, entry.via) = (Some(vni), Some(port), through.then(|| via.clone()));
+                entry
             },
         },
         &[

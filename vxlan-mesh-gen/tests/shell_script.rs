@@ -141,9 +141,7 @@ fn the_shell_template_never_bypasses_the_escaper() {
 #[test]
 fn a_hostile_inventory_label_cannot_leave_its_comment() {
     let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-    let opts = Options {
-        inventory: "x.toml\nrm -rf / #'$(id)".into(),
-    };
+    let opts = Options::new("x.toml\nrm -rf / #'$(id)");
     let script = &render_with(&plan, Format::Shell, &opts).unwrap()[0].contents;
     shellcheck("hostile label", script);
     assert!(!script.contains("\nrm -rf"), "{script}");

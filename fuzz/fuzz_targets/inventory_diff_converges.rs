@@ -26,10 +26,9 @@ fn execute(state: &mut Observed, change: &Change) {
         Change::RemoveFirewall { .. } => state.firewall = None,
         Change::InstallLoopRules { rules, .. } => {
             let jumps = state.loop_rules.take().map(|c| c.jumps).unwrap_or_default();
-            state.loop_rules = Some(LoopChain {
-                jumps,
-                ..LoopChain::wanted(rules.clone())
-            });
+            let mut chain = LoopChain::wanted(rules.clone());
+            chain.jumps = jumps;
+            state.loop_rules = Some(chain);
         }
         Change::PlaceLoopJump { .. } => {
             if let Some(chain) = &mut state.loop_rules {
@@ -94,6 +93,8 @@ fn execute(state: &mut Observed, change: &Change) {
         Change::RestoreWireguardRoute { .. } | Change::ForeignRoute { .. } => {
             panic!("a route change between two planned states: {change}")
         }
+        // `Change` is `#[non_exhaustive]`: a kind this simulation does not know fails here.
+        _ => panic!("a change the simulation does not model: {change}"),
     }
 }
 

@@ -17,7 +17,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vxlan_mesh_core::names::{check_ifname, check_name};
+use vxlan_mesh_core::{check_ifname, check_name};
 use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, Observed, Section, State};
 use vxlan_mesh_gen::{check_relative, render, Format};
 

@@ -773,7 +773,7 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
     );
     // What the device lacks is named unset, never shown as a made-up value: in text and in
     // JSON, where its key is `null` and it has no address at all.
-    let zero_key = vxlan_mesh_core::wireguard::encode_key(&[0; 32]);
+    let zero_key = vxlan_mesh_core::PublicKey([0; 32]).to_string();
     for words in ["address unset -> ", &format!("key unset -> {}", keys[0].1)] {
         assert!(show(&out).contains(words), "{words}: {}", show(&out));
     }

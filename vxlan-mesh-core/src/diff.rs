@@ -21,6 +21,7 @@ use crate::wireguard::{ObservedWireguardPeer, PeerRoute, MAIN_TABLE};
 /// The objects vxlan-mesh manages on a host as a plan wants them (see [`HostPlan::state`]);
 /// what a host holds is an [`Observed`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct State {
     /// Owned bridges.
     pub bridges: Vec<Bridge>,
@@ -68,6 +69,7 @@ impl HostPlan {
 
 /// An ebtables chain in table `filter` and the rules of `FORWARD` that jump to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LoopChain {
     /// Chain name.
     pub chain: String,
@@ -106,12 +108,29 @@ impl fmt::Display for ChainPolicy {
 }
 
 impl LoopChain {
+    /// Chain `chain` with `rules`, jumped to from the positions `jumps` of `FORWARD`, with
+    /// policy `RETURN`; set `policy` after for another (the struct is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{ChainPolicy, ChainRule, LoopChain};
+    /// let chain = LoopChain::new("VXLAN-MESH", vec![ChainRule::Foreign("-j ACCEPT".into())], vec![2]);
+    /// assert_eq!(chain.policy, ChainPolicy::Return);
+    /// ```
+    pub fn new(chain: impl Into<String>, rules: Vec<ChainRule>, jumps: Vec<usize>) -> LoopChain {
+        LoopChain {
+            chain: chain.into(),
+            rules,
+            jumps,
+            policy: ChainPolicy::Return,
+        }
+    }
+
     /// The chain a plan wants: its rules, and one jump, evaluated before any other rule of
     /// `FORWARD` (an `ACCEPT` above it would bypass loop prevention).
     ///
     /// ```
-    /// use vxlan_mesh_core::{diff::LoopChain, LoopRule, LoopRules};
-    /// let chain = LoopChain::wanted(LoopRules { chain: "VXLAN-MESH".into(), rules: vec![LoopRule::DropBetweenMeshPorts] });
+    /// use vxlan_mesh_core::{LoopChain, LoopRule, LoopRules};
+    /// let chain = LoopChain::wanted(LoopRules::new("VXLAN-MESH", vec![LoopRule::DropBetweenMeshPorts]));
     /// assert_eq!(chain.jumps, [1]);
     /// ```
     pub fn wanted(rules: LoopRules) -> LoopChain {
@@ -127,8 +146,8 @@ impl LoopChain {
     /// ours); otherwise the first rule that is not.
     ///
     /// ```
-    /// use vxlan_mesh_core::diff::{ChainRule, LoopChain};
-    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![], policy: Default::default() };
+    /// use vxlan_mesh_core::{ChainRule, LoopChain};
+    /// let foreign = LoopChain::new("VXLAN-MESH", vec![ChainRule::Foreign("-j ACCEPT".into())], vec![]);
     /// assert_eq!(foreign.owned().unwrap_err(), "-j ACCEPT");
     /// ```
     pub fn owned(&self) -> Result<LoopRules, &str> {
@@ -186,6 +205,7 @@ pub enum Table {
 /// One step towards the desired state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Change {
     /// Load (or atomically replace) the owned nftables table.
     InstallFirewall {

@@ -202,6 +202,7 @@ pub enum Op {
 
 /// Link settings changed together (`ip link set dev NAME ...`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LinkSettings {
     /// Interface alias (the ownership mark).
     pub alias: Option<String>,

@@ -216,12 +216,11 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
     use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
     let want = ebtables_fleet();
     let mut chain = Observed::default();
-    chain.loop_rules = Some(LoopChain {
-        chain: "VXLAN-MESH".into(),
-        rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
-        jumps: vec![1],
-        policy: vxlan_mesh_core::ChainPolicy::Return,
-    });
+    chain.loop_rules = Some(LoopChain::new(
+        "VXLAN-MESH",
+        vec![ChainRule::Foreign("-j ACCEPT".into())],
+        vec![1],
+    ));
     assert_eq!(
         diff(&want, &chain).unwrap_err(),
         ForeignConflict::Chain {
@@ -268,14 +267,12 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
     let flood = FLEET.replace("mode = \"per-peer\"\n", "");
     let desired = plan(&flood, "a");
     let device = desired.vxlans[0].name.clone();
-    let learned = |mac: u8, dst: &str| vxlan_mesh_core::FdbEntry {
-        device: device.clone(),
-        mac: vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
-        destination: dst.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+    let learned = |mac: u8, dst: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            &device,
+            vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
+            dst.parse().unwrap(),
+        )
     };
     let mut observed = applied(&desired);
     observed.learned = vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")];
@@ -353,15 +350,9 @@ fn flood_entries_are_compared_on_vni_port_and_interface() {
     let per_peer = plan(FLEET, "a");
     let mut observed = applied(&per_peer);
     let vx = &per_peer.vxlans[0];
-    observed.fdb = vec![vxlan_mesh_core::FdbEntry {
-        device: vx.name.clone(),
-        mac: vxlan_mesh_core::MacAddr::ZERO,
-        destination: vx.remote.unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: Some("eth0".into()),
-    }];
+    let mut through = vxlan_mesh_core::FdbEntry::new(&vx.name, vxlan_mesh_core::MacAddr::ZERO, vx.remote.unwrap());
+    through.via = Some("eth0".into());
+    observed.fdb = vec![through];
     assert!(diff(&per_peer, &observed).unwrap().is_empty());
 }
 
@@ -390,14 +381,12 @@ address = "192.0.2.3"
 /// `state` with the FDB entries FRR's zebra installs on `vxm100`: flood entries towards the
 /// VTEPs it learned (`self permanent`) and a remote MAC (here observed as configured too).
 fn with_frr_entries(state: &State) -> Observed {
-    let entry = |mac: &str, destination: &str| vxlan_mesh_core::FdbEntry {
-        device: "vxm100".into(),
-        mac: mac.to_string().try_into().unwrap(),
-        destination: destination.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+    let entry = |mac: &str, destination: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            "vxm100",
+            mac.to_string().try_into().unwrap(),
+            destination.parse().unwrap(),
+        )
     };
     let mut observed = applied(state);
     observed.fdb = vec![
@@ -416,10 +405,8 @@ fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
     let observed = with_frr_entries(&desired);
     assert_eq!(diff(&desired, &observed).unwrap(), []);
     // The same entries on a flood-mode device are drift, all of them.
-    let flood = State {
-        external_fdb: false,
-        ..desired.clone()
-    };
+    let mut flood = desired.clone();
+    flood.external_fdb = false;
     let changes = diff(&flood, &observed).unwrap();
     assert_eq!(kinds(&changes), ["delete-fdb"; 4], "{changes:#?}");
 }

@@ -311,9 +311,9 @@ fn dry_run_commands_reach_the_state_apply_would() {
                 sh(&cmd);
             }
             let left = netlink::observe(&here()).unwrap();
-            let mut nothing = Observed::default();
-            nothing.foreign = vec!["lo".into()];
-            assert_eq!(left, nothing);
+            let mut only_lo = Observed::default();
+            only_lo.foreign = vec!["lo".into()];
+            assert_eq!(left, only_lo);
         });
     }
 }

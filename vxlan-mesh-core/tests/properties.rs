@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use vxlan_mesh_core::names::check_ifname;
+use vxlan_mesh_core::check_ifname;
 use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{
     diff, Change, Encryption, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, Observed, State,

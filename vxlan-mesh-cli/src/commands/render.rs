@@ -29,9 +29,7 @@ impl From<RenderFormat> for Format {
 pub fn run(cli: &Cli, format: RenderFormat, host: Option<&str>, all: bool, out: Option<&Path>) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;
     let format = Format::from(format);
-    let opts = Options {
-        inventory: cli.inventory.display().to_string(),
-    };
+    let opts = Options::new(cli.inventory.display().to_string());
     if all {
         let Some(out) = out else {
             bail!("--all writes one folder per host and needs --out DIR");

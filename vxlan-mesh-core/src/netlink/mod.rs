@@ -303,12 +303,12 @@ fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
 /// What an [`apply`] or [`down`] did (or, from [`preview`], would do).
 ///
 /// ```
-/// let report = vxlan_mesh_core::netlink::Report::default();
+/// let report = vxlan_mesh_core::netlink::DeviceReport::default();
 /// assert!(report.changes.is_empty() && report.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Report {
+pub struct DeviceReport {
     /// The changes executed, in order.
     pub changes: Vec<Change>,
     /// What the changes do beyond vxlan-mesh's own objects.
@@ -517,7 +517,7 @@ pub fn status(ns: &Netns, plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
 /// }
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         preview_locked(plan)
@@ -525,7 +525,7 @@ pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
 }
 
 /// [`preview`] in the current namespace, under a lock the caller holds.
-pub(crate) fn preview_locked(plan: &HostPlan) -> Result<Report, ApplyError> {
+pub(crate) fn preview_locked(plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     let mut socket = socket::Socket::new()?;
     prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, ..)| report)
 }
@@ -541,7 +541,7 @@ pub(crate) fn preview_locked(plan: &HostPlan) -> Result<Report, ApplyError> {
 /// println!("{} change(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     converge(ns, &plan.state(), Some(plan))
 }
 
@@ -553,7 +553,7 @@ pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
 /// println!("removed {} object(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn down(ns: &Netns) -> Result<Report, ApplyError> {
+pub fn down(ns: &Netns) -> Result<DeviceReport, ApplyError> {
     converge(ns, &State::default(), None)
 }
 
@@ -563,7 +563,7 @@ fn prepare(
     socket: &mut socket::Socket,
     desired: &State,
     plan: Option<&HostPlan>,
-) -> Result<(Report, Observed, observe::Links), ApplyError> {
+) -> Result<(DeviceReport, Observed, observe::Links), ApplyError> {
     let (mut observed, links) = observe_with(socket)?;
     if let Some(want) = plan.and_then(|p| p.wireguard.as_ref()) {
         if !links.unmarked_wireguard.is_empty() {
@@ -579,10 +579,10 @@ fn prepare(
     }
     let changes = diff(desired, &observed)?;
     let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
-    Ok((Report { changes, warnings }, observed, links))
+    Ok((DeviceReport { changes, warnings }, observed, links))
 }
 
-fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<DeviceReport, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Exclusive)?;
         converge_locked(desired, plan)
@@ -590,7 +590,7 @@ fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Repo
 }
 
 /// Converges the current namespace to `desired`, under the exclusive lock the caller holds.
-pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<DeviceReport, ApplyError> {
     let mut socket = socket::Socket::new()?;
     let (report, _, links) = prepare(&mut socket, desired, plan)?;
     refuse_foreign_routes(&report.changes)?;

@@ -8,6 +8,7 @@ use super::observe::Links;
 use super::socket::Socket;
 use super::{external, wireguard};
 use super::{ApplyError, Warning};
+use crate::argv::Program;
 use crate::diff::{Change, Observed};
 use crate::plan::{HostPlan, Vxlan};
 
@@ -84,9 +85,9 @@ fn userspace_wireguard(changes: &[Change]) -> Result<Vec<Warning>, ApplyError> {
 fn tools(changes: &[Change]) -> Result<(), ApplyError> {
     for change in changes {
         let program = match change {
-            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
-            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
-            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => "wg",
+            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => Program::Ebtables.name(),
+            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => Program::Nft.name(),
+            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => Program::Wg.name(),
             _ => continue,
         };
         if external::find_program(program).is_none() {

@@ -18,6 +18,7 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, Ro
 use super::external;
 use super::socket::Socket;
 use super::ApplyError;
+use crate::argv::reads::{self, WgShow};
 use crate::argv::{self, Program};
 use crate::diff::{InterfaceAddress, Observed, ObservedWireguard};
 use crate::plan::WireguardPlan;
@@ -41,13 +42,11 @@ pub(crate) fn start_userspace(name: &str) -> Result<(), ApplyError> {
     // Its banner (a warning that a kernel module would be faster) is dropped: apply warns
     // once, in its own words.
     // argv's command, which the rendered shell script runs too.
-    let start = argv::userspace_wireguard(name);
-    let args: Vec<&str> = start.args.iter().map(String::as_str).collect();
-    external::must(start.program.name(), &args, None)?;
+    external::read(&argv::userspace_wireguard(name))?;
     // The daemon it leaves behind sets the device's MTU to its default when it takes the
     // device over, and answers on the UAPI socket only after that: one question waits for
     // it, so that the MTU set next stays.
-    external::must("wg", &["show", name, "listen-port"], None).map(drop)
+    external::read(&reads::wg_show(name, WgShow::ListenPort)).map(drop)
 }
 
 /// The interface as `wg show dump` shows it, without its private key.
@@ -154,7 +153,7 @@ fn parse_fwmark(text: &str) -> Option<u32> {
 
 /// `wg show NAME dump`, parsed.
 pub(crate) fn dump(name: &str) -> Result<Dump, ApplyError> {
-    parse_dump(&external::must("wg", &["show", name, "dump"], None)?)
+    parse_dump(&external::read(&reads::wg_show(name, WgShow::Dump))?)
 }
 
 /// The owned WireGuard link as the link dump shows it.

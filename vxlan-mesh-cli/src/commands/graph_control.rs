@@ -191,7 +191,7 @@ mod tests {
             let nets: Vec<String> = ["a", "b", "c"]
                 .iter()
                 .enumerate()
-                .filter(|(n, _)| i % 8 & (1 << n) != 0)
+                .filter(|(n, _)| (i % 8) & (1 << n) != 0)
                 .map(|(_, name)| format!("\"{name}\""))
                 .collect();
             text += &format!(

@@ -52,6 +52,9 @@ const MIN_IN_FLIGHT: usize = 16;
 /// How often a dump the kernel reports as interrupted (`NLM_F_DUMP_INTR`) is restarted.
 const DUMP_ATTEMPTS: u32 = 10;
 
+/// Where a route leaves: its output interface's index and its MTU metric, if it has one.
+pub(crate) type Egress = (u32, Option<u32>);
+
 /// One request of a batch and what it does to which object, for error messages.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -283,7 +286,7 @@ impl Socket {
     /// Asked pipelined, as batches are sent: a chunk of requests in one datagram, every
     /// answer of a chunk read before the next is sent. One round trip per peer was most of
     /// a 5,000-peer flood apply's fixed cost (5,016 `sendto` in `strace -c`).
-    pub(crate) fn routes_to(&mut self, destinations: &[IpAddr]) -> Result<Vec<Option<(u32, Option<u32>)>>, ApplyError> {
+    pub(crate) fn routes_to(&mut self, destinations: &[IpAddr]) -> Result<Vec<Option<Egress>>, ApplyError> {
         let mut routes = Vec::with_capacity(destinations.len());
         for chunk in destinations.chunks(routes_in_flight(self.in_flight)) {
             let mut out = Vec::new();
@@ -434,7 +437,7 @@ fn route_request(destination: IpAddr, flags: RouteFlags) -> RouteMessage {
 }
 
 /// A route's output interface and MTU metric; `None` without an output interface.
-fn oif_and_mtu(route: &RouteMessage) -> Option<(u32, Option<u32>)> {
+fn oif_and_mtu(route: &RouteMessage) -> Option<Egress> {
     let mut oif = None;
     let mut mtu = None;
     for attr in &route.attributes {
@@ -526,7 +529,10 @@ mod tests {
         assert_eq!(routes_in_flight(0), 1);
         // A huge buffer: the requests still fit one datagram.
         assert_eq!(routes_in_flight(in_flight(1 << 30)), MAX_DATAGRAM / ROUTE_REQUEST_LEN);
-        let request = RouteNetlinkMessage::GetRoute(route_request("2001:db8::1".parse().unwrap(), RouteFlags::empty()));
+        let request = RouteNetlinkMessage::GetRoute(route_request(
+            std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into(),
+            RouteFlags::empty(),
+        ));
         assert!(NetlinkSerializable::buffer_len(&request) + 16 <= ROUTE_REQUEST_LEN);
     }
 

@@ -6,7 +6,7 @@
 
 use clap::{Command, CommandFactory, ValueEnum};
 use roff::{bold, italic, roman, Inline, Roff};
-use vxlan_mesh_core::schema::{self, KeyDoc, Table, ValueType};
+use vxlan_mesh_core::schema::{self, InventoryTable, KeyDoc, ValueType};
 use vxlan_mesh_core::{Encryption, Mode, ParseProblem, ValidationError};
 
 use crate::cli::{Cli, RenderFormat, EXIT_CODES};
@@ -175,10 +175,10 @@ pub fn toml_page() -> String {
         page.text([roman(line)]);
     }
     page.control("fi", []);
-    for table in Table::ALL {
+    for table in InventoryTable::ALL {
         page.control("SH", [table.to_string().to_uppercase().as_str()]);
         page.text(inline(table.doc()));
-        for doc in schema::of(*table) {
+        for doc in schema::docs(*table) {
             key_entry(&mut page, doc);
         }
     }

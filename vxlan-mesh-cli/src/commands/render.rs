@@ -38,9 +38,7 @@ pub fn run(
     fleet_size::override_needs_all(all, allow_large)?;
     let fleet = inventory_file::load(&cli.inventory)?;
     let format = Format::from(format);
-    let opts = Options {
-        inventory: cli.inventory.display().to_string(),
-    };
+    let opts = Options::new(cli.inventory.display().to_string());
     if all {
         let Some(out) = out else {
             bail!("--all writes one folder per host and needs --out DIR");

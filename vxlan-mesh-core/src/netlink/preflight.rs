@@ -127,8 +127,10 @@ fn underlay_mtu(socket: &mut Socket, plan: &HostPlan, links: &Links) -> Result<(
         }
         return Ok(());
     }
-    for peer in &plan.peers {
-        let Some((oif, metric)) = socket.route_to(peer.address)? else {
+    let addresses: Vec<IpAddr> = plan.peers.iter().map(|p| p.address).collect();
+    let routes = socket.routes_to(&addresses)?;
+    for (address, route) in addresses.into_iter().zip(routes) {
+        let Some((oif, metric)) = route else {
             continue;
         };
         let device_mtu = links.mtu.get(&oif).copied();
@@ -137,7 +139,7 @@ fn underlay_mtu(socket: &mut Socket, plan: &HostPlan, links: &Links) -> Result<(
         };
         if mtu < plan.underlay_mtu {
             let device = name_of(oif).unwrap_or_else(|| format!("#{oif}"));
-            return Err(too_small(device, mtu, Some(peer.address)));
+            return Err(too_small(device, mtu, Some(address)));
         }
     }
     Ok(())

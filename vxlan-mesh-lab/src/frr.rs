@@ -74,7 +74,7 @@ impl FrrLab {
     /// No instance yet: [`FrrLab::start_host`] starts them one by one.
     pub fn empty(root: impl Into<PathBuf>) -> Result<FrrLab, LabError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|source| LabError::Io {
+        crate::dirs::create_traversable(&root).map_err(|source| LabError::Io {
             path: root.clone(),
             source,
         })?;
@@ -115,7 +115,7 @@ impl FrrLab {
             let path = path.to_path_buf();
             move |source| LabError::Io { path, source }
         };
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        crate::dirs::create_traversable(&dir).map_err(io(&dir))?;
         let etc = Path::new(ETC_FRR).join(netns);
         std::fs::create_dir_all(&etc).map_err(io(&etc))?;
         let vtysh_conf = etc.join("vtysh.conf");

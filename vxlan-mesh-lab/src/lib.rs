@@ -52,6 +52,7 @@
 
 mod cleanup;
 mod cmd;
+mod dirs;
 mod error;
 pub mod frr;
 mod lab;
@@ -63,6 +64,7 @@ mod spec;
 pub mod systemd;
 
 pub use cleanup::{cleanup_prefix, list_namespaces};
+pub use dirs::create_traversable;
 pub use error::LabError;
 pub use lab::{Lab, Progress};
 pub use mountns::MOUNT_NS_DIR;

@@ -48,7 +48,7 @@ fn mount_err(path: &Path) -> impl FnOnce(nix::Error) -> LabError + '_ {
 /// Makes the mount namespace of host namespace `netns` and keeps it in `file`.
 pub(crate) fn create(netns: &str, file: &Path) -> Result<(), LabError> {
     if let Some(dir) = file.parent() {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::dirs::create_traversable(dir).map_err(io(dir))?;
     }
     fs::write(file, "").map_err(io(file))?;
     // `unshare --mount=FILE` needs FILE on a private mount: a bind mount of itself, made

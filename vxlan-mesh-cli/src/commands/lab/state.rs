@@ -38,7 +38,7 @@ pub fn frr_root(tag: &str) -> PathBuf {
 }
 
 pub fn save(st: &LabState) -> Result<()> {
-    std::fs::create_dir_all(STATE_DIR).with_context(|| format!("cannot create `{STATE_DIR}`"))?;
+    vxlan_mesh_lab::create_traversable(Path::new(STATE_DIR)).with_context(|| format!("cannot create `{STATE_DIR}`"))?;
     let path = file(&st.spec.tag);
     let text = serde_json::to_string_pretty(st)?;
     std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))

@@ -113,18 +113,26 @@ fn strip(src: &str) -> String {
     out
 }
 
-/// `text` without its `#[cfg(test)] mod NAME { ... }` blocks (test code may reach anywhere).
+/// `text` without its test-only `mod NAME { ... }` blocks, `#[cfg(test)]` or
+/// `#[cfg(all(test, ...))]` (test code may reach anywhere).
 fn without_test_modules(text: &str) -> String {
     let mut out = text.to_string();
-    while let Some(at) = out.find("#[cfg(test)]") {
-        let rest = &out[at + "#[cfg(test)]".len()..];
+    let next = |s: &str| {
+        ["#[cfg(test)]", "#[cfg(all(test,"]
+            .iter()
+            .filter_map(|m| s.find(m))
+            .min()
+    };
+    while let Some(at) = next(&out) {
+        let attr_len = out[at..].find(']').map_or(out.len() - at, |e| e + 1);
+        let rest = &out[at + attr_len..];
         let trimmed = rest.trim_start();
         let Some(open) = trimmed.strip_prefix("mod ").and_then(|m| m.find(['{', ';'])) else {
             // An attribute on something else: keep it, look further.
-            out.replace_range(at..at + "#[cfg(test)]".len(), "");
+            out.replace_range(at..at + attr_len, "");
             continue;
         };
-        let body_start = at + "#[cfg(test)]".len() + (rest.len() - trimmed.len()) + "mod ".len() + open;
+        let body_start = at + attr_len + (rest.len() - trimmed.len()) + "mod ".len() + open;
         let mut end = body_start + 1;
         if out.as_bytes()[body_start] == b'{' {
             let mut depth = 0;
@@ -451,6 +459,11 @@ fn no_crate_has_an_import_cycle_between_its_modules() {
         assert!(files.len() > 3, "{member}: no sources read");
         let edges = graph(&files);
         assert!(!edges.is_empty(), "{member}: no module uses another");
+        // The graph itself, for a reader (`-- --nocapture` shows it): one line per module.
+        for (from, to) in &edges {
+            let to: Vec<&str> = to.keys().map(String::as_str).collect();
+            println!("{member}: {from} -> {}", to.join(", "));
+        }
         found.extend(
             cycles(&edges)
                 .iter()
@@ -470,7 +483,8 @@ fn the_checker_sees_grouped_uses_super_and_reexports_and_nothing_in_comments_or_
             "b/mod.rs",
             "// crate::a::gone\n/* use crate::a; /* nested */ crate::a */\nconst S: &str = \"crate::a::y\";\n\
              const R: &str = r#\"crate::a::\"z\"#;\nfn g<'t>(x: &'t str) { crate::c::h(x) }\n\
-             #[cfg(test)]\nmod tests { use crate::a::*; fn t() { let _ = '{'; } }",
+             #[cfg(test)]\nmod tests { use crate::a::*; fn t() { let _ = '{'; } }\n\
+             #[cfg(all(test, feature = \"x\"))]\nmod more { use crate::a::*; }",
         ),
         file("b/inner.rs", "use super::super::c::K;\nuse super::g;"),
         file("c.rs", "fn h() { super::a::f(); }"),

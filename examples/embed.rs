@@ -27,9 +27,7 @@ fn plan_and_render(text: &str, source: &str, host: &str) -> Result<(HostPlan, Re
     // Validation reports every broken rule at once, each naming the field and the reason.
     let fleet = inventory.validate()?;
     let plan = fleet.plan(host)?;
-    let opts = Options {
-        inventory: source.to_string(),
-    };
+    let opts = Options::new(source);
     let mut rendered = Vec::new();
     for format in Format::of_plan(&plan) {
         rendered.push((format, render_with(&plan, format, &opts)?));

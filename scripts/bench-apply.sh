@@ -2,8 +2,8 @@
 # Benchmark: apply an N-peer plan on one host (in a throwaway network namespace) with
 #   1. `vxlan-mesh apply` (netlink, pipelined in bounded chunks), its no-change re-apply,
 #      and `status` on the converged host;
-#   2. the same objects with `ip -batch` + `bridge -batch` (commands from `apply --dry-run`),
-#      and the ratio of (1) to (2);
+#   2. the same objects with `ip -batch` + `bridge -batch` (commands from `apply --dry-run`,
+#      in their order: consecutive ip/bridge lines in one batch), and the ratio of (1) to (2);
 #   3. one process per command, as the classic script does (sampled, then extrapolated),
 #      plus the classic script's N(N-1) ebtables rules (sampled on an empty chain: a lower
 #      bound, since each ebtables call gets slower as the chain grows).
@@ -46,6 +46,26 @@ fresh_ns() {
     sleep 0.5
 }
 in_ns() { ip netns exec "$NS" "$@"; }
+# The dry-run's commands as a script in the same order, each run of consecutive `ip` (or
+# `bridge`) lines one `ip -batch` (`bridge -batch`) process: the `sysctl -w` of the IPv6
+# hardening must come between a device's creation and its `up`, and the ebtables chain
+# (ebtables mode) before the ports, as apply does them.
+batches() { # CMDS
+    awk -v dir="$WORK" '
+        /^#/ || NF == 0 { next }
+        {
+            tool = ($1 == "ip" || $1 == "bridge") ? $1 : ""
+            if (tool != "" && tool == last) { print substr($0, length(tool) + 2) >> file; next }
+            if (tool != "") {
+                n++; file = dir "/batch" n; printf "" > file
+                print substr($0, length(tool) + 2) >> file
+                print tool " -batch " file
+            } else {
+                print
+            }
+            last = tool
+        }' "$1"
+}
 
 inventory() { # MODE FILE
     {
@@ -78,13 +98,9 @@ for mode in $MODES; do
 
             fresh_ns
             in_ns "$BIN" -i "$inv" apply --host h1 --dry-run >"$WORK/cmds"
-            grep '^ip ' "$WORK/cmds" | sed 's/^ip //' >"$WORK/ip.batch"
-            { grep '^bridge ' "$WORK/cmds" || true; } | sed 's/^bridge //' >"$WORK/bridge.batch"
-            grep -v -e '^ip ' -e '^bridge ' -e '^#' "$WORK/cmds" >"$WORK/other.sh" || true
+            batches "$WORK/cmds" >"$WORK/batch.sh"
             t0=$(now)
-            in_ns sh "$WORK/other.sh" # ebtables chain (ebtables mode), installed first like apply
-            in_ns ip -batch "$WORK/ip.batch"
-            in_ns bridge -batch "$WORK/bridge.batch"
+            in_ns sh -e "$WORK/batch.sh" >/dev/null
             t1=$(now)
             batch+=("$(ms "$t0" "$t1")")
             in_ns "$BIN" -q -i "$inv" status --host h1 >/dev/null || {

@@ -17,8 +17,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vxlan_mesh_core::names::{check_ifname, check_name};
-use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, Section, State};
+use vxlan_mesh_core::{check_ifname, check_name};
+use vxlan_mesh_core::{diff, firewall, HostPlan, Inventory, Mode, Observed, Section, State};
 use vxlan_mesh_gen::{check_relative, render, Format};
 
 /// Plans of at most this many hosts are made per input, to keep executions fast; the
@@ -81,12 +81,12 @@ fn check_plan(plan: &HostPlan) {
     assert_eq!(&back, plan, "plan JSON round trip");
 
     let desired = plan.state();
-    let empty = State::default();
-    let up = diff(&desired, &empty).unwrap_or_else(|e| panic!("diff against nothing: {e}"));
+    let applied = Observed::from(&desired);
+    let up = diff(&desired, &Observed::default()).unwrap_or_else(|e| panic!("diff against nothing: {e}"));
     assert!(!up.is_empty(), "a plan with networks needs changes on an empty host");
-    let same = diff(&desired, &desired).unwrap_or_else(|e| panic!("diff against itself: {e}"));
+    let same = diff(&desired, &applied).unwrap_or_else(|e| panic!("diff against itself: {e}"));
     assert!(same.is_empty(), "diff against itself: {same:?}");
-    let down = diff(&empty, &desired).unwrap_or_else(|e| panic!("teardown diff: {e}"));
+    let down = diff(&State::default(), &applied).unwrap_or_else(|e| panic!("teardown diff: {e}"));
     for c in up.iter().chain(&down) {
         no_control("change", &c.to_string());
     }

@@ -2,10 +2,14 @@
 //! CAP_NET_ADMIN names interfaces and sets aliases; Linux allows any byte in a name but `/`,
 //! `:` and whitespace, and any text in an alias) and the `nft -j` listing of the owned table.
 //!
-//! Arbitrary dumps go through our own conversion (`observe`: dump → [`State`]) and our nft
-//! JSON reader, then into the diff against a real plan and the `--dry-run` commands:
+//! Arbitrary dumps go through our own conversion (`observe`: dump → `Observed`), the
+//! `wg show dump` reader (→ `ObservedWireguard`) and our nft JSON reader, then into the diff
+//! against a real plan (encrypted or not) and the `--dry-run` commands:
 //!
 //! - nothing panics;
+//! - nothing is made up: a VXLAN device's local or remote address is never the unspecified
+//!   one, and the observed WireGuard interface's JSON holds `0.0.0.0` or the all-zeros key
+//!   only when the dump did;
 //! - every `--dry-run` command line keeps observed names inside quotes (no shell
 //!   metacharacter of a hostile interface name reaches the shell unquoted);
 //! - no change's one-line description carries a control character;
@@ -23,7 +27,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
-use vxlan_mesh_core::netlink::fuzzing::{firewall_from_nft_json, observed_state};
+use vxlan_mesh_core::netlink::fuzzing::{firewall_from_nft_json, observed_state, observed_wireguard};
 use vxlan_mesh_core::{argv, diff, Inventory, Table};
 
 #[derive(Arbitrary, Debug)]
@@ -77,6 +81,10 @@ struct Input {
     neighbours: Vec<FakeNeighbour>,
     /// Which example fleet's first host is the desired state.
     per_peer: bool,
+    /// The example fleet encrypted with WireGuard.
+    encrypted: bool,
+    /// `wg show vxmwg0 dump` of the owned WireGuard interface (absent when not one).
+    wg_dump: String,
     nft_json: String,
 }
 
@@ -181,16 +189,41 @@ const EXAMPLE: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0
                        [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\
                        [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
 
+/// The example hosts' WireGuard public keys (encrypted variant).
+const KEY_A: &str = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+const KEY_B: &str = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+
 fuzz_target!(|input: Input| {
     let links: Vec<LinkMessage> = input.links.iter().map(link_message).collect();
     let neighbours: Vec<NeighbourMessage> = input.neighbours.iter().map(neighbour_message).collect();
-    let observed = observed_state(&links, &neighbours);
+    let mut observed = observed_state(&links, &neighbours);
+    for v in &observed.vxlans {
+        for address in [v.local, v.remote].into_iter().flatten() {
+            assert!(!address.is_unspecified(), "made-up address in {v:?}");
+        }
+    }
+    observed.wireguard = observed_wireguard("vxmwg0", &input.wg_dump);
+    if let Some(wg) = &observed.wireguard {
+        let json = serde_json::to_string(wg).unwrap_or_default();
+        let zeros = vxlan_mesh_core::PublicKey([0; 32]).to_string();
+        for made_up in ["0.0.0.0", zeros.as_str()] {
+            assert!(
+                !json.contains(made_up) || input.wg_dump.contains(made_up),
+                "{made_up} not in the dump but in {json}"
+            );
+        }
+    }
 
-    let text = if input.per_peer {
+    let mut text = if input.per_peer {
         format!("mode = \"per-peer\"\nloop-prevention = \"ebtables\"\n{EXAMPLE}")
     } else {
         EXAMPLE.to_string()
     };
+    if input.encrypted {
+        text = format!("encryption = \"wireguard\"\n{text}")
+            .replace("\"192.0.2.1\"\n", &format!("\"192.0.2.1\"\npublic-key = \"{KEY_A}\"\n"))
+            .replace("\"192.0.2.2\"\n", &format!("\"192.0.2.2\"\npublic-key = \"{KEY_B}\"\n"));
+    }
     let Ok(fleet) = Inventory::from_toml_str(&text).map(|i| i.validate()) else {
         return;
     };

@@ -101,12 +101,16 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         host: HostArg,
-        /// Every host of the inventory instead of one (JSON: an array of plans).
+        /// Every host of the inventory instead of one (JSON: an array of plans). Refused for a
+        /// fleet whose plans list more peer entries than the limit below (Large fleets).
         #[arg(long, conflicts_with = "host")]
         all: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
+        /// With --all: write every plan even above the size limit (Large fleets).
+        #[arg(long)]
+        allow_large_output: bool,
     },
     /// Make this host match its plan through netlink (idempotent; prints the changes made).
     Apply {
@@ -223,12 +227,16 @@ pub enum Command {
         format: RenderFormat,
         #[command(flatten)]
         host: HostArg,
-        /// Render every host of the inventory (needs --out).
+        /// Render every host of the inventory (needs --out). Refused for a fleet whose plans
+        /// list more peer entries than the limit below (Large fleets).
         #[arg(long, conflicts_with = "host")]
         all: bool,
         /// Directory to write the files into.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// With --all: write every host's files even above the size limit (Large fleets).
+        #[arg(long)]
+        allow_large_output: bool,
     },
     /// Simulate the fleet in network namespaces on this machine, deploy it and verify it.
     #[cfg(feature = "lab")]

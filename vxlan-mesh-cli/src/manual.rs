@@ -6,10 +6,11 @@
 
 use clap::{Command, CommandFactory, ValueEnum};
 use roff::{bold, italic, roman, Inline, Roff};
-use vxlan_mesh_core::schema::{self, KeyDoc, Table, ValueType};
+use vxlan_mesh_core::schema::{self, InventoryTable, KeyDoc, ValueType};
 use vxlan_mesh_core::{Encryption, Mode, ParseProblem, ValidationError};
 
 use crate::cli::{Cli, RenderFormat, EXIT_CODES};
+use crate::commands::{fleet_size, graph};
 
 /// File name of the inventory's man page.
 pub const TOML_PAGE: &str = "vxlan-mesh.toml.5";
@@ -68,6 +69,8 @@ fn after_help(cmd: &Command) -> String {
     for e in Encryption::ALL {
         s += &item(e.as_str(), 9, e.describe());
     }
+    s += "\nLarge fleets:\n";
+    s += &large_fleets();
     s += "\nEnvironment:\n";
     for (env, flag, help) in environment(cmd) {
         s += &format!("  {env}  --{flag}: {help}\n");
@@ -76,6 +79,22 @@ fn after_help(cmd: &Command) -> String {
     s += EXIT_CODES;
     s += "\n\nThe inventory's keys, defaults and rule codes: vxlan-mesh.toml(5) (`vxlan-mesh man --section 5`).";
     s
+}
+
+/// The sizes above which the commands that cover the whole fleet refuse or draw less, from
+/// the constants they check.
+fn large_fleets() -> String {
+    format!(
+        "  `plan --all` and `render --all` refuse a fleet whose plans list more than {} peer
+  entries together (each host lists every peer of each of its networks: m × (m − 1) for a
+  network of m hosts, 3998000 for 2,000 flood hosts on one network), as their output grows
+  with the square of the fleet: use `--host NAME`, or `--allow-large-output` to write it all.
+  `graph` draws a flood fleet of more than {} hosts, and an encrypted fleet's WireGuard
+  tunnels, as one star per network, and refuses a per-peer fleet of more than {} links.\n",
+        fleet_size::MAX_PEER_ENTRIES,
+        graph::STAR_ABOVE,
+        graph::MAX_LINKS
+    )
 }
 
 /// Every environment variable an option of `cmd` or its subcommands reads: the variable, the
@@ -156,10 +175,10 @@ pub fn toml_page() -> String {
         page.text([roman(line)]);
     }
     page.control("fi", []);
-    for table in Table::ALL {
+    for table in InventoryTable::ALL {
         page.control("SH", [table.to_string().to_uppercase().as_str()]);
         page.text(inline(table.doc()));
-        for doc in schema::of(*table) {
+        for doc in schema::docs(*table) {
             key_entry(&mut page, doc);
         }
     }

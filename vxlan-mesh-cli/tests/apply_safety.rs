@@ -202,6 +202,34 @@ fn an_underlay_smaller_than_underlay_mtu_is_refused() {
     }
 }
 
+/// The routes to the peers are asked in chunks (512 per round trip with a 4 MiB receive
+/// buffer): with 1,199 peers, the one whose host route goes through a small device is found
+/// in the third chunk and named by its own address, not a neighbour's.
+#[test]
+fn a_small_route_to_a_peer_beyond_the_first_chunk_of_lookups_is_found() {
+    let dir = Scratch::new("mtu-many");
+    let inv = dir.write("many.toml", &common::inventory_text("flood", true, 1200, None));
+    let ns = Netns::new("mtu-many");
+    ns.sh(
+        "ip link add ul0 mtu 1500 type veth peer name ul1 mtu 1500 && ip -6 addr add 2001:db8::1/64 dev ul0 nodad \
+         && ip link add ul2 mtu 1400 type veth peer name ul3 mtu 1400 && ip link set ul0 up && ip link set ul1 up \
+         && ip link set ul2 up && ip link set ul3 up && ip -6 route add 2001:db8::4b0/128 dev ul2",
+    );
+    for args in [&["apply", "--dry-run"][..], &["status"]] {
+        let out = ns.cli(&inv, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("the route to peer address `2001:db8::4b0` (through `ul2`) has MTU 1400"),
+            "{args:?}: {err}"
+        );
+    }
+    // Without that route every peer is reached through ul0, which carries 1500.
+    ns.sh("ip -6 route del 2001:db8::4b0/128");
+    let out = ns.cli(&inv, &["apply", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 /// A network's new VNI is held by a foreign VXLAN device on the same port: apply refuses
 /// before deleting the working device, naming the foreign one; the dry run says the same.
 /// A foreign device with that VNI on another port does not clash, as the kernel agrees.

@@ -271,3 +271,53 @@ fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_re
     let matrix = lab.ping_matrix().unwrap();
     assert!(matrix.is_full(), "{}", matrix.render_text());
 }
+
+/// Flood mode, two hosts. A VXLAN device made by hand without a local address (`ip link add
+/// ... type vxlan id VNI`, the kernel then reports none), given our device's name and alias,
+/// is ours and wrong: `status` names the local address as unset (exit 2), in text and in
+/// JSON (`null`, never `0.0.0.0` or a VNI 0), and `apply` re-creates the device.
+#[test]
+fn a_device_made_by_hand_without_a_local_address_is_drift_named_unset_and_apply_repairs_it() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
+    let lab = lab_for(&text, "unset", 0);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+
+    let h = &lab.spec().hosts[0];
+    sh(
+        &lab,
+        &h.netns,
+        "a=$(cat /sys/class/net/vxm1000/ifalias) && ip link del dev vxm1000 && \
+         ip link add name vxm1000 type vxlan id 1000 dstport 4789 && \
+         ip link set dev vxm1000 alias \"$a\" master vxbr0",
+    );
+    let out = drift(&lab, &h.netns, &inv);
+    assert!(out.contains("recreate vxlan vxm1000 (local unset"), "{out}");
+    assert!(!out.contains("0.0.0.0"), "{out}");
+
+    let o = cli(&lab, &h.netns, &inv, &["status", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let recreate = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["op"] == "recreate-vxlan")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert!(recreate["from"]["local"].is_null(), "{recreate:#}");
+    assert_eq!(recreate["from"]["vni"], 1000, "{recreate:#}");
+    assert!(
+        recreate["reason"].as_array().unwrap().contains(&"local unset".into()),
+        "{recreate:#}"
+    );
+    let raw = String::from_utf8_lossy(&o.stdout);
+    assert!(!raw.contains("0.0.0.0") && !raw.contains("\"vni\": 0,"), "{raw}");
+
+    apply_all(&lab, &inv);
+    all_converged(&lab, &inv);
+    let device = sh(&lab, &h.netns, "ip -d link show dev vxm1000");
+    assert!(device.contains("local 192.0.2.1"), "{device}");
+}

@@ -791,6 +791,28 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
         "{}",
         show(&out)
     );
+    // What the device lacks is named unset, never shown as a made-up value: in text and in
+    // JSON, where its key is `null` and it has no address at all.
+    let zero_key = vxlan_mesh_core::PublicKey([0; 32]).to_string();
+    for words in ["address unset -> ", &format!("key unset -> {}", keys[0].1)] {
+        assert!(show(&out).contains(words), "{words}: {}", show(&out));
+    }
+    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let raw = String::from_utf8_lossy(&out.stdout);
+    assert!(!raw.contains("0.0.0.0") && !raw.contains(&zero_key), "{raw}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["op"] == "update-wireguard")
+        .map(|c| c["from"].clone())
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert!(
+        from["public_key"].is_null() && from.get("address").is_none(),
+        "{from:#}"
+    );
     let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     // The rendered script finishes one as well.

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{vxm, Assert as _, Scratch};
-use vxlan_mesh_core::schema::{self, Table};
+use vxlan_mesh_core::schema::{self, InventoryTable};
 use vxlan_mesh_core::{Encryption, Mode, ParseProblem, ValidationError};
 
 /// `man ARGS` formatted as plain ASCII text, wide enough that nothing is hyphenated.
@@ -61,7 +61,7 @@ fn the_inventory_page_lists_every_key_the_reader_accepts_and_every_code() {
     );
     assert_eq!(local, page);
 
-    for table in Table::ALL {
+    for table in InventoryTable::ALL {
         let heading = table.to_string().to_uppercase();
         // From the heading to the next heading (the next line that is not indented).
         let section: String = page
@@ -72,7 +72,7 @@ fn the_inventory_page_lists_every_key_the_reader_accepts_and_every_code() {
             .map(|(_, l)| format!("{l}\n"))
             .collect();
         assert!(!section.is_empty(), "no section {heading} in\n{page}");
-        for doc in schema::of(*table) {
+        for doc in schema::docs(*table) {
             // Each key opens its entry: `name (type)`.
             let entry = format!("       {} ({}", doc.key, doc.value);
             assert!(section.contains(&entry), "{heading} lacks `{entry}`");
@@ -154,7 +154,7 @@ fn every_broken_rule_of_the_bad_examples_is_listed_under_the_key_it_names() {
         for e in &errors {
             let at = e.path();
             let Some(key) = at.key() else { continue };
-            let doc = schema::find(Table::of(at.section()), key)
+            let doc = schema::find(InventoryTable::of(at.section()), key)
                 .unwrap_or_else(|| panic!("{}: `{at}` is no key of the schema", path.display()));
             assert!(
                 doc.rules.contains(&e.code()),

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vxlan_mesh_core::{diff, Fleet, Mode};
+use vxlan_mesh_core::{diff, Fleet, Mode, Observed};
 
 fn fleet(hosts: u32, mode: Mode) -> Fleet {
     vxlan_mesh_core::testing::large_fleet(hosts, mode)
@@ -22,8 +22,9 @@ fn plans(c: &mut Criterion) {
 
     let f = fleet(1001, Mode::PerPeer);
     let state = f.plan("host0").expect("host0 exists").state();
+    let applied = Observed::from(&state);
     c.bench_function("diff 1000-peer host against itself", |b| {
-        b.iter(|| black_box(diff(&state, &state).expect("no conflict")))
+        b.iter(|| black_box(diff(&state, &applied).expect("no conflict")))
     });
 }
 

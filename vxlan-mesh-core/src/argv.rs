@@ -2,9 +2,12 @@
 //! that performs each operation. One function ([`of`]) writes them; `apply --dry-run` prints
 //! them as shell text ([`Command::shell`], quoting through [`shell_word`]), the netlink
 //! apply runs the `ebtables` and `nft` ones as they are, and the rendered shell script
-//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`].
+//! (vxlan-mesh-gen) runs them all, its values quoted by [`single_quoted`]. The commands
+//! that read the host, for the script and the Rust side alike, are [`reads`]'.
 
 use std::fmt;
+
+pub mod reads;
 
 use crate::diff::Change;
 use crate::firewall::{nft_remove_script, nft_script};
@@ -200,8 +203,8 @@ pub fn of(op: &Op) -> Command {
             args.extend(rule.ebtables_args());
             Command::new(Program::Ebtables, args)
         }
-        Op::InsertJump { chain } => ebtables(["-I", FORWARD, "1", "-j", chain]),
-        Op::DeleteJump { chain } => ebtables(["-D", FORWARD, "-j", chain]),
+        Op::InsertJump { chain } => ebtables(["-I", FORWARD, "1"].into_iter().chain(jump_args(chain))),
+        Op::DeleteJump { chain } => ebtables(["-D", FORWARD].into_iter().chain(jump_args(chain))),
         Op::DeleteRuleAt { chain, position } => ebtables(["-D", chain, &position.to_string()]),
         Op::DeleteChain { chain } => ebtables(["-X", chain]),
         Op::CreateWireguard { name } => Command::new(Program::Ip, ["link", "add", "name", name, "type", "wireguard"]),
@@ -318,8 +321,28 @@ pub fn vtysh_evpn_vnis(instance: &[String]) -> Command {
 /// The vtysh command that prints the VNIs zebra knows.
 pub(crate) const EVPN_VNIS: &str = "show evpn vni json";
 
+/// The target of the rule of `FORWARD` that jumps to `chain` (the rule `ebtables -L` lists
+/// as [`reads::ebtables_jump`]).
+fn jump_args(chain: &str) -> [&str; 2] {
+    ["-j", chain]
+}
+
+/// A peer's allowed IPs as `wg` takes and shows them: comma-separated.
+fn allowed_ips(peer: &WireguardPeer) -> String {
+    peer.allowed_ips
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A peer's persistent keepalive as `wg` takes and shows it (`off`: none).
+fn keepalive(peer: &WireguardPeer) -> String {
+    peer.persistent_keepalive
+        .map_or_else(|| "off".to_string(), |k| k.to_string())
+}
+
 fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
-    let allowed: Vec<String> = peer.allowed_ips.iter().map(ToString::to_string).collect();
     vec![
         "set".into(),
         interface.into(),
@@ -329,10 +352,9 @@ fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
         peer.endpoint.to_string(),
         // `wg` replaces the peer's list with this one.
         "allowed-ips".into(),
-        allowed.join(","),
+        allowed_ips(peer),
         "persistent-keepalive".into(),
-        peer.persistent_keepalive
-            .map_or_else(|| "off".to_string(), |k| k.to_string()),
+        keepalive(peer),
         // `wg` removes the peer's preshared key when given an empty file; a plan has none.
         "preshared-key".into(),
         "/dev/null".into(),
@@ -342,9 +364,9 @@ fn set_peer(interface: &str, peer: &WireguardPeer) -> Vec<String> {
 /// The shell lines that perform one change (what `apply --dry-run` prints under it).
 ///
 /// ```
-/// use vxlan_mesh_core::{argv, diff, State};
+/// use vxlan_mesh_core::{argv, diff, Observed};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let changes = diff(&plan.state(), &State::default()).unwrap();
+/// let changes = diff(&plan.state(), &Observed::default()).unwrap();
 /// let all: Vec<String> = changes.iter().flat_map(argv::for_change).collect();
 /// assert!(all.contains(&"ip link add name vxbr0 type bridge".to_string()));
 /// assert!(all.contains(&"bridge fdb append 00:00:00:00:00:00 dev vxm100 dst 192.0.2.2 self permanent".to_string()));
@@ -460,7 +482,7 @@ fn set_link(name: &str, s: &LinkSettings) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::{diff, State};
+    use crate::diff::{diff, Observed};
     use crate::plan::Bridge;
 
     #[test]
@@ -509,7 +531,7 @@ mod tests {
         let Some(plan) = plan else {
             unreachable!("valid example")
         };
-        let changes = diff(&plan.state(), &State::default()).unwrap_or_default();
+        let changes = diff(&plan.state(), &Observed::default()).unwrap_or_default();
         let cmds = for_changes(&changes);
         let pos = |needle: &str| cmds.iter().position(|c| c.contains(needle));
         let add = pos("type vxlan id").unwrap_or(usize::MAX);

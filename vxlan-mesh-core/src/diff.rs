@@ -1,5 +1,6 @@
-//! The pure diff: from a desired [`State`] (made from a plan) and an observed one (read from
-//! the kernel, or built by hand in tests) to the ordered [`Change`]s that converge the host.
+//! The pure diff: from a desired [`State`] (made from a plan) and an [`Observed`] one (read
+//! from the kernel, or built by hand in tests) to the ordered [`Change`]s that converge the
+//! host.
 //!
 //! Only owned objects are ever modified or deleted. A foreign interface holding a name the
 //! plan wants is an error, never a takeover.
@@ -9,12 +10,18 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod observed;
+
+pub use observed::{InterfaceAddress, Observed, ObservedVxlan, ObservedWireguard};
+
 use crate::names::shown;
 use crate::plan::{Bridge, FdbEntry, Firewall, HostPlan, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
-use crate::wireguard::{PeerRoute, MAIN_TABLE};
+use crate::wireguard::{ObservedWireguardPeer, PeerRoute, MAIN_TABLE};
 
-/// The objects vxlan-mesh manages on a host: desired (see [`HostPlan::state`]) or observed.
+/// The objects vxlan-mesh manages on a host as a plan wants them (see [`HostPlan::state`]);
+/// what a host holds is an [`Observed`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct State {
     /// Owned bridges.
     pub bridges: Vec<Bridge>,
@@ -23,28 +30,17 @@ pub struct State {
     /// Configured FDB entries on owned VXLAN devices: all-zeros MAC (flood) entries, and
     /// static or permanent ones.
     pub fdb: Vec<FdbEntry>,
-    /// Entries owned VXLAN devices learned from received frames (observed only). Those
-    /// towards an address that is no longer a destination of the device are stale tunnels.
-    #[serde(default)]
-    pub learned: Vec<FdbEntry>,
-    /// The ebtables chain named [`crate::plan::EBTABLES_CHAIN`], when present, with the jumps
-    /// to it from `FORWARD` (desired: the plan's rules, jumped to by the first rule).
+    /// The ebtables chain named [`crate::plan::EBTABLES_CHAIN`], when wanted: the plan's
+    /// rules, jumped to by the first rule of `FORWARD`.
     pub loop_rules: Option<LoopChain>,
-    /// The nftables table named [`crate::plan::NFT_TABLE`], when present.
+    /// The nftables table named [`crate::plan::NFT_TABLE`], when wanted.
     pub firewall: Option<Table>,
-    /// The owned WireGuard interface, when present (observed: its peers named by the
-    /// public key, its private key file unknown).
+    /// The owned WireGuard interface, when wanted.
     #[serde(default)]
     pub wireguard: Option<WireguardPlan>,
-    /// The routes the kernel chose towards the WireGuard peers' inner addresses (observed
-    /// only, with encryption): each must leave through the WireGuard interface.
-    #[serde(default)]
-    pub wireguard_routes: Vec<PeerRoute>,
-    /// Names of interfaces present on the host that vxlan-mesh does not own (observed only).
-    pub foreign: Vec<String>,
     /// The owned VXLAN devices' FDB entries belong to an external control plane (evpn mode:
     /// FRR's zebra installs the flood list and remote MACs), so the diff neither adds nor
-    /// removes any (desired only).
+    /// removes any.
     #[serde(default)]
     pub external_fdb: bool,
 }
@@ -63,12 +59,9 @@ impl HostPlan {
             bridges: self.networks.iter().map(|n| n.bridge.clone()).collect(),
             vxlans: self.vxlans().cloned().collect(),
             fdb: self.fdb().cloned().collect(),
-            learned: Vec::new(),
             loop_rules: self.loop_rules.clone().map(LoopChain::wanted),
             firewall: self.firewall.clone().map(Table::Ours),
             wireguard: self.wireguard.clone(),
-            wireguard_routes: Vec::new(),
-            foreign: Vec::new(),
             external_fdb: self.evpn.is_some(),
         }
     }
@@ -76,6 +69,7 @@ impl HostPlan {
 
 /// An ebtables chain in table `filter` and the rules of `FORWARD` that jump to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LoopChain {
     /// Chain name.
     pub chain: String,
@@ -114,12 +108,29 @@ impl fmt::Display for ChainPolicy {
 }
 
 impl LoopChain {
+    /// Chain `chain` with `rules`, jumped to from the positions `jumps` of `FORWARD`, with
+    /// policy `RETURN`; set `policy` after for another (the struct is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{ChainPolicy, ChainRule, LoopChain};
+    /// let chain = LoopChain::new("VXLAN-MESH", vec![ChainRule::Foreign("-j ACCEPT".into())], vec![2]);
+    /// assert_eq!(chain.policy, ChainPolicy::Return);
+    /// ```
+    pub fn new(chain: impl Into<String>, rules: Vec<ChainRule>, jumps: Vec<usize>) -> LoopChain {
+        LoopChain {
+            chain: chain.into(),
+            rules,
+            jumps,
+            policy: ChainPolicy::Return,
+        }
+    }
+
     /// The chain a plan wants: its rules, and one jump, evaluated before any other rule of
     /// `FORWARD` (an `ACCEPT` above it would bypass loop prevention).
     ///
     /// ```
-    /// use vxlan_mesh_core::{diff::LoopChain, LoopRule, LoopRules};
-    /// let chain = LoopChain::wanted(LoopRules { chain: "VXLAN-MESH".into(), rules: vec![LoopRule::DropBetweenMeshPorts] });
+    /// use vxlan_mesh_core::{LoopChain, LoopRule, LoopRules};
+    /// let chain = LoopChain::wanted(LoopRules::new("VXLAN-MESH", vec![LoopRule::DropBetweenMeshPorts]));
     /// assert_eq!(chain.jumps, [1]);
     /// ```
     pub fn wanted(rules: LoopRules) -> LoopChain {
@@ -135,8 +146,8 @@ impl LoopChain {
     /// ours); otherwise the first rule that is not.
     ///
     /// ```
-    /// use vxlan_mesh_core::diff::{ChainRule, LoopChain};
-    /// let foreign = LoopChain { chain: "VXLAN-MESH".into(), rules: vec![ChainRule::Foreign("-j ACCEPT".into())], jumps: vec![], policy: Default::default() };
+    /// use vxlan_mesh_core::{ChainRule, LoopChain};
+    /// let foreign = LoopChain::new("VXLAN-MESH", vec![ChainRule::Foreign("-j ACCEPT".into())], vec![]);
     /// assert_eq!(foreign.owned().unwrap_err(), "-j ACCEPT");
     /// ```
     pub fn owned(&self) -> Result<LoopRules, &str> {
@@ -194,6 +205,7 @@ pub enum Table {
 /// One step towards the desired state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Change {
     /// Load (or atomically replace) the owned nftables table.
     InstallFirewall {
@@ -208,7 +220,7 @@ pub enum Change {
     /// Delete an owned VXLAN device that is no longer wanted.
     DeleteVxlan {
         /// The device as observed.
-        vxlan: Vxlan,
+        vxlan: ObservedVxlan,
     },
     /// Delete an owned bridge that is no longer wanted.
     DeleteBridge {
@@ -218,7 +230,7 @@ pub enum Change {
     /// Delete the owned WireGuard interface (a wireguard-go daemon serving it exits with it).
     DeleteWireguard {
         /// The interface as observed.
-        wireguard: WireguardPlan,
+        wireguard: ObservedWireguard,
     },
     /// Create the WireGuard interface with its key, port, address and peers.
     CreateWireguard {
@@ -229,7 +241,7 @@ pub enum Change {
     /// the sessions of unchanged peers go on.
     UpdateWireguard {
         /// As observed.
-        from: WireguardPlan,
+        from: ObservedWireguard,
         /// As wanted.
         to: WireguardPlan,
     },
@@ -285,16 +297,17 @@ pub enum Change {
     /// Delete and create a VXLAN device whose immutable attributes differ.
     RecreateVxlan {
         /// As observed.
-        from: Vxlan,
+        from: ObservedVxlan,
         /// As wanted.
         to: Vxlan,
-        /// The attributes that cannot change in place.
+        /// The attributes that cannot change in place and differ, each named alone (`vni`),
+        /// or followed by `unset` when the device has none.
         reason: Vec<String>,
     },
     /// Change a VXLAN device in place (MTU, bridge, bridge port flags, up, alias).
     UpdateVxlan {
         /// As observed.
-        from: Vxlan,
+        from: ObservedVxlan,
         /// As wanted.
         to: Vxlan,
     },
@@ -324,9 +337,9 @@ impl Change {
     /// and the table. Changes of one phase do not depend on each other's completion.
     ///
     /// ```
-    /// use vxlan_mesh_core::{diff, State};
+    /// use vxlan_mesh_core::{diff, Observed};
     /// # let fleet = vxlan_mesh_core::testing::two_hosts();
-    /// let changes = diff(&fleet.plan("a").unwrap().state(), &State::default()).unwrap();
+    /// let changes = diff(&fleet.plan("a").unwrap().state(), &Observed::default()).unwrap();
     /// assert!(changes.windows(2).all(|w| w[0].phase() <= w[1].phase()));
     /// ```
     pub fn phase(&self) -> u8 {
@@ -382,7 +395,12 @@ impl fmt::Display for Change {
                     .collect::<String>(),
                 shown(&entry.device)
             ),
-            Change::DeleteVxlan { vxlan } => write!(f, "delete vxlan {} (vni {})", shown(&vxlan.name), vxlan.vni),
+            Change::DeleteVxlan { vxlan } => write!(
+                f,
+                "delete vxlan {} (vni {})",
+                shown(&vxlan.name),
+                vxlan.vni.map_or_else(|| UNSET.to_string(), |v| v.to_string())
+            ),
             Change::DeleteBridge { bridge } => write!(f, "delete bridge {}", shown(&bridge.name)),
             Change::DeleteWireguard { wireguard } => write!(f, "delete wireguard {}", shown(&wireguard.interface)),
             Change::CreateWireguard { wireguard } => write!(
@@ -457,7 +475,7 @@ impl fmt::Display for Change {
             Change::RecreateVxlan { to, reason, .. } => {
                 write!(
                     f,
-                    "recreate vxlan {} ({} cannot change in place)",
+                    "recreate vxlan {} ({}: cannot change in place)",
                     shown(&to.name),
                     reason.join(", ")
                 )
@@ -496,10 +514,11 @@ fn route_words(found: &PeerRoute) -> String {
 /// An object the plan wants is held by one vxlan-mesh does not own: never taken over.
 ///
 /// ```
-/// use vxlan_mesh_core::{diff, State};
+/// use vxlan_mesh_core::{diff, Observed};
 /// # let fleet = vxlan_mesh_core::testing::two_hosts();
 /// let desired = fleet.plan("a").unwrap().state();
-/// let observed = State { foreign: vec!["vxbr0".into()], ..State::default() };
+/// let mut observed = Observed::default();
+/// observed.foreign = vec!["vxbr0".into()];
 /// let err = diff(&desired, &observed).unwrap_err();
 /// assert!(err.to_string().contains("`vxbr0`"));
 /// ```
@@ -571,34 +590,36 @@ fn bridge_delta(from: &Bridge, to: &Bridge) -> Vec<String> {
     d
 }
 
-/// Attributes that the kernel cannot change on an existing VXLAN device.
-fn immutable_delta(from: &Vxlan, to: &Vxlan) -> Vec<&'static str> {
-    let mut d = Vec::new();
-    if from.vni != to.vni {
-        d.push("vni");
+/// How an observed value shows where one is wanted and the host has none.
+const UNSET: &str = "unset";
+
+/// The attribute `name` when the observed value differs from the wanted one: its name, or
+/// its name and [`UNSET`] when the host reported none (drift, never read as a value).
+fn differs<T: PartialEq>(name: &str, have: Option<T>, want: T) -> Option<String> {
+    match have {
+        None => Some(format!("{name} {UNSET}")),
+        Some(have) if have != want => Some(name.to_string()),
+        Some(_) => None,
     }
-    if from.local != to.local {
-        d.push("local");
-    }
-    if from.remote != to.remote {
-        d.push("remote");
-    }
-    if from.port != to.port {
-        d.push("port");
-    }
-    if from.underlay_device != to.underlay_device {
-        d.push("underlay device");
-    }
-    if from.learning != to.learning {
-        d.push("learning");
-    }
-    if from.udp_checksum != to.udp_checksum {
-        d.push("udp checksum");
-    }
-    d
 }
 
-fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
+/// Attributes that the kernel cannot change on an existing VXLAN device.
+fn immutable_delta(from: &ObservedVxlan, to: &Vxlan) -> Vec<String> {
+    [
+        differs("vni", from.vni, to.vni),
+        differs("local", from.local, to.local),
+        (from.remote != to.remote).then(|| "remote".to_string()),
+        differs("port", from.port, to.port),
+        (from.underlay_device != to.underlay_device).then(|| "underlay device".to_string()),
+        differs("learning", from.learning, to.learning),
+        differs("udp checksum", from.udp_checksum, to.udp_checksum),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn vxlan_delta(from: &ObservedVxlan, to: &Vxlan) -> Vec<String> {
     let mut d = Vec::new();
     if from.mtu != to.mtu {
         d.push(format!("mtu {} -> {}", from.mtu, to.mtu));
@@ -630,16 +651,16 @@ fn vxlan_delta(from: &Vxlan, to: &Vxlan) -> Vec<String> {
 /// (in `to`, with what `from` has for that key, if anything).
 pub(crate) struct PeerDelta<'a> {
     /// Peers to remove, as observed.
-    pub(crate) removed: Vec<&'a WireguardPeer>,
+    pub(crate) removed: Vec<&'a ObservedWireguardPeer>,
     /// Peers to add or set, as wanted, with the observed one when it exists.
-    pub(crate) set: Vec<(&'a WireguardPeer, Option<&'a WireguardPeer>)>,
+    pub(crate) set: Vec<(&'a WireguardPeer, Option<&'a ObservedWireguardPeer>)>,
 }
 
 /// What differs between two peers' settings (the observed side names a peer by its key), in
 /// words: empty when they agree. Every attribute `wg` reports of a peer is compared.
-fn peer_attribute_delta(have: &WireguardPeer, want: &WireguardPeer) -> Vec<&'static str> {
-    let sorted = |p: &WireguardPeer| {
-        let mut v = p.allowed_ips.clone();
+fn peer_attribute_delta(have: &ObservedWireguardPeer, want: &WireguardPeer) -> Vec<&'static str> {
+    let sorted = |ips: &[crate::Prefix]| {
+        let mut v = ips.to_vec();
         v.sort_unstable();
         v
     };
@@ -647,10 +668,12 @@ fn peer_attribute_delta(have: &WireguardPeer, want: &WireguardPeer) -> Vec<&'sta
     if have.public_key != want.public_key {
         d.push("public key");
     }
-    if have.endpoint != want.endpoint {
-        d.push("endpoint");
+    match have.endpoint {
+        None => d.push("endpoint unset"),
+        Some(e) if e != want.endpoint => d.push("endpoint"),
+        Some(_) => {}
     }
-    if sorted(have) != sorted(want) {
+    if sorted(&have.allowed_ips) != sorted(&want.allowed_ips) {
         d.push("allowed ips");
     }
     if have.persistent_keepalive != want.persistent_keepalive {
@@ -662,8 +685,8 @@ fn peer_attribute_delta(have: &WireguardPeer, want: &WireguardPeer) -> Vec<&'sta
     d
 }
 
-pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> PeerDelta<'a> {
-    let have: BTreeMap<_, &WireguardPeer> = from.peers.iter().map(|p| (p.public_key, p)).collect();
+pub(crate) fn peer_delta<'a>(from: &'a ObservedWireguard, to: &'a WireguardPlan) -> PeerDelta<'a> {
+    let have: BTreeMap<_, &ObservedWireguardPeer> = from.peers.iter().map(|p| (p.public_key, p)).collect();
     let want: BTreeMap<_, &WireguardPeer> = to.peers.iter().map(|p| (p.public_key, p)).collect();
     PeerDelta {
         removed: have
@@ -681,12 +704,13 @@ pub(crate) fn peer_delta<'a>(from: &'a WireguardPlan, to: &'a WireguardPlan) -> 
 }
 
 /// What differs between an observed and a wanted WireGuard interface, in words.
-fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
+fn wireguard_delta(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<String> {
     let mut d = link_delta((from.mtu, from.up, &from.alias), (to.mtu, to.up, &to.alias));
-    if (from.address, from.prefix_len) != (to.address, to.prefix_len) {
+    let wanted = InterfaceAddress::new(to.address, to.prefix_len);
+    if from.address != Some(wanted) {
         d.push(format!(
-            "address {}/{} -> {}/{}",
-            from.address, from.prefix_len, to.address, to.prefix_len
+            "address {} -> {wanted}",
+            from.address.map_or_else(|| UNSET.to_string(), |a| a.to_string())
         ));
     }
     if from.listen_port != to.listen_port {
@@ -699,8 +723,12 @@ fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
             crate::wireguard::fwmark_text(to.fwmark)
         ));
     }
-    if from.public_key != to.public_key {
-        d.push(format!("key {} -> {}", from.public_key, to.public_key));
+    if from.public_key != Some(to.public_key) {
+        d.push(format!(
+            "key {} -> {}",
+            from.public_key.map_or_else(|| UNSET.to_string(), |k| k.to_string()),
+            to.public_key
+        ));
     }
     let peers = peer_delta(from, to);
     for p in peers.removed {
@@ -725,9 +753,9 @@ fn wireguard_delta(from: &WireguardPlan, to: &WireguardPlan) -> Vec<String> {
 /// is someone else's to remove, or wins only because the interface's route is missing:
 /// then apply restores it, unless other changes (the interface brought up, its address
 /// set) bring it back anyway.
-fn wireguard_routes(want: &WireguardPlan, observed: &State) -> Vec<Change> {
+fn wireguard_routes(want: &WireguardPlan, observed: &Observed) -> Vec<Change> {
     let addressed = observed.wireguard.as_ref().is_some_and(|h| {
-        h.interface == want.interface && h.up && (h.address, h.prefix_len) == (want.address, want.prefix_len)
+        h.interface == want.interface && h.up && h.address == Some(InterfaceAddress::new(want.address, want.prefix_len))
     });
     let mut changes = Vec::new();
     let mut missing = None;
@@ -780,17 +808,18 @@ fn fdb_key(e: &FdbEntry) -> FdbKey<'_> {
 /// `desired.external_fdb` (evpn mode), any FDB entry: FRR installs and removes those.
 ///
 /// ```
-/// use vxlan_mesh_core::{diff, State};
+/// use vxlan_mesh_core::{diff, Observed, State};
 /// # let fleet = vxlan_mesh_core::testing::two_hosts();
 /// let desired = fleet.plan("a").unwrap().state();
-/// let changes = diff(&desired, &State::default()).unwrap();
+/// let changes = diff(&desired, &Observed::default()).unwrap();
 /// assert!(!changes.is_empty());
-/// assert!(diff(&desired, &desired).unwrap().is_empty());
+/// let applied = Observed::from(&desired);
+/// assert!(diff(&desired, &applied).unwrap().is_empty());
 /// // Teardown is the diff towards nothing.
 /// // FDB entries vanish with their device, so teardown is one step shorter.
-/// assert_eq!(diff(&State::default(), &desired).unwrap().len(), changes.len() - 1);
+/// assert_eq!(diff(&State::default(), &applied).unwrap().len(), changes.len() - 1);
 /// ```
-pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignConflict> {
+pub fn diff(desired: &State, observed: &Observed) -> Result<Vec<Change>, ForeignConflict> {
     for name in desired
         .bridges
         .iter()
@@ -835,18 +864,15 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
     }
 
     let want_vx: BTreeMap<&str, &Vxlan> = desired.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();
-    let have_vx: BTreeMap<&str, &Vxlan> = observed.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();
+    let have_vx: BTreeMap<&str, &ObservedVxlan> = observed.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();
     let want_br: BTreeMap<&str, &Bridge> = desired.bridges.iter().map(|b| (b.name.as_str(), b)).collect();
     let have_br: BTreeMap<&str, &Bridge> = observed.bridges.iter().map(|b| (b.name.as_str(), b)).collect();
 
     // Entries the kernel adds by itself for a device's `remote` (through its underlay
     // device, which it names as the entry's `via`).
-    let implied = |e: &FdbEntry, devices: &BTreeMap<&str, &Vxlan>| {
-        e.mac == crate::MacAddr::ZERO
-            && e.device_defaults()
-            && devices
-                .get(e.device.as_str())
-                .is_some_and(|v| v.remote == Some(e.destination))
+    // `remote`: that of the entry's device, if it has one.
+    let implied = |e: &FdbEntry, remote: Option<std::net::IpAddr>| {
+        e.mac == crate::MacAddr::ZERO && e.device_defaults() && remote == Some(e.destination)
     };
     let recreated: Vec<&str> = want_vx
         .iter()
@@ -860,7 +886,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
     let want_fdb: BTreeMap<_, &FdbEntry> = desired
         .fdb
         .iter()
-        .filter(|e| !implied(e, &want_vx))
+        .filter(|e| !implied(e, want_vx.get(e.device.as_str()).and_then(|v| v.remote)))
         .map(|e| (fdb_key(e), e))
         .collect();
     // Entries an external control plane installed are its own, whatever they are.
@@ -869,7 +895,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
         .fdb
         .iter()
         .filter(external)
-        .filter(|e| !implied(e, &have_vx))
+        .filter(|e| !implied(e, have_vx.get(e.device.as_str()).and_then(|v| v.remote)))
         // Entries of devices that go away or are recreated vanish with the device.
         .filter(|e| want_vx.contains_key(e.device.as_str()) && !recreated.contains(&e.device.as_str()))
         .map(|e| (fdb_key(e), e))
@@ -981,7 +1007,7 @@ pub fn diff(desired: &State, observed: &State) -> Result<Vec<Change>, ForeignCon
                     changes.push(Change::RecreateVxlan {
                         from: (*have).clone(),
                         to: want.clone(),
-                        reason: reason.into_iter().map(str::to_string).collect(),
+                        reason,
                     });
                 } else if !vxlan_delta(have, want).is_empty() {
                     changes.push(Change::UpdateVxlan {

@@ -11,22 +11,16 @@ use crate::Family;
 pub const DEFAULT_ASN: u32 = 65000;
 
 /// AS_TRANS (RFC 6793): the placeholder 2-byte speakers see for a 4-byte AS; never a real AS.
-pub const AS_TRANS: u32 = 23456;
+pub(crate) const AS_TRANS: u32 = 23456;
 
 /// BGP's TCP port.
-pub const BGP_PORT: u16 = 179;
+pub(crate) const BGP_PORT: u16 = 179;
 
 /// The shortest `[evpn] underlay-prefix` accepted without `allow-wide-underlay-prefix`, per
 /// underlay family: route reflectors accept BGP sessions from the whole prefix, so a `/0`
 /// would open iBGP to the internet. A site's underlay rarely spans more than a /16 (IPv4) or
 /// a /48 (IPv6), the usual assignment to one site.
-///
-/// ```
-/// use vxlan_mesh_core::{evpn::min_underlay_prefix_len, Family};
-/// assert_eq!(min_underlay_prefix_len(Family::V4), 16);
-/// assert_eq!(min_underlay_prefix_len(Family::V6), 48);
-/// ```
-pub fn min_underlay_prefix_len(family: Family) -> u8 {
+pub(crate) fn min_underlay_prefix_len(family: Family) -> u8 {
     match family {
         Family::V4 => 16,
         Family::V6 => 48,
@@ -34,15 +28,7 @@ pub fn min_underlay_prefix_len(family: Family) -> u8 {
 }
 
 /// Why `asn` cannot be the fleet's AS number, if it cannot.
-///
-/// ```
-/// use vxlan_mesh_core::evpn::asn_problem;
-/// assert!(asn_problem(65000).is_none());
-/// assert!(asn_problem(4_200_000_000).is_none());
-/// assert!(asn_problem(0).is_some());
-/// assert!(asn_problem(23456).is_some());
-/// ```
-pub fn asn_problem(asn: u32) -> Option<&'static str> {
+pub(crate) fn asn_problem(asn: u32) -> Option<&'static str> {
     match asn {
         0 => Some("AS 0 is reserved (RFC 7607); use 1..=4294967295, e.g. a private AS such as 65000"),
         AS_TRANS => Some("AS 23456 is AS_TRANS (RFC 6793), a placeholder that is never a real AS"),
@@ -52,6 +38,7 @@ pub fn asn_problem(asn: u32) -> Option<&'static str> {
 
 /// BGP timers of the mesh's sessions, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BgpTimers {
     /// Interval between keepalive messages.
     pub keepalive: u16,
@@ -63,15 +50,36 @@ pub struct BgpTimers {
 /// no IPv4 address to take it from, its host id as a 32-bit number (host id 7 is
 /// `0.0.0.7`). Both are unique in the fleet (addresses and ids are) and stable (they change
 /// only when the inventory changes the host's address or id).
-///
-/// ```
-/// use vxlan_mesh_core::evpn::router_id;
-/// assert_eq!(router_id("198.51.100.7".parse().unwrap(), 3).to_string(), "198.51.100.7");
-/// assert_eq!(router_id("2001:db8::7".parse().unwrap(), 3).to_string(), "0.0.0.3");
-/// ```
-pub fn router_id(address: IpAddr, host_id: u32) -> Ipv4Addr {
+pub(crate) fn router_id(address: IpAddr, host_id: u32) -> Ipv4Addr {
     match address {
         IpAddr::V4(a) => a,
         IpAddr::V6(_) => Ipv4Addr::from(host_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underlay_prefixes_no_wider_than_a_site() {
+        assert_eq!(min_underlay_prefix_len(Family::V4), 16);
+        assert_eq!(min_underlay_prefix_len(Family::V6), 48);
+    }
+
+    #[test]
+    fn reserved_asns_are_refused() {
+        assert!(asn_problem(DEFAULT_ASN).is_none());
+        assert!(asn_problem(4_200_000_000).is_none());
+        assert!(asn_problem(0).is_some());
+        assert!(asn_problem(AS_TRANS).is_some());
+    }
+
+    #[test]
+    fn router_id_is_the_ipv4_address_or_the_host_id() {
+        let v4 = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+        let v6 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7));
+        assert_eq!(router_id(v4, 3), Ipv4Addr::new(198, 51, 100, 7));
+        assert_eq!(router_id(v6, 3), Ipv4Addr::new(0, 0, 0, 3));
     }
 }

@@ -21,18 +21,24 @@ use std::fmt::Write as _;
 use crate::fleet::Family;
 use crate::plan::Firewall;
 
+/// The set of peer addresses in vxlan-mesh's table (its `saddr` matches name it too).
+pub(crate) const PEERS_SET: &str = "peers";
+
+/// The elements of the set [`PEERS_SET`]: the peers' addresses, and in evpn mode the
+/// underlay prefix (then the set has intervals).
+pub(crate) fn elements(fw: &Firewall) -> Vec<String> {
+    fw.peers
+        .iter()
+        .map(ToString::to_string)
+        .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
+        .collect()
+}
+
 /// nftables script that creates or atomically replaces the owned table.
 ///
 /// ```
 /// use vxlan_mesh_core::{firewall, Firewall, Family};
-/// let fw = Firewall {
-///     table: "vxlan_mesh".into(),
-///     family: Family::V4,
-///     port: 4789,
-///     peers: vec!["192.0.2.2".parse().unwrap()],
-///     wireguard: None,
-///     evpn: None,
-/// };
+/// let fw = Firewall::new("vxlan_mesh", Family::V4, 4789, vec!["192.0.2.2".parse().unwrap()]);
 /// let script = firewall::nft_script(&fw);
 /// assert!(script.contains("ip saddr @peers udp dport 4789 accept"));
 /// assert!(script.contains("delete table inet vxlan_mesh"));
@@ -48,12 +54,11 @@ pub fn nft_script(fw: &Firewall) -> String {
     let _ = writeln!(s, "table inet {} {{}}", fw.table);
     let _ = writeln!(s, "delete table inet {}", fw.table);
     let _ = writeln!(s, "table inet {} {{", fw.table);
-    let _ = writeln!(s, "\tset peers {{");
+    let _ = writeln!(s, "\tset {PEERS_SET} {{");
     let _ = writeln!(s, "\t\ttype {addr_type}");
-    let mut elements: Vec<String> = fw.peers.iter().map(ToString::to_string).collect();
-    if let Some(evpn) = &fw.evpn {
+    let elements = elements(fw);
+    if fw.evpn.is_some() {
         let _ = writeln!(s, "\t\tflags interval");
-        elements.push(evpn.prefix.to_string());
     }
     if !elements.is_empty() {
         let _ = writeln!(s, "\t\telements = {{ {} }}", elements.join(", "));
@@ -94,14 +99,7 @@ pub fn nft_script(fw: &Firewall) -> String {
 ///
 /// ```
 /// use vxlan_mesh_core::{firewall, Firewall, Family};
-/// let fw = Firewall {
-///     table: "vxlan_mesh".into(),
-///     family: Family::V4,
-///     port: 4789,
-///     peers: vec!["192.0.2.2".parse().unwrap()],
-///     wireguard: None,
-///     evpn: None,
-/// };
+/// let fw = Firewall::new("vxlan_mesh", Family::V4, 4789, vec!["192.0.2.2".parse().unwrap()]);
 /// assert_eq!(
 ///     firewall::nft_outline(&fw),
 ///     "table inet vxlan_mesh { set peers { type ipv4_addr } chain input { type filter hook input \

@@ -6,10 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-pub use crate::address::Family;
+pub(crate) use crate::address::Family;
 use crate::error::{ValidationError as E, ValidationErrors};
 use crate::evpn::{self, BgpTimers};
-use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
+use crate::inventory::{HostSpec, Inventory, LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
 use crate::mtu::Encapsulation;
 use crate::names::{check_bridge_name, check_ifname, check_name, shown, DEVICE_PREFIX};
 use crate::path::{FieldPath, Key, Section};
@@ -181,7 +181,7 @@ fn bad_name(errors: &mut Vec<E>, field: FieldPath, value: &str, check: fn(&str) 
 }
 
 fn build(inv: &Inventory, errors: &mut Vec<E>) -> Fleet {
-    let port = inv.port.unwrap_or(DEFAULT_PORT);
+    let port = inv.port.unwrap_or(DEFAULT_VXLAN_PORT);
     if port == 0 {
         errors.push(E::PortZero);
     }
@@ -435,14 +435,14 @@ fn check_wireguard(
     let spec = inv.wireguard.clone().unwrap_or_default();
     let settings = WireguardSettings {
         prefix: spec.prefix.unwrap_or(wireguard::DEFAULT_PREFIX),
-        port: spec.port.unwrap_or(wireguard::DEFAULT_PORT),
+        port: spec.port.unwrap_or(wireguard::DEFAULT_WIREGUARD_PORT),
         interface: spec
             .interface
             .unwrap_or_else(|| wireguard::DEFAULT_INTERFACE.to_string()),
     };
     if settings.port == 0 {
         errors.push(E::WireguardPortZero);
-    } else if settings.port == inv.port.unwrap_or(DEFAULT_PORT) {
+    } else if settings.port == inv.port.unwrap_or(DEFAULT_VXLAN_PORT) {
         errors.push(E::WireguardPortIsVxlanPort { port: settings.port });
     }
     bad_name(

@@ -47,6 +47,12 @@ pub use edit::{change, BgpChange, ChangeError, Edit};
 /// mesh is a member of it.
 pub const PEER_GROUP: &str = "vxlan-mesh";
 
+/// The line of the `router bgp` block that declares [`PEER_GROUP`], which marks the block
+/// as vxlan-mesh's.
+pub(crate) fn mark_line() -> String {
+    format!(" neighbor {PEER_GROUP} peer-group")
+}
+
 /// The address family of the block that carries EVPN.
 pub const EVPN_FAMILY: &str = "address-family l2vpn evpn";
 
@@ -138,7 +144,7 @@ impl Config {
         let _ = writeln!(s, "router bgp {}", self.asn);
         let _ = writeln!(s, " bgp router-id {}", self.router_id);
         let _ = writeln!(s, " no bgp default ipv4-unicast");
-        let _ = writeln!(s, " neighbor {g} peer-group");
+        let _ = writeln!(s, "{}", mark_line());
         let _ = writeln!(s, " neighbor {g} remote-as internal");
         if let Some(t) = self.timers {
             let _ = writeln!(s, " neighbor {g} timers {} {}", t.keepalive, t.hold_time);

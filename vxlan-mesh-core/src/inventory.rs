@@ -13,12 +13,12 @@ use toml::Spanned;
 use crate::error::{ParseError, ParseProblem};
 use crate::names::shown_message;
 use crate::path::{FieldPath, Key, Position, Positions, Section};
-use crate::schema::{self, Table};
+use crate::schema::{self, InventoryTable};
 use crate::wireguard::{Encryption, Prefix};
 
 /// The settings' values the schema documents too (a module of their own, so that the
 /// reader's use of the schema and the schema's use of them make no cycle).
-pub use crate::settings::{LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
+pub(crate) use crate::settings::{LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
 
 /// The whole fleet: global settings, the overlay networks and the hosts.
 ///
@@ -45,7 +45,7 @@ pub use crate::settings::{LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_M
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Inventory {
-    /// UDP destination port of every tunnel; [`DEFAULT_PORT`] when absent.
+    /// UDP destination port of every tunnel; [`DEFAULT_VXLAN_PORT`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// How hosts are joined; [`Mode::Flood`] when absent.
@@ -84,7 +84,7 @@ pub struct WireguardSpec {
     /// address; [`DEFAULT_PREFIX`](crate::wireguard::DEFAULT_PREFIX) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<Prefix>,
-    /// UDP port WireGuard listens on; [`DEFAULT_PORT`](crate::wireguard::DEFAULT_PORT) when absent.
+    /// UDP port WireGuard listens on; [`DEFAULT_WIREGUARD_PORT`](crate::wireguard::DEFAULT_WIREGUARD_PORT) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// Name of the WireGuard interface;
@@ -98,15 +98,15 @@ pub struct WireguardSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct EvpnSpec {
     /// The fleet's (internal) BGP autonomous system number;
-    /// [`DEFAULT_ASN`](crate::evpn::DEFAULT_ASN) when absent.
+    /// [`DEFAULT_ASN`](crate::DEFAULT_ASN) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     /// The prefix every host's underlay address lies in: route reflectors accept BGP
     /// sessions from it, and the firewall accepts VXLAN and BGP from it (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay_prefix: Option<Prefix>,
-    /// Accepts an `underlay_prefix` wider than [`min_underlay_prefix_len`](crate::evpn::min_underlay_prefix_len)
-    /// allows: route reflectors then accept BGP sessions from that whole range.
+    /// Accepts an `underlay_prefix` shorter than /16 (IPv4) or /48 (IPv6), what one site's
+    /// underlay rarely exceeds: route reflectors then accept BGP sessions from that whole range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_wide_underlay_prefix: Option<bool>,
     /// BGP keepalive interval in seconds; a third of `hold_time` when only that is given,
@@ -279,7 +279,7 @@ impl<'t> Reader<'t> {
     /// The values of `table`'s known keys (the schema's keys of its kind of table), and
     /// whether it has others; unknown keys are errors naming the allowed ones.
     fn fields<'a, 'i>(&mut self, section: Section, table: &'a DeTable<'i>) -> (Vec<(Key, &'a Value<'i>)>, bool) {
-        let allowed: Vec<Key> = schema::keys(Table::of(section)).collect();
+        let allowed: Vec<Key> = schema::keys(InventoryTable::of(section)).collect();
         let mut out = Vec::new();
         let mut unknown = false;
         for (key, value) in table.iter() {
@@ -478,7 +478,7 @@ impl<'t> Reader<'t> {
                 .as_table()
                 .is_some_and(|t| t.get(key.as_str()).is_some())
         };
-        let missing: Vec<Key> = schema::required(Table::of(section))
+        let missing: Vec<Key> = schema::required(InventoryTable::of(section))
             .filter(|key| !present(*key))
             .collect();
         let Some(&first) = missing.first() else {

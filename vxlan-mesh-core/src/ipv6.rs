@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(c.delta(&Ipv6Conf::HARDENED), ["accept_ra off"]);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Ipv6Conf {
     /// `net.ipv6.conf.<if>.accept_ra`: router advertisements received on the interface
     /// set routes (a default route through the overlay).

@@ -84,54 +84,81 @@
 //!   (devices, firewall, WireGuard, FRR) in one call each, in the module `host`; check a
 //!   WireGuard key file against the host's `public-key`, in the module `key_file`.
 //!
-//! Public enums and error types are `#[non_exhaustive]`: new modes, rules and error kinds
-//! arrive in minor versions, so match them with a wildcard arm.
+//! ## Public API
+//!
+//! The model, the plan, the diff and their errors are items of the crate root, each under
+//! one name (the modules that define them are private). The modules that stay public are
+//! namespaces an embedder calls by path, where the module's name says what the item is
+//! about:
+//!
+//! - [`argv`] and [`ops`]: the steps of a plan as data and as commands;
+//! - [`firewall`], [`frr`], [`wireguard`], [`mtu`]: the nft text, the FRR configuration and
+//!   its edits, WireGuard's facts (keys, defaults, routes) and the MTU arithmetic;
+//! - [`metrics`], [`probe`], [`schema`], [`ns_lock`], [`key_file`]: Prometheus metrics, the
+//!   path MTU probe, the inventory's documented keys, the namespace lock shared with the
+//!   rendered script, WireGuard key files;
+//! - `host` and `netlink` (feature `netlink`): the host engine and the device layer under it.
+//!
+//! Public enums and error types are `#[non_exhaustive]`, as are the structs that will gain
+//! fields (build those with their constructors): new modes, rules and error kinds arrive in
+//! minor versions, so match them with a wildcard arm.
 #![forbid(unsafe_code)]
+// A `pub` item that no path outside the crate reaches is a mistake: either re-export it
+// below or make it `pub(crate)`; a type reachable through a public signature must be
+// nameable.
+#![warn(unreachable_pub, unnameable_types)]
 
+// The model, the planner and their helpers are private, their public items re-exported once
+// below; the public modules are the namespaces listed under "Public API" above.
 mod address;
 pub mod argv;
-pub mod diff;
-pub mod error;
-pub mod evpn;
+mod diff;
+mod error;
+mod evpn;
 pub mod firewall;
-pub mod fleet;
+mod fleet;
 pub mod frr;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod host;
-pub mod inventory;
-pub mod ipv6;
+mod inventory;
+mod ipv6;
 pub mod key_file;
 pub mod metrics;
 pub mod mtu;
-pub mod names;
+mod names;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 pub mod netlink;
 pub mod ns_lock;
 pub mod ops;
-pub mod path;
-pub mod plan;
-pub mod port_flags;
+mod path;
+mod plan;
+mod port_flags;
 pub mod probe;
 pub mod schema;
 mod settings;
 #[doc(hidden)]
 pub mod testing;
-pub mod vni;
+mod vni;
 pub mod wireguard;
 
 pub use address::Family;
 pub use diff::{diff, ChainPolicy, ChainRule, Change, ForeignConflict, LoopChain, State, Table};
+pub use diff::{InterfaceAddress, Observed, ObservedVxlan, ObservedWireguard};
 pub use error::{Error, NameProblem, ParseError, ParseProblem, PlanError, ValidationError, ValidationErrors};
+pub use evpn::{BgpTimers, DEFAULT_ASN};
 pub use fleet::{EvpnSettings, Fleet, Host, HostWireguard, Network, WireguardSettings};
-pub use inventory::{EvpnSpec, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, WireguardSpec};
+pub use inventory::{EvpnSpec, HostSpec, Inventory, NetworkSpec, WireguardSpec};
 pub use ipv6::Ipv6Conf;
+pub use names::{check_ifname, check_name, OWNER_MARK};
 pub use path::{FieldPath, Key, Position, Positions, Section};
 pub use plan::{
     BgpSession, Bridge, EvpnFilter, EvpnPlan, FdbEntry, Firewall, HostPlan, LoopPreventionPlan, LoopRule, LoopRules,
-    MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPeer, WireguardPlan,
+    MacAddr, NetworkPlan, Peer, UdpChecksum, Vxlan, WireguardFilter, WireguardPlan, EBTABLES_CHAIN, NFT_TABLE,
+    PLAN_SCHEMA,
 };
 pub use port_flags::{PortFlag, PortFlags};
-pub use wireguard::{Encryption, Prefix, PublicKey};
+pub use settings::{LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
+pub use wireguard::{Encryption, ObservedWireguardPeer, Prefix, PublicKey, WireguardPeer};
 
 /// Parses, validates and plans in one call.
 ///

@@ -10,18 +10,8 @@
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use vxlan_mesh_core::metrics::{self, Observation};
 //! let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-//! let observed = Observation {
-//!     changes: Vec::new(),
-//!     fdb: Vec::new(),
-//!     links: Default::default(),
-//!     firewall_drops: None,
-//!     firewall_blocked: None,
-//!     wireguard: Vec::new(),
-//!     bgp: None,
-//!     lock_wait: Duration::ZERO,
-//!     duration: Duration::from_millis(5),
-//!     collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-//! };
+//! let mut observed = Observation::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+//! observed.duration = Duration::from_millis(5);
 //! let text = metrics::render(&metrics::families(&plan, &observed));
 //! assert!(text.contains("vxlan_mesh_converged{host=\"a\"} 1\n"));
 //! ```
@@ -36,6 +26,7 @@ use crate::wireguard::PeerSession;
 
 /// Packets and bytes a counter has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PacketCounter {
     /// Packets.
     pub packets: u64,
@@ -45,6 +36,7 @@ pub struct PacketCounter {
 
 /// A link's traffic counters, as the kernel keeps them (`IFLA_STATS64`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkStats {
     /// Bytes received.
     pub rx_bytes: u64,
@@ -66,6 +58,7 @@ pub struct LinkStats {
 
 /// One owned link (bridge or VXLAN device) as observed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkObservation {
     /// Operationally up: administratively up and with carrier (`IFF_UP` and
     /// `IFF_LOWER_UP`); a bridge without a working port has no carrier.
@@ -76,6 +69,7 @@ pub struct LinkObservation {
 
 /// What one collection observed on the host, the input of [`families`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Observation {
     /// The changes that would converge the host (empty when converged).
     pub changes: Vec<Change>,
@@ -101,6 +95,26 @@ pub struct Observation {
     pub duration: Duration,
     /// When the collection started.
     pub collected_at: SystemTime,
+}
+
+impl Observation {
+    /// A collection started at `collected_at` that observed nothing yet (no change, link,
+    /// entry, counter or session; no wait): set what was observed after (the struct is
+    /// `#[non_exhaustive]`).
+    pub fn new(collected_at: SystemTime) -> Observation {
+        Observation {
+            changes: Vec::new(),
+            fdb: Vec::new(),
+            links: BTreeMap::new(),
+            firewall_drops: None,
+            firewall_blocked: None,
+            wireguard: Vec::new(),
+            bgp: None,
+            lock_wait: Duration::ZERO,
+            duration: Duration::ZERO,
+            collected_at,
+        }
+    }
 }
 
 /// FRR's BGP EVPN control plane as one collection saw it.
@@ -141,6 +155,7 @@ pub enum Value {
 
 /// One sample of a family: its labels (name, value) and its value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Labels in the order written.
     pub labels: Vec<(&'static str, String)>,
@@ -150,7 +165,8 @@ pub struct Sample {
 
 /// A metric family: name, type, help text and samples.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Family {
+#[non_exhaustive]
+pub struct MetricFamily {
     /// Metric name (prefix `vxlan_mesh_`, unit suffix, `_total` for counters).
     pub name: &'static str,
     /// Type.
@@ -211,7 +227,7 @@ const DEVICE_COUNTERS: [(&str, &str, StatField); 8] = [
 /// The metric families of a host: its plan says which objects there should be (and names
 /// them), the observation what they are doing. Planned devices that are missing are shown
 /// down, without counters.
-pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
+pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<MetricFamily> {
     let host = || vec![("host", plan.host.clone())];
     let one = |value: Value| vec![Sample { labels: host(), value }];
     let flag = |b: bool| Value::Int(u64::from(b));
@@ -219,13 +235,13 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
     // FRR's drift is drift: `status` counts it among the differences.
     let pending = observed.changes.len() + observed.bgp.as_ref().map_or(0, |b| b.pending_changes);
     let mut out = vec![
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_pending_changes",
             kind: Kind::Gauge,
             help: "Changes apply would make to converge this host on its plan (0 when converged).",
             samples: one(count(pending)),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_converged",
             kind: Kind::Gauge,
             help: "1 when the host matches its plan, 0 when changes are pending.",
@@ -234,7 +250,7 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
     ];
 
     let link = |name: &str| observed.links.get(name).copied().unwrap_or_default();
-    out.push(Family {
+    out.push(MetricFamily {
         name: "vxlan_mesh_network_up",
         kind: Kind::Gauge,
         help: "1 when the network's bridge is up with carrier, else 0.",
@@ -278,21 +294,21 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
             })
             .collect()
     };
-    out.push(Family {
+    out.push(MetricFamily {
         name: "vxlan_mesh_device_up",
         kind: Kind::Gauge,
         help: "1 when the VXLAN device is up with carrier, 0 when it is down or missing.",
         samples: per_device(&|name| Some(flag(link(name).up))),
     });
     for (name, help, field) in DEVICE_COUNTERS {
-        out.push(Family {
+        out.push(MetricFamily {
             name,
             kind: Kind::Counter,
             help,
             samples: per_device(&|device| link(device).stats.map(|s| Value::Int(field(&s)))),
         });
     }
-    out.push(Family {
+    out.push(MetricFamily {
         name: "vxlan_mesh_device_fdb_entries",
         kind: Kind::Gauge,
         help: "Configured FDB entries (flood and static) of the VXLAN device.",
@@ -326,7 +342,7 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
     for (counter, names, helps) in firewall {
         let Some(counter) = counter else { continue };
         for ((name, help), value) in names.into_iter().zip(helps).zip([counter.packets, counter.bytes]) {
-            out.push(Family {
+            out.push(MetricFamily {
                 name,
                 kind: Kind::Counter,
                 help,
@@ -346,19 +362,19 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     out.extend([
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_lock_wait_seconds",
             kind: Kind::Gauge,
             help: "Time the collection waited for an apply in progress to release the namespace's lock.",
             samples: one(seconds(observed.lock_wait)),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_collection_duration_seconds",
             kind: Kind::Gauge,
             help: "Time the collection of these metrics took, lock wait included.",
             samples: one(seconds(observed.duration)),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_collection_timestamp_seconds",
             kind: Kind::Gauge,
             help: "When these metrics were collected, in seconds since the Unix epoch.",
@@ -373,7 +389,7 @@ pub fn families(plan: &HostPlan, observed: &Observation) -> Vec<Family> {
 /// textfile); a peer that never completed one shows 0, as `wg` does, so an alert on the age
 /// covers it without a second expression. Peers the interface lacks have no samples (that
 /// is drift, in `vxlan_mesh_pending_changes`).
-fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Vec<Family> {
+fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Vec<MetricFamily> {
     let per_peer = |value: &dyn Fn(&PeerSession) -> u64| -> Vec<Sample> {
         sessions
             .iter()
@@ -384,7 +400,7 @@ fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Ve
             .collect()
     };
     vec![
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_wireguard_peer_latest_handshake_timestamp_seconds",
             kind: Kind::Gauge,
             help: "When the latest WireGuard handshake with the peer completed, in seconds since the Unix epoch (0: never).",
@@ -394,13 +410,13 @@ fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Ve
                     .map_or(0, |d| d.as_secs())
             }),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_wireguard_peer_receive_bytes_total",
             kind: Kind::Counter,
             help: "Bytes received from the WireGuard peer.",
             samples: per_peer(&|s| s.rx_bytes),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_wireguard_peer_transmit_bytes_total",
             kind: Kind::Counter,
             help: "Bytes sent to the WireGuard peer.",
@@ -413,7 +429,7 @@ fn wireguard_families(plan: &HostPlan, sessions: &[(String, PeerSession)]) -> Ve
 /// when its address is a peer of the plan, else with its address (a route reflector's
 /// clients are the fleet's hosts, so the set stays bounded by the fleet). VNIs are the
 /// plan's: one it announces that zebra does not know shows as not known, with no VTEP.
-fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<Family> {
+fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<MetricFamily> {
     let host = || vec![("host", plan.host.clone())];
     let one = |value: u64| {
         vec![Sample {
@@ -438,7 +454,7 @@ fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<Family> {
             .collect()
     };
     vec![
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_bgp_session_up",
             kind: Kind::Gauge,
             help: "1 when the l2vpn evpn BGP session with the peer is established, else 0.",
@@ -451,37 +467,37 @@ fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<Family> {
                 })
                 .collect(),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_bgp_sessions",
             kind: Kind::Gauge,
             help: "l2vpn evpn BGP sessions FRR has (configured or accepted).",
             samples: one(count(bgp.sessions.len())),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_bgp_sessions_established",
             kind: Kind::Gauge,
             help: "l2vpn evpn BGP sessions that are established.",
             samples: one(count(bgp.sessions.iter().filter(|(_, up)| *up).count())),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_evpn_vni_known",
             kind: Kind::Gauge,
             help: "1 when FRR's zebra knows the VNI the plan announces, else 0.",
             samples: per_vni(&|n| u64::from(n.is_some())),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_evpn_vnis_known",
             kind: Kind::Gauge,
             help: "VNIs of the plan that FRR's zebra knows.",
             samples: one(count(vnis.iter().filter(|v| bgp.vnis.iter().any(|(k, _)| k == *v)).count())),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_evpn_remote_vteps",
             kind: Kind::Gauge,
             help: "Remote VTEPs FRR learnt for the VNI (type-3 routes; 0 when zebra does not know it).",
             samples: per_vni(&|n| count(n.unwrap_or(0))),
         },
-        Family {
+        MetricFamily {
             name: "vxlan_mesh_bgp_health_problems",
             kind: Kind::Gauge,
             help: "BGP EVPN health problems status reports (sessions down, VNIs unknown or without a remote VTEP); 0 when healthy.",
@@ -492,7 +508,7 @@ fn bgp_families(plan: &HostPlan, bgp: &BgpObservation) -> Vec<Family> {
 
 /// The Prometheus text exposition format (version 0.0.4) of `families`: `# HELP`, `# TYPE`
 /// and the samples of each, label values escaped. Families without samples are left out.
-pub fn render(families: &[Family]) -> String {
+pub fn render(families: &[MetricFamily]) -> String {
     let mut s = String::new();
     for family in families.iter().filter(|f| !f.samples.is_empty()) {
         let kind = match family.kind {
@@ -560,7 +576,9 @@ mod tests {
         let plan = crate::testing::two_hosts().plan("a").unwrap();
         let device = plan.vxlans().next().unwrap().clone();
         let mut seen = observation();
-        seen.changes = vec![Change::DeleteVxlan { vxlan: device.clone() }];
+        seen.changes = vec![Change::DeleteVxlan {
+            vxlan: (&device).into(),
+        }];
         seen.fdb = plan.fdb().cloned().collect();
         seen.links.insert(
             device.name.clone(),
@@ -669,7 +687,7 @@ mod tests {
         (
             name,
             PeerSession {
-                peer,
+                peer: (&peer).into(),
                 latest_handshake: handshake.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
                 rx_bytes: rx,
                 tx_bytes: tx,
@@ -708,7 +726,7 @@ mod tests {
 
     #[test]
     fn label_values_and_help_are_escaped() {
-        let family = Family {
+        let family = MetricFamily {
             name: "vxlan_mesh_x",
             kind: Kind::Gauge,
             help: "a \\ b\nc",

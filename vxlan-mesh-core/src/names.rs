@@ -4,14 +4,14 @@
 use crate::error::NameProblem;
 
 /// Longest Linux interface name (IFNAMSIZ − 1).
-pub const IFNAME_MAX: usize = 15;
+pub(crate) const IFNAME_MAX: usize = 15;
 
 /// Longest host or network name.
-pub const NAME_MAX: usize = 63;
+pub(crate) const NAME_MAX: usize = 63;
 
 /// Prefix of every VXLAN device vxlan-mesh creates; bridges may not use it, and ebtables
 /// loop prevention matches it with a wildcard.
-pub const DEVICE_PREFIX: &str = "vxm";
+pub(crate) const DEVICE_PREFIX: &str = "vxm";
 
 /// Prefix of the interface alias (IFLA_IFALIAS) that marks an object as owned by vxlan-mesh.
 pub const OWNER_MARK: &str = "vxlan-mesh:";
@@ -20,7 +20,7 @@ pub const OWNER_MARK: &str = "vxlan-mesh:";
 /// leading `.` or `-`.
 ///
 /// ```
-/// use vxlan_mesh_core::names::check_name;
+/// use vxlan_mesh_core::check_name;
 /// assert!(check_name("lxd-1.eu").is_ok());
 /// assert!(check_name("a;b").is_err());
 /// ```
@@ -31,7 +31,7 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
 /// Checks an interface name: as [`check_name`] but at most 15 bytes.
 ///
 /// ```
-/// use vxlan_mesh_core::names::check_ifname;
+/// use vxlan_mesh_core::check_ifname;
 /// assert!(check_ifname("vxbr0").is_ok());
 /// assert!(check_ifname("a-very-long-bridge").is_err());
 /// ```
@@ -41,13 +41,7 @@ pub fn check_ifname(name: &str) -> Result<(), NameProblem> {
 
 /// Checks the name of a bridge vxlan-mesh manages: an interface name outside the reserved
 /// [`DEVICE_PREFIX`].
-///
-/// ```
-/// use vxlan_mesh_core::names::check_bridge_name;
-/// assert!(check_bridge_name("vxbr0").is_ok());
-/// assert!(check_bridge_name("vxm100").is_err());
-/// ```
-pub fn check_bridge_name(name: &str) -> Result<(), NameProblem> {
+pub(crate) fn check_bridge_name(name: &str) -> Result<(), NameProblem> {
     check_ifname(name)?;
     if name.starts_with(DEVICE_PREFIX) {
         return Err(NameProblem::Reserved { prefix: DEVICE_PREFIX });
@@ -82,23 +76,13 @@ fn check_chars(name: &str, max: usize) -> Result<(), NameProblem> {
 
 /// Name of the VXLAN device carrying `vni`: unique on a host because VNIs are, and at most
 /// 11 bytes since VNIs have at most 8 digits.
-///
-/// ```
-/// assert_eq!(vxlan_mesh_core::names::vxlan_device(100), "vxm100");
-/// ```
-pub fn vxlan_device(vni: u32) -> String {
+pub(crate) fn vxlan_device(vni: u32) -> String {
     format!("{DEVICE_PREFIX}{vni}")
 }
 
 /// Ownership mark (interface alias) of a bridge or flood-mode VXLAN device of `network`, or
 /// of a per-peer device towards `peer`.
-///
-/// ```
-/// use vxlan_mesh_core::names::owner_alias;
-/// assert_eq!(owner_alias("lan", None), "vxlan-mesh:lan");
-/// assert_eq!(owner_alias("lan", Some("lxd2")), "vxlan-mesh:lan:lxd2");
-/// ```
-pub fn owner_alias(network: &str, peer: Option<&str>) -> String {
+pub(crate) fn owner_alias(network: &str, peer: Option<&str>) -> String {
     match peer {
         Some(peer) => format!("{OWNER_MARK}{network}:{peer}"),
         None => format!("{OWNER_MARK}{network}"),
@@ -106,14 +90,9 @@ pub fn owner_alias(network: &str, peer: Option<&str>) -> String {
 }
 
 /// Whether an interface alias marks the interface as owned by vxlan-mesh.
-///
-/// ```
-/// use vxlan_mesh_core::names::is_owned_alias;
-/// assert!(is_owned_alias(Some("vxlan-mesh:lan")));
-/// assert!(!is_owned_alias(Some("uplink")));
-/// assert!(!is_owned_alias(None));
-/// ```
-pub fn is_owned_alias(alias: Option<&str>) -> bool {
+// Only the netlink observer reads aliases back.
+#[cfg(all(feature = "netlink", target_os = "linux"))]
+pub(crate) fn is_owned_alias(alias: Option<&str>) -> bool {
     alias.is_some_and(|a| a.starts_with(OWNER_MARK))
 }
 
@@ -167,6 +146,30 @@ mod tests {
         );
         assert_eq!(shown_message("a\u{202e}b\u{1b}[31m"), "a\\u{202e}b\\u{1b}[31m");
         assert_eq!(shown_message("é ü"), "é ü");
+    }
+
+    #[test]
+    fn bridges_may_not_take_the_device_prefix() {
+        assert!(check_bridge_name("vxbr0").is_ok());
+        assert_eq!(
+            check_bridge_name("vxm100"),
+            Err(NameProblem::Reserved { prefix: "vxm" })
+        );
+    }
+
+    #[test]
+    fn owner_aliases_carry_the_mark() {
+        assert_eq!(vxlan_device(100), "vxm100");
+        assert_eq!(owner_alias("lan", None), "vxlan-mesh:lan");
+        assert_eq!(owner_alias("lan", Some("lxd2")), "vxlan-mesh:lan:lxd2");
+    }
+
+    #[cfg(all(feature = "netlink", target_os = "linux"))]
+    #[test]
+    fn owned_aliases_are_recognised() {
+        assert!(is_owned_alias(Some(&owner_alias("lan", None))));
+        assert!(!is_owned_alias(Some("uplink")));
+        assert!(!is_owned_alias(None));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{peer_delta, Change};
+use crate::diff::{peer_delta, Change, InterfaceAddress, ObservedVxlan, ObservedWireguard};
 use crate::ipv6::Ipv6Conf;
 use crate::plan::{Bridge, FdbEntry, Firewall, LoopRule, LoopRules, Vxlan, WireguardPeer, WireguardPlan};
 use crate::port_flags::{PortFlag, PortFlags};
@@ -202,6 +202,7 @@ pub enum Op {
 
 /// Link settings changed together (`ip link set dev NAME ...`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LinkSettings {
     /// Interface alias (the ownership mark).
     pub alias: Option<String>,
@@ -251,9 +252,9 @@ fn up(name: &str) -> Op {
 /// The operations of one change, in order.
 ///
 /// ```
-/// use vxlan_mesh_core::{diff, ops, State};
+/// use vxlan_mesh_core::{diff, ops, Observed};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a").unwrap();
-/// let changes = diff(&plan.state(), &State::default()).unwrap();
+/// let changes = diff(&plan.state(), &Observed::default()).unwrap();
 /// let all: Vec<ops::Op> = changes.iter().flat_map(ops::for_change).collect();
 /// assert!(all.contains(&ops::Op::CreateBridge { name: "vxbr0".into() }));
 /// ```
@@ -453,7 +454,7 @@ fn set_port_flags(name: &str, from: &PortFlags, to: &PortFlags) -> Option<Op> {
     })
 }
 
-fn update_vxlan(from: &Vxlan, to: &Vxlan) -> Vec<Op> {
+fn update_vxlan(from: &ObservedVxlan, to: &Vxlan) -> Vec<Op> {
     let moved = from.bridge != to.bridge;
     let settings = LinkSettings {
         alias: (from.alias != to.alias).then(|| to.alias.clone()),
@@ -498,7 +499,11 @@ fn set_peer(w: &WireguardPlan, peer: &WireguardPeer) -> Op {
 }
 
 fn address(w: &WireguardPlan, add: bool) -> Op {
-    let (interface, address, prefix_len) = (w.interface.clone(), w.address, w.prefix_len);
+    address_op(w.interface.clone(), w.address, w.prefix_len, add)
+}
+
+/// Adding (`add`) or deleting the address `address`/`prefix_len` of `interface`.
+fn address_op(interface: String, address: IpAddr, prefix_len: u8, add: bool) -> Op {
     if add {
         Op::AddAddress {
             interface,
@@ -540,7 +545,7 @@ fn create_wireguard(w: &WireguardPlan) -> Vec<Op> {
 
 /// Only what differs, and peers one by one: an unchanged peer is not touched, so its
 /// session (handshake, counters) goes on.
-fn update_wireguard(from: &WireguardPlan, to: &WireguardPlan) -> Vec<Op> {
+fn update_wireguard(from: &ObservedWireguard, to: &WireguardPlan) -> Vec<Op> {
     let settings = LinkSettings {
         alias: (from.alias != to.alias).then(|| to.alias.clone()),
         mtu: (from.mtu != to.mtu).then_some(to.mtu),
@@ -551,13 +556,12 @@ fn update_wireguard(from: &WireguardPlan, to: &WireguardPlan) -> Vec<Op> {
     if settings != LinkSettings::default() {
         v.push(set(&to.interface, settings));
     }
-    if from.listen_port != to.listen_port || from.public_key != to.public_key || from.fwmark != to.fwmark {
+    if from.listen_port != to.listen_port || from.public_key != Some(to.public_key) || from.fwmark != to.fwmark {
         v.push(configure_wireguard(to));
     }
-    if (from.address, from.prefix_len) != (to.address, to.prefix_len) {
-        // An interface without an address is observed with the unspecified one.
-        if !from.address.is_unspecified() {
-            v.push(address(from, false));
+    if from.address != Some(InterfaceAddress::new(to.address, to.prefix_len)) {
+        if let Some(had) = from.address {
+            v.push(address_op(from.interface.clone(), had.address, had.prefix_len, false));
         }
         v.push(address(to, true));
     }

@@ -20,7 +20,7 @@ use crate::vni;
 use crate::wireguard::{self, Encryption, Prefix, PublicKey};
 // The peer type is a WireGuard fact (the wireguard module's sessions hold it too); the plan
 // names it where `WireguardPlan::peers` is.
-pub use crate::wireguard::WireguardPeer;
+pub(crate) use crate::wireguard::WireguardPeer;
 
 /// Version of the plan's JSON contract (2: `loop_rules.rules` are typed objects instead of
 /// ebtables argument strings; 3: `mode` `"evpn"` with the `evpn` section, the VXLAN
@@ -78,6 +78,7 @@ impl TryFrom<String> for MacAddr {
 
 /// A bridge containers attach to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Bridge {
     /// Interface name.
     pub name: String,
@@ -102,6 +103,7 @@ pub struct Bridge {
 
 /// A VXLAN device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Vxlan {
     /// Interface name.
     pub name: String,
@@ -243,6 +245,7 @@ impl UdpChecksum {
 
 /// A VXLAN FDB entry: frames for `mac` on `device` are sent to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FdbEntry {
     /// VXLAN device.
     pub device: String,
@@ -267,6 +270,29 @@ pub struct FdbEntry {
 }
 
 impl FdbEntry {
+    /// An entry sending frames for `mac` on `device` to `destination` with the device's own
+    /// VNI and port, for no named peer; set the other fields after (the struct is
+    /// `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{FdbEntry, MacAddr};
+    /// let mut e = FdbEntry::new("vxm100", MacAddr::ZERO, "192.0.2.2".parse().unwrap());
+    /// assert!(e.device_defaults());
+    /// e.port = Some(4790);
+    /// assert_eq!(e.iproute2_extras(), ["port", "4790"]);
+    /// ```
+    pub fn new(device: impl Into<String>, mac: MacAddr, destination: IpAddr) -> FdbEntry {
+        FdbEntry {
+            device: device.into(),
+            mac,
+            destination,
+            peer: None,
+            vni: None,
+            port: None,
+            via: None,
+        }
+    }
+
     /// Whether the entry sends with the device's own VNI and port (no `vni`, no `port`).
     pub fn device_defaults(&self) -> bool {
         self.vni.is_none() && self.port.is_none()
@@ -299,11 +325,22 @@ impl FdbEntry {
 
 /// ebtables rules in a chain vxlan-mesh owns, jumped to from the first rule of `FORWARD`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LoopRules {
     /// The owned chain, in table `filter`.
     pub chain: String,
     /// Rules of the chain, in order.
     pub rules: Vec<LoopRule>,
+}
+
+impl LoopRules {
+    /// The rules `rules` in chain `chain`.
+    pub fn new(chain: impl Into<String>, rules: Vec<LoopRule>) -> LoopRules {
+        LoopRules {
+            chain: chain.into(),
+            rules,
+        }
+    }
 }
 
 /// One rule of the owned ebtables chain, as data; [`LoopRule::ebtables_args`] gives its
@@ -356,6 +393,7 @@ impl LoopRule {
 
 /// The peer-only firewall: an nftables table vxlan-mesh owns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Firewall {
     /// Table name (family `inet`).
     pub table: String,
@@ -375,8 +413,32 @@ pub struct Firewall {
     pub evpn: Option<EvpnFilter>,
 }
 
+impl Firewall {
+    /// The firewall of table `table` admitting `peers` (sorted here) to UDP `port`, without
+    /// the WireGuard and evpn parts; set those after (the struct is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// use vxlan_mesh_core::{Family, Firewall, WireguardFilter};
+    /// let mut fw = Firewall::new("vxlan_mesh", Family::V4, 51820, vec!["192.0.2.2".parse().unwrap()]);
+    /// fw.wireguard = Some(WireguardFilter::new("vxmwg0", 4789));
+    /// assert_eq!(fw.wireguard.map(|w| w.vxlan_port), Some(4789));
+    /// ```
+    pub fn new(table: impl Into<String>, family: Family, port: u16, mut peers: Vec<IpAddr>) -> Firewall {
+        peers.sort();
+        Firewall {
+            table: table.into(),
+            family,
+            port,
+            peers,
+            wireguard: None,
+            evpn: None,
+        }
+    }
+}
+
 /// The firewall's part in evpn mode: whom it admits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EvpnFilter {
     /// Sources accepted: the fleet's underlay prefix.
     pub prefix: Prefix,
@@ -384,9 +446,17 @@ pub struct EvpnFilter {
     pub bgp_port: u16,
 }
 
+impl EvpnFilter {
+    /// Admits the underlay `prefix`, and BGP on `bgp_port` from it.
+    pub fn new(prefix: Prefix, bgp_port: u16) -> EvpnFilter {
+        EvpnFilter { prefix, bgp_port }
+    }
+}
+
 /// The firewall's part for an encrypted mesh: VXLAN is accepted only from inside WireGuard
 /// (whose cryptokey routing already ties each inner source address to one peer's key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WireguardFilter {
     /// The WireGuard interface.
     pub interface: String,
@@ -394,9 +464,20 @@ pub struct WireguardFilter {
     pub vxlan_port: u16,
 }
 
+impl WireguardFilter {
+    /// Admits VXLAN on `vxlan_port` from inside the WireGuard `interface` only.
+    pub fn new(interface: impl Into<String>, vxlan_port: u16) -> WireguardFilter {
+        WireguardFilter {
+            interface: interface.into(),
+            vxlan_port,
+        }
+    }
+}
+
 /// The WireGuard interface of an encrypted mesh on one host. It carries no private key: the
 /// key stays in a file on the host, which `apply` is given by path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WireguardPlan {
     /// Interface name.
     pub interface: String,
@@ -434,11 +515,12 @@ fn is_zero(n: &u32) -> bool {
 /// The BGP EVPN control plane of one host (evpn mode): what the FRR configuration is
 /// made from ([`crate::frr::Config::from_plan`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EvpnPlan {
     /// The fleet's AS number (every session is internal BGP).
     pub asn: u32,
     /// BGP router id: the IPv4 underlay address, or the host id as a 32-bit number over
-    /// IPv6 ([`crate::evpn::router_id`]).
+    /// IPv6 (host id 7 is `0.0.0.7`), where a host has no IPv4 address to take it from.
     pub router_id: Ipv4Addr,
     /// Whether this host is a route reflector.
     pub route_reflector: bool,
@@ -455,6 +537,7 @@ pub struct EvpnPlan {
 
 /// A BGP session to a route reflector.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BgpSession {
     /// The reflector's underlay address (FRR's neighbour).
     pub address: IpAddr,
@@ -464,6 +547,7 @@ pub struct BgpSession {
 
 /// A host the plan's host has tunnels to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Peer {
     /// Host name.
     pub name: String,
@@ -481,6 +565,7 @@ pub struct Peer {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LoopPreventionPlan {
     /// Flood and evpn modes: one VXLAN port per bridge cannot loop.
     ByConstruction,
@@ -507,6 +592,7 @@ impl LoopPreventionPlan {
 
 /// The objects of one network on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NetworkPlan {
     /// Network name.
     pub name: String,
@@ -526,6 +612,7 @@ pub struct NetworkPlan {
 
 /// Everything one host needs, computed from the fleet by [`Fleet::plan`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostPlan {
     /// Version of this JSON contract ([`PLAN_SCHEMA`]).
     pub schema: u32,

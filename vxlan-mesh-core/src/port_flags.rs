@@ -101,6 +101,7 @@ impl PortFlag {
 /// assert_eq!(hairpin.changes_to(&PortFlags::KERNEL_DEFAULT), [(PortFlag::Hairpin, false)]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PortFlags {
     /// Bridge port isolation flag (per-peer mode with isolation).
     #[serde(default)]

@@ -39,6 +39,7 @@ pub fn floor(family: Family) -> u32 {
 
 /// One peer to probe, with everything the verdict needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Target {
     /// The peer's host name.
     pub peer: String,
@@ -157,6 +158,7 @@ pub enum PathMtu {
 /// next size tried, so a path whose routers report their MTU is measured in two probes. A path
 /// that drops big packets silently (an MTU black hole) costs about 2 + log2(ceiling − floor).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MtuSearch {
     floor: u32,
     ceiling: u32,
@@ -302,6 +304,7 @@ impl Verdict {
 
 /// One peer's line of the report (`probe --format json`: an element of `peers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PeerReport {
     /// The peer's host name.
     pub peer: String,
@@ -382,7 +385,8 @@ impl PeerReport {
 
 /// The whole report of `probe` (`--format json` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
+#[non_exhaustive]
+pub struct ProbeReport {
     /// Version of this JSON layout.
     pub schema: u32,
     /// The host probed from.
@@ -399,13 +403,13 @@ pub struct Report {
     pub peers: Vec<PeerReport>,
 }
 
-/// The current [`Report::schema`].
+/// The current [`ProbeReport::schema`].
 pub const REPORT_SCHEMA: u32 = 1;
 
-impl Report {
+impl ProbeReport {
     /// The report of `plan`'s host from its peers' reports.
     pub fn new(plan: &HostPlan, timeout_ms: u64, peers: Vec<PeerReport>) -> Self {
-        Report {
+        ProbeReport {
             schema: REPORT_SCHEMA,
             host: plan.host.clone(),
             address: plan.address,

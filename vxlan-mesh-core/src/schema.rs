@@ -6,29 +6,29 @@
 //! and left undocumented.
 //!
 //! ```
-//! use vxlan_mesh_core::schema::{self, Table};
+//! use vxlan_mesh_core::schema::{self, InventoryTable};
 //! use vxlan_mesh_core::Key;
-//! let host_keys: Vec<Key> = schema::keys(Table::Hosts).collect();
+//! let host_keys: Vec<Key> = schema::keys(InventoryTable::Hosts).collect();
 //! assert_eq!(host_keys[..2], [Key::Name, Key::Address]);
-//! assert!(schema::find(Table::Root, Key::Port).is_some_and(|k| k.rules.contains(&"port-zero")));
+//! assert!(schema::find(InventoryTable::Root, Key::Port).is_some_and(|k| k.rules.contains(&"port-zero")));
 //! ```
 
 use std::fmt;
 
 use crate::evpn::DEFAULT_ASN;
 use crate::path::{Key, Section};
-use crate::settings::{LoopPrevention, Mode, DEFAULT_PORT, DEFAULT_UNDERLAY_MTU};
+use crate::settings::{LoopPrevention, Mode, DEFAULT_UNDERLAY_MTU, DEFAULT_VXLAN_PORT};
 use crate::wireguard::{self, Encryption, Prefix};
 
 /// A table of the inventory that holds keys.
 ///
 /// ```
-/// use vxlan_mesh_core::schema::Table;
-/// assert_eq!(Table::Hosts.to_string(), "[[hosts]]");
+/// use vxlan_mesh_core::schema::InventoryTable;
+/// assert_eq!(InventoryTable::Hosts.to_string(), "[[hosts]]");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
-pub enum Table {
+pub enum InventoryTable {
     /// The top level of the file.
     Root,
     /// The `[wireguard]` table.
@@ -41,54 +41,54 @@ pub enum Table {
     Hosts,
 }
 
-impl Table {
+impl InventoryTable {
     /// Every table, in the order the manual lists them.
-    pub const ALL: &'static [Table] = &[
-        Table::Root,
-        Table::Wireguard,
-        Table::Evpn,
-        Table::Networks,
-        Table::Hosts,
+    pub const ALL: &'static [InventoryTable] = &[
+        InventoryTable::Root,
+        InventoryTable::Wireguard,
+        InventoryTable::Evpn,
+        InventoryTable::Networks,
+        InventoryTable::Hosts,
     ];
 
     /// The table a section of an inventory is one of.
     ///
     /// ```
-    /// use vxlan_mesh_core::{schema::Table, Section};
-    /// assert_eq!(Table::of(Section::Host(3)), Table::Hosts);
+    /// use vxlan_mesh_core::{schema::InventoryTable, Section};
+    /// assert_eq!(InventoryTable::of(Section::Host(3)), InventoryTable::Hosts);
     /// ```
-    pub fn of(section: Section) -> Table {
+    pub fn of(section: Section) -> InventoryTable {
         match section {
-            Section::Root => Table::Root,
-            Section::Wireguard => Table::Wireguard,
-            Section::Evpn => Table::Evpn,
-            Section::Network(_) => Table::Networks,
-            Section::Host(_) => Table::Hosts,
+            Section::Root => InventoryTable::Root,
+            Section::Wireguard => InventoryTable::Wireguard,
+            Section::Evpn => InventoryTable::Evpn,
+            Section::Network(_) => InventoryTable::Networks,
+            Section::Host(_) => InventoryTable::Hosts,
         }
     }
 
     /// What the table is for, in one sentence.
     pub fn doc(self) -> &'static str {
         match self {
-            Table::Root => "Settings of the whole fleet.",
-            Table::Wireguard => {
+            InventoryTable::Root => "Settings of the whole fleet.",
+            InventoryTable::Wireguard => {
                 "Settings of the WireGuard underlay, with `encryption = \"wireguard\"` only; every key is optional."
             }
-            Table::Evpn => "Settings of the BGP EVPN control plane (FRR), with `mode = \"evpn\"` only.",
-            Table::Networks => "One overlay network (an L2 segment) per table; at least one.",
-            Table::Hosts => "One server per table; at least two.",
+            InventoryTable::Evpn => "Settings of the BGP EVPN control plane (FRR), with `mode = \"evpn\"` only.",
+            InventoryTable::Networks => "One overlay network (an L2 segment) per table; at least one.",
+            InventoryTable::Hosts => "One server per table; at least two.",
         }
     }
 }
 
-impl fmt::Display for Table {
+impl fmt::Display for InventoryTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Table::Root => "top level",
-            Table::Wireguard => "[wireguard]",
-            Table::Evpn => "[evpn]",
-            Table::Networks => "[[networks]]",
-            Table::Hosts => "[[hosts]]",
+            InventoryTable::Root => "top level",
+            InventoryTable::Wireguard => "[wireguard]",
+            InventoryTable::Evpn => "[evpn]",
+            InventoryTable::Networks => "[[networks]]",
+            InventoryTable::Hosts => "[[hosts]]",
         })
     }
 }
@@ -117,9 +117,9 @@ pub enum ValueType {
     /// An array of strings.
     Strings,
     /// A table (`[wireguard]`).
-    Table(Table),
+    Table(InventoryTable),
     /// An array of tables (`[[hosts]]`).
-    Tables(Table),
+    Tables(InventoryTable),
 }
 
 impl fmt::Display for ValueType {
@@ -177,7 +177,7 @@ impl fmt::Display for Absent {
 #[non_exhaustive]
 pub struct KeyDoc {
     /// The table it belongs to.
-    pub table: Table,
+    pub table: InventoryTable,
     /// The key.
     pub key: Key,
     /// The kind of value.
@@ -194,7 +194,7 @@ pub struct KeyDoc {
     pub example: &'static str,
 }
 
-const fn key(table: Table, key: Key, value: ValueType, absent: Absent, doc: &'static str) -> KeyDoc {
+const fn key(table: InventoryTable, key: Key, value: ValueType, absent: Absent, doc: &'static str) -> KeyDoc {
     KeyDoc {
         table,
         key,
@@ -210,16 +210,16 @@ impl KeyDoc {
     /// The key with its table, as messages name it: `port`, `wireguard.port`, `hosts.address`.
     ///
     /// ```
-    /// use vxlan_mesh_core::{schema::{self, Table}, Key};
-    /// assert_eq!(schema::find(Table::Hosts, Key::Address).map(|k| k.qualified()).as_deref(), Some("hosts.address"));
+    /// use vxlan_mesh_core::{schema::{self, InventoryTable}, Key};
+    /// assert_eq!(schema::find(InventoryTable::Hosts, Key::Address).map(|k| k.qualified()).as_deref(), Some("hosts.address"));
     /// ```
     pub fn qualified(&self) -> String {
         let table = match self.table {
-            Table::Root => return self.key.to_string(),
-            Table::Wireguard => "wireguard",
-            Table::Evpn => "evpn",
-            Table::Networks => "networks",
-            Table::Hosts => "hosts",
+            InventoryTable::Root => return self.key.to_string(),
+            InventoryTable::Wireguard => "wireguard",
+            InventoryTable::Evpn => "evpn",
+            InventoryTable::Networks => "networks",
+            InventoryTable::Hosts => "hosts",
         };
         format!("{table}.{}", self.key)
     }
@@ -250,12 +250,12 @@ fn encryptions() -> Vec<(&'static str, &'static str)> {
     Encryption::ALL.iter().map(|e| (e.as_str(), e.describe())).collect()
 }
 
-use Table::{Evpn, Hosts, Networks, Root, Wireguard};
+use InventoryTable::{Evpn, Hosts, Networks, Root, Wireguard};
 
 /// Every key of the inventory, table by table, in the order the manual lists them; the
 /// reader accepts exactly these.
 pub const KEYS: &[KeyDoc] = &[
-    key(Root, Key::Port, U16, Absent::Number(DEFAULT_PORT as u64),
+    key(Root, Key::Port, U16, Absent::Number(DEFAULT_VXLAN_PORT as u64),
         "UDP destination port of every VXLAN tunnel (IANA's VXLAN port by default; Linux's own default is 8472).")
         .rules(&["port-zero", "wireguard-port-is-vxlan-port"])
         .example("4789"),
@@ -291,7 +291,7 @@ pub const KEYS: &[KeyDoc] = &[
         "Prefix the hosts' inner (WireGuard) addresses come from: host id n gets the n-th address. It must not hold underlay addresses.")
         .rules(&["wireguard-prefix-too-small", "wireguard-prefix-holds-underlay", "wireguard-prefix-reserved"])
         .example("\"10.213.0.0/16\""),
-    key(Wireguard, Key::Port, U16, Absent::Number(wireguard::DEFAULT_PORT as u64),
+    key(Wireguard, Key::Port, U16, Absent::Number(wireguard::DEFAULT_WIREGUARD_PORT as u64),
         "UDP port WireGuard listens on; not the VXLAN `port`.")
         .rules(&["wireguard-port-zero", "wireguard-port-is-vxlan-port"])
         .example("51820"),
@@ -378,23 +378,23 @@ pub const KEYS: &[KeyDoc] = &[
 ];
 
 /// The keys `table` accepts, in the manual's order.
-pub fn keys(table: Table) -> impl Iterator<Item = Key> {
-    of(table).map(|k| k.key)
+pub fn keys(table: InventoryTable) -> impl Iterator<Item = Key> {
+    docs(table).map(|k| k.key)
 }
 
 /// The documentation of every key of `table`.
-pub fn of(table: Table) -> impl Iterator<Item = &'static KeyDoc> {
+pub fn docs(table: InventoryTable) -> impl Iterator<Item = &'static KeyDoc> {
     KEYS.iter().filter(move |k| k.table == table)
 }
 
 /// The documentation of `key` in `table`, if the table has it.
-pub fn find(table: Table, key: Key) -> Option<&'static KeyDoc> {
-    of(table).find(|k| k.key == key)
+pub fn find(table: InventoryTable, key: Key) -> Option<&'static KeyDoc> {
+    docs(table).find(|k| k.key == key)
 }
 
 /// The keys `table` requires.
-pub fn required(table: Table) -> impl Iterator<Item = Key> {
-    of(table).filter(|k| k.absent == Absent::Required).map(|k| k.key)
+pub fn required(table: InventoryTable) -> impl Iterator<Item = Key> {
+    docs(table).filter(|k| k.absent == Absent::Required).map(|k| k.key)
 }
 
 #[cfg(test)]
@@ -406,10 +406,10 @@ mod tests {
     fn with(doc: &KeyDoc, value: &str) -> String {
         let line = format!("{} = {value}\n", doc.key);
         match doc.table {
-            Table::Root => line,
-            Table::Wireguard => format!("[wireguard]\n{line}"),
-            Table::Evpn => format!("[evpn]\n{line}"),
-            Table::Networks => {
+            InventoryTable::Root => line,
+            InventoryTable::Wireguard => format!("[wireguard]\n{line}"),
+            InventoryTable::Evpn => format!("[evpn]\n{line}"),
+            InventoryTable::Networks => {
                 let mut t = String::from("[[networks]]\n");
                 for (k, v) in [("name", "\"lan\""), ("vni", "1"), ("bridge", "\"br\"")] {
                     if k != doc.key.as_str() {
@@ -418,7 +418,7 @@ mod tests {
                 }
                 t + &line
             }
-            Table::Hosts => {
+            InventoryTable::Hosts => {
                 let mut t = String::from("[[hosts]]\n");
                 for (k, v) in [("name", "\"a\""), ("address", "\"192.0.2.1\"")] {
                     if k != doc.key.as_str() {
@@ -493,14 +493,14 @@ mod tests {
 
     #[test]
     fn keys_are_unique_per_table_and_tables_are_reachable() {
-        for table in Table::ALL {
+        for table in InventoryTable::ALL {
             let mut seen: Vec<Key> = keys(*table).collect();
             let n = seen.len();
             seen.sort();
             seen.dedup();
             assert_eq!(seen.len(), n, "{table}");
             assert!(n > 0, "{table}");
-            let reachable = *table == Table::Root
+            let reachable = *table == InventoryTable::Root
                 || KEYS
                     .iter()
                     .any(|k| matches!(k.value, ValueType::Table(t) | ValueType::Tables(t) if t == *table));

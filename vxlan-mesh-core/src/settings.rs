@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// UDP destination port used when the inventory does not name one (IANA's VXLAN port).
-pub const DEFAULT_PORT: u16 = 4789;
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
 
 /// Underlay MTU assumed for a host whose `underlay-mtu` is not given.
 pub const DEFAULT_UNDERLAY_MTU: u32 = 1500;

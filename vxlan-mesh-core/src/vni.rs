@@ -7,43 +7,25 @@
 //! removing a host changes no other link's VNI as long as the other hosts keep their ids.
 
 /// Largest VNI (24 bits).
-pub const MAX_VNI: u32 = 16_777_215;
+pub(crate) const MAX_VNI: u32 = 16_777_215;
 
 /// Position of the link between hosts with ids `a` and `b` (both ≥ 1, different) in the
 /// network's range.
-///
-/// ```
-/// use vxlan_mesh_core::vni::pair_index;
-/// assert_eq!(pair_index(1, 2), 0);
-/// assert_eq!(pair_index(3, 1), 1);
-/// assert_eq!(pair_index(2, 3), 2);
-/// assert_eq!(pair_index(1, 4), 3);
-/// ```
-pub fn pair_index(a: u32, b: u32) -> u64 {
+pub(crate) fn pair_index(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     let (lo, hi) = (u64::from(lo.max(1)), u64::from(hi.max(2)));
     (hi - 1) * (hi - 2) / 2 + (lo - 1)
 }
 
 /// Number of VNIs a network's range needs when the largest host id is `max_id`.
-///
-/// ```
-/// assert_eq!(vxlan_mesh_core::vni::range_len(4), 6);
-/// assert_eq!(vxlan_mesh_core::vni::range_len(1), 1);
-/// ```
-pub fn range_len(max_id: u32) -> u64 {
+pub(crate) fn range_len(max_id: u32) -> u64 {
     let n = u64::from(max_id);
     (n * n.saturating_sub(1) / 2).max(1)
 }
 
 /// VNI of the link between hosts `a` and `b` in a network whose range starts at `base`, or
 /// `None` if it would exceed [`MAX_VNI`] (validation rules that out for valid fleets).
-///
-/// ```
-/// assert_eq!(vxlan_mesh_core::vni::link_vni(100, 2, 1), Some(100));
-/// assert_eq!(vxlan_mesh_core::vni::link_vni(16_777_215, 1, 3), None);
-/// ```
-pub fn link_vni(base: u32, a: u32, b: u32) -> Option<u32> {
+pub(crate) fn link_vni(base: u32, a: u32, b: u32) -> Option<u32> {
     let v = u64::from(base) + pair_index(a, b);
     u32::try_from(v).ok().filter(|v| *v <= MAX_VNI)
 }
@@ -52,6 +34,15 @@ pub fn link_vni(base: u32, a: u32, b: u32) -> Option<u32> {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn links_are_numbered_in_pair_order() {
+        let order: Vec<u64> = [(1, 2), (3, 1), (2, 3), (1, 4)].map(|(a, b)| pair_index(a, b)).into();
+        assert_eq!(order, [0, 1, 2, 3]);
+        assert_eq!((range_len(4), range_len(1)), (6, 1));
+        assert_eq!(link_vni(100, 2, 1), Some(100));
+        assert_eq!(link_vni(MAX_VNI, 1, 3), None);
+    }
 
     #[test]
     fn pair_index_is_a_bijection_onto_the_range() {

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 /// WireGuard listen port used when `[wireguard]` does not name one (WireGuard's usual port).
-pub const DEFAULT_PORT: u16 = 51820;
+pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
 
 /// Name of the WireGuard interface when `[wireguard]` does not name one.
 pub const DEFAULT_INTERFACE: &str = "vxmwg0";
@@ -240,14 +240,7 @@ const RESERVED_INNER: &[(IpAddr, u8, &str)] = &[
 
 /// Why `prefix` cannot hold WireGuard's inner addresses, if it cannot: it overlaps a
 /// loopback, multicast or unspecified range.
-///
-/// ```
-/// use vxlan_mesh_core::wireguard::inner_prefix_problem;
-/// assert!(inner_prefix_problem(&"10.213.0.0/16".parse().unwrap()).is_none());
-/// assert!(inner_prefix_problem(&"127.9.0.0/16".parse().unwrap()).unwrap().contains("loopback"));
-/// assert!(inner_prefix_problem(&"ff02::/64".parse().unwrap()).unwrap().contains("multicast"));
-/// ```
-pub fn inner_prefix_problem(prefix: &Prefix) -> Option<&'static str> {
+pub(crate) fn inner_prefix_problem(prefix: &Prefix) -> Option<&'static str> {
     RESERVED_INNER
         .iter()
         .find(|(network, len, _)| {
@@ -300,11 +293,7 @@ impl FromStr for Prefix {
 
 /// Ownership mark (interface alias) of the WireGuard interface: the owner mark with an empty
 /// network name, which no network can have, so it never equals a network's mark.
-///
-/// ```
-/// assert_eq!(vxlan_mesh_core::wireguard::owner_alias(), "vxlan-mesh::wireguard");
-/// ```
-pub fn owner_alias() -> String {
+pub(crate) fn owner_alias() -> String {
     format!("{}:wireguard", crate::names::OWNER_MARK)
 }
 
@@ -407,13 +396,7 @@ impl FromStr for PublicKey {
 
 /// The standard base64 (with padding) of a 32-byte key: 44 characters, the last `=`, the
 /// form `wg` reads and writes key files in.
-///
-/// ```
-/// use vxlan_mesh_core::wireguard::{decode_key, encode_key};
-/// let text = encode_key(&[7; 32]);
-/// assert_eq!(decode_key(&text), Ok([7; 32]));
-/// ```
-pub fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
+pub(crate) fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
     let mut out = String::with_capacity(44);
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -431,7 +414,7 @@ pub fn encode_key(bytes: &[u8; KEY_LEN]) -> String {
 
 /// The 32 bytes of a key written as standard base64, or why it is not one. The reason never
 /// quotes the text, so that it may be shown for a private key too.
-pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
+pub(crate) fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
     const WHAT: &str =
         "a WireGuard key is 32 bytes in base64: 44 characters ending in `=`, as `vxlan-mesh keygen` or `wg pubkey` print it";
     let bytes = s.as_bytes();
@@ -467,6 +450,7 @@ pub fn decode_key(s: &str) -> Result<[u8; KEY_LEN], String> {
 
 /// A peer of the WireGuard interface.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WireguardPeer {
     /// Host name.
     pub name: String,
@@ -485,13 +469,44 @@ pub struct WireguardPeer {
     pub preshared_key: bool,
 }
 
+/// One peer of the WireGuard interface as `wg show dump` lists it (named by its public key:
+/// the interface knows no host names).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ObservedWireguardPeer {
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// Where its packets are sent; `None` when it has no endpoint (`(none)`).
+    pub endpoint: Option<SocketAddr>,
+    /// Inner addresses routed to it and accepted from it.
+    pub allowed_ips: Vec<Prefix>,
+    /// Keepalive interval towards it, in seconds (`None`: off).
+    pub persistent_keepalive: Option<u16>,
+    /// Whether a preshared key is mixed into its handshakes (the key itself is never read).
+    #[serde(default)]
+    pub preshared_key: bool,
+}
+
+/// The peer exactly as planned.
+impl From<&WireguardPeer> for ObservedWireguardPeer {
+    fn from(p: &WireguardPeer) -> ObservedWireguardPeer {
+        ObservedWireguardPeer {
+            public_key: p.public_key,
+            endpoint: Some(p.endpoint),
+            allowed_ips: p.allowed_ips.clone(),
+            persistent_keepalive: p.persistent_keepalive,
+            preshared_key: p.preshared_key,
+        }
+    }
+}
+
 /// One peer of `wg show dump`, with what the kernel knows of its session (read by
 /// `netlink::wireguard_sessions`, shown by `status` and [`crate::metrics`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PeerSession {
     /// The peer as configured (named by its public key: the interface knows no names).
-    pub peer: WireguardPeer,
+    pub peer: ObservedWireguardPeer,
     /// When the latest handshake with it completed; `None` if never.
     pub latest_handshake: Option<SystemTime>,
     /// Bytes received from it.
@@ -528,16 +543,19 @@ impl PeerRoute {
 ///
 /// ```
 /// use vxlan_mesh_core::wireguard::Route;
-/// let r = Route::new("192.0.2.130".parse().unwrap(), 32, 254, Some("ul0".into()), "192.0.2.2".parse().ok(), None);
+/// let r = Route::new("192.0.2.130".parse().ok(), 32, 254, Some("ul0".into()), "192.0.2.2".parse().ok(), None);
 /// assert_eq!(r.to_string(), "192.0.2.130/32 via 192.0.2.2 dev ul0");
-/// let b = Route::new("192.0.2.128".parse().unwrap(), 25, 100, None, None, Some("blackhole".into()));
+/// let b = Route::new("192.0.2.128".parse().ok(), 25, 100, None, None, Some("blackhole".into()));
 /// assert_eq!(b.to_string(), "blackhole 192.0.2.128/25 table 100");
+/// // The kernel reports no destination for a default route.
+/// let d = Route::new(None, 0, 254, Some("ul0".into()), "192.0.2.1".parse().ok(), None);
+/// assert_eq!(d.to_string(), "default via 192.0.2.1 dev ul0");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Route {
-    /// Its destination network.
-    pub destination: IpAddr,
+    /// Its destination network; `None` for a default route, which has none.
+    pub destination: Option<IpAddr>,
     /// Its prefix length.
     pub prefix_len: u8,
     /// The routing table holding it.
@@ -553,7 +571,7 @@ pub struct Route {
 impl Route {
     /// A route from its parts.
     pub fn new(
-        destination: IpAddr,
+        destination: Option<IpAddr>,
         prefix_len: u8,
         table: u32,
         device: Option<String>,
@@ -577,7 +595,10 @@ impl fmt::Display for Route {
         if let Some(kind) = &self.kind {
             write!(f, "{kind} ")?;
         }
-        write!(f, "{}/{}", self.destination, self.prefix_len)?;
+        match self.destination {
+            Some(destination) => write!(f, "{destination}/{}", self.prefix_len)?,
+            None => f.write_str("default")?,
+        }
         if let Some(gateway) = self.gateway {
             write!(f, " via {gateway}")?;
         }
@@ -595,6 +616,25 @@ impl fmt::Display for Route {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn inner_prefixes_refuse_loopback_and_multicast() {
+        assert!(inner_prefix_problem(&"10.213.0.0/16".parse().unwrap()).is_none());
+        assert!(inner_prefix_problem(&"127.9.0.0/16".parse().unwrap())
+            .unwrap()
+            .contains("loopback"));
+        assert!(inner_prefix_problem(&"ff02::/64".parse().unwrap())
+            .unwrap()
+            .contains("multicast"));
+    }
+
+    #[test]
+    fn the_interface_mark_is_no_network_s() {
+        assert_eq!(owner_alias(), "vxlan-mesh::wireguard");
+        // A per-peer device's mark in a network named "" (which no network can be named).
+        assert_eq!(owner_alias(), crate::names::owner_alias("", Some("wireguard")));
+        assert!(crate::names::check_name("").is_err());
+    }
 
     #[test]
     fn keys_round_trip_through_base64() {

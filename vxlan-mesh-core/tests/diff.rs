@@ -1,7 +1,7 @@
 //! The plan diff on hand-made observed states: minimal changes, in a safe order.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use vxlan_mesh_core::{diff, Change, Inventory, State};
+use vxlan_mesh_core::{diff, Change, Inventory, Observed, State};
 
 fn plan(text: &str, host: &str) -> State {
     Inventory::from_toml_str(text)
@@ -11,6 +11,11 @@ fn plan(text: &str, host: &str) -> State {
         .plan(host)
         .unwrap()
         .state()
+}
+
+/// A host exactly as `state` wants it.
+fn applied(state: &State) -> Observed {
+    Observed::from(state)
 }
 
 const FLEET: &str = r#"
@@ -40,7 +45,7 @@ fn kinds(changes: &[Change]) -> Vec<String> {
 #[test]
 fn setup_order_puts_firewall_first_and_bridges_before_ports() {
     let want = plan(FLEET, "a");
-    let changes = diff(&want, &State::default()).unwrap();
+    let changes = diff(&want, &Observed::default()).unwrap();
     assert_eq!(
         kinds(&changes),
         ["install-firewall", "create-bridge", "create-vxlan", "create-vxlan"]
@@ -54,7 +59,7 @@ fn an_mtu_change_is_made_in_place() {
         &FLEET.replace("bridge = \"vxbr0\"", "bridge = \"vxbr0\"\nmtu = 1400"),
         "a",
     );
-    let changes = diff(&want, &have).unwrap();
+    let changes = diff(&want, &applied(&have)).unwrap();
     assert_eq!(kinds(&changes), ["update-bridge", "update-vxlan", "update-vxlan"]);
     assert!(changes[0].to_string().contains("mtu 1450 -> 1400"), "{}", changes[0]);
 }
@@ -63,7 +68,7 @@ fn an_mtu_change_is_made_in_place() {
 fn a_port_change_recreates_devices_and_says_why() {
     let have = plan(FLEET, "a");
     let want = plan(&format!("port = 8472\n{FLEET}"), "a");
-    let changes = diff(&want, &have).unwrap();
+    let changes = diff(&want, &applied(&have)).unwrap();
     assert_eq!(
         kinds(&changes),
         ["install-firewall", "recreate-vxlan", "recreate-vxlan"]
@@ -76,7 +81,7 @@ fn removing_a_host_deletes_only_its_device() {
     let have = plan(FLEET, "a");
     let without_c = FLEET.replace("[[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n", "");
     let want = plan(&without_c, "a");
-    let changes = diff(&want, &have).unwrap();
+    let changes = diff(&want, &applied(&have)).unwrap();
     assert_eq!(kinds(&changes), ["install-firewall", "delete-vxlan"]);
     match &changes[1] {
         Change::DeleteVxlan { vxlan } => assert_eq!(vxlan.peer.as_deref(), Some("c")),
@@ -90,19 +95,17 @@ fn flood_mode_adds_and_removes_single_fdb_entries() {
     let have = plan(&flood, "a");
     let grown = format!("{flood}[[hosts]]\nname = \"d\"\naddress = \"192.0.2.4\"\n");
     let want = plan(&grown, "a");
-    let changes = diff(&want, &have).unwrap();
+    let changes = diff(&want, &applied(&have)).unwrap();
     assert_eq!(kinds(&changes), ["install-firewall", "add-fdb"]);
-    let back = diff(&have, &want).unwrap();
+    let back = diff(&have, &applied(&want)).unwrap();
     assert_eq!(kinds(&back), ["install-firewall", "delete-fdb"]);
 }
 
 #[test]
 fn a_foreign_interface_with_a_wanted_name_is_an_error() {
     let want = plan(FLEET, "a");
-    let observed = State {
-        foreign: vec!["eth0".into(), want.vxlans[1].name.clone()],
-        ..State::default()
-    };
+    let mut observed = Observed::default();
+    observed.foreign = vec!["eth0".into(), want.vxlans[1].name.clone()];
     let err = diff(&want, &observed).unwrap_err();
     assert_eq!(
         err,
@@ -122,13 +125,13 @@ fn switching_loop_prevention_installs_rules_before_ports_change() {
         ),
         "a",
     );
-    let changes = diff(&want, &have).unwrap();
+    let changes = diff(&want, &applied(&have)).unwrap();
     assert_eq!(
         kinds(&changes),
         ["install-loop-rules", "place-loop-jump", "update-vxlan", "update-vxlan"]
     );
     assert!(changes[2].to_string().contains("isolated off"), "{}", changes[2]);
-    let back = diff(&have, &want).unwrap();
+    let back = diff(&have, &applied(&want)).unwrap();
     assert_eq!(kinds(&back), ["update-vxlan", "update-vxlan", "remove-loop-rules"]);
 }
 
@@ -146,7 +149,7 @@ fn ebtables_fleet() -> State {
 fn a_jump_that_is_not_first_or_not_alone_is_drift() {
     let want = ebtables_fleet();
     let with_jumps = |jumps: Vec<usize>| {
-        let mut have = want.clone();
+        let mut have = applied(&want);
         if let Some(chain) = &mut have.loop_rules {
             chain.jumps = jumps;
         }
@@ -183,7 +186,7 @@ fn our_chain_with_a_policy_other_than_return_is_refilled_with_policy_return() {
     use vxlan_mesh_core::ChainPolicy;
     let want = ebtables_fleet();
     for policy in [ChainPolicy::Accept, ChainPolicy::Drop] {
-        let mut have = want.clone();
+        let mut have = applied(&want);
         if let Some(chain) = &mut have.loop_rules {
             chain.policy = policy;
         }
@@ -200,7 +203,7 @@ fn our_chain_with_a_policy_other_than_return_is_refilled_with_policy_return() {
         );
     }
     // A chain created anew gets RETURN with `-N`.
-    let created = ops(&diff(&want, &State::default()).unwrap());
+    let created = ops(&diff(&want, &Observed::default()).unwrap());
     let create = created.iter().find(|op| matches!(op, Op::CreateChain { .. })).unwrap();
     assert_eq!(
         vxlan_mesh_core::argv::of(create).shell(),
@@ -212,15 +215,12 @@ fn our_chain_with_a_policy_other_than_return_is_refilled_with_policy_return() {
 fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_otherwise() {
     use vxlan_mesh_core::{ChainRule, ForeignConflict, LoopChain, Table};
     let want = ebtables_fleet();
-    let chain = State {
-        loop_rules: Some(LoopChain {
-            chain: "VXLAN-MESH".into(),
-            rules: vec![ChainRule::Foreign("-j ACCEPT".into())],
-            jumps: vec![1],
-            policy: vxlan_mesh_core::ChainPolicy::Return,
-        }),
-        ..State::default()
-    };
+    let mut chain = Observed::default();
+    chain.loop_rules = Some(LoopChain::new(
+        "VXLAN-MESH",
+        vec![ChainRule::Foreign("-j ACCEPT".into())],
+        vec![1],
+    ));
     assert_eq!(
         diff(&want, &chain).unwrap_err(),
         ForeignConflict::Chain {
@@ -230,25 +230,21 @@ fn objects_named_like_ours_but_foreign_are_refused_when_wanted_and_left_alone_ot
     );
     assert!(diff(&State::default(), &chain).unwrap().is_empty());
 
-    let table = State {
-        firewall: Some(Table::Foreign {
-            table: "vxlan_mesh".into(),
-            reason: "it is someone else's".into(),
-        }),
-        ..State::default()
-    };
+    let mut table = Observed::default();
+    table.firewall = Some(Table::Foreign {
+        table: "vxlan_mesh".into(),
+        reason: "it is someone else's".into(),
+    });
     let err = diff(&want, &table).unwrap_err();
     assert!(err.to_string().contains("`inet vxlan_mesh`"), "{err}");
     assert!(diff(&State::default(), &table).unwrap().is_empty());
 
     // Ours, with its rules altered by hand: replaced when wanted, removed otherwise.
-    let altered = State {
-        firewall: Some(Table::Altered {
-            table: "vxlan_mesh".into(),
-            reason: "other rules".into(),
-        }),
-        ..State::default()
-    };
+    let mut altered = Observed::default();
+    altered.firewall = Some(Table::Altered {
+        table: "vxlan_mesh".into(),
+        reason: "other rules".into(),
+    });
     let Some(Table::Ours(firewall)) = want.firewall.clone() else {
         panic!("the fleet has a firewall")
     };
@@ -271,19 +267,15 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
     let flood = FLEET.replace("mode = \"per-peer\"\n", "");
     let desired = plan(&flood, "a");
     let device = desired.vxlans[0].name.clone();
-    let learned = |mac: u8, dst: &str| vxlan_mesh_core::FdbEntry {
-        device: device.clone(),
-        mac: vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
-        destination: dst.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+    let learned = |mac: u8, dst: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            &device,
+            vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, mac]),
+            dst.parse().unwrap(),
+        )
     };
-    let observed = State {
-        learned: vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")],
-        ..desired.clone()
-    };
+    let mut observed = applied(&desired);
+    observed.learned = vec![learned(1, "192.0.2.2"), learned(2, "192.0.2.9")];
     let changes = diff(&desired, &observed).unwrap();
     assert_eq!(
         changes,
@@ -293,7 +285,7 @@ fn a_learned_entry_towards_a_host_that_left_is_deleted_and_others_are_kept() {
     );
     // The same on a device that is re-created anyway: nothing to delete by hand.
     let mut moved = observed.clone();
-    moved.vxlans[0].port += 1;
+    moved.vxlans[0].port = moved.vxlans[0].port.map(|p| p + 1);
     assert!(diff(&desired, &moved)
         .unwrap()
         .iter()
@@ -315,7 +307,7 @@ fn flood_entries_are_compared_on_vni_port_and_interface() {
     odd_port.port = Some(4790);
     let mut via = wanted.clone();
     via.via = Some("lo".into());
-    let mut observed = desired.clone();
+    let mut observed = applied(&desired);
     observed.fdb = vec![odd_vni, odd_port, via];
     observed.fdb.extend(desired.fdb[1..].iter().cloned());
     let changes = diff(&desired, &observed).unwrap();
@@ -348,27 +340,19 @@ fn flood_entries_are_compared_on_vni_port_and_interface() {
     let mut hijack = wanted.clone();
     hijack.mac = vxlan_mesh_core::MacAddr([2, 0, 0, 0, 0, 1]);
     hijack.vni = Some(999);
-    let observed = State {
-        learned: vec![hijack.clone()],
-        ..desired.clone()
-    };
+    let mut observed = applied(&desired);
+    observed.learned = vec![hijack.clone()];
     assert_eq!(
         diff(&desired, &observed).unwrap(),
         [Change::DeleteFdb { entry: hijack }]
     );
 
     let per_peer = plan(FLEET, "a");
-    let mut observed = per_peer.clone();
+    let mut observed = applied(&per_peer);
     let vx = &per_peer.vxlans[0];
-    observed.fdb = vec![vxlan_mesh_core::FdbEntry {
-        device: vx.name.clone(),
-        mac: vxlan_mesh_core::MacAddr::ZERO,
-        destination: vx.remote.unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: Some("eth0".into()),
-    }];
+    let mut through = vxlan_mesh_core::FdbEntry::new(&vx.name, vxlan_mesh_core::MacAddr::ZERO, vx.remote.unwrap());
+    through.via = Some("eth0".into());
+    observed.fdb = vec![through];
     assert!(diff(&per_peer, &observed).unwrap().is_empty());
 }
 
@@ -396,18 +380,15 @@ address = "192.0.2.3"
 
 /// `state` with the FDB entries FRR's zebra installs on `vxm100`: flood entries towards the
 /// VTEPs it learned (`self permanent`) and a remote MAC (here observed as configured too).
-fn with_frr_entries(state: &State) -> State {
-    let entry = |mac: &str, destination: &str| vxlan_mesh_core::FdbEntry {
-        device: "vxm100".into(),
-        mac: mac.to_string().try_into().unwrap(),
-        destination: destination.parse().unwrap(),
-        peer: None,
-        vni: None,
-        port: None,
-        via: None,
+fn with_frr_entries(state: &State) -> Observed {
+    let entry = |mac: &str, destination: &str| {
+        vxlan_mesh_core::FdbEntry::new(
+            "vxm100",
+            mac.to_string().try_into().unwrap(),
+            destination.parse().unwrap(),
+        )
     };
-    let mut observed = state.clone();
-    observed.external_fdb = false;
+    let mut observed = applied(state);
     observed.fdb = vec![
         entry("00:00:00:00:00:00", "192.0.2.2"),
         entry("00:00:00:00:00:00", "192.0.2.77"),
@@ -424,10 +405,8 @@ fn in_evpn_mode_the_entries_frr_installs_are_not_drift() {
     let observed = with_frr_entries(&desired);
     assert_eq!(diff(&desired, &observed).unwrap(), []);
     // The same entries on a flood-mode device are drift, all of them.
-    let flood = State {
-        external_fdb: false,
-        ..desired.clone()
-    };
+    let mut flood = desired.clone();
+    flood.external_fdb = false;
     let changes = diff(&flood, &observed).unwrap();
     assert_eq!(kinds(&changes), ["delete-fdb"; 4], "{changes:#?}");
 }
@@ -441,7 +420,7 @@ fn in_evpn_mode_the_port_flags_are_what_status_checks() {
         "{vx:?}"
     );
     // A port whose neighbour suppression was turned off and that learns again.
-    let mut observed = desired.clone();
+    let mut observed = applied(&desired);
     observed.vxlans[0].port_flags.neigh_suppress = false;
     observed.vxlans[0].port_flags.learning = true;
     let changes = diff(&desired, &observed).unwrap();
@@ -463,7 +442,7 @@ fn in_evpn_mode_the_port_flags_are_what_status_checks() {
 #[test]
 fn an_evpn_port_gets_its_flags_before_it_comes_up() {
     let desired = plan(EVPN, "a");
-    let changes = diff(&desired, &State::default()).unwrap();
+    let changes = diff(&desired, &Observed::default()).unwrap();
     let commands: Vec<String> = vxlan_mesh_core::ops::lower(&changes)
         .iter()
         .map(|op| vxlan_mesh_core::argv::of(op).shell())

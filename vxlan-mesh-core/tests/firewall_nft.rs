@@ -75,22 +75,21 @@ impl Drop for Netns {
 }
 
 fn v4(peers: &[&str]) -> Firewall {
-    Firewall {
-        table: "vxlan_mesh".into(),
-        family: Family::V4,
-        port: 4789,
-        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
-        wireguard: None,
-        evpn: None,
-    }
+    Firewall::new(
+        "vxlan_mesh",
+        Family::V4,
+        4789,
+        peers.iter().map(|p| p.parse().unwrap()).collect(),
+    )
 }
 
 fn v6(peers: &[&str]) -> Firewall {
-    Firewall {
-        family: Family::V6,
-        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
-        ..v4(&[])
-    }
+    Firewall::new(
+        "vxlan_mesh",
+        Family::V6,
+        4789,
+        peers.iter().map(|p| p.parse().unwrap()).collect(),
+    )
 }
 
 #[test]
@@ -118,14 +117,8 @@ fn the_evpn_script_admits_the_underlay_prefix_to_vxlan_and_bgp() {
         (Family::V4, "198.51.100.0/24", "ip saddr"),
         (Family::V6, "2001:db8:100::/48", "ip6 saddr"),
     ] {
-        let fw = Firewall {
-            family,
-            evpn: Some(EvpnFilter {
-                prefix: prefix.parse().unwrap(),
-                bgp_port: 179,
-            }),
-            ..v4(&[])
-        };
+        let mut fw = Firewall::new("vxlan_mesh", family, 4789, Vec::new());
+        fw.evpn = Some(EvpnFilter::new(prefix.parse().unwrap(), 179));
         // Loaded twice: the second load replaces the first.
         ns.load(&nft_script(&fw));
         ns.load(&nft_script(&fw));
@@ -230,20 +223,16 @@ fn an_encrypted_table_loads_and_is_read_back_as_ours_with_its_wireguard_rules() 
     use vxlan_mesh_core::netlink::fuzzing::firewall_from_nft_json;
     use vxlan_mesh_core::{Table, WireguardFilter};
     let ns = Netns::new();
-    let fw = Firewall {
-        port: 51820,
-        wireguard: Some(WireguardFilter {
-            interface: "vxmwg0".into(),
-            vxlan_port: 4789,
-        }),
-        ..v4(&["192.0.2.2", "198.51.100.9"])
-    };
+    let mut fw = v4(&["192.0.2.2", "198.51.100.9"]);
+    fw.port = 51820;
+    fw.wireguard = Some(WireguardFilter::new("vxmwg0", 4789));
     ns.load(&nft_script(&fw));
     let json: serde_json::Value =
         serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "vxlan_mesh"], "").unwrap()).unwrap();
     assert_eq!(firewall_from_nft_json(&json), Table::Ours(fw.clone()));
     // Without the WireGuard rules it is another table of ours: replaced by apply.
-    let clear = Firewall { wireguard: None, ..fw };
+    let mut clear = fw;
+    clear.wireguard = None;
     ns.load(&nft_script(&clear));
     let json: serde_json::Value =
         serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "vxlan_mesh"], "").unwrap()).unwrap();
@@ -270,21 +259,11 @@ fn the_outline_is_what_nft_lists_and_every_change_differs() {
     let ns = Netns::new();
     let many: Vec<String> = (2..=20).map(|i| format!("192.0.2.{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
-    let evpn = Firewall {
-        evpn: Some(EvpnFilter {
-            prefix: "198.51.100.0/24".parse().unwrap(),
-            bgp_port: 179,
-        }),
-        ..v4(&[])
-    };
-    let encrypted = Firewall {
-        port: 51820,
-        wireguard: Some(vxlan_mesh_core::WireguardFilter {
-            interface: "vxmwg0".into(),
-            vxlan_port: 4789,
-        }),
-        ..v4(&["192.0.2.2"])
-    };
+    let mut evpn = v4(&[]);
+    evpn.evpn = Some(EvpnFilter::new("198.51.100.0/24".parse().unwrap(), 179));
+    let mut encrypted = v4(&["192.0.2.2"]);
+    encrypted.port = 51820;
+    encrypted.wireguard = Some(vxlan_mesh_core::WireguardFilter::new("vxmwg0", 4789));
     for fw in [v4(&many), v6(&["2001:db8::2", "2001:db8::3"]), v4(&[]), evpn, encrypted] {
         ns.load(&nft_script(&fw));
         assert_eq!(listed_outline(&ns), nft_outline(&fw), "{fw:?}");

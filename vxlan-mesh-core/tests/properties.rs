@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use vxlan_mesh_core::names::check_ifname;
+use vxlan_mesh_core::check_ifname;
 use vxlan_mesh_core::{
-    diff, Change, Encryption, EvpnSpec, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec, State,
+    diff, Change, Encryption, EvpnSpec, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec,
+    Observed, State,
 };
 
 fn address(v6: bool, i: usize) -> IpAddr {
@@ -317,11 +318,12 @@ proptest! {
         let fleet = inv.validate().unwrap();
         for plan in fleet.plans() {
             let desired = plan.state();
-            prop_assert!(diff(&desired, &desired).unwrap().is_empty());
-            let setup = diff(&desired, &State::default()).unwrap();
+            let applied = Observed::from(&desired);
+            prop_assert!(diff(&desired, &applied).unwrap().is_empty());
+            let setup = diff(&desired, &Observed::default()).unwrap();
             let creates = setup.iter().filter(|c| matches!(c, Change::CreateVxlan { .. })).count();
             prop_assert_eq!(creates, desired.vxlans.len());
-            let teardown = diff(&State::default(), &desired).unwrap();
+            let teardown = diff(&State::default(), &applied).unwrap();
             let only_removals = teardown.iter().all(|c| matches!(c,
                 Change::DeleteVxlan { .. } | Change::DeleteBridge { .. } | Change::RemoveLoopRules { .. } | Change::RemoveFirewall { .. }
                 | Change::DeleteWireguard { .. }));

@@ -3,7 +3,7 @@
 #![allow(clippy::useless_format)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use vxlan_mesh_core::schema::{self, Table};
+use vxlan_mesh_core::schema::{self, InventoryTable};
 use vxlan_mesh_core::{FieldPath, Inventory, Key, NameProblem, ParseProblem, Section, ValidationError as E};
 
 const NET: &str = r#"
@@ -660,16 +660,25 @@ fn every_key_the_reader_knows_is_the_key_serialization_writes() {
     assert_eq!(Inventory::from_toml_str(&written).unwrap(), inv);
     let value: toml::Table = written.parse().unwrap();
     let keys = |t: &toml::Table| t.keys().cloned().collect::<std::collections::BTreeSet<_>>();
-    let names = |table: Table| {
+    let names = |table: InventoryTable| {
         schema::keys(table)
             .map(|k| k.as_str().to_string())
             .collect::<std::collections::BTreeSet<_>>()
     };
-    assert_eq!(keys(&value), names(Table::Root));
-    assert_eq!(keys(value["networks"][0].as_table().unwrap()), names(Table::Networks));
-    assert_eq!(keys(value["hosts"][0].as_table().unwrap()), names(Table::Hosts));
-    assert_eq!(keys(value["wireguard"].as_table().unwrap()), names(Table::Wireguard));
-    assert_eq!(keys(value["evpn"].as_table().unwrap()), names(Table::Evpn));
+    assert_eq!(keys(&value), names(InventoryTable::Root));
+    assert_eq!(
+        keys(value["networks"][0].as_table().unwrap()),
+        names(InventoryTable::Networks)
+    );
+    assert_eq!(
+        keys(value["hosts"][0].as_table().unwrap()),
+        names(InventoryTable::Hosts)
+    );
+    assert_eq!(
+        keys(value["wireguard"].as_table().unwrap()),
+        names(InventoryTable::Wireguard)
+    );
+    assert_eq!(keys(value["evpn"].as_table().unwrap()), names(InventoryTable::Evpn));
 }
 
 // ---- evpn mode ----

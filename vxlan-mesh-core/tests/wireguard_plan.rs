@@ -259,11 +259,11 @@ fn a_clear_plan_has_no_wireguard_and_json_says_null() {
 
 // ---- changing an applied interface: only what differs, peer by peer
 
-use vxlan_mesh_core::{argv, diff, ops, ops::Op, Change, State};
+use vxlan_mesh_core::{argv, diff, ops, ops::Op, Change, Observed, State};
 
 /// The operations that turn host h1 of `before` into host h1 of `after`.
 fn ops_between(before: &Fleet, after: &Fleet) -> Vec<Op> {
-    let have = plan(before, "h1").state();
+    let have = Observed::from(&plan(before, "h1").state());
     let want = plan(after, "h1").state();
     ops::lower(&diff(&want, &have).unwrap())
 }
@@ -308,10 +308,9 @@ fn removing_a_host_removes_its_peer_only() {
 #[test]
 fn an_observed_peer_with_another_endpoint_is_set_again_alone() {
     let want = plan(&fleet(3, "flood", false, ""), "h1").state();
-    let mut have = want.clone();
+    let mut have = Observed::from(&want);
     let wg = have.wireguard.as_mut().unwrap();
-    wg.private_key_file = None; // as observed: never read back
-    wg.peers[1].endpoint = "198.51.100.7:1".parse().unwrap();
+    wg.peers[1].endpoint = "198.51.100.7:1".parse().ok();
     let changes = diff(&want, &have).unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert!(matches!(&changes[0], Change::UpdateWireguard { .. }));
@@ -325,15 +324,21 @@ fn an_observed_peer_with_another_endpoint_is_set_again_alone() {
         "{lowered:?}"
     );
     // Nothing differs: nothing to do (the key file is not observable, so not compared).
-    let mut same = want.clone();
-    same.wireguard.as_mut().unwrap().private_key_file = None;
-    assert!(diff(&want, &same).unwrap().is_empty());
+    assert!(diff(&want, &Observed::from(&want)).unwrap().is_empty());
+    // A peer without an endpoint is drift named so, not one towards `0.0.0.0:0`.
+    let mut unset = Observed::from(&want);
+    unset.wireguard.as_mut().unwrap().peers[1].endpoint = None;
+    let changes = diff(&want, &unset).unwrap();
+    assert_eq!(
+        changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["update wireguard vxmwg0: update peer h3 (endpoint unset)"]
+    );
 }
 
 #[test]
 fn dry_run_creates_the_interface_before_the_vxlan_devices_with_the_key_path() {
     let p = plan(&fleet(2, "flood", false, ""), "h1");
-    let lines = argv::for_changes(&diff(&p.state(), &State::default()).unwrap());
+    let lines = argv::for_changes(&diff(&p.state(), &Observed::default()).unwrap());
     let at = |prefix: &str| {
         lines
             .iter()
@@ -354,9 +359,8 @@ fn dry_run_creates_the_interface_before_the_vxlan_devices_with_the_key_path() {
 #[test]
 fn a_preshared_key_or_a_firewall_mark_set_by_hand_is_drift_that_the_plan_clears() {
     let want = plan(&fleet(3, "flood", false, ""), "h1").state();
-    let mut have = want.clone();
+    let mut have = Observed::from(&want);
     let wg = have.wireguard.as_mut().unwrap();
-    wg.private_key_file = None;
     wg.fwmark = 0x2a;
     wg.peers[0].preshared_key = true;
     let changes = diff(&want, &have).unwrap();
@@ -379,12 +383,13 @@ fn a_preshared_key_or_a_firewall_mark_set_by_hand_is_drift_that_the_plan_clears(
 
 /// `have` with the route towards every peer's inner address: `route` for h2, through
 /// the interface for the others.
-fn with_route_to_h2(want: &State, route: Option<Route>) -> State {
-    let mut have = want.clone();
-    let wg = have.wireguard.as_mut().unwrap();
-    wg.private_key_file = None;
+fn with_route_to_h2(want: &State, route: Option<Route>) -> Observed {
+    let mut have = Observed::from(want);
+    let Some(wg) = &want.wireguard else {
+        panic!("the fleet is encrypted")
+    };
     let ours = Route::new(
-        "10.213.0.0".parse().unwrap(),
+        "10.213.0.0".parse().ok(),
         16,
         MAIN_TABLE,
         Some("vxmwg0".into()),
@@ -412,7 +417,7 @@ fn a_route_not_ours_that_wins_over_the_interface_is_reported_and_has_no_command(
     for route in [
         // More specific, in main.
         Route::new(
-            "10.213.0.2".parse().unwrap(),
+            "10.213.0.2".parse().ok(),
             32,
             MAIN_TABLE,
             Some("ul0".into()),
@@ -421,7 +426,7 @@ fn a_route_not_ours_that_wins_over_the_interface_is_reported_and_has_no_command(
         ),
         // As specific: the route there first wins the tie.
         Route::new(
-            "10.213.0.0".parse().unwrap(),
+            "10.213.0.0".parse().ok(),
             16,
             MAIN_TABLE,
             Some("ul0".into()),
@@ -429,7 +434,7 @@ fn a_route_not_ours_that_wins_over_the_interface_is_reported_and_has_no_command(
             None,
         ),
         // Less specific, in a table looked up before main.
-        Route::new("0.0.0.0".parse().unwrap(), 0, 100, None, None, Some("blackhole".into())),
+        Route::new(None, 0, 100, None, None, Some("blackhole".into())),
     ] {
         let changes = diff(&want, &with_route_to_h2(&want, Some(route.clone()))).unwrap();
         assert_eq!(changes.len(), 1, "{changes:?}");
@@ -447,7 +452,7 @@ fn a_route_not_ours_that_wins_over_the_interface_is_reported_and_has_no_command(
 fn a_missing_route_of_the_interface_is_restored_by_giving_its_address_again() {
     let want = plan(&fleet(3, "flood", false, ""), "h1").state();
     let default = Route::new(
-        "0.0.0.0".parse().unwrap(),
+        None,
         0,
         MAIN_TABLE,
         Some("ul0".into()),

@@ -12,16 +12,8 @@ use std::fmt::{self, Write};
 ///
 /// askama may hand a value over in several pieces; each piece becomes its own quoted word
 /// and adjacent quoted words concatenate, so the result is the same single word.
-///
-/// ```
-/// use askama::filters::Escaper;
-/// use vxlan_mesh_gen::escape::ShellQuote;
-/// let mut out = String::new();
-/// ShellQuote.write_escaped_str(&mut out, "it's $HOME").unwrap();
-/// assert_eq!(out, r#"'it'\''s $HOME'"#);
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ShellQuote;
+pub(crate) struct ShellQuote;
 
 impl askama::filters::Escaper for ShellQuote {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -36,16 +28,8 @@ impl askama::filters::Escaper for ShellQuote {
 /// continuation) or `%` (a unit specifier in `.service` files) is refused: rendering fails
 /// with a formatting error that [`render`](crate::render) reports, rather than writing a
 /// file that means something else.
-///
-/// ```
-/// use askama::filters::Escaper;
-/// use vxlan_mesh_gen::escape::UnitValue;
-/// let mut out = String::new();
-/// assert!(UnitValue.write_escaped_str(&mut out, "vxbr0").is_ok());
-/// assert!(UnitValue.write_escaped_str(&mut out, "x\nBridge=evil").is_err());
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct UnitValue;
+pub(crate) struct UnitValue;
 
 impl askama::filters::Escaper for UnitValue {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -62,17 +46,8 @@ impl askama::filters::Escaper for UnitValue {
 /// start a new attribute) or a backslash (line continuation) is refused, and rendering fails
 /// rather than write a file that means something else. `#` starts a comment only as a line's
 /// first character, where no value is ever written.
-///
-/// ```
-/// use askama::filters::Escaper;
-/// use vxlan_mesh_gen::escape::InterfacesValue;
-/// let mut out = String::new();
-/// assert!(InterfacesValue.write_escaped_str(&mut out, "vxlan-mesh:lan").is_ok());
-/// assert!(InterfacesValue.write_escaped_str(&mut out, "x\nup reboot").is_err());
-/// assert!(InterfacesValue.write_escaped_str(&mut out, "x\\").is_err());
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct InterfacesValue;
+pub(crate) struct InterfacesValue;
 
 impl askama::filters::Escaper for InterfacesValue {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -87,16 +62,8 @@ impl askama::filters::Escaper for InterfacesValue {
 ///
 /// Integers must stay plain YAML integers; the template passes them through the `int`
 /// filter, which only accepts integer types (so no string can slip through unquoted).
-///
-/// ```
-/// use askama::filters::Escaper;
-/// use vxlan_mesh_gen::escape::YamlQuote;
-/// let mut out = String::new();
-/// YamlQuote.write_escaped_str(&mut out, "a\"b\n").unwrap();
-/// assert_eq!(out, r#""a\"b\n""#);
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct YamlQuote;
+pub(crate) struct YamlQuote;
 
 impl askama::filters::Escaper for YamlQuote {
     fn write_escaped_str<W: Write>(&self, mut dest: W, string: &str) -> fmt::Result {
@@ -117,11 +84,7 @@ impl askama::filters::Escaper for YamlQuote {
 
 /// Makes free text (an inventory path given by the user) safe to show in a comment of any
 /// output format: characters other than printable ASCII, and `\`, `'`, `"`, `%`, become `_`.
-///
-/// ```
-/// assert_eq!(vxlan_mesh_gen::escape::comment_text("a\nb'c.toml"), "a_b_c.toml");
-/// ```
-pub fn comment_text(text: &str) -> String {
+pub(crate) fn comment_text(text: &str) -> String {
     text.chars()
         .map(|c| {
             if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '\\' | '\'' | '"' | '%') {
@@ -134,11 +97,13 @@ pub fn comment_text(text: &str) -> String {
 }
 
 /// Integer types the YAML template may write unquoted.
-pub trait Integer: Copy + fmt::Display {}
+pub(crate) trait Integer: Copy + fmt::Display {}
 impl Integer for u16 {}
 impl Integer for u32 {}
 
 /// Custom template filters, found by askama as `filters::NAME`.
+// askama's `filter_fn` makes each filter a `pub` item; the module keeps them in the crate.
+#[allow(unreachable_pub)]
 pub(crate) mod filters {
     use askama::filters::Safe;
 
@@ -152,7 +117,42 @@ pub(crate) mod filters {
 
 #[cfg(test)]
 mod tests {
+    use askama::filters::Escaper;
+
     use super::*;
+
+    fn escaped(escaper: impl Escaper, value: &str) -> Result<String, fmt::Error> {
+        let mut out = String::new();
+        escaper.write_escaped_str(&mut out, value)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn shell_values_are_one_single_quoted_word() {
+        assert_eq!(escaped(ShellQuote, "it's $HOME"), Ok(r#"'it'\''s $HOME'"#.to_string()));
+    }
+
+    #[test]
+    fn line_values_refuse_what_would_start_a_line() {
+        assert_eq!(escaped(UnitValue, "vxbr0"), Ok("vxbr0".to_string()));
+        assert!(escaped(UnitValue, "x\nBridge=evil").is_err());
+        assert_eq!(
+            escaped(InterfacesValue, "vxlan-mesh:lan"),
+            Ok("vxlan-mesh:lan".to_string())
+        );
+        assert!(escaped(InterfacesValue, "x\nup reboot").is_err());
+        assert!(escaped(InterfacesValue, "x\\").is_err());
+    }
+
+    #[test]
+    fn yaml_values_are_double_quoted() {
+        assert_eq!(escaped(YamlQuote, "a\"b\n"), Ok(r#""a\"b\n""#.to_string()));
+    }
+
+    #[test]
+    fn comment_text_keeps_printable_ascii_only() {
+        assert_eq!(comment_text("a\nb'c.toml"), "a_b_c.toml");
+    }
 
     #[test]
     fn unit_value_refuses_what_would_change_the_file() {

@@ -112,6 +112,8 @@ impl Hook {
 }
 
 /// The template's custom filter, found by askama as `filters::NAME`.
+// askama's `filter_fn` makes each filter a `pub` item; the module keeps them in the crate.
+#[allow(unreachable_pub)]
 mod filters {
     use askama::filters::Safe;
 

@@ -21,7 +21,11 @@
 //!
 //! Every file comes from an askama template under `templates/`; `askama.toml` declares the
 //! escaper of each template type (shell words are single-quoted, unit-file values refuse line
-//! breaks, YAML values are double-quoted), see [`escape`].
+//! breaks, YAML values are double-quoted), in the private module `escape`.
+//!
+//! The public API is the crate root alone. [`Format`], [`RenderError`], [`Options`] (build
+//! it with [`Options::new`]) and the output errors are `#[non_exhaustive]`: formats, options
+//! and failure kinds arrive in minor versions.
 //!
 //! ```
 //! use vxlan_mesh_core::Inventory;
@@ -48,8 +52,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+// A `pub` item that no path outside the crate reaches is a mistake: re-export it from here
+// or make it `pub(crate)`; a type reachable through a public signature must be nameable.
+#![warn(unreachable_pub, unnameable_types)]
 
-pub mod escape;
+mod escape;
 mod frr;
 mod ifupdown2;
 mod ignition;
@@ -75,6 +82,7 @@ pub use output::{check_relative, write_files, OutputDir, WriteError, Written, MA
 /// assert_eq!(Format::Shell.to_string(), "shell");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// A standalone iproute2 shell script.
     Shell,
@@ -160,6 +168,7 @@ impl std::str::FromStr for Format {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenderedFile {
     /// Path relative to the root of the host's filesystem (e.g. `etc/systemd/network/x.netdev`);
     /// never absolute, never with `..`.
@@ -173,26 +182,36 @@ pub struct RenderedFile {
 /// Rendering options.
 ///
 /// ```
-/// let opts = vxlan_mesh_gen::Options { inventory: "fleet.toml".into() };
+/// let opts = vxlan_mesh_gen::Options::new("fleet.toml");
 /// assert_eq!(opts.inventory, "fleet.toml");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// The inventory the plan came from, named in every file's header (free text; shown in
     /// comments with unsafe characters replaced).
     pub inventory: String,
 }
 
+impl Options {
+    /// Options naming `inventory` in every file's header, the others at their defaults (the
+    /// struct is `#[non_exhaustive]`: options arrive in minor versions).
+    pub fn new(inventory: impl Into<String>) -> Options {
+        Options {
+            inventory: inventory.into(),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            inventory: "(unnamed inventory)".to_string(),
-        }
+        Options::new("(unnamed inventory)")
     }
 }
 
 /// Why a plan could not be rendered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RenderError {
     /// A template failed, which happens when a value holds a character the format cannot
     /// carry (the core's validation should have refused it).
@@ -265,7 +284,7 @@ pub fn render(plan: &HostPlan, format: Format) -> Result<Vec<RenderedFile>, Rend
 /// ```
 /// use vxlan_mesh_gen::{render_with, Format, Options};
 /// let plan = vxlan_mesh_core::testing::two_hosts().plan("a")?;
-/// let opts = Options { inventory: "examples/x.toml".into() };
+/// let opts = Options::new("examples/x.toml");
 /// let files = render_with(&plan, Format::Shell, &opts)?;
 /// assert!(files[0].contents.contains("examples/x.toml"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

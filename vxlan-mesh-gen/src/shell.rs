@@ -5,7 +5,11 @@
 //! [`argv::of`] of a typed [`Op`] (the one place each command's arguments are written, the
 //! same that `apply --dry-run` prints), held here as a `Cmd` and written by the template
 //! as one `run ...` line; the template only decides *whether* to run it, by comparing the
-//! host's current state with the wanted values the view also provides.
+//! host's current state with the wanted values the view also provides. The host's current
+//! state is read the same way: every read is a command of [`argv::reads`] (shell parameters
+//! such as `$1` standing in for what only the running script knows), and where the script
+//! reduces a listing (awk, sed) it runs core's program, compared with core's text of the
+//! plan.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -14,13 +18,13 @@ use std::path::PathBuf;
 use askama::filters::Escaper;
 use askama::Template;
 use vxlan_mesh_core::key_file;
-use vxlan_mesh_core::names::OWNER_MARK;
 use vxlan_mesh_core::ns_lock;
 use vxlan_mesh_core::ops::{LinkSettings, Master, Op};
-use vxlan_mesh_core::plan::{EBTABLES_CHAIN, NFT_TABLE};
 use vxlan_mesh_core::wireguard::DEFAULT_KEY_FILE;
+use vxlan_mesh_core::OWNER_MARK;
 use vxlan_mesh_core::{argv, firewall};
 use vxlan_mesh_core::{FdbEntry, HostPlan, Ipv6Conf, LoopRules, MacAddr, NetworkPlan, PublicKey, Vxlan, WireguardPlan};
+use vxlan_mesh_core::{EBTABLES_CHAIN, NFT_TABLE};
 
 use crate::escape::ShellQuote;
 use crate::{fill, Header, RenderError, RenderedFile};
@@ -67,24 +71,29 @@ enum Param {
     Key,
     /// `frr_send`: the vtysh arguments it built, each command after its flag.
     Commands,
+    /// A read's argument the script knows only when it runs: the shell parameter written
+    /// as the stand-in (`$1`, `$WG_IF`), expanded as it is named.
+    Var(&'static str),
 }
 
-impl Param {
-    /// The variable's expansion, double-quoted (one word whatever it holds).
-    fn expansion(self) -> &'static str {
-        match self {
-            Param::Name => "\"$name\"",
-            Param::Dev => "\"$dev\"",
-            Param::Mac => "\"$mac\"",
-            Param::Dst => "\"$dst\"",
-            Param::Port => "\"$port\"",
-            Param::Vni => "\"$vni\"",
-            Param::Via => "\"$via\"",
-            Param::KeyFile => "\"$WG_KEY\"",
-            Param::Addr => "\"$addr\"",
-            Param::Key => "\"$key\"",
-            Param::Commands => "\"$@\"",
-        }
+/// The variable's expansion, double-quoted (one word whatever it holds).
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Param::Name => "$name",
+            Param::Dev => "$dev",
+            Param::Mac => "$mac",
+            Param::Dst => "$dst",
+            Param::Port => "$port",
+            Param::Vni => "$vni",
+            Param::Via => "$via",
+            Param::KeyFile => "$WG_KEY",
+            Param::Addr => "$addr",
+            Param::Key => "$key",
+            Param::Commands => "$@",
+            Param::Var(name) => name,
+        };
+        write!(f, "\"{name}\"")
     }
 }
 
@@ -104,6 +113,13 @@ impl Cmd {
     /// knows: each argument equal to a stand-in of `params` becomes that variable.
     fn at_run_time(op: &Op, params: &[(String, Param)]) -> Cmd {
         Cmd::new(&argv::of(op), params)
+    }
+
+    /// A read of [`argv::reads`]: each argument equal to one of `vars` (shell parameters
+    /// the builder was given by name, such as `$1`) becomes that parameter's expansion.
+    fn read(command: &argv::Command, vars: &[&'static str]) -> Cmd {
+        let params: Vec<(String, Param)> = vars.iter().map(|v| (v.to_string(), Param::Var(v))).collect();
+        Cmd::new(command, &params)
     }
 
     fn new(command: &argv::Command, params: &[(String, Param)]) -> Cmd {
@@ -127,7 +143,7 @@ impl fmt::Display for Cmd {
             }
             match w {
                 Word::Value(v) => ShellQuote.write_escaped_str(&mut *f, v)?,
-                Word::Param(p) => f.write_str(p.expansion())?,
+                Word::Param(p) => write!(f, "{p}")?,
             }
         }
         Ok(())
@@ -135,6 +151,8 @@ impl fmt::Display for Cmd {
 }
 
 /// The template's custom filter, found by askama as `filters::NAME`.
+// askama's `filter_fn` makes each filter a `pub` item; the module keeps them in the crate.
+#[allow(unreachable_pub)]
 mod filters {
     use askama::filters::Safe;
 
@@ -198,6 +216,70 @@ struct Script<'a> {
     sysctl: bool,
     /// evpn mode: the `router bgp` block FRR must run.
     frr: Option<Frr>,
+    /// The reads of the template's helper functions.
+    reads: Reads,
+}
+
+/// The reads the template's helper functions run, with their shell parameters.
+struct Reads {
+    /// `details`: the details of link `$1`.
+    details: Cmd,
+    /// `marked`: the links of kind `$1`.
+    links_of_kind: Cmd,
+    /// `fdb_show`: the FDB entries of VXLAN device `$1`.
+    fdb: Cmd,
+    /// The table named like vxlan-mesh's.
+    nft_table: Cmd,
+    /// The same, stateless (what [`firewall::nft_outline`] is compared with).
+    nft_outline: Cmd,
+    /// Its set of peers.
+    nft_peers: Cmd,
+    /// `ebt_list`: ebtables chain `$1`.
+    ebtables: Cmd,
+    /// The loop-prevention chain as nf_tables holds it (its hidden policy).
+    ebtables_nft: Cmd,
+    /// `vxlan_sig`: [`argv::reads::VXLAN_SIGNATURE_AWK`].
+    vxlan_signature: &'static str,
+    /// `wg_peers`: [`argv::reads::WG_PEERS_AWK`].
+    wg_peers: &'static str,
+    /// `nft_outline`: [`argv::reads::NFT_OUTLINE_SED`].
+    nft_outline_sed: &'static str,
+    /// `firewall_ok`: [`argv::reads::NFT_ELEMENTS_SED`].
+    nft_elements_sed: &'static str,
+    /// `ebt_policy`: [`argv::reads::EBTABLES_POLICY_SED`].
+    ebtables_policy_sed: &'static str,
+    /// `ebt_rules`: [`argv::reads::EBTABLES_RULES_SED`].
+    ebtables_rules: &'static str,
+    /// The rule of `FORWARD` that jumps to the loop-prevention chain, as `ebtables -L`
+    /// lists it.
+    ebtables_jump: String,
+}
+
+impl Reads {
+    fn new() -> Reads {
+        use argv::reads::{self, NftListing};
+        const TABLE: &str = "$NFT_TABLE";
+        Reads {
+            details: Cmd::read(&reads::link_details("$1"), &["$1"]),
+            links_of_kind: Cmd::read(&reads::links_of_kind("$1"), &["$1"]),
+            fdb: Cmd::read(&reads::fdb_of("$1"), &["$1"]),
+            nft_table: Cmd::read(&reads::nft_table(TABLE, NftListing::Text), &[TABLE]),
+            nft_outline: Cmd::read(&reads::nft_table(TABLE, NftListing::Stateless), &[TABLE]),
+            nft_peers: Cmd::read(&reads::nft_peers(TABLE, NftListing::Text), &[TABLE]),
+            ebtables: Cmd::read(&reads::ebtables_list(Some("$1")), &["$1"]),
+            ebtables_nft: Cmd::read(
+                &reads::ebtables_nft_chain("$EBT_CHAIN", NftListing::Text),
+                &["$EBT_CHAIN"],
+            ),
+            vxlan_signature: reads::VXLAN_SIGNATURE_AWK,
+            wg_peers: reads::WG_PEERS_AWK,
+            nft_outline_sed: reads::NFT_OUTLINE_SED,
+            nft_elements_sed: reads::NFT_ELEMENTS_SED,
+            ebtables_rules: reads::EBTABLES_RULES_SED,
+            ebtables_policy_sed: reads::EBTABLES_POLICY_SED,
+            ebtables_jump: reads::ebtables_jump(EBTABLES_CHAIN),
+        }
+    }
 }
 
 struct Nft {
@@ -245,6 +327,20 @@ struct Wg {
     peer_addresses: String,
     /// Removes the stale peer `$key`.
     remove_peer: Cmd,
+    /// Reads the interface's public key, listen port, firewall mark and peers (`wg show`).
+    show_public_key: Cmd,
+    show_listen_port: Cmd,
+    show_fwmark: Cmd,
+    dump: Cmd,
+    /// The public key of the private key on standard input.
+    pubkey: Cmd,
+    /// Reads the interface's addresses.
+    addresses: Cmd,
+    /// The route to the peer address `$inner`, and the entry it matches.
+    route_get: Cmd,
+    route_entry: Cmd,
+    /// The routes of the interface's own prefixes.
+    prefix_routes: Cmd,
     set_up: Cmd,
     /// The wanted peers' public keys, space-separated: other peers are stale.
     peer_keys: String,
@@ -253,8 +349,7 @@ struct Wg {
 
 struct WgPeer {
     name: String,
-    /// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`, as `wg_peers` (in the template)
-    /// prints a peer (the preshared key as `(none)`, or `set`: never the key itself).
+    /// The peer as `wg_peers` (in the template) prints it ([`argv::reads::wg_peer_line`]).
     line: String,
     set: Cmd,
 }
@@ -305,6 +400,10 @@ struct Frr {
     edits: String,
     /// Prints the running configuration.
     read: Cmd,
+    /// Cuts the `router bgp` block out of it ([`argv::reads::FRR_BLOCK_AWK`]).
+    block_awk: &'static str,
+    /// The block's line that marks it as vxlan-mesh's ([`argv::reads::frr_mark`]).
+    mark: String,
     /// vtysh's flag before each command.
     flag: String,
     /// Runs the commands `frr_send` put after their flags in `"$@"`, in one session.
@@ -313,6 +412,8 @@ struct Frr {
     vnis: String,
     /// Prints the VNIs zebra knows, with their devices.
     vnis_read: Cmd,
+    /// Finds the device of VNI `vni` in that listing ([`argv::reads::ZEBRA_VNI_DEVICE_AWK`]).
+    vni_device_awk: &'static str,
     /// Makes zebra learn forgotten VNIs again.
     relearn: Cmd,
 }
@@ -325,6 +426,8 @@ impl Frr {
             conf: config.render(),
             edits: vxlan_mesh_core::frr::edits_awk(),
             read: Cmd::new(&argv::vtysh_running_config(&[]), &[]),
+            block_awk: argv::reads::FRR_BLOCK_AWK,
+            mark: argv::reads::frr_mark(),
             flag: argv::VTYSH_COMMAND.to_string(),
             send,
             vnis: plan
@@ -333,6 +436,7 @@ impl Frr {
                 .collect::<Vec<_>>()
                 .join(" "),
             vnis_read: Cmd::new(&argv::vtysh_evpn_vnis(&[]), &[]),
+            vni_device_awk: argv::reads::ZEBRA_VNI_DEVICE_AWK,
             relearn: Cmd::new(
                 &argv::vtysh(&[], &vxlan_mesh_core::frr::relearn_commands(config.asn())),
                 &[],
@@ -375,33 +479,46 @@ struct Net {
     vxlans: Vec<Vx>,
 }
 
-/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls as `sysctl -n` reads
-/// them with the wanted values, and the commands that set them and flush its addresses.
+/// An interface's IPv6 hardening (`Ipv6Conf::HARDENED`): its sysctls (key, the read of
+/// its value, the wanted value), the read of its IPv6 addresses, and the commands that set
+/// them and flush its addresses.
 struct Ipv6 {
-    sysctls: Vec<(String, &'static str)>,
+    /// The interface.
+    name: String,
+    sysctls: Vec<(String, Cmd, &'static str)>,
+    addresses: Cmd,
     harden: Cmd,
     flush: Cmd,
 }
 
 fn ipv6(name: &str) -> Ipv6 {
     Ipv6 {
-        sysctls: Ipv6Conf::sysctls(name),
+        sysctls: Ipv6Conf::sysctls(name)
+            .into_iter()
+            .map(|(key, value)| {
+                let get = Cmd::read(&argv::reads::sysctl_get(&key), &[]);
+                (key, get, value)
+            })
+            .collect(),
+        addresses: Cmd::read(&argv::reads::ipv6_addresses(name), &[]),
         harden: Cmd::of(&Op::HardenIpv6 { name: name.to_string() }),
         flush: Cmd::of(&Op::FlushIpv6 { name: name.to_string() }),
+        name: name.to_string(),
     }
 }
 
 /// `net.ipv4.conf.<bridge>.arp_accept = 1` (see `Bridge::arp_accept`).
 struct ArpAccept {
-    /// The sysctl key, as `sysctl -n` reads it.
-    key: String,
+    /// Reads the sysctl.
+    get: Cmd,
     set: Cmd,
 }
 
 struct Vx {
     description: String,
     name: String,
-    /// The attributes that cannot change in place, as `vxlan_sig` prints them.
+    /// The attributes that cannot change in place, as `vxlan_sig` prints them
+    /// ([`argv::reads::vxlan_signature`]).
     signature: String,
     /// The `remote` whose flood entry the kernel implies ('' in flood mode).
     remote: String,
@@ -437,21 +554,6 @@ struct Fdb {
     add: Cmd,
 }
 
-/// The wanted fixed attributes of `v` in the words `vxlan_sig` (in the template) prints
-/// for an existing device; the checksum words are iproute2's, which `ip -d link` lists.
-fn signature(v: &Vxlan) -> String {
-    format!(
-        "vni {} local {} remote {} dev {} port {} learning {} checksum {}",
-        v.vni,
-        v.local,
-        v.remote.map_or_else(|| "none".to_string(), |r| r.to_string()),
-        v.underlay_device.as_deref().unwrap_or("none"),
-        v.port,
-        if v.learning { "on" } else { "off" },
-        v.udp_checksum_mode().iproute2_words().join(" "),
-    )
-}
-
 /// `ip link set dev NAME` with the settings `set` chooses (the others left as they are).
 fn set_link(name: &str, set: impl FnOnce(&mut LinkSettings)) -> Cmd {
     let mut settings = LinkSettings::default();
@@ -484,7 +586,7 @@ fn vx(plan: &HostPlan, net: &NetworkPlan, v: &Vxlan) -> Vx {
             None => format!("VXLAN device, VNI {}, flooding to {} peer(s)", v.vni, net.fdb.len()),
         },
         name: v.name.clone(),
-        signature: signature(v),
+        signature: argv::reads::vxlan_signature(v),
         remote: v.remote.map(|r| r.to_string()).unwrap_or_default(),
         port: v.port.to_string(),
         vni: v.vni.to_string(),
@@ -541,7 +643,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
         set_up: set_link(&br.name, |s| s.up = Some(true)),
         ipv6: ipv6(&br.name),
         arp_accept: br.arp_accept.then(|| ArpAccept {
-            key: argv::arp_accept_key(&br.name),
+            get: Cmd::read(&argv::reads::sysctl_get(&argv::arp_accept_key(&br.name)), &[]),
             set: Cmd::of(&Op::SetArpAccept {
                 bridge: br.name.clone(),
                 accept: true,
@@ -556,12 +658,7 @@ fn net(plan: &HostPlan, n: &NetworkPlan) -> Net {
 fn ebtables(rules: &LoopRules) -> Ebtables {
     let chain = || rules.chain.clone();
     Ebtables {
-        listing: rules
-            .rules
-            .iter()
-            .map(|r| r.ebtables_args().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        listing: argv::reads::ebtables_rules(&rules.rules),
         create: Cmd::of(&Op::CreateChain { chain: chain() }),
         policy: Cmd::of(&Op::ReturnPolicy { chain: chain() }),
         flush: Cmd::of(&Op::FlushChain { chain: chain() }),
@@ -608,14 +705,10 @@ fn fdb_delete(through: bool) -> Cmd {
     let (port, vni) = (65_001_u16, 16_777_001_u32);
     Cmd::at_run_time(
         &Op::DeleteFdb {
-            entry: FdbEntry {
-                device: device.clone(),
-                mac,
-                destination,
-                peer: None,
-                vni: Some(vni),
-                port: Some(port),
-                via: through.then(|| via.clone()),
+            entry: {
+                let mut entry = FdbEntry::new(device.clone(), mac, destination);
+                (entry.vni, entry.port, entry.via) = (Some(vni), Some(port), through.then(|| via.clone()));
+                entry
             },
         },
         &[
@@ -640,6 +733,11 @@ pub(crate) fn key_file(w: &WireguardPlan) -> String {
 }
 
 fn wg(w: &WireguardPlan) -> Wg {
+    use argv::reads::{self, WgShow};
+    // The template's variables of the interface and of the peer address `wg_routes` checks.
+    const WG_IF: &str = "$WG_IF";
+    const INNER: &str = "$inner";
+    let wg_show = |what| Cmd::read(&reads::wg_show(WG_IF, what), &[WG_IF]);
     let interface = w.interface.clone();
     let key_file = "$WG_KEY".to_string();
     let configure = Cmd::at_run_time(
@@ -672,24 +770,13 @@ fn wg(w: &WireguardPlan) -> Wg {
     let peers = w
         .peers
         .iter()
-        .map(|p| {
-            let allowed: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
-            WgPeer {
-                name: p.name.clone(),
-                line: format!(
-                    "{} {} {} {} {}",
-                    p.public_key,
-                    if p.preshared_key { "set" } else { "(none)" },
-                    p.endpoint,
-                    allowed.join(","),
-                    p.persistent_keepalive
-                        .map_or_else(|| "off".to_string(), |k| k.to_string())
-                ),
-                set: Cmd::of(&Op::SetPeer {
-                    interface: interface.clone(),
-                    peer: p.clone(),
-                }),
-            }
+        .map(|p| WgPeer {
+            name: p.name.clone(),
+            line: reads::wg_peer_line(p),
+            set: Cmd::of(&Op::SetPeer {
+                interface: interface.clone(),
+                peer: p.clone(),
+            }),
         })
         .collect();
     Wg {
@@ -728,6 +815,15 @@ fn wg(w: &WireguardPlan) -> Wg {
             .collect::<Vec<_>>()
             .join(" "),
         remove_peer,
+        show_public_key: wg_show(WgShow::PublicKey),
+        show_listen_port: wg_show(WgShow::ListenPort),
+        show_fwmark: wg_show(WgShow::Fwmark),
+        dump: wg_show(WgShow::Dump),
+        pubkey: Cmd::read(&reads::wg_pubkey(), &[]),
+        addresses: Cmd::read(&reads::addresses(WG_IF), &[WG_IF]),
+        route_get: Cmd::read(&reads::route_get(INNER), &[INNER]),
+        route_entry: Cmd::read(&reads::route_entry(INNER), &[INNER]),
+        prefix_routes: Cmd::read(&reads::prefix_routes(WG_IF), &[WG_IF]),
         set_up: set_link(&interface, |s| s.up = Some(true)),
         peer_keys: w
             .peers
@@ -761,13 +857,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         }),
         firewall: plan.firewall.as_ref().map(|fw| Nft {
             load: Piped::of(&Op::LoadFirewall { firewall: fw.clone() }),
-            peers: fw
-                .peers
-                .iter()
-                .map(ToString::to_string)
-                .chain(fw.evpn.iter().map(|e| e.prefix.to_string()))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            peers: argv::reads::nft_peer_elements(fw),
             outline: firewall::nft_outline(fw),
         }),
         chain: EBTABLES_CHAIN,
@@ -784,6 +874,7 @@ pub(crate) fn render(plan: &HostPlan, h: &Header) -> Result<Vec<RenderedFile>, R
         frr: vxlan_mesh_core::frr::Config::from_plan(plan)
             .as_ref()
             .map(|c| Frr::of(c, plan)),
+        reads: Reads::new(),
     };
     Ok(vec![RenderedFile {
         path: PATH.into(),

@@ -54,6 +54,8 @@ HOST={{ host }}
 OWNER={{ owner }}
 NFT_TABLE={{ nft_table }}
 EBT_CHAIN={{ chain }}
+# The rule of FORWARD that jumps to it, as `ebtables -L` lists it.
+EBT_JUMP={{ reads.ebtables_jump }}
 DRYRUN=${DRYRUN:-0}
 # Seconds `sync` waits for systemd-networkd to create a link.
 WAIT=${VXLAN_MESH_WAIT:-30}
@@ -152,11 +154,11 @@ need() {
 
 # One line of `ip -d -o link show` for link $1; empty when it does not exist.
 details() {
-	ip -d -o link show dev "$1" 2>/dev/null || true
+	{{ reads.details|words }} 2>/dev/null || true
 }
 
 link_exists() {
-	ip link show dev "$1" >/dev/null 2>&1
+	[ -n "$(details "$1")" ]
 }
 
 # The word after the first word $2 in text $1 (e.g. `mtu`, `master`, `alias`, `isolated`).
@@ -214,30 +216,14 @@ claim_check() {
 }
 
 # The attributes of a VXLAN link (details $1) that cannot change in place, in the words
-# the plan's are written in below (the checksum flags as iproute2 names them).
+# the plan's are written in below (core's argv::reads writes both).
 vxlan_sig() {
-	printf '%s\n' "$1" | awk '{
-		for (i = 1; i <= NF; i++) if ($i == "vxlan" && $(i + 1) == "id") break
-		vni = $(i + 2); lo = "none"; re = "none"; dev = "none"; port = "none"; learn = "on"
-		# Older iproute2 lists only the checksum flags that are set: an absent one is off.
-		c4 = "noudpcsum"; tx = "noudp6zerocsumtx"; rx = "noudp6zerocsumrx"
-		for (j = i + 3; j <= NF && $j != "\\"; j++) {
-			if ($j == "local") lo = $(j + 1)
-			else if ($j == "remote") re = $(j + 1)
-			else if ($j == "dev") dev = $(j + 1)
-			else if ($j == "dstport") port = $(j + 1)
-			else if ($j == "nolearning") learn = "off"
-			else if ($j == "udpcsum") c4 = $j
-			else if ($j == "udp6zerocsumtx") tx = $j
-			else if ($j == "udp6zerocsumrx") rx = $j
-		}
-		printf "vni %s local %s remote %s dev %s port %s learning %s checksum %s\n", vni, lo, re, dev, port, learn, (index(lo, ":") ? tx " " rx : c4)
-	}'
+	printf '%s\n' "$1" | awk {{ reads.vxlan_signature }}
 }
 
 # Names of the links of kind $1 marked as vxlan-mesh's.
 marked() {
-	ip -o link show type "$1" 2>/dev/null | awk -v o="$OWNER" '{
+	{{ reads.links_of_kind|words }} 2>/dev/null | awk -v o="$OWNER" '{
 		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
 		for (i = 3; i < NF; i++) if ($i == "alias" && index($(i + 1), o) == 1) print n
 	}' || true
@@ -276,10 +262,15 @@ create() {
 	fi
 }
 
+# The FDB entries of VXLAN link $1, one per line.
+fdb_show() {
+	{{ reads.fdb|words }} 2>/dev/null
+}
+
 # True when VXLAN link $1 has the FDB entry MAC $2 towards $3, with the device's own port
 # and VNI.
 has_fdb() {
-	bridge fdb show dev "$1" 2>/dev/null | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
+	fdb_show "$1" | awk -v m="$2" -v d="$3" '$1 == m && $2 == "dst" && $3 == d && $4 == "self" { f = 1 } END { exit !f }'
 }
 
 # Deletes the FDB entries of VXLAN link $1 the plan does not have: $2 is the link's remote
@@ -295,7 +286,7 @@ prune_fdb() {
 	dport=$3
 	dvni=$4
 	shift 4
-	for line in $(bridge fdb show dev "$dev" 2>/dev/null | awk '$2 == "dst" && / self/ {
+	for line in $(fdb_show "$dev" | awk '$2 == "dst" && / self/ {
 		port = ""; vni = ""; via = ""
 		for (i = 4; i < NF; i++) {
 			if ($i == "port") port = $(i + 1)
@@ -354,13 +345,13 @@ nft_load() {
 }
 
 nft_present() {
-	command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1
+	command -v nft >/dev/null 2>&1 && {{ reads.nft_table|words }} >/dev/null 2>&1
 }
 
 # `nft -s list table` of the table named like vxlan-mesh's in the form of NFT_OUTLINE: on one
 # line, each run of blanks one space, without the set's elements (nothing when it is absent).
 nft_outline() {
-	nft -s list table inet "$NFT_TABLE" 2>/dev/null | tr -s ' \t\n' '   ' | sed 's/elements = {[^}]*} //; s/ $//' || true
+	{{ reads.nft_outline|words }} 2>/dev/null | tr -s ' \t\n' '   ' | sed {{ reads.nft_outline_sed }} || true
 }
 
 # True when the table named like vxlan-mesh's is vxlan-mesh's: it has the set `peers` and the
@@ -386,7 +377,7 @@ nft_claim() {
 # hook, priority or policy all differ).
 firewall_ok() {
 	nft_present || return 1
-	have=$(nft list set inet "$NFT_TABLE" peers 2>/dev/null | tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
+	have=$({{ reads.nft_peers|words }} 2>/dev/null | tr -d '\n\t' | sed -n {{ reads.nft_elements_sed }} | tr -d ' ' | tr ',' '\n' | LC_ALL=C sort)
 	[ "$have" = "$(printf '%s\n' "$NFT_PEERS" | LC_ALL=C sort)" ] || return 1
 	[ "$(nft_outline)" = "$NFT_OUTLINE" ]
 }
@@ -399,13 +390,18 @@ firewall_down() {
 	fi
 }
 
+# `ebtables -L` of chain $1 (fails when it does not exist).
+ebt_list() {
+	{{ reads.ebtables|words }} 2>/dev/null
+}
+
 # The rules of ebtables chain $1, one per line (nothing when it does not exist).
 ebt_rules() {
-	ebtables -t filter -L "$1" 2>/dev/null | sed '1,/^Bridge chain:/d;/^$/d' || true
+	ebt_list "$1" | sed {{ reads.ebtables_rules }} || true
 }
 
 ebt_chain_exists() {
-	ebtables -t filter -L "$EBT_CHAIN" >/dev/null 2>&1
+	ebt_list "$EBT_CHAIN" >/dev/null
 }
 
 # The policy of chain $EBT_CHAIN. ebtables-nft (1.8.9) keeps a user chain's policy other
@@ -413,8 +409,8 @@ ebt_chain_exists() {
 # counts nor shows (it prints `policy: RETURN` whatever the policy is): an nft rule beyond
 # the listed ones is the policy.
 ebt_policy() {
-	policy=$(ebtables -t filter -L "$EBT_CHAIN" 2>/dev/null | sed -n 's/^Bridge chain: .*policy: //p')
-	if command -v nft >/dev/null 2>&1 && nrules=$(nft list chain bridge filter "$EBT_CHAIN" 2>/dev/null); then
+	policy=$(ebt_list "$EBT_CHAIN" | sed -n {{ reads.ebtables_policy_sed }})
+	if command -v nft >/dev/null 2>&1 && nrules=$({{ reads.ebtables_nft|words }} 2>/dev/null); then
 		nrules=$(printf '%s\n' "$nrules" | sed '1,/chain /d' | grep -v '^[[:space:]]*}' | grep -v '^[[:space:]]*$' || true)
 		if [ "$(printf '%s\n' "$nrules" | grep -c .)" -gt "$(ebt_rules "$EBT_CHAIN" | grep -c .)" ]; then
 			case "$(printf '%s\n' "$nrules" | tail -n 1)" in
@@ -427,7 +423,7 @@ ebt_policy() {
 }
 
 forward_jumps() {
-	ebt_rules FORWARD | grep -cx -- "-j $EBT_CHAIN" || true
+	ebt_rules FORWARD | grep -cx -- "$EBT_JUMP" || true
 }
 
 firewall_step() {
@@ -472,7 +468,7 @@ loop_step() {
 	# FORWARD jumps to the chain once, as its first rule: a rule of another tool above it
 	# (say `-j ACCEPT`) would let frames pass between VXLAN ports.
 	jumps=$(forward_jumps)
-	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "-j $EBT_CHAIN" ]; then
+	if [ "$jumps" != 1 ] || [ "$(ebt_rules FORWARD | head -n 1)" != "$EBT_JUMP" ]; then
 		differs "FORWARD jumps to $EBT_CHAIN $jumps time(s), not once as its first rule: re-inserting the jump at position 1"
 		while [ "$jumps" -gt 0 ]; do
 			run {{ ebt.jump_delete|words }}
@@ -520,7 +516,7 @@ wg_key_check() {
 	[ $((0$mode & exposed)) -eq 0 ] || die "$(printf {{ wg.exposed_message }} "$WG_KEY" "$mode")"
 	# shellcheck disable=SC2016
 	[ "$owner" -eq 0 ] || [ "$owner" -eq "$(id -u)" ] || die "$(printf {{ wg.owner_message }} "$WG_KEY" "$owner")"
-	found=$(wg pubkey <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
+	found=$({{ wg.pubkey|words }} <"$WG_KEY" 2>/dev/null) || die "\`$WG_KEY\` does not hold a WireGuard private key"
 	[ "$found" = "$WG_PUBLIC" ] || die "host \`$HOST\`: the private key in \`$WG_KEY\` has the public key \`$found\`, but the \`public-key\` of host \`$HOST\` in the inventory is \`$WG_PUBLIC\`; name the key file of this host in VXLAN_MESH_WIREGUARD_KEY, or put \`$found\` in the inventory"
 }
 
@@ -528,18 +524,18 @@ wg_key_check() {
 # (a preshared key shown as `set`, never itself): `wg show
 # dump` without its first line (which holds the private key, and is never printed).
 wg_peers() {
-	wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "set") " " $3 " " $4 " " $8 }' || true
+	{{ wg.dump|words }} 2>/dev/null | awk -F '\t' {{ reads.wg_peers }} || true
 }
 
 # The interface's addresses as ADDRESS/LENGTH (IPv6 link-local ones left out).
 wg_addresses() {
-	ip -o addr show dev "$WG_IF" 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
+	{{ wg.addresses|words }} 2>/dev/null | awk '($3 == "inet" || $3 == "inet6") && $4 !~ /^fe80:/ { print $4 }' || true
 }
 
 # True when $WG_IF is a WireGuard device (it answers `wg`) with no private key (its public
 # key shows as `(none)`), no peer and no address.
 wg_blank() {
-	[ "$(wg show "$WG_IF" public-key 2>/dev/null)" = "(none)" ] && [ -z "$(wg_peers)" ] && [ -z "$(wg_addresses)" ]
+	[ "$({{ wg.show_public_key|words }} 2>/dev/null)" = "(none)" ] && [ -z "$(wg_peers)" ] && [ -z "$(wg_addresses)" ]
 }
 
 # Creates the interface: a kernel `wireguard` link, or where the kernel has none, the TUN
@@ -558,7 +554,7 @@ wg_create() {
 	err=$(run {{ wg.userspace|words }} 2>&1 >/dev/null 9>&-) || die "wireguard-go could not create $WG_IF: $err"
 	# The daemon sets its default MTU when it takes the device over, and answers only
 	# after that: one question waits for it, so that the MTU set next stays.
-	wg show "$WG_IF" listen-port >/dev/null
+	{{ wg.show_listen_port|words }} >/dev/null
 }
 
 # The WireGuard interface, before the VXLAN devices that start from its address: created
@@ -586,7 +582,7 @@ wireguard_step() {
 	d=$(details "$WG_IF")
 	[ "$(field "$d" alias)" = {{ wg.alias }} ] || run {{ wg.set_alias|words }}
 	[ "$(field "$d" mtu)" = {{ wg.mtu }} ] || run {{ wg.set_mtu|words }}
-	if [ "$(wg show "$WG_IF" public-key 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$(wg show "$WG_IF" listen-port 2>/dev/null)" != {{ wg.listen_port }} ] || [ "$(wg show "$WG_IF" fwmark 2>/dev/null)" != {{ wg.fwmark }} ]; then
+	if [ "$({{ wg.show_public_key|words }} 2>/dev/null)" != "$WG_PUBLIC" ] || [ "$({{ wg.show_listen_port|words }} 2>/dev/null)" != {{ wg.listen_port }} ] || [ "$({{ wg.show_fwmark|words }} 2>/dev/null)" != {{ wg.fwmark }} ]; then
 		differs "$WG_IF does not have the key of this host, the planned listen port or firewall mark: setting them"
 		run {{ wg.configure|words }}
 	fi
@@ -619,17 +615,17 @@ wireguard_step() {
 # removed; start refuses to go on and status reports it.
 wg_routes() {
 	for inner in $WG_INNER; do
-		dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+		dev=$({{ wg.route_get|words }} 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
 		[ "$dev" = "$WG_IF" ] && continue
-		route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
-		if [ "$MODE" != check ] && is_up "$(details "$WG_IF")" && ! ip route show table main dev "$WG_IF" proto kernel 2>/dev/null | grep -qv '^fe80:'; then
+		route=$({{ wg.route_entry|words }} 2>/dev/null | head -n 1)
+		if [ "$MODE" != check ] && is_up "$(details "$WG_IF")" && ! {{ wg.prefix_routes|words }} 2>/dev/null | grep -qv '^fe80:'; then
 			differs "the route of $WG_IF's prefix is missing ($inner goes by \`${route:-no route}\`): giving $WG_IF its address again"
 			run {{ wg.delete_own_address|words }}
 			run {{ wg.add_address|words }}
 			[ "$MODE" = print ] && continue
-			dev=$(ip route get "$inner" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+			dev=$({{ wg.route_get|words }} 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
 			[ "$dev" = "$WG_IF" ] && continue
-			route=$(ip route get fibmatch "$inner" 2>/dev/null | head -n 1)
+			route=$({{ wg.route_entry|words }} 2>/dev/null | head -n 1)
 		fi
 		[ "$MODE" = apply ] && die "route \`$route\` takes peer address \`$inner\` away from $WG_IF (not added by vxlan-mesh, so not removed): delete it (\`ip route del $route\`) or narrow it"
 		differs "route not added by vxlan-mesh, or the route of $WG_IF's prefix missing: peer address $inner goes by \`${route:-no route}\`, not $WG_IF"
@@ -641,12 +637,12 @@ wg_routes() {
 # The running `router bgp` block of FRR's default VRF, as `show running-config` prints it
 # (nothing when there is none).
 frr_running() {
-	{{ frr.read|words }} 2>/dev/null | awk '/^router bgp [0-9]+$/ { on = 1 } on { print } on && $0 == "exit" { exit }' || true
+	{{ frr.read|words }} 2>/dev/null | awk {{ frr.block_awk }} || true
 }
 
 # True when the router bgp block $1 carries vxlan-mesh's mark, its peer-group.
 frr_ours() {
-	printf '%s\n' "$1" | grep -qx ' neighbor vxlan-mesh peer-group'
+	printf '%s\n' "$1" | grep -qxF -- {{ frr.mark }}
 }
 
 # Runs the configuration commands $@, in order, in one vtysh session.
@@ -708,7 +704,7 @@ EOF
 zebra_device() {
 	tries=0
 	while :; do
-		found=$({{ frr.vnis_read|words }} 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"vni\":$1,[^}]*\"vxlanIf\":\"\([^\"]*\)\".*/\1/p")
+		found=$({{ frr.vnis_read|words }} 2>/dev/null | awk -v vni="$1" {{ frr.vni_device_awk }})
 		if [ -n "$found" ] || [ "$tries" -ge 10 ]; then
 			break
 		fi
@@ -778,6 +774,23 @@ take_lock() {
 	flock "$1" -w "$2" 9 || die "$(printf {{ lock.timeout }} "$lock" "$2")"
 }
 
+{%- macro ipv6_step(ipv6) %}
+	# No IPv6 of the host's own on the overlay: router advertisements from a container
+	# would give it a default route through it.
+	ipv6=
+{%- for (key, get, value) in ipv6.sysctls %}
+	[ "$({{ get|words }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
+{%- endfor %}
+	if [ -n "$ipv6" ]; then
+		differs {{ ipv6.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
+		run {{ ipv6.harden|words }}
+	fi
+	if [ -n "$({{ ipv6.addresses|words }} 2>/dev/null)" ]; then
+		differs {{ ipv6.name }}" has IPv6 addresses (the plan has none): flushing them"
+		run {{ ipv6.flush|words }}
+	fi
+{%- endmacro %}
+
 # Makes the host match the plan (MODE apply), prints how (print) or reports how it differs
 # (check).
 converge() {
@@ -812,22 +825,9 @@ converge() {
 	[ "$(field "$d" alias)" = {{ net.alias }} ] || run {{ net.set_alias|words }}
 {%- if let Some(a) = net.arp_accept %}
 	# Lets containers' gratuitous ARP into the neighbour table, which zebra announces.
-	[ "$(sysctl -n {{ a.key }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
+	[ "$({{ a.get|words }} 2>/dev/null)" = 1 ] || run {{ a.set|words }}
 {%- endif %}
-	# No IPv6 of the host's own on the overlay: router advertisements from a container
-	# would give it a default route through it.
-	ipv6=
-{%- for (key, value) in net.ipv6.sysctls %}
-	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
-{%- endfor %}
-	if [ -n "$ipv6" ]; then
-		differs {{ net.bridge }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
-		run {{ net.ipv6.harden|words }}
-	fi
-	if [ -n "$(ip -6 -o address show dev {{ net.bridge }} 2>/dev/null)" ]; then
-		differs {{ net.bridge }}" has IPv6 addresses (the plan has none): flushing them"
-		run {{ net.ipv6.flush|words }}
-	fi
+	{%- call ipv6_step(net.ipv6) %}{% endcall %}
 	is_up "$d" || run {{ net.set_up|words }}
 {%- for v in net.vxlans %}
 
@@ -875,20 +875,7 @@ converge() {
 {%- endfor %}
 	prune_fdb {{ v.name }} {{ v.remote }} {{ v.port }} {{ v.vni }}{% for e in v.fdb %} {{ e.key }}{% endfor %}
 {%- endif %}
-	# No IPv6 of the host's own on the overlay: router advertisements from a container
-	# would give it a default route through it.
-	ipv6=
-{%- for (key, value) in v.ipv6.sysctls %}
-	[ "$(sysctl -n {{ key }} 2>/dev/null || echo {{ value }})" = {{ value }} ] || ipv6="$ipv6 {{ key }}"
-{%- endfor %}
-	if [ -n "$ipv6" ]; then
-		differs {{ v.name }}": IPv6 setting(s)$ipv6 differ from the plan: setting them"
-		run {{ v.ipv6.harden|words }}
-	fi
-	if [ -n "$(ip -6 -o address show dev {{ v.name }} 2>/dev/null)" ]; then
-		differs {{ v.name }}" has IPv6 addresses (the plan has none): flushing them"
-		run {{ v.ipv6.flush|words }}
-	fi
+	{%- call ipv6_step(v.ipv6) %}{% endcall %}
 	is_up "$d" || run {{ v.set_up|words }}
 {%- endfor %}
 {%- endfor %}

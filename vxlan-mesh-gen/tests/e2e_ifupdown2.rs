@@ -258,9 +258,7 @@ fn evpn_and_wireguard_fleets_are_refused() {
 #[test]
 fn an_inventory_path_with_a_hash_renders() {
     let (fleet, _) = common::example("hetzner");
-    let opts = vxlan_mesh_gen::Options {
-        inventory: "fleets/#1.toml".into(),
-    };
+    let opts = vxlan_mesh_gen::Options::new("fleets/#1.toml");
     let files = vxlan_mesh_gen::render_with(&fleet.plan("lxd1").unwrap(), Format::Ifupdown2, &opts).unwrap();
     assert!(
         files[0].contents.contains("inventory fleets/#1.toml"),

@@ -15,9 +15,7 @@ fn every_format_of_every_inventory() {
         let fleet = common::fleet(&path);
         let host = &fleet.hosts()[0].name;
         let plan = fleet.plan(host).unwrap();
-        let opts = Options {
-            inventory: common::label(&name, &path),
-        };
+        let opts = Options::new(common::label(&name, &path));
         for format in Format::of_plan(&plan) {
             let files = render_with(&plan, format, &opts).unwrap();
             let mut all = String::new();

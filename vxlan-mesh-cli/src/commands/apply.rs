@@ -73,7 +73,7 @@ fn select_for_change<'a>(here: &Netns, fleet: &'a Fleet, name: Option<&str>, for
 
 /// Warnings go to standard error, even with `--quiet`: they are about other people's
 /// interfaces.
-pub fn warn(report: &netlink::Report) {
+pub fn warn(report: &netlink::DeviceReport) {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }

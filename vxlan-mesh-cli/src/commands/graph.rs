@@ -7,8 +7,12 @@
 //! Size: a flood fleet of more than [`STAR_ABOVE`] hosts is drawn as one star per network
 //! (each member linked to its network), not as its N(N−1)/2 flood links: in flood mode every
 //! member floods to every other, so the star says the same in O(hosts), and a picture of
-//! thousands of crossing lines says nothing. A per-peer fleet has one VNI per link, which only
-//! the full mesh shows: above [`MAX_LINKS`] links the command refuses.
+//! thousands of crossing lines says nothing. The WireGuard tunnels of an encrypted fleet of
+//! more than [`STAR_ABOVE`] hosts are drawn the same way (every pair of hosts sharing a
+//! network has one). A per-peer fleet has one VNI per link, which only the full mesh shows:
+//! above [`MAX_LINKS`] links the command refuses. An evpn fleet has no static links; its BGP
+//! sessions are O(hosts × route reflectors). Nothing is planned for a large flood fleet nor
+//! for an evpn one.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -52,9 +56,13 @@ pub struct Mesh {
     links: Vec<(usize, usize, usize, u32)>,
     /// BGP sessions, route reflectors and WireGuard tunnels (modes that have them).
     control: Control,
-    /// A large flood fleet: (host index, network index) of every membership, drawn instead
-    /// of `links` (empty then).
+    /// A large flood or encrypted fleet: (host index, network index) of every membership,
+    /// drawn instead of `links` (flood mode; empty then) or of the WireGuard tunnels.
     stars: Vec<(usize, usize)>,
+    /// Whether `stars` stand for flood links (else for WireGuard tunnels only).
+    flood_star: bool,
+    /// Whether the links run in WireGuard tunnels.
+    encrypted: bool,
 }
 
 /// Refuses a per-peer fleet of more than [`MAX_LINKS`] links (flood fleets are drawn as
@@ -72,9 +80,16 @@ fn drawable(fleet: &Fleet) -> Result<()> {
     Ok(())
 }
 
-/// Whether `fleet` is drawn as stars: a flood fleet above [`STAR_ABOVE`] hosts.
-fn star(fleet: &Fleet) -> bool {
+/// Whether `fleet`'s flood links are drawn as stars: a flood fleet above [`STAR_ABOVE`]
+/// hosts.
+fn flood_star(fleet: &Fleet) -> bool {
     fleet.mode() == Mode::Flood && fleet.hosts().len() > STAR_ABOVE
+}
+
+/// Whether `fleet`'s WireGuard tunnels are drawn as stars: an encrypted fleet above
+/// [`STAR_ABOVE`] hosts.
+fn tunnel_star(fleet: &Fleet) -> bool {
+    fleet.wireguard().is_some() && fleet.hosts().len() > STAR_ABOVE
 }
 
 /// The links of a per-peer `fleet`: every pair of members of each network.
@@ -99,7 +114,8 @@ struct NetBox {
 
 impl Mesh {
     /// Plans every host and collects hosts, networks and links; a large flood fleet's
-    /// memberships instead (see [`STAR_ABOVE`]).
+    /// memberships instead (see [`STAR_ABOVE`]), and nothing for an evpn fleet, which has
+    /// no static links.
     pub fn from_fleet(fleet: &Fleet, mut progress: Progress) -> Mesh {
         let hosts: HashMap<&str, usize> = fleet
             .hosts()
@@ -111,14 +127,16 @@ impl Mesh {
         let net_index = |name: &str| fleet.networks().iter().position(|n| n.name == name);
         let mut links = Vec::new();
         let mut stars = Vec::new();
-        let star = star(fleet);
-        if star {
+        let (flood_star, tunnel_star) = (flood_star(fleet), tunnel_star(fleet));
+        if flood_star || tunnel_star {
             for (net, n) in fleet.networks().iter().enumerate() {
                 stars.extend(n.members.iter().map(|&host| (host, net)));
             }
             stars.sort_unstable();
         }
-        for (me, host) in fleet.hosts().iter().enumerate().filter(|_| !star) {
+        // In evpn mode FRR installs the flood list: the plans have no links to collect.
+        let planned = !flood_star && fleet.mode() != Mode::Evpn;
+        for (me, host) in fleet.hosts().iter().enumerate().filter(|_| planned) {
             let Ok(plan) = fleet.plan(&host.name) else { continue };
             links.extend(links_of(&plan).filter_map(|(peer, net, vni)| {
                 let (peer, net) = (index(peer)?, net_index(net)?);
@@ -148,16 +166,23 @@ impl Mesh {
                 })
                 .collect(),
             links,
-            control: Control::from_fleet(fleet),
+            control: Control::from_fleet(fleet, tunnel_star),
             stars,
+            flood_star,
+            encrypted: fleet.wireguard().is_some(),
         }
     }
 
     fn title(&self) -> String {
-        let star = if self.stars.is_empty() {
-            ""
-        } else {
-            " · each network drawn as a star: its members all flood to each other"
+        let star = match (self.stars.is_empty(), self.flood_star, self.encrypted) {
+            (true, _, _) => "",
+            (false, true, false) => " · each network drawn as a star: its members all flood to each other",
+            (false, true, true) => {
+                " · each network drawn as a star: its members all flood to each other, through a WireGuard tunnel between every two"
+            }
+            (false, false, _) => {
+                " · WireGuard tunnels drawn as a star per network: every two members have one"
+            }
         };
         format!(
             "vxlan-mesh · {} hosts · {} mode · UDP port {}{star}",
@@ -220,8 +245,10 @@ pub fn mermaid(mesh: &Mesh) -> String {
     for (a, b, net, vni) in &mesh.links {
         let _ = writeln!(s, "    h{a} <-->|\"{}\"| h{b}", mesh.link_label(*net, *vni));
     }
+    // Thick edges, as tunnels are drawn, when the star stands for WireGuard tunnels.
+    let edge = if mesh.encrypted { "<==>" } else { "<-->" };
     for (host, net) in &mesh.stars {
-        let _ = writeln!(s, "    h{host} <--> n{net}");
+        let _ = writeln!(s, "    h{host} {edge} n{net}");
     }
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i}[/\"{}\"/]", mesh.net_label(n, "<br/>"));
@@ -246,8 +273,14 @@ pub fn dot(mesh: &Mesh) -> String {
     for (a, b, net, vni) in &mesh.links {
         let _ = writeln!(s, "    h{a} -- h{b} [label=\"{}\"];", mesh.link_label(*net, *vni));
     }
+    // Bold green, as tunnels are drawn, when the star stands for WireGuard tunnels.
+    let style = if mesh.encrypted {
+        " [style=bold, color=darkgreen]"
+    } else {
+        ""
+    };
     for (host, net) in &mesh.stars {
-        let _ = writeln!(s, "    h{host} -- n{net};");
+        let _ = writeln!(s, "    h{host} -- n{net}{style};");
     }
     for (i, n) in mesh.networks.iter().enumerate() {
         let _ = writeln!(s, "    n{i} [shape=note, label=\"{}\"];", mesh.net_label(n, "\\n"));

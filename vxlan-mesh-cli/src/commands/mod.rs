@@ -4,7 +4,8 @@ mod apply;
 mod check;
 mod completions;
 mod down;
-mod graph;
+pub(crate) mod fleet_size;
+pub(crate) mod graph;
 mod graph_control;
 mod keygen;
 #[cfg(feature = "lab")]
@@ -28,14 +29,30 @@ use crate::keys::KeyArg;
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Check { format } => check::run(cli, *format),
-        Command::Plan { host, all, format } => plan::run(cli, host.host.as_deref(), *all, *format),
+        Command::Plan {
+            host,
+            all,
+            format,
+            allow_large_output,
+        } => plan::run(cli, host.host.as_deref(), *all, *format, *allow_large_output),
         Command::Graph { format } => graph::run(cli, *format),
         Command::Completions { shell } => completions::completions(*shell),
         Command::Hosts => completions::hosts(cli),
         Command::Man { out, section } => completions::man(out.as_deref(), *section),
-        Command::Render { format, host, all, out } => {
-            render::run(cli, *format, host.host.as_deref(), *all, out.as_deref())
-        }
+        Command::Render {
+            format,
+            host,
+            all,
+            out,
+            allow_large_output,
+        } => render::run(
+            cli,
+            *format,
+            host.host.as_deref(),
+            *all,
+            out.as_deref(),
+            *allow_large_output,
+        ),
         Command::Apply {
             host,
             dry_run,

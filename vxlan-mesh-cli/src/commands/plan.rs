@@ -7,14 +7,17 @@ use std::process::ExitCode;
 use anyhow::Result;
 use vxlan_mesh_core::{Fleet, HostPlan};
 
+use super::fleet_size;
 use crate::cli::{Cli, OutputFormat};
 use crate::inventory_file;
 use crate::output;
 use crate::progress::Progress;
 
-pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat) -> Result<ExitCode> {
+pub fn run(cli: &Cli, host: Option<&str>, all: bool, format: OutputFormat, allow_large: bool) -> Result<ExitCode> {
+    fleet_size::override_needs_all(all, allow_large)?;
     let fleet = inventory_file::load(&cli.inventory)?;
     if all {
+        fleet_size::refuse_large(&fleet, "plan --all", allow_large)?;
         all_hosts(cli, &fleet, format)?;
         return Ok(ExitCode::SUCCESS);
     }

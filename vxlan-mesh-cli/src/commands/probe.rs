@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use vxlan_mesh_core::probe::{self, MtuSearch, Outcome, PeerReport, Probed, Report, Target, Verdict};
+use vxlan_mesh_core::probe::{self, MtuSearch, Outcome, PeerReport, ProbeReport, Probed, Target, Verdict};
 use vxlan_mesh_core::Family;
 
 use crate::cli::{Cli, OutputFormat};
@@ -57,7 +57,7 @@ pub fn run(cli: &Cli, host: Option<&str>, format: OutputFormat, timeout_secs: f6
     let ping = Ping::find(plan.address, timeout)?;
     let peers = probe_all(&ping, &targets)?;
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    let report = Report::new(&plan, timeout_ms, peers);
+    let report = ProbeReport::new(&plan, timeout_ms, peers);
     match format {
         OutputFormat::Json => output::println(&serde_json::to_string_pretty(&report)?)?,
         OutputFormat::Text => output::print(&text(&report, timeout, cli.quiet))?,
@@ -288,7 +288,7 @@ fn seconds(d: Duration) -> String {
 }
 
 /// The report as a table, one line per peer, then a summary.
-fn text(report: &Report, timeout: Duration, quiet: bool) -> String {
+fn text(report: &ProbeReport, timeout: Duration, quiet: bool) -> String {
     let mut s = String::new();
     let family = match report.family {
         Family::V4 => "IPv4",

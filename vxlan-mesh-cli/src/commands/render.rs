@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use vxlan_mesh_core::HostPlan;
 use vxlan_mesh_gen::{render_with, Format, Options, OutputDir};
 
+use super::fleet_size;
 use crate::cli::{Cli, RenderFormat};
 use crate::inventory_file;
 use crate::output;
@@ -26,16 +27,23 @@ impl From<RenderFormat> for Format {
     }
 }
 
-pub fn run(cli: &Cli, format: RenderFormat, host: Option<&str>, all: bool, out: Option<&Path>) -> Result<ExitCode> {
+pub fn run(
+    cli: &Cli,
+    format: RenderFormat,
+    host: Option<&str>,
+    all: bool,
+    out: Option<&Path>,
+    allow_large: bool,
+) -> Result<ExitCode> {
+    fleet_size::override_needs_all(all, allow_large)?;
     let fleet = inventory_file::load(&cli.inventory)?;
     let format = Format::from(format);
-    let opts = Options {
-        inventory: cli.inventory.display().to_string(),
-    };
+    let opts = Options::new(cli.inventory.display().to_string());
     if all {
         let Some(out) = out else {
             bail!("--all writes one folder per host and needs --out DIR");
         };
+        fleet_size::refuse_large(&fleet, "render --all", allow_large)?;
         let dir = open(out)?;
         // One host at a time, from plan to files on disk: memory stays near one host's plan,
         // whatever the fleet's size.

@@ -112,7 +112,7 @@ pub enum HostError {
         /// The host.
         host: String,
         /// What the devices' apply did.
-        devices: netlink::Report,
+        devices: netlink::DeviceReport,
         /// Why FRR failed.
         #[source]
         source: Box<HostError>,

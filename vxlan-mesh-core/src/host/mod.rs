@@ -107,7 +107,7 @@ impl Options {
 #[non_exhaustive]
 pub struct Report {
     /// The device changes (and their warnings), in order.
-    pub devices: netlink::Report,
+    pub devices: netlink::DeviceReport,
     /// The change to FRR's `router bgp` block, if any.
     pub frr: Option<BgpChange>,
 }

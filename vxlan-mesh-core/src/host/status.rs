@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{desired_block, frr_change, frr_record, locked, HostError};
-use crate::metrics::{self, BgpObservation, Family, Observation};
+use crate::metrics::{self, BgpObservation, MetricFamily, Observation};
 use crate::netlink::frr::{BgpChange, Frr, Health, HealthProblem};
 use crate::netlink::lock::Lock;
 use crate::netlink::Netns;
@@ -88,7 +88,7 @@ impl Status {
     }
 
     /// The Prometheus metric families of this observation ([`crate::metrics::families`]).
-    pub fn families(&self, plan: &HostPlan) -> Vec<Family> {
+    pub fn families(&self, plan: &HostPlan) -> Vec<MetricFamily> {
         metrics::families(plan, &self.observation)
     }
 }

@@ -21,7 +21,8 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::ApplyError;
-use crate::argv;
+use crate::argv::reads::{self, NftListing};
+use crate::argv::{self, Program};
 use crate::diff::{ChainPolicy, ChainRule, LoopChain, Table};
 use crate::fleet::Family;
 use crate::metrics::PacketCounter;
@@ -77,7 +78,7 @@ fn run(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<Outp
 }
 
 /// Runs a command that must succeed.
-pub(crate) fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
+fn must(program: &'static str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
     let out = run(program, args, stdin)?;
     if out.ok {
         Ok(out.stdout)
@@ -99,14 +100,7 @@ struct Listed {
 
 /// Chains of the ebtables `filter` table, with their rules as printed by `ebtables -L`.
 fn ebtables_chains() -> Result<Vec<Listed>, ApplyError> {
-    let out = run("ebtables", &["-t", "filter", "-L"], None)?;
-    if !out.ok {
-        return Err(ApplyError::Command {
-            command: "ebtables -t filter -L".into(),
-            stderr: out.stderr,
-        });
-    }
-    Ok(parse_ebtables(&out.stdout))
+    Ok(parse_ebtables(&read(&reads::ebtables_list(None))?))
 }
 
 fn parse_ebtables(listing: &str) -> Vec<Listed> {
@@ -135,7 +129,7 @@ fn parse_ebtables(listing: &str) -> Vec<Listed> {
 /// program. The nf_tables variant's chains nfnetlink lists; without any `ebtables`
 /// program nobody here can have made a legacy chain.
 pub(crate) fn ebtables_is_legacy() -> bool {
-    find_program("ebtables")
+    find_program(Program::Ebtables.name())
         .and_then(|p| std::fs::canonicalize(p).ok())
         .and_then(|p| p.file_name().map(|n| !n.to_string_lossy().contains("nft")))
         .unwrap_or(false)
@@ -163,11 +157,11 @@ pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
 /// of rules `ebtables -L` showed; an nft rule beyond them is the policy. `None` without
 /// `nft` (then `ebtables -L` is all there is to read).
 fn nft_hidden_policy(listed: usize) -> Result<Option<ChainPolicy>, ApplyError> {
-    if find_program("nft").is_none() {
+    if find_program(Program::Nft.name()).is_none() {
         return Ok(None);
     }
-    let args = ["-j", "list", "chain", "bridge", "filter", EBTABLES_CHAIN];
-    let json: Value = serde_json::from_str(&must("nft", &args, None)?).map_err(|e| ApplyError::Decode {
+    let listing = read(&reads::ebtables_nft_chain(EBTABLES_CHAIN, NftListing::Json))?;
+    let json: Value = serde_json::from_str(&listing).map_err(|e| ApplyError::Decode {
         what: "nft JSON",
         message: e.to_string(),
     })?;
@@ -192,7 +186,7 @@ fn hidden_policy(json: &Value, listed: usize) -> Option<ChainPolicy> {
 
 fn loop_chain(chains: &[Listed]) -> Option<LoopChain> {
     let ours = chains.iter().find(|c| c.name == EBTABLES_CHAIN)?;
-    let jump = format!("-j {EBTABLES_CHAIN}");
+    let jump = reads::ebtables_jump(EBTABLES_CHAIN);
     let jumps = chains
         .iter()
         .filter(|c| c.name == FORWARD)
@@ -218,20 +212,28 @@ fn loop_chain(chains: &[Listed]) -> Option<LoopChain> {
 
 /// Runs an `ebtables` or `nft` command as [`crate::argv::of`] wrote it.
 pub(crate) fn run_command(command: &argv::Command) -> Result<(), ApplyError> {
+    read(command).map(drop)
+}
+
+/// Runs a command of [`crate::argv`] (a read of [`reads`], or a write) that must succeed,
+/// and gives back what it printed.
+pub(crate) fn read(command: &argv::Command) -> Result<String, ApplyError> {
     let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
-    must(command.program.name(), &args, command.stdin.as_deref()).map(drop)
+    must(command.program.name(), &args, command.stdin.as_deref())
 }
 
 /// The table `inet` [`NFT_TABLE`] as it is (with the drop rule's counter when it is ours),
 /// or `None` when it does not exist (or nft is missing).
 pub(crate) fn observe_firewall() -> Result<Option<ObservedTable>, ApplyError> {
-    let out = run("nft", &["-j", "list", "table", "inet", NFT_TABLE], None)?;
+    let list = reads::nft_table(NFT_TABLE, NftListing::Json);
+    let args: Vec<&str> = list.args.iter().map(String::as_str).collect();
+    let out = run(list.program.name(), &args, None)?;
     if !out.ok {
         if out.stderr.contains("No such file or directory") {
             return Ok(None);
         }
         return Err(ApplyError::Command {
-            command: format!("nft -j list table inet {NFT_TABLE}"),
+            command: list.shell(),
             stderr: out.stderr,
         });
     }
@@ -989,5 +991,26 @@ mod tests {
             loop_chain(&parse_ebtables(&legacy)).unwrap().policy,
             ChainPolicy::Accept
         );
+    }
+
+    /// The script reads `ebtables -L CHAIN` with core's sed programs as this module reads it.
+    #[test]
+    fn the_script_s_seds_read_a_chain_as_parse_ebtables_does() {
+        let sed = |args: &[&str], input: &str| reads::pipe("sed", args, input).unwrap();
+        for policy in ["RETURN", "ACCEPT", "DROP"] {
+            let listing = format!(
+                "Bridge table: filter\n\nBridge chain: VXLAN-MESH, entries: 2, policy: {policy}\n\
+                 -i vxm+ -o vxm+ -j DROP\n-j ACCEPT\n"
+            );
+            let chains = parse_ebtables(&listing);
+            assert_eq!(
+                sed(&["-n", reads::EBTABLES_POLICY_SED], &listing).trim_end(),
+                chains[0].policy
+            );
+            assert_eq!(
+                sed(&[reads::EBTABLES_RULES_SED], &listing).trim_end(),
+                chains[0].rules.join("\n")
+            );
+        }
     }
 }

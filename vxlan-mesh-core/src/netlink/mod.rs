@@ -57,10 +57,10 @@ pub mod fuzzing {
     use netlink_packet_route::link::LinkMessage;
     use netlink_packet_route::neighbour::NeighbourMessage;
 
-    use crate::diff::{State, Table};
+    use crate::diff::{Observed, ObservedWireguard, Table};
 
     /// The state a link dump and a bridge-family neighbour dump show, as `observe` builds it.
-    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> State {
+    pub fn observed_state(links: &[LinkMessage], neighbours: &[NeighbourMessage]) -> Observed {
         let links = super::observe::links(links);
         let fdb = super::observe::fdb(neighbours, &links);
         let mut state = links.state;
@@ -69,13 +69,30 @@ pub mod fuzzing {
         state
     }
 
+    /// The owned WireGuard interface `name` (no address) as observed from the text of its
+    /// `wg show NAME dump`; `None` when the text is not in that form.
+    pub fn observed_wireguard(name: &str, dump: &str) -> Option<ObservedWireguard> {
+        let link = super::wireguard::OwnedLink {
+            name: name.to_string(),
+            index: 1,
+            mtu: 1420,
+            up: true,
+            alias: crate::wireguard::owner_alias(),
+        };
+        Some(super::wireguard::observe(
+            &link,
+            &[],
+            super::wireguard::parse_dump(dump).ok()?,
+        ))
+    }
+
     /// The owned table as read from `nft -j list table inet vxlan_mesh`.
     pub fn firewall_from_nft_json(json: &serde_json::Value) -> Table {
         super::external::parse_firewall(json).table
     }
 }
 
-use crate::diff::{diff, Change, ForeignConflict, State};
+use crate::diff::{diff, Change, ForeignConflict, Observed, State};
 use crate::plan::HostPlan;
 
 /// Why observing or applying failed. Every variant names the object and the operation;
@@ -286,12 +303,12 @@ fn underlay_path(device: &str, towards: &Option<IpAddr>) -> String {
 /// What an [`apply`] or [`down`] did (or, from [`preview`], would do).
 ///
 /// ```
-/// let report = vxlan_mesh_core::netlink::Report::default();
+/// let report = vxlan_mesh_core::netlink::DeviceReport::default();
 /// assert!(report.changes.is_empty() && report.warnings.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Report {
+pub struct DeviceReport {
     /// The changes executed, in order.
     pub changes: Vec<Change>,
     /// What the changes do beyond vxlan-mesh's own objects.
@@ -357,7 +374,7 @@ impl std::fmt::Display for Warning {
 /// println!("{} owned bridge(s)", state.bridges.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
+pub fn observe(ns: &Netns) -> Result<Observed, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         let mut socket = socket::Socket::new()?;
@@ -366,7 +383,7 @@ pub fn observe(ns: &Netns) -> Result<State, ApplyError> {
 }
 
 /// The owned objects, and everything the link dump tells beyond them.
-fn observe_with(socket: &mut socket::Socket) -> Result<(State, observe::Links), ApplyError> {
+fn observe_with(socket: &mut socket::Socket) -> Result<(Observed, observe::Links), ApplyError> {
     // Start `ebtables` and `nft` only for objects nf_tables says exist (or when it cannot
     // tell), and let them run while the netlink dumps do. Threads start in the network
     // namespace of the thread that starts them (see `Netns::run`).
@@ -500,7 +517,7 @@ pub fn status(ns: &Netns, plan: &HostPlan) -> Result<Vec<Change>, ApplyError> {
 /// }
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Shared)?;
         preview_locked(plan)
@@ -508,7 +525,7 @@ pub fn preview(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
 }
 
 /// [`preview`] in the current namespace, under a lock the caller holds.
-pub(crate) fn preview_locked(plan: &HostPlan) -> Result<Report, ApplyError> {
+pub(crate) fn preview_locked(plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     let mut socket = socket::Socket::new()?;
     prepare(&mut socket, &plan.state(), Some(plan)).map(|(report, ..)| report)
 }
@@ -524,7 +541,7 @@ pub(crate) fn preview_locked(plan: &HostPlan) -> Result<Report, ApplyError> {
 /// println!("{} change(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
+pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<DeviceReport, ApplyError> {
     converge(ns, &plan.state(), Some(plan))
 }
 
@@ -536,7 +553,7 @@ pub fn apply(ns: &Netns, plan: &HostPlan) -> Result<Report, ApplyError> {
 /// println!("removed {} object(s)", report.changes.len());
 /// # Ok::<(), vxlan_mesh_core::netlink::ApplyError>(())
 /// ```
-pub fn down(ns: &Netns) -> Result<Report, ApplyError> {
+pub fn down(ns: &Netns) -> Result<DeviceReport, ApplyError> {
     converge(ns, &State::default(), None)
 }
 
@@ -546,7 +563,7 @@ fn prepare(
     socket: &mut socket::Socket,
     desired: &State,
     plan: Option<&HostPlan>,
-) -> Result<(Report, State, observe::Links), ApplyError> {
+) -> Result<(DeviceReport, Observed, observe::Links), ApplyError> {
     let (mut observed, links) = observe_with(socket)?;
     if let Some(want) = plan.and_then(|p| p.wireguard.as_ref()) {
         if !links.unmarked_wireguard.is_empty() {
@@ -562,10 +579,10 @@ fn prepare(
     }
     let changes = diff(desired, &observed)?;
     let warnings = preflight::check(socket, plan, &observed, &changes, &links)?;
-    Ok((Report { changes, warnings }, observed, links))
+    Ok((DeviceReport { changes, warnings }, observed, links))
 }
 
-fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<DeviceReport, ApplyError> {
     ns.run(|| {
         let _lock = lock::take(ns, Lock::Exclusive)?;
         converge_locked(desired, plan)
@@ -573,7 +590,7 @@ fn converge(ns: &Netns, desired: &State, plan: Option<&HostPlan>) -> Result<Repo
 }
 
 /// Converges the current namespace to `desired`, under the exclusive lock the caller holds.
-pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<Report, ApplyError> {
+pub(crate) fn converge_locked(desired: &State, plan: Option<&HostPlan>) -> Result<DeviceReport, ApplyError> {
     let mut socket = socket::Socket::new()?;
     let (report, _, links) = prepare(&mut socket, desired, plan)?;
     refuse_foreign_routes(&report.changes)?;

@@ -1,7 +1,8 @@
-//! Reading the kernel's links and FDB into the [`State`] the diff compares with a plan.
+//! Reading the kernel's links and FDB into the [`Observed`] state the diff compares with a
+//! plan.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{
@@ -13,7 +14,7 @@ use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, Neig
 use netlink_packet_route::AddressFamily;
 
 use super::wireguard::OwnedLink;
-use crate::diff::State;
+use crate::diff::{Observed, ObservedVxlan};
 use crate::ipv6::Ipv6Conf;
 use crate::metrics::{LinkObservation, LinkStats, PacketCounter};
 use crate::names::{is_owned_alias, OWNER_MARK};
@@ -26,7 +27,7 @@ pub(crate) struct Links {
     /// Interface name → index, for every interface.
     pub(crate) index: HashMap<String, u32>,
     /// Owned bridges and VXLAN devices, and foreign names.
-    pub(crate) state: State,
+    pub(crate) state: Observed,
     /// Interface index → MTU, for every interface.
     pub(crate) mtu: HashMap<u32, u32>,
     /// Bridge index → the names of its ports.
@@ -57,10 +58,10 @@ pub(crate) struct Links {
 pub(crate) struct ForeignVxlan {
     /// Interface name.
     pub(crate) name: String,
-    /// VXLAN network identifier.
-    pub(crate) vni: u32,
-    /// UDP destination port.
-    pub(crate) port: u16,
+    /// VXLAN network identifier (`None`: not reported).
+    pub(crate) vni: Option<u32>,
+    /// UDP destination port (`None`: not reported).
+    pub(crate) port: Option<u16>,
     /// An IPv6 device (local or remote address IPv6).
     pub(crate) ipv6: bool,
     /// Accepts IPv6 packets without UDP checksum (`udp6zerocsumrx`).
@@ -74,16 +75,16 @@ impl ForeignVxlan {
     fn new(name: &str, data: &[InfoVxlan]) -> Self {
         let mut f = ForeignVxlan {
             name: name.to_string(),
-            vni: 0,
-            port: 0,
+            vni: None,
+            port: None,
             ipv6: false,
             zero_csum6_rx: false,
             special: false,
         };
         for d in data {
             match d {
-                InfoVxlan::Id(v) => f.vni = *v,
-                InfoVxlan::Port(p) => f.port = *p,
+                InfoVxlan::Id(v) => f.vni = Some(*v),
+                InfoVxlan::Port(p) => f.port = Some(*p),
                 InfoVxlan::Local6(a) if !a.is_unspecified() => f.ipv6 = true,
                 InfoVxlan::Group6(a) if !a.is_unspecified() => f.ipv6 = true,
                 InfoVxlan::UDPZeroCsumRX(z) => f.zero_csum6_rx = *z,
@@ -103,8 +104,8 @@ impl ForeignVxlan {
         // Our devices set `udp6zerocsumrx` exactly when an IPv6 device has no checksums.
         let zero_csum6_rx = ours.local.is_ipv6() && !ours.udp_checksum;
         !self.special
-            && self.vni == ours.vni
-            && self.port == ours.port
+            && self.vni == Some(ours.vni)
+            && self.port == Some(ours.port)
             && self.ipv6 == ipv6
             && self.zero_csum6_rx == zero_csum6_rx
     }
@@ -270,17 +271,18 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
             (Some(alias), Some(InfoKind::Vxlan)) if is_owned_alias(Some(alias)) => {
                 let (network, peer) = parse_alias(alias);
                 out.owned.insert(name.to_string(), observation);
-                let mut vx = Vxlan {
+                // What the kernel does not report stays `None`: never a value made up here.
+                let mut vx = ObservedVxlan {
                     name: name.to_string(),
                     network,
                     peer,
-                    vni: 0,
-                    local: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    vni: None,
+                    local: None,
                     remote: None,
-                    port: 0,
+                    port: None,
                     underlay_device: None,
-                    learning: true,
-                    udp_checksum: false,
+                    learning: None,
+                    udp_checksum: None,
                     mtu: r.mtu,
                     bridge,
                     port_flags: r.port_flags,
@@ -289,25 +291,28 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
                     alias: alias.to_string(),
                 };
                 let mut v4_csum = None;
-                let mut v6_zero_csum = false;
+                let mut v6_zero_csum = None;
                 for d in r.vxlan.unwrap_or_default() {
                     match d {
-                        InfoVxlan::Id(v) => vx.vni = *v,
-                        InfoVxlan::Local(a) => vx.local = IpAddr::V4(*a),
-                        InfoVxlan::Local6(a) => vx.local = IpAddr::V6(*a),
+                        InfoVxlan::Id(v) => vx.vni = Some(*v),
+                        // The kernel leaves out an unspecified local address: none is set.
+                        InfoVxlan::Local(a) if !a.is_unspecified() => vx.local = Some(IpAddr::V4(*a)),
+                        InfoVxlan::Local6(a) if !a.is_unspecified() => vx.local = Some(IpAddr::V6(*a)),
                         InfoVxlan::Group(a) if !a.is_unspecified() => vx.remote = Some(IpAddr::V4(*a)),
                         InfoVxlan::Group6(a) if !a.is_unspecified() => vx.remote = Some(IpAddr::V6(*a)),
-                        InfoVxlan::Port(p) => vx.port = *p,
+                        InfoVxlan::Port(p) => vx.port = Some(*p),
                         InfoVxlan::Link(i) => vx.underlay_device = names.get(i).cloned(),
-                        InfoVxlan::Learning(l) => vx.learning = *l,
+                        InfoVxlan::Learning(l) => vx.learning = Some(*l),
                         InfoVxlan::UDPCsum(c) => v4_csum = Some(*c),
-                        InfoVxlan::UDPZeroCsumTX(z) => v6_zero_csum = *z,
+                        InfoVxlan::UDPZeroCsumTX(z) => v6_zero_csum = Some(*z),
                         _ => {}
                     }
                 }
-                vx.udp_checksum = match vx.local {
-                    IpAddr::V4(_) => v4_csum.unwrap_or(false),
-                    IpAddr::V6(_) => !v6_zero_csum,
+                // Which checksum setting applies depends on the device's family, which its
+                // addresses tell; with neither, the kernel makes an IPv4 device.
+                vx.udp_checksum = match vx.local.or(vx.remote) {
+                    Some(IpAddr::V6(_)) => v6_zero_csum.map(|zero| !zero),
+                    _ => v4_csum,
                 };
                 out.state.vxlans.push(vx);
             }
@@ -342,7 +347,7 @@ pub(crate) fn links(dump: &[LinkMessage]) -> Links {
 
 /// Marks the owned bridges and VXLAN devices that hold IPv6 addresses (the plan puts none
 /// on them).
-pub(crate) fn ipv6_addresses(dump: &[AddressMessage], links: &Links, state: &mut State) {
+pub(crate) fn ipv6_addresses(dump: &[AddressMessage], links: &Links, state: &mut Observed) {
     let holders: std::collections::HashSet<u32> = dump
         .iter()
         .filter(|a| a.header.family == AddressFamily::Inet6)
@@ -463,6 +468,7 @@ pub(crate) fn fdb(dump: &[NeighbourMessage], links: &Links) -> Fdb {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// An owned VXLAN device of `flags` with the kernel's counters.
@@ -508,6 +514,58 @@ mod tests {
         // Administratively up without carrier (IFF_LOWER_UP) is not up.
         let no_carrier = links(&[owned_vxlan(LinkFlags::Up)]);
         assert_eq!(no_carrier.owned.get("vxm100").map(|l| l.up), Some(false));
+    }
+
+    #[test]
+    fn attributes_the_kernel_leaves_out_are_none_and_drift_named_unset() {
+        let plan = crate::testing::two_hosts().plan("a").unwrap();
+        let want = plan.vxlans().next().unwrap().clone();
+        let mut link = LinkMessage::default();
+        link.header.index = 7;
+        link.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
+        // As `ip link add NAME type vxlan id VNI` makes it: no local address (the kernel
+        // then reports none), and here no port either.
+        link.attributes = vec![
+            LinkAttribute::IfName(want.name.clone()),
+            LinkAttribute::IfAlias(want.alias.clone()),
+            LinkAttribute::Mtu(want.mtu),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Vxlan),
+                LinkInfo::Data(InfoData::Vxlan(vec![
+                    InfoVxlan::Id(want.vni),
+                    InfoVxlan::Learning(want.learning),
+                    InfoVxlan::UDPCsum(want.udp_checksum),
+                ])),
+            ]),
+        ];
+        let observed = links(&[link]).state;
+        let have = &observed.vxlans[0];
+        assert_eq!((have.vni, have.local, have.port), (Some(want.vni), None, None));
+
+        let changes = crate::diff(&plan.state(), &observed).unwrap();
+        let recreate = changes
+            .iter()
+            .find_map(|c| match c {
+                crate::Change::RecreateVxlan { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(recreate, ["local unset", "port unset"]);
+        let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert!(
+            text.contains(&format!(
+                "recreate vxlan {} (local unset, port unset: cannot change in place)",
+                want.name
+            )),
+            "{text:?}"
+        );
+        // `status --format json` prints the changes: absent values are `null`, never made up.
+        let json = serde_json::to_string(&changes).unwrap();
+        assert!(!json.contains("0.0.0.0") && !json.contains("\"port\":0"), "{json}");
+        assert!(
+            json.contains("\"local\":null") && json.contains("\"port\":null"),
+            "{json}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use super::observe::Links;
 use super::socket::Socket;
 use super::{external, wireguard};
 use super::{ApplyError, Warning};
-use crate::diff::{Change, State};
+use crate::argv::Program;
+use crate::diff::{Change, Observed};
 use crate::plan::{HostPlan, Vxlan};
 
 /// Refuses `changes` when the kernel would refuse one of them or clamp the plan's MTU;
@@ -16,7 +17,7 @@ use crate::plan::{HostPlan, Vxlan};
 pub(crate) fn check(
     socket: &mut Socket,
     plan: Option<&HostPlan>,
-    observed: &State,
+    observed: &Observed,
     changes: &[Change],
     links: &Links,
 ) -> Result<Vec<Warning>, ApplyError> {
@@ -84,9 +85,9 @@ fn userspace_wireguard(changes: &[Change]) -> Result<Vec<Warning>, ApplyError> {
 fn tools(changes: &[Change]) -> Result<(), ApplyError> {
     for change in changes {
         let program = match change {
-            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => "ebtables",
-            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => "nft",
-            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => "wg",
+            Change::InstallLoopRules { .. } | Change::RemoveLoopRules { .. } => Program::Ebtables.name(),
+            Change::InstallFirewall { .. } | Change::RemoveFirewall { .. } => Program::Nft.name(),
+            Change::CreateWireguard { .. } | Change::UpdateWireguard { .. } => Program::Wg.name(),
             _ => continue,
         };
         if external::find_program(program).is_none() {
@@ -126,8 +127,10 @@ fn underlay_mtu(socket: &mut Socket, plan: &HostPlan, links: &Links) -> Result<(
         }
         return Ok(());
     }
-    for peer in &plan.peers {
-        let Some((oif, metric)) = socket.route_to(peer.address)? else {
+    let addresses: Vec<IpAddr> = plan.peers.iter().map(|p| p.address).collect();
+    let routes = socket.routes_to(&addresses)?;
+    for (address, route) in addresses.into_iter().zip(routes) {
+        let Some((oif, metric)) = route else {
             continue;
         };
         let device_mtu = links.mtu.get(&oif).copied();
@@ -136,7 +139,7 @@ fn underlay_mtu(socket: &mut Socket, plan: &HostPlan, links: &Links) -> Result<(
         };
         if mtu < plan.underlay_mtu {
             let device = name_of(oif).unwrap_or_else(|| format!("#{oif}"));
-            return Err(too_small(device, mtu, Some(peer.address)));
+            return Err(too_small(device, mtu, Some(address)));
         }
     }
     Ok(())
@@ -167,7 +170,7 @@ fn vni_in_use(changes: &[Change], links: &Links) -> Result<(), ApplyError> {
 }
 
 /// Bridges to delete that still have ports vxlan-mesh does not own (containers' veths).
-fn foreign_bridge_ports(observed: &State, changes: &[Change], links: &Links) -> Vec<Warning> {
+fn foreign_bridge_ports(observed: &Observed, changes: &[Change], links: &Links) -> Vec<Warning> {
     changes
         .iter()
         .filter_map(|c| match c {

@@ -6,7 +6,7 @@
 //! `wg show IFNAME dump` prints the private key on its first line: it is dropped there, and no
 //! error or value of this module ever holds it.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -14,15 +14,15 @@ use std::collections::HashMap;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
-use netlink_packet_route::AddressFamily;
 
 use super::external;
 use super::socket::Socket;
 use super::ApplyError;
+use crate::argv::reads::{self, WgShow};
 use crate::argv::{self, Program};
-use crate::diff::State;
-use crate::plan::{WireguardPeer, WireguardPlan};
-use crate::wireguard::{decode_key, PeerRoute, PeerSession, Prefix, PublicKey, Route};
+use crate::diff::{InterfaceAddress, Observed, ObservedWireguard};
+use crate::plan::WireguardPlan;
+use crate::wireguard::{decode_key, ObservedWireguardPeer, PeerRoute, PeerSession, Prefix, PublicKey, Route};
 
 /// Where the kernel keeps its modules' state: no `wireguard` there means no kernel WireGuard
 /// (built in or loaded; `modprobe` may still load it on demand, which the fallback covers).
@@ -42,13 +42,11 @@ pub(crate) fn start_userspace(name: &str) -> Result<(), ApplyError> {
     // Its banner (a warning that a kernel module would be faster) is dropped: apply warns
     // once, in its own words.
     // argv's command, which the rendered shell script runs too.
-    let start = argv::userspace_wireguard(name);
-    let args: Vec<&str> = start.args.iter().map(String::as_str).collect();
-    external::must(start.program.name(), &args, None)?;
+    external::read(&argv::userspace_wireguard(name))?;
     // The daemon it leaves behind sets the device's MTU to its default when it takes the
     // device over, and answers on the UAPI socket only after that: one question waits for
     // it, so that the MTU set next stays.
-    external::must("wg", &["show", name, "listen-port"], None).map(drop)
+    external::read(&reads::wg_show(name, WgShow::ListenPort)).map(drop)
 }
 
 /// The interface as `wg show dump` shows it, without its private key.
@@ -99,9 +97,9 @@ pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
             return Err(bad());
         };
         let public_key = PublicKey(decode_key(key).map_err(|_| bad())?);
-        let endpoint: SocketAddr = match *endpoint {
-            NONE => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-            e => e.parse().map_err(|_| bad())?,
+        let endpoint: Option<SocketAddr> = match *endpoint {
+            NONE => None,
+            e => Some(e.parse().map_err(|_| bad())?),
         };
         let allowed_ips = match *allowed {
             NONE => Vec::new(),
@@ -117,8 +115,7 @@ pub(crate) fn parse_dump(text: &str) -> Result<Dump, ApplyError> {
         };
         let handshake: u64 = handshake.parse().map_err(|_| bad())?;
         peers.push(PeerSession {
-            peer: WireguardPeer {
-                name: public_key.to_string(),
+            peer: ObservedWireguardPeer {
                 public_key,
                 endpoint,
                 allowed_ips,
@@ -156,7 +153,7 @@ fn parse_fwmark(text: &str) -> Option<u32> {
 
 /// `wg show NAME dump`, parsed.
 pub(crate) fn dump(name: &str) -> Result<Dump, ApplyError> {
-    parse_dump(&external::must("wg", &["show", name, "dump"], None)?)
+    parse_dump(&external::read(&reads::wg_show(name, WgShow::Dump))?)
 }
 
 /// The owned WireGuard link as the link dump shows it.
@@ -169,9 +166,9 @@ pub(crate) struct OwnedLink {
     pub(crate) alias: String,
 }
 
-/// The interface's address: the first one that is not IPv6 link-local (which the kernel
-/// may add by itself). An interface without one shows the unspecified address.
-fn address_of(index: u32, addresses: &[AddressMessage]) -> (IpAddr, u8) {
+/// The interface's address and prefix length: the first one that is not IPv6 link-local
+/// (which the kernel may add by itself); `None` when it has none.
+fn address_of(index: u32, addresses: &[AddressMessage]) -> Option<InterfaceAddress> {
     addresses
         .iter()
         .filter(|m| m.header.index == index)
@@ -187,28 +184,19 @@ fn address_of(index: u32, addresses: &[AddressMessage]) -> (IpAddr, u8) {
                 })
             })?;
             let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
-            (!link_local).then_some((ip, m.header.prefix_len))
+            (!link_local).then_some(InterfaceAddress::new(ip, m.header.prefix_len))
         })
         .next()
-        .unwrap_or((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
 }
 
-/// The owned interface as a plan would describe it, from its `wg show dump` (read once by
-/// the caller, which keeps the sessions): its peers named by their public keys, its
-/// private key file unknown.
-pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump) -> WireguardPlan {
-    described(link, dump, addresses)
-}
-
-fn described(link: &OwnedLink, dump: Dump, addresses: &[AddressMessage]) -> WireguardPlan {
-    let (address, prefix_len) = address_of(link.index, addresses);
-    WireguardPlan {
+/// The owned interface as observed, from its link, its addresses and its `wg show dump`
+/// (read once by the caller, which keeps the sessions): its peers named by their public
+/// keys; a key or address it lacks is `None`.
+pub(crate) fn observe(link: &OwnedLink, addresses: &[AddressMessage], dump: Dump) -> ObservedWireguard {
+    ObservedWireguard {
         interface: link.name.clone(),
-        // A missing key shows as the all-zeros key, which no plan has: it is set again.
-        public_key: dump.public_key.unwrap_or(PublicKey([0; 32])),
-        private_key_file: None,
-        address,
-        prefix_len,
+        public_key: dump.public_key,
+        address: address_of(link.index, addresses),
         listen_port: dump.listen_port,
         fwmark: dump.fwmark,
         mtu: link.mtu,
@@ -224,7 +212,7 @@ fn described(link: &OwnedLink, dump: Dump, addresses: &[AddressMessage]) -> Wire
 /// configuration, so the next apply finishes it, as it finishes a half-made VXLAN device;
 /// any other unmarked device of that name stays foreign, and is refused.
 pub(crate) fn adopt_half_made(
-    observed: &mut State,
+    observed: &mut Observed,
     unmarked: &[OwnedLink],
     want: &WireguardPlan,
     addresses: &[AddressMessage],
@@ -239,9 +227,9 @@ pub(crate) fn adopt_half_made(
     let Ok(dump) = dump(&link.name) else {
         return;
     };
-    let blank = !dump.has_private_key && dump.peers.is_empty() && address_of(link.index, addresses).0.is_unspecified();
+    let blank = !dump.has_private_key && dump.peers.is_empty() && address_of(link.index, addresses).is_none();
     if blank {
-        observed.wireguard = Some(described(link, dump, addresses));
+        observed.wireguard = Some(observe(link, addresses, dump));
         observed.foreign.retain(|f| *f != link.name);
     }
 }
@@ -271,14 +259,12 @@ fn route_of(message: &RouteMessage, names: &HashMap<u32, &str>) -> Route {
         _ => None,
     };
     let header = &message.header;
-    let mut destination = match header.address_family {
-        AddressFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    };
+    // A default route carries no destination.
+    let mut destination = None;
     let (mut table, mut device, mut gateway) = (u32::from(header.table), None, None);
     for attribute in &message.attributes {
         match attribute {
-            RouteAttribute::Destination(a) => destination = address(a).unwrap_or(destination),
+            RouteAttribute::Destination(a) => destination = address(a),
             RouteAttribute::Gateway(a) => gateway = address(a),
             RouteAttribute::Oif(i) => {
                 device = Some(names.get(i).map_or_else(|| format!("if{i}"), |n| (*n).to_string()))
@@ -325,7 +311,10 @@ mod tests {
         assert_eq!(dump.public_key.map(|k| k.to_string()), Some(PUBLIC.into()));
         assert_eq!((dump.listen_port, dump.fwmark, dump.has_private_key), (51820, 0, true));
         let first = &dump.peers[0];
-        assert_eq!(first.peer.endpoint.to_string(), "192.0.2.2:51820");
+        assert_eq!(
+            first.peer.endpoint.map(|e| e.to_string()),
+            Some("192.0.2.2:51820".into())
+        );
         assert_eq!(first.peer.allowed_ips[0].to_string(), "10.213.0.2/32");
         assert_eq!(first.peer.persistent_keepalive, Some(25));
         assert_eq!(
@@ -335,6 +324,7 @@ mod tests {
         assert_eq!((first.rx_bytes, first.tx_bytes), (1234, 5678));
         let second = &dump.peers[1];
         assert_eq!(second.latest_handshake, None);
+        assert_eq!(second.peer.endpoint, None);
         assert!(second.peer.allowed_ips.is_empty());
         assert!(!first.peer.preshared_key && second.peer.preshared_key);
         assert!(!format!("{dump:?}").contains(PRIVATE));
@@ -345,6 +335,80 @@ mod tests {
         let dump = parse_dump("(none)\t(none)\t40000\t0x2a\n").unwrap();
         assert_eq!((dump.has_private_key, dump.public_key, dump.fwmark), (false, None, 42));
         assert!(dump.peers.is_empty());
+    }
+
+    /// Host `a` of an encrypted two-host fleet: its WireGuard interface as planned.
+    fn planned() -> WireguardPlan {
+        let mut text =
+            String::from("encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
+        for (name, last, key) in [("a", 1, PUBLIC), ("b", 2, PEER)] {
+            text.push_str(&format!(
+                "[[hosts]]\nname = \"{name}\"\naddress = \"192.0.2.{last}\"\npublic-key = \"{key}\"\n"
+            ));
+        }
+        let fleet = crate::Inventory::from_toml_str(&text).unwrap().validate().unwrap();
+        fleet.plan("a").unwrap().wireguard.unwrap()
+    }
+
+    #[test]
+    fn what_the_interface_lacks_is_observed_as_none_and_is_drift_named_unset() {
+        let want = planned();
+        let link = OwnedLink {
+            name: want.interface.clone(),
+            index: 9,
+            mtu: want.mtu,
+            up: true,
+            alias: want.alias.clone(),
+        };
+        // No private key (so no public key), the planned peer without an endpoint, and no
+        // address at all.
+        let dump = parse_dump(&format!(
+            "(none)\t(none)\t{}\toff\n{PEER}\t(none)\t(none)\t{}\t0\t0\t0\toff\n",
+            want.listen_port, want.peers[0].allowed_ips[0]
+        ))
+        .unwrap();
+        let have = observe(&link, &[], dump);
+        assert_eq!((have.public_key, have.address), (None, None));
+        assert_eq!(have.peers[0].endpoint, None);
+
+        let desired = crate::State {
+            wireguard: Some(want.clone()),
+            ..crate::State::default()
+        };
+        let observed = Observed {
+            wireguard: Some(have),
+            ..Observed::default()
+        };
+        let changes = crate::diff(&desired, &observed).unwrap();
+        assert!(
+            matches!(changes.as_slice(), [crate::Change::UpdateWireguard { .. }]),
+            "{changes:?}"
+        );
+        let change = &changes[0];
+        let text = change.to_string();
+        for words in [
+            format!("address unset -> {}/{}", want.address, want.prefix_len),
+            format!("key unset -> {PUBLIC}"),
+            "update peer b (endpoint unset)".to_string(),
+        ] {
+            assert!(text.contains(&words), "{words:?} not in {text:?}");
+        }
+        // Nothing made up reaches the JSON `status` prints either.
+        let json = serde_json::to_string(&changes).unwrap();
+        for sentinel in ["0.0.0.0", ":0\"", &crate::wireguard::encode_key(&[0; 32])] {
+            assert!(!json.contains(sentinel), "{sentinel} in {json}");
+        }
+        assert!(
+            json.contains("\"public_key\":null") && json.contains("\"endpoint\":null"),
+            "{json}"
+        );
+        // An interface without an address has neither `address` nor `prefix_len`.
+        let from = serde_json::to_value(&observed.wireguard).unwrap();
+        assert!(
+            from.get("address").is_none() && from.get("prefix_len").is_none(),
+            "{from}"
+        );
+        assert_eq!(from["interface"], want.interface.as_str());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use vxlan_mesh_core::netlink::{self, Netns};
-use vxlan_mesh_core::{diff, plan_host_from_toml, HostPlan, State};
+use vxlan_mesh_core::{diff, plan_host_from_toml, HostPlan, Observed};
 
 use super::in_netns;
 
@@ -89,7 +89,7 @@ pub fn apply(ns: &Netns, plan: &HostPlan) {
 
 /// The observed states after `earlier` then `later`, each reached by `path` in one fresh
 /// namespace; each must leave nothing for `diff` to change.
-pub fn states(earlier: &HostPlan, later: &HostPlan, path: Path) -> (State, State) {
+pub fn states(earlier: &HostPlan, later: &HostPlan, path: Path) -> (Observed, Observed) {
     let (earlier, later) = (earlier.clone(), later.clone());
     in_netns(move || {
         let ns = Netns::current().unwrap();

@@ -285,6 +285,23 @@ mod tests {
     "tenantVrf":"default"}
 }"#;
 
+    /// The script reads the VNIs' devices with core's awk program as `from_json` does.
+    #[test]
+    fn the_script_s_awk_finds_the_devices_from_json_finds() {
+        let h = Health::from_json(SUMMARY, VNIS).unwrap_or_default();
+        let device = |vni: u32| {
+            let awk = crate::argv::reads::ZEBRA_VNI_DEVICE_AWK;
+            crate::argv::reads::pipe("awk", &["-v", &format!("vni={vni}"), awk], VNIS).unwrap_or_default()
+        };
+        assert_eq!(h.vnis.len(), 2);
+        for v in &h.vnis {
+            assert_eq!(device(v.vni), format!("{}\n", v.device));
+        }
+        // A VNI zebra does not know, and one that only begins like a known one.
+        assert_eq!(device(300), "");
+        assert_eq!(device(10), "");
+    }
+
     #[test]
     fn reads_frr_8_4_json() {
         let h = Health::from_json(SUMMARY, VNIS).unwrap_or_default();

@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{inventory, stderr, stdout, text, Netns, Scratch};
+use common::{stderr, stdout, text, Netns, Scratch};
+use vxlan_mesh_core::testing::FleetBuilder;
 
 /// Runs its arguments with `nft` and `ebtables` nowhere to be found: `PATH` names no real
 /// directory and the sbin directories are hidden under empty file systems, in a mount
@@ -25,9 +26,13 @@ const NO_TOOLS: &[&str] = &[
 /// `PATH` without the sbin directories, as cron has it.
 const CRON_PATH: &[&str] = &["env", "PATH=/nonexistent-dir"];
 
-const EBTABLES_MODE: &str = "mode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = false";
-const ISOLATION_MODE: &str = "mode = \"per-peer\"\nloop-prevention = \"isolation\"\nfirewall = false";
-const FLOOD_FIREWALL: &str = "firewall = true";
+/// Hosts `h1`… with id N at `198.51.100.N` on one network `lan` (VNI `vni`, bridge `vxbr0`).
+fn fleet(vni: u32, hosts: usize) -> FleetBuilder {
+    FleetBuilder::new()
+        .network("lan", vni, "vxbr0")
+        .underlay("198.51.100.0")
+        .hosts(hosts)
+}
 
 /// A namespace where host h1 (198.51.100.1) lives.
 fn host_ns(tag: &str) -> Netns {
@@ -60,8 +65,8 @@ fn assert_names_missing_tool(out: &std::process::Output, tool: &str) {
 fn tools_in_sbin_are_found_without_path() {
     let ns = host_ns("sbin");
     let dir = Scratch::new("sbin");
-    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
-    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    let ebt = dir.write("ebt.toml", &fleet(1000, 3).layout("ebtables").firewall(false).toml());
+    let fw = dir.write("fw.toml", &fleet(1000, 3).firewall(true).toml());
     for inv in [&ebt, &fw] {
         let out = ns.cli_via(CRON_PATH, inv, &["apply"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -80,8 +85,8 @@ fn tools_in_sbin_are_found_without_path() {
 fn missing_ebtables_is_an_error_not_a_missing_chain() {
     let ns = host_ns("noebt");
     let dir = Scratch::new("noebt");
-    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
-    let iso = dir.write("iso.toml", &inventory(ISOLATION_MODE, 1000, 3, ""));
+    let ebt = dir.write("ebt.toml", &fleet(1000, 3).layout("ebtables").firewall(false).toml());
+    let iso = dir.write("iso.toml", &fleet(1000, 3).layout("isolation").firewall(false).toml());
     let out = ns.cli(&ebt, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
@@ -97,7 +102,7 @@ fn missing_ebtables_is_an_error_not_a_missing_chain() {
 fn missing_nft_is_an_error_not_a_missing_table() {
     let ns = host_ns("nonft");
     let dir = Scratch::new("nonft");
-    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    let fw = dir.write("fw.toml", &fleet(1000, 3).firewall(true).toml());
     let out = ns.cli(&fw, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_names_missing_tool(&ns.cli_via(NO_TOOLS, &fw, &["status"]), "nft");
@@ -116,8 +121,8 @@ fn missing_nft_is_an_error_not_a_missing_table() {
 fn a_change_that_needs_a_missing_tool_is_refused_before_any_change() {
     let ns = host_ns("needtool");
     let dir = Scratch::new("needtool");
-    let ebt = dir.write("ebt.toml", &inventory(EBTABLES_MODE, 1000, 3, ""));
-    let fw = dir.write("fw.toml", &inventory(FLOOD_FIREWALL, 1000, 3, ""));
+    let ebt = dir.write("ebt.toml", &fleet(1000, 3).layout("ebtables").firewall(false).toml());
+    let fw = dir.write("fw.toml", &fleet(1000, 3).firewall(true).toml());
     for (inv, tool) in [(&ebt, "ebtables"), (&fw, "nft")] {
         for args in [&["apply"][..], &["apply", "--dry-run"]] {
             assert_names_missing_tool(&ns.cli_via(NO_TOOLS, inv, args), tool);
@@ -130,7 +135,7 @@ fn a_change_that_needs_a_missing_tool_is_refused_before_any_change() {
 fn without_owned_netfilter_objects_the_tools_are_not_needed() {
     let ns = host_ns("notneeded");
     let dir = Scratch::new("notneeded");
-    let iso = dir.write("iso.toml", &inventory(ISOLATION_MODE, 1000, 3, ""));
+    let iso = dir.write("iso.toml", &fleet(1000, 3).layout("isolation").firewall(false).toml());
     for args in [&["apply"][..], &["status"], &["down"]] {
         let out = ns.cli_via(NO_TOOLS, &iso, args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
@@ -143,7 +148,7 @@ fn without_owned_netfilter_objects_the_tools_are_not_needed() {
 fn status_during_a_large_apply_never_fails() {
     let ns = host_ns("busy");
     let dir = Scratch::new("busy");
-    let inv = dir.write("inv.toml", &inventory(ISOLATION_MODE, 1000, 200, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 200).layout("isolation").firewall(false).toml());
     let mut overlapping = 0;
     for _ in 0..2 {
         let mut apply = std::process::Command::new("ip")
@@ -175,9 +180,17 @@ fn an_underlay_smaller_than_underlay_mtu_is_refused() {
     let dir = Scratch::new("mtu");
     let bound = dir.write(
         "bound.toml",
-        &inventory("", 1000, 3, "device = \"ul0\"\nunderlay-mtu = 1500"),
+        &fleet(1000, 3)
+            .each_host(|h| {
+                h.device = Some("ul0".into());
+                h.underlay_mtu = Some(1500);
+            })
+            .toml(),
     );
-    let routed = dir.write("routed.toml", &inventory("", 1000, 3, "underlay-mtu = 1500"));
+    let routed = dir.write(
+        "routed.toml",
+        &fleet(1000, 3).each_host(|h| h.underlay_mtu = Some(1500)).toml(),
+    );
     for (inv, path) in [(&bound, "underlay device `ul0`"), (&routed, "through `ul0`")] {
         let ns = Netns::new("mtu");
         ns.sh(
@@ -237,8 +250,8 @@ fn a_small_route_to_a_peer_beyond_the_first_chunk_of_lookups_is_found() {
 fn a_vni_held_by_a_foreign_device_is_refused_before_anything_is_removed() {
     let ns = host_ns("vni");
     let dir = Scratch::new("vni");
-    let old = dir.write("old.toml", &inventory("port = 4789", 1000, 3, ""));
-    let new = dir.write("new.toml", &inventory("port = 4789", 2000, 3, ""));
+    let old = dir.write("old.toml", &fleet(1000, 3).port(4789).toml());
+    let new = dir.write("new.toml", &fleet(2000, 3).port(4789).toml());
     let out = ns.cli(&old, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let before = ns.sh("ip -o link show type vxlan");
@@ -274,7 +287,7 @@ fn a_vni_held_by_a_foreign_device_is_refused_before_anything_is_removed() {
 fn deleting_a_bridge_with_foreign_ports_warns_and_names_them() {
     let ns = host_ns("ports");
     let dir = Scratch::new("ports");
-    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 3).toml());
     let out = ns.cli(&inv, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     ns.sh("ip link add ctr0 type veth peer name ctr1 && ip link set ctr0 master vxbr0");
@@ -295,7 +308,7 @@ fn deleting_a_bridge_with_foreign_ports_warns_and_names_them() {
 fn a_failed_apply_prints_what_it_had_done() {
     let ns = host_ns("stopped");
     let dir = Scratch::new("stopped");
-    let inv = dir.write("inv.toml", &inventory("port = 4789", 1000, 3, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 3).port(4789).toml());
     let socket = ns.hold_udp_port(4789);
     let out = ns.cli(&inv, &["apply"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -331,7 +344,7 @@ fn a_failed_apply_prints_what_it_had_done() {
 fn apply_for_a_host_whose_address_is_elsewhere_needs_force() {
     let ns = Netns::new("force");
     let dir = Scratch::new("force");
-    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 3).toml());
     let out = ns.cli(&inv, &["apply", "--host", "h2"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
@@ -357,7 +370,7 @@ fn apply_for_a_host_whose_address_is_elsewhere_needs_force() {
 fn no_local_host_lists_the_hosts_and_how_to_preview_one() {
     let ns = Netns::new("nolocal");
     let dir = Scratch::new("nolocal");
-    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 3).toml());
     for args in [&["apply"][..], &["status"], &["apply", "--dry-run"]] {
         let out = ns.cli(&inv, args);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -380,7 +393,7 @@ fn no_local_host_lists_the_hosts_and_how_to_preview_one() {
 fn a_stray_static_fdb_entry_is_drift_and_removed() {
     let ns = host_ns("fdb");
     let dir = Scratch::new("fdb");
-    let inv = dir.write("inv.toml", &inventory("", 1000, 3, ""));
+    let inv = dir.write("inv.toml", &fleet(1000, 3).toml());
     let out = ns.cli(&inv, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     ns.sh("bridge fdb add 02:00:00:00:00:01 dev vxm1000 dst 198.51.100.7 self permanent");

@@ -8,30 +8,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_lab::Lab;
 
-use common::{text as show, Scratch, BIN};
+use common::lab::{assert_full, lab_cli as cli, lab_for};
+use common::{text as show, Scratch};
 
 /// `mode`: `flood`, `isolation` or `ebtables`; `v6`: IPv6 underlay. Hosts `lxd1`… at
 /// `192.0.2.N` (`2001:db8::N`).
 fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
     common::inventory_named("lxd", "192.0.2", mode, v6, hosts, mtu)
-}
-
-fn lab_for(text: &str, tag: &str) -> Lab {
-    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
-    Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(tag)).unwrap()).unwrap()
-}
-
-fn cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Output {
-    let inv = inventory.to_str().unwrap();
-    let mut argv = vec![BIN, "-i", inv];
-    argv.extend_from_slice(args);
-    lab.exec(netns, &argv).unwrap()
 }
 
 /// Applies on every host of the lab whose name is in `hosts` (all when empty); returns the
@@ -86,7 +73,7 @@ fn owned_indexes(lab: &Lab, netns: &str) -> std::collections::BTreeSet<(u32, Str
 fn classic_topology(mode: &str, v6: bool) {
     let tag = format!("e{}{}", &mode[..2], if v6 { 6 } else { 4 });
     let text = inventory_text(mode, v6, 4, None);
-    let lab = lab_for(&text, &tag);
+    let lab = lab_for(&text, 3, &tag);
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
 
@@ -168,7 +155,7 @@ fn per_peer_ebtables_ipv6_underlay_every_container_reaches_every_other() {
 /// edit implies, and the mesh works after each.
 fn inventory_edits(mode: &str) {
     let four = inventory_text(mode, false, 4, None);
-    let lab = lab_for(&four, &format!("ed{}", &mode[..2]));
+    let lab = lab_for(&four, 3, &format!("ed{}", &mode[..2]));
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &inventory_text(mode, false, 3, None));
     let first3 = ["lxd1", "lxd2", "lxd3"];
@@ -266,7 +253,7 @@ fn per_peer_inventory_edits_converge_with_minimal_changes() {
 #[test]
 fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
     let text = inventory_text("ebtables", false, 3, None);
-    let lab = lab_for(&text, "ejmp");
+    let lab = lab_for(&text, 3, "ejmp");
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
     apply_all(&lab, &inv, &[]);
@@ -298,6 +285,5 @@ fn per_peer_ebtables_jump_is_put_back_first_after_a_foreign_accept() {
     assert!(pending_ops(&lab, &host.netns, &inv).is_empty());
     let check = lab.loop_check(Duration::from_secs(2)).unwrap();
     assert!(!check.storm, "{check:?}");
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }

@@ -9,25 +9,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_lab::Lab;
 
-use common::{text as show, Scratch, BIN};
-
-fn lab_for(text: &str, tag: &str, containers: usize) -> Lab {
-    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
-    Lab::build(LabSpec::from_fleet(&fleet, containers, &names::unique_tag(tag)).unwrap()).unwrap()
-}
-
-fn cli(lab: &Lab, netns: &str, inventory: &Path, args: &[&str]) -> Output {
-    let inv = inventory.to_str().unwrap();
-    let mut argv = vec![BIN, "-i", inv];
-    argv.extend_from_slice(args);
-    lab.exec(netns, &argv).unwrap()
-}
+use common::lab::{assert_full, lab_cli as cli, lab_for};
+use common::{text as show, Scratch};
 
 fn apply_all(lab: &Lab, inventory: &Path) {
     for h in &lab.spec().hosts {
@@ -66,7 +53,7 @@ fn sh(lab: &Lab, netns: &str, script: &str) -> String {
 fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
-    let lab = lab_for(&text, "pflag", 1);
+    let lab = lab_for(&text, 1, "pflag");
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
     apply_all(&lab, &inv);
@@ -124,8 +111,7 @@ fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
     ] {
         assert!(port.contains(word), "{word}: {port}");
     }
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }
 
 /// The MAC address of a container's interface.
@@ -142,7 +128,7 @@ fn container_mac(lab: &Lab, c: &vxlan_mesh_lab::Container) -> String {
 fn flood_fdb_entries_with_other_vni_port_or_destination_are_drift_and_apply_removes_them() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
-    let lab = lab_for(&text, "pfdb", 1);
+    let lab = lab_for(&text, 1, "pfdb");
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
     apply_all(&lab, &inv);
@@ -230,7 +216,7 @@ fn ipv6_from_overlay(lab: &Lab, netns: &str) -> String {
 fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_repaired() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
-    let lab = lab_for(&text, "pra", 1);
+    let lab = lab_for(&text, 1, "pra");
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
     apply_all(&lab, &inv);
@@ -268,8 +254,7 @@ fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_re
     apply_all(&lab, &inv);
     all_converged(&lab, &inv);
     assert_eq!(ipv6_from_overlay(&lab, &h.netns).trim(), "");
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }
 
 /// Flood mode, two hosts. A VXLAN device made by hand without a local address (`ip link add
@@ -280,7 +265,7 @@ fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_re
 fn a_device_made_by_hand_without_a_local_address_is_drift_named_unset_and_apply_repairs_it() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
-    let lab = lab_for(&text, "unset", 0);
+    let lab = lab_for(&text, 0, "unset");
     let dir = Scratch::new(&lab.spec().tag);
     let inv = dir.write("inventory.toml", &text);
     apply_all(&lab, &inv);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::Inventory;
 use vxlan_mesh_lab::frr::{daemons, FrrLab};
 use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -21,27 +22,19 @@ mod common;
 /// keepalive 1 s and hold time 3 s, so that a dead reflector is noticed at once (else
 /// FRR's, a keepalive a minute: a quiet underlay to count packets on).
 fn evpn_inventory(hosts: usize, timers: bool) -> String {
-    let timers = if timers { "keepalive = 1\nhold-time = 3\n" } else { "" };
-    let mut s = format!(
-        "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\n{timers}\
-         [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
-    );
-    for i in 1..=hosts {
-        s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
-        if i <= 2 {
-            s.push_str("route-reflector = true\n");
-        }
+    let mut fleet = FleetBuilder::new().evpn("192.0.2.0/24");
+    if timers {
+        fleet = fleet.evpn_settings(|e| {
+            e.keepalive = Some(1);
+            e.hold_time = Some(3);
+        });
     }
-    s
+    fleet.hosts(hosts).route_reflectors(&["h1", "h2"]).toml()
 }
 
 /// The same hosts in flood mode.
 fn flood_inventory(hosts: usize) -> String {
-    let mut s = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
-    for i in 1..=hosts {
-        s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
-    }
-    s
+    FleetBuilder::new().hosts(hosts).toml()
 }
 
 /// A lab with FRR in every host. Fields drop in order: FRR's daemons stop before the
@@ -435,10 +428,7 @@ fn apply_refuses_someone_elses_router_bgp_before_changing_anything() {
 /// healthy: it reports the VNI without remote VTEP (exit 3).
 #[test]
 fn an_ipv6_underlay_is_reported_unhealthy_not_converged() {
-    let toml = "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"2001:db8::/64\"\n\
-                [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
-                [[hosts]]\nname = \"h1\"\naddress = \"2001:db8::1\"\nroute-reflector = true\n\
-                [[hosts]]\nname = \"h2\"\naddress = \"2001:db8::2\"\n";
+    let toml = &FleetBuilder::new().evpn("2001:db8::/64").ipv6(true).hosts(2).toml();
     let e = EvpnLab::build(toml, 1, "evpn6", true);
     let inventory = e.inventory("fleet.toml", toml);
     for h in 1..=2 {

@@ -14,9 +14,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_lab::{names, Lab};
 
+use common::lab::{assert_full, lab_for};
 use common::{promtool_check_metrics, text as show, value, Scratch, BIN};
 
 const INTERFACE: &str = "vxmwg0";
@@ -83,11 +83,6 @@ fn inventory(keys: &[(PathBuf, String)], hosts: usize, mode: &str) -> String {
 fn inventory_in(keys: &[(PathBuf, String)], hosts: usize, mode: &str, v6: bool) -> String {
     let public: Vec<&str> = keys.iter().take(hosts).map(|(_, p)| p.as_str()).collect();
     common::encrypted_inventory(&public, mode, v6)
-}
-
-fn lab_for(text: &str, tag: &str) -> Lab {
-    let fleet = Inventory::from_toml_str(text).unwrap().validate().unwrap();
-    Lab::build(LabSpec::from_fleet(&fleet, 3, &names::unique_tag(tag)).unwrap()).unwrap()
 }
 
 /// Applies on the first `hosts` hosts of the lab; each must succeed.
@@ -199,25 +194,20 @@ fn recent_handshakes_in_metrics<'a>(
 /// `container_mtu`: 1500 minus WireGuard's overhead over the underlay's family and VXLAN's
 /// over the (IPv4) inner addresses.
 fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
-    let dir = Scratch::new(tag);
-    let keys = keygen(&dir, 4);
-    let text = inventory_in(&keys, 4, mode, v6);
-    let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
-    let mounts = HostMounts::new(&lab);
-    count_underlay(&lab, v6);
+    let mesh = Mesh::new(tag, 4, mode, v6);
+    let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
+    count_underlay(lab, v6);
 
     // Every host, with the userspace fallback said once per apply.
-    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
-        let out = mounts.cli(&h.netns, &inv, key, &["apply"]);
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(keys) {
+        let out = mounts.cli(&h.netns, inv, key, &["apply"]);
         assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.matches("is run by wireguard-go").count(), 1, "{stderr}");
     }
     lab.attach_containers().unwrap();
 
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
     let containers: Vec<_> = lab.containers().collect();
     let (a, b) = (containers[0], containers.last().unwrap());
     assert_eq!(a.mtu, container_mtu);
@@ -225,27 +215,27 @@ fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
     assert!(probe.fits && probe.larger_fails, "{probe:?}");
 
     // On the underlay: WireGuard only, not one VXLAN packet.
-    let (vxlan, wireguard) = switch_counters(&lab);
+    let (vxlan, wireguard) = switch_counters(lab);
     assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
     assert!(wireguard > 100, "{wireguard} WireGuard packets");
 
     // Idempotent, converged, every peer seen.
-    for (h, (key, _)) in lab.spec().hosts.iter().zip(&keys) {
-        let out = mounts.cli(&h.netns, &inv, key, &["apply"]);
+    for (h, (key, _)) in lab.spec().hosts.iter().zip(keys) {
+        let out = mounts.cli(&h.netns, inv, key, &["apply"]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("no changes"),
             "{}",
             show(&out)
         );
-        let out = mounts.cli(&h.netns, &inv, key, &["status"]);
+        let out = mounts.cli(&h.netns, inv, key, &["status"]);
         assert_eq!(out.status.code(), Some(0), "status on {}: {}", h.name, show(&out));
         let peers = lab.spec().hosts.iter().filter(|p| p.name != h.name);
-        recent_handshakes_in_metrics(&mounts, &h.netns, &inv, key, peers.map(|p| p.name.as_str()));
+        recent_handshakes_in_metrics(mounts, &h.netns, inv, key, peers.map(|p| p.name.as_str()));
     }
 
     // `down` removes the interface and its daemon.
     let h = &lab.spec().hosts[0];
-    let out = mounts.cli(&h.netns, &inv, &keys[0].0, &["down", "--host", &h.name]);
+    let out = mounts.cli(&h.netns, inv, &keys[0].0, &["down", "--host", &h.name]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(!mounts
         .exec(&h.netns, &["ip", "link", "show"])
@@ -278,8 +268,9 @@ fn over_an_ipv6_underlay_too() {
     encrypted_mesh("flood", true, 1370, "wg6");
 }
 
-/// Three hosts in flood mode, deployed, containers attached. Fields drop in order: the lab
-/// (its daemons and mount namespaces with it), the scratch directory last.
+/// An encrypted mesh: keys made, inventory written, the lab built (3 containers per host).
+/// Fields drop in order: the lab (its daemons and mount namespaces with it), the scratch
+/// directory last.
 struct Mesh {
     mounts: HostMounts,
     lab: Lab,
@@ -289,15 +280,14 @@ struct Mesh {
 }
 
 impl Mesh {
-    fn deployed(tag: &str) -> Mesh {
+    /// `hosts` hosts in `mode` (over IPv6 with `v6`), nothing applied yet.
+    fn new(tag: &str, hosts: usize, mode: &str, v6: bool) -> Mesh {
         let dir = Scratch::new(tag);
-        let keys = keygen(&dir, 3);
-        let text = inventory(&keys, 3, "flood");
+        let keys = keygen(&dir, hosts);
+        let text = inventory_in(&keys, hosts, mode, v6);
         let inventory = dir.write("inventory.toml", &text);
-        let lab = lab_for(&text, tag);
+        let lab = lab_for(&text, 3, tag);
         let mounts = HostMounts::new(&lab);
-        apply(&lab, &mounts, &inventory, &keys, 3);
-        lab.attach_containers().unwrap();
         Mesh {
             mounts,
             lab,
@@ -305,6 +295,14 @@ impl Mesh {
             inventory,
             dir,
         }
+    }
+
+    /// Three hosts in flood mode, deployed, containers attached.
+    fn deployed(tag: &str) -> Mesh {
+        let mesh = Mesh::new(tag, 3, "flood", false);
+        apply(&mesh.lab, &mesh.mounts, &mesh.inventory, &mesh.keys, 3);
+        mesh.lab.attach_containers().unwrap();
+        mesh
     }
 }
 
@@ -414,8 +412,7 @@ fn a_spoofed_vxlan_packet_from_the_underlay_delivers_nothing() {
         ],
     );
     assert_eq!(delivered(), 0);
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
 }
 
 /// A namespace of this test, deleted on drop.
@@ -435,7 +432,7 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
     let three = dir.write("three.toml", &inventory(&keys, 3, "flood"));
     let four_text = inventory(&keys, 4, "flood");
     let four = dir.write("four.toml", &four_text);
-    let lab = lab_for(&four_text, tag);
+    let lab = lab_for(&four_text, 3, tag);
     let mounts = HostMounts::new(&lab);
     apply(&lab, &mounts, &three, &keys, 3);
     // The fourth host has no bridge yet: attach the others' containers only.
@@ -486,8 +483,7 @@ fn adding_a_host_keeps_the_old_peers_sessions() {
             "peer {key} was reset: {before:?} -> {after:?}"
         );
     }
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(&lab);
 }
 
 #[test]
@@ -495,8 +491,7 @@ fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
     let tag = "wgd";
     let mesh = Mesh::deployed(tag);
     let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
 
     // By hand on wg1: wg2's peer removed, wg3's allowed IPs changed, the MTU lowered. (Not
     // wg3's endpoint: WireGuard roams it back to wherever wg3's next packet comes from, which
@@ -524,8 +519,7 @@ fn drift_in_the_wireguard_interface_is_reported_and_repaired_peer_by_peer() {
     let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["converged"], true, "{}", show(&out));
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
     let peers = json["wireguard_peers"].as_array().unwrap();
     assert_eq!(peers.len(), 2, "{json}");
 }
@@ -552,8 +546,7 @@ fn with_wireguard_down_or_gone_no_vxlan_leaves_in_clear() {
     let tag = "wgl";
     let mesh = Mesh::deployed(tag);
     let (lab, mounts, keys, inv) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory);
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
     count_underlay(lab, false);
 
     // wg1 and wg2: the interface down (it keeps its address, so the VXLAN devices keep
@@ -632,8 +625,7 @@ fn with_wireguard_down_or_gone_no_vxlan_leaves_in_clear() {
         let out = mounts.cli(&h.netns, inv, key, &["apply"]);
         assert_eq!(out.status.code(), Some(0), "apply on {}: {}", h.name, show(&out));
     }
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
     let (vxlan, _) = switch_counters(lab);
     assert_eq!(vxlan, 0, "VXLAN packets crossed the underlay in clear");
 }
@@ -760,8 +752,7 @@ fn a_preshared_key_a_firewall_mark_or_a_keepalive_set_by_hand_is_drift_that_appl
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let out = mounts.cli(&first.netns, inv, key, &["status"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
 }
 
 /// An apply killed (SIGKILL) right after wireguard-go created the device, before it marked
@@ -771,12 +762,8 @@ fn a_preshared_key_a_firewall_mark_or_a_keepalive_set_by_hand_is_drift_that_appl
 #[test]
 fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() {
     let tag = "wgk9";
-    let dir = Scratch::new(tag);
-    let keys = keygen(&dir, 3);
-    let text = inventory(&keys, 3, "flood");
-    let inv = dir.write("inventory.toml", &text);
-    let lab = lab_for(&text, tag);
-    let mounts = HostMounts::new(&lab);
+    let mesh = Mesh::new(tag, 3, "flood", false);
+    let (lab, mounts, keys, inv, dir) = (&mesh.lab, &mesh.mounts, &mesh.keys, &mesh.inventory, &mesh.dir);
     let hosts = &lab.spec().hosts;
     // What apply's first step runs, and nothing after it.
     for h in &hosts[..2] {
@@ -784,7 +771,7 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
         assert!(out.status.success(), "{}", show(&out));
     }
     let (first, second) = (&hosts[0], &hosts[1]);
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(
         show(&out).contains("update wireguard vxmwg0: mtu 1420 -> 1440, up, alias  -> vxlan-mesh::wireguard"),
@@ -797,7 +784,7 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
     for words in ["address unset -> ", &format!("key unset -> {}", keys[0].1)] {
         assert!(show(&out).contains(words), "{words}: {}", show(&out));
     }
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["status", "--format", "json"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["status", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let raw = String::from_utf8_lossy(&out.stdout);
     assert!(!raw.contains("0.0.0.0") && !raw.contains(&zero_key), "{raw}");
@@ -813,17 +800,17 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
         from["public_key"].is_null() && from.get("address").is_none(),
         "{from:#}"
     );
-    let out = mounts.cli(&first.netns, &inv, &keys[0].0, &["apply"]);
+    let out = mounts.cli(&first.netns, inv, &keys[0].0, &["apply"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     // The rendered script finishes one as well.
-    let sh = script_of(&dir, &inv, &second.name);
-    let out = script(&mounts, &second.netns, &sh, &keys[1].0, "status");
+    let sh = script_of(dir, inv, &second.name);
+    let out = script(mounts, &second.netns, &sh, &keys[1].0, "status");
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     assert!(show(&out).contains("half-made"), "{}", show(&out));
-    let out = script(&mounts, &second.netns, &sh, &keys[1].0, "start");
+    let out = script(mounts, &second.netns, &sh, &keys[1].0, "start");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    for (h, (key, _)) in hosts.iter().zip(&keys).take(2) {
-        let out = mounts.cli(&h.netns, &inv, key, &["status"]);
+    for (h, (key, _)) in hosts.iter().zip(keys).take(2) {
+        let out = mounts.cli(&h.netns, inv, key, &["status"]);
         assert_ne!(out.status.code(), Some(2), "status on {}: {}", h.name, show(&out));
         assert!(show(&out).contains("converged"), "status on {}: {}", h.name, show(&out));
     }
@@ -843,7 +830,7 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
         ],
     );
     assert!(out.status.success(), "{}", show(&out));
-    let out = mounts.cli(&third.netns, &inv, &keys[2].0, &["apply"]);
+    let out = mounts.cli(&third.netns, inv, &keys[2].0, &["apply"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(show(&out).contains("was not created by vxlan-mesh"), "{}", show(&out));
     let link = mounts.exec(&third.netns, &["ip", "-d", "-o", "link", "show", "dev", INTERFACE]);
@@ -865,10 +852,9 @@ fn a_wireguard_device_left_unmarked_by_a_killed_apply_is_finished_by_the_next() 
     );
     let out = mounts.exec(&third.netns, &["sh", "-c", &kill]);
     assert!(show(&out).contains(INTERFACE), "{}", show(&out));
-    apply(&lab, &mounts, &inv, &keys, 3);
+    apply(lab, mounts, inv, keys, 3);
     lab.attach_containers().unwrap();
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
 }
 
 /// A route that takes a peer's inner address off the WireGuard interface cuts the overlay to
@@ -964,6 +950,5 @@ fn a_route_that_takes_a_peers_inner_address_off_wireguard_is_drift() {
     run_ok(&["ip", "route", "del", &format!("{wg2_inner}/32")]);
     let out = mounts.cli(&first.netns, inv, key, &["status"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let matrix = lab.ping_matrix().unwrap();
-    assert!(matrix.is_full(), "{}", matrix.render_text());
+    assert_full(lab);
 }

@@ -27,11 +27,12 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::testing::{FOREIGN_NFT_TABLES, FOREIGN_NFT_TABLE_NAMES};
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_lab::{names, Lab};
 
-use common::{Netns, Scratch, BIN};
+use common::lab::{fleet_of, lab_tagged};
+use common::{cli_in, Netns, Scratch};
 
 /// The stranger's MAC, which the container's ingress counter matches.
 const STRANGER_MAC: &str = "02:00:00:00:66:66";
@@ -67,12 +68,7 @@ fn sh(ns: &str, script: &str) -> String {
 
 /// `vxlan-mesh -i INVENTORY ARGS…` in namespace `ns`; returns stdout, panics on failure.
 fn cli(ns: &str, inventory: &Path, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, BIN, "-i"])
-        .arg(inventory)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = cli_in(ns, inventory, args);
     assert!(
         out.status.success(),
         "vxlan-mesh {args:?} in {ns}: status {:?}\n{}{}",
@@ -85,12 +81,7 @@ fn cli(ns: &str, inventory: &Path, args: &[&str]) -> String {
 
 /// `vxlan-mesh -i INVENTORY ARGS…` in namespace `ns`: exit code and stdout.
 fn cli_code(ns: &str, inventory: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, BIN, "-i"])
-        .arg(inventory)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = cli_in(ns, inventory, args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
 }
@@ -119,22 +110,15 @@ fn render_script(ns: &str, inventory: &Path, host: &str, dir: &Path) -> std::pat
     path
 }
 
+/// Hosts `a`, `b`, `c` at `192.0.2.1`… (`2001:db8::1`… with `v6`) on network `lan` (VNI 100)
+/// in `mode` (a mode or a per-peer loop prevention).
 fn inventory_text(mode: &str, v6: bool, firewall: bool) -> String {
-    let addr = |n: u8| {
-        if v6 {
-            format!("2001:db8::{n}")
-        } else {
-            format!("192.0.2.{n}")
-        }
-    };
-    let mut s = format!(
-        "mode = \"{mode}\"\nfirewall = {firewall}\n\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
-    );
-    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
-        let n = u8::try_from(i + 1).unwrap();
-        s += &format!("\n[[hosts]]\nname = \"{name}\"\naddress = \"{}\"\n", addr(n));
-    }
-    s
+    FleetBuilder::new()
+        .layout(mode)
+        .firewall(firewall)
+        .ipv6(v6)
+        .lettered(3)
+        .toml()
 }
 
 /// Frames from the stranger's MAC counted at the container interface's ingress hook, before
@@ -259,12 +243,8 @@ fn peer_only_firewall(mode: &str, v6: bool) {
     let closed_inv = dir.join("closed.toml");
     std::fs::write(&open_inv, inventory_text(mode, v6, false)).unwrap();
     std::fs::write(&closed_inv, inventory_text(mode, v6, true)).unwrap();
-    let fleet = Inventory::from_toml_str(&inventory_text(mode, v6, true))
-        .unwrap()
-        .validate()
-        .unwrap();
-
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap()).unwrap();
+    let fleet = fleet_of(&inventory_text(mode, v6, true));
+    let lab = lab_tagged(&fleet, 1, &tag);
     let spec = lab.spec().clone();
     let a = &spec.hosts[0];
     let target = &a.containers[0];
@@ -387,12 +367,7 @@ fn status_sees_a_tampered_firewall_and_apply_restores_it() {
                  nft add rule inet vxlan_mesh input udp dport 4789 counter drop"
             ),
         );
-        let status = Command::new("ip")
-            .args(["netns", "exec", &ns.0, BIN, "-i"])
-            .arg(&inv)
-            .args(["status", "--host", "a"])
-            .output()
-            .unwrap();
+        let status = cli_in(&ns.0, &inv, &["status", "--host", "a"]);
         assert_eq!(
             status.status.code(),
             Some(2),
@@ -430,11 +405,8 @@ fn a_dormant_or_opened_table_is_drift_and_apply_closes_it_again() {
     let dir = Scratch::new(&tag);
     let inv = dir.join("inventory.toml");
     std::fs::write(&inv, inventory_text("flood", false, true)).unwrap();
-    let fleet = Inventory::from_toml_str(&inventory_text("flood", false, true))
-        .unwrap()
-        .validate()
-        .unwrap();
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap()).unwrap();
+    let fleet = fleet_of(&inventory_text("flood", false, true));
+    let lab = lab_tagged(&fleet, 1, &tag);
     let spec = lab.spec().clone();
     let a = &spec.hosts[0];
     let target = &a.containers[0];
@@ -506,14 +478,11 @@ fn reaches(from: &vxlan_mesh_lab::Container, to: &vxlan_mesh_lab::Container) -> 
 fn the_loop_chain_returns_to_forward_so_foreign_rules_below_it_apply() {
     let tag = names::unique_tag("fwe");
     let dir = Scratch::new(&tag);
-    let text = inventory_text("per-peer", false, true).replace(
-        "mode = \"per-peer\"",
-        "mode = \"per-peer\"\nloop-prevention = \"ebtables\"",
-    );
+    let text = inventory_text("ebtables", false, true);
     let inv = dir.join("inventory.toml");
     std::fs::write(&inv, &text).unwrap();
-    let fleet = Inventory::from_toml_str(&text).unwrap().validate().unwrap();
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap()).unwrap();
+    let fleet = fleet_of(&text);
+    let lab = lab_tagged(&fleet, 1, &tag);
     let spec = lab.spec().clone();
     let (a, b) = (&spec.hosts[0], &spec.hosts[1]);
     for h in &spec.hosts {

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{stderr, stdout, Scratch};
+use vxlan_mesh_core::testing::FleetBuilder;
 
 fn vxm(args: &[&str]) -> Output {
     common::vxm().args(args).output().unwrap()
@@ -81,11 +82,7 @@ fn keygen_refuses_to_overwrite_a_key_without_force() {
 
 /// An encrypted two-host inventory whose hosts have the public keys `a` and `b`.
 fn inventory(dir: &Scratch, a: &str, b: &str) -> String {
-    let text = format!(
-        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
-         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"{a}\"\n\
-         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"{b}\"\n"
-    );
+    let text = FleetBuilder::new().lettered(2).public_keys(&[a, b]).toml();
     dir.write("inventory.toml", &text).to_str().unwrap().to_string()
 }
 

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_lab::{list_namespaces, names};
 
 mod common;
@@ -86,14 +87,7 @@ struct SmallFleet(PathBuf);
 
 impl SmallFleet {
     fn new(mode: &str) -> SmallFleet {
-        let mut s = String::new();
-        if mode != "flood" {
-            s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
-        }
-        s.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
-        for i in 1..=3 {
-            s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
-        }
+        let s = FleetBuilder::new().layout(mode).hosts(3).toml();
         let path = std::env::temp_dir().join(format!("{mode}-{}.toml", names::unique_tag("fleet")));
         std::fs::write(&path, s).unwrap();
         SmallFleet(path)

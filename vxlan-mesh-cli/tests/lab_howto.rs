@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use common::Scratch;
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_lab::names;
 
 /// A lab removed (`lab down --tag T`, the tag after the subcommand) when dropped, also
@@ -65,12 +66,7 @@ fn inventory(dir: &Scratch, text: &str) -> std::path::PathBuf {
 #[test]
 fn a_clear_labs_printed_status_and_probe_run_on_their_host() {
     let dir = Scratch::new("howto");
-    let inv = inventory(
-        &dir,
-        "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
-         [[hosts]]\nname = \"h1\"\naddress = \"198.51.100.1\"\n\
-         [[hosts]]\nname = \"h2\"\naddress = \"198.51.100.2\"\n",
-    );
+    let inv = inventory(&dir, &FleetBuilder::new().underlay("198.51.100.0").hosts(2).toml());
     let tag = Tag(names::unique_tag("ht"));
     let commands = up(&inv, &tag);
     assert_eq!(commands.len(), 4, "{commands:?}");
@@ -140,10 +136,14 @@ fn an_evpn_labs_printed_vtysh_and_status_reach_its_frr() {
     let dir = Scratch::new("howto-evpn");
     let inv = inventory(
         &dir,
-        "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\nkeepalive = 1\nhold-time = 3\n\
-         [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
-         [[hosts]]\nname = \"h1\"\naddress = \"192.0.2.1\"\nroute-reflector = true\n\
-         [[hosts]]\nname = \"h2\"\naddress = \"192.0.2.2\"\n",
+        &FleetBuilder::new()
+            .evpn("192.0.2.0/24")
+            .evpn_settings(|e| {
+                e.keepalive = Some(1);
+                e.hold_time = Some(3);
+            })
+            .hosts(2)
+            .toml(),
     );
     let tag = Tag(names::unique_tag("he"));
     let commands = up(&inv, &tag);

@@ -13,20 +13,16 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{vxm, Assert as _, Scratch};
+use vxlan_mesh_core::testing::FleetBuilder;
 
 /// A flood fleet of `hosts` hosts (documentation addresses), on `networks` networks that
 /// every host joins.
 fn fleet(dir: &Scratch, hosts: usize, networks: usize) -> std::path::PathBuf {
-    let mut text = String::new();
+    let mut fleet = FleetBuilder::new().ipv6(true);
     for n in 0..networks {
-        text += &format!(
-            "[[networks]]\nname = \"n{n}\"\nvni = {}\nbridge = \"vxbr{n}\"\n",
-            100 + n
-        );
+        fleet = fleet.network(&format!("n{n}"), u32::try_from(100 + n).unwrap(), &format!("vxbr{n}"));
     }
-    for i in 1..=hosts {
-        text += &format!("[[hosts]]\nname = \"h{i}\"\naddress = \"2001:db8::{i:x}\"\n");
-    }
+    let text = fleet.hosts(hosts).toml();
     dir.write(&format!("fleet-{hosts}-{networks}.toml"), &text)
 }
 

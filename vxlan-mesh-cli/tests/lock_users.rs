@@ -12,10 +12,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::{Scratch, BIN};
-
-const INVENTORY: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\n\
-                         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
-                         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
+use vxlan_mesh_core::testing::FleetBuilder;
 
 /// Runs `setup` (a shell snippet; `$NOBODY` runs a command as nobody, `$NS` is the
 /// namespace's lock name) and then `apply --host a`, bounded by 20 s, in fresh mount and
@@ -28,7 +25,7 @@ fn apply_after(setup: &str, after: &str) -> Output {
 /// inventory, `$SCRIPT` the rendered shell script of host `a`); prints `LABEL exited N`.
 fn run_after(setup: &str, (label, command): (&str, &str), after: &str) -> Output {
     let dir = Scratch::new("lockusers");
-    let inv = dir.write("inventory.toml", INVENTORY);
+    let inv = dir.write("inventory.toml", &FleetBuilder::new().lettered(2).toml());
     let rendered = common::vxm()
         .args([
             "-i",

@@ -20,20 +20,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use vxlan_mesh_core::Inventory;
-use vxlan_mesh_lab::{names, Lab, LabSpec};
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::Mode;
+use vxlan_mesh_lab::names;
 
-use common::{promtool_check_metrics, root, text, value, Netns, Scratch};
+use common::lab::{fleet_of, lab_tagged};
+use common::{cli_in as vxm_in, promtool_check_metrics, root, text, value, Netns, Scratch};
 
-const INVENTORY: &str = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\n\
-                         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
-                         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n";
+/// Hosts `a` and `b` in flood mode.
+fn inventory() -> String {
+    FleetBuilder::new().lettered(2).toml()
+}
 
 /// Per-peer mode: one device per peer, labelled with the peer.
-const PER_PEER: &str = "mode = \"per-peer\"\n\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\n\
-                        [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n\n\
-                        [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\n\n\
-                        [[hosts]]\nname = \"c\"\naddress = \"192.0.2.3\"\n";
+fn per_peer() -> String {
+    FleetBuilder::new().mode(Mode::PerPeer).lettered(3).toml()
+}
 
 /// A count or 0/1 state (see [`value`](common::value)).
 fn sample(metrics: &str, name: &str, labels: &str) -> u64 {
@@ -47,11 +49,6 @@ fn vxm_cmd(ns: &str, inventory: &Path, args: &[&str]) -> Command {
         .arg(inventory)
         .args(args);
     cmd
-}
-
-/// `vxlan-mesh -i INVENTORY ARGS…` in the namespace `ns`, run.
-fn vxm_in(ns: &str, inventory: &Path, args: &[&str]) -> Output {
-    vxm_cmd(ns, inventory, args).output().unwrap()
 }
 
 fn status_prometheus(ns: &str, inventory: &Path, host: &str) -> Output {
@@ -69,9 +66,9 @@ fn converged_metrics(ns: &str, inventory: &Path, host: &str) -> String {
 fn byte_counters_move_with_overlay_traffic_and_promtool_accepts_the_output() {
     let tag = names::unique_tag("met");
     let dir = Scratch::new(&tag);
-    let inv = dir.write("inventory.toml", INVENTORY);
-    let fleet = Inventory::from_toml_str(INVENTORY).unwrap().validate().unwrap();
-    let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap()).unwrap();
+    let inv = dir.write("inventory.toml", &inventory());
+    let fleet = fleet_of(&inventory());
+    let lab = lab_tagged(&fleet, 1, &tag);
     let spec = lab.spec().clone();
     for h in &spec.hosts {
         let ran = vxm_in(&h.netns, &inv, &["apply", "--host", &h.name]);
@@ -113,7 +110,7 @@ fn byte_counters_move_with_overlay_traffic_and_promtool_accepts_the_output() {
 #[test]
 fn the_firewall_drop_counter_counts_strangers_vxlan_packets() {
     let dir = Scratch::new("metdrop");
-    let inv = dir.write("inventory.toml", INVENTORY);
+    let inv = dir.write("inventory.toml", &inventory());
     let host = Netns::new("metA");
     let stranger = Netns::new("metS");
     host.sh(&format!(
@@ -160,7 +157,7 @@ fn the_firewall_drop_counter_counts_strangers_vxlan_packets() {
 #[test]
 fn textfile_is_written_atomically_and_exits_0_on_drift() {
     let dir = Scratch::new("mettext");
-    let inv = dir.write("inventory.toml", PER_PEER);
+    let inv = dir.write("inventory.toml", &per_peer());
     let host = Netns::new("metT");
     host.sh("ip addr add 192.0.2.1/24 dev lo");
 
@@ -241,7 +238,7 @@ fn has_open(pid: u32, path: &Path) -> bool {
 #[test]
 fn the_lock_wait_is_the_time_an_apply_held_the_namespace_s_lock() {
     let dir = Scratch::new("metlock");
-    let inv = dir.write("inventory.toml", INVENTORY);
+    let inv = dir.write("inventory.toml", &inventory());
     let host = Netns::new("metL");
     host.sh("ip addr add 192.0.2.1/24 dev lo");
     let inode = common::sh(&format!("stat -L -c %i /run/netns/{}", host.0));

@@ -3,13 +3,15 @@
 //! namespaces with unique names and deletes them on success and failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
+use vxlan_mesh_core::testing::FleetBuilder;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
+use common::{cli_in, Scratch};
 
 /// The hosts, in inventory order; `a` probes the others.
 const HOSTS: [&str; 4] = ["a", "b", "c", "d"];
@@ -37,6 +39,13 @@ fn addresses(family: Family, i: usize) -> (String, String, u8) {
     }
 }
 
+/// The hosts of [`HOSTS`] at their [`addresses`], on network `lan` (VNI 100).
+fn hosts(family: Family) -> FleetBuilder {
+    HOSTS.iter().enumerate().fold(FleetBuilder::new(), |fleet, (i, name)| {
+        fleet.host(name, &addresses(family, i).0)
+    })
+}
+
 /// A router namespace and one namespace per host, each host on its own veth link to the
 /// router; all namespaces deleted on drop.
 struct Topology {
@@ -49,8 +58,7 @@ struct Topology {
 
 impl Topology {
     fn build(family: Family) -> Topology {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let base = format!("vxmp-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let base = common::unique("vxmp");
         let mut t = Topology {
             family,
             router: format!("{base}-r"),
@@ -106,14 +114,11 @@ impl Topology {
 
     /// Writes the inventory (the narrow host with `underlay-mtu = narrow_mtu` if given).
     fn inventory(&self, dir: &Path, narrow_mtu: Option<u32>) -> PathBuf {
-        let mut text = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
-        for (i, name) in HOSTS.iter().enumerate() {
-            let (address, _, _) = addresses(self.family, i);
-            text.push_str(&format!("\n[[hosts]]\nname = \"{name}\"\naddress = \"{address}\"\n"));
-            if let (true, Some(mtu)) = (*name == NARROW, narrow_mtu) {
-                text.push_str(&format!("underlay-mtu = {mtu}\n"));
-            }
+        let mut fleet = hosts(self.family);
+        if let Some(mtu) = narrow_mtu {
+            fleet = fleet.edit_host(NARROW, |h| h.underlay_mtu = Some(mtu));
         }
+        let text = fleet.toml();
         let path = dir.join(format!("{}-{}.toml", self.router, narrow_mtu.unwrap_or(0)));
         std::fs::write(&path, text).unwrap();
         path
@@ -122,13 +127,7 @@ impl Topology {
     /// Runs `vxlan-mesh probe ARGS` in host `a`'s namespace (which picks host `a` by its
     /// address, without `--host`).
     fn probe(&self, inventory: &Path, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.hosts[0], BIN, "-i"])
-            .arg(inventory)
-            .arg("probe")
-            .args(args)
-            .output()
-            .unwrap()
+        cli_in(&self.hosts[0], inventory, &[&["probe"], args].concat())
     }
 
     /// `probe --format json`: exit code and report.
@@ -163,17 +162,6 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn scratch() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "vxmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Per peer: (verdict, path MTU).
 fn verdicts(report: &Value) -> Vec<(String, String, Option<u64>)> {
     report["peers"]
@@ -199,7 +187,7 @@ fn peer(name: &str, verdict: &str, mtu: Option<u64>) -> (String, String, Option<
 /// reported unreachable.
 fn narrow_link_then_fixed_then_cut(family: Family) {
     let topo = Topology::build(family);
-    let dir = scratch();
+    let dir = Scratch::new("probe");
 
     let plain = topo.inventory(&dir, None);
     let (code, report) = topo.probe_json(&plain, &[]);
@@ -250,7 +238,6 @@ fn narrow_link_then_fixed_then_cut(family: Family) {
     );
     assert_eq!(report["peers"][2]["reachable"], Value::Bool(false), "{report:#}");
     assert_eq!(code, 3, "{report:#}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -268,7 +255,7 @@ fn ipv6_narrow_link_then_fixed_then_cut() {
 #[test]
 fn probing_as_a_host_whose_address_is_elsewhere_is_refused() {
     let topo = Topology::build(Family::V4);
-    let dir = scratch();
+    let dir = Scratch::new("probe");
     let out = topo.probe(&topo.inventory(&dir, None), &["--host", "b"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -280,7 +267,6 @@ fn probing_as_a_host_whose_address_is_elsewhere_is_refused() {
         )),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// With the router's "fragmentation needed" / "packet too big" dropped, nothing tells the
@@ -288,7 +274,7 @@ fn probing_as_a_host_whose_address_is_elsewhere_is_refused() {
 fn black_hole_measured_exactly(family: Family) {
     let topo = Topology::build(family);
     topo.black_hole();
-    let dir = scratch();
+    let dir = Scratch::new("probe");
     let (code, report) = topo.probe_json(&topo.inventory(&dir, None), &["--timeout", "0.2"]);
     assert_eq!(
         verdicts(&report)[1],
@@ -297,7 +283,6 @@ fn black_hole_measured_exactly(family: Family) {
     );
     assert!(report["peers"][1]["probes"].as_u64().unwrap() > 3, "{report:#}");
     assert_eq!(code, 3, "{report:#}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -317,30 +302,21 @@ fn ipv6_black_hole_measured_exactly() {
 #[test]
 fn an_encrypted_peer_behind_nat_is_probed_at_its_endpoint() {
     let topo = Topology::build(Family::V4);
-    let dir = scratch();
+    let dir = Scratch::new("probe");
     let keys = [
         "yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=",
         "1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=",
         "Rv4Otndn0+l632AjSfd4VOyAzxLAVrJVMro4o9sRtC0=",
         "3+o18TNcY2UtqB3oumKI+0SavTHs97094Azw1PRAjSs=",
     ];
-    let mut text =
-        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
     let (c_reached, _, _) = addresses(Family::V4, 2);
-    for (i, (name, key)) in HOSTS.iter().zip(keys).enumerate() {
-        let (address, _, _) = addresses(Family::V4, i);
-        let (address, endpoint) = if *name == NARROW {
-            (
-                "198.51.100.99".to_string(),
-                format!("endpoint = \"{c_reached}:51820\"\n"),
-            )
-        } else {
-            (address, String::new())
-        };
-        text.push_str(&format!(
-            "\n[[hosts]]\nname = \"{name}\"\naddress = \"{address}\"\npublic-key = \"{key}\"\n{endpoint}"
-        ));
-    }
+    let text = hosts(Family::V4)
+        .public_keys(&keys)
+        .edit_host(NARROW, |c| {
+            c.address = "198.51.100.99".parse().unwrap();
+            c.endpoint = Some(format!("{c_reached}:51820").parse().unwrap());
+        })
+        .toml();
     let inv = dir.join("behind-nat.toml");
     std::fs::write(&inv, text).unwrap();
     let (code, report) = topo.probe_json(&inv, &["--timeout", "0.5"]);
@@ -355,5 +331,4 @@ fn an_encrypted_peer_behind_nat_is_probed_at_its_endpoint() {
     );
     assert_eq!(report["peers"][1]["address"], Value::String(c_reached), "{report:#}");
     assert_eq!(code, 3, "{report:#}");
-    let _ = std::fs::remove_dir_all(dir);
 }

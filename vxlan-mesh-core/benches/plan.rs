@@ -5,22 +5,19 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vxlan_mesh_core::{diff, Fleet, Mode, Observed};
-
-fn fleet(hosts: u32, mode: Mode) -> Fleet {
-    vxlan_mesh_core::testing::large_fleet(hosts, mode)
-}
+use vxlan_mesh_core::testing::large_fleet;
+use vxlan_mesh_core::{diff, Mode, Observed};
 
 fn plans(c: &mut Criterion) {
     let mut g = c.benchmark_group("plan all hosts of 1000");
     g.sample_size(10);
     for mode in [Mode::Flood, Mode::PerPeer] {
-        let f = fleet(1000, mode);
+        let f = large_fleet(1000, mode);
         g.bench_function(mode.as_str(), |b| b.iter(|| black_box(f.plans())));
     }
     g.finish();
 
-    let f = fleet(1001, Mode::PerPeer);
+    let f = large_fleet(1001, Mode::PerPeer);
     let state = f.plan("host0").expect("host0 exists").state();
     let applied = Observed::from(&state);
     c.bench_function("diff 1000-peer host against itself", |b| {

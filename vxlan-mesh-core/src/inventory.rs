@@ -220,6 +220,21 @@ impl Inventory {
         }
     }
 
+    /// The inventory of an empty file: no networks, no hosts, every setting absent.
+    pub(crate) fn empty() -> Inventory {
+        Inventory {
+            port: None,
+            mode: None,
+            loop_prevention: None,
+            firewall: None,
+            encryption: None,
+            wireguard: None,
+            evpn: None,
+            networks: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+
     /// Serializes the inventory back to TOML.
     ///
     /// ```
@@ -316,17 +331,7 @@ impl<'t> Reader<'t> {
     }
 
     fn root(&mut self, doc: &DeTable<'_>) -> Inventory {
-        let mut inv = Inventory {
-            port: None,
-            mode: None,
-            loop_prevention: None,
-            firewall: None,
-            encryption: None,
-            wireguard: None,
-            evpn: None,
-            networks: Vec::new(),
-            hosts: Vec::new(),
-        };
+        let mut inv = Inventory::empty();
         for (key, value) in self.fields(Section::Root, doc).0 {
             let path = FieldPath::root(key);
             match key {

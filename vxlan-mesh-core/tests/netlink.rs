@@ -12,6 +12,7 @@ use std::process::Command;
 use common::in_netns;
 use nix::sched::CloneFlags;
 use vxlan_mesh_core::netlink::{self, ApplyError, Netns};
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{diff, plan_host_from_toml, Change, ForeignConflict, HostPlan, Observed, State};
 
 /// The calling thread's namespace: the one `in_netns` made.
@@ -35,26 +36,19 @@ fn ip_ifindex(name: &str) -> u32 {
     out.split(':').next().unwrap().trim().parse().unwrap()
 }
 
+/// Hosts `h1`… (`peers + 1` of them) at `192.0.2.N+1`, or `2001:db8::N` (also when IPv4's
+/// /24 is too small), on network `lan` (VNI 1000, bridge `vxbr0`).
 fn inventory(mode: &str, family: &str, peers: usize, mtu: Option<u32>) -> String {
-    let mut s = String::new();
-    if mode != "flood" {
-        s.push_str("mode = \"per-peer\"\n");
-        s.push_str(&format!("loop-prevention = \"{mode}\"\n"));
-    }
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    let mut fleet = FleetBuilder::new()
+        .layout(mode)
+        .network("lan", 1000, "vxbr0")
+        .underlay("192.0.2.1")
+        .ipv6(family == "v6" || peers > 240)
+        .hosts(peers + 1);
     if let Some(m) = mtu {
-        s.push_str(&format!("mtu = {m}\n"));
+        fleet = fleet.mtu(m);
     }
-    for i in 1..=peers + 1 {
-        // Documentation ranges only: IPv6 when IPv4's /24 is too small.
-        let addr = if family == "v6" || peers > 240 {
-            format!("2001:db8::{i:x}")
-        } else {
-            format!("192.0.2.{}", i + 1)
-        };
-        s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{addr}\"\n"));
-    }
-    s
+    fleet.toml()
 }
 
 fn plan(mode: &str, family: &str, peers: usize, mtu: Option<u32>) -> HostPlan {

@@ -8,7 +8,8 @@
 use std::os::unix::fs::MetadataExt as _;
 
 use vxlan_mesh_core::netlink::{self, Netns};
-use vxlan_mesh_core::{plan_host_from_toml, Change};
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::Change;
 
 mod common;
 use common::{run, Named};
@@ -39,14 +40,12 @@ fn the_api_acts_in_the_namespace_it_is_given_and_not_in_the_callers() {
     let in_target = ["ip", "netns", "exec", ns.0.as_str()];
     // A bridge name nobody else uses, so the caller-side check cannot be fooled.
     let bridge = format!("vxn{}", std::process::id() % 1_000_000);
-    let inventory = format!(
-        "mode = \"per-peer\"\nloop-prevention = \"ebtables\"\nfirewall = true\n\
-         [[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"{bridge}\"\n\
-         [[hosts]]\nname = \"h1\"\nid = 1\naddress = \"192.0.2.1\"\n\
-         [[hosts]]\nname = \"h2\"\nid = 2\naddress = \"192.0.2.2\"\n\
-         [[hosts]]\nname = \"h3\"\nid = 3\naddress = \"192.0.2.3\"\n"
-    );
-    let plan = plan_host_from_toml(&inventory, "h1").unwrap();
+    let fleet = FleetBuilder::new()
+        .layout("ebtables")
+        .firewall(true)
+        .network("lan", 1000, &bridge)
+        .hosts(3);
+    let plan = fleet.fleet().plan("h1").unwrap();
 
     let caller_before = ours(&[], &bridge);
     let thread_ns = thread_netns_inode();

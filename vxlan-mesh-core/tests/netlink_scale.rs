@@ -12,7 +12,8 @@ use std::process::Command;
 
 use common::in_netns;
 use vxlan_mesh_core::netlink::{self, Netns};
-use vxlan_mesh_core::{plan_host_from_toml, Change, HostPlan};
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::{Change, HostPlan};
 
 /// 4,000 IPv6 flood entries: about 240 KB of requests (more than the default 208 KiB send
 /// buffer in one datagram) and 4,000 acknowledgements.
@@ -24,13 +25,11 @@ fn here() -> Netns {
 
 /// A flood fleet of `peers + 1` IPv6 hosts (documentation addresses), planned for `h1`.
 fn flood(peers: usize) -> HostPlan {
-    let mut s = String::from("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    for i in 1..=peers + 1 {
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"2001:db8::{i:x}\"\n"
-        ));
-    }
-    plan_host_from_toml(&s, "h1").unwrap()
+    let fleet = FleetBuilder::new()
+        .network("lan", 1000, "vxbr0")
+        .ipv6(true)
+        .hosts(peers + 1);
+    fleet.fleet().plan("h1").unwrap()
 }
 
 /// Feeds `commands` to `bridge -batch -` in the calling thread's namespace.

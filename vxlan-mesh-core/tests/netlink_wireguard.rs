@@ -9,18 +9,23 @@ use std::process::Command;
 
 use common::in_netns;
 use vxlan_mesh_core::netlink::{self, ApplyError, Netns};
-use vxlan_mesh_core::plan_host_from_toml;
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::HostPlan;
 
-// Inner addresses in a documentation range (the default prefix is private).
-const INVENTORY: &str = "encryption = \"wireguard\"\n[wireguard]\nprefix = \"192.0.2.128/25\"\n\
-    [[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n\
-    [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=\"\n\
-    [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"1VY4lZYnYrHKR8drJcLOjvYyqts+9ocnTXoTmNI+MjU=\"\n";
+/// Host `a`'s plan of an encrypted pair `a`, `b`, inner addresses in a documentation range
+/// (the default prefix is private).
+fn plan_a() -> HostPlan {
+    let fleet = FleetBuilder::new()
+        .wireguard_prefix("192.0.2.128/25")
+        .network("lan", 1000, "vxbr0")
+        .lettered(2);
+    fleet.fleet().plan("a").unwrap()
+}
 
 #[test]
 fn a_missing_private_key_file_is_refused_before_anything_changes() {
     in_netns(|| {
-        let mut plan = plan_host_from_toml(INVENTORY, "a").unwrap();
+        let mut plan = plan_a();
         plan.wireguard.as_mut().unwrap().private_key_file = Some("/nonexistent/wireguard.key".into());
         let err = netlink::apply(&Netns::current().unwrap(), &plan).unwrap_err();
         assert!(
@@ -52,7 +57,7 @@ fn status_of_a_host_without_its_interface_reports_the_creation_and_no_sessions()
 }
 
 fn status_without_interface(key: std::path::PathBuf) {
-    let mut plan = plan_host_from_toml(INVENTORY, "a").unwrap();
+    let mut plan = plan_a();
     plan.wireguard.as_mut().unwrap().private_key_file = Some(key);
     let here = Netns::current().unwrap();
     let drift = netlink::status(&here, &plan).unwrap();

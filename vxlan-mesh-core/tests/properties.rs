@@ -7,16 +7,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use vxlan_mesh_core::check_ifname;
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{
-    diff, Change, Encryption, EvpnSpec, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec,
-    Observed, State,
+    diff, Change, Encryption, Fleet, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, Observed, State,
 };
 
-fn address(v6: bool, i: usize) -> IpAddr {
+/// The address of a host added to a generated fleet: apart from the generated ones (their
+/// number, at most 28, past 198.51.100.0 or 2001:db8::).
+fn newcomer_address(v6: bool) -> IpAddr {
     if v6 {
-        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16 + 1))
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 250))
     } else {
-        IpAddr::V4(Ipv4Addr::new(198, 51, (i / 250) as u8, (i % 250) as u8 + 1))
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, 250))
     }
 }
 
@@ -74,45 +76,33 @@ prop_compose! {
         port in 1u16..=u16::MAX,
     ) -> Inventory {
         // evpn: IPv4 VTEPs (FRR 8.4 has no IPv6 ones), one device per network.
-        let v6 = v6 && !matches!(kind, Kind::Evpn);
-        let per_peer = per_peer && !matches!(kind, Kind::Evpn);
-        let hosts = (0..n).map(|i| HostSpec {
-            name: format!("host-{i}"),
-            address: address(v6, i),
-            device: (i % 2 == 0).then(|| "eth0".to_string()),
-            underlay_mtu: Some(mtus[i % mtus.len()]),
-            // Explicit ids with gaps, as after hosts were removed.
-            id: explicit_ids.then_some(1 + i as u32 * id_spread),
-            networks: None,
-            public_key: None,
-            endpoint: None,
-            persistent_keepalive: None,
-            route_reflector: None,
-        }).enumerate().map(|(i, mut h)| { fit(&mut h, kind, i); h }).collect();
-        // Ranges far enough apart for any id up to 40 (780 links).
-        let networks = (0..nets).map(|k| NetworkSpec {
-            name: format!("net{k}"),
-            vni: base + k as u32 * 1000,
-            bridge: format!("br{k}"),
-            mtu: None,
-            container_ipv6: None,
-        }).collect();
-        let evpn = matches!(kind, Kind::Evpn);
-        Inventory {
-            port: Some(port),
-            mode: Some(if evpn { Mode::Evpn } else if per_peer { Mode::PerPeer } else { Mode::Flood }),
-            loop_prevention: per_peer.then_some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
-            firewall: Some(true),
-            encryption: matches!(kind, Kind::Wireguard).then_some(Encryption::Wireguard),
-            wireguard: None,
-            evpn: evpn.then(|| EvpnSpec {
-                // Covers every generated address, the newcomer's too.
-                underlay_prefix: Some("198.51.0.0/16".parse().unwrap()),
-                ..EvpnSpec::default()
-            }),
-            networks,
-            hosts,
+        let mut fleet = FleetBuilder::new().port(port).firewall(true).underlay("198.51.100.0").ipv6(v6 && !matches!(kind, Kind::Evpn));
+        fleet = match (kind, per_peer, ebtables) {
+            // Covers every generated address, the newcomer's too.
+            (Kind::Evpn, _, _) => fleet.evpn("198.51.100.0/24"),
+            (_, true, true) => fleet.loop_prevention(LoopPrevention::Ebtables),
+            (_, true, false) => fleet.loop_prevention(LoopPrevention::Isolation),
+            (_, false, _) => fleet.mode(Mode::Flood),
+        };
+        if matches!(kind, Kind::Wireguard) {
+            fleet = fleet.wireguard();
         }
+        // Ranges far enough apart for any id up to 40 (780 links).
+        for k in 0..nets {
+            fleet = fleet.network(&format!("net{k}"), base + k as u32 * 1000, &format!("br{k}"));
+        }
+        for i in 0..n {
+            // Explicit ids with gaps, as after hosts were removed; the address counts by it either way.
+            let number = 1 + i as u32 * id_spread;
+            let name = format!("host-{i}");
+            fleet = fleet.numbered_as(&name, number).edit_host(&name, |h| {
+                h.id = explicit_ids.then_some(number);
+                h.device = (i % 2 == 0).then(|| "eth0".to_string());
+                h.underlay_mtu = Some(mtus[i % mtus.len()]);
+                fit(h, kind, i);
+            });
+        }
+        fleet.inventory()
     }
 }
 
@@ -274,7 +264,7 @@ proptest! {
         let explicit = grown.hosts[0].id.is_some();
         let mut newcomer = HostSpec {
             name: "newcomer".into(),
-            address: address(grown.hosts[0].address.is_ipv6(), 400),
+            address: newcomer_address(grown.hosts[0].address.is_ipv6()),
             device: None,
             underlay_mtu: None,
             id: explicit.then(|| grown.hosts.iter().filter_map(|h| h.id).max().unwrap_or(0) + 1 + n as u32 % 3),

@@ -2,8 +2,9 @@
 //! WireGuard interface and its peers, the MTU through both headers, and the firewall.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::wireguard::{PeerRoute, Route, MAIN_TABLE};
-use vxlan_mesh_core::{Encryption, Fleet, HostPlan, Inventory, ValidationError};
+use vxlan_mesh_core::{Encryption, Fleet, HostPlan, ValidationError};
 
 const KEYS: [&str; 4] = [
     "yqLoGkczmD/xXZPf6IcZm07lVt+bJFwpIj62fkJt23o=",
@@ -12,36 +13,26 @@ const KEYS: [&str; 4] = [
     "3+o18TNcY2UtqB3oumKI+0SavTHs97094Azw1PRAjSs=",
 ];
 
-/// An encrypted fleet of `n` hosts in `mode` (IPv6 underlay with `v6`), with `wireguard`
-/// lines in the `[wireguard]` table.
-fn fleet(n: usize, mode: &str, v6: bool, wireguard: &str) -> Fleet {
-    Inventory::from_toml_str(&text(n, mode, v6, wireguard, &KEYS))
-        .unwrap()
-        .validate()
-        .unwrap()
+/// An encrypted fleet of `n` hosts `h1`… at `192.0.2.N` (`2001:db8::N` with `v6`) in
+/// `mode`, with the hosts' keys [`KEYS`] and inner addresses from `prefix` (the default when
+/// empty).
+fn fleet(n: usize, mode: &str, v6: bool, prefix: &str) -> Fleet {
+    encrypted(n, mode, v6, prefix, &KEYS).fleet()
 }
 
-/// The inventory text of [`fleet`], with the hosts' `keys`.
-fn text(n: usize, mode: &str, v6: bool, wireguard: &str, keys: &[&str]) -> String {
-    let mut text = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\n{wireguard}\n");
-    text.push_str("[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
-    for (i, key) in keys.iter().enumerate().take(n) {
-        let address = if v6 {
-            format!("2001:db8::{}", i + 1)
-        } else {
-            format!("192.0.2.{}", i + 1)
-        };
-        text.push_str(&format!(
-            "[[hosts]]\nname = \"h{}\"\naddress = \"{address}\"\npublic-key = \"{key}\"\n",
-            i + 1
-        ));
+/// The inventory of [`fleet`], with the hosts' `keys`.
+fn encrypted(n: usize, mode: &str, v6: bool, prefix: &str, keys: &[&str]) -> FleetBuilder {
+    let fleet = FleetBuilder::new().layout(mode).ipv6(v6).hosts(n).public_keys(keys);
+    if prefix.is_empty() {
+        fleet
+    } else {
+        fleet.wireguard_prefix(prefix)
     }
-    text
 }
 
-/// The rules `text` breaks.
-fn errors(text: &str) -> Vec<ValidationError> {
-    Inventory::from_toml_str(text).unwrap().validate().unwrap_err().0
+/// The rules `fleet` breaks.
+fn errors(fleet: FleetBuilder) -> Vec<ValidationError> {
+    fleet.try_fleet().unwrap_err().0
 }
 
 #[test]
@@ -73,7 +64,7 @@ fn low_order_public_keys_are_refused_in_every_encoding() {
     assert_eq!(points.len(), 14);
     for point in points {
         let key = vxlan_mesh_core::PublicKey(point).to_string();
-        let errs = errors(&text(2, "flood", false, "", &[KEYS[0], &key]));
+        let errs = errors(encrypted(2, "flood", false, "", &[KEYS[0], &key]));
         assert_eq!(
             errs,
             vec![ValidationError::LowOrderPublicKey {
@@ -97,7 +88,7 @@ fn a_wireguard_prefix_in_loopback_multicast_or_unspecified_space_is_refused() {
         ("ff05::/64", true, "multicast `ff00::/8`"),
         ("::/64", true, "the unspecified address `::`"),
     ] {
-        let errs = errors(&text(2, "flood", v6, &format!("prefix = \"{prefix}\""), &KEYS));
+        let errs = errors(encrypted(2, "flood", v6, prefix, &KEYS));
         assert_eq!(
             errs,
             vec![ValidationError::WireguardPrefixReserved {
@@ -109,8 +100,8 @@ fn a_wireguard_prefix_in_loopback_multicast_or_unspecified_space_is_refused() {
         assert_eq!(errs[0].path().to_string(), "wireguard.prefix");
     }
     // A unicast prefix next to them is fine.
-    fleet(2, "flood", false, "prefix = \"126.0.0.0/24\"");
-    fleet(2, "flood", true, "prefix = \"fd00:6d65:7368::/64\"");
+    fleet(2, "flood", false, "126.0.0.0/24");
+    fleet(2, "flood", true, "fd00:6d65:7368::/64");
 }
 
 fn plan(fleet: &Fleet, host: &str) -> HostPlan {
@@ -130,7 +121,7 @@ fn flood_devices_run_between_inner_addresses() {
 
 #[test]
 fn per_peer_devices_have_the_peers_inner_addresses_as_remotes() {
-    let p = plan(&fleet(3, "per-peer", false, "prefix = \"172.16.9.0/24\""), "h1");
+    let p = plan(&fleet(3, "per-peer", false, "172.16.9.0/24"), "h1");
     let remotes: Vec<String> = p.vxlans().map(|v| v.remote.unwrap().to_string()).collect();
     assert_eq!(remotes, ["172.16.9.2", "172.16.9.3"]);
     assert!(p.vxlans().all(|v| v.local.to_string() == "172.16.9.1"));
@@ -138,7 +129,11 @@ fn per_peer_devices_have_the_peers_inner_addresses_as_remotes() {
 
 #[test]
 fn the_wireguard_interface_has_every_peer_with_its_inner_address_allowed() {
-    let p = plan(&fleet(3, "flood", false, "port = 51000\ninterface = \"wg-mesh\""), "h1");
+    let fleet = encrypted(3, "flood", false, "", &KEYS).wireguard_settings(|w| {
+        w.port = Some(51000);
+        w.interface = Some("wg-mesh".into());
+    });
+    let p = plan(&fleet.fleet(), "h1");
     let wg = p.wireguard.unwrap();
     assert_eq!(wg.interface, "wg-mesh");
     assert_eq!(wg.public_key.to_string(), KEYS[0]);
@@ -180,10 +175,10 @@ fn the_wireguard_interface_has_every_peer_with_its_inner_address_allowed() {
 fn mtu_accounts_for_wireguard_and_the_inner_family() {
     // (underlay IPv6?, prefix, container MTU, WireGuard MTU)
     let cases = [
-        (false, "prefix = \"10.213.0.0/16\"", 1390, 1440),
-        (false, "prefix = \"fd00:6d65:7368::/64\"", 1370, 1440),
-        (true, "prefix = \"10.213.0.0/16\"", 1370, 1420),
-        (true, "prefix = \"fd00:6d65:7368::/64\"", 1350, 1420),
+        (false, "10.213.0.0/16", 1390, 1440),
+        (false, "fd00:6d65:7368::/64", 1370, 1440),
+        (true, "10.213.0.0/16", 1370, 1420),
+        (true, "fd00:6d65:7368::/64", 1350, 1420),
     ];
     for (v6, prefix, container, wireguard) in cases {
         let p = plan(&fleet(2, "flood", v6, prefix), "h1");
@@ -196,13 +191,11 @@ fn mtu_accounts_for_wireguard_and_the_inner_family() {
 
 #[test]
 fn a_network_mtu_beyond_both_headers_names_wireguard() {
-    let text = format!(
-        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\nmtu = 1400\n\
-         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"{}\"\n\
-         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"{}\"\n",
-        KEYS[0], KEYS[1]
-    );
-    let errors = Inventory::from_toml_str(&text).unwrap().validate().unwrap_err();
+    let fleet = FleetBuilder::new()
+        .mtu(1400)
+        .host("a", "192.0.2.1")
+        .host("b", "192.0.2.2");
+    let errors = fleet.public_keys(&KEYS).try_fleet().unwrap_err();
     let e = errors.iter().next().unwrap();
     assert!(matches!(e, ValidationError::MtuTooLarge { max: 1390, .. }), "{e}");
     assert!(
@@ -214,13 +207,15 @@ fn a_network_mtu_beyond_both_headers_names_wireguard() {
 
 #[test]
 fn the_firewall_guards_the_wireguard_port_and_takes_vxlan_from_the_interface_only() {
-    let text = format!(
-        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n\
-         [[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\npublic-key = \"{}\"\n\
-         [[hosts]]\nname = \"b\"\naddress = \"192.0.2.2\"\npublic-key = \"{}\"\nendpoint = \"198.51.100.9:40000\"\npersistent-keepalive = 25\n",
-        KEYS[0], KEYS[1]
-    );
-    let fleet = Inventory::from_toml_str(&text).unwrap().validate().unwrap();
+    let fleet = FleetBuilder::new()
+        .host("a", "192.0.2.1")
+        .host("b", "192.0.2.2")
+        .public_keys(&KEYS)
+        .edit_host("b", |b| {
+            b.endpoint = Some("198.51.100.9:40000".parse().unwrap());
+            b.persistent_keepalive = Some(25);
+        })
+        .fleet();
     let p = plan(&fleet, "a");
     let fw = p.firewall.unwrap();
     assert_eq!(fw.port, 51820);

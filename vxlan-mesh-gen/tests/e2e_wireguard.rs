@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::lab::{lab_of, lab_with};
 use common::TempDir;
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{Fleet, Inventory};
 use vxlan_mesh_gen::{render_with, write_files, Format, Options};
 use vxlan_mesh_lab::Lab;
@@ -115,17 +116,15 @@ fn keys(dir: &Path, hosts: usize) -> Vec<(PathBuf, String)> {
 /// apart from the containers (198.51.100.0/24), and from the underlay where the lab gives it
 /// a /25 ([`Mesh::new`]).
 fn inventory(keys: &[(PathBuf, String)], mode: &str) -> String {
-    let mut s = format!(
-        "encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"192.0.2.128/25\"\n\
-         [[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n"
-    );
-    for (i, (_, public)) in keys.iter().enumerate() {
-        let n = i + 1;
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"192.0.2.{n}\"\npublic-key = \"{public}\"\n"
-        ));
-    }
-    s
+    let public: Vec<&str> = keys.iter().map(|(_, public)| public.as_str()).collect();
+    FleetBuilder::new()
+        .layout(mode)
+        .wireguard_prefix("192.0.2.128/25")
+        .network("lan", 1000, "vxbr0")
+        .names("wg")
+        .hosts(keys.len())
+        .public_keys(&public)
+        .toml()
 }
 
 /// Counts UDP packets to the VXLAN port (4789) and to WireGuard's (51820) crossing the

@@ -7,7 +7,8 @@ mod common;
 use std::process::Command;
 
 use proptest::prelude::*;
-use vxlan_mesh_core::{argv, HostPlan, HostSpec, Inventory, LoopPrevention, Mode, NetworkSpec};
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::{argv, HostPlan, Inventory, LoopPrevention, Mode};
 use vxlan_mesh_gen::{render, render_with, Format, Options};
 
 /// Runs shellcheck on `script`; fails the test if shellcheck is missing (CI installs it).
@@ -168,52 +169,36 @@ prop_compose! {
         // At least 4 digits, so that a VNI cannot be mistaken for a digit of the script itself.
         vni in 1000u32..100_000,
         explicit_ids in any::<bool>(),
+        // In clear, over WireGuard, or evpn (IPv4 VTEPs: FRR 8.4 has no IPv6 ones).
+        kind in prop::sample::select(vec!["clear", "wireguard", "evpn"]),
     ) -> Inventory {
-        let hosts = names.into_iter().enumerate().map(|(i, name)| HostSpec {
-            name,
-            address: if v6 {
-                format!("2001:db8::{}", i + 1).parse().unwrap()
-            } else {
-                format!("192.0.2.{}", i + 1).parse().unwrap()
-            },
-            device: device.clone().filter(|d| !bridges.contains(d)),
-            underlay_mtu: None,
-            id: explicit_ids.then(|| u32::try_from(10 * i + 3).unwrap()),
-            networks: None,
-            public_key: None,
-            endpoint: None,
-            persistent_keepalive: None,
-            route_reflector: None,
-        }).collect();
+        let mut fleet = FleetBuilder::new().port(port).firewall(firewall).ipv6(v6 && kind != "evpn");
+        // Only per-peer mode takes the key: in flood mode validation refuses it.
+        fleet = match (kind, per_peer, ebtables) {
+            ("evpn", _, _) => fleet.evpn("192.0.2.0/24"),
+            (_, true, true) => fleet.loop_prevention(LoopPrevention::Ebtables),
+            (_, true, false) => fleet.loop_prevention(LoopPrevention::Isolation),
+            (_, false, _) => fleet.mode(Mode::Flood),
+        };
+        if kind == "wireguard" {
+            fleet = fleet.wireguard();
+        }
+        let device = device.filter(|d| !bridges.contains(d));
         let mut bridges = bridges.into_iter();
-        let mut networks = vec![NetworkSpec {
-            name: "net-1".into(),
-            vni,
-            bridge: bridges.next().unwrap(),
-            mtu: None,
-            container_ipv6: None,
-        }];
+        fleet = fleet.network("net-1", vni, &bridges.next().unwrap());
         if two_networks {
-            networks.push(NetworkSpec {
-                name: "Net_2.b".into(),
-                vni: vni + 200_000,
-                bridge: bridges.next().unwrap(),
-                mtu: Some(1300),
-                container_ipv6: Some(false),
+            fleet = fleet.network("Net_2.b", vni + 200_000, &bridges.next().unwrap()).edit_network("Net_2.b", |n| {
+                n.mtu = Some(1300);
+                n.container_ipv6 = Some(false);
             });
         }
-        Inventory {
-            port: Some(port),
-            mode: Some(if per_peer { Mode::PerPeer } else { Mode::Flood }),
-            // Only per-peer mode takes the key: in flood mode validation refuses it.
-            loop_prevention: per_peer.then_some(if ebtables { LoopPrevention::Ebtables } else { LoopPrevention::Isolation }),
-            firewall: Some(firewall),
-            encryption: None,
-            wireguard: None,
-            evpn: None,
-            networks,
-            hosts,
+        for (i, name) in names.into_iter().enumerate() {
+            fleet = fleet.numbered_as(&name, u32::try_from(i + 1).unwrap()).edit_host(&name, |h| {
+                h.device.clone_from(&device);
+                h.id = explicit_ids.then(|| u32::try_from(10 * i + 3).unwrap());
+            });
         }
+        fleet.inventory()
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use vxlan_mesh_core::host::{self, Options};
 use vxlan_mesh_core::netlink::Netns;
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{Fleet, Inventory};
 use vxlan_mesh_lab::frr::FrrLab;
 use vxlan_mesh_lab::{names, Lab, LabSpec};
@@ -83,15 +84,14 @@ fn full_matrix(lab: &Lab, limit: Duration) {
 
 #[test]
 fn an_evpn_fleet_is_converged_checked_and_torn_down_by_one_library_call_per_host() {
-    let mut text = "mode = \"evpn\"\n[evpn]\nunderlay-prefix = \"192.0.2.0/24\"\nkeepalive = 1\nhold-time = 3\n\
-                    [[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n"
-        .to_string();
-    for i in 1..=3 {
-        text.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
-        if i == 1 {
-            text.push_str("route-reflector = true\n");
-        }
-    }
+    let text = FleetBuilder::new()
+        .evpn_settings(|e| {
+            e.keepalive = Some(1);
+            e.hold_time = Some(3);
+        })
+        .evpn("192.0.2.0/24")
+        .hosts(3)
+        .toml();
     let fleet = fleet(&text);
     let tag = names::unique_tag("emb");
     let dir = scratch(&tag);
@@ -220,14 +220,8 @@ fn an_encrypted_fleet_is_converged_checked_and_torn_down_by_one_library_call_per
     let tag = names::unique_tag("embwg");
     let dir = scratch(&tag);
     let keys: Vec<(PathBuf, String)> = (1..=3).map(|i| keypair(&dir.0, i)).collect();
-    let mut text =
-        "encryption = \"wireguard\"\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
-    for (i, (_, public)) in keys.iter().enumerate() {
-        let i = i + 1;
-        text.push_str(&format!(
-            "[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\npublic-key = \"{public}\"\n"
-        ));
-    }
+    let public: Vec<&str> = keys.iter().map(|(_, public)| public.as_str()).collect();
+    let text = FleetBuilder::new().hosts(keys.len()).public_keys(&public).toml();
     let inventory = dir.0.join("fleet.toml");
     std::fs::write(&inventory, &text).unwrap();
     let lab = Lab::build(LabSpec::from_fleet(&fleet(&text), 2, &tag).unwrap()).unwrap();

@@ -8,20 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use vxlan_mesh_core::{Fleet, Inventory};
+use vxlan_mesh_core::testing::FleetBuilder;
+use vxlan_mesh_core::{Fleet, Mode};
 use vxlan_mesh_lab::{cleanup_prefix, list_namespaces, names, run_in_netns, Lab, LabSpec, NETNS_DIR};
-
-fn fleet(toml: &str) -> Fleet {
-    Inventory::from_toml_str(toml).unwrap().validate().unwrap()
-}
-
-fn hosts_toml(addresses: &[&str], extra: &str) -> String {
-    let mut s = format!("{extra}\n[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n");
-    for (i, a) in addresses.iter().enumerate() {
-        s.push_str(&format!("[[hosts]]\nname = \"h{}\"\naddress = \"{a}\"\n", i + 1));
-    }
-    s
-}
 
 /// Runs iproute2's `program` (`ip`, `bridge`) with `-n netns` and the words of `args`;
 /// panics with its stderr on failure.
@@ -99,7 +88,7 @@ fn exists(ns: &str) -> bool {
 
 #[test]
 fn full_matrix_after_hand_deployed_flood_overlay() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
+    let fleet = FleetBuilder::new().hosts(3).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &names::unique_tag("t")).unwrap()).unwrap();
     deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
@@ -125,7 +114,7 @@ fn full_matrix_after_hand_deployed_flood_overlay() {
 
 #[test]
 fn without_overlay_every_cross_host_pair_fails() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"], ""));
+    let fleet = FleetBuilder::new().hosts(4).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &names::unique_tag("t")).unwrap()).unwrap();
     deploy_bridges(&lab, &fleet);
     lab.attach_containers().unwrap();
@@ -140,7 +129,7 @@ fn without_overlay_every_cross_host_pair_fails() {
 
 #[test]
 fn attach_without_bridge_fails_naming_it() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let fleet = FleetBuilder::new().hosts(2).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
     let err = lab.attach_containers().unwrap_err().to_string();
     assert!(err.contains("vxbr0"), "{err}");
@@ -148,7 +137,7 @@ fn attach_without_bridge_fails_naming_it() {
 
 #[test]
 fn cut_loses_exactly_the_host_pairs_and_heal_restores_them() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2", "192.0.2.3"], ""));
+    let fleet = FleetBuilder::new().hosts(3).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
     deploy_by_hand(&lab, &fleet);
     lab.attach_containers().unwrap();
@@ -172,10 +161,13 @@ fn cut_loses_exactly_the_host_pairs_and_heal_restores_them() {
 
 #[test]
 fn ipv6_underlay_and_named_device() {
-    let toml = "[[networks]]\nname = \"lan\"\nvni = 7\nbridge = \"br-lan\"\n\
-                [[hosts]]\nname = \"a\"\naddress = \"2001:db8::1\"\ndevice = \"eth9\"\n\
-                [[hosts]]\nname = \"b\"\naddress = \"2001:db8:1::2\"\nunderlay-mtu = 9000\n";
-    let fleet = fleet(toml);
+    let fleet = FleetBuilder::new()
+        .network("lan", 7, "br-lan")
+        .host("a", "2001:db8::1")
+        .host("b", "2001:db8:1::2")
+        .edit_host("a", |a| a.device = Some("eth9".into()))
+        .edit_host("b", |b| b.underlay_mtu = Some(9000))
+        .fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
     let a = lab.host_netns("a").unwrap();
     let links = lab.exec_ok(a, &["ip", "-br", "link"]).unwrap();
@@ -198,7 +190,7 @@ fn ipv6_underlay_and_named_device() {
 
 #[test]
 fn drop_removes_every_namespace() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let fleet = FleetBuilder::new().hosts(2).fleet();
     let tag = names::unique_tag("t");
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 2, &tag).unwrap()).unwrap();
     let all = lab.spec().namespaces();
@@ -221,7 +213,7 @@ fn drop_removes_every_namespace() {
 
 #[test]
 fn second_lab_with_same_tag_is_refused_and_cleanup_prefix_removes_leftovers() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let fleet = FleetBuilder::new().hosts(2).fleet();
     let tag = names::unique_tag("t");
     // A crashed run: the lab is never dropped.
     let spec = Lab::build(LabSpec::from_fleet(&fleet, 1, &tag).unwrap())
@@ -242,7 +234,7 @@ fn second_lab_with_same_tag_is_refused_and_cleanup_prefix_removes_leftovers() {
 
 #[test]
 fn run_in_netns_runs_code_inside_the_host_namespace() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let fleet = FleetBuilder::new().hosts(2).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
     let ns = lab.host_netns("h1").unwrap();
     let inside = run_in_netns(ns, || std::fs::read_to_string("/proc/thread-self/net/dev").unwrap()).unwrap();
@@ -256,7 +248,7 @@ fn run_in_netns_runs_code_inside_the_host_namespace() {
 
 #[test]
 fn underlay_rate_shapes_every_switch_port() {
-    let fleet = fleet(&hosts_toml(&["192.0.2.1", "192.0.2.2"], ""));
+    let fleet = FleetBuilder::new().hosts(2).fleet();
     let spec = LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t"))
         .unwrap()
         .with_underlay_rate("100mbit");
@@ -274,10 +266,7 @@ fn underlay_rate_shapes_every_switch_port() {
 /// isolated): a broadcast circulates forever. The loop check must call that a storm.
 #[test]
 fn loop_check_reports_a_storm_without_loop_prevention() {
-    let fleet = fleet(&hosts_toml(
-        &["192.0.2.1", "192.0.2.2", "192.0.2.3"],
-        "mode = \"per-peer\"",
-    ));
+    let fleet = FleetBuilder::new().mode(Mode::PerPeer).hosts(3).fleet();
     let lab = Lab::build(LabSpec::from_fleet(&fleet, 1, &names::unique_tag("t")).unwrap()).unwrap();
     // One VXLAN port per peer on each bridge, deliberately NOT isolated.
     deploy_by_hand(&lab, &fleet);
@@ -295,18 +284,15 @@ fn loop_check_reports_a_storm_without_loop_prevention() {
 /// with the lab, also when found only by the tag prefix (a crashed run).
 #[test]
 fn encrypted_hosts_get_private_mount_namespaces_released_with_the_lab() {
-    let mut toml = hosts_toml(&["192.0.2.1", "192.0.2.2"], "encryption = \"wireguard\"");
-    for (host, key) in [
-        ("h1", "Xc19hylN/yRezcvzIf1cWGR6P1Ocx8rHPkoMblAVoQc="),
-        ("h2", "YQ31MiYLGPzKOzgc2JOd47zXn5DiAWD+Rvs2kdkPrEo="),
-    ] {
-        toml = toml.replace(
-            &format!("name = \"{host}\"\n"),
-            &format!("name = \"{host}\"\npublic-key = \"{key}\"\n"),
-        );
-    }
+    let fleet = FleetBuilder::new()
+        .hosts(2)
+        .public_keys(&[
+            "Xc19hylN/yRezcvzIf1cWGR6P1Ocx8rHPkoMblAVoQc=",
+            "YQ31MiYLGPzKOzgc2JOd47zXn5DiAWD+Rvs2kdkPrEo=",
+        ])
+        .fleet();
     let tag = names::unique_tag("mnt");
-    let spec = LabSpec::from_fleet(&fleet(&toml), 1, &tag).unwrap();
+    let spec = LabSpec::from_fleet(&fleet, 1, &tag).unwrap();
     let files: Vec<_> = spec.hosts.iter().map(|h| h.mount_ns.clone().unwrap()).collect();
     let lab = Lab::build(spec).unwrap();
     let (h0, h1) = (lab.spec().hosts[0].netns.clone(), lab.spec().hosts[1].netns.clone());

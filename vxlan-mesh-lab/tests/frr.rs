@@ -11,23 +11,15 @@ use std::time::{Duration, Instant};
 
 use vxlan_mesh_core::netlink::frr::{BgpChange, Edit, Frr, FrrError, HealthProblem};
 use vxlan_mesh_core::netlink::Netns;
-use vxlan_mesh_core::{Fleet, Inventory};
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_lab::frr::{cleanup_frr_prefix, daemons, FrrLab, ETC_FRR};
 use vxlan_mesh_lab::{names, Lab, LabSpec};
-
-fn fleet(hosts: usize) -> Fleet {
-    let mut s = "[[networks]]\nname = \"lan\"\nvni = 100\nbridge = \"vxbr0\"\n".to_string();
-    for i in 1..=hosts {
-        s.push_str(&format!("[[hosts]]\nname = \"h{i}\"\naddress = \"192.0.2.{i}\"\n"));
-    }
-    Inventory::from_toml_str(&s).unwrap().validate().unwrap()
-}
 
 /// A lab of `hosts` hosts with one container each, the VXLAN device of VNI 100 as an evpn
 /// plan has it, and FRR started in every host (its root under the test's own directory).
 fn lab(hosts: usize, base: &str) -> (Lab, FrrLab) {
     let tag = names::unique_tag(base);
-    let lab = Lab::build(LabSpec::from_fleet(&fleet(hosts), 1, &tag).unwrap()).unwrap();
+    let lab = Lab::build(LabSpec::from_fleet(&FleetBuilder::new().hosts(hosts).fleet(), 1, &tag).unwrap()).unwrap();
     for host in &lab.spec().hosts {
         let a = host.address;
         let batch = [

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use vxlan_mesh_core::testing::FleetBuilder;
+
+#[cfg(feature = "lab")]
+pub mod lab;
+
 /// The `vxlan-mesh` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vxlan-mesh");
 
@@ -32,6 +37,16 @@ pub fn vxm() -> Command {
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `vxlan-mesh -i INVENTORY ARGS…` in the network namespace `ns` (`ip netns exec`).
+pub fn cli_in(ns: &str, inventory: &Path, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns, BIN, "-i"])
+        .arg(inventory)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// A scratch directory, removed when dropped (also when the test fails).
@@ -204,25 +219,17 @@ pub fn inventory_text(mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> S
 
 /// [`inventory_text`] with hosts named `{prefix}N` and IPv4 addresses `{net24}.N`.
 pub fn inventory_named(prefix: &str, net24: &str, mode: &str, v6: bool, hosts: usize, mtu: Option<u32>) -> String {
-    let mut s = String::new();
-    if mode != "flood" {
-        s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{mode}\"\n"));
-    }
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
+    let mut fleet = FleetBuilder::new()
+        .layout(mode)
+        .network("lan", 1000, "vxbr0")
+        .names(prefix)
+        .underlay(&format!("{net24}.0"))
+        .ipv6(v6 || hosts > 250)
+        .hosts(hosts);
     if let Some(m) = mtu {
-        s.push_str(&format!("mtu = {m}\n"));
+        fleet = fleet.mtu(m);
     }
-    for i in 1..=hosts {
-        let address = if v6 || hosts > 250 {
-            format!("2001:db8::{i:x}")
-        } else {
-            format!("{net24}.{i}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"{prefix}{i}\"\nid = {i}\naddress = \"{address}\"\n"
-        ));
-    }
-    s
+    fleet.toml()
 }
 
 /// `.assert()` on a command: runs it and returns what it printed, for chained checks
@@ -278,19 +285,6 @@ impl Ran {
     }
 }
 
-/// An inventory of `hosts` hosts (hN is 198.51.100.N, id N), one network `lan` (VNI `vni`,
-/// bridge `vxbr0`); `head` goes before the tables (mode, loop prevention, port, firewall)
-/// and `host_extra` into every host table.
-pub fn inventory(head: &str, vni: u32, hosts: usize, host_extra: &str) -> String {
-    let mut s = format!("{head}\n[[networks]]\nname = \"lan\"\nvni = {vni}\nbridge = \"vxbr0\"\n");
-    for i in 1..=hosts {
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"198.51.100.{i}\"\n{host_extra}\n"
-        ));
-    }
-    s
-}
-
 /// The inner (WireGuard) prefix of the encrypted test meshes: a documentation range, apart
 /// from the underlay addresses `192.0.2.1`–`.4` and the containers (198.51.100.0/24).
 pub const WIREGUARD_INNER: &str = "192.0.2.128/25";
@@ -299,21 +293,15 @@ pub const WIREGUARD_INNER: &str = "192.0.2.128/25";
 /// one host per public key: `wgN` with id N at `192.0.2.N` (`2001:db8::N` when `v6`), one
 /// network `lan` (VNI 1000, bridge `vxbr0`), in `mode` (`flood` or `per-peer`).
 pub fn encrypted_inventory<S: AsRef<str>>(public_keys: &[S], mode: &str, v6: bool) -> String {
-    let mut s = format!("encryption = \"wireguard\"\nmode = \"{mode}\"\n[wireguard]\nprefix = \"{WIREGUARD_INNER}\"\n");
-    s.push_str("[[networks]]\nname = \"lan\"\nvni = 1000\nbridge = \"vxbr0\"\n");
-    for (i, public) in public_keys.iter().enumerate() {
-        let n = i + 1;
-        let address = if v6 {
-            format!("2001:db8::{n}")
-        } else {
-            format!("192.0.2.{n}")
-        };
-        s.push_str(&format!(
-            "[[hosts]]\nname = \"wg{n}\"\nid = {n}\naddress = \"{address}\"\npublic-key = \"{}\"\n",
-            public.as_ref()
-        ));
-    }
-    s
+    FleetBuilder::new()
+        .layout(mode)
+        .wireguard_prefix(WIREGUARD_INNER)
+        .network("lan", 1000, "vxbr0")
+        .names("wg")
+        .ipv6(v6)
+        .hosts(public_keys.len())
+        .public_keys(public_keys)
+        .toml()
 }
 
 /// One inventory of an edit sequence: hosts `h<N>` (or `lxd<N>`) with id N and address
@@ -350,25 +338,19 @@ impl Fleet {
 
     /// The inventory's TOML text.
     pub fn toml(&self) -> String {
-        let mut s = format!("port = {}\nfirewall = {}\n", self.port, self.firewall);
-        if self.mode != "flood" {
-            s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{}\"\n", self.mode));
-        }
+        let numbers: Vec<u32> = self.hosts.iter().map(|h| u32::from(*h)).collect();
+        let mut fleet = FleetBuilder::new()
+            .port(self.port)
+            .firewall(self.firewall)
+            .layout(self.mode);
         for (name, vni, bridge) in &self.networks {
-            s.push_str(&format!(
-                "[[networks]]\nname = \"{name}\"\nvni = {vni}\nbridge = \"{bridge}\"\n"
-            ));
+            fleet = fleet.network(name, *vni, bridge);
         }
-        for h in &self.hosts {
-            s.push_str(&format!(
-                "[[hosts]]\nname = \"{}{h}\"\nid = {h}\naddress = \"192.0.2.{h}\"\n",
-                self.prefix
-            ));
-            if *h == 1 && self.device {
-                s.push_str("device = \"ul0\"\n");
-            }
+        fleet = fleet.names(self.prefix).numbered(&numbers);
+        if self.device && self.hosts.contains(&1) {
+            fleet = fleet.edit_host(&self.host(1), |h| h.device = Some("ul0".into()));
         }
-        s
+        fleet.toml()
     }
 
     /// The validated fleet.

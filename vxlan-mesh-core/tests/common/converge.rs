@@ -8,6 +8,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use vxlan_mesh_core::netlink::{self, Netns};
+use vxlan_mesh_core::testing::FleetBuilder;
 use vxlan_mesh_core::{diff, plan_host_from_toml, HostPlan, Observed};
 
 use super::in_netns;
@@ -27,30 +28,18 @@ pub struct Spec {
 
 impl Spec {
     pub fn toml(&self) -> String {
-        let mut s = format!("port = {}\nfirewall = {}\n", self.port, self.firewall);
-        if self.mode != "flood" {
-            s.push_str(&format!("mode = \"per-peer\"\nloop-prevention = \"{}\"\n", self.mode));
-        }
+        let mut fleet = FleetBuilder::new()
+            .port(self.port)
+            .firewall(self.firewall)
+            .layout(self.mode);
         for k in 0..self.networks {
-            s.push_str(&format!(
-                "[[networks]]\nname = \"net{k}\"\nvni = {}\nbridge = \"br{k}\"\n",
-                100 + k * 100
-            ));
-            if let Some(m) = self.mtu {
-                s.push_str(&format!("mtu = {m}\n"));
-            }
+            let vni = u32::try_from(100 + k * 100).unwrap();
+            fleet = fleet.network(&format!("net{k}"), vni, &format!("br{k}"));
         }
-        for i in 1..=self.hosts {
-            let address = if self.v6 {
-                format!("2001:db8::{i}")
-            } else {
-                format!("198.51.100.{i}")
-            };
-            s.push_str(&format!(
-                "[[hosts]]\nname = \"h{i}\"\nid = {i}\naddress = \"{address}\"\n"
-            ));
+        if let Some(m) = self.mtu {
+            fleet = fleet.mtu(m);
         }
-        s
+        fleet.underlay("198.51.100.0").ipv6(self.v6).hosts(self.hosts).toml()
     }
 
     pub fn plan(&self) -> HostPlan {

@@ -109,11 +109,11 @@ impl Progress {
 
     /// Erases the line without a final count (the end of phases, or before an error).
     pub fn clear(&mut self) {
-        if !self.finished {
-            if let Some(out) = self.out.as_mut() {
-                let _ = write!(out, "\r\x1b[2K");
-                let _ = out.flush();
-            }
+        if !self.finished
+            && let Some(out) = self.out.as_mut()
+        {
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
         }
         self.finished = true;
     }

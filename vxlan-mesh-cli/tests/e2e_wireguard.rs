@@ -242,7 +242,14 @@ fn encrypted_mesh(mode: &str, v6: bool, container_mtu: u32, tag: &str) {
         .stdout
         .windows(INTERFACE.len())
         .any(|w| w == INTERFACE.as_bytes()));
-    let sockets = mounts.exec(&h.netns, &["ls", "/run/wireguard"]);
+    // wireguard-go removes its socket as it exits, after the device is gone: on a loaded
+    // machine that is a moment after `down` returns.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut sockets = mounts.exec(&h.netns, &["ls", "/run/wireguard"]);
+    while !sockets.stdout.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        sockets = mounts.exec(&h.netns, &["ls", "/run/wireguard"]);
+    }
     assert!(sockets.stdout.is_empty(), "wireguard-go left {}", show(&sockets));
 }
 

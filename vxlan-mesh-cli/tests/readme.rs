@@ -234,13 +234,13 @@ fn every_readme_example_runs_and_prints_what_the_readme_shows() {
             ));
             continue;
         }
-        if let (true, Some(expected)) = (compare, &ex.output) {
-            if !matches(expected, &output) {
-                failures.push(format!(
-                    "README.md:{}: `{command}` printed\n{output}\nbut the README shows\n{expected}",
-                    ex.line
-                ));
-            }
+        if let (true, Some(expected)) = (compare, &ex.output)
+            && !matches(expected, &output)
+        {
+            failures.push(format!(
+                "README.md:{}: `{command}` printed\n{output}\nbut the README shows\n{expected}",
+                ex.line
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

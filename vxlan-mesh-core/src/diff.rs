@@ -857,10 +857,10 @@ pub fn diff(desired: &State, observed: &Observed) -> Result<Vec<Change>, Foreign
 
     let mut changes = Vec::new();
 
-    if let Some(Table::Ours(want)) = &desired.firewall {
-        if have_table != Some(Ok(want)) {
-            changes.push(Change::InstallFirewall { firewall: want.clone() });
-        }
+    if let Some(Table::Ours(want)) = &desired.firewall
+        && have_table != Some(Ok(want))
+    {
+        changes.push(Change::InstallFirewall { firewall: want.clone() });
     }
 
     let want_vx: BTreeMap<&str, &Vxlan> = desired.vxlans.iter().map(|v| (v.name.as_str(), v)).collect();

@@ -17,10 +17,10 @@ pub(crate) fn local(dump: &[AddressMessage]) -> Vec<IpAddr> {
                 _ => None,
             })
         };
-        if let Some(ip) = find(true).or_else(|| find(false)) {
-            if !out.contains(&ip) {
-                out.push(ip);
-            }
+        if let Some(ip) = find(true).or_else(|| find(false))
+            && !out.contains(&ip)
+        {
+            out.push(ip);
         }
     }
     out

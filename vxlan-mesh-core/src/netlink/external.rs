@@ -114,10 +114,11 @@ fn parse_ebtables(listing: &str) -> Vec<Listed> {
                 policy,
                 rules: Vec::new(),
             });
-        } else if !line.trim().is_empty() && !line.starts_with("Bridge table:") {
-            if let Some(chain) = chains.last_mut() {
-                chain.rules.push(line.trim().to_string());
-            }
+        } else if !line.trim().is_empty()
+            && !line.starts_with("Bridge table:")
+            && let Some(chain) = chains.last_mut()
+        {
+            chain.rules.push(line.trim().to_string());
         }
     }
     chains
@@ -141,10 +142,10 @@ pub(crate) fn observe_loop_rules() -> Result<Option<LoopChain>, ApplyError> {
     let Some(mut chain) = loop_chain(&ebtables_chains()?) else {
         return Ok(None);
     };
-    if !ebtables_is_legacy() {
-        if let Some(policy) = nft_hidden_policy(chain.rules.len())? {
-            chain.policy = policy;
-        }
+    if !ebtables_is_legacy()
+        && let Some(policy) = nft_hidden_policy(chain.rules.len())?
+    {
+        chain.policy = policy;
     }
     Ok(Some(chain))
 }

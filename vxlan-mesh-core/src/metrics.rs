@@ -557,18 +557,10 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     fn observation() -> Observation {
-        Observation {
-            changes: Vec::new(),
-            fdb: Vec::new(),
-            links: BTreeMap::new(),
-            firewall_drops: None,
-            firewall_blocked: None,
-            wireguard: Vec::new(),
-            bgp: None,
-            lock_wait: Duration::from_millis(250),
-            duration: Duration::from_millis(300),
-            collected_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        }
+        let mut seen = Observation::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        seen.lock_wait = Duration::from_millis(250);
+        seen.duration = Duration::from_millis(300);
+        seen
     }
 
     #[test]

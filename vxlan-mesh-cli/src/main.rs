@@ -7,6 +7,7 @@ mod frr;
 mod host_completion;
 mod inventory_file;
 mod keys;
+mod limits;
 mod manual;
 mod output;
 mod progress;

@@ -10,7 +10,7 @@ use vxlan_mesh_core::schema::{self, InventoryTable, KeyDoc, ValueType};
 use vxlan_mesh_core::{Encryption, Mode, ParseProblem, ValidationError};
 
 use crate::cli::{Cli, RenderFormat, EXIT_CODES};
-use crate::commands::{fleet_size, graph};
+use crate::limits;
 
 /// File name of the inventory's man page.
 pub const TOML_PAGE: &str = "vxlan-mesh.toml.5";
@@ -91,9 +91,9 @@ fn large_fleets() -> String {
   with the square of the fleet: use `--host NAME`, or `--allow-large-output` to write it all.
   `graph` draws a flood fleet of more than {} hosts, and an encrypted fleet's WireGuard
   tunnels, as one star per network, and refuses a per-peer fleet of more than {} links.\n",
-        fleet_size::MAX_PEER_ENTRIES,
-        graph::STAR_ABOVE,
-        graph::MAX_LINKS
+        limits::MAX_PEER_ENTRIES,
+        limits::STAR_ABOVE,
+        limits::MAX_LINKS
     )
 }
 

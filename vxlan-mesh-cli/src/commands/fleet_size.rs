@@ -10,12 +10,7 @@
 use anyhow::{bail, Result};
 use vxlan_mesh_core::Fleet;
 
-/// The most peer entries `plan --all` and `render --all` write without
-/// `--allow-large-output`: a flood fleet of 2,000 hosts on one network (2,000 × 1,999 =
-/// 3,998,000 entries; about 1.1 GB of plan JSON, 1.5 GB of networkd files), which
-/// `render --all` writes in about a minute on the project's 2-core machine. Above it the
-/// output is rarely wanted whole: one host's part (`--host`) is what a host deploys.
-pub const MAX_PEER_ENTRIES: u64 = 4_000_000;
+use crate::limits::MAX_PEER_ENTRIES;
 
 /// The peer entries of every host's plan together: each member of a network lists the
 /// network's other members, m × (m − 1) for a network of m members.

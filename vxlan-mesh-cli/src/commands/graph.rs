@@ -28,11 +28,7 @@ use crate::inventory_file;
 use crate::output;
 use crate::progress::Progress;
 
-/// Flood fleets larger than this are drawn as stars, one per network.
-pub const STAR_ABOVE: usize = 100;
-
-/// The most links drawn one by one: a per-peer fleet of 1,000 hosts.
-pub const MAX_LINKS: u64 = 499_500;
+use crate::limits::{MAX_LINKS, STAR_ABOVE};
 
 pub fn run(cli: &Cli, format: GraphFormat) -> Result<ExitCode> {
     let fleet = inventory_file::load(&cli.inventory)?;

@@ -280,19 +280,13 @@ pub const WG_PEERS_AWK: &str = r#"NR > 1 { print $1 " " ($2 == "(none)" ? $2 : "
 /// `KEY PRESHARED-KEY ENDPOINT ALLOWED-IPS KEEPALIVE`.
 ///
 /// ```
-/// use vxlan_mesh_core::wireguard::{PublicKey, WireguardPeer};
-/// let peer = WireguardPeer {
-///     name: "b".into(),
-///     public_key: PublicKey([0; 32]),
-///     endpoint: "192.0.2.2:51820".parse().unwrap(),
-///     allowed_ips: vec!["198.51.100.2/32".parse().unwrap()],
-///     persistent_keepalive: None,
-///     preshared_key: false,
-/// };
-/// assert_eq!(
-///     vxlan_mesh_core::argv::reads::wg_peer_line(&peer),
-///     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= (none) 192.0.2.2:51820 198.51.100.2/32 off"
-/// );
+/// let fleet = vxlan_mesh_core::testing::FleetBuilder::new().hosts(2).wireguard().fleet();
+/// let plan = fleet.plan("h1")?;
+/// let peer = &plan.wireguard.as_ref().map(|w| w.peers.clone()).unwrap_or_default()[0];
+/// let line = vxlan_mesh_core::argv::reads::wg_peer_line(peer);
+/// // No preshared key: `(none)`, as `wg show dump` prints it.
+/// assert!(line.starts_with(&format!("{} (none) 192.0.2.2:51820 ", peer.public_key)), "{line}");
+/// # Ok::<(), vxlan_mesh_core::PlanError>(())
 /// ```
 pub fn wg_peer_line(peer: &WireguardPeer) -> String {
     format!(
@@ -357,14 +351,8 @@ pub const NFT_ELEMENTS_SED: &str = r"s/.*elements = {\([^}]*\)}.*/\1/p";
 ///
 /// ```
 /// use vxlan_mesh_core::{Firewall, Family};
-/// let fw = Firewall {
-///     table: "vxlan_mesh".into(),
-///     family: Family::V4,
-///     port: 4789,
-///     peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
-///     wireguard: None,
-///     evpn: None,
-/// };
+/// let peers = vec!["192.0.2.3".parse().unwrap(), "192.0.2.2".parse().unwrap()];
+/// let fw = Firewall::new("vxlan_mesh", Family::V4, 4789, peers);
 /// assert_eq!(vxlan_mesh_core::argv::reads::nft_peer_elements(&fw), "192.0.2.2\n192.0.2.3");
 /// ```
 pub fn nft_peer_elements(fw: &Firewall) -> String {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vxlan_mesh_lab::Lab;
@@ -45,6 +45,21 @@ fn sh(lab: &Lab, netns: &str, script: &str) -> String {
     lab.exec_ok(netns, &["sh", "-c", script]).unwrap()
 }
 
+/// A flood fleet of `hosts` hosts with `containers` containers each, applied and converged on
+/// every host: the lab, its scratch directory and the inventory's path there.
+fn converged_flood(hosts: usize, containers: usize, tag: &str) -> (Lab, Scratch, PathBuf) {
+    let text = common::inventory_named("lxd", "192.0.2", "flood", false, hosts, None);
+    let lab = lab_for(&text, containers, tag);
+    let dir = Scratch::new(&lab.spec().tag);
+    let inv = dir.write("inventory.toml", &text);
+    apply_all(&lab, &inv);
+    if containers > 0 {
+        lab.attach_containers().unwrap();
+    }
+    all_converged(&lab, &inv);
+    (lab, dir, inv)
+}
+
 /// Flood mode, three hosts. `hairpin on` on every VXLAN port sends each broadcast back into
 /// the tunnel it came from, and from there back again: a storm that `status` used to call
 /// converged. Every other forwarding flag changed by hand is named too, and `apply` sets
@@ -52,13 +67,7 @@ fn sh(lab: &Lab, netns: &str, script: &str) -> String {
 #[test]
 fn flood_port_flags_changed_by_hand_are_drift_and_apply_stops_the_storm() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
-    let lab = lab_for(&text, 1, "pflag");
-    let dir = Scratch::new(&lab.spec().tag);
-    let inv = dir.write("inventory.toml", &text);
-    apply_all(&lab, &inv);
-    lab.attach_containers().unwrap();
-    all_converged(&lab, &inv);
+    let (lab, _dir, inv) = converged_flood(3, 1, "pflag");
     let quiet = lab.loop_check(Duration::from_secs(2)).unwrap();
     assert!(!quiet.storm, "{quiet:?}");
 
@@ -127,13 +136,7 @@ fn container_mac(lab: &Lab, c: &vxlan_mesh_lab::Container) -> String {
 #[test]
 fn flood_fdb_entries_with_other_vni_port_or_destination_are_drift_and_apply_removes_them() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 3, None);
-    let lab = lab_for(&text, 1, "pfdb");
-    let dir = Scratch::new(&lab.spec().tag);
-    let inv = dir.write("inventory.toml", &text);
-    apply_all(&lab, &inv);
-    lab.attach_containers().unwrap();
-    all_converged(&lab, &inv);
+    let (lab, _dir, inv) = converged_flood(3, 1, "pfdb");
     let (h1, h2) = (&lab.spec().hosts[0], &lab.spec().hosts[1]);
     let peer = h2.address;
 
@@ -215,13 +218,7 @@ fn ipv6_from_overlay(lab: &Lab, netns: &str) -> String {
 #[test]
 fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_repaired() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
-    let lab = lab_for(&text, 1, "pra");
-    let dir = Scratch::new(&lab.spec().tag);
-    let inv = dir.write("inventory.toml", &text);
-    apply_all(&lab, &inv);
-    lab.attach_containers().unwrap();
-    all_converged(&lab, &inv);
+    let (lab, _dir, inv) = converged_flood(2, 1, "pra");
     for h in &lab.spec().hosts {
         assert_eq!(ipv6_from_overlay(&lab, &h.netns).trim(), "", "{}", h.name);
     }
@@ -264,12 +261,7 @@ fn a_containers_router_advertisement_gives_the_host_nothing_and_ipv6_drift_is_re
 #[test]
 fn a_device_made_by_hand_without_a_local_address_is_drift_named_unset_and_apply_repairs_it() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let text = common::inventory_named("lxd", "192.0.2", "flood", false, 2, None);
-    let lab = lab_for(&text, 0, "unset");
-    let dir = Scratch::new(&lab.spec().tag);
-    let inv = dir.write("inventory.toml", &text);
-    apply_all(&lab, &inv);
-    all_converged(&lab, &inv);
+    let (lab, _dir, inv) = converged_flood(2, 0, "unset");
 
     let h = &lab.spec().hosts[0];
     sh(

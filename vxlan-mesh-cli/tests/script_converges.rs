@@ -230,7 +230,8 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
     // The last step is per-peer with ebtables: hand-made drift, each reported by the
     // script's status and corrected by start.
     let (inventory, sh) = work.step(&steps[steps.len() - 1].1);
-    let dev = steps[steps.len() - 1]
+    // The first VXLAN device of lxd1's plan, and the peer it tunnels to.
+    let first = steps[steps.len() - 1]
         .1
         .validate()
         .plan("lxd1")
@@ -238,20 +239,11 @@ fn the_script_reaches_what_apply_reaches_through_every_edit() {
         .vxlans()
         .next()
         .unwrap()
-        .name
         .clone();
+    let dev = first.name.clone();
     let stray_fdb = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst 192.0.2.99");
     let isolate = format!("bridge link set dev {dev} isolated on");
-    let remote = steps[steps.len() - 1]
-        .1
-        .validate()
-        .plan("lxd1")
-        .unwrap()
-        .vxlans()
-        .next()
-        .unwrap()
-        .remote
-        .unwrap();
+    let remote = first.remote.unwrap();
     let other_vni = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} vni 999 self permanent");
     let other_port = format!("bridge fdb append 00:00:00:00:00:00 dev {dev} dst {remote} port 4999 self permanent");
     let extern_learn = format!("bridge fdb add 02:00:00:00:00:99 dev {dev} dst 192.0.2.99 self extern_learn");

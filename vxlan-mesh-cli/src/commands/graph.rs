@@ -88,16 +88,10 @@ fn tunnel_star(fleet: &Fleet) -> bool {
     fleet.wireguard().is_some() && fleet.hosts().len() > STAR_ABOVE
 }
 
-/// The links of a per-peer `fleet`: every pair of members of each network.
+/// The links of a per-peer `fleet`: every pair of members of each network, each pair's two
+/// ends counted once among the peer entries.
 fn mesh_links(fleet: &Fleet) -> u64 {
-    fleet
-        .networks()
-        .iter()
-        .map(|n| {
-            let m = n.members.len() as u64;
-            m * m.saturating_sub(1) / 2
-        })
-        .sum()
+    super::fleet_size::peer_entries(fleet) / 2
 }
 
 struct NetBox {

@@ -2,7 +2,7 @@
 //! report is `None`, never a made-up value (a VNI 0, the address `0.0.0.0`, the all-zeros
 //! key) that a plan could be compared with, or `status` could print, as if it were real.
 //!
-//! A plan's types ([`Vxlan`], [`WireguardPlan`], [`WireguardPeer`]) say what is wanted; these
+//! A plan's types ([`Vxlan`], [`WireguardPlan`], [`WireguardPeer`](crate::WireguardPeer)) say what is wanted; these
 //! say what is there. [`super::diff`] compares the two, and a `None` where the plan wants a
 //! value is drift, named as unset.
 

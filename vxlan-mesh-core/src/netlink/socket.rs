@@ -324,7 +324,7 @@ impl Socket {
     }
 
     /// The route of the routing tables that matches `destination` (not the resolved
-    /// host route `route_to` gives: `ip route get fibmatch`); `None` when none does.
+    /// host routes [`Socket::routes_to`] gives: `ip route get fibmatch`); `None` when none does.
     pub(crate) fn route_match(&mut self, destination: IpAddr) -> Result<Option<RouteMessage>, ApplyError> {
         let request = route_request(destination, RouteFlags::FibMatch);
         let Ok(replies) = self.ask(RouteNetlinkMessage::GetRoute(request), "route")? else {

@@ -12,7 +12,6 @@
 //! where it makes the one library call a program embedding the library would make.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -142,22 +141,12 @@ fn an_evpn_fleet_is_converged_checked_and_torn_down_by_one_library_call_per_host
     }
 }
 
-/// A private key file of mode 0600 made by `wg genkey`, and its public key.
+/// A private key file made by the library's own generator (mode 0600 from its creation, as
+/// `vxlan-mesh keygen` makes it), and its public key.
 fn keypair(dir: &Path, i: usize) -> (PathBuf, String) {
     let path = dir.join(format!("wg{i}.key"));
-    let private = Command::new("wg").arg("genkey").output().unwrap();
-    assert!(private.status.success());
-    std::fs::write(&path, &private.stdout).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut child = Command::new("wg")
-        .arg("pubkey")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &private.stdout).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (path, String::from_utf8(out.stdout).unwrap().trim().to_string())
+    let public = vxlan_mesh_core::key_file::generate(&path, false).unwrap();
+    (path, public.to_string())
 }
 
 /// Runs this test binary's `embedded_call_in_a_host` inside host `name`'s network and mount
